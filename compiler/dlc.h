@@ -805,7 +805,7 @@ void sched_build(Sched *s, Graph *g, FnKind kind, IrNode **roots, int nroots);
 
 /* ---- plan.c: the static memory plan ---- */
 
-/* Buffer offsets from liveness over the kernel order: first fit, 64-byte aligned; the buffers of `pinned` first,
+/* Buffer offsets from liveness over the kernel order (plan_place), 64-byte aligned; the buffers of `pinned` first,
  * contiguous from offset 0 and live throughout. */
 void plan_memory(Sched *s, int elem_size, IrNode **pinned, int npinned);
 /* Per node id: the last kernel of s that writes or reads the node's buffer (through views and fused consumers),
@@ -822,7 +822,9 @@ typedef struct PlanBuf {
     int start, end;
     int64_t *at;
 } PlanBuf;
-/* First fit over the buffers in order, each placed at the lowest offset clear of the ones still busy: the top. */
+/* Places the buffers so that no two busy at the same time overlap (the smaller arena of first fit in time order
+ * and of largest first); returns the arena's size. Buffers with start < 0 (busy throughout) come first and are
+ * placed one after another from offset 0 in the order given. */
 int64_t plan_place(Ctx *ctx, const PlanBuf *b, int n);
 
 /* ---- pipeline.c: the middle end, in order ---- */

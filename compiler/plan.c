@@ -2,7 +2,8 @@
  *
  * Every materialised node gets a buffer at a fixed offset of one arena. Offsets come from liveness over the
  * kernel order: a buffer is busy from the kernel that writes it to the last kernel that reads it (through
- * views and fused consumers), then its bytes are free for later buffers (first fit). Roots stay live to the
+ * views and fused consumers), then its bytes are free for later buffers. Two placements are made and the one with
+ * the smaller arena is kept: first fit in time order, and largest first (plan_place). Roots stay live to the
  * end of the function, so callers can read outputs and gradients. Alignment is 64 bytes, a cache line.
  *
  * Pinned buffers (the training step's gradients) come first, one after another from offset 0 in the order given,
@@ -57,7 +58,8 @@ static int64_t first_fit(Ctx *ctx, Blocks *busy, int64_t size, int until, int64_
     return off;
 }
 
-int64_t plan_place(Ctx *ctx, const PlanBuf *b, int n) {
+/* First fit in order of time: each buffer at the lowest offset clear of the ones still busy when it is written. */
+static int64_t place_in_time_order(Ctx *ctx, const PlanBuf *b, int n, int64_t *off) {
     Blocks busy = {0};
     int64_t top = 0;
     for (int i = 0; i < n; i++) {
@@ -67,11 +69,64 @@ int64_t plan_place(Ctx *ctx, const PlanBuf *b, int n) {
             if (busy.v[j].free_after >= b[i].start)
                 busy.v[w++] = busy.v[j];
         busy.n = w;
-        int64_t off = first_fit(ctx, &busy, b[i].size, b[i].end, &top);
-        if (b[i].at)
-            *b[i].at = off;
+        off[i] = first_fit(ctx, &busy, b[i].size, b[i].end, &top);
     }
     return top;
+}
+
+/* Largest first (ties in time order), each at the lowest offset clear of every buffer already placed whose time
+ * overlaps its own; the buffers busy from the start (start < 0: the pinned gradients) first, in the order given, so
+ * they keep their places one after another from 0. Knowing every lifetime, the big activations go in first and the
+ * small ones fill the holes between them, where time order leaves holes a big one later cannot use. */
+static int64_t place_largest_first(Ctx *ctx, const PlanBuf *b, int n, int64_t *off) {
+    int *order = xalloc(ctx, sizeof(int) * (size_t)(n > 0 ? n : 1));
+    int np = 0;
+    for (int i = 0; i < n; i++)
+        if (b[i].start < 0)
+            order[np++] = i;
+    int m = np;
+    for (int i = 0; i < n; i++)
+        if (b[i].start >= 0) { /* insertion by size, descending; stable, so equal sizes stay in time order */
+            int j = m++;
+            for (; j > np && b[order[j - 1]].size < b[i].size; j--)
+                order[j] = order[j - 1];
+            order[j] = i;
+        }
+    Block *clash = xalloc(ctx, sizeof(Block) * (size_t)(n > 0 ? n : 1));
+    int64_t top = 0;
+    for (int k = 0; k < n; k++) {
+        const PlanBuf *x = &b[order[k]];
+        int nc = 0; /* the placed buffers busy at some time x is, by offset */
+        for (int q = 0; q < k; q++) {
+            const PlanBuf *y = &b[order[q]];
+            if (y->start <= x->end && x->start <= y->end) {
+                int j = nc++;
+                for (; j > 0 && clash[j - 1].off > off[order[q]]; j--)
+                    clash[j] = clash[j - 1];
+                clash[j] = (Block){off[order[q]], y->size, 0};
+            }
+        }
+        int64_t at = 0;
+        for (int j = 0; j < nc && clash[j].off - at < x->size; j++)
+            if (clash[j].off + clash[j].size > at)
+                at = clash[j].off + clash[j].size;
+        off[order[k]] = at;
+        if (at + x->size > top)
+            top = at + x->size;
+    }
+    return top;
+}
+
+int64_t plan_place(Ctx *ctx, const PlanBuf *b, int n) {
+    int64_t *first = xalloc(ctx, sizeof(int64_t) * (size_t)(n > 0 ? n : 1));
+    int64_t *largest = xalloc(ctx, sizeof(int64_t) * (size_t)(n > 0 ? n : 1));
+    int64_t top_first = place_in_time_order(ctx, b, n, first);
+    int64_t top_largest = place_largest_first(ctx, b, n, largest);
+    const int64_t *off = top_largest < top_first ? largest : first;
+    for (int i = 0; i < n; i++)
+        if (b[i].at)
+            *b[i].at = off[i];
+    return top_largest < top_first ? top_largest : top_first;
 }
 
 int *plan_last_use(Sched *s) {

@@ -11,7 +11,7 @@
  * gradient reads); it costs where it keeps those inputs alive longer.
  *
  * The planner decides which values: candidates are tried largest first, and each is kept when the simulated plan
- * of the step (plan.c's first fit over the same kernel order, the copy's buffer placed just before its first
+ * of the step (plan.c's plan_place over the same kernel order, the copy's buffer placed just before its first
  * backward reader, or none when the copy fuses into that reader's loop, and the buffers the copy reads kept live
  * until then) has a lower peak than without it. Then the backward graph is built again once, every backward node
  * copied in its order so the kernel order is the old one with the copies inserted, and scheduled and planned for
@@ -68,7 +68,7 @@ static const Shape *loop_shape(const IrNode *n) {
  * that read it. */
 #define T(k) (64 * (k) + 63)
 
-/* The step's peak with the values in `acc` computed again in backward, by the plan's first fit over the same kernel
+/* The step's peak with the values in `acc` computed again in backward, by the plan's placement over the same kernel
  * order with each copy's buffer (when it needs one) placed just before its first reader; *area gets the bytes live
  * summed over time. A copy reads the copies of the values its loop reads, so a chain (batch norm's normalized x,
  * then the activation over it) is computed again from the first buffer that is kept. */
@@ -348,7 +348,7 @@ void pass_recompute(Compiled *c, IrNode **pin, int npin) {
             cand.v[j] = cand.v[j - 1];
             cand.v[j - 1] = t;
         }
-    /* two starts, the better kept: none computed again, and every candidate (where first fit's holes hide what
+    /* two starts, the better kept: none computed again, and every candidate (where the placement's holes hide what
      * one value alone saves) */
     bool *all = xalloc(ctx, (size_t)n);
     for (int i = 0; i < cand.n; i++)

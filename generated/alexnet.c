@@ -576,11 +576,11 @@ alexnet_real alexnet_forward_train(void *state, int n, const alexnet_real *x, co
     }
     /* max_pool -> f32[batch 128, 96, 26, 26], alexnet.dlm line 19 */
     {
-    pool_max_fwd(((alexnet_real *)(ar + 330386240)), ((alexnet_real *)(ar + 187059008)), NULL, n * 96, 54, 54, 26, 26, 3, 3, 2, 2, 0, 0);
+    pool_max_fwd(((alexnet_real *)(ar + 330386240)), ((alexnet_real *)(ar + 275663680)), NULL, n * 96, 54, 54, 26, 26, 3, 3, 2, 2, 0, 0);
     }
     /* conv2d -> f32[batch 128, 256, 26, 26], alexnet.dlm line 20 */
     {
-    conv2d_fwd(((alexnet_real *)(ar + 187059008)), ((alexnet_real *)(st + 46912)), ((alexnet_real *)(ar + 220285760)), (alexnet_real *)(ar + 308890432), n, 256, 2, 96, 26, 26, 5, 5, 26, 26, 1, 1, 2, 2);
+    conv2d_fwd(((alexnet_real *)(ar + 275663680)), ((alexnet_real *)(st + 46912)), ((alexnet_real *)(ar + 187059008)), (alexnet_real *)(ar + 308890432), n, 256, 2, 96, 26, 26, 5, 5, 26, 26, 1, 1, 2, 2);
     }
     /* relu -> f32[batch 128, 256, 26, 26], alexnet.dlm line 20 */
     {
@@ -588,18 +588,18 @@ alexnet_real alexnet_forward_train(void *state, int n, const alexnet_real *x, co
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 256; i1++) {
             for (int64_t i2 = 0; i2 < 676; i2++) {
-                ((alexnet_real *)(ar + 473713472))[i0 * 173056 + i1 * 676 + i2] = relu((((alexnet_real *)(ar + 220285760))[i0 * 173056 + i1 * 676 + i2] + ((alexnet_real *)(st + 2504512))[i1]));
+                ((alexnet_real *)(ar + 473713472))[i0 * 173056 + i1 * 676 + i2] = relu((((alexnet_real *)(ar + 187059008))[i0 * 173056 + i1 * 676 + i2] + ((alexnet_real *)(st + 2504512))[i1]));
             }
         }
     }
     }
     /* max_pool -> f32[batch 128, 256, 12, 12], alexnet.dlm line 21 */
     {
-    pool_max_fwd(((alexnet_real *)(ar + 473713472)), ((alexnet_real *)(ar + 220285760)), NULL, n * 256, 26, 26, 12, 12, 3, 3, 2, 2, 0, 0);
+    pool_max_fwd(((alexnet_real *)(ar + 473713472)), ((alexnet_real *)(ar + 308890432)), NULL, n * 256, 26, 26, 12, 12, 3, 3, 2, 2, 0, 0);
     }
     /* conv2d -> f32[batch 128, 384, 12, 12], alexnet.dlm line 22 */
     {
-    conv2d_fwd(((alexnet_real *)(ar + 220285760)), ((alexnet_real *)(st + 2505536)), ((alexnet_real *)(ar + 239160128)), (alexnet_real *)(ar + 267471680), n, 384, 8, 256, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((alexnet_real *)(ar + 308890432)), ((alexnet_real *)(st + 2505536)), ((alexnet_real *)(ar + 187059008)), (alexnet_real *)(ar + 215370560), n, 384, 8, 256, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 384, 12, 12], alexnet.dlm line 22 */
     {
@@ -607,14 +607,14 @@ alexnet_real alexnet_forward_train(void *state, int n, const alexnet_real *x, co
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 384; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((alexnet_real *)(ar + 267471680))[i0 * 55296 + i1 * 144 + i2] = relu((((alexnet_real *)(ar + 239160128))[i0 * 55296 + i1 * 144 + i2] + ((alexnet_real *)(st + 6044480))[i1]));
+                ((alexnet_real *)(ar + 215370560))[i0 * 55296 + i1 * 144 + i2] = relu((((alexnet_real *)(ar + 187059008))[i0 * 55296 + i1 * 144 + i2] + ((alexnet_real *)(st + 6044480))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 384, 12, 12], alexnet.dlm line 23 */
     {
-    conv2d_fwd(((alexnet_real *)(ar + 267471680)), ((alexnet_real *)(st + 6046016)), ((alexnet_real *)(ar + 239160128)), (alexnet_real *)(ar + 295783232), n, 384, 8, 384, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((alexnet_real *)(ar + 215370560)), ((alexnet_real *)(st + 6046016)), ((alexnet_real *)(ar + 187059008)), (alexnet_real *)(ar + 243682112), n, 384, 8, 384, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 384, 12, 12], alexnet.dlm line 23 */
     {
@@ -622,14 +622,14 @@ alexnet_real alexnet_forward_train(void *state, int n, const alexnet_real *x, co
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 384; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((alexnet_real *)(ar + 295783232))[i0 * 55296 + i1 * 144 + i2] = relu((((alexnet_real *)(ar + 239160128))[i0 * 55296 + i1 * 144 + i2] + ((alexnet_real *)(st + 11354432))[i1]));
+                ((alexnet_real *)(ar + 243682112))[i0 * 55296 + i1 * 144 + i2] = relu((((alexnet_real *)(ar + 187059008))[i0 * 55296 + i1 * 144 + i2] + ((alexnet_real *)(st + 11354432))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 256, 12, 12], alexnet.dlm line 24 */
     {
-    conv2d_fwd(((alexnet_real *)(ar + 295783232)), ((alexnet_real *)(st + 11355968)), ((alexnet_real *)(ar + 239160128)), (alexnet_real *)(ar + 562318144), n, 256, 8, 384, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((alexnet_real *)(ar + 243682112)), ((alexnet_real *)(st + 11355968)), ((alexnet_real *)(ar + 187059008)), (alexnet_real *)(ar + 562318144), n, 256, 8, 384, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 256, 12, 12], alexnet.dlm line 24 */
     {
@@ -637,25 +637,25 @@ alexnet_real alexnet_forward_train(void *state, int n, const alexnet_real *x, co
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 256; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((alexnet_real *)(ar + 562318144))[i0 * 36864 + i1 * 144 + i2] = relu((((alexnet_real *)(ar + 239160128))[i0 * 36864 + i1 * 144 + i2] + ((alexnet_real *)(st + 14894912))[i1]));
+                ((alexnet_real *)(ar + 562318144))[i0 * 36864 + i1 * 144 + i2] = relu((((alexnet_real *)(ar + 187059008))[i0 * 36864 + i1 * 144 + i2] + ((alexnet_real *)(st + 14894912))[i1]));
             }
         }
     }
     }
     /* max_pool -> f32[batch 128, 256, 5, 5], alexnet.dlm line 25 */
     {
-    pool_max_fwd(((alexnet_real *)(ar + 562318144)), ((alexnet_real *)(ar + 239160128)), NULL, n * 256, 12, 12, 5, 5, 3, 3, 2, 2, 0, 0);
+    pool_max_fwd(((alexnet_real *)(ar + 562318144)), ((alexnet_real *)(ar + 187059008)), NULL, n * 256, 12, 12, 5, 5, 3, 3, 2, 2, 0, 0);
     }
     /* matmul -> f32[batch 128, 4096], alexnet.dlm line 27 */
     {
-    gemm(0, 1, n, 4096, 6400, ((alexnet_real *)(ar + 239160128)), 6400, ((alexnet_real *)(st + 14895936)), 6400, ((alexnet_real *)(ar + 242436928)), 4096, 0);
+    gemm(0, 1, n, 4096, 6400, ((alexnet_real *)(ar + 187059008)), 6400, ((alexnet_real *)(st + 14895936)), 6400, ((alexnet_real *)(ar + 190335808)), 4096, 0);
     }
     /* relu -> f32[batch 128, 4096], alexnet.dlm line 27 */
     {
     ALEXNET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 4096; i1++) {
-            ((alexnet_real *)(ar + 244534080))[i0 * 4096 + i1] = relu((((alexnet_real *)(ar + 242436928))[i0 * 4096 + i1] + ((alexnet_real *)(st + 119753536))[i1]));
+            ((alexnet_real *)(ar + 192432960))[i0 * 4096 + i1] = relu((((alexnet_real *)(ar + 190335808))[i0 * 4096 + i1] + ((alexnet_real *)(st + 119753536))[i1]));
         }
     }
     }
@@ -663,19 +663,19 @@ alexnet_real alexnet_forward_train(void *state, int n, const alexnet_real *x, co
     {
     ALEXNET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 4096; i0++) {
-        ((alexnet_real *)(ar + 242436928))[i0] = (((alexnet_real *)(ar + 244534080))[i0] * dropmask(st, 1, (uint64_t)(i0), 4096u, 0.5f));
+        ((alexnet_real *)(ar + 190335808))[i0] = (((alexnet_real *)(ar + 192432960))[i0] * dropmask(st, 1, (uint64_t)(i0), 4096u, 0.5f));
     }
     }
     /* matmul -> f32[batch 128, 4096], alexnet.dlm line 28 */
     {
-    gemm(0, 1, n, 4096, 4096, ((alexnet_real *)(ar + 242436928)), 4096, ((alexnet_real *)(st + 119769920)), 4096, ((alexnet_real *)(ar + 246631232)), 4096, 0);
+    gemm(0, 1, n, 4096, 4096, ((alexnet_real *)(ar + 190335808)), 4096, ((alexnet_real *)(st + 119769920)), 4096, ((alexnet_real *)(ar + 194530112)), 4096, 0);
     }
     /* relu -> f32[batch 128, 4096], alexnet.dlm line 28 */
     {
     ALEXNET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 4096; i1++) {
-            ((alexnet_real *)(ar + 248728384))[i0 * 4096 + i1] = relu((((alexnet_real *)(ar + 246631232))[i0 * 4096 + i1] + ((alexnet_real *)(st + 186878784))[i1]));
+            ((alexnet_real *)(ar + 196627264))[i0 * 4096 + i1] = relu((((alexnet_real *)(ar + 194530112))[i0 * 4096 + i1] + ((alexnet_real *)(st + 186878784))[i1]));
         }
     }
     }
@@ -683,25 +683,25 @@ alexnet_real alexnet_forward_train(void *state, int n, const alexnet_real *x, co
     {
     ALEXNET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 4096; i0++) {
-        ((alexnet_real *)(ar + 246631232))[i0] = (((alexnet_real *)(ar + 248728384))[i0] * dropmask(st, 2, (uint64_t)(i0), 4096u, 0.5f));
+        ((alexnet_real *)(ar + 194530112))[i0] = (((alexnet_real *)(ar + 196627264))[i0] * dropmask(st, 2, (uint64_t)(i0), 4096u, 0.5f));
     }
     }
     /* matmul -> f32[batch 128, 10], alexnet.dlm line 29 */
     {
-    gemm(0, 1, n, 10, 4096, ((alexnet_real *)(ar + 246631232)), 4096, ((alexnet_real *)(st + 186895168)), 4096, ((alexnet_real *)(ar + 250825536)), 10, 0);
+    gemm(0, 1, n, 10, 4096, ((alexnet_real *)(ar + 194530112)), 4096, ((alexnet_real *)(st + 186895168)), 4096, ((alexnet_real *)(ar + 198724416)), 10, 0);
     }
     /* add -> f32[batch 128, 10], alexnet.dlm line 29 */
     {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 10; i1++) {
-            ((alexnet_real *)(ar + 250830656))[i0 * 10 + i1] = (((alexnet_real *)(ar + 250825536))[i0 * 10 + i1] + ((alexnet_real *)(st + 187059008))[i1]);
+            ((alexnet_real *)(ar + 198729536))[i0 * 10 + i1] = (((alexnet_real *)(ar + 198724416))[i0 * 10 + i1] + ((alexnet_real *)(st + 187059008))[i1]);
         }
     }
     }
     /* xent -> f32[batch 128], alexnet.dlm line 36 */
     {
     for (int64_t r = 0; r < n; r++) {
-        const alexnet_real *xr = ((alexnet_real *)(ar + 250830656)) + r * 10;
+        const alexnet_real *xr = ((alexnet_real *)(ar + 198729536)) + r * 10;
         int32_t label = y[r];
         alexnet_real mx = xr[0];
         for (int64_t j = 1; j < 10; j++)
@@ -709,45 +709,45 @@ alexnet_real alexnet_forward_train(void *state, int n, const alexnet_real *x, co
         double sum = 0.0;
         for (int64_t j = 0; j < 10; j++)
             sum += expv(xr[j] - mx);
-        ((alexnet_real *)(ar + 250825536))[r] = mx + (alexnet_real)log(sum) - xr[label];
+        ((alexnet_real *)(ar + 198724416))[r] = mx + (alexnet_real)log(sum) - xr[label];
     }
     }
     /* sum -> f32[], alexnet.dlm line 36 */
     {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
-        acc += ((alexnet_real *)(ar + 250825536))[i0];
+        acc += ((alexnet_real *)(ar + 198724416))[i0];
     }
-    ((alexnet_real *)(ar + 250826048))[0] = (alexnet_real)acc;
+    ((alexnet_real *)(ar + 198724928))[0] = (alexnet_real)acc;
     }
     /* divcount -> f32[], alexnet.dlm line 36 */
     {
-    ((alexnet_real *)(ar + 250825536))[0] = (((alexnet_real *)(ar + 250826048))[0] / (alexnet_real)(1 * n));
+    ((alexnet_real *)(ar + 650922816))[0] = (((alexnet_real *)(ar + 198724928))[0] / (alexnet_real)(1 * n));
     }
     /* argmax_eq -> f32[batch 128], alexnet.dlm line 40 */
     {
     for (int64_t r = 0; r < n; r++) {
-        const alexnet_real *xr = ((alexnet_real *)(ar + 250830656)) + r * 10;
+        const alexnet_real *xr = ((alexnet_real *)(ar + 198729536)) + r * 10;
         int32_t label = y[r];
         int64_t best = 0;
         for (int64_t j = 1; j < 10; j++)
             if (xr[j] > xr[best])
                 best = j;
-        ((alexnet_real *)(ar + 250825600))[r] = best == label ? 1.0f : 0.0f;
+        ((alexnet_real *)(ar + 198724416))[r] = best == label ? 1.0f : 0.0f;
     }
     }
     /* sum -> f32[], alexnet.dlm line 40 */
     {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
-        acc += ((alexnet_real *)(ar + 250825600))[i0];
+        acc += ((alexnet_real *)(ar + 198724416))[i0];
     }
-    ((alexnet_real *)(ar + 250826112))[0] = (alexnet_real)acc;
+    ((alexnet_real *)(ar + 650922880))[0] = (alexnet_real)acc;
     }
     if (metrics) {
-        metrics[0] = (double)((alexnet_real *)(ar + 250826112))[0];
+        metrics[0] = (double)((alexnet_real *)(ar + 650922880))[0];
     }
-    return ((alexnet_real *)(ar + 250825536))[0];
+    return ((alexnet_real *)(ar + 650922816))[0];
 }
 
 /* The hook that alexnet_set_grad_ready sets, process-wide. */
@@ -767,18 +767,18 @@ int alexnet_backward(void *state, int n, const alexnet_real *x, const int32_t *y
     (void)ar;
     /* divcount -> f32[], alexnet.dlm line 36 */
     {
-    ((alexnet_real *)(ar + 250825600))[0] = (1.0f / (alexnet_real)(1 * n));
+    ((alexnet_real *)(ar + 198724928))[0] = (1.0f / (alexnet_real)(1 * n));
     }
     /* copy -> f32[batch 128], alexnet.dlm line 36 */
     {
     for (int64_t i0 = 0; i0 < n; i0++) {
-        ((alexnet_real *)(ar + 250826176))[i0] = ((alexnet_real *)(ar + 250825600))[0];
+        ((alexnet_real *)(ar + 198724416))[i0] = ((alexnet_real *)(ar + 198724928))[0];
     }
     }
     /* xent_grad -> f32[batch 128, 10], alexnet.dlm line 36 */
     {
     for (int64_t r = 0; r < n; r++) {
-        const alexnet_real *xr = ((alexnet_real *)(ar + 250830656)) + r * 10;
+        const alexnet_real *xr = ((alexnet_real *)(ar + 198729536)) + r * 10;
         int32_t label = y[r];
         alexnet_real mx = xr[0];
         for (int64_t j = 1; j < 10; j++)
@@ -786,8 +786,8 @@ int alexnet_backward(void *state, int n, const alexnet_real *x, const int32_t *y
         double sum = 0.0;
         for (int64_t j = 0; j < 10; j++)
             sum += expv(xr[j] - mx);
-        alexnet_real *yr = ((alexnet_real *)(ar + 250835776)) + r * 10;
-        alexnet_real scale = ((alexnet_real *)(ar + 250826176))[r], inv = (alexnet_real)(1.0 / sum);
+        alexnet_real *yr = ((alexnet_real *)(ar + 200821568)) + r * 10;
+        alexnet_real scale = ((alexnet_real *)(ar + 198724416))[r], inv = (alexnet_real)(1.0 / sum);
         for (int64_t j = 0; j < 10; j++)
             yr[j] = (expv(xr[j] - mx) * inv - (j == label ? 1.0f : 0.0f)) * scale;
     }
@@ -797,7 +797,7 @@ int alexnet_backward(void *state, int n, const alexnet_real *x, const int32_t *y
     for (int64_t i0 = 0; i0 < 10; i0++) {
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
-            acc += ((alexnet_real *)(ar + 250835776))[i0 + i1 * 10];
+            acc += ((alexnet_real *)(ar + 200821568))[i0 + i1 * 10];
         }
         ((alexnet_real *)(ar + 187058944))[i0] = (alexnet_real)acc;
     }
@@ -806,11 +806,11 @@ int alexnet_backward(void *state, int n, const alexnet_real *x, const int32_t *y
         grad_ready(grad_ready_arg, state, 374118016, 40);
     /* matmul -> f32[batch 128, 4096], alexnet.dlm line 29 */
     {
-    gemm(0, 0, n, 4096, 10, ((alexnet_real *)(ar + 250835776)), 10, ((alexnet_real *)(st + 186895168)), 4096, ((alexnet_real *)(ar + 250840896)), 4096, 0);
+    gemm(0, 0, n, 4096, 10, ((alexnet_real *)(ar + 200821568)), 10, ((alexnet_real *)(st + 186895168)), 4096, ((alexnet_real *)(ar + 198724416)), 4096, 0);
     }
     /* matmul -> f32[10, 4096], alexnet.dlm line 29 */
     {
-    gemm(1, 0, 10, 4096, n, ((alexnet_real *)(ar + 250835776)), 10, ((alexnet_real *)(ar + 246631232)), 4096, ((alexnet_real *)(ar + 186895104)), 4096, 0);
+    gemm(1, 0, 10, 4096, n, ((alexnet_real *)(ar + 200821568)), 10, ((alexnet_real *)(ar + 194530112)), 4096, ((alexnet_real *)(ar + 186895104)), 4096, 0);
     }
     if (grad_ready) /* 20.weight */
         grad_ready(grad_ready_arg, state, 373954176, 163840);
@@ -818,7 +818,7 @@ int alexnet_backward(void *state, int n, const alexnet_real *x, const int32_t *y
     {
     ALEXNET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 4096; i0++) {
-        ((alexnet_real *)(ar + 246631232))[i0] = ((((alexnet_real *)(ar + 250840896))[i0] * dropmask(st, 2, (uint64_t)(i0), 4096u, 0.5f)) * (((alexnet_real *)(ar + 248728384))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((alexnet_real *)(ar + 194530112))[i0] = ((((alexnet_real *)(ar + 198724416))[i0] * dropmask(st, 2, (uint64_t)(i0), 4096u, 0.5f)) * (((alexnet_real *)(ar + 196627264))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[4096], alexnet.dlm line 28 */
@@ -827,7 +827,7 @@ int alexnet_backward(void *state, int n, const alexnet_real *x, const int32_t *y
     for (int64_t i0 = 0; i0 < 4096; i0++) {
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
-            acc += ((alexnet_real *)(ar + 246631232))[i0 + i1 * 4096];
+            acc += ((alexnet_real *)(ar + 194530112))[i0 + i1 * 4096];
         }
         ((alexnet_real *)(ar + 186878720))[i0] = (alexnet_real)acc;
     }
@@ -836,11 +836,11 @@ int alexnet_backward(void *state, int n, const alexnet_real *x, const int32_t *y
         grad_ready(grad_ready_arg, state, 373937792, 16384);
     /* matmul -> f32[batch 128, 4096], alexnet.dlm line 28 */
     {
-    gemm(0, 0, n, 4096, 4096, ((alexnet_real *)(ar + 246631232)), 4096, ((alexnet_real *)(st + 119769920)), 4096, ((alexnet_real *)(ar + 248728384)), 4096, 0);
+    gemm(0, 0, n, 4096, 4096, ((alexnet_real *)(ar + 194530112)), 4096, ((alexnet_real *)(st + 119769920)), 4096, ((alexnet_real *)(ar + 196627264)), 4096, 0);
     }
     /* matmul -> f32[4096, 4096], alexnet.dlm line 28 */
     {
-    gemm(1, 0, 4096, 4096, n, ((alexnet_real *)(ar + 246631232)), 4096, ((alexnet_real *)(ar + 242436928)), 4096, ((alexnet_real *)(ar + 119769856)), 4096, 0);
+    gemm(1, 0, 4096, 4096, n, ((alexnet_real *)(ar + 194530112)), 4096, ((alexnet_real *)(ar + 190335808)), 4096, ((alexnet_real *)(ar + 119769856)), 4096, 0);
     }
     if (grad_ready) /* 17.weight */
         grad_ready(grad_ready_arg, state, 306828928, 67108864);
@@ -848,7 +848,7 @@ int alexnet_backward(void *state, int n, const alexnet_real *x, const int32_t *y
     {
     ALEXNET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 4096; i0++) {
-        ((alexnet_real *)(ar + 242436928))[i0] = ((((alexnet_real *)(ar + 248728384))[i0] * dropmask(st, 1, (uint64_t)(i0), 4096u, 0.5f)) * (((alexnet_real *)(ar + 244534080))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((alexnet_real *)(ar + 190335808))[i0] = ((((alexnet_real *)(ar + 196627264))[i0] * dropmask(st, 1, (uint64_t)(i0), 4096u, 0.5f)) * (((alexnet_real *)(ar + 192432960))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[4096], alexnet.dlm line 27 */
@@ -857,7 +857,7 @@ int alexnet_backward(void *state, int n, const alexnet_real *x, const int32_t *y
     for (int64_t i0 = 0; i0 < 4096; i0++) {
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
-            acc += ((alexnet_real *)(ar + 242436928))[i0 + i1 * 4096];
+            acc += ((alexnet_real *)(ar + 190335808))[i0 + i1 * 4096];
         }
         ((alexnet_real *)(ar + 119753472))[i0] = (alexnet_real)acc;
     }
@@ -866,23 +866,23 @@ int alexnet_backward(void *state, int n, const alexnet_real *x, const int32_t *y
         grad_ready(grad_ready_arg, state, 306812544, 16384);
     /* matmul -> f32[batch 128, 6400], alexnet.dlm line 27 */
     {
-    gemm(0, 0, n, 6400, 4096, ((alexnet_real *)(ar + 242436928)), 4096, ((alexnet_real *)(st + 14895936)), 6400, ((alexnet_real *)(ar + 244534080)), 6400, 0);
+    gemm(0, 0, n, 6400, 4096, ((alexnet_real *)(ar + 190335808)), 4096, ((alexnet_real *)(st + 14895936)), 6400, ((alexnet_real *)(ar + 205933376)), 6400, 0);
     }
     /* matmul -> f32[4096, 6400], alexnet.dlm line 27 */
     {
-    gemm(1, 0, 4096, 6400, n, ((alexnet_real *)(ar + 242436928)), 4096, ((alexnet_real *)(ar + 239160128)), 6400, ((alexnet_real *)(ar + 14895872)), 6400, 0);
+    gemm(1, 0, 4096, 6400, n, ((alexnet_real *)(ar + 190335808)), 4096, ((alexnet_real *)(ar + 187059008)), 6400, ((alexnet_real *)(ar + 14895872)), 6400, 0);
     }
     if (grad_ready) /* 14.weight */
         grad_ready(grad_ready_arg, state, 201954944, 104857600);
     /* max_pool_dx -> f32[batch 128, 256, 12, 12], alexnet.dlm line 25 */
     {
-    pool_max_dx(((alexnet_real *)(ar + 562318144)), ((alexnet_real *)(ar + 244534080)), ((alexnet_real *)(ar + 581192512)), n * 256, 12, 12, 5, 5, 3, 3, 2, 2, 0, 0);
+    pool_max_dx(((alexnet_real *)(ar + 562318144)), ((alexnet_real *)(ar + 205933376)), ((alexnet_real *)(ar + 187059008)), n * 256, 12, 12, 5, 5, 3, 3, 2, 2, 0, 0);
     }
     /* mul -> f32[batch 128, 256, 12, 12], alexnet.dlm line 24 */
     {
     ALEXNET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 36864; i0++) {
-        ((alexnet_real *)(ar + 600066880))[i0] = (((alexnet_real *)(ar + 581192512))[i0] * (((alexnet_real *)(ar + 562318144))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((alexnet_real *)(ar + 581192512))[i0] = (((alexnet_real *)(ar + 187059008))[i0] * (((alexnet_real *)(ar + 562318144))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 256, 1, 1], alexnet.dlm line 24 */
@@ -892,7 +892,7 @@ int alexnet_backward(void *state, int n, const alexnet_real *x, const int32_t *y
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((alexnet_real *)(ar + 600066880))[i0 * 144 + i1 * 36864 + i2];
+                acc += ((alexnet_real *)(ar + 581192512))[i0 * 144 + i1 * 36864 + i2];
             }
         }
         ((alexnet_real *)(ar + 14894848))[i0] = (alexnet_real)acc;
@@ -902,11 +902,11 @@ int alexnet_backward(void *state, int n, const alexnet_real *x, const int32_t *y
         grad_ready(grad_ready_arg, state, 201953920, 1024);
     /* conv2d_dx -> f32[batch 128, 384, 12, 12], alexnet.dlm line 24 */
     {
-    conv2d_dx(((alexnet_real *)(ar + 562318144)), ((alexnet_real *)(st + 11355968)), ((alexnet_real *)(ar + 600066880)), (alexnet_real *)(ar + 618941248), n, 256, 8, 384, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dx(((alexnet_real *)(ar + 187059008)), ((alexnet_real *)(st + 11355968)), ((alexnet_real *)(ar + 581192512)), (alexnet_real *)(ar + 562318144), n, 256, 8, 384, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[256, 384, 3, 3], alexnet.dlm line 24 */
     {
-    conv2d_dw(((alexnet_real *)(ar + 295783232)), ((alexnet_real *)(ar + 11355904)), ((alexnet_real *)(ar + 600066880)), (alexnet_real *)(ar + 618941248), n, 256, 8, 384, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dw(((alexnet_real *)(ar + 243682112)), ((alexnet_real *)(ar + 11355904)), ((alexnet_real *)(ar + 581192512)), (alexnet_real *)(ar + 562318144), n, 256, 8, 384, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     if (grad_ready) /* 10.weight */
         grad_ready(grad_ready_arg, state, 198414976, 3538944);
@@ -914,7 +914,7 @@ int alexnet_backward(void *state, int n, const alexnet_real *x, const int32_t *y
     {
     ALEXNET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 55296; i0++) {
-        ((alexnet_real *)(ar + 590629696))[i0] = (((alexnet_real *)(ar + 562318144))[i0] * (((alexnet_real *)(ar + 295783232))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((alexnet_real *)(ar + 562318144))[i0] = (((alexnet_real *)(ar + 187059008))[i0] * (((alexnet_real *)(ar + 243682112))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 384, 1, 1], alexnet.dlm line 23 */
@@ -924,7 +924,7 @@ int alexnet_backward(void *state, int n, const alexnet_real *x, const int32_t *y
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((alexnet_real *)(ar + 590629696))[i0 * 144 + i1 * 55296 + i2];
+                acc += ((alexnet_real *)(ar + 562318144))[i0 * 144 + i1 * 55296 + i2];
             }
         }
         ((alexnet_real *)(ar + 11354368))[i0] = (alexnet_real)acc;
@@ -934,11 +934,11 @@ int alexnet_backward(void *state, int n, const alexnet_real *x, const int32_t *y
         grad_ready(grad_ready_arg, state, 198413440, 1536);
     /* conv2d_dx -> f32[batch 128, 384, 12, 12], alexnet.dlm line 23 */
     {
-    conv2d_dx(((alexnet_real *)(ar + 295783232)), ((alexnet_real *)(st + 6046016)), ((alexnet_real *)(ar + 590629696)), (alexnet_real *)(ar + 562318144), n, 384, 8, 384, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dx(((alexnet_real *)(ar + 187059008)), ((alexnet_real *)(st + 6046016)), ((alexnet_real *)(ar + 562318144)), (alexnet_real *)(ar + 243682112), n, 384, 8, 384, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[384, 384, 3, 3], alexnet.dlm line 23 */
     {
-    conv2d_dw(((alexnet_real *)(ar + 267471680)), ((alexnet_real *)(ar + 6045952)), ((alexnet_real *)(ar + 590629696)), (alexnet_real *)(ar + 562318144), n, 384, 8, 384, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dw(((alexnet_real *)(ar + 215370560)), ((alexnet_real *)(ar + 6045952)), ((alexnet_real *)(ar + 562318144)), (alexnet_real *)(ar + 243682112), n, 384, 8, 384, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     if (grad_ready) /* 8.weight */
         grad_ready(grad_ready_arg, state, 193105024, 5308416);
@@ -946,7 +946,7 @@ int alexnet_backward(void *state, int n, const alexnet_real *x, const int32_t *y
     {
     ALEXNET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 55296; i0++) {
-        ((alexnet_real *)(ar + 562318144))[i0] = (((alexnet_real *)(ar + 295783232))[i0] * (((alexnet_real *)(ar + 267471680))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((alexnet_real *)(ar + 243682112))[i0] = (((alexnet_real *)(ar + 187059008))[i0] * (((alexnet_real *)(ar + 215370560))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 384, 1, 1], alexnet.dlm line 22 */
@@ -956,7 +956,7 @@ int alexnet_backward(void *state, int n, const alexnet_real *x, const int32_t *y
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((alexnet_real *)(ar + 562318144))[i0 * 144 + i1 * 55296 + i2];
+                acc += ((alexnet_real *)(ar + 243682112))[i0 * 144 + i1 * 55296 + i2];
             }
         }
         ((alexnet_real *)(ar + 6044416))[i0] = (alexnet_real)acc;
@@ -966,23 +966,23 @@ int alexnet_backward(void *state, int n, const alexnet_real *x, const int32_t *y
         grad_ready(grad_ready_arg, state, 193103488, 1536);
     /* conv2d_dx -> f32[batch 128, 256, 12, 12], alexnet.dlm line 22 */
     {
-    conv2d_dx(((alexnet_real *)(ar + 250826176)), ((alexnet_real *)(st + 2505536)), ((alexnet_real *)(ar + 562318144)), (alexnet_real *)(ar + 269700544), n, 384, 8, 256, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dx(((alexnet_real *)(ar + 562318144)), ((alexnet_real *)(st + 2505536)), ((alexnet_real *)(ar + 243682112)), (alexnet_real *)(ar + 187059008), n, 384, 8, 256, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[384, 256, 3, 3], alexnet.dlm line 22 */
     {
-    conv2d_dw(((alexnet_real *)(ar + 220285760)), ((alexnet_real *)(ar + 2505472)), ((alexnet_real *)(ar + 562318144)), (alexnet_real *)(ar + 269700544), n, 384, 8, 256, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dw(((alexnet_real *)(ar + 308890432)), ((alexnet_real *)(ar + 2505472)), ((alexnet_real *)(ar + 243682112)), (alexnet_real *)(ar + 187059008), n, 384, 8, 256, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     if (grad_ready) /* 6.weight */
         grad_ready(grad_ready_arg, state, 189564544, 3538944);
     /* max_pool_dx -> f32[batch 128, 256, 26, 26], alexnet.dlm line 21 */
     {
-    pool_max_dx(((alexnet_real *)(ar + 473713472)), ((alexnet_real *)(ar + 250826176)), ((alexnet_real *)(ar + 562318144)), n * 256, 26, 26, 12, 12, 3, 3, 2, 2, 0, 0);
+    pool_max_dx(((alexnet_real *)(ar + 473713472)), ((alexnet_real *)(ar + 562318144)), ((alexnet_real *)(ar + 187059008)), n * 256, 26, 26, 12, 12, 3, 3, 2, 2, 0, 0);
     }
     /* mul -> f32[batch 128, 256, 26, 26], alexnet.dlm line 20 */
     {
     ALEXNET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 173056; i0++) {
-        ((alexnet_real *)(ar + 650922816))[i0] = (((alexnet_real *)(ar + 562318144))[i0] * (((alexnet_real *)(ar + 473713472))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((alexnet_real *)(ar + 562318144))[i0] = (((alexnet_real *)(ar + 187059008))[i0] * (((alexnet_real *)(ar + 473713472))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 256, 1, 1], alexnet.dlm line 20 */
@@ -992,7 +992,7 @@ int alexnet_backward(void *state, int n, const alexnet_real *x, const int32_t *y
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 676; i2++) {
-                acc += ((alexnet_real *)(ar + 650922816))[i0 * 676 + i1 * 173056 + i2];
+                acc += ((alexnet_real *)(ar + 562318144))[i0 * 676 + i1 * 173056 + i2];
             }
         }
         ((alexnet_real *)(ar + 2504448))[i0] = (alexnet_real)acc;
@@ -1002,23 +1002,23 @@ int alexnet_backward(void *state, int n, const alexnet_real *x, const int32_t *y
         grad_ready(grad_ready_arg, state, 189563520, 1024);
     /* conv2d_dx -> f32[batch 128, 96, 26, 26], alexnet.dlm line 20 */
     {
-    conv2d_dx(((alexnet_real *)(ar + 250826176)), ((alexnet_real *)(st + 46912)), ((alexnet_real *)(ar + 650922816)), (alexnet_real *)(ar + 220285760), n, 256, 2, 96, 26, 26, 5, 5, 26, 26, 1, 1, 2, 2);
+    conv2d_dx(((alexnet_real *)(ar + 473713472)), ((alexnet_real *)(st + 46912)), ((alexnet_real *)(ar + 562318144)), (alexnet_real *)(ar + 187059008), n, 256, 2, 96, 26, 26, 5, 5, 26, 26, 1, 1, 2, 2);
     }
     /* conv2d_dw -> f32[256, 96, 5, 5], alexnet.dlm line 20 */
     {
-    conv2d_dw(((alexnet_real *)(ar + 187059008)), ((alexnet_real *)(ar + 46848)), ((alexnet_real *)(ar + 650922816)), (alexnet_real *)(ar + 220285760), n, 256, 2, 96, 26, 26, 5, 5, 26, 26, 1, 1, 2, 2);
+    conv2d_dw(((alexnet_real *)(ar + 275663680)), ((alexnet_real *)(ar + 46848)), ((alexnet_real *)(ar + 562318144)), (alexnet_real *)(ar + 187059008), n, 256, 2, 96, 26, 26, 5, 5, 26, 26, 1, 1, 2, 2);
     }
     if (grad_ready) /* 3.weight */
         grad_ready(grad_ready_arg, state, 187105920, 2457600);
     /* max_pool_dx -> f32[batch 128, 96, 54, 54], alexnet.dlm line 19 */
     {
-    pool_max_dx(((alexnet_real *)(ar + 330386240)), ((alexnet_real *)(ar + 250826176)), ((alexnet_real *)(ar + 473713472)), n * 96, 54, 54, 26, 26, 3, 3, 2, 2, 0, 0);
+    pool_max_dx(((alexnet_real *)(ar + 330386240)), ((alexnet_real *)(ar + 473713472)), ((alexnet_real *)(ar + 187059008)), n * 96, 54, 54, 26, 26, 3, 3, 2, 2, 0, 0);
     }
     /* mul -> f32[batch 128, 96, 54, 54], alexnet.dlm line 18 */
     {
     ALEXNET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 279936; i0++) {
-        ((alexnet_real *)(ar + 617040704))[i0] = (((alexnet_real *)(ar + 473713472))[i0] * (((alexnet_real *)(ar + 330386240))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((alexnet_real *)(ar + 473713472))[i0] = (((alexnet_real *)(ar + 187059008))[i0] * (((alexnet_real *)(ar + 330386240))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 96, 1, 1], alexnet.dlm line 18 */
@@ -1028,7 +1028,7 @@ int alexnet_backward(void *state, int n, const alexnet_real *x, const int32_t *y
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 2916; i2++) {
-                acc += ((alexnet_real *)(ar + 617040704))[i0 * 2916 + i1 * 279936 + i2];
+                acc += ((alexnet_real *)(ar + 473713472))[i0 * 2916 + i1 * 279936 + i2];
             }
         }
         ((alexnet_real *)(ar + 46464))[i0] = (alexnet_real)acc;
@@ -1038,7 +1038,7 @@ int alexnet_backward(void *state, int n, const alexnet_real *x, const int32_t *y
         grad_ready(grad_ready_arg, state, 187105536, 384);
     /* conv2d_dw -> f32[96, 1, 11, 11], alexnet.dlm line 18 */
     {
-    conv2d_dw(x, ((alexnet_real *)(ar + 0)), ((alexnet_real *)(ar + 617040704)), (alexnet_real *)(ar + 187059008), n, 96, 1, 1, 224, 224, 11, 11, 54, 54, 4, 4, 1, 1);
+    conv2d_dw(x, ((alexnet_real *)(ar + 0)), ((alexnet_real *)(ar + 473713472)), (alexnet_real *)(ar + 187059008), n, 96, 1, 1, 224, 224, 11, 11, 54, 54, 4, 4, 1, 1);
     }
     if (grad_ready) /* 0.weight */
         grad_ready(grad_ready_arg, state, 187059072, 46464);

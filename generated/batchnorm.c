@@ -1072,7 +1072,7 @@ batchnorm_real batchnorm_forward_train(void *state, int n, const batchnorm_real 
     /* divcount -> f32[1, 6, 1, 1], batchnorm.dlm line 36 */
     {
     for (int64_t i0 = 0; i0 < 6; i0++) {
-        ((batchnorm_real *)(ar + 180032))[i0] = (((batchnorm_real *)(ar + 179968))[i0] / (batchnorm_real)(576 * n));
+        ((batchnorm_real *)(ar + 3718912))[i0] = (((batchnorm_real *)(ar + 179968))[i0] / (batchnorm_real)(576 * n));
     }
     }
     /* sub -> f32[batch 128, 6, 24, 24], batchnorm.dlm line 37 */
@@ -1081,7 +1081,7 @@ batchnorm_real batchnorm_forward_train(void *state, int n, const batchnorm_real 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 6; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((batchnorm_real *)(ar + 3718912))[i0 * 3456 + i1 * 576 + i2] = (((batchnorm_real *)(ar + 1949440))[i0 * 3456 + i1 * 576 + i2] - ((batchnorm_real *)(ar + 180032))[i1]);
+                ((batchnorm_real *)(ar + 179968))[i0 * 3456 + i1 * 576 + i2] = (((batchnorm_real *)(ar + 1949440))[i0 * 3456 + i1 * 576 + i2] - ((batchnorm_real *)(ar + 3718912))[i1]);
             }
         }
     }
@@ -1093,22 +1093,22 @@ batchnorm_real batchnorm_forward_train(void *state, int n, const batchnorm_real 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += (((batchnorm_real *)(ar + 3718912))[i0 * 576 + i1 * 3456 + i2] * ((batchnorm_real *)(ar + 3718912))[i0 * 576 + i1 * 3456 + i2]);
+                acc += (((batchnorm_real *)(ar + 179968))[i0 * 576 + i1 * 3456 + i2] * ((batchnorm_real *)(ar + 179968))[i0 * 576 + i1 * 3456 + i2]);
             }
         }
-        ((batchnorm_real *)(ar + 179968))[i0] = (batchnorm_real)acc;
+        ((batchnorm_real *)(ar + 1949440))[i0] = (batchnorm_real)acc;
     }
     }
     /* divcount -> f32[1, 6, 1, 1], batchnorm.dlm line 37 */
     {
     for (int64_t i0 = 0; i0 < 6; i0++) {
-        ((batchnorm_real *)(ar + 180096))[i0] = (((batchnorm_real *)(ar + 179968))[i0] / (batchnorm_real)(576 * n));
+        ((batchnorm_real *)(ar + 3718976))[i0] = (((batchnorm_real *)(ar + 1949440))[i0] / (batchnorm_real)(576 * n));
     }
     }
     /* sqrt -> f32[1, 6, 1, 1], batchnorm.dlm line 38 */
     {
     for (int64_t i0 = 0; i0 < 6; i0++) {
-        ((batchnorm_real *)(ar + 179968))[i0] = sqrtf((((batchnorm_real *)(ar + 180096))[i0] + 1e-05f));
+        ((batchnorm_real *)(ar + 9029120))[i0] = sqrtf((((batchnorm_real *)(ar + 3718976))[i0] + 1e-05f));
     }
     }
     /* div -> f32[batch 128, 6, 24, 24], batchnorm.dlm line 38 */
@@ -1117,7 +1117,7 @@ batchnorm_real batchnorm_forward_train(void *state, int n, const batchnorm_real 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 6; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((batchnorm_real *)(ar + 180160))[i0 * 3456 + i1 * 576 + i2] = (((batchnorm_real *)(ar + 3718912))[i0 * 3456 + i1 * 576 + i2] / ((batchnorm_real *)(ar + 179968))[i1]);
+                ((batchnorm_real *)(ar + 1949440))[i0 * 3456 + i1 * 576 + i2] = (((batchnorm_real *)(ar + 179968))[i0 * 3456 + i1 * 576 + i2] / ((batchnorm_real *)(ar + 9029120))[i1]);
             }
         }
     }
@@ -1125,13 +1125,13 @@ batchnorm_real batchnorm_forward_train(void *state, int n, const batchnorm_real 
     /* add -> f32[1, 6, 1, 1], batchnorm.dlm line 39 */
     {
     for (int64_t i0 = 0; i0 < 6; i0++) {
-        ((batchnorm_real *)(ar + 1949632))[i0] = ((0.9f * ((batchnorm_real *)(st + 896))[i0]) + (0.1f * ((batchnorm_real *)(ar + 180032))[i0]));
+        ((batchnorm_real *)(ar + 9029184))[i0] = ((0.9f * ((batchnorm_real *)(st + 896))[i0]) + (0.1f * ((batchnorm_real *)(ar + 3718912))[i0]));
     }
     }
     /* add -> f32[1, 6, 1, 1], batchnorm.dlm line 40 */
     {
     for (int64_t i0 = 0; i0 < 6; i0++) {
-        ((batchnorm_real *)(ar + 180032))[i0] = ((0.9f * ((batchnorm_real *)(st + 960))[i0]) + (0.1f * ((batchnorm_real *)(ar + 180096))[i0]));
+        ((batchnorm_real *)(ar + 9029248))[i0] = ((0.9f * ((batchnorm_real *)(st + 960))[i0]) + (0.1f * ((batchnorm_real *)(ar + 3718976))[i0]));
     }
     }
     /* sigmoid -> f32[batch 128, 6, 24, 24], batchnorm.dlm line 48 */
@@ -1140,18 +1140,18 @@ batchnorm_real batchnorm_forward_train(void *state, int n, const batchnorm_real 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 6; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((batchnorm_real *)(ar + 5488384))[i0 * 3456 + i1 * 576 + i2] = sigmoidv(((((batchnorm_real *)(st + 768))[i1] * ((batchnorm_real *)(ar + 180160))[i0 * 3456 + i1 * 576 + i2]) + ((batchnorm_real *)(st + 832))[i1]));
+                ((batchnorm_real *)(ar + 3718912))[i0 * 3456 + i1 * 576 + i2] = sigmoidv(((((batchnorm_real *)(st + 768))[i1] * ((batchnorm_real *)(ar + 1949440))[i0 * 3456 + i1 * 576 + i2]) + ((batchnorm_real *)(st + 832))[i1]));
             }
         }
     }
     }
     /* avg_pool -> f32[batch 128, 6, 12, 12], batchnorm.dlm line 49 */
     {
-    avg_pool_fwd_0(((batchnorm_real *)(ar + 5488384)), ((batchnorm_real *)(ar + 1949696)), n);
+    avg_pool_fwd_0(((batchnorm_real *)(ar + 3718912)), ((batchnorm_real *)(ar + 8109824)), n);
     }
     /* conv2d -> f32[batch 128, 16, 8, 8], batchnorm.dlm line 50 */
     {
-    conv2d_fwd_direct_1(((batchnorm_real *)(ar + 1949696)), ((batchnorm_real *)(st + 1024)), ((batchnorm_real *)(ar + 2392064)), n);
+    conv2d_fwd_direct_1(((batchnorm_real *)(ar + 8109824)), ((batchnorm_real *)(st + 1024)), ((batchnorm_real *)(ar + 5488384)), n);
     }
     /* add -> f32[batch 128, 16, 8, 8], batchnorm.dlm line 50 */
     {
@@ -1159,7 +1159,7 @@ batchnorm_real batchnorm_forward_train(void *state, int n, const batchnorm_real 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 16; i1++) {
             for (int64_t i2 = 0; i2 < 64; i2++) {
-                ((batchnorm_real *)(ar + 2916352))[i0 * 1024 + i1 * 64 + i2] = (((batchnorm_real *)(ar + 2392064))[i0 * 1024 + i1 * 64 + i2] + ((batchnorm_real *)(st + 10624))[i1]);
+                ((batchnorm_real *)(ar + 6012672))[i0 * 1024 + i1 * 64 + i2] = (((batchnorm_real *)(ar + 5488384))[i0 * 1024 + i1 * 64 + i2] + ((batchnorm_real *)(st + 10624))[i1]);
             }
         }
     }
@@ -1171,16 +1171,16 @@ batchnorm_real batchnorm_forward_train(void *state, int n, const batchnorm_real 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 64; i2++) {
-                acc += ((batchnorm_real *)(ar + 2916352))[i0 * 64 + i1 * 1024 + i2];
+                acc += ((batchnorm_real *)(ar + 6012672))[i0 * 64 + i1 * 1024 + i2];
             }
         }
-        ((batchnorm_real *)(ar + 180096))[i0] = (batchnorm_real)acc;
+        ((batchnorm_real *)(ar + 5488384))[i0] = (batchnorm_real)acc;
     }
     }
     /* divcount -> f32[1, 16, 1, 1], batchnorm.dlm line 36 */
     {
     for (int64_t i0 = 0; i0 < 16; i0++) {
-        ((batchnorm_real *)(ar + 2392064))[i0] = (((batchnorm_real *)(ar + 180096))[i0] / (batchnorm_real)(64 * n));
+        ((batchnorm_real *)(ar + 6536960))[i0] = (((batchnorm_real *)(ar + 5488384))[i0] / (batchnorm_real)(64 * n));
     }
     }
     /* sub -> f32[batch 128, 16, 8, 8], batchnorm.dlm line 37 */
@@ -1189,7 +1189,7 @@ batchnorm_real batchnorm_forward_train(void *state, int n, const batchnorm_real 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 16; i1++) {
             for (int64_t i2 = 0; i2 < 64; i2++) {
-                ((batchnorm_real *)(ar + 7257856))[i0 * 1024 + i1 * 64 + i2] = (((batchnorm_real *)(ar + 2916352))[i0 * 1024 + i1 * 64 + i2] - ((batchnorm_real *)(ar + 2392064))[i1]);
+                ((batchnorm_real *)(ar + 5488384))[i0 * 1024 + i1 * 64 + i2] = (((batchnorm_real *)(ar + 6012672))[i0 * 1024 + i1 * 64 + i2] - ((batchnorm_real *)(ar + 6536960))[i1]);
             }
         }
     }
@@ -1201,22 +1201,22 @@ batchnorm_real batchnorm_forward_train(void *state, int n, const batchnorm_real 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 64; i2++) {
-                acc += (((batchnorm_real *)(ar + 7257856))[i0 * 64 + i1 * 1024 + i2] * ((batchnorm_real *)(ar + 7257856))[i0 * 64 + i1 * 1024 + i2]);
+                acc += (((batchnorm_real *)(ar + 5488384))[i0 * 64 + i1 * 1024 + i2] * ((batchnorm_real *)(ar + 5488384))[i0 * 64 + i1 * 1024 + i2]);
             }
         }
-        ((batchnorm_real *)(ar + 180096))[i0] = (batchnorm_real)acc;
+        ((batchnorm_real *)(ar + 6012672))[i0] = (batchnorm_real)acc;
     }
     }
     /* divcount -> f32[1, 16, 1, 1], batchnorm.dlm line 37 */
     {
     for (int64_t i0 = 0; i0 < 16; i0++) {
-        ((batchnorm_real *)(ar + 2392128))[i0] = (((batchnorm_real *)(ar + 180096))[i0] / (batchnorm_real)(64 * n));
+        ((batchnorm_real *)(ar + 6537024))[i0] = (((batchnorm_real *)(ar + 6012672))[i0] / (batchnorm_real)(64 * n));
     }
     }
     /* sqrt -> f32[1, 16, 1, 1], batchnorm.dlm line 38 */
     {
     for (int64_t i0 = 0; i0 < 16; i0++) {
-        ((batchnorm_real *)(ar + 180096))[i0] = sqrtf((((batchnorm_real *)(ar + 2392128))[i0] + 1e-05f));
+        ((batchnorm_real *)(ar + 8552192))[i0] = sqrtf((((batchnorm_real *)(ar + 6537024))[i0] + 1e-05f));
     }
     }
     /* div -> f32[batch 128, 16, 8, 8], batchnorm.dlm line 38 */
@@ -1225,7 +1225,7 @@ batchnorm_real batchnorm_forward_train(void *state, int n, const batchnorm_real 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 16; i1++) {
             for (int64_t i2 = 0; i2 < 64; i2++) {
-                ((batchnorm_real *)(ar + 2392192))[i0 * 1024 + i1 * 64 + i2] = (((batchnorm_real *)(ar + 7257856))[i0 * 1024 + i1 * 64 + i2] / ((batchnorm_real *)(ar + 180096))[i1]);
+                ((batchnorm_real *)(ar + 6012672))[i0 * 1024 + i1 * 64 + i2] = (((batchnorm_real *)(ar + 5488384))[i0 * 1024 + i1 * 64 + i2] / ((batchnorm_real *)(ar + 8552192))[i1]);
             }
         }
     }
@@ -1233,13 +1233,13 @@ batchnorm_real batchnorm_forward_train(void *state, int n, const batchnorm_real 
     /* add -> f32[1, 16, 1, 1], batchnorm.dlm line 39 */
     {
     for (int64_t i0 = 0; i0 < 16; i0++) {
-        ((batchnorm_real *)(ar + 2916480))[i0] = ((0.9f * ((batchnorm_real *)(st + 10816))[i0]) + (0.1f * ((batchnorm_real *)(ar + 2392064))[i0]));
+        ((batchnorm_real *)(ar + 9029312))[i0] = ((0.9f * ((batchnorm_real *)(st + 10816))[i0]) + (0.1f * ((batchnorm_real *)(ar + 6536960))[i0]));
     }
     }
     /* add -> f32[1, 16, 1, 1], batchnorm.dlm line 40 */
     {
     for (int64_t i0 = 0; i0 < 16; i0++) {
-        ((batchnorm_real *)(ar + 2392064))[i0] = ((0.9f * ((batchnorm_real *)(st + 10880))[i0]) + (0.1f * ((batchnorm_real *)(ar + 2392128))[i0]));
+        ((batchnorm_real *)(ar + 9029376))[i0] = ((0.9f * ((batchnorm_real *)(st + 10880))[i0]) + (0.1f * ((batchnorm_real *)(ar + 6537024))[i0]));
     }
     }
     /* sigmoid -> f32[batch 128, 16, 8, 8], batchnorm.dlm line 50 */
@@ -1248,25 +1248,25 @@ batchnorm_real batchnorm_forward_train(void *state, int n, const batchnorm_real 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 16; i1++) {
             for (int64_t i2 = 0; i2 < 64; i2++) {
-                ((batchnorm_real *)(ar + 2916544))[i0 * 1024 + i1 * 64 + i2] = sigmoidv(((((batchnorm_real *)(st + 10688))[i1] * ((batchnorm_real *)(ar + 2392192))[i0 * 1024 + i1 * 64 + i2]) + ((batchnorm_real *)(st + 10752))[i1]));
+                ((batchnorm_real *)(ar + 6536960))[i0 * 1024 + i1 * 64 + i2] = sigmoidv(((((batchnorm_real *)(st + 10688))[i1] * ((batchnorm_real *)(ar + 6012672))[i0 * 1024 + i1 * 64 + i2]) + ((batchnorm_real *)(st + 10752))[i1]));
             }
         }
     }
     }
     /* avg_pool -> f32[batch 128, 16, 4, 4], batchnorm.dlm line 51 */
     {
-    avg_pool_fwd_1(((batchnorm_real *)(ar + 2916544)), ((batchnorm_real *)(ar + 3440832)), n);
+    avg_pool_fwd_1(((batchnorm_real *)(ar + 6536960)), ((batchnorm_real *)(ar + 7061248)), n);
     }
     /* matmul -> f32[batch 128, 120], batchnorm.dlm line 53 */
     {
-    gemm(0, 1, n, 120, 256, ((batchnorm_real *)(ar + 3440832)), 256, ((batchnorm_real *)(st + 10944)), 256, ((batchnorm_real *)(ar + 3571904)), 120, 0);
+    gemm(0, 1, n, 120, 256, ((batchnorm_real *)(ar + 7061248)), 256, ((batchnorm_real *)(st + 10944)), 256, ((batchnorm_real *)(ar + 7192320)), 120, 0);
     }
     /* add -> f32[batch 128, 120], batchnorm.dlm line 53 */
     {
     BATCHNORM_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 120; i1++) {
-            ((batchnorm_real *)(ar + 3633344))[i0 * 120 + i1] = (((batchnorm_real *)(ar + 3571904))[i0 * 120 + i1] + ((batchnorm_real *)(st + 133824))[i1]);
+            ((batchnorm_real *)(ar + 7253760))[i0 * 120 + i1] = (((batchnorm_real *)(ar + 7192320))[i0 * 120 + i1] + ((batchnorm_real *)(st + 133824))[i1]);
         }
     }
     }
@@ -1276,15 +1276,15 @@ batchnorm_real batchnorm_forward_train(void *state, int n, const batchnorm_real 
     for (int64_t i0 = 0; i0 < 120; i0++) {
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
-            acc += ((batchnorm_real *)(ar + 3633344))[i0 + i1 * 120];
+            acc += ((batchnorm_real *)(ar + 7253760))[i0 + i1 * 120];
         }
-        ((batchnorm_real *)(ar + 3571904))[i0] = (batchnorm_real)acc;
+        ((batchnorm_real *)(ar + 7192320))[i0] = (batchnorm_real)acc;
     }
     }
     /* divcount -> f32[1, 120], batchnorm.dlm line 36 */
     {
     for (int64_t i0 = 0; i0 < 120; i0++) {
-        ((batchnorm_real *)(ar + 3572416))[i0] = (((batchnorm_real *)(ar + 3571904))[i0] / (batchnorm_real)(1 * n));
+        ((batchnorm_real *)(ar + 7315200))[i0] = (((batchnorm_real *)(ar + 7192320))[i0] / (batchnorm_real)(1 * n));
     }
     }
     /* sub -> f32[batch 128, 120], batchnorm.dlm line 37 */
@@ -1292,7 +1292,7 @@ batchnorm_real batchnorm_forward_train(void *state, int n, const batchnorm_real 
     BATCHNORM_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 120; i1++) {
-            ((batchnorm_real *)(ar + 7782144))[i0 * 120 + i1] = (((batchnorm_real *)(ar + 3633344))[i0 * 120 + i1] - ((batchnorm_real *)(ar + 3572416))[i1]);
+            ((batchnorm_real *)(ar + 7192320))[i0 * 120 + i1] = (((batchnorm_real *)(ar + 7253760))[i0 * 120 + i1] - ((batchnorm_real *)(ar + 7315200))[i1]);
         }
     }
     }
@@ -1302,21 +1302,21 @@ batchnorm_real batchnorm_forward_train(void *state, int n, const batchnorm_real 
     for (int64_t i0 = 0; i0 < 120; i0++) {
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
-            acc += (((batchnorm_real *)(ar + 7782144))[i0 + i1 * 120] * ((batchnorm_real *)(ar + 7782144))[i0 + i1 * 120]);
+            acc += (((batchnorm_real *)(ar + 7192320))[i0 + i1 * 120] * ((batchnorm_real *)(ar + 7192320))[i0 + i1 * 120]);
         }
-        ((batchnorm_real *)(ar + 3571904))[i0] = (batchnorm_real)acc;
+        ((batchnorm_real *)(ar + 7253760))[i0] = (batchnorm_real)acc;
     }
     }
     /* divcount -> f32[1, 120], batchnorm.dlm line 37 */
     {
     for (int64_t i0 = 0; i0 < 120; i0++) {
-        ((batchnorm_real *)(ar + 3572928))[i0] = (((batchnorm_real *)(ar + 3571904))[i0] / (batchnorm_real)(1 * n));
+        ((batchnorm_real *)(ar + 7315712))[i0] = (((batchnorm_real *)(ar + 7253760))[i0] / (batchnorm_real)(1 * n));
     }
     }
     /* sqrt -> f32[1, 120], batchnorm.dlm line 38 */
     {
     for (int64_t i0 = 0; i0 < 120; i0++) {
-        ((batchnorm_real *)(ar + 3571904))[i0] = sqrtf((((batchnorm_real *)(ar + 3572928))[i0] + 1e-05f));
+        ((batchnorm_real *)(ar + 7591680))[i0] = sqrtf((((batchnorm_real *)(ar + 7315712))[i0] + 1e-05f));
     }
     }
     /* div -> f32[batch 128, 120], batchnorm.dlm line 38 */
@@ -1324,20 +1324,20 @@ batchnorm_real batchnorm_forward_train(void *state, int n, const batchnorm_real 
     BATCHNORM_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 120; i1++) {
-            ((batchnorm_real *)(ar + 3573440))[i0 * 120 + i1] = (((batchnorm_real *)(ar + 7782144))[i0 * 120 + i1] / ((batchnorm_real *)(ar + 3571904))[i1]);
+            ((batchnorm_real *)(ar + 7253760))[i0 * 120 + i1] = (((batchnorm_real *)(ar + 7192320))[i0 * 120 + i1] / ((batchnorm_real *)(ar + 7591680))[i1]);
         }
     }
     }
     /* add -> f32[1, 120], batchnorm.dlm line 39 */
     {
     for (int64_t i0 = 0; i0 < 120; i0++) {
-        ((batchnorm_real *)(ar + 3634880))[i0] = ((0.9f * ((batchnorm_real *)(st + 135360))[i0]) + (0.1f * ((batchnorm_real *)(ar + 3572416))[i0]));
+        ((batchnorm_real *)(ar + 9027328))[i0] = ((0.9f * ((batchnorm_real *)(st + 135360))[i0]) + (0.1f * ((batchnorm_real *)(ar + 7315200))[i0]));
     }
     }
     /* add -> f32[1, 120], batchnorm.dlm line 40 */
     {
     for (int64_t i0 = 0; i0 < 120; i0++) {
-        ((batchnorm_real *)(ar + 3572416))[i0] = ((0.9f * ((batchnorm_real *)(st + 135872))[i0]) + (0.1f * ((batchnorm_real *)(ar + 3572928))[i0]));
+        ((batchnorm_real *)(ar + 9027840))[i0] = ((0.9f * ((batchnorm_real *)(st + 135872))[i0]) + (0.1f * ((batchnorm_real *)(ar + 7315712))[i0]));
     }
     }
     /* sigmoid -> f32[batch 128, 120], batchnorm.dlm line 53 */
@@ -1345,20 +1345,20 @@ batchnorm_real batchnorm_forward_train(void *state, int n, const batchnorm_real 
     BATCHNORM_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 120; i1++) {
-            ((batchnorm_real *)(ar + 3635392))[i0 * 120 + i1] = sigmoidv(((((batchnorm_real *)(st + 134336))[i1] * ((batchnorm_real *)(ar + 3573440))[i0 * 120 + i1]) + ((batchnorm_real *)(st + 134848))[i1]));
+            ((batchnorm_real *)(ar + 7315200))[i0 * 120 + i1] = sigmoidv(((((batchnorm_real *)(st + 134336))[i1] * ((batchnorm_real *)(ar + 7253760))[i0 * 120 + i1]) + ((batchnorm_real *)(st + 134848))[i1]));
         }
     }
     }
     /* matmul -> f32[batch 128, 84], batchnorm.dlm line 54 */
     {
-    gemm(0, 1, n, 84, 120, ((batchnorm_real *)(ar + 3635392)), 120, ((batchnorm_real *)(st + 136384)), 120, ((batchnorm_real *)(ar + 7843584)), 84, 0);
+    gemm(0, 1, n, 84, 120, ((batchnorm_real *)(ar + 7315200)), 120, ((batchnorm_real *)(st + 136384)), 120, ((batchnorm_real *)(ar + 7376640)), 84, 0);
     }
     /* add -> f32[batch 128, 84], batchnorm.dlm line 54 */
     {
     BATCHNORM_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 84; i1++) {
-            ((batchnorm_real *)(ar + 7886592))[i0 * 84 + i1] = (((batchnorm_real *)(ar + 7843584))[i0 * 84 + i1] + ((batchnorm_real *)(st + 176704))[i1]);
+            ((batchnorm_real *)(ar + 7419648))[i0 * 84 + i1] = (((batchnorm_real *)(ar + 7376640))[i0 * 84 + i1] + ((batchnorm_real *)(st + 176704))[i1]);
         }
     }
     }
@@ -1368,15 +1368,15 @@ batchnorm_real batchnorm_forward_train(void *state, int n, const batchnorm_real 
     for (int64_t i0 = 0; i0 < 84; i0++) {
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
-            acc += ((batchnorm_real *)(ar + 7886592))[i0 + i1 * 84];
+            acc += ((batchnorm_real *)(ar + 7419648))[i0 + i1 * 84];
         }
-        ((batchnorm_real *)(ar + 3572928))[i0] = (batchnorm_real)acc;
+        ((batchnorm_real *)(ar + 7376640))[i0] = (batchnorm_real)acc;
     }
     }
     /* divcount -> f32[1, 84], batchnorm.dlm line 36 */
     {
     for (int64_t i0 = 0; i0 < 84; i0++) {
-        ((batchnorm_real *)(ar + 3696832))[i0] = (((batchnorm_real *)(ar + 3572928))[i0] / (batchnorm_real)(1 * n));
+        ((batchnorm_real *)(ar + 7462656))[i0] = (((batchnorm_real *)(ar + 7376640))[i0] / (batchnorm_real)(1 * n));
     }
     }
     /* sub -> f32[batch 128, 84], batchnorm.dlm line 37 */
@@ -1384,7 +1384,7 @@ batchnorm_real batchnorm_forward_train(void *state, int n, const batchnorm_real 
     BATCHNORM_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 84; i1++) {
-            ((batchnorm_real *)(ar + 7843584))[i0 * 84 + i1] = (((batchnorm_real *)(ar + 7886592))[i0 * 84 + i1] - ((batchnorm_real *)(ar + 3696832))[i1]);
+            ((batchnorm_real *)(ar + 7376640))[i0 * 84 + i1] = (((batchnorm_real *)(ar + 7419648))[i0 * 84 + i1] - ((batchnorm_real *)(ar + 7462656))[i1]);
         }
     }
     }
@@ -1394,21 +1394,21 @@ batchnorm_real batchnorm_forward_train(void *state, int n, const batchnorm_real 
     for (int64_t i0 = 0; i0 < 84; i0++) {
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
-            acc += (((batchnorm_real *)(ar + 7843584))[i0 + i1 * 84] * ((batchnorm_real *)(ar + 7843584))[i0 + i1 * 84]);
+            acc += (((batchnorm_real *)(ar + 7376640))[i0 + i1 * 84] * ((batchnorm_real *)(ar + 7376640))[i0 + i1 * 84]);
         }
-        ((batchnorm_real *)(ar + 3572928))[i0] = (batchnorm_real)acc;
+        ((batchnorm_real *)(ar + 7419648))[i0] = (batchnorm_real)acc;
     }
     }
     /* divcount -> f32[1, 84], batchnorm.dlm line 37 */
     {
     for (int64_t i0 = 0; i0 < 84; i0++) {
-        ((batchnorm_real *)(ar + 3697216))[i0] = (((batchnorm_real *)(ar + 3572928))[i0] / (batchnorm_real)(1 * n));
+        ((batchnorm_real *)(ar + 7463040))[i0] = (((batchnorm_real *)(ar + 7419648))[i0] / (batchnorm_real)(1 * n));
     }
     }
     /* sqrt -> f32[1, 84], batchnorm.dlm line 38 */
     {
     for (int64_t i0 = 0; i0 < 84; i0++) {
-        ((batchnorm_real *)(ar + 3572928))[i0] = sqrtf((((batchnorm_real *)(ar + 3697216))[i0] + 1e-05f));
+        ((batchnorm_real *)(ar + 7592192))[i0] = sqrtf((((batchnorm_real *)(ar + 7463040))[i0] + 1e-05f));
     }
     }
     /* div -> f32[batch 128, 84], batchnorm.dlm line 38 */
@@ -1416,20 +1416,20 @@ batchnorm_real batchnorm_forward_train(void *state, int n, const batchnorm_real 
     BATCHNORM_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 84; i1++) {
-            ((batchnorm_real *)(ar + 7886592))[i0 * 84 + i1] = (((batchnorm_real *)(ar + 7843584))[i0 * 84 + i1] / ((batchnorm_real *)(ar + 3572928))[i1]);
+            ((batchnorm_real *)(ar + 7419648))[i0 * 84 + i1] = (((batchnorm_real *)(ar + 7376640))[i0 * 84 + i1] / ((batchnorm_real *)(ar + 7592192))[i1]);
         }
     }
     }
     /* add -> f32[1, 84], batchnorm.dlm line 39 */
     {
     for (int64_t i0 = 0; i0 < 84; i0++) {
-        ((batchnorm_real *)(ar + 3697600))[i0] = ((0.9f * ((batchnorm_real *)(st + 177856))[i0]) + (0.1f * ((batchnorm_real *)(ar + 3696832))[i0]));
+        ((batchnorm_real *)(ar + 9028352))[i0] = ((0.9f * ((batchnorm_real *)(st + 177856))[i0]) + (0.1f * ((batchnorm_real *)(ar + 7462656))[i0]));
     }
     }
     /* add -> f32[1, 84], batchnorm.dlm line 40 */
     {
     for (int64_t i0 = 0; i0 < 84; i0++) {
-        ((batchnorm_real *)(ar + 3696832))[i0] = ((0.9f * ((batchnorm_real *)(st + 178240))[i0]) + (0.1f * ((batchnorm_real *)(ar + 3697216))[i0]));
+        ((batchnorm_real *)(ar + 9028736))[i0] = ((0.9f * ((batchnorm_real *)(st + 178240))[i0]) + (0.1f * ((batchnorm_real *)(ar + 7463040))[i0]));
     }
     }
     /* sigmoid -> f32[batch 128, 84], batchnorm.dlm line 54 */
@@ -1437,26 +1437,26 @@ batchnorm_real batchnorm_forward_train(void *state, int n, const batchnorm_real 
     BATCHNORM_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 84; i1++) {
-            ((batchnorm_real *)(ar + 7929600))[i0 * 84 + i1] = sigmoidv(((((batchnorm_real *)(st + 177088))[i1] * ((batchnorm_real *)(ar + 7886592))[i0 * 84 + i1]) + ((batchnorm_real *)(st + 177472))[i1]));
+            ((batchnorm_real *)(ar + 7462656))[i0 * 84 + i1] = sigmoidv(((((batchnorm_real *)(st + 177088))[i1] * ((batchnorm_real *)(ar + 7419648))[i0 * 84 + i1]) + ((batchnorm_real *)(st + 177472))[i1]));
         }
     }
     }
     /* matmul -> f32[batch 128, 10], batchnorm.dlm line 55 */
     {
-    gemm(0, 1, n, 10, 84, ((batchnorm_real *)(ar + 7929600)), 84, ((batchnorm_real *)(st + 178624)), 84, ((batchnorm_real *)(ar + 3697984)), 10, 0);
+    gemm(0, 1, n, 10, 84, ((batchnorm_real *)(ar + 7462656)), 84, ((batchnorm_real *)(st + 178624)), 84, ((batchnorm_real *)(ar + 7505664)), 10, 0);
     }
     /* add -> f32[batch 128, 10], batchnorm.dlm line 55 */
     {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 10; i1++) {
-            ((batchnorm_real *)(ar + 3703104))[i0 * 10 + i1] = (((batchnorm_real *)(ar + 3697984))[i0 * 10 + i1] + ((batchnorm_real *)(st + 182016))[i1]);
+            ((batchnorm_real *)(ar + 7510784))[i0 * 10 + i1] = (((batchnorm_real *)(ar + 7505664))[i0 * 10 + i1] + ((batchnorm_real *)(st + 182016))[i1]);
         }
     }
     }
     /* xent -> f32[batch 128], batchnorm.dlm line 62 */
     {
     for (int64_t r = 0; r < n; r++) {
-        const batchnorm_real *xr = ((batchnorm_real *)(ar + 3703104)) + r * 10;
+        const batchnorm_real *xr = ((batchnorm_real *)(ar + 7510784)) + r * 10;
         int32_t label = y[r];
         batchnorm_real mx = xr[0];
         for (int64_t j = 1; j < 10; j++)
@@ -1464,45 +1464,45 @@ batchnorm_real batchnorm_forward_train(void *state, int n, const batchnorm_real 
         double sum = 0.0;
         for (int64_t j = 0; j < 10; j++)
             sum += expv(xr[j] - mx);
-        ((batchnorm_real *)(ar + 3697984))[r] = mx + (batchnorm_real)log(sum) - xr[label];
+        ((batchnorm_real *)(ar + 7505664))[r] = mx + (batchnorm_real)log(sum) - xr[label];
     }
     }
     /* sum -> f32[], batchnorm.dlm line 62 */
     {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
-        acc += ((batchnorm_real *)(ar + 3697984))[i0];
+        acc += ((batchnorm_real *)(ar + 7505664))[i0];
     }
-    ((batchnorm_real *)(ar + 2392128))[0] = (batchnorm_real)acc;
+    ((batchnorm_real *)(ar + 7506176))[0] = (batchnorm_real)acc;
     }
     /* divcount -> f32[], batchnorm.dlm line 62 */
     {
-    ((batchnorm_real *)(ar + 3573312))[0] = (((batchnorm_real *)(ar + 2392128))[0] / (batchnorm_real)(1 * n));
+    ((batchnorm_real *)(ar + 9029440))[0] = (((batchnorm_real *)(ar + 7506176))[0] / (batchnorm_real)(1 * n));
     }
     /* argmax_eq -> f32[batch 128], batchnorm.dlm line 66 */
     {
     for (int64_t r = 0; r < n; r++) {
-        const batchnorm_real *xr = ((batchnorm_real *)(ar + 3703104)) + r * 10;
+        const batchnorm_real *xr = ((batchnorm_real *)(ar + 7510784)) + r * 10;
         int32_t label = y[r];
         int64_t best = 0;
         for (int64_t j = 1; j < 10; j++)
             if (xr[j] > xr[best])
                 best = j;
-        ((batchnorm_real *)(ar + 3697984))[r] = best == label ? 1.0f : 0.0f;
+        ((batchnorm_real *)(ar + 7505664))[r] = best == label ? 1.0f : 0.0f;
     }
     }
     /* sum -> f32[], batchnorm.dlm line 66 */
     {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
-        acc += ((batchnorm_real *)(ar + 3697984))[i0];
+        acc += ((batchnorm_real *)(ar + 7505664))[i0];
     }
-    ((batchnorm_real *)(ar + 2392128))[0] = (batchnorm_real)acc;
+    ((batchnorm_real *)(ar + 9029504))[0] = (batchnorm_real)acc;
     }
     if (metrics) {
-        metrics[0] = (double)((batchnorm_real *)(ar + 2392128))[0];
+        metrics[0] = (double)((batchnorm_real *)(ar + 9029504))[0];
     }
-    return ((batchnorm_real *)(ar + 3573312))[0];
+    return ((batchnorm_real *)(ar + 9029440))[0];
 }
 
 /* The hook that batchnorm_set_grad_ready sets, process-wide. */
@@ -1522,18 +1522,18 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
     (void)ar;
     /* divcount -> f32[], batchnorm.dlm line 62 */
     {
-    ((batchnorm_real *)(ar + 3573376))[0] = (1.0f / (batchnorm_real)(1 * n));
+    ((batchnorm_real *)(ar + 7506176))[0] = (1.0f / (batchnorm_real)(1 * n));
     }
     /* copy -> f32[batch 128], batchnorm.dlm line 62 */
     {
     for (int64_t i0 = 0; i0 < n; i0++) {
-        ((batchnorm_real *)(ar + 3697984))[i0] = ((batchnorm_real *)(ar + 3573376))[0];
+        ((batchnorm_real *)(ar + 7505664))[i0] = ((batchnorm_real *)(ar + 7506176))[0];
     }
     }
     /* xent_grad -> f32[batch 128, 10], batchnorm.dlm line 62 */
     {
     for (int64_t r = 0; r < n; r++) {
-        const batchnorm_real *xr = ((batchnorm_real *)(ar + 3703104)) + r * 10;
+        const batchnorm_real *xr = ((batchnorm_real *)(ar + 7510784)) + r * 10;
         int32_t label = y[r];
         batchnorm_real mx = xr[0];
         for (int64_t j = 1; j < 10; j++)
@@ -1541,8 +1541,8 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
         double sum = 0.0;
         for (int64_t j = 0; j < 10; j++)
             sum += expv(xr[j] - mx);
-        batchnorm_real *yr = ((batchnorm_real *)(ar + 3708224)) + r * 10;
-        batchnorm_real scale = ((batchnorm_real *)(ar + 3697984))[r], inv = (batchnorm_real)(1.0 / sum);
+        batchnorm_real *yr = ((batchnorm_real *)(ar + 7548672)) + r * 10;
+        batchnorm_real scale = ((batchnorm_real *)(ar + 7505664))[r], inv = (batchnorm_real)(1.0 / sum);
         for (int64_t j = 0; j < 10; j++)
             yr[j] = (expv(xr[j] - mx) * inv - (j == label ? 1.0f : 0.0f)) * scale;
     }
@@ -1552,7 +1552,7 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
     for (int64_t i0 = 0; i0 < 10; i0++) {
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
-            acc += ((batchnorm_real *)(ar + 3708224))[i0 + i1 * 10];
+            acc += ((batchnorm_real *)(ar + 7548672))[i0 + i1 * 10];
         }
         ((batchnorm_real *)(ar + 179904))[i0] = (batchnorm_real)acc;
     }
@@ -1561,11 +1561,11 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
         grad_ready(grad_ready_arg, state, 361984, 40);
     /* matmul -> f32[batch 128, 84], batchnorm.dlm line 55 */
     {
-    gemm(0, 0, n, 84, 10, ((batchnorm_real *)(ar + 3708224)), 10, ((batchnorm_real *)(st + 178624)), 84, ((batchnorm_real *)(ar + 7972608)), 84, 0);
+    gemm(0, 0, n, 84, 10, ((batchnorm_real *)(ar + 7548672)), 10, ((batchnorm_real *)(st + 178624)), 84, ((batchnorm_real *)(ar + 7505664)), 84, 0);
     }
     /* matmul -> f32[10, 84], batchnorm.dlm line 55 */
     {
-    gemm(1, 0, 10, 84, n, ((batchnorm_real *)(ar + 3708224)), 10, ((batchnorm_real *)(ar + 7929600)), 84, ((batchnorm_real *)(ar + 176512)), 84, 0);
+    gemm(1, 0, 10, 84, n, ((batchnorm_real *)(ar + 7548672)), 10, ((batchnorm_real *)(ar + 7462656)), 84, ((batchnorm_real *)(ar + 176512)), 84, 0);
     }
     if (grad_ready) /* 15.weight */
         grad_ready(grad_ready_arg, state, 358592, 3360);
@@ -1573,7 +1573,7 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
     {
     BATCHNORM_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 84; i0++) {
-        ((batchnorm_real *)(ar + 8015616))[i0] = (((batchnorm_real *)(ar + 7972608))[i0] * (((batchnorm_real *)(ar + 7929600))[i0] * (1.0f - ((batchnorm_real *)(ar + 7929600))[i0])));
+        ((batchnorm_real *)(ar + 7548672))[i0] = (((batchnorm_real *)(ar + 7505664))[i0] * (((batchnorm_real *)(ar + 7462656))[i0] * (1.0f - ((batchnorm_real *)(ar + 7462656))[i0])));
     }
     }
     /* sum -> f32[1, 84], batchnorm.dlm line 44 */
@@ -1582,7 +1582,7 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
     for (int64_t i0 = 0; i0 < 84; i0++) {
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
-            acc += ((batchnorm_real *)(ar + 8015616))[i0 + i1 * 84];
+            acc += ((batchnorm_real *)(ar + 7548672))[i0 + i1 * 84];
         }
         ((batchnorm_real *)(ar + 176128))[i0] = (batchnorm_real)acc;
     }
@@ -1595,7 +1595,7 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
     for (int64_t i0 = 0; i0 < 84; i0++) {
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
-            acc += (((batchnorm_real *)(ar + 8015616))[i0 + i1 * 84] * ((batchnorm_real *)(ar + 7886592))[i0 + i1 * 84]);
+            acc += (((batchnorm_real *)(ar + 7548672))[i0 + i1 * 84] * ((batchnorm_real *)(ar + 7419648))[i0 + i1 * 84]);
         }
         ((batchnorm_real *)(ar + 175744))[i0] = (batchnorm_real)acc;
     }
@@ -1607,7 +1607,7 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
     BATCHNORM_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 84; i1++) {
-            ((batchnorm_real *)(ar + 7929600))[i0 * 84 + i1] = (((batchnorm_real *)(ar + 8015616))[i0 * 84 + i1] * ((batchnorm_real *)(st + 177088))[i1]);
+            ((batchnorm_real *)(ar + 7462656))[i0 * 84 + i1] = (((batchnorm_real *)(ar + 7548672))[i0 * 84 + i1] * ((batchnorm_real *)(st + 177088))[i1]);
         }
     }
     }
@@ -1617,15 +1617,15 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
     for (int64_t i0 = 0; i0 < 84; i0++) {
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
-            acc += (-((((batchnorm_real *)(ar + 7929600))[i0 + i1 * 84] * ((batchnorm_real *)(ar + 7886592))[i0 + i1 * 84]) / ((batchnorm_real *)(ar + 3572928))[i0]));
+            acc += (-((((batchnorm_real *)(ar + 7462656))[i0 + i1 * 84] * ((batchnorm_real *)(ar + 7419648))[i0 + i1 * 84]) / ((batchnorm_real *)(ar + 7592192))[i0]));
         }
-        ((batchnorm_real *)(ar + 3697216))[i0] = (batchnorm_real)acc;
+        ((batchnorm_real *)(ar + 7505664))[i0] = (batchnorm_real)acc;
     }
     }
     /* divcount -> f32[1, 84], batchnorm.dlm line 37 */
     {
     for (int64_t i0 = 0; i0 < 84; i0++) {
-        ((batchnorm_real *)(ar + 3697984))[i0] = (((((batchnorm_real *)(ar + 3697216))[i0] * 0.5f) / ((batchnorm_real *)(ar + 3572928))[i0]) / (batchnorm_real)(1 * n));
+        ((batchnorm_real *)(ar + 7506048))[i0] = (((((batchnorm_real *)(ar + 7505664))[i0] * 0.5f) / ((batchnorm_real *)(ar + 7592192))[i0]) / (batchnorm_real)(1 * n));
     }
     }
     /* add -> f32[batch 128, 84], batchnorm.dlm line 37 */
@@ -1633,7 +1633,7 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
     BATCHNORM_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 84; i1++) {
-            ((batchnorm_real *)(ar + 7886592))[i0 * 84 + i1] = ((((batchnorm_real *)(ar + 7929600))[i0 * 84 + i1] / ((batchnorm_real *)(ar + 3572928))[i1]) + (((batchnorm_real *)(ar + 3697984))[i1] * (((batchnorm_real *)(ar + 7843584))[i0 * 84 + i1] * 2.0f)));
+            ((batchnorm_real *)(ar + 7419648))[i0 * 84 + i1] = ((((batchnorm_real *)(ar + 7462656))[i0 * 84 + i1] / ((batchnorm_real *)(ar + 7592192))[i1]) + (((batchnorm_real *)(ar + 7506048))[i1] * (((batchnorm_real *)(ar + 7376640))[i0 * 84 + i1] * 2.0f)));
         }
     }
     }
@@ -1643,15 +1643,15 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
     for (int64_t i0 = 0; i0 < 84; i0++) {
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
-            acc += (-((batchnorm_real *)(ar + 7886592))[i0 + i1 * 84]);
+            acc += (-((batchnorm_real *)(ar + 7419648))[i0 + i1 * 84]);
         }
-        ((batchnorm_real *)(ar + 3572928))[i0] = (batchnorm_real)acc;
+        ((batchnorm_real *)(ar + 7376640))[i0] = (batchnorm_real)acc;
     }
     }
     /* divcount -> f32[1, 84], batchnorm.dlm line 36 */
     {
     for (int64_t i0 = 0; i0 < 84; i0++) {
-        ((batchnorm_real *)(ar + 3697216))[i0] = (((batchnorm_real *)(ar + 3572928))[i0] / (batchnorm_real)(1 * n));
+        ((batchnorm_real *)(ar + 7377024))[i0] = (((batchnorm_real *)(ar + 7376640))[i0] / (batchnorm_real)(1 * n));
     }
     }
     /* add -> f32[batch 128, 84], batchnorm.dlm line 36 */
@@ -1659,7 +1659,7 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
     BATCHNORM_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 84; i1++) {
-            ((batchnorm_real *)(ar + 7843584))[i0 * 84 + i1] = (((batchnorm_real *)(ar + 7886592))[i0 * 84 + i1] + ((batchnorm_real *)(ar + 3697216))[i1]);
+            ((batchnorm_real *)(ar + 7462656))[i0 * 84 + i1] = (((batchnorm_real *)(ar + 7419648))[i0 * 84 + i1] + ((batchnorm_real *)(ar + 7377024))[i1]);
         }
     }
     }
@@ -1669,7 +1669,7 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
     for (int64_t i0 = 0; i0 < 84; i0++) {
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
-            acc += ((batchnorm_real *)(ar + 7843584))[i0 + i1 * 84];
+            acc += ((batchnorm_real *)(ar + 7462656))[i0 + i1 * 84];
         }
         ((batchnorm_real *)(ar + 175360))[i0] = (batchnorm_real)acc;
     }
@@ -1678,11 +1678,11 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
         grad_ready(grad_ready_arg, state, 357440, 336);
     /* matmul -> f32[batch 128, 120], batchnorm.dlm line 54 */
     {
-    gemm(0, 0, n, 120, 84, ((batchnorm_real *)(ar + 7843584)), 84, ((batchnorm_real *)(st + 136384)), 120, ((batchnorm_real *)(ar + 7886592)), 120, 0);
+    gemm(0, 0, n, 120, 84, ((batchnorm_real *)(ar + 7462656)), 84, ((batchnorm_real *)(st + 136384)), 120, ((batchnorm_real *)(ar + 7376640)), 120, 0);
     }
     /* matmul -> f32[84, 120], batchnorm.dlm line 54 */
     {
-    gemm(1, 0, 84, 120, n, ((batchnorm_real *)(ar + 7843584)), 84, ((batchnorm_real *)(ar + 3635392)), 120, ((batchnorm_real *)(ar + 135040)), 120, 0);
+    gemm(1, 0, 84, 120, n, ((batchnorm_real *)(ar + 7462656)), 84, ((batchnorm_real *)(ar + 7315200)), 120, ((batchnorm_real *)(ar + 135040)), 120, 0);
     }
     if (grad_ready) /* 12.weight */
         grad_ready(grad_ready_arg, state, 317120, 40320);
@@ -1690,7 +1690,7 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
     {
     BATCHNORM_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 120; i0++) {
-        ((batchnorm_real *)(ar + 7948032))[i0] = (((batchnorm_real *)(ar + 7886592))[i0] * (((batchnorm_real *)(ar + 3635392))[i0] * (1.0f - ((batchnorm_real *)(ar + 3635392))[i0])));
+        ((batchnorm_real *)(ar + 7438080))[i0] = (((batchnorm_real *)(ar + 7376640))[i0] * (((batchnorm_real *)(ar + 7315200))[i0] * (1.0f - ((batchnorm_real *)(ar + 7315200))[i0])));
     }
     }
     /* sum -> f32[1, 120], batchnorm.dlm line 44 */
@@ -1699,7 +1699,7 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
     for (int64_t i0 = 0; i0 < 120; i0++) {
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
-            acc += ((batchnorm_real *)(ar + 7948032))[i0 + i1 * 120];
+            acc += ((batchnorm_real *)(ar + 7438080))[i0 + i1 * 120];
         }
         ((batchnorm_real *)(ar + 134528))[i0] = (batchnorm_real)acc;
     }
@@ -1712,7 +1712,7 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
     for (int64_t i0 = 0; i0 < 120; i0++) {
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
-            acc += (((batchnorm_real *)(ar + 7948032))[i0 + i1 * 120] * ((batchnorm_real *)(ar + 3573440))[i0 + i1 * 120]);
+            acc += (((batchnorm_real *)(ar + 7438080))[i0 + i1 * 120] * ((batchnorm_real *)(ar + 7253760))[i0 + i1 * 120]);
         }
         ((batchnorm_real *)(ar + 134016))[i0] = (batchnorm_real)acc;
     }
@@ -1724,7 +1724,7 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
     BATCHNORM_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 120; i1++) {
-            ((batchnorm_real *)(ar + 3635392))[i0 * 120 + i1] = (((batchnorm_real *)(ar + 7948032))[i0 * 120 + i1] * ((batchnorm_real *)(st + 134336))[i1]);
+            ((batchnorm_real *)(ar + 7315200))[i0 * 120 + i1] = (((batchnorm_real *)(ar + 7438080))[i0 * 120 + i1] * ((batchnorm_real *)(st + 134336))[i1]);
         }
     }
     }
@@ -1734,15 +1734,15 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
     for (int64_t i0 = 0; i0 < 120; i0++) {
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
-            acc += (-((((batchnorm_real *)(ar + 3635392))[i0 + i1 * 120] * ((batchnorm_real *)(ar + 3573440))[i0 + i1 * 120]) / ((batchnorm_real *)(ar + 3571904))[i0]));
+            acc += (-((((batchnorm_real *)(ar + 7315200))[i0 + i1 * 120] * ((batchnorm_real *)(ar + 7253760))[i0 + i1 * 120]) / ((batchnorm_real *)(ar + 7591680))[i0]));
         }
-        ((batchnorm_real *)(ar + 3697984))[i0] = (batchnorm_real)acc;
+        ((batchnorm_real *)(ar + 7376640))[i0] = (batchnorm_real)acc;
     }
     }
     /* divcount -> f32[1, 120], batchnorm.dlm line 37 */
     {
     for (int64_t i0 = 0; i0 < 120; i0++) {
-        ((batchnorm_real *)(ar + 3573376))[i0] = (((((batchnorm_real *)(ar + 3697984))[i0] * 0.5f) / ((batchnorm_real *)(ar + 3571904))[i0]) / (batchnorm_real)(1 * n));
+        ((batchnorm_real *)(ar + 7377152))[i0] = (((((batchnorm_real *)(ar + 7376640))[i0] * 0.5f) / ((batchnorm_real *)(ar + 7591680))[i0]) / (batchnorm_real)(1 * n));
     }
     }
     /* add -> f32[batch 128, 120], batchnorm.dlm line 37 */
@@ -1750,7 +1750,7 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
     BATCHNORM_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 120; i1++) {
-            ((batchnorm_real *)(ar + 7843584))[i0 * 120 + i1] = ((((batchnorm_real *)(ar + 3635392))[i0 * 120 + i1] / ((batchnorm_real *)(ar + 3571904))[i1]) + (((batchnorm_real *)(ar + 3573376))[i1] * (((batchnorm_real *)(ar + 7782144))[i0 * 120 + i1] * 2.0f)));
+            ((batchnorm_real *)(ar + 7253760))[i0 * 120 + i1] = ((((batchnorm_real *)(ar + 7315200))[i0 * 120 + i1] / ((batchnorm_real *)(ar + 7591680))[i1]) + (((batchnorm_real *)(ar + 7377152))[i1] * (((batchnorm_real *)(ar + 7192320))[i0 * 120 + i1] * 2.0f)));
         }
     }
     }
@@ -1760,15 +1760,15 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
     for (int64_t i0 = 0; i0 < 120; i0++) {
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
-            acc += (-((batchnorm_real *)(ar + 7843584))[i0 + i1 * 120]);
+            acc += (-((batchnorm_real *)(ar + 7253760))[i0 + i1 * 120]);
         }
-        ((batchnorm_real *)(ar + 3571904))[i0] = (batchnorm_real)acc;
+        ((batchnorm_real *)(ar + 7192320))[i0] = (batchnorm_real)acc;
     }
     }
     /* divcount -> f32[1, 120], batchnorm.dlm line 36 */
     {
     for (int64_t i0 = 0; i0 < 120; i0++) {
-        ((batchnorm_real *)(ar + 3573376))[i0] = (((batchnorm_real *)(ar + 3571904))[i0] / (batchnorm_real)(1 * n));
+        ((batchnorm_real *)(ar + 7315200))[i0] = (((batchnorm_real *)(ar + 7192320))[i0] / (batchnorm_real)(1 * n));
     }
     }
     /* add -> f32[batch 128, 120], batchnorm.dlm line 36 */
@@ -1776,7 +1776,7 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
     BATCHNORM_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 120; i1++) {
-            ((batchnorm_real *)(ar + 3635392))[i0 * 120 + i1] = (((batchnorm_real *)(ar + 7843584))[i0 * 120 + i1] + ((batchnorm_real *)(ar + 3573376))[i1]);
+            ((batchnorm_real *)(ar + 7192320))[i0 * 120 + i1] = (((batchnorm_real *)(ar + 7253760))[i0 * 120 + i1] + ((batchnorm_real *)(ar + 7315200))[i1]);
         }
     }
     }
@@ -1786,7 +1786,7 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
     for (int64_t i0 = 0; i0 < 120; i0++) {
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
-            acc += ((batchnorm_real *)(ar + 3635392))[i0 + i1 * 120];
+            acc += ((batchnorm_real *)(ar + 7192320))[i0 + i1 * 120];
         }
         ((batchnorm_real *)(ar + 133504))[i0] = (batchnorm_real)acc;
     }
@@ -1795,23 +1795,23 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
         grad_ready(grad_ready_arg, state, 315584, 480);
     /* matmul -> f32[batch 128, 256], batchnorm.dlm line 53 */
     {
-    gemm(0, 0, n, 256, 120, ((batchnorm_real *)(ar + 3635392)), 120, ((batchnorm_real *)(st + 10944)), 256, ((batchnorm_real *)(ar + 7782144)), 256, 0);
+    gemm(0, 0, n, 256, 120, ((batchnorm_real *)(ar + 7192320)), 120, ((batchnorm_real *)(st + 10944)), 256, ((batchnorm_real *)(ar + 7585536)), 256, 0);
     }
     /* matmul -> f32[120, 256], batchnorm.dlm line 53 */
     {
-    gemm(1, 0, 120, 256, n, ((batchnorm_real *)(ar + 3635392)), 120, ((batchnorm_real *)(ar + 3440832)), 256, ((batchnorm_real *)(ar + 10624)), 256, 0);
+    gemm(1, 0, 120, 256, n, ((batchnorm_real *)(ar + 7192320)), 120, ((batchnorm_real *)(ar + 7061248)), 256, ((batchnorm_real *)(ar + 10624)), 256, 0);
     }
     if (grad_ready) /* 9.weight */
         grad_ready(grad_ready_arg, state, 192704, 122880);
     /* avg_pool_dx -> f32[batch 128, 16, 8, 8], batchnorm.dlm line 51 */
     {
-    avg_pool_dx_0(((batchnorm_real *)(ar + 7782144)), ((batchnorm_real *)(ar + 7913216)), n);
+    avg_pool_dx_0(((batchnorm_real *)(ar + 7585536)), ((batchnorm_real *)(ar + 7061248)), n);
     }
     /* mul -> f32[batch 128, 16, 8, 8], batchnorm.dlm line 50 */
     {
     BATCHNORM_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 1024; i0++) {
-        ((batchnorm_real *)(ar + 8437504))[i0] = (((batchnorm_real *)(ar + 7913216))[i0] * (((batchnorm_real *)(ar + 2916544))[i0] * (1.0f - ((batchnorm_real *)(ar + 2916544))[i0])));
+        ((batchnorm_real *)(ar + 7585536))[i0] = (((batchnorm_real *)(ar + 7061248))[i0] * (((batchnorm_real *)(ar + 6536960))[i0] * (1.0f - ((batchnorm_real *)(ar + 6536960))[i0])));
     }
     }
     /* sum -> f32[1, 16, 1, 1], batchnorm.dlm line 44 */
@@ -1821,7 +1821,7 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 64; i2++) {
-                acc += ((batchnorm_real *)(ar + 8437504))[i0 * 64 + i1 * 1024 + i2];
+                acc += ((batchnorm_real *)(ar + 7585536))[i0 * 64 + i1 * 1024 + i2];
             }
         }
         ((batchnorm_real *)(ar + 10560))[i0] = (batchnorm_real)acc;
@@ -1836,7 +1836,7 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 64; i2++) {
-                acc += (((batchnorm_real *)(ar + 8437504))[i0 * 64 + i1 * 1024 + i2] * ((batchnorm_real *)(ar + 2392192))[i0 * 64 + i1 * 1024 + i2]);
+                acc += (((batchnorm_real *)(ar + 7585536))[i0 * 64 + i1 * 1024 + i2] * ((batchnorm_real *)(ar + 6012672))[i0 * 64 + i1 * 1024 + i2]);
             }
         }
         ((batchnorm_real *)(ar + 10496))[i0] = (batchnorm_real)acc;
@@ -1850,7 +1850,7 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 16; i1++) {
             for (int64_t i2 = 0; i2 < 64; i2++) {
-                ((batchnorm_real *)(ar + 2916544))[i0 * 1024 + i1 * 64 + i2] = (((batchnorm_real *)(ar + 8437504))[i0 * 1024 + i1 * 64 + i2] * ((batchnorm_real *)(st + 10688))[i1]);
+                ((batchnorm_real *)(ar + 6536960))[i0 * 1024 + i1 * 64 + i2] = (((batchnorm_real *)(ar + 7585536))[i0 * 1024 + i1 * 64 + i2] * ((batchnorm_real *)(st + 10688))[i1]);
             }
         }
     }
@@ -1862,16 +1862,16 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 64; i2++) {
-                acc += (-((((batchnorm_real *)(ar + 2916544))[i0 * 64 + i1 * 1024 + i2] * ((batchnorm_real *)(ar + 2392192))[i0 * 64 + i1 * 1024 + i2]) / ((batchnorm_real *)(ar + 180096))[i0]));
+                acc += (-((((batchnorm_real *)(ar + 6536960))[i0 * 64 + i1 * 1024 + i2] * ((batchnorm_real *)(ar + 6012672))[i0 * 64 + i1 * 1024 + i2]) / ((batchnorm_real *)(ar + 8552192))[i0]));
             }
         }
-        ((batchnorm_real *)(ar + 3440832))[i0] = (batchnorm_real)acc;
+        ((batchnorm_real *)(ar + 7061248))[i0] = (batchnorm_real)acc;
     }
     }
     /* divcount -> f32[1, 16, 1, 1], batchnorm.dlm line 37 */
     {
     for (int64_t i0 = 0; i0 < 16; i0++) {
-        ((batchnorm_real *)(ar + 2392192))[i0] = (((((batchnorm_real *)(ar + 3440832))[i0] * 0.5f) / ((batchnorm_real *)(ar + 180096))[i0]) / (batchnorm_real)(64 * n));
+        ((batchnorm_real *)(ar + 7061312))[i0] = (((((batchnorm_real *)(ar + 7061248))[i0] * 0.5f) / ((batchnorm_real *)(ar + 8552192))[i0]) / (batchnorm_real)(64 * n));
     }
     }
     /* add -> f32[batch 128, 16, 8, 8], batchnorm.dlm line 37 */
@@ -1880,7 +1880,7 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 16; i1++) {
             for (int64_t i2 = 0; i2 < 64; i2++) {
-                ((batchnorm_real *)(ar + 7782144))[i0 * 1024 + i1 * 64 + i2] = ((((batchnorm_real *)(ar + 2916544))[i0 * 1024 + i1 * 64 + i2] / ((batchnorm_real *)(ar + 180096))[i1]) + (((batchnorm_real *)(ar + 2392192))[i1] * (((batchnorm_real *)(ar + 7257856))[i0 * 1024 + i1 * 64 + i2] * 2.0f)));
+                ((batchnorm_real *)(ar + 6012672))[i0 * 1024 + i1 * 64 + i2] = ((((batchnorm_real *)(ar + 6536960))[i0 * 1024 + i1 * 64 + i2] / ((batchnorm_real *)(ar + 8552192))[i1]) + (((batchnorm_real *)(ar + 7061312))[i1] * (((batchnorm_real *)(ar + 5488384))[i0 * 1024 + i1 * 64 + i2] * 2.0f)));
             }
         }
     }
@@ -1892,16 +1892,16 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 64; i2++) {
-                acc += (-((batchnorm_real *)(ar + 7782144))[i0 * 64 + i1 * 1024 + i2]);
+                acc += (-((batchnorm_real *)(ar + 6012672))[i0 * 64 + i1 * 1024 + i2]);
             }
         }
-        ((batchnorm_real *)(ar + 180096))[i0] = (batchnorm_real)acc;
+        ((batchnorm_real *)(ar + 5488384))[i0] = (batchnorm_real)acc;
     }
     }
     /* divcount -> f32[1, 16, 1, 1], batchnorm.dlm line 36 */
     {
     for (int64_t i0 = 0; i0 < 16; i0++) {
-        ((batchnorm_real *)(ar + 2392192))[i0] = (((batchnorm_real *)(ar + 180096))[i0] / (batchnorm_real)(64 * n));
+        ((batchnorm_real *)(ar + 6536960))[i0] = (((batchnorm_real *)(ar + 5488384))[i0] / (batchnorm_real)(64 * n));
     }
     }
     /* add -> f32[batch 128, 16, 8, 8], batchnorm.dlm line 36 */
@@ -1910,7 +1910,7 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 16; i1++) {
             for (int64_t i2 = 0; i2 < 64; i2++) {
-                ((batchnorm_real *)(ar + 2916544))[i0 * 1024 + i1 * 64 + i2] = (((batchnorm_real *)(ar + 7782144))[i0 * 1024 + i1 * 64 + i2] + ((batchnorm_real *)(ar + 2392192))[i1]);
+                ((batchnorm_real *)(ar + 5488384))[i0 * 1024 + i1 * 64 + i2] = (((batchnorm_real *)(ar + 6012672))[i0 * 1024 + i1 * 64 + i2] + ((batchnorm_real *)(ar + 6536960))[i1]);
             }
         }
     }
@@ -1922,7 +1922,7 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 64; i2++) {
-                acc += ((batchnorm_real *)(ar + 2916544))[i0 * 64 + i1 * 1024 + i2];
+                acc += ((batchnorm_real *)(ar + 5488384))[i0 * 64 + i1 * 1024 + i2];
             }
         }
         ((batchnorm_real *)(ar + 10432))[i0] = (batchnorm_real)acc;
@@ -1932,23 +1932,23 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
         grad_ready(grad_ready_arg, state, 192512, 64);
     /* conv2d_dx -> f32[batch 128, 6, 12, 12], batchnorm.dlm line 50 */
     {
-    conv2d_dx_direct_0(((batchnorm_real *)(ar + 2916544)), ((batchnorm_real *)(st + 1024)), ((batchnorm_real *)(ar + 2392192)), n);
+    conv2d_dx_direct_0(((batchnorm_real *)(ar + 5488384)), ((batchnorm_real *)(st + 1024)), ((batchnorm_real *)(ar + 7257856)), n);
     }
     /* conv2d_dw -> f32[16, 6, 5, 5], batchnorm.dlm line 50 */
     {
-    conv2d_dw_direct_0(((batchnorm_real *)(ar + 1949696)), ((batchnorm_real *)(ar + 832)), ((batchnorm_real *)(ar + 2916544)), (batchnorm_real *)(ar + 7257856), n);
+    conv2d_dw_direct_0(((batchnorm_real *)(ar + 8109824)), ((batchnorm_real *)(ar + 832)), ((batchnorm_real *)(ar + 5488384)), (batchnorm_real *)(ar + 6012672), n);
     }
     if (grad_ready) /* 4.weight */
         grad_ready(grad_ready_arg, state, 182912, 9600);
     /* avg_pool_dx -> f32[batch 128, 6, 24, 24], batchnorm.dlm line 49 */
     {
-    avg_pool_dx_1(((batchnorm_real *)(ar + 2392192)), ((batchnorm_real *)(ar + 7257856)), n);
+    avg_pool_dx_1(((batchnorm_real *)(ar + 7257856)), ((batchnorm_real *)(ar + 5488384)), n);
     }
     /* mul -> f32[batch 128, 6, 24, 24], batchnorm.dlm line 48 */
     {
     BATCHNORM_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 3456; i0++) {
-        ((batchnorm_real *)(ar + 9027328))[i0] = (((batchnorm_real *)(ar + 7257856))[i0] * (((batchnorm_real *)(ar + 5488384))[i0] * (1.0f - ((batchnorm_real *)(ar + 5488384))[i0])));
+        ((batchnorm_real *)(ar + 7257856))[i0] = (((batchnorm_real *)(ar + 5488384))[i0] * (((batchnorm_real *)(ar + 3718912))[i0] * (1.0f - ((batchnorm_real *)(ar + 3718912))[i0])));
     }
     }
     /* sum -> f32[1, 6, 1, 1], batchnorm.dlm line 44 */
@@ -1958,7 +1958,7 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += ((batchnorm_real *)(ar + 9027328))[i0 * 576 + i1 * 3456 + i2];
+                acc += ((batchnorm_real *)(ar + 7257856))[i0 * 576 + i1 * 3456 + i2];
             }
         }
         ((batchnorm_real *)(ar + 768))[i0] = (batchnorm_real)acc;
@@ -1973,7 +1973,7 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += (((batchnorm_real *)(ar + 9027328))[i0 * 576 + i1 * 3456 + i2] * ((batchnorm_real *)(ar + 180160))[i0 * 576 + i1 * 3456 + i2]);
+                acc += (((batchnorm_real *)(ar + 7257856))[i0 * 576 + i1 * 3456 + i2] * ((batchnorm_real *)(ar + 1949440))[i0 * 576 + i1 * 3456 + i2]);
             }
         }
         ((batchnorm_real *)(ar + 704))[i0] = (batchnorm_real)acc;
@@ -1987,7 +1987,7 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 6; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((batchnorm_real *)(ar + 5488384))[i0 * 3456 + i1 * 576 + i2] = (((batchnorm_real *)(ar + 9027328))[i0 * 3456 + i1 * 576 + i2] * ((batchnorm_real *)(st + 768))[i1]);
+                ((batchnorm_real *)(ar + 3718912))[i0 * 3456 + i1 * 576 + i2] = (((batchnorm_real *)(ar + 7257856))[i0 * 3456 + i1 * 576 + i2] * ((batchnorm_real *)(st + 768))[i1]);
             }
         }
     }
@@ -1999,16 +1999,16 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += (-((((batchnorm_real *)(ar + 5488384))[i0 * 576 + i1 * 3456 + i2] * ((batchnorm_real *)(ar + 180160))[i0 * 576 + i1 * 3456 + i2]) / ((batchnorm_real *)(ar + 179968))[i0]));
+                acc += (-((((batchnorm_real *)(ar + 3718912))[i0 * 576 + i1 * 3456 + i2] * ((batchnorm_real *)(ar + 1949440))[i0 * 576 + i1 * 3456 + i2]) / ((batchnorm_real *)(ar + 9029120))[i0]));
             }
         }
-        ((batchnorm_real *)(ar + 180096))[i0] = (batchnorm_real)acc;
+        ((batchnorm_real *)(ar + 5488384))[i0] = (batchnorm_real)acc;
     }
     }
     /* divcount -> f32[1, 6, 1, 1], batchnorm.dlm line 37 */
     {
     for (int64_t i0 = 0; i0 < 6; i0++) {
-        ((batchnorm_real *)(ar + 180160))[i0] = (((((batchnorm_real *)(ar + 180096))[i0] * 0.5f) / ((batchnorm_real *)(ar + 179968))[i0]) / (batchnorm_real)(576 * n));
+        ((batchnorm_real *)(ar + 5488448))[i0] = (((((batchnorm_real *)(ar + 5488384))[i0] * 0.5f) / ((batchnorm_real *)(ar + 9029120))[i0]) / (batchnorm_real)(576 * n));
     }
     }
     /* add -> f32[batch 128, 6, 24, 24], batchnorm.dlm line 37 */
@@ -2017,7 +2017,7 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 6; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((batchnorm_real *)(ar + 7257856))[i0 * 3456 + i1 * 576 + i2] = ((((batchnorm_real *)(ar + 5488384))[i0 * 3456 + i1 * 576 + i2] / ((batchnorm_real *)(ar + 179968))[i1]) + (((batchnorm_real *)(ar + 180160))[i1] * (((batchnorm_real *)(ar + 3718912))[i0 * 3456 + i1 * 576 + i2] * 2.0f)));
+                ((batchnorm_real *)(ar + 1949440))[i0 * 3456 + i1 * 576 + i2] = ((((batchnorm_real *)(ar + 3718912))[i0 * 3456 + i1 * 576 + i2] / ((batchnorm_real *)(ar + 9029120))[i1]) + (((batchnorm_real *)(ar + 5488448))[i1] * (((batchnorm_real *)(ar + 179968))[i0 * 3456 + i1 * 576 + i2] * 2.0f)));
             }
         }
     }
@@ -2029,7 +2029,7 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += (-((batchnorm_real *)(ar + 7257856))[i0 * 576 + i1 * 3456 + i2]);
+                acc += (-((batchnorm_real *)(ar + 1949440))[i0 * 576 + i1 * 3456 + i2]);
             }
         }
         ((batchnorm_real *)(ar + 179968))[i0] = (batchnorm_real)acc;
@@ -2038,7 +2038,7 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
     /* divcount -> f32[1, 6, 1, 1], batchnorm.dlm line 36 */
     {
     for (int64_t i0 = 0; i0 < 6; i0++) {
-        ((batchnorm_real *)(ar + 180096))[i0] = (((batchnorm_real *)(ar + 179968))[i0] / (batchnorm_real)(576 * n));
+        ((batchnorm_real *)(ar + 3718912))[i0] = (((batchnorm_real *)(ar + 179968))[i0] / (batchnorm_real)(576 * n));
     }
     }
     /* add -> f32[batch 128, 6, 24, 24], batchnorm.dlm line 36 */
@@ -2047,7 +2047,7 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 6; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((batchnorm_real *)(ar + 180160))[i0 * 3456 + i1 * 576 + i2] = (((batchnorm_real *)(ar + 7257856))[i0 * 3456 + i1 * 576 + i2] + ((batchnorm_real *)(ar + 180096))[i1]);
+                ((batchnorm_real *)(ar + 179968))[i0 * 3456 + i1 * 576 + i2] = (((batchnorm_real *)(ar + 1949440))[i0 * 3456 + i1 * 576 + i2] + ((batchnorm_real *)(ar + 3718912))[i1]);
             }
         }
     }
@@ -2059,7 +2059,7 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += ((batchnorm_real *)(ar + 180160))[i0 * 576 + i1 * 3456 + i2];
+                acc += ((batchnorm_real *)(ar + 179968))[i0 * 576 + i1 * 3456 + i2];
             }
         }
         ((batchnorm_real *)(ar + 640))[i0] = (batchnorm_real)acc;
@@ -2069,7 +2069,7 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
         grad_ready(grad_ready_arg, state, 182720, 24);
     /* conv2d_dw -> f32[6, 1, 5, 5], batchnorm.dlm line 48 */
     {
-    conv2d_dw_direct_1(x, ((batchnorm_real *)(ar + 0)), ((batchnorm_real *)(ar + 180160)), (batchnorm_real *)(ar + 1949696), n);
+    conv2d_dw_direct_1(x, ((batchnorm_real *)(ar + 0)), ((batchnorm_real *)(ar + 179968)), (batchnorm_real *)(ar + 1949440), n);
     }
     if (grad_ready) /* 0.weight */
         grad_ready(grad_ready_arg, state, 182080, 600);
@@ -2247,21 +2247,21 @@ void batchnorm_step(void *state, batchnorm_real lr) {
         }
     }
     /* 1.moving_mean := */
-    memcpy(st + 896, ((batchnorm_real *)(ar + 1949632)), (size_t)24);
+    memcpy(st + 896, ((batchnorm_real *)(ar + 9029184)), (size_t)24);
     /* 1.moving_var := */
-    memcpy(st + 960, ((batchnorm_real *)(ar + 180032)), (size_t)24);
+    memcpy(st + 960, ((batchnorm_real *)(ar + 9029248)), (size_t)24);
     /* 5.moving_mean := */
-    memcpy(st + 10816, ((batchnorm_real *)(ar + 2916480)), (size_t)64);
+    memcpy(st + 10816, ((batchnorm_real *)(ar + 9029312)), (size_t)64);
     /* 5.moving_var := */
-    memcpy(st + 10880, ((batchnorm_real *)(ar + 2392064)), (size_t)64);
+    memcpy(st + 10880, ((batchnorm_real *)(ar + 9029376)), (size_t)64);
     /* 10.moving_mean := */
-    memcpy(st + 135360, ((batchnorm_real *)(ar + 3634880)), (size_t)480);
+    memcpy(st + 135360, ((batchnorm_real *)(ar + 9027328)), (size_t)480);
     /* 10.moving_var := */
-    memcpy(st + 135872, ((batchnorm_real *)(ar + 3572416)), (size_t)480);
+    memcpy(st + 135872, ((batchnorm_real *)(ar + 9027840)), (size_t)480);
     /* 13.moving_mean := */
-    memcpy(st + 177856, ((batchnorm_real *)(ar + 3697600)), (size_t)336);
+    memcpy(st + 177856, ((batchnorm_real *)(ar + 9028352)), (size_t)336);
     /* 13.moving_var := */
-    memcpy(st + 178240, ((batchnorm_real *)(ar + 3696832)), (size_t)336);
+    memcpy(st + 178240, ((batchnorm_real *)(ar + 9028736)), (size_t)336);
 }
 
 batchnorm_real batchnorm_train_step(void *state, int n, const batchnorm_real *x, const int32_t *y, batchnorm_real lr, double *metrics) {

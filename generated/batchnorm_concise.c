@@ -1128,53 +1128,53 @@ batchnorm_concise_real batchnorm_concise_forward_train(void *state, int n, const
     /* slice -> f32[1, 6], batchnorm_concise.dlm line 13 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((batchnorm_concise_real *)(ar + 180032)) + i * 6, ((batchnorm_concise_real *)(ar + 179968)) + i * 12 + 0, 6 * sizeof(batchnorm_concise_real));
+        memcpy(((batchnorm_concise_real *)(ar + 7259648)) + i * 6, ((batchnorm_concise_real *)(ar + 179968)) + i * 12 + 0, 6 * sizeof(batchnorm_concise_real));
     }
     /* slice -> f32[1, 6], batchnorm_concise.dlm line 13 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((batchnorm_concise_real *)(ar + 180096)) + i * 6, ((batchnorm_concise_real *)(ar + 179968)) + i * 12 + 6, 6 * sizeof(batchnorm_concise_real));
+        memcpy(((batchnorm_concise_real *)(ar + 180032)) + i * 6, ((batchnorm_concise_real *)(ar + 179968)) + i * 12 + 6, 6 * sizeof(batchnorm_concise_real));
     }
     /* divcount -> f32[], batchnorm_concise.dlm line 13 */
     {
-    ((batchnorm_concise_real *)(ar + 179968))[0] = (1.0f / (batchnorm_concise_real)(576 * n));
+    ((batchnorm_concise_real *)(ar + 7259712))[0] = (1.0f / (batchnorm_concise_real)(576 * n));
     }
     /* sub -> f32[], batchnorm_concise.dlm line 13 */
     {
-    ((batchnorm_concise_real *)(ar + 180160))[0] = (1.0f - ((batchnorm_concise_real *)(ar + 179968))[0]);
+    ((batchnorm_concise_real *)(ar + 179968))[0] = (1.0f - ((batchnorm_concise_real *)(ar + 7259712))[0]);
     }
     /* add -> f32[6], batchnorm_concise.dlm line 13 */
     {
     for (int64_t i0 = 0; i0 < 6; i0++) {
-        ((batchnorm_concise_real *)(ar + 180224))[i0] = ((((batchnorm_concise_real *)(st + 896))[i0] * 0.9f) + (((batchnorm_concise_real *)(ar + 180032))[i0] * 0.1f));
+        ((batchnorm_concise_real *)(ar + 7259776))[i0] = ((((batchnorm_concise_real *)(st + 896))[i0] * 0.9f) + (((batchnorm_concise_real *)(ar + 7259648))[i0] * 0.1f));
     }
     }
     /* add -> f32[6], batchnorm_concise.dlm line 13 */
     {
     for (int64_t i0 = 0; i0 < 6; i0++) {
-        ((batchnorm_concise_real *)(ar + 180288))[i0] = ((((batchnorm_concise_real *)(st + 960))[i0] * 0.9f) + ((((batchnorm_concise_real *)(ar + 180096))[i0] / ((batchnorm_concise_real *)(ar + 180160))[0]) * 0.1f));
+        ((batchnorm_concise_real *)(ar + 7259840))[i0] = ((((batchnorm_concise_real *)(st + 960))[i0] * 0.9f) + ((((batchnorm_concise_real *)(ar + 180032))[i0] / ((batchnorm_concise_real *)(ar + 179968))[0]) * 0.1f));
     }
     }
     /* add -> f32[], batchnorm_concise.dlm line 13 */
     {
-    ((batchnorm_concise_real *)(ar + 180160))[0] = (((batchnorm_concise_real *)(st + 1024))[0] + 1.0f);
+    ((batchnorm_concise_real *)(ar + 7259904))[0] = (((batchnorm_concise_real *)(st + 1024))[0] + 1.0f);
     }
     /* sqrt -> f32[6, 1, 1], batchnorm_concise.dlm line 13 */
     {
     for (int64_t i0 = 0; i0 < 6; i0++) {
-        ((batchnorm_concise_real *)(ar + 180352))[i0] = sqrtf((((batchnorm_concise_real *)(ar + 180096))[i0] + 1e-05f));
+        ((batchnorm_concise_real *)(ar + 7259968))[i0] = sqrtf((((batchnorm_concise_real *)(ar + 180032))[i0] + 1e-05f));
     }
     }
     /* div -> f32[6, 1, 1], batchnorm_concise.dlm line 13 */
     {
     for (int64_t i0 = 0; i0 < 6; i0++) {
-        ((batchnorm_concise_real *)(ar + 180096))[i0] = (((batchnorm_concise_real *)(st + 768))[i0] / ((batchnorm_concise_real *)(ar + 180352))[i0]);
+        ((batchnorm_concise_real *)(ar + 7260032))[i0] = (((batchnorm_concise_real *)(st + 768))[i0] / ((batchnorm_concise_real *)(ar + 7259968))[i0]);
     }
     }
     /* sub -> f32[6, 1, 1], batchnorm_concise.dlm line 13 */
     {
     for (int64_t i0 = 0; i0 < 6; i0++) {
-        ((batchnorm_concise_real *)(ar + 180416))[i0] = (((batchnorm_concise_real *)(st + 832))[i0] - (((batchnorm_concise_real *)(ar + 180032))[i0] * ((batchnorm_concise_real *)(ar + 180096))[i0]));
+        ((batchnorm_concise_real *)(ar + 3718912))[i0] = (((batchnorm_concise_real *)(st + 832))[i0] - (((batchnorm_concise_real *)(ar + 7259648))[i0] * ((batchnorm_concise_real *)(ar + 7260032))[i0]));
     }
     }
     /* sigmoid -> f32[batch 128, 6, 24, 24], batchnorm_concise.dlm line 13 */
@@ -1183,18 +1183,18 @@ batchnorm_concise_real batchnorm_concise_forward_train(void *state, int n, const
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 6; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((batchnorm_concise_real *)(ar + 3718912))[i0 * 3456 + i1 * 576 + i2] = sigmoidv(((((batchnorm_concise_real *)(ar + 1949440))[i0 * 3456 + i1 * 576 + i2] * ((batchnorm_concise_real *)(ar + 180096))[i1]) + ((batchnorm_concise_real *)(ar + 180416))[i1]));
+                ((batchnorm_concise_real *)(ar + 179968))[i0 * 3456 + i1 * 576 + i2] = sigmoidv(((((batchnorm_concise_real *)(ar + 1949440))[i0 * 3456 + i1 * 576 + i2] * ((batchnorm_concise_real *)(ar + 7260032))[i1]) + ((batchnorm_concise_real *)(ar + 3718912))[i1]));
             }
         }
     }
     }
     /* avg_pool -> f32[batch 128, 6, 12, 12], batchnorm_concise.dlm line 14 */
     {
-    avg_pool_fwd_0(((batchnorm_concise_real *)(ar + 3718912)), ((batchnorm_concise_real *)(ar + 180416)), n);
+    avg_pool_fwd_0(((batchnorm_concise_real *)(ar + 179968)), ((batchnorm_concise_real *)(ar + 5816064)), n);
     }
     /* conv2d -> f32[batch 128, 16, 8, 8], batchnorm_concise.dlm line 15 */
     {
-    conv2d_fwd_direct_1(((batchnorm_concise_real *)(ar + 180416)), ((batchnorm_concise_real *)(st + 1088)), ((batchnorm_concise_real *)(ar + 622784)), n);
+    conv2d_fwd_direct_1(((batchnorm_concise_real *)(ar + 5816064)), ((batchnorm_concise_real *)(st + 1088)), ((batchnorm_concise_real *)(ar + 3718912)), n);
     }
     /* add -> f32[batch 128, 16, 8, 8], batchnorm_concise.dlm line 15 */
     {
@@ -1202,7 +1202,7 @@ batchnorm_concise_real batchnorm_concise_forward_train(void *state, int n, const
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 16; i1++) {
             for (int64_t i2 = 0; i2 < 64; i2++) {
-                ((batchnorm_concise_real *)(ar + 1147072))[i0 * 1024 + i1 * 64 + i2] = (((batchnorm_concise_real *)(ar + 622784))[i0 * 1024 + i1 * 64 + i2] + ((batchnorm_concise_real *)(st + 10688))[i1]);
+                ((batchnorm_concise_real *)(ar + 4243200))[i0 * 1024 + i1 * 64 + i2] = (((batchnorm_concise_real *)(ar + 3718912))[i0 * 1024 + i1 * 64 + i2] + ((batchnorm_concise_real *)(st + 10688))[i1]);
             }
         }
     }
@@ -1211,9 +1211,9 @@ batchnorm_concise_real batchnorm_concise_forward_train(void *state, int n, const
     {
     BATCHNORM_CONCISE_PARALLEL_FOR
     for (int64_t c = 0; c < 16; c++) {
-        double shift = (double)((batchnorm_concise_real *)(ar + 1147072))[c * 64], s = 0.0, q = 0.0;
+        double shift = (double)((batchnorm_concise_real *)(ar + 4243200))[c * 64], s = 0.0, q = 0.0;
         for (int64_t i = 0; i < n; i++) {
-            const batchnorm_concise_real *p = ((batchnorm_concise_real *)(ar + 1147072)) + (i * 16 + c) * 64;
+            const batchnorm_concise_real *p = ((batchnorm_concise_real *)(ar + 4243200)) + (i * 16 + c) * 64;
             for (int64_t j = 0; j < 64; j++) {
                 double d = (double)p[j] - shift;
                 s += d;
@@ -1221,60 +1221,60 @@ batchnorm_concise_real batchnorm_concise_forward_train(void *state, int n, const
             }
         }
         double m = s / (double)(n * 64), v = q / (double)(n * 64) - m * m;
-        ((batchnorm_concise_real *)(ar + 622784))[c] = (batchnorm_concise_real)(shift + m);
-        ((batchnorm_concise_real *)(ar + 622784))[16 + c] = (batchnorm_concise_real)(v > 0 ? v : 0);
+        ((batchnorm_concise_real *)(ar + 3718912))[c] = (batchnorm_concise_real)(shift + m);
+        ((batchnorm_concise_real *)(ar + 3718912))[16 + c] = (batchnorm_concise_real)(v > 0 ? v : 0);
     }
     }
     /* slice -> f32[1, 16], batchnorm_concise.dlm line 15 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((batchnorm_concise_real *)(ar + 622912)) + i * 16, ((batchnorm_concise_real *)(ar + 622784)) + i * 32 + 0, 16 * sizeof(batchnorm_concise_real));
+        memcpy(((batchnorm_concise_real *)(ar + 6258432)) + i * 16, ((batchnorm_concise_real *)(ar + 3718912)) + i * 32 + 0, 16 * sizeof(batchnorm_concise_real));
     }
     /* slice -> f32[1, 16], batchnorm_concise.dlm line 15 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((batchnorm_concise_real *)(ar + 622976)) + i * 16, ((batchnorm_concise_real *)(ar + 622784)) + i * 32 + 16, 16 * sizeof(batchnorm_concise_real));
+        memcpy(((batchnorm_concise_real *)(ar + 3719040)) + i * 16, ((batchnorm_concise_real *)(ar + 3718912)) + i * 32 + 16, 16 * sizeof(batchnorm_concise_real));
     }
     /* divcount -> f32[], batchnorm_concise.dlm line 15 */
     {
-    ((batchnorm_concise_real *)(ar + 622784))[0] = (1.0f / (batchnorm_concise_real)(64 * n));
+    ((batchnorm_concise_real *)(ar + 6258496))[0] = (1.0f / (batchnorm_concise_real)(64 * n));
     }
     /* sub -> f32[], batchnorm_concise.dlm line 15 */
     {
-    ((batchnorm_concise_real *)(ar + 622848))[0] = (1.0f - ((batchnorm_concise_real *)(ar + 622784))[0]);
+    ((batchnorm_concise_real *)(ar + 3718912))[0] = (1.0f - ((batchnorm_concise_real *)(ar + 6258496))[0]);
     }
     /* add -> f32[16], batchnorm_concise.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 16; i0++) {
-        ((batchnorm_concise_real *)(ar + 623040))[i0] = ((((batchnorm_concise_real *)(st + 10880))[i0] * 0.9f) + (((batchnorm_concise_real *)(ar + 622912))[i0] * 0.1f));
+        ((batchnorm_concise_real *)(ar + 7260096))[i0] = ((((batchnorm_concise_real *)(st + 10880))[i0] * 0.9f) + (((batchnorm_concise_real *)(ar + 6258432))[i0] * 0.1f));
     }
     }
     /* add -> f32[16], batchnorm_concise.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 16; i0++) {
-        ((batchnorm_concise_real *)(ar + 623104))[i0] = ((((batchnorm_concise_real *)(st + 10944))[i0] * 0.9f) + ((((batchnorm_concise_real *)(ar + 622976))[i0] / ((batchnorm_concise_real *)(ar + 622848))[0]) * 0.1f));
+        ((batchnorm_concise_real *)(ar + 7260160))[i0] = ((((batchnorm_concise_real *)(st + 10944))[i0] * 0.9f) + ((((batchnorm_concise_real *)(ar + 3719040))[i0] / ((batchnorm_concise_real *)(ar + 3718912))[0]) * 0.1f));
     }
     }
     /* add -> f32[], batchnorm_concise.dlm line 15 */
     {
-    ((batchnorm_concise_real *)(ar + 622848))[0] = (((batchnorm_concise_real *)(st + 11008))[0] + 1.0f);
+    ((batchnorm_concise_real *)(ar + 7260224))[0] = (((batchnorm_concise_real *)(st + 11008))[0] + 1.0f);
     }
     /* sqrt -> f32[16, 1, 1], batchnorm_concise.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 16; i0++) {
-        ((batchnorm_concise_real *)(ar + 623168))[i0] = sqrtf((((batchnorm_concise_real *)(ar + 622976))[i0] + 1e-05f));
+        ((batchnorm_concise_real *)(ar + 6258560))[i0] = sqrtf((((batchnorm_concise_real *)(ar + 3719040))[i0] + 1e-05f));
     }
     }
     /* div -> f32[16, 1, 1], batchnorm_concise.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 16; i0++) {
-        ((batchnorm_concise_real *)(ar + 622976))[i0] = (((batchnorm_concise_real *)(st + 10752))[i0] / ((batchnorm_concise_real *)(ar + 623168))[i0]);
+        ((batchnorm_concise_real *)(ar + 6258624))[i0] = (((batchnorm_concise_real *)(st + 10752))[i0] / ((batchnorm_concise_real *)(ar + 6258560))[i0]);
     }
     }
     /* sub -> f32[16, 1, 1], batchnorm_concise.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 16; i0++) {
-        ((batchnorm_concise_real *)(ar + 623232))[i0] = (((batchnorm_concise_real *)(st + 10816))[i0] - (((batchnorm_concise_real *)(ar + 622912))[i0] * ((batchnorm_concise_real *)(ar + 622976))[i0]));
+        ((batchnorm_concise_real *)(ar + 4767488))[i0] = (((batchnorm_concise_real *)(st + 10816))[i0] - (((batchnorm_concise_real *)(ar + 6258432))[i0] * ((batchnorm_concise_real *)(ar + 6258624))[i0]));
     }
     }
     /* sigmoid -> f32[batch 128, 16, 8, 8], batchnorm_concise.dlm line 15 */
@@ -1283,25 +1283,25 @@ batchnorm_concise_real batchnorm_concise_forward_train(void *state, int n, const
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 16; i1++) {
             for (int64_t i2 = 0; i2 < 64; i2++) {
-                ((batchnorm_concise_real *)(ar + 5488384))[i0 * 1024 + i1 * 64 + i2] = sigmoidv(((((batchnorm_concise_real *)(ar + 1147072))[i0 * 1024 + i1 * 64 + i2] * ((batchnorm_concise_real *)(ar + 622976))[i1]) + ((batchnorm_concise_real *)(ar + 623232))[i1]));
+                ((batchnorm_concise_real *)(ar + 3718912))[i0 * 1024 + i1 * 64 + i2] = sigmoidv(((((batchnorm_concise_real *)(ar + 4243200))[i0 * 1024 + i1 * 64 + i2] * ((batchnorm_concise_real *)(ar + 6258624))[i1]) + ((batchnorm_concise_real *)(ar + 4767488))[i1]));
             }
         }
     }
     }
     /* avg_pool -> f32[batch 128, 16, 4, 4], batchnorm_concise.dlm line 16 */
     {
-    avg_pool_fwd_1(((batchnorm_concise_real *)(ar + 5488384)), ((batchnorm_concise_real *)(ar + 623232)), n);
+    avg_pool_fwd_1(((batchnorm_concise_real *)(ar + 3718912)), ((batchnorm_concise_real *)(ar + 4767488)), n);
     }
     /* matmul -> f32[batch 128, 120], batchnorm_concise.dlm line 18 */
     {
-    gemm(0, 1, n, 120, 256, ((batchnorm_concise_real *)(ar + 623232)), 256, ((batchnorm_concise_real *)(st + 11072)), 256, ((batchnorm_concise_real *)(ar + 754304)), 120, 0);
+    gemm(0, 1, n, 120, 256, ((batchnorm_concise_real *)(ar + 4767488)), 256, ((batchnorm_concise_real *)(st + 11072)), 256, ((batchnorm_concise_real *)(ar + 4898560)), 120, 0);
     }
     /* add -> f32[batch 128, 120], batchnorm_concise.dlm line 18 */
     {
     BATCHNORM_CONCISE_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 120; i1++) {
-            ((batchnorm_concise_real *)(ar + 815744))[i0 * 120 + i1] = (((batchnorm_concise_real *)(ar + 754304))[i0 * 120 + i1] + ((batchnorm_concise_real *)(st + 133952))[i1]);
+            ((batchnorm_concise_real *)(ar + 4960000))[i0 * 120 + i1] = (((batchnorm_concise_real *)(ar + 4898560))[i0 * 120 + i1] + ((batchnorm_concise_real *)(st + 133952))[i1]);
         }
     }
     }
@@ -1309,9 +1309,9 @@ batchnorm_concise_real batchnorm_concise_forward_train(void *state, int n, const
     {
     BATCHNORM_CONCISE_PARALLEL_FOR
     for (int64_t c = 0; c < 120; c++) {
-        double shift = (double)((batchnorm_concise_real *)(ar + 815744))[c * 1], s = 0.0, q = 0.0;
+        double shift = (double)((batchnorm_concise_real *)(ar + 4960000))[c * 1], s = 0.0, q = 0.0;
         for (int64_t i = 0; i < n; i++) {
-            const batchnorm_concise_real *p = ((batchnorm_concise_real *)(ar + 815744)) + (i * 120 + c) * 1;
+            const batchnorm_concise_real *p = ((batchnorm_concise_real *)(ar + 4960000)) + (i * 120 + c) * 1;
             for (int64_t j = 0; j < 1; j++) {
                 double d = (double)p[j] - shift;
                 s += d;
@@ -1319,60 +1319,60 @@ batchnorm_concise_real batchnorm_concise_forward_train(void *state, int n, const
             }
         }
         double m = s / (double)(n * 1), v = q / (double)(n * 1) - m * m;
-        ((batchnorm_concise_real *)(ar + 754304))[c] = (batchnorm_concise_real)(shift + m);
-        ((batchnorm_concise_real *)(ar + 754304))[120 + c] = (batchnorm_concise_real)(v > 0 ? v : 0);
+        ((batchnorm_concise_real *)(ar + 4898560))[c] = (batchnorm_concise_real)(shift + m);
+        ((batchnorm_concise_real *)(ar + 4898560))[120 + c] = (batchnorm_concise_real)(v > 0 ? v : 0);
     }
     }
     /* slice -> f32[1, 120], batchnorm_concise.dlm line 18 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((batchnorm_concise_real *)(ar + 755264)) + i * 120, ((batchnorm_concise_real *)(ar + 754304)) + i * 240 + 0, 120 * sizeof(batchnorm_concise_real));
+        memcpy(((batchnorm_concise_real *)(ar + 5193472)) + i * 120, ((batchnorm_concise_real *)(ar + 4898560)) + i * 240 + 0, 120 * sizeof(batchnorm_concise_real));
     }
     /* slice -> f32[1, 120], batchnorm_concise.dlm line 18 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((batchnorm_concise_real *)(ar + 755776)) + i * 120, ((batchnorm_concise_real *)(ar + 754304)) + i * 240 + 120, 120 * sizeof(batchnorm_concise_real));
+        memcpy(((batchnorm_concise_real *)(ar + 4899520)) + i * 120, ((batchnorm_concise_real *)(ar + 4898560)) + i * 240 + 120, 120 * sizeof(batchnorm_concise_real));
     }
     /* divcount -> f32[], batchnorm_concise.dlm line 18 */
     {
-    ((batchnorm_concise_real *)(ar + 754304))[0] = (1.0f / (batchnorm_concise_real)(1 * n));
+    ((batchnorm_concise_real *)(ar + 5196160))[0] = (1.0f / (batchnorm_concise_real)(1 * n));
     }
     /* sub -> f32[], batchnorm_concise.dlm line 18 */
     {
-    ((batchnorm_concise_real *)(ar + 754368))[0] = (1.0f - ((batchnorm_concise_real *)(ar + 754304))[0]);
+    ((batchnorm_concise_real *)(ar + 5107456))[0] = (1.0f - ((batchnorm_concise_real *)(ar + 5196160))[0]);
     }
     /* add -> f32[120], batchnorm_concise.dlm line 18 */
     {
     for (int64_t i0 = 0; i0 < 120; i0++) {
-        ((batchnorm_concise_real *)(ar + 754432))[i0] = ((((batchnorm_concise_real *)(st + 135488))[i0] * 0.9f) + (((batchnorm_concise_real *)(ar + 755264))[i0] * 0.1f));
+        ((batchnorm_concise_real *)(ar + 7257856))[i0] = ((((batchnorm_concise_real *)(st + 135488))[i0] * 0.9f) + (((batchnorm_concise_real *)(ar + 5193472))[i0] * 0.1f));
     }
     }
     /* add -> f32[120], batchnorm_concise.dlm line 18 */
     {
     for (int64_t i0 = 0; i0 < 120; i0++) {
-        ((batchnorm_concise_real *)(ar + 756288))[i0] = ((((batchnorm_concise_real *)(st + 136000))[i0] * 0.9f) + ((((batchnorm_concise_real *)(ar + 755776))[i0] / ((batchnorm_concise_real *)(ar + 754368))[0]) * 0.1f));
+        ((batchnorm_concise_real *)(ar + 7258368))[i0] = ((((batchnorm_concise_real *)(st + 136000))[i0] * 0.9f) + ((((batchnorm_concise_real *)(ar + 4899520))[i0] / ((batchnorm_concise_real *)(ar + 5107456))[0]) * 0.1f));
     }
     }
     /* add -> f32[], batchnorm_concise.dlm line 18 */
     {
-    ((batchnorm_concise_real *)(ar + 754944))[0] = (((batchnorm_concise_real *)(st + 136512))[0] + 1.0f);
+    ((batchnorm_concise_real *)(ar + 7260288))[0] = (((batchnorm_concise_real *)(st + 136512))[0] + 1.0f);
     }
     /* sqrt -> f32[120], batchnorm_concise.dlm line 18 */
     {
     for (int64_t i0 = 0; i0 < 120; i0++) {
-        ((batchnorm_concise_real *)(ar + 756800))[i0] = sqrtf((((batchnorm_concise_real *)(ar + 755776))[i0] + 1e-05f));
+        ((batchnorm_concise_real *)(ar + 5193984))[i0] = sqrtf((((batchnorm_concise_real *)(ar + 4899520))[i0] + 1e-05f));
     }
     }
     /* div -> f32[120], batchnorm_concise.dlm line 18 */
     {
     for (int64_t i0 = 0; i0 < 120; i0++) {
-        ((batchnorm_concise_real *)(ar + 755776))[i0] = (((batchnorm_concise_real *)(st + 134464))[i0] / ((batchnorm_concise_real *)(ar + 756800))[i0]);
+        ((batchnorm_concise_real *)(ar + 5194496))[i0] = (((batchnorm_concise_real *)(st + 134464))[i0] / ((batchnorm_concise_real *)(ar + 5193984))[i0]);
     }
     }
     /* sub -> f32[120], batchnorm_concise.dlm line 18 */
     {
     for (int64_t i0 = 0; i0 < 120; i0++) {
-        ((batchnorm_concise_real *)(ar + 757312))[i0] = (((batchnorm_concise_real *)(st + 134976))[i0] - (((batchnorm_concise_real *)(ar + 755264))[i0] * ((batchnorm_concise_real *)(ar + 755776))[i0]));
+        ((batchnorm_concise_real *)(ar + 5021440))[i0] = (((batchnorm_concise_real *)(st + 134976))[i0] - (((batchnorm_concise_real *)(ar + 5193472))[i0] * ((batchnorm_concise_real *)(ar + 5194496))[i0]));
     }
     }
     /* sigmoid -> f32[batch 128, 120], batchnorm_concise.dlm line 18 */
@@ -1380,20 +1380,20 @@ batchnorm_concise_real batchnorm_concise_forward_train(void *state, int n, const
     BATCHNORM_CONCISE_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 120; i1++) {
-            ((batchnorm_concise_real *)(ar + 877184))[i0 * 120 + i1] = sigmoidv(((((batchnorm_concise_real *)(ar + 815744))[i0 * 120 + i1] * ((batchnorm_concise_real *)(ar + 755776))[i1]) + ((batchnorm_concise_real *)(ar + 757312))[i1]));
+            ((batchnorm_concise_real *)(ar + 4898560))[i0 * 120 + i1] = sigmoidv(((((batchnorm_concise_real *)(ar + 4960000))[i0 * 120 + i1] * ((batchnorm_concise_real *)(ar + 5194496))[i1]) + ((batchnorm_concise_real *)(ar + 5021440))[i1]));
         }
     }
     }
     /* matmul -> f32[batch 128, 84], batchnorm_concise.dlm line 19 */
     {
-    gemm(0, 1, n, 84, 120, ((batchnorm_concise_real *)(ar + 877184)), 120, ((batchnorm_concise_real *)(st + 136576)), 120, ((batchnorm_concise_real *)(ar + 757312)), 84, 0);
+    gemm(0, 1, n, 84, 120, ((batchnorm_concise_real *)(ar + 4898560)), 120, ((batchnorm_concise_real *)(st + 136576)), 120, ((batchnorm_concise_real *)(ar + 5021440)), 84, 0);
     }
     /* add -> f32[batch 128, 84], batchnorm_concise.dlm line 19 */
     {
     BATCHNORM_CONCISE_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 84; i1++) {
-            ((batchnorm_concise_real *)(ar + 938624))[i0 * 84 + i1] = (((batchnorm_concise_real *)(ar + 757312))[i0 * 84 + i1] + ((batchnorm_concise_real *)(st + 176896))[i1]);
+            ((batchnorm_concise_real *)(ar + 5064448))[i0 * 84 + i1] = (((batchnorm_concise_real *)(ar + 5021440))[i0 * 84 + i1] + ((batchnorm_concise_real *)(st + 176896))[i1]);
         }
     }
     }
@@ -1401,9 +1401,9 @@ batchnorm_concise_real batchnorm_concise_forward_train(void *state, int n, const
     {
     BATCHNORM_CONCISE_PARALLEL_FOR
     for (int64_t c = 0; c < 84; c++) {
-        double shift = (double)((batchnorm_concise_real *)(ar + 938624))[c * 1], s = 0.0, q = 0.0;
+        double shift = (double)((batchnorm_concise_real *)(ar + 5064448))[c * 1], s = 0.0, q = 0.0;
         for (int64_t i = 0; i < n; i++) {
-            const batchnorm_concise_real *p = ((batchnorm_concise_real *)(ar + 938624)) + (i * 84 + c) * 1;
+            const batchnorm_concise_real *p = ((batchnorm_concise_real *)(ar + 5064448)) + (i * 84 + c) * 1;
             for (int64_t j = 0; j < 1; j++) {
                 double d = (double)p[j] - shift;
                 s += d;
@@ -1411,52 +1411,52 @@ batchnorm_concise_real batchnorm_concise_forward_train(void *state, int n, const
             }
         }
         double m = s / (double)(n * 1), v = q / (double)(n * 1) - m * m;
-        ((batchnorm_concise_real *)(ar + 757312))[c] = (batchnorm_concise_real)(shift + m);
-        ((batchnorm_concise_real *)(ar + 757312))[84 + c] = (batchnorm_concise_real)(v > 0 ? v : 0);
+        ((batchnorm_concise_real *)(ar + 5021440))[c] = (batchnorm_concise_real)(shift + m);
+        ((batchnorm_concise_real *)(ar + 5021440))[84 + c] = (batchnorm_concise_real)(v > 0 ? v : 0);
     }
     }
     /* slice -> f32[1, 84], batchnorm_concise.dlm line 19 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((batchnorm_concise_real *)(ar + 758016)) + i * 84, ((batchnorm_concise_real *)(ar + 757312)) + i * 168 + 0, 84 * sizeof(batchnorm_concise_real));
+        memcpy(((batchnorm_concise_real *)(ar + 5195008)) + i * 84, ((batchnorm_concise_real *)(ar + 5021440)) + i * 168 + 0, 84 * sizeof(batchnorm_concise_real));
     }
     /* slice -> f32[1, 84], batchnorm_concise.dlm line 19 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((batchnorm_concise_real *)(ar + 758400)) + i * 84, ((batchnorm_concise_real *)(ar + 757312)) + i * 168 + 84, 84 * sizeof(batchnorm_concise_real));
+        memcpy(((batchnorm_concise_real *)(ar + 5022144)) + i * 84, ((batchnorm_concise_real *)(ar + 5021440)) + i * 168 + 84, 84 * sizeof(batchnorm_concise_real));
     }
     /* add -> f32[84], batchnorm_concise.dlm line 19 */
     {
     for (int64_t i0 = 0; i0 < 84; i0++) {
-        ((batchnorm_concise_real *)(ar + 757312))[i0] = ((((batchnorm_concise_real *)(st + 178048))[i0] * 0.9f) + (((batchnorm_concise_real *)(ar + 758016))[i0] * 0.1f));
+        ((batchnorm_concise_real *)(ar + 7258880))[i0] = ((((batchnorm_concise_real *)(st + 178048))[i0] * 0.9f) + (((batchnorm_concise_real *)(ar + 5195008))[i0] * 0.1f));
     }
     }
     /* add -> f32[84], batchnorm_concise.dlm line 19 */
     {
     for (int64_t i0 = 0; i0 < 84; i0++) {
-        ((batchnorm_concise_real *)(ar + 758784))[i0] = ((((batchnorm_concise_real *)(st + 178432))[i0] * 0.9f) + ((((batchnorm_concise_real *)(ar + 758400))[i0] / ((batchnorm_concise_real *)(ar + 754368))[0]) * 0.1f));
+        ((batchnorm_concise_real *)(ar + 7259264))[i0] = ((((batchnorm_concise_real *)(st + 178432))[i0] * 0.9f) + ((((batchnorm_concise_real *)(ar + 5022144))[i0] / ((batchnorm_concise_real *)(ar + 5107456))[0]) * 0.1f));
     }
     }
     /* add -> f32[], batchnorm_concise.dlm line 19 */
     {
-    ((batchnorm_concise_real *)(ar + 754368))[0] = (((batchnorm_concise_real *)(st + 178816))[0] + 1.0f);
+    ((batchnorm_concise_real *)(ar + 7260352))[0] = (((batchnorm_concise_real *)(st + 178816))[0] + 1.0f);
     }
     /* sqrt -> f32[84], batchnorm_concise.dlm line 19 */
     {
     for (int64_t i0 = 0; i0 < 84; i0++) {
-        ((batchnorm_concise_real *)(ar + 759168))[i0] = sqrtf((((batchnorm_concise_real *)(ar + 758400))[i0] + 1e-05f));
+        ((batchnorm_concise_real *)(ar + 5195392))[i0] = sqrtf((((batchnorm_concise_real *)(ar + 5022144))[i0] + 1e-05f));
     }
     }
     /* div -> f32[84], batchnorm_concise.dlm line 19 */
     {
     for (int64_t i0 = 0; i0 < 84; i0++) {
-        ((batchnorm_concise_real *)(ar + 758400))[i0] = (((batchnorm_concise_real *)(st + 177280))[i0] / ((batchnorm_concise_real *)(ar + 759168))[i0]);
+        ((batchnorm_concise_real *)(ar + 5195776))[i0] = (((batchnorm_concise_real *)(st + 177280))[i0] / ((batchnorm_concise_real *)(ar + 5195392))[i0]);
     }
     }
     /* sub -> f32[84], batchnorm_concise.dlm line 19 */
     {
     for (int64_t i0 = 0; i0 < 84; i0++) {
-        ((batchnorm_concise_real *)(ar + 759552))[i0] = (((batchnorm_concise_real *)(st + 177664))[i0] - (((batchnorm_concise_real *)(ar + 758016))[i0] * ((batchnorm_concise_real *)(ar + 758400))[i0]));
+        ((batchnorm_concise_real *)(ar + 5107456))[i0] = (((batchnorm_concise_real *)(st + 177664))[i0] - (((batchnorm_concise_real *)(ar + 5195008))[i0] * ((batchnorm_concise_real *)(ar + 5195776))[i0]));
     }
     }
     /* sigmoid -> f32[batch 128, 84], batchnorm_concise.dlm line 19 */
@@ -1464,26 +1464,26 @@ batchnorm_concise_real batchnorm_concise_forward_train(void *state, int n, const
     BATCHNORM_CONCISE_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 84; i1++) {
-            ((batchnorm_concise_real *)(ar + 759936))[i0 * 84 + i1] = sigmoidv(((((batchnorm_concise_real *)(ar + 938624))[i0 * 84 + i1] * ((batchnorm_concise_real *)(ar + 758400))[i1]) + ((batchnorm_concise_real *)(ar + 759552))[i1]));
+            ((batchnorm_concise_real *)(ar + 5021440))[i0 * 84 + i1] = sigmoidv(((((batchnorm_concise_real *)(ar + 5064448))[i0 * 84 + i1] * ((batchnorm_concise_real *)(ar + 5195776))[i1]) + ((batchnorm_concise_real *)(ar + 5107456))[i1]));
         }
     }
     }
     /* matmul -> f32[batch 128, 10], batchnorm_concise.dlm line 20 */
     {
-    gemm(0, 1, n, 10, 84, ((batchnorm_concise_real *)(ar + 759936)), 84, ((batchnorm_concise_real *)(st + 178880)), 84, ((batchnorm_concise_real *)(ar + 802944)), 10, 0);
+    gemm(0, 1, n, 10, 84, ((batchnorm_concise_real *)(ar + 5021440)), 84, ((batchnorm_concise_real *)(st + 178880)), 84, ((batchnorm_concise_real *)(ar + 5107456)), 10, 0);
     }
     /* add -> f32[batch 128, 10], batchnorm_concise.dlm line 20 */
     {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 10; i1++) {
-            ((batchnorm_concise_real *)(ar + 808064))[i0 * 10 + i1] = (((batchnorm_concise_real *)(ar + 802944))[i0 * 10 + i1] + ((batchnorm_concise_real *)(st + 182272))[i1]);
+            ((batchnorm_concise_real *)(ar + 5112576))[i0 * 10 + i1] = (((batchnorm_concise_real *)(ar + 5107456))[i0 * 10 + i1] + ((batchnorm_concise_real *)(st + 182272))[i1]);
         }
     }
     }
     /* xent -> f32[batch 128], batchnorm_concise.dlm line 25 */
     {
     for (int64_t r = 0; r < n; r++) {
-        const batchnorm_concise_real *xr = ((batchnorm_concise_real *)(ar + 808064)) + r * 10;
+        const batchnorm_concise_real *xr = ((batchnorm_concise_real *)(ar + 5112576)) + r * 10;
         int32_t label = y[r];
         batchnorm_concise_real mx = xr[0];
         for (int64_t j = 1; j < 10; j++)
@@ -1491,45 +1491,45 @@ batchnorm_concise_real batchnorm_concise_forward_train(void *state, int n, const
         double sum = 0.0;
         for (int64_t j = 0; j < 10; j++)
             sum += expv(xr[j] - mx);
-        ((batchnorm_concise_real *)(ar + 802944))[r] = mx + (batchnorm_concise_real)log(sum) - xr[label];
+        ((batchnorm_concise_real *)(ar + 5107456))[r] = mx + (batchnorm_concise_real)log(sum) - xr[label];
     }
     }
     /* sum -> f32[], batchnorm_concise.dlm line 25 */
     {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
-        acc += ((batchnorm_concise_real *)(ar + 802944))[i0];
+        acc += ((batchnorm_concise_real *)(ar + 5107456))[i0];
     }
-    ((batchnorm_concise_real *)(ar + 755008))[0] = (batchnorm_concise_real)acc;
+    ((batchnorm_concise_real *)(ar + 5107968))[0] = (batchnorm_concise_real)acc;
     }
     /* divcount -> f32[], batchnorm_concise.dlm line 25 */
     {
-    ((batchnorm_concise_real *)(ar + 755072))[0] = (((batchnorm_concise_real *)(ar + 755008))[0] / (batchnorm_concise_real)(1 * n));
+    ((batchnorm_concise_real *)(ar + 7260416))[0] = (((batchnorm_concise_real *)(ar + 5107968))[0] / (batchnorm_concise_real)(1 * n));
     }
     /* argmax_eq -> f32[batch 128], batchnorm_concise.dlm line 29 */
     {
     for (int64_t r = 0; r < n; r++) {
-        const batchnorm_concise_real *xr = ((batchnorm_concise_real *)(ar + 808064)) + r * 10;
+        const batchnorm_concise_real *xr = ((batchnorm_concise_real *)(ar + 5112576)) + r * 10;
         int32_t label = y[r];
         int64_t best = 0;
         for (int64_t j = 1; j < 10; j++)
             if (xr[j] > xr[best])
                 best = j;
-        ((batchnorm_concise_real *)(ar + 802944))[r] = best == label ? 1.0f : 0.0f;
+        ((batchnorm_concise_real *)(ar + 5107456))[r] = best == label ? 1.0f : 0.0f;
     }
     }
     /* sum -> f32[], batchnorm_concise.dlm line 29 */
     {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
-        acc += ((batchnorm_concise_real *)(ar + 802944))[i0];
+        acc += ((batchnorm_concise_real *)(ar + 5107456))[i0];
     }
-    ((batchnorm_concise_real *)(ar + 755008))[0] = (batchnorm_concise_real)acc;
+    ((batchnorm_concise_real *)(ar + 7260480))[0] = (batchnorm_concise_real)acc;
     }
     if (metrics) {
-        metrics[0] = (double)((batchnorm_concise_real *)(ar + 755008))[0];
+        metrics[0] = (double)((batchnorm_concise_real *)(ar + 7260480))[0];
     }
-    return ((batchnorm_concise_real *)(ar + 755072))[0];
+    return ((batchnorm_concise_real *)(ar + 7260416))[0];
 }
 
 /* The hook that batchnorm_concise_set_grad_ready sets, process-wide. */
@@ -1550,13 +1550,13 @@ int batchnorm_concise_backward(void *state, int n, const batchnorm_concise_real 
     /* copy -> f32[batch 128], batchnorm_concise.dlm line 25 */
     {
     for (int64_t i0 = 0; i0 < n; i0++) {
-        ((batchnorm_concise_real *)(ar + 802944))[i0] = ((batchnorm_concise_real *)(ar + 754304))[0];
+        ((batchnorm_concise_real *)(ar + 5107456))[i0] = ((batchnorm_concise_real *)(ar + 5196160))[0];
     }
     }
     /* xent_grad -> f32[batch 128, 10], batchnorm_concise.dlm line 25 */
     {
     for (int64_t r = 0; r < n; r++) {
-        const batchnorm_concise_real *xr = ((batchnorm_concise_real *)(ar + 808064)) + r * 10;
+        const batchnorm_concise_real *xr = ((batchnorm_concise_real *)(ar + 5112576)) + r * 10;
         int32_t label = y[r];
         batchnorm_concise_real mx = xr[0];
         for (int64_t j = 1; j < 10; j++)
@@ -1564,8 +1564,8 @@ int batchnorm_concise_backward(void *state, int n, const batchnorm_concise_real 
         double sum = 0.0;
         for (int64_t j = 0; j < 10; j++)
             sum += expv(xr[j] - mx);
-        batchnorm_concise_real *yr = ((batchnorm_concise_real *)(ar + 981632)) + r * 10;
-        batchnorm_concise_real scale = ((batchnorm_concise_real *)(ar + 802944))[r], inv = (batchnorm_concise_real)(1.0 / sum);
+        batchnorm_concise_real *yr = ((batchnorm_concise_real *)(ar + 5150464)) + r * 10;
+        batchnorm_concise_real scale = ((batchnorm_concise_real *)(ar + 5107456))[r], inv = (batchnorm_concise_real)(1.0 / sum);
         for (int64_t j = 0; j < 10; j++)
             yr[j] = (expv(xr[j] - mx) * inv - (j == label ? 1.0f : 0.0f)) * scale;
     }
@@ -1575,7 +1575,7 @@ int batchnorm_concise_backward(void *state, int n, const batchnorm_concise_real 
     for (int64_t i0 = 0; i0 < 10; i0++) {
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
-            acc += ((batchnorm_concise_real *)(ar + 981632))[i0 + i1 * 10];
+            acc += ((batchnorm_concise_real *)(ar + 5150464))[i0 + i1 * 10];
         }
         ((batchnorm_concise_real *)(ar + 179904))[i0] = (batchnorm_concise_real)acc;
     }
@@ -1584,11 +1584,11 @@ int batchnorm_concise_backward(void *state, int n, const batchnorm_concise_real 
         grad_ready(grad_ready_arg, state, 362240, 40);
     /* matmul -> f32[batch 128, 84], batchnorm_concise.dlm line 20 */
     {
-    gemm(0, 0, n, 84, 10, ((batchnorm_concise_real *)(ar + 981632)), 10, ((batchnorm_concise_real *)(st + 178880)), 84, ((batchnorm_concise_real *)(ar + 986752)), 84, 0);
+    gemm(0, 0, n, 84, 10, ((batchnorm_concise_real *)(ar + 5150464)), 10, ((batchnorm_concise_real *)(st + 178880)), 84, ((batchnorm_concise_real *)(ar + 5107456)), 84, 0);
     }
     /* matmul -> f32[10, 84], batchnorm_concise.dlm line 20 */
     {
-    gemm(1, 0, 10, 84, n, ((batchnorm_concise_real *)(ar + 981632)), 10, ((batchnorm_concise_real *)(ar + 759936)), 84, ((batchnorm_concise_real *)(ar + 176512)), 84, 0);
+    gemm(1, 0, 10, 84, n, ((batchnorm_concise_real *)(ar + 5150464)), 10, ((batchnorm_concise_real *)(ar + 5021440)), 84, ((batchnorm_concise_real *)(ar + 176512)), 84, 0);
     }
     if (grad_ready) /* 15.weight */
         grad_ready(grad_ready_arg, state, 358848, 3360);
@@ -1596,7 +1596,7 @@ int batchnorm_concise_backward(void *state, int n, const batchnorm_concise_real 
     {
     BATCHNORM_CONCISE_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 84; i0++) {
-        ((batchnorm_concise_real *)(ar + 1029760))[i0] = (((batchnorm_concise_real *)(ar + 986752))[i0] * (((batchnorm_concise_real *)(ar + 759936))[i0] * (1.0f - ((batchnorm_concise_real *)(ar + 759936))[i0])));
+        ((batchnorm_concise_real *)(ar + 5150464))[i0] = (((batchnorm_concise_real *)(ar + 5107456))[i0] * (((batchnorm_concise_real *)(ar + 5021440))[i0] * (1.0f - ((batchnorm_concise_real *)(ar + 5021440))[i0])));
     }
     }
     /* sum -> f32[84], batchnorm_concise.dlm line 19 */
@@ -1605,7 +1605,7 @@ int batchnorm_concise_backward(void *state, int n, const batchnorm_concise_real 
     for (int64_t i0 = 0; i0 < 84; i0++) {
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
-            acc += ((batchnorm_concise_real *)(ar + 1029760))[i0 + i1 * 84];
+            acc += ((batchnorm_concise_real *)(ar + 5150464))[i0 + i1 * 84];
         }
         ((batchnorm_concise_real *)(ar + 176128))[i0] = (batchnorm_concise_real)acc;
     }
@@ -1616,15 +1616,15 @@ int batchnorm_concise_backward(void *state, int n, const batchnorm_concise_real 
     for (int64_t i0 = 0; i0 < 84; i0++) {
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
-            acc += (((batchnorm_concise_real *)(ar + 1029760))[i0 + i1 * 84] * ((batchnorm_concise_real *)(ar + 938624))[i0 + i1 * 84]);
+            acc += (((batchnorm_concise_real *)(ar + 5150464))[i0 + i1 * 84] * ((batchnorm_concise_real *)(ar + 5064448))[i0 + i1 * 84]);
         }
-        ((batchnorm_concise_real *)(ar + 759552))[i0] = (batchnorm_concise_real)acc;
+        ((batchnorm_concise_real *)(ar + 5021440))[i0] = (batchnorm_concise_real)acc;
     }
     }
     /* neg -> f32[84], batchnorm_concise.dlm line 19 */
     {
     for (int64_t i0 = 0; i0 < 84; i0++) {
-        ((batchnorm_concise_real *)(ar + 759936))[i0] = (-((batchnorm_concise_real *)(ar + 176128))[i0]);
+        ((batchnorm_concise_real *)(ar + 5021824))[i0] = (-((batchnorm_concise_real *)(ar + 176128))[i0]);
     }
     }
     if (grad_ready) /* 13.bias */
@@ -1632,19 +1632,19 @@ int batchnorm_concise_backward(void *state, int n, const batchnorm_concise_real 
     /* mul -> f32[84], batchnorm_concise.dlm line 19 */
     {
     for (int64_t i0 = 0; i0 < 84; i0++) {
-        ((batchnorm_concise_real *)(ar + 760320))[i0] = (((batchnorm_concise_real *)(ar + 759936))[i0] * ((batchnorm_concise_real *)(ar + 758400))[i0]);
+        ((batchnorm_concise_real *)(ar + 5022848))[i0] = (((batchnorm_concise_real *)(ar + 5021824))[i0] * ((batchnorm_concise_real *)(ar + 5195776))[i0]);
     }
     }
     /* add -> f32[84], batchnorm_concise.dlm line 19 */
     {
     for (int64_t i0 = 0; i0 < 84; i0++) {
-        ((batchnorm_concise_real *)(ar + 760704))[i0] = (((batchnorm_concise_real *)(ar + 759552))[i0] + (((batchnorm_concise_real *)(ar + 759936))[i0] * ((batchnorm_concise_real *)(ar + 758016))[i0]));
+        ((batchnorm_concise_real *)(ar + 5022208))[i0] = (((batchnorm_concise_real *)(ar + 5021440))[i0] + (((batchnorm_concise_real *)(ar + 5021824))[i0] * ((batchnorm_concise_real *)(ar + 5195008))[i0]));
     }
     }
     /* div -> f32[84], batchnorm_concise.dlm line 19 */
     {
     for (int64_t i0 = 0; i0 < 84; i0++) {
-        ((batchnorm_concise_real *)(ar + 175744))[i0] = (((batchnorm_concise_real *)(ar + 760704))[i0] / ((batchnorm_concise_real *)(ar + 759168))[i0]);
+        ((batchnorm_concise_real *)(ar + 175744))[i0] = (((batchnorm_concise_real *)(ar + 5022208))[i0] / ((batchnorm_concise_real *)(ar + 5195392))[i0]);
     }
     }
     if (grad_ready) /* 13.weight */
@@ -1652,43 +1652,43 @@ int batchnorm_concise_backward(void *state, int n, const batchnorm_concise_real 
     /* div -> f32[84], batchnorm_concise.dlm line 19 */
     {
     for (int64_t i0 = 0; i0 < 84; i0++) {
-        ((batchnorm_concise_real *)(ar + 759552))[i0] = (((-((((batchnorm_concise_real *)(ar + 760704))[i0] * ((batchnorm_concise_real *)(ar + 758400))[i0]) / ((batchnorm_concise_real *)(ar + 759168))[i0])) * 0.5f) / ((batchnorm_concise_real *)(ar + 759168))[i0]);
+        ((batchnorm_concise_real *)(ar + 5023232))[i0] = (((-((((batchnorm_concise_real *)(ar + 5022208))[i0] * ((batchnorm_concise_real *)(ar + 5195776))[i0]) / ((batchnorm_concise_real *)(ar + 5195392))[i0])) * 0.5f) / ((batchnorm_concise_real *)(ar + 5195392))[i0]);
     }
     }
     /* unslice -> f32[2, 84], batchnorm_concise.dlm line 19 */
     {
-    memset(((batchnorm_concise_real *)(ar + 760704)), 0, (size_t)(1) * 168 * sizeof(batchnorm_concise_real));
+    memset(((batchnorm_concise_real *)(ar + 5021440)), 0, (size_t)(1) * 168 * sizeof(batchnorm_concise_real));
     for (int64_t i = 0; i < 1; i++)
         for (int64_t j = 0; j < 1; j++)
-            memcpy(((batchnorm_concise_real *)(ar + 760704)) + i * 168 + 84 + j * 84, ((batchnorm_concise_real *)(ar + 759552)) + i * 84 + j * 84, 84 * sizeof(batchnorm_concise_real));
+            memcpy(((batchnorm_concise_real *)(ar + 5021440)) + i * 168 + 84 + j * 84, ((batchnorm_concise_real *)(ar + 5023232)) + i * 84 + j * 84, 84 * sizeof(batchnorm_concise_real));
     }
     /* unslice -> f32[2, 84], batchnorm_concise.dlm line 19 */
     {
-    memset(((batchnorm_concise_real *)(ar + 759168)), 0, (size_t)(1) * 168 * sizeof(batchnorm_concise_real));
+    memset(((batchnorm_concise_real *)(ar + 5022144)), 0, (size_t)(1) * 168 * sizeof(batchnorm_concise_real));
     for (int64_t i = 0; i < 1; i++)
         for (int64_t j = 0; j < 1; j++)
-            memcpy(((batchnorm_concise_real *)(ar + 759168)) + i * 168 + 0 + j * 84, ((batchnorm_concise_real *)(ar + 760320)) + i * 84 + j * 84, 84 * sizeof(batchnorm_concise_real));
+            memcpy(((batchnorm_concise_real *)(ar + 5022144)) + i * 168 + 0 + j * 84, ((batchnorm_concise_real *)(ar + 5022848)) + i * 84 + j * 84, 84 * sizeof(batchnorm_concise_real));
     }
     /* add -> f32[2, 84], batchnorm_concise.dlm line 19 */
     {
     for (int64_t i0 = 0; i0 < 168; i0++) {
-        ((batchnorm_concise_real *)(ar + 759872))[i0] = (((batchnorm_concise_real *)(ar + 760704))[i0] + ((batchnorm_concise_real *)(ar + 759168))[i0]);
+        ((batchnorm_concise_real *)(ar + 5022848))[i0] = (((batchnorm_concise_real *)(ar + 5021440))[i0] + ((batchnorm_concise_real *)(ar + 5022144))[i0]);
     }
     }
     /* slice -> f32[1, 84], batchnorm_concise.dlm line 19 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((batchnorm_concise_real *)(ar + 759168)) + i * 84, ((batchnorm_concise_real *)(ar + 759872)) + i * 168 + 0, 84 * sizeof(batchnorm_concise_real));
+        memcpy(((batchnorm_concise_real *)(ar + 5021440)) + i * 84, ((batchnorm_concise_real *)(ar + 5022848)) + i * 168 + 0, 84 * sizeof(batchnorm_concise_real));
     }
     /* slice -> f32[1, 84], batchnorm_concise.dlm line 19 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((batchnorm_concise_real *)(ar + 760576)) + i * 84, ((batchnorm_concise_real *)(ar + 759872)) + i * 168 + 84, 84 * sizeof(batchnorm_concise_real));
+        memcpy(((batchnorm_concise_real *)(ar + 5021824)) + i * 84, ((batchnorm_concise_real *)(ar + 5022848)) + i * 168 + 84, 84 * sizeof(batchnorm_concise_real));
     }
     /* mul -> f32[84], batchnorm_concise.dlm line 19 */
     {
     for (int64_t i0 = 0; i0 < 84; i0++) {
-        ((batchnorm_concise_real *)(ar + 759552))[i0] = (((batchnorm_concise_real *)(ar + 760576))[i0] * 2.0f);
+        ((batchnorm_concise_real *)(ar + 5022208))[i0] = (((batchnorm_concise_real *)(ar + 5021824))[i0] * 2.0f);
     }
     }
     /* add -> f32[batch 128, 84], batchnorm_concise.dlm line 19 */
@@ -1696,7 +1696,7 @@ int batchnorm_concise_backward(void *state, int n, const batchnorm_concise_real 
     BATCHNORM_CONCISE_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 84; i1++) {
-            ((batchnorm_concise_real *)(ar + 759936))[i0 * 84 + i1] = ((((batchnorm_concise_real *)(ar + 1029760))[i0 * 84 + i1] * ((batchnorm_concise_real *)(ar + 758400))[i1]) + ((((batchnorm_concise_real *)(ar + 759168))[i1] + (((batchnorm_concise_real *)(ar + 759552))[i1] * (((batchnorm_concise_real *)(ar + 938624))[i0 * 84 + i1] - ((batchnorm_concise_real *)(ar + 758016))[i1]))) * ((batchnorm_concise_real *)(ar + 754304))[0]));
+            ((batchnorm_concise_real *)(ar + 5107456))[i0 * 84 + i1] = ((((batchnorm_concise_real *)(ar + 5150464))[i0 * 84 + i1] * ((batchnorm_concise_real *)(ar + 5195776))[i1]) + ((((batchnorm_concise_real *)(ar + 5021440))[i1] + (((batchnorm_concise_real *)(ar + 5022208))[i1] * (((batchnorm_concise_real *)(ar + 5064448))[i0 * 84 + i1] - ((batchnorm_concise_real *)(ar + 5195008))[i1]))) * ((batchnorm_concise_real *)(ar + 5196160))[0]));
         }
     }
     }
@@ -1706,7 +1706,7 @@ int batchnorm_concise_backward(void *state, int n, const batchnorm_concise_real 
     for (int64_t i0 = 0; i0 < 84; i0++) {
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
-            acc += ((batchnorm_concise_real *)(ar + 759936))[i0 + i1 * 84];
+            acc += ((batchnorm_concise_real *)(ar + 5107456))[i0 + i1 * 84];
         }
         ((batchnorm_concise_real *)(ar + 175360))[i0] = (batchnorm_concise_real)acc;
     }
@@ -1715,11 +1715,11 @@ int batchnorm_concise_backward(void *state, int n, const batchnorm_concise_real 
         grad_ready(grad_ready_arg, state, 357696, 336);
     /* matmul -> f32[batch 128, 120], batchnorm_concise.dlm line 19 */
     {
-    gemm(0, 0, n, 120, 84, ((batchnorm_concise_real *)(ar + 759936)), 84, ((batchnorm_concise_real *)(st + 136576)), 120, ((batchnorm_concise_real *)(ar + 938624)), 120, 0);
+    gemm(0, 0, n, 120, 84, ((batchnorm_concise_real *)(ar + 5107456)), 84, ((batchnorm_concise_real *)(st + 136576)), 120, ((batchnorm_concise_real *)(ar + 5021440)), 120, 0);
     }
     /* matmul -> f32[84, 120], batchnorm_concise.dlm line 19 */
     {
-    gemm(1, 0, 84, 120, n, ((batchnorm_concise_real *)(ar + 759936)), 84, ((batchnorm_concise_real *)(ar + 877184)), 120, ((batchnorm_concise_real *)(ar + 135040)), 120, 0);
+    gemm(1, 0, 84, 120, n, ((batchnorm_concise_real *)(ar + 5107456)), 84, ((batchnorm_concise_real *)(ar + 4898560)), 120, ((batchnorm_concise_real *)(ar + 135040)), 120, 0);
     }
     if (grad_ready) /* 12.weight */
         grad_ready(grad_ready_arg, state, 317376, 40320);
@@ -1727,7 +1727,7 @@ int batchnorm_concise_backward(void *state, int n, const batchnorm_concise_real 
     {
     BATCHNORM_CONCISE_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 120; i0++) {
-        ((batchnorm_concise_real *)(ar + 1000064))[i0] = (((batchnorm_concise_real *)(ar + 938624))[i0] * (((batchnorm_concise_real *)(ar + 877184))[i0] * (1.0f - ((batchnorm_concise_real *)(ar + 877184))[i0])));
+        ((batchnorm_concise_real *)(ar + 5082880))[i0] = (((batchnorm_concise_real *)(ar + 5021440))[i0] * (((batchnorm_concise_real *)(ar + 4898560))[i0] * (1.0f - ((batchnorm_concise_real *)(ar + 4898560))[i0])));
     }
     }
     /* sum -> f32[120], batchnorm_concise.dlm line 18 */
@@ -1736,7 +1736,7 @@ int batchnorm_concise_backward(void *state, int n, const batchnorm_concise_real 
     for (int64_t i0 = 0; i0 < 120; i0++) {
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
-            acc += ((batchnorm_concise_real *)(ar + 1000064))[i0 + i1 * 120];
+            acc += ((batchnorm_concise_real *)(ar + 5082880))[i0 + i1 * 120];
         }
         ((batchnorm_concise_real *)(ar + 134528))[i0] = (batchnorm_concise_real)acc;
     }
@@ -1747,15 +1747,15 @@ int batchnorm_concise_backward(void *state, int n, const batchnorm_concise_real 
     for (int64_t i0 = 0; i0 < 120; i0++) {
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
-            acc += (((batchnorm_concise_real *)(ar + 1000064))[i0 + i1 * 120] * ((batchnorm_concise_real *)(ar + 815744))[i0 + i1 * 120]);
+            acc += (((batchnorm_concise_real *)(ar + 5082880))[i0 + i1 * 120] * ((batchnorm_concise_real *)(ar + 4960000))[i0 + i1 * 120]);
         }
-        ((batchnorm_concise_real *)(ar + 757696))[i0] = (batchnorm_concise_real)acc;
+        ((batchnorm_concise_real *)(ar + 4898560))[i0] = (batchnorm_concise_real)acc;
     }
     }
     /* neg -> f32[120], batchnorm_concise.dlm line 18 */
     {
     for (int64_t i0 = 0; i0 < 120; i0++) {
-        ((batchnorm_concise_real *)(ar + 758208))[i0] = (-((batchnorm_concise_real *)(ar + 134528))[i0]);
+        ((batchnorm_concise_real *)(ar + 4899072))[i0] = (-((batchnorm_concise_real *)(ar + 134528))[i0]);
     }
     }
     if (grad_ready) /* 10.bias */
@@ -1763,19 +1763,19 @@ int batchnorm_concise_backward(void *state, int n, const batchnorm_concise_real 
     /* mul -> f32[120], batchnorm_concise.dlm line 18 */
     {
     for (int64_t i0 = 0; i0 < 120; i0++) {
-        ((batchnorm_concise_real *)(ar + 759168))[i0] = (((batchnorm_concise_real *)(ar + 758208))[i0] * ((batchnorm_concise_real *)(ar + 755776))[i0]);
+        ((batchnorm_concise_real *)(ar + 4900480))[i0] = (((batchnorm_concise_real *)(ar + 4899072))[i0] * ((batchnorm_concise_real *)(ar + 5194496))[i0]);
     }
     }
     /* add -> f32[120], batchnorm_concise.dlm line 18 */
     {
     for (int64_t i0 = 0; i0 < 120; i0++) {
-        ((batchnorm_concise_real *)(ar + 759680))[i0] = (((batchnorm_concise_real *)(ar + 757696))[i0] + (((batchnorm_concise_real *)(ar + 758208))[i0] * ((batchnorm_concise_real *)(ar + 755264))[i0]));
+        ((batchnorm_concise_real *)(ar + 4899584))[i0] = (((batchnorm_concise_real *)(ar + 4898560))[i0] + (((batchnorm_concise_real *)(ar + 4899072))[i0] * ((batchnorm_concise_real *)(ar + 5193472))[i0]));
     }
     }
     /* div -> f32[120], batchnorm_concise.dlm line 18 */
     {
     for (int64_t i0 = 0; i0 < 120; i0++) {
-        ((batchnorm_concise_real *)(ar + 134016))[i0] = (((batchnorm_concise_real *)(ar + 759680))[i0] / ((batchnorm_concise_real *)(ar + 756800))[i0]);
+        ((batchnorm_concise_real *)(ar + 134016))[i0] = (((batchnorm_concise_real *)(ar + 4899584))[i0] / ((batchnorm_concise_real *)(ar + 5193984))[i0]);
     }
     }
     if (grad_ready) /* 10.weight */
@@ -1783,43 +1783,43 @@ int batchnorm_concise_backward(void *state, int n, const batchnorm_concise_real 
     /* div -> f32[120], batchnorm_concise.dlm line 18 */
     {
     for (int64_t i0 = 0; i0 < 120; i0++) {
-        ((batchnorm_concise_real *)(ar + 757696))[i0] = (((-((((batchnorm_concise_real *)(ar + 759680))[i0] * ((batchnorm_concise_real *)(ar + 755776))[i0]) / ((batchnorm_concise_real *)(ar + 756800))[i0])) * 0.5f) / ((batchnorm_concise_real *)(ar + 756800))[i0]);
+        ((batchnorm_concise_real *)(ar + 4900992))[i0] = (((-((((batchnorm_concise_real *)(ar + 4899584))[i0] * ((batchnorm_concise_real *)(ar + 5194496))[i0]) / ((batchnorm_concise_real *)(ar + 5193984))[i0])) * 0.5f) / ((batchnorm_concise_real *)(ar + 5193984))[i0]);
     }
     }
     /* unslice -> f32[2, 120], batchnorm_concise.dlm line 18 */
     {
-    memset(((batchnorm_concise_real *)(ar + 759680)), 0, (size_t)(1) * 240 * sizeof(batchnorm_concise_real));
+    memset(((batchnorm_concise_real *)(ar + 4898560)), 0, (size_t)(1) * 240 * sizeof(batchnorm_concise_real));
     for (int64_t i = 0; i < 1; i++)
         for (int64_t j = 0; j < 1; j++)
-            memcpy(((batchnorm_concise_real *)(ar + 759680)) + i * 240 + 120 + j * 120, ((batchnorm_concise_real *)(ar + 757696)) + i * 120 + j * 120, 120 * sizeof(batchnorm_concise_real));
+            memcpy(((batchnorm_concise_real *)(ar + 4898560)) + i * 240 + 120 + j * 120, ((batchnorm_concise_real *)(ar + 4900992)) + i * 120 + j * 120, 120 * sizeof(batchnorm_concise_real));
     }
     /* unslice -> f32[2, 120], batchnorm_concise.dlm line 18 */
     {
-    memset(((batchnorm_concise_real *)(ar + 757696)), 0, (size_t)(1) * 240 * sizeof(batchnorm_concise_real));
+    memset(((batchnorm_concise_real *)(ar + 4899520)), 0, (size_t)(1) * 240 * sizeof(batchnorm_concise_real));
     for (int64_t i = 0; i < 1; i++)
         for (int64_t j = 0; j < 1; j++)
-            memcpy(((batchnorm_concise_real *)(ar + 757696)) + i * 240 + 0 + j * 120, ((batchnorm_concise_real *)(ar + 759168)) + i * 120 + j * 120, 120 * sizeof(batchnorm_concise_real));
+            memcpy(((batchnorm_concise_real *)(ar + 4899520)) + i * 240 + 0 + j * 120, ((batchnorm_concise_real *)(ar + 4900480)) + i * 120 + j * 120, 120 * sizeof(batchnorm_concise_real));
     }
     /* add -> f32[2, 120], batchnorm_concise.dlm line 18 */
     {
     for (int64_t i0 = 0; i0 < 240; i0++) {
-        ((batchnorm_concise_real *)(ar + 760640))[i0] = (((batchnorm_concise_real *)(ar + 759680))[i0] + ((batchnorm_concise_real *)(ar + 757696))[i0]);
+        ((batchnorm_concise_real *)(ar + 4900480))[i0] = (((batchnorm_concise_real *)(ar + 4898560))[i0] + ((batchnorm_concise_real *)(ar + 4899520))[i0]);
     }
     }
     /* slice -> f32[1, 120], batchnorm_concise.dlm line 18 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((batchnorm_concise_real *)(ar + 756800)) + i * 120, ((batchnorm_concise_real *)(ar + 760640)) + i * 240 + 0, 120 * sizeof(batchnorm_concise_real));
+        memcpy(((batchnorm_concise_real *)(ar + 5021440)) + i * 120, ((batchnorm_concise_real *)(ar + 4900480)) + i * 240 + 0, 120 * sizeof(batchnorm_concise_real));
     }
     /* slice -> f32[1, 120], batchnorm_concise.dlm line 18 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((batchnorm_concise_real *)(ar + 757696)) + i * 120, ((batchnorm_concise_real *)(ar + 760640)) + i * 240 + 120, 120 * sizeof(batchnorm_concise_real));
+        memcpy(((batchnorm_concise_real *)(ar + 4898560)) + i * 120, ((batchnorm_concise_real *)(ar + 4900480)) + i * 240 + 120, 120 * sizeof(batchnorm_concise_real));
     }
     /* mul -> f32[120], batchnorm_concise.dlm line 18 */
     {
     for (int64_t i0 = 0; i0 < 120; i0++) {
-        ((batchnorm_concise_real *)(ar + 758208))[i0] = (((batchnorm_concise_real *)(ar + 757696))[i0] * 2.0f);
+        ((batchnorm_concise_real *)(ar + 5021952))[i0] = (((batchnorm_concise_real *)(ar + 4898560))[i0] * 2.0f);
     }
     }
     /* add -> f32[batch 128, 120], batchnorm_concise.dlm line 18 */
@@ -1827,7 +1827,7 @@ int batchnorm_concise_backward(void *state, int n, const batchnorm_concise_real 
     BATCHNORM_CONCISE_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 120; i1++) {
-            ((batchnorm_concise_real *)(ar + 877184))[i0 * 120 + i1] = ((((batchnorm_concise_real *)(ar + 1000064))[i0 * 120 + i1] * ((batchnorm_concise_real *)(ar + 755776))[i1]) + ((((batchnorm_concise_real *)(ar + 756800))[i1] + (((batchnorm_concise_real *)(ar + 758208))[i1] * (((batchnorm_concise_real *)(ar + 815744))[i0 * 120 + i1] - ((batchnorm_concise_real *)(ar + 755264))[i1]))) * ((batchnorm_concise_real *)(ar + 754304))[0]));
+            ((batchnorm_concise_real *)(ar + 4898560))[i0 * 120 + i1] = ((((batchnorm_concise_real *)(ar + 5082880))[i0 * 120 + i1] * ((batchnorm_concise_real *)(ar + 5194496))[i1]) + ((((batchnorm_concise_real *)(ar + 5021440))[i1] + (((batchnorm_concise_real *)(ar + 5021952))[i1] * (((batchnorm_concise_real *)(ar + 4960000))[i0 * 120 + i1] - ((batchnorm_concise_real *)(ar + 5193472))[i1]))) * ((batchnorm_concise_real *)(ar + 5196160))[0]));
         }
     }
     }
@@ -1837,7 +1837,7 @@ int batchnorm_concise_backward(void *state, int n, const batchnorm_concise_real 
     for (int64_t i0 = 0; i0 < 120; i0++) {
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
-            acc += ((batchnorm_concise_real *)(ar + 877184))[i0 + i1 * 120];
+            acc += ((batchnorm_concise_real *)(ar + 4898560))[i0 + i1 * 120];
         }
         ((batchnorm_concise_real *)(ar + 133504))[i0] = (batchnorm_concise_real)acc;
     }
@@ -1846,23 +1846,23 @@ int batchnorm_concise_backward(void *state, int n, const batchnorm_concise_real 
         grad_ready(grad_ready_arg, state, 315840, 480);
     /* matmul -> f32[batch 128, 256], batchnorm_concise.dlm line 18 */
     {
-    gemm(0, 0, n, 256, 120, ((batchnorm_concise_real *)(ar + 877184)), 120, ((batchnorm_concise_real *)(st + 11072)), 256, ((batchnorm_concise_real *)(ar + 938624)), 256, 0);
+    gemm(0, 0, n, 256, 120, ((batchnorm_concise_real *)(ar + 4898560)), 120, ((batchnorm_concise_real *)(st + 11072)), 256, ((batchnorm_concise_real *)(ar + 5291776)), 256, 0);
     }
     /* matmul -> f32[120, 256], batchnorm_concise.dlm line 18 */
     {
-    gemm(1, 0, 120, 256, n, ((batchnorm_concise_real *)(ar + 877184)), 120, ((batchnorm_concise_real *)(ar + 623232)), 256, ((batchnorm_concise_real *)(ar + 10624)), 256, 0);
+    gemm(1, 0, 120, 256, n, ((batchnorm_concise_real *)(ar + 4898560)), 120, ((batchnorm_concise_real *)(ar + 4767488)), 256, ((batchnorm_concise_real *)(ar + 10624)), 256, 0);
     }
     if (grad_ready) /* 9.weight */
         grad_ready(grad_ready_arg, state, 192960, 122880);
     /* avg_pool_dx -> f32[batch 128, 16, 8, 8], batchnorm_concise.dlm line 16 */
     {
-    avg_pool_dx_0(((batchnorm_concise_real *)(ar + 938624)), ((batchnorm_concise_real *)(ar + 6012672)), n);
+    avg_pool_dx_0(((batchnorm_concise_real *)(ar + 5291776)), ((batchnorm_concise_real *)(ar + 4767488)), n);
     }
     /* mul -> f32[batch 128, 16, 8, 8], batchnorm_concise.dlm line 15 */
     {
     BATCHNORM_CONCISE_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 1024; i0++) {
-        ((batchnorm_concise_real *)(ar + 6536960))[i0] = (((batchnorm_concise_real *)(ar + 6012672))[i0] * (((batchnorm_concise_real *)(ar + 5488384))[i0] * (1.0f - ((batchnorm_concise_real *)(ar + 5488384))[i0])));
+        ((batchnorm_concise_real *)(ar + 5291776))[i0] = (((batchnorm_concise_real *)(ar + 4767488))[i0] * (((batchnorm_concise_real *)(ar + 3718912))[i0] * (1.0f - ((batchnorm_concise_real *)(ar + 3718912))[i0])));
     }
     }
     /* sum -> f32[1, 16, 1, 1], batchnorm_concise.dlm line 15 */
@@ -1872,7 +1872,7 @@ int batchnorm_concise_backward(void *state, int n, const batchnorm_concise_real 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 64; i2++) {
-                acc += ((batchnorm_concise_real *)(ar + 6536960))[i0 * 64 + i1 * 1024 + i2];
+                acc += ((batchnorm_concise_real *)(ar + 5291776))[i0 * 64 + i1 * 1024 + i2];
             }
         }
         ((batchnorm_concise_real *)(ar + 10560))[i0] = (batchnorm_concise_real)acc;
@@ -1885,16 +1885,16 @@ int batchnorm_concise_backward(void *state, int n, const batchnorm_concise_real 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 64; i2++) {
-                acc += (((batchnorm_concise_real *)(ar + 6536960))[i0 * 64 + i1 * 1024 + i2] * ((batchnorm_concise_real *)(ar + 1147072))[i0 * 64 + i1 * 1024 + i2]);
+                acc += (((batchnorm_concise_real *)(ar + 5291776))[i0 * 64 + i1 * 1024 + i2] * ((batchnorm_concise_real *)(ar + 4243200))[i0 * 64 + i1 * 1024 + i2]);
             }
         }
-        ((batchnorm_concise_real *)(ar + 623232))[i0] = (batchnorm_concise_real)acc;
+        ((batchnorm_concise_real *)(ar + 3718912))[i0] = (batchnorm_concise_real)acc;
     }
     }
     /* neg -> f32[16, 1, 1], batchnorm_concise.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 16; i0++) {
-        ((batchnorm_concise_real *)(ar + 623296))[i0] = (-((batchnorm_concise_real *)(ar + 10560))[i0]);
+        ((batchnorm_concise_real *)(ar + 3718976))[i0] = (-((batchnorm_concise_real *)(ar + 10560))[i0]);
     }
     }
     if (grad_ready) /* 5.bias */
@@ -1902,19 +1902,19 @@ int batchnorm_concise_backward(void *state, int n, const batchnorm_concise_real 
     /* mul -> f32[16, 1, 1], batchnorm_concise.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 16; i0++) {
-        ((batchnorm_concise_real *)(ar + 623360))[i0] = (((batchnorm_concise_real *)(ar + 623296))[i0] * ((batchnorm_concise_real *)(ar + 622976))[i0]);
+        ((batchnorm_concise_real *)(ar + 3719168))[i0] = (((batchnorm_concise_real *)(ar + 3718976))[i0] * ((batchnorm_concise_real *)(ar + 6258624))[i0]);
     }
     }
     /* add -> f32[16, 1, 1], batchnorm_concise.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 16; i0++) {
-        ((batchnorm_concise_real *)(ar + 623424))[i0] = (((batchnorm_concise_real *)(ar + 623232))[i0] + (((batchnorm_concise_real *)(ar + 623296))[i0] * ((batchnorm_concise_real *)(ar + 622912))[i0]));
+        ((batchnorm_concise_real *)(ar + 3719040))[i0] = (((batchnorm_concise_real *)(ar + 3718912))[i0] + (((batchnorm_concise_real *)(ar + 3718976))[i0] * ((batchnorm_concise_real *)(ar + 6258432))[i0]));
     }
     }
     /* div -> f32[16, 1, 1], batchnorm_concise.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 16; i0++) {
-        ((batchnorm_concise_real *)(ar + 10496))[i0] = (((batchnorm_concise_real *)(ar + 623424))[i0] / ((batchnorm_concise_real *)(ar + 623168))[i0]);
+        ((batchnorm_concise_real *)(ar + 10496))[i0] = (((batchnorm_concise_real *)(ar + 3719040))[i0] / ((batchnorm_concise_real *)(ar + 6258560))[i0]);
     }
     }
     if (grad_ready) /* 5.weight */
@@ -1922,43 +1922,43 @@ int batchnorm_concise_backward(void *state, int n, const batchnorm_concise_real 
     /* div -> f32[16, 1, 1], batchnorm_concise.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 16; i0++) {
-        ((batchnorm_concise_real *)(ar + 623232))[i0] = (((-((((batchnorm_concise_real *)(ar + 623424))[i0] * ((batchnorm_concise_real *)(ar + 622976))[i0]) / ((batchnorm_concise_real *)(ar + 623168))[i0])) * 0.5f) / ((batchnorm_concise_real *)(ar + 623168))[i0]);
+        ((batchnorm_concise_real *)(ar + 3719104))[i0] = (((-((((batchnorm_concise_real *)(ar + 3719040))[i0] * ((batchnorm_concise_real *)(ar + 6258624))[i0]) / ((batchnorm_concise_real *)(ar + 6258560))[i0])) * 0.5f) / ((batchnorm_concise_real *)(ar + 6258560))[i0]);
     }
     }
     /* unslice -> f32[2, 16], batchnorm_concise.dlm line 15 */
     {
-    memset(((batchnorm_concise_real *)(ar + 623424)), 0, (size_t)(1) * 32 * sizeof(batchnorm_concise_real));
+    memset(((batchnorm_concise_real *)(ar + 3718912)), 0, (size_t)(1) * 32 * sizeof(batchnorm_concise_real));
     for (int64_t i = 0; i < 1; i++)
         for (int64_t j = 0; j < 1; j++)
-            memcpy(((batchnorm_concise_real *)(ar + 623424)) + i * 32 + 16 + j * 16, ((batchnorm_concise_real *)(ar + 623232)) + i * 16 + j * 16, 16 * sizeof(batchnorm_concise_real));
+            memcpy(((batchnorm_concise_real *)(ar + 3718912)) + i * 32 + 16 + j * 16, ((batchnorm_concise_real *)(ar + 3719104)) + i * 16 + j * 16, 16 * sizeof(batchnorm_concise_real));
     }
     /* unslice -> f32[2, 16], batchnorm_concise.dlm line 15 */
     {
-    memset(((batchnorm_concise_real *)(ar + 623168)), 0, (size_t)(1) * 32 * sizeof(batchnorm_concise_real));
+    memset(((batchnorm_concise_real *)(ar + 3719040)), 0, (size_t)(1) * 32 * sizeof(batchnorm_concise_real));
     for (int64_t i = 0; i < 1; i++)
         for (int64_t j = 0; j < 1; j++)
-            memcpy(((batchnorm_concise_real *)(ar + 623168)) + i * 32 + 0 + j * 16, ((batchnorm_concise_real *)(ar + 623360)) + i * 16 + j * 16, 16 * sizeof(batchnorm_concise_real));
+            memcpy(((batchnorm_concise_real *)(ar + 3719040)) + i * 32 + 0 + j * 16, ((batchnorm_concise_real *)(ar + 3719168)) + i * 16 + j * 16, 16 * sizeof(batchnorm_concise_real));
     }
     /* add -> f32[2, 16], batchnorm_concise.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 32; i0++) {
-        ((batchnorm_concise_real *)(ar + 623296))[i0] = (((batchnorm_concise_real *)(ar + 623424))[i0] + ((batchnorm_concise_real *)(ar + 623168))[i0]);
+        ((batchnorm_concise_real *)(ar + 3719168))[i0] = (((batchnorm_concise_real *)(ar + 3718912))[i0] + ((batchnorm_concise_real *)(ar + 3719040))[i0]);
     }
     }
     /* slice -> f32[1, 16], batchnorm_concise.dlm line 15 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((batchnorm_concise_real *)(ar + 623168)) + i * 16, ((batchnorm_concise_real *)(ar + 623296)) + i * 32 + 0, 16 * sizeof(batchnorm_concise_real));
+        memcpy(((batchnorm_concise_real *)(ar + 4767488)) + i * 16, ((batchnorm_concise_real *)(ar + 3719168)) + i * 32 + 0, 16 * sizeof(batchnorm_concise_real));
     }
     /* slice -> f32[1, 16], batchnorm_concise.dlm line 15 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((batchnorm_concise_real *)(ar + 623232)) + i * 16, ((batchnorm_concise_real *)(ar + 623296)) + i * 32 + 16, 16 * sizeof(batchnorm_concise_real));
+        memcpy(((batchnorm_concise_real *)(ar + 3718912)) + i * 16, ((batchnorm_concise_real *)(ar + 3719168)) + i * 32 + 16, 16 * sizeof(batchnorm_concise_real));
     }
     /* mul -> f32[16, 1, 1], batchnorm_concise.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 16; i0++) {
-        ((batchnorm_concise_real *)(ar + 623296))[i0] = (((batchnorm_concise_real *)(ar + 623232))[i0] * 2.0f);
+        ((batchnorm_concise_real *)(ar + 4767552))[i0] = (((batchnorm_concise_real *)(ar + 3718912))[i0] * 2.0f);
     }
     }
     /* add -> f32[batch 128, 16, 8, 8], batchnorm_concise.dlm line 15 */
@@ -1967,7 +1967,7 @@ int batchnorm_concise_backward(void *state, int n, const batchnorm_concise_real 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 16; i1++) {
             for (int64_t i2 = 0; i2 < 64; i2++) {
-                ((batchnorm_concise_real *)(ar + 5488384))[i0 * 1024 + i1 * 64 + i2] = ((((batchnorm_concise_real *)(ar + 6536960))[i0 * 1024 + i1 * 64 + i2] * ((batchnorm_concise_real *)(ar + 622976))[i1]) + ((((batchnorm_concise_real *)(ar + 623168))[i1] + (((batchnorm_concise_real *)(ar + 623296))[i1] * (((batchnorm_concise_real *)(ar + 1147072))[i0 * 1024 + i1 * 64 + i2] - ((batchnorm_concise_real *)(ar + 622912))[i1]))) * ((batchnorm_concise_real *)(ar + 622784))[0]));
+                ((batchnorm_concise_real *)(ar + 3718912))[i0 * 1024 + i1 * 64 + i2] = ((((batchnorm_concise_real *)(ar + 5291776))[i0 * 1024 + i1 * 64 + i2] * ((batchnorm_concise_real *)(ar + 6258624))[i1]) + ((((batchnorm_concise_real *)(ar + 4767488))[i1] + (((batchnorm_concise_real *)(ar + 4767552))[i1] * (((batchnorm_concise_real *)(ar + 4243200))[i0 * 1024 + i1 * 64 + i2] - ((batchnorm_concise_real *)(ar + 6258432))[i1]))) * ((batchnorm_concise_real *)(ar + 6258496))[0]));
             }
         }
     }
@@ -1979,7 +1979,7 @@ int batchnorm_concise_backward(void *state, int n, const batchnorm_concise_real 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 64; i2++) {
-                acc += ((batchnorm_concise_real *)(ar + 5488384))[i0 * 64 + i1 * 1024 + i2];
+                acc += ((batchnorm_concise_real *)(ar + 3718912))[i0 * 64 + i1 * 1024 + i2];
             }
         }
         ((batchnorm_concise_real *)(ar + 10432))[i0] = (batchnorm_concise_real)acc;
@@ -1989,23 +1989,23 @@ int batchnorm_concise_backward(void *state, int n, const batchnorm_concise_real 
         grad_ready(grad_ready_arg, state, 192768, 64);
     /* conv2d_dx -> f32[batch 128, 6, 12, 12], batchnorm_concise.dlm line 15 */
     {
-    conv2d_dx_direct_0(((batchnorm_concise_real *)(ar + 5488384)), ((batchnorm_concise_real *)(st + 1088)), ((batchnorm_concise_real *)(ar + 759168)), n);
+    conv2d_dx_direct_0(((batchnorm_concise_real *)(ar + 3718912)), ((batchnorm_concise_real *)(st + 1088)), ((batchnorm_concise_real *)(ar + 6258432)), n);
     }
     /* conv2d_dw -> f32[16, 6, 5, 5], batchnorm_concise.dlm line 15 */
     {
-    conv2d_dw_direct_0(((batchnorm_concise_real *)(ar + 180416)), ((batchnorm_concise_real *)(ar + 832)), ((batchnorm_concise_real *)(ar + 5488384)), (batchnorm_concise_real *)(ar + 1201536), n);
+    conv2d_dw_direct_0(((batchnorm_concise_real *)(ar + 5816064)), ((batchnorm_concise_real *)(ar + 832)), ((batchnorm_concise_real *)(ar + 3718912)), (batchnorm_concise_real *)(ar + 4243200), n);
     }
     if (grad_ready) /* 4.weight */
         grad_ready(grad_ready_arg, state, 183168, 9600);
     /* avg_pool_dx -> f32[batch 128, 6, 24, 24], batchnorm_concise.dlm line 14 */
     {
-    avg_pool_dx_1(((batchnorm_concise_real *)(ar + 759168)), ((batchnorm_concise_real *)(ar + 5488384)), n);
+    avg_pool_dx_1(((batchnorm_concise_real *)(ar + 6258432)), ((batchnorm_concise_real *)(ar + 3718912)), n);
     }
     /* mul -> f32[batch 128, 6, 24, 24], batchnorm_concise.dlm line 13 */
     {
     BATCHNORM_CONCISE_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 3456; i0++) {
-        ((batchnorm_concise_real *)(ar + 7257856))[i0] = (((batchnorm_concise_real *)(ar + 5488384))[i0] * (((batchnorm_concise_real *)(ar + 3718912))[i0] * (1.0f - ((batchnorm_concise_real *)(ar + 3718912))[i0])));
+        ((batchnorm_concise_real *)(ar + 5488384))[i0] = (((batchnorm_concise_real *)(ar + 3718912))[i0] * (((batchnorm_concise_real *)(ar + 179968))[i0] * (1.0f - ((batchnorm_concise_real *)(ar + 179968))[i0])));
     }
     }
     /* sum -> f32[1, 6, 1, 1], batchnorm_concise.dlm line 13 */
@@ -2015,7 +2015,7 @@ int batchnorm_concise_backward(void *state, int n, const batchnorm_concise_real 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += ((batchnorm_concise_real *)(ar + 7257856))[i0 * 576 + i1 * 3456 + i2];
+                acc += ((batchnorm_concise_real *)(ar + 5488384))[i0 * 576 + i1 * 3456 + i2];
             }
         }
         ((batchnorm_concise_real *)(ar + 768))[i0] = (batchnorm_concise_real)acc;
@@ -2028,16 +2028,16 @@ int batchnorm_concise_backward(void *state, int n, const batchnorm_concise_real 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += (((batchnorm_concise_real *)(ar + 7257856))[i0 * 576 + i1 * 3456 + i2] * ((batchnorm_concise_real *)(ar + 1949440))[i0 * 576 + i1 * 3456 + i2]);
+                acc += (((batchnorm_concise_real *)(ar + 5488384))[i0 * 576 + i1 * 3456 + i2] * ((batchnorm_concise_real *)(ar + 1949440))[i0 * 576 + i1 * 3456 + i2]);
             }
         }
-        ((batchnorm_concise_real *)(ar + 180416))[i0] = (batchnorm_concise_real)acc;
+        ((batchnorm_concise_real *)(ar + 179968))[i0] = (batchnorm_concise_real)acc;
     }
     }
     /* neg -> f32[6, 1, 1], batchnorm_concise.dlm line 13 */
     {
     for (int64_t i0 = 0; i0 < 6; i0++) {
-        ((batchnorm_concise_real *)(ar + 180480))[i0] = (-((batchnorm_concise_real *)(ar + 768))[i0]);
+        ((batchnorm_concise_real *)(ar + 180032))[i0] = (-((batchnorm_concise_real *)(ar + 768))[i0]);
     }
     }
     if (grad_ready) /* 1.bias */
@@ -2045,19 +2045,19 @@ int batchnorm_concise_backward(void *state, int n, const batchnorm_concise_real 
     /* mul -> f32[6, 1, 1], batchnorm_concise.dlm line 13 */
     {
     for (int64_t i0 = 0; i0 < 6; i0++) {
-        ((batchnorm_concise_real *)(ar + 180544))[i0] = (((batchnorm_concise_real *)(ar + 180480))[i0] * ((batchnorm_concise_real *)(ar + 180096))[i0]);
+        ((batchnorm_concise_real *)(ar + 180096))[i0] = (((batchnorm_concise_real *)(ar + 180032))[i0] * ((batchnorm_concise_real *)(ar + 7260032))[i0]);
     }
     }
     /* add -> f32[6, 1, 1], batchnorm_concise.dlm line 13 */
     {
     for (int64_t i0 = 0; i0 < 6; i0++) {
-        ((batchnorm_concise_real *)(ar + 180608))[i0] = (((batchnorm_concise_real *)(ar + 180416))[i0] + (((batchnorm_concise_real *)(ar + 180480))[i0] * ((batchnorm_concise_real *)(ar + 180032))[i0]));
+        ((batchnorm_concise_real *)(ar + 180160))[i0] = (((batchnorm_concise_real *)(ar + 179968))[i0] + (((batchnorm_concise_real *)(ar + 180032))[i0] * ((batchnorm_concise_real *)(ar + 7259648))[i0]));
     }
     }
     /* div -> f32[6, 1, 1], batchnorm_concise.dlm line 13 */
     {
     for (int64_t i0 = 0; i0 < 6; i0++) {
-        ((batchnorm_concise_real *)(ar + 704))[i0] = (((batchnorm_concise_real *)(ar + 180608))[i0] / ((batchnorm_concise_real *)(ar + 180352))[i0]);
+        ((batchnorm_concise_real *)(ar + 704))[i0] = (((batchnorm_concise_real *)(ar + 180160))[i0] / ((batchnorm_concise_real *)(ar + 7259968))[i0]);
     }
     }
     if (grad_ready) /* 1.weight */
@@ -2065,43 +2065,43 @@ int batchnorm_concise_backward(void *state, int n, const batchnorm_concise_real 
     /* div -> f32[6, 1, 1], batchnorm_concise.dlm line 13 */
     {
     for (int64_t i0 = 0; i0 < 6; i0++) {
-        ((batchnorm_concise_real *)(ar + 180416))[i0] = (((-((((batchnorm_concise_real *)(ar + 180608))[i0] * ((batchnorm_concise_real *)(ar + 180096))[i0]) / ((batchnorm_concise_real *)(ar + 180352))[i0])) * 0.5f) / ((batchnorm_concise_real *)(ar + 180352))[i0]);
+        ((batchnorm_concise_real *)(ar + 179968))[i0] = (((-((((batchnorm_concise_real *)(ar + 180160))[i0] * ((batchnorm_concise_real *)(ar + 7260032))[i0]) / ((batchnorm_concise_real *)(ar + 7259968))[i0])) * 0.5f) / ((batchnorm_concise_real *)(ar + 7259968))[i0]);
     }
     }
     /* unslice -> f32[2, 6], batchnorm_concise.dlm line 13 */
     {
-    memset(((batchnorm_concise_real *)(ar + 180352)), 0, (size_t)(1) * 12 * sizeof(batchnorm_concise_real));
+    memset(((batchnorm_concise_real *)(ar + 180032)), 0, (size_t)(1) * 12 * sizeof(batchnorm_concise_real));
     for (int64_t i = 0; i < 1; i++)
         for (int64_t j = 0; j < 1; j++)
-            memcpy(((batchnorm_concise_real *)(ar + 180352)) + i * 12 + 6 + j * 6, ((batchnorm_concise_real *)(ar + 180416)) + i * 6 + j * 6, 6 * sizeof(batchnorm_concise_real));
+            memcpy(((batchnorm_concise_real *)(ar + 180032)) + i * 12 + 6 + j * 6, ((batchnorm_concise_real *)(ar + 179968)) + i * 6 + j * 6, 6 * sizeof(batchnorm_concise_real));
     }
     /* unslice -> f32[2, 6], batchnorm_concise.dlm line 13 */
     {
-    memset(((batchnorm_concise_real *)(ar + 180416)), 0, (size_t)(1) * 12 * sizeof(batchnorm_concise_real));
+    memset(((batchnorm_concise_real *)(ar + 179968)), 0, (size_t)(1) * 12 * sizeof(batchnorm_concise_real));
     for (int64_t i = 0; i < 1; i++)
         for (int64_t j = 0; j < 1; j++)
-            memcpy(((batchnorm_concise_real *)(ar + 180416)) + i * 12 + 0 + j * 6, ((batchnorm_concise_real *)(ar + 180544)) + i * 6 + j * 6, 6 * sizeof(batchnorm_concise_real));
+            memcpy(((batchnorm_concise_real *)(ar + 179968)) + i * 12 + 0 + j * 6, ((batchnorm_concise_real *)(ar + 180096)) + i * 6 + j * 6, 6 * sizeof(batchnorm_concise_real));
     }
     /* add -> f32[2, 6], batchnorm_concise.dlm line 13 */
     {
     for (int64_t i0 = 0; i0 < 12; i0++) {
-        ((batchnorm_concise_real *)(ar + 180480))[i0] = (((batchnorm_concise_real *)(ar + 180352))[i0] + ((batchnorm_concise_real *)(ar + 180416))[i0]);
+        ((batchnorm_concise_real *)(ar + 180096))[i0] = (((batchnorm_concise_real *)(ar + 180032))[i0] + ((batchnorm_concise_real *)(ar + 179968))[i0]);
     }
     }
     /* slice -> f32[1, 6], batchnorm_concise.dlm line 13 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((batchnorm_concise_real *)(ar + 180352)) + i * 6, ((batchnorm_concise_real *)(ar + 180480)) + i * 12 + 0, 6 * sizeof(batchnorm_concise_real));
+        memcpy(((batchnorm_concise_real *)(ar + 3718912)) + i * 6, ((batchnorm_concise_real *)(ar + 180096)) + i * 12 + 0, 6 * sizeof(batchnorm_concise_real));
     }
     /* slice -> f32[1, 6], batchnorm_concise.dlm line 13 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((batchnorm_concise_real *)(ar + 180416)) + i * 6, ((batchnorm_concise_real *)(ar + 180480)) + i * 12 + 6, 6 * sizeof(batchnorm_concise_real));
+        memcpy(((batchnorm_concise_real *)(ar + 179968)) + i * 6, ((batchnorm_concise_real *)(ar + 180096)) + i * 12 + 6, 6 * sizeof(batchnorm_concise_real));
     }
     /* mul -> f32[6, 1, 1], batchnorm_concise.dlm line 13 */
     {
     for (int64_t i0 = 0; i0 < 6; i0++) {
-        ((batchnorm_concise_real *)(ar + 180480))[i0] = (((batchnorm_concise_real *)(ar + 180416))[i0] * 2.0f);
+        ((batchnorm_concise_real *)(ar + 3718976))[i0] = (((batchnorm_concise_real *)(ar + 179968))[i0] * 2.0f);
     }
     }
     /* add -> f32[batch 128, 6, 24, 24], batchnorm_concise.dlm line 13 */
@@ -2110,7 +2110,7 @@ int batchnorm_concise_backward(void *state, int n, const batchnorm_concise_real 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 6; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((batchnorm_concise_real *)(ar + 3718912))[i0 * 3456 + i1 * 576 + i2] = ((((batchnorm_concise_real *)(ar + 7257856))[i0 * 3456 + i1 * 576 + i2] * ((batchnorm_concise_real *)(ar + 180096))[i1]) + ((((batchnorm_concise_real *)(ar + 180352))[i1] + (((batchnorm_concise_real *)(ar + 180480))[i1] * (((batchnorm_concise_real *)(ar + 1949440))[i0 * 3456 + i1 * 576 + i2] - ((batchnorm_concise_real *)(ar + 180032))[i1]))) * ((batchnorm_concise_real *)(ar + 179968))[0]));
+                ((batchnorm_concise_real *)(ar + 179968))[i0 * 3456 + i1 * 576 + i2] = ((((batchnorm_concise_real *)(ar + 5488384))[i0 * 3456 + i1 * 576 + i2] * ((batchnorm_concise_real *)(ar + 7260032))[i1]) + ((((batchnorm_concise_real *)(ar + 3718912))[i1] + (((batchnorm_concise_real *)(ar + 3718976))[i1] * (((batchnorm_concise_real *)(ar + 1949440))[i0 * 3456 + i1 * 576 + i2] - ((batchnorm_concise_real *)(ar + 7259648))[i1]))) * ((batchnorm_concise_real *)(ar + 7259712))[0]));
             }
         }
     }
@@ -2122,7 +2122,7 @@ int batchnorm_concise_backward(void *state, int n, const batchnorm_concise_real 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += ((batchnorm_concise_real *)(ar + 3718912))[i0 * 576 + i1 * 3456 + i2];
+                acc += ((batchnorm_concise_real *)(ar + 179968))[i0 * 576 + i1 * 3456 + i2];
             }
         }
         ((batchnorm_concise_real *)(ar + 640))[i0] = (batchnorm_concise_real)acc;
@@ -2132,7 +2132,7 @@ int batchnorm_concise_backward(void *state, int n, const batchnorm_concise_real 
         grad_ready(grad_ready_arg, state, 182976, 24);
     /* conv2d_dw -> f32[6, 1, 5, 5], batchnorm_concise.dlm line 13 */
     {
-    conv2d_dw_direct_1(x, ((batchnorm_concise_real *)(ar + 0)), ((batchnorm_concise_real *)(ar + 3718912)), (batchnorm_concise_real *)(ar + 180352), n);
+    conv2d_dw_direct_1(x, ((batchnorm_concise_real *)(ar + 0)), ((batchnorm_concise_real *)(ar + 179968)), (batchnorm_concise_real *)(ar + 1949440), n);
     }
     if (grad_ready) /* 0.weight */
         grad_ready(grad_ready_arg, state, 182336, 600);
@@ -2310,29 +2310,29 @@ void batchnorm_concise_step(void *state, batchnorm_concise_real lr) {
         }
     }
     /* 1.running_mean := */
-    memcpy(st + 896, ((batchnorm_concise_real *)(ar + 180224)), (size_t)24);
+    memcpy(st + 896, ((batchnorm_concise_real *)(ar + 7259776)), (size_t)24);
     /* 1.running_var := */
-    memcpy(st + 960, ((batchnorm_concise_real *)(ar + 180288)), (size_t)24);
+    memcpy(st + 960, ((batchnorm_concise_real *)(ar + 7259840)), (size_t)24);
     /* 1.num_batches_tracked := */
-    memcpy(st + 1024, ((batchnorm_concise_real *)(ar + 180160)), (size_t)4);
+    memcpy(st + 1024, ((batchnorm_concise_real *)(ar + 7259904)), (size_t)4);
     /* 5.running_mean := */
-    memcpy(st + 10880, ((batchnorm_concise_real *)(ar + 623040)), (size_t)64);
+    memcpy(st + 10880, ((batchnorm_concise_real *)(ar + 7260096)), (size_t)64);
     /* 5.running_var := */
-    memcpy(st + 10944, ((batchnorm_concise_real *)(ar + 623104)), (size_t)64);
+    memcpy(st + 10944, ((batchnorm_concise_real *)(ar + 7260160)), (size_t)64);
     /* 5.num_batches_tracked := */
-    memcpy(st + 11008, ((batchnorm_concise_real *)(ar + 622848)), (size_t)4);
+    memcpy(st + 11008, ((batchnorm_concise_real *)(ar + 7260224)), (size_t)4);
     /* 10.running_mean := */
-    memcpy(st + 135488, ((batchnorm_concise_real *)(ar + 754432)), (size_t)480);
+    memcpy(st + 135488, ((batchnorm_concise_real *)(ar + 7257856)), (size_t)480);
     /* 10.running_var := */
-    memcpy(st + 136000, ((batchnorm_concise_real *)(ar + 756288)), (size_t)480);
+    memcpy(st + 136000, ((batchnorm_concise_real *)(ar + 7258368)), (size_t)480);
     /* 10.num_batches_tracked := */
-    memcpy(st + 136512, ((batchnorm_concise_real *)(ar + 754944)), (size_t)4);
+    memcpy(st + 136512, ((batchnorm_concise_real *)(ar + 7260288)), (size_t)4);
     /* 13.running_mean := */
-    memcpy(st + 178048, ((batchnorm_concise_real *)(ar + 757312)), (size_t)336);
+    memcpy(st + 178048, ((batchnorm_concise_real *)(ar + 7258880)), (size_t)336);
     /* 13.running_var := */
-    memcpy(st + 178432, ((batchnorm_concise_real *)(ar + 758784)), (size_t)336);
+    memcpy(st + 178432, ((batchnorm_concise_real *)(ar + 7259264)), (size_t)336);
     /* 13.num_batches_tracked := */
-    memcpy(st + 178816, ((batchnorm_concise_real *)(ar + 754368)), (size_t)4);
+    memcpy(st + 178816, ((batchnorm_concise_real *)(ar + 7260352)), (size_t)4);
 }
 
 batchnorm_concise_real batchnorm_concise_train_step(void *state, int n, const batchnorm_concise_real *x, const int32_t *y, batchnorm_concise_real lr, double *metrics) {

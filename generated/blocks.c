@@ -1203,89 +1203,89 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 10; i1++) {
-            ((blocks_real *)(ar + 64))[i0 * 10 + i1] = (((blocks_real *)(ar + 0))[i0 * 10 + i1] + ((blocks_real *)(st + 31808))[i1]);
+            ((blocks_real *)(ar + 2048))[i0 * 10 + i1] = (((blocks_real *)(ar + 0))[i0 * 10 + i1] + ((blocks_real *)(st + 31808))[i1]);
         }
     }
     }
     /* matmul -> f32[batch 1, 256], blocks.dlm line 14 */
     {
-    matvec_0(x, ((blocks_real *)(st + 31872)), ((blocks_real *)(ar + 128)), n);
+    matvec_0(x, ((blocks_real *)(st + 31872)), ((blocks_real *)(ar + 0)), n);
     }
     /* relu -> f32[batch 1, 256], blocks.dlm line 14 */
     {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 256; i1++) {
-            ((blocks_real *)(ar + 1152))[i0 * 256 + i1] = relu((((blocks_real *)(ar + 128))[i0 * 256 + i1] + ((blocks_real *)(st + 52352))[i1]));
+            ((blocks_real *)(ar + 1024))[i0 * 256 + i1] = relu((((blocks_real *)(ar + 0))[i0 * 256 + i1] + ((blocks_real *)(st + 52352))[i1]));
         }
     }
     }
     /* matmul -> f32[batch 1, 10], blocks.dlm line 14 */
     {
-    matvec_1(((blocks_real *)(ar + 1152)), ((blocks_real *)(st + 53376)), ((blocks_real *)(ar + 0)), n);
+    matvec_1(((blocks_real *)(ar + 1024)), ((blocks_real *)(st + 53376)), ((blocks_real *)(ar + 0)), n);
     }
     /* add -> f32[batch 1, 10], blocks.dlm line 14 */
     {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 10; i1++) {
-            ((blocks_real *)(ar + 128))[i0 * 10 + i1] = (((blocks_real *)(ar + 0))[i0 * 10 + i1] + ((blocks_real *)(st + 63616))[i1]);
+            ((blocks_real *)(ar + 2112))[i0 * 10 + i1] = (((blocks_real *)(ar + 0))[i0 * 10 + i1] + ((blocks_real *)(st + 63616))[i1]);
         }
     }
     }
     /* matmul -> f32[batch 1, 256], blocks.dlm line 21 */
     {
-    matvec_0(x, ((blocks_real *)(st + 63680)), ((blocks_real *)(ar + 192)), n);
+    matvec_0(x, ((blocks_real *)(st + 63680)), ((blocks_real *)(ar + 0)), n);
     }
     /* relu -> f32[batch 1, 256], blocks.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 256; i1++) {
-            ((blocks_real *)(ar + 1216))[i0 * 256 + i1] = relu((((blocks_real *)(ar + 192))[i0 * 256 + i1] + ((blocks_real *)(st + 84160))[i1]));
+            ((blocks_real *)(ar + 1024))[i0 * 256 + i1] = relu((((blocks_real *)(ar + 0))[i0 * 256 + i1] + ((blocks_real *)(st + 84160))[i1]));
         }
     }
     }
     /* matmul -> f32[batch 1, 10], blocks.dlm line 21 */
     {
-    matvec_1(((blocks_real *)(ar + 1216)), ((blocks_real *)(st + 85184)), ((blocks_real *)(ar + 0)), n);
+    matvec_1(((blocks_real *)(ar + 1024)), ((blocks_real *)(st + 85184)), ((blocks_real *)(ar + 0)), n);
     }
     /* add -> f32[batch 1, 10], blocks.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 10; i1++) {
-            ((blocks_real *)(ar + 192))[i0 * 10 + i1] = (((blocks_real *)(ar + 0))[i0 * 10 + i1] + ((blocks_real *)(st + 95424))[i1]);
+            ((blocks_real *)(ar + 512))[i0 * 10 + i1] = (((blocks_real *)(ar + 0))[i0 * 10 + i1] + ((blocks_real *)(st + 95424))[i1]);
         }
     }
     }
     /* matmul -> f32[batch 1, 20], blocks.dlm line 32 */
     {
-    matvec_2(x, ((blocks_real *)(st + 97088)), ((blocks_real *)(ar + 256)), n);
+    matvec_2(x, ((blocks_real *)(st + 97088)), ((blocks_real *)(ar + 0)), n);
     }
     /* add -> f32[batch 1, 20], blocks.dlm line 32 */
     {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 20; i1++) {
-            ((blocks_real *)(ar + 384))[i0 * 20 + i1] = (((blocks_real *)(ar + 256))[i0 * 20 + i1] + ((blocks_real *)(st + 98688))[i1]);
+            ((blocks_real *)(ar + 128))[i0 * 20 + i1] = (((blocks_real *)(ar + 0))[i0 * 20 + i1] + ((blocks_real *)(st + 98688))[i1]);
         }
     }
     }
     /* matmul -> f32[batch 1, 20], blocks.dlm line 33 */
     {
-    gemm(0, 0, n, 20, 20, ((blocks_real *)(ar + 384)), 20, ((blocks_real *)(st + 95488)), 20, ((blocks_real *)(ar + 256)), 20, 0);
+    gemm(0, 0, n, 20, 20, ((blocks_real *)(ar + 128)), 20, ((blocks_real *)(st + 95488)), 20, ((blocks_real *)(ar + 0)), 20, 0);
     }
     /* relu -> f32[batch 1, 20], blocks.dlm line 33 */
     {
     for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 384))[i0] = relu((((blocks_real *)(ar + 256))[i0] + 1.0f));
+        ((blocks_real *)(ar + 128))[i0] = relu((((blocks_real *)(ar + 0))[i0] + 1.0f));
     }
     }
     /* matmul -> f32[batch 1, 20], blocks.dlm line 34 */
     {
-    matvec_2(((blocks_real *)(ar + 384)), ((blocks_real *)(st + 97088)), ((blocks_real *)(ar + 256)), n);
+    matvec_2(((blocks_real *)(ar + 128)), ((blocks_real *)(st + 97088)), ((blocks_real *)(ar + 0)), n);
     }
     /* add -> f32[batch 1, 20], blocks.dlm line 34 */
     {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 20; i1++) {
-            ((blocks_real *)(ar + 384))[i0 * 20 + i1] = (((blocks_real *)(ar + 256))[i0 * 20 + i1] + ((blocks_real *)(st + 98688))[i1]);
+            ((blocks_real *)(ar + 128))[i0 * 20 + i1] = (((blocks_real *)(ar + 0))[i0 * 20 + i1] + ((blocks_real *)(st + 98688))[i1]);
         }
     }
     }
@@ -1294,7 +1294,7 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 384))[i0 * 20 + i1]);
+            acc += fabsf(((blocks_real *)(ar + 128))[i0 * 20 + i1]);
         }
     }
     ((blocks_real *)(ar + 0))[0] = (blocks_real)acc;
@@ -1306,7 +1306,7 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     /* where -> f32[batch 1, 20], blocks.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 512))[i0] = (((blocks_real *)(ar + 256))[0] != 0.0f ? (((blocks_real *)(ar + 384))[i0] / 2.0f) : ((blocks_real *)(ar + 384))[i0]);
+        ((blocks_real *)(ar + 0))[i0] = (((blocks_real *)(ar + 256))[0] != 0.0f ? (((blocks_real *)(ar + 128))[i0] / 2.0f) : ((blocks_real *)(ar + 128))[i0]);
     }
     }
     /* sum -> f32[], blocks.dlm line 35 */
@@ -1314,19 +1314,19 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 512))[i0 * 20 + i1]);
+            acc += fabsf(((blocks_real *)(ar + 0))[i0 * 20 + i1]);
         }
     }
-    ((blocks_real *)(ar + 0))[0] = (blocks_real)acc;
+    ((blocks_real *)(ar + 128))[0] = (blocks_real)acc;
     }
     /* mul -> f32[], blocks.dlm line 35 */
     {
-    ((blocks_real *)(ar + 320))[0] = (((blocks_real *)(ar + 256))[0] * (((blocks_real *)(ar + 0))[0] > 1.0f ? 1.0f : 0.0f));
+    ((blocks_real *)(ar + 320))[0] = (((blocks_real *)(ar + 256))[0] * (((blocks_real *)(ar + 128))[0] > 1.0f ? 1.0f : 0.0f));
     }
     /* where -> f32[batch 1, 20], blocks.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 384))[i0] = (((blocks_real *)(ar + 320))[0] != 0.0f ? (((blocks_real *)(ar + 512))[i0] / 2.0f) : ((blocks_real *)(ar + 512))[i0]);
+        ((blocks_real *)(ar + 128))[i0] = (((blocks_real *)(ar + 320))[0] != 0.0f ? (((blocks_real *)(ar + 0))[i0] / 2.0f) : ((blocks_real *)(ar + 0))[i0]);
     }
     }
     /* sum -> f32[], blocks.dlm line 35 */
@@ -1334,7 +1334,7 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 384))[i0 * 20 + i1]);
+            acc += fabsf(((blocks_real *)(ar + 128))[i0 * 20 + i1]);
         }
     }
     ((blocks_real *)(ar + 0))[0] = (blocks_real)acc;
@@ -1346,7 +1346,7 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     /* where -> f32[batch 1, 20], blocks.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 512))[i0] = (((blocks_real *)(ar + 256))[0] != 0.0f ? (((blocks_real *)(ar + 384))[i0] / 2.0f) : ((blocks_real *)(ar + 384))[i0]);
+        ((blocks_real *)(ar + 0))[i0] = (((blocks_real *)(ar + 256))[0] != 0.0f ? (((blocks_real *)(ar + 128))[i0] / 2.0f) : ((blocks_real *)(ar + 128))[i0]);
     }
     }
     /* sum -> f32[], blocks.dlm line 35 */
@@ -1354,19 +1354,19 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 512))[i0 * 20 + i1]);
+            acc += fabsf(((blocks_real *)(ar + 0))[i0 * 20 + i1]);
         }
     }
-    ((blocks_real *)(ar + 0))[0] = (blocks_real)acc;
+    ((blocks_real *)(ar + 128))[0] = (blocks_real)acc;
     }
     /* mul -> f32[], blocks.dlm line 35 */
     {
-    ((blocks_real *)(ar + 320))[0] = (((blocks_real *)(ar + 256))[0] * (((blocks_real *)(ar + 0))[0] > 1.0f ? 1.0f : 0.0f));
+    ((blocks_real *)(ar + 320))[0] = (((blocks_real *)(ar + 256))[0] * (((blocks_real *)(ar + 128))[0] > 1.0f ? 1.0f : 0.0f));
     }
     /* where -> f32[batch 1, 20], blocks.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 384))[i0] = (((blocks_real *)(ar + 320))[0] != 0.0f ? (((blocks_real *)(ar + 512))[i0] / 2.0f) : ((blocks_real *)(ar + 512))[i0]);
+        ((blocks_real *)(ar + 128))[i0] = (((blocks_real *)(ar + 320))[0] != 0.0f ? (((blocks_real *)(ar + 0))[i0] / 2.0f) : ((blocks_real *)(ar + 0))[i0]);
     }
     }
     /* sum -> f32[], blocks.dlm line 35 */
@@ -1374,7 +1374,7 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 384))[i0 * 20 + i1]);
+            acc += fabsf(((blocks_real *)(ar + 128))[i0 * 20 + i1]);
         }
     }
     ((blocks_real *)(ar + 0))[0] = (blocks_real)acc;
@@ -1386,7 +1386,7 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     /* where -> f32[batch 1, 20], blocks.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 512))[i0] = (((blocks_real *)(ar + 256))[0] != 0.0f ? (((blocks_real *)(ar + 384))[i0] / 2.0f) : ((blocks_real *)(ar + 384))[i0]);
+        ((blocks_real *)(ar + 0))[i0] = (((blocks_real *)(ar + 256))[0] != 0.0f ? (((blocks_real *)(ar + 128))[i0] / 2.0f) : ((blocks_real *)(ar + 128))[i0]);
     }
     }
     /* sum -> f32[], blocks.dlm line 35 */
@@ -1394,19 +1394,19 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 512))[i0 * 20 + i1]);
+            acc += fabsf(((blocks_real *)(ar + 0))[i0 * 20 + i1]);
         }
     }
-    ((blocks_real *)(ar + 0))[0] = (blocks_real)acc;
+    ((blocks_real *)(ar + 128))[0] = (blocks_real)acc;
     }
     /* mul -> f32[], blocks.dlm line 35 */
     {
-    ((blocks_real *)(ar + 320))[0] = (((blocks_real *)(ar + 256))[0] * (((blocks_real *)(ar + 0))[0] > 1.0f ? 1.0f : 0.0f));
+    ((blocks_real *)(ar + 320))[0] = (((blocks_real *)(ar + 256))[0] * (((blocks_real *)(ar + 128))[0] > 1.0f ? 1.0f : 0.0f));
     }
     /* where -> f32[batch 1, 20], blocks.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 384))[i0] = (((blocks_real *)(ar + 320))[0] != 0.0f ? (((blocks_real *)(ar + 512))[i0] / 2.0f) : ((blocks_real *)(ar + 512))[i0]);
+        ((blocks_real *)(ar + 128))[i0] = (((blocks_real *)(ar + 320))[0] != 0.0f ? (((blocks_real *)(ar + 0))[i0] / 2.0f) : ((blocks_real *)(ar + 0))[i0]);
     }
     }
     /* sum -> f32[], blocks.dlm line 35 */
@@ -1414,7 +1414,7 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 384))[i0 * 20 + i1]);
+            acc += fabsf(((blocks_real *)(ar + 128))[i0 * 20 + i1]);
         }
     }
     ((blocks_real *)(ar + 0))[0] = (blocks_real)acc;
@@ -1426,7 +1426,7 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     /* where -> f32[batch 1, 20], blocks.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 512))[i0] = (((blocks_real *)(ar + 256))[0] != 0.0f ? (((blocks_real *)(ar + 384))[i0] / 2.0f) : ((blocks_real *)(ar + 384))[i0]);
+        ((blocks_real *)(ar + 0))[i0] = (((blocks_real *)(ar + 256))[0] != 0.0f ? (((blocks_real *)(ar + 128))[i0] / 2.0f) : ((blocks_real *)(ar + 128))[i0]);
     }
     }
     /* sum -> f32[], blocks.dlm line 35 */
@@ -1434,19 +1434,19 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 512))[i0 * 20 + i1]);
+            acc += fabsf(((blocks_real *)(ar + 0))[i0 * 20 + i1]);
         }
     }
-    ((blocks_real *)(ar + 0))[0] = (blocks_real)acc;
+    ((blocks_real *)(ar + 128))[0] = (blocks_real)acc;
     }
     /* mul -> f32[], blocks.dlm line 35 */
     {
-    ((blocks_real *)(ar + 320))[0] = (((blocks_real *)(ar + 256))[0] * (((blocks_real *)(ar + 0))[0] > 1.0f ? 1.0f : 0.0f));
+    ((blocks_real *)(ar + 320))[0] = (((blocks_real *)(ar + 256))[0] * (((blocks_real *)(ar + 128))[0] > 1.0f ? 1.0f : 0.0f));
     }
     /* where -> f32[batch 1, 20], blocks.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 384))[i0] = (((blocks_real *)(ar + 320))[0] != 0.0f ? (((blocks_real *)(ar + 512))[i0] / 2.0f) : ((blocks_real *)(ar + 512))[i0]);
+        ((blocks_real *)(ar + 128))[i0] = (((blocks_real *)(ar + 320))[0] != 0.0f ? (((blocks_real *)(ar + 0))[i0] / 2.0f) : ((blocks_real *)(ar + 0))[i0]);
     }
     }
     /* sum -> f32[], blocks.dlm line 35 */
@@ -1454,7 +1454,7 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 384))[i0 * 20 + i1]);
+            acc += fabsf(((blocks_real *)(ar + 128))[i0 * 20 + i1]);
         }
     }
     ((blocks_real *)(ar + 0))[0] = (blocks_real)acc;
@@ -1466,7 +1466,7 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     /* where -> f32[batch 1, 20], blocks.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 512))[i0] = (((blocks_real *)(ar + 256))[0] != 0.0f ? (((blocks_real *)(ar + 384))[i0] / 2.0f) : ((blocks_real *)(ar + 384))[i0]);
+        ((blocks_real *)(ar + 0))[i0] = (((blocks_real *)(ar + 256))[0] != 0.0f ? (((blocks_real *)(ar + 128))[i0] / 2.0f) : ((blocks_real *)(ar + 128))[i0]);
     }
     }
     /* sum -> f32[], blocks.dlm line 35 */
@@ -1474,19 +1474,19 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 512))[i0 * 20 + i1]);
+            acc += fabsf(((blocks_real *)(ar + 0))[i0 * 20 + i1]);
         }
     }
-    ((blocks_real *)(ar + 0))[0] = (blocks_real)acc;
+    ((blocks_real *)(ar + 128))[0] = (blocks_real)acc;
     }
     /* mul -> f32[], blocks.dlm line 35 */
     {
-    ((blocks_real *)(ar + 320))[0] = (((blocks_real *)(ar + 256))[0] * (((blocks_real *)(ar + 0))[0] > 1.0f ? 1.0f : 0.0f));
+    ((blocks_real *)(ar + 320))[0] = (((blocks_real *)(ar + 256))[0] * (((blocks_real *)(ar + 128))[0] > 1.0f ? 1.0f : 0.0f));
     }
     /* where -> f32[batch 1, 20], blocks.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 384))[i0] = (((blocks_real *)(ar + 320))[0] != 0.0f ? (((blocks_real *)(ar + 512))[i0] / 2.0f) : ((blocks_real *)(ar + 512))[i0]);
+        ((blocks_real *)(ar + 128))[i0] = (((blocks_real *)(ar + 320))[0] != 0.0f ? (((blocks_real *)(ar + 0))[i0] / 2.0f) : ((blocks_real *)(ar + 0))[i0]);
     }
     }
     /* sum -> f32[], blocks.dlm line 35 */
@@ -1494,7 +1494,7 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 384))[i0 * 20 + i1]);
+            acc += fabsf(((blocks_real *)(ar + 128))[i0 * 20 + i1]);
         }
     }
     ((blocks_real *)(ar + 0))[0] = (blocks_real)acc;
@@ -1506,7 +1506,7 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     /* where -> f32[batch 1, 20], blocks.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 512))[i0] = (((blocks_real *)(ar + 256))[0] != 0.0f ? (((blocks_real *)(ar + 384))[i0] / 2.0f) : ((blocks_real *)(ar + 384))[i0]);
+        ((blocks_real *)(ar + 0))[i0] = (((blocks_real *)(ar + 256))[0] != 0.0f ? (((blocks_real *)(ar + 128))[i0] / 2.0f) : ((blocks_real *)(ar + 128))[i0]);
     }
     }
     /* sum -> f32[], blocks.dlm line 35 */
@@ -1514,19 +1514,19 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 512))[i0 * 20 + i1]);
+            acc += fabsf(((blocks_real *)(ar + 0))[i0 * 20 + i1]);
         }
     }
-    ((blocks_real *)(ar + 0))[0] = (blocks_real)acc;
+    ((blocks_real *)(ar + 128))[0] = (blocks_real)acc;
     }
     /* mul -> f32[], blocks.dlm line 35 */
     {
-    ((blocks_real *)(ar + 320))[0] = (((blocks_real *)(ar + 256))[0] * (((blocks_real *)(ar + 0))[0] > 1.0f ? 1.0f : 0.0f));
+    ((blocks_real *)(ar + 320))[0] = (((blocks_real *)(ar + 256))[0] * (((blocks_real *)(ar + 128))[0] > 1.0f ? 1.0f : 0.0f));
     }
     /* where -> f32[batch 1, 20], blocks.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 384))[i0] = (((blocks_real *)(ar + 320))[0] != 0.0f ? (((blocks_real *)(ar + 512))[i0] / 2.0f) : ((blocks_real *)(ar + 512))[i0]);
+        ((blocks_real *)(ar + 128))[i0] = (((blocks_real *)(ar + 320))[0] != 0.0f ? (((blocks_real *)(ar + 0))[i0] / 2.0f) : ((blocks_real *)(ar + 0))[i0]);
     }
     }
     /* sum -> f32[], blocks.dlm line 35 */
@@ -1534,7 +1534,7 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 384))[i0 * 20 + i1]);
+            acc += fabsf(((blocks_real *)(ar + 128))[i0 * 20 + i1]);
         }
     }
     ((blocks_real *)(ar + 0))[0] = (blocks_real)acc;
@@ -1546,7 +1546,7 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     /* where -> f32[batch 1, 20], blocks.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 512))[i0] = (((blocks_real *)(ar + 256))[0] != 0.0f ? (((blocks_real *)(ar + 384))[i0] / 2.0f) : ((blocks_real *)(ar + 384))[i0]);
+        ((blocks_real *)(ar + 0))[i0] = (((blocks_real *)(ar + 256))[0] != 0.0f ? (((blocks_real *)(ar + 128))[i0] / 2.0f) : ((blocks_real *)(ar + 128))[i0]);
     }
     }
     /* sum -> f32[], blocks.dlm line 35 */
@@ -1554,19 +1554,19 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 512))[i0 * 20 + i1]);
+            acc += fabsf(((blocks_real *)(ar + 0))[i0 * 20 + i1]);
         }
     }
-    ((blocks_real *)(ar + 0))[0] = (blocks_real)acc;
+    ((blocks_real *)(ar + 128))[0] = (blocks_real)acc;
     }
     /* mul -> f32[], blocks.dlm line 35 */
     {
-    ((blocks_real *)(ar + 320))[0] = (((blocks_real *)(ar + 256))[0] * (((blocks_real *)(ar + 0))[0] > 1.0f ? 1.0f : 0.0f));
+    ((blocks_real *)(ar + 320))[0] = (((blocks_real *)(ar + 256))[0] * (((blocks_real *)(ar + 128))[0] > 1.0f ? 1.0f : 0.0f));
     }
     /* where -> f32[batch 1, 20], blocks.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 384))[i0] = (((blocks_real *)(ar + 320))[0] != 0.0f ? (((blocks_real *)(ar + 512))[i0] / 2.0f) : ((blocks_real *)(ar + 512))[i0]);
+        ((blocks_real *)(ar + 128))[i0] = (((blocks_real *)(ar + 320))[0] != 0.0f ? (((blocks_real *)(ar + 0))[i0] / 2.0f) : ((blocks_real *)(ar + 0))[i0]);
     }
     }
     /* sum -> f32[], blocks.dlm line 35 */
@@ -1574,7 +1574,7 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 384))[i0 * 20 + i1]);
+            acc += fabsf(((blocks_real *)(ar + 128))[i0 * 20 + i1]);
         }
     }
     ((blocks_real *)(ar + 0))[0] = (blocks_real)acc;
@@ -1586,7 +1586,7 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     /* where -> f32[batch 1, 20], blocks.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 512))[i0] = (((blocks_real *)(ar + 256))[0] != 0.0f ? (((blocks_real *)(ar + 384))[i0] / 2.0f) : ((blocks_real *)(ar + 384))[i0]);
+        ((blocks_real *)(ar + 0))[i0] = (((blocks_real *)(ar + 256))[0] != 0.0f ? (((blocks_real *)(ar + 128))[i0] / 2.0f) : ((blocks_real *)(ar + 128))[i0]);
     }
     }
     /* sum -> f32[], blocks.dlm line 35 */
@@ -1594,19 +1594,19 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 512))[i0 * 20 + i1]);
+            acc += fabsf(((blocks_real *)(ar + 0))[i0 * 20 + i1]);
         }
     }
-    ((blocks_real *)(ar + 0))[0] = (blocks_real)acc;
+    ((blocks_real *)(ar + 128))[0] = (blocks_real)acc;
     }
     /* mul -> f32[], blocks.dlm line 35 */
     {
-    ((blocks_real *)(ar + 320))[0] = (((blocks_real *)(ar + 256))[0] * (((blocks_real *)(ar + 0))[0] > 1.0f ? 1.0f : 0.0f));
+    ((blocks_real *)(ar + 320))[0] = (((blocks_real *)(ar + 256))[0] * (((blocks_real *)(ar + 128))[0] > 1.0f ? 1.0f : 0.0f));
     }
     /* where -> f32[batch 1, 20], blocks.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 384))[i0] = (((blocks_real *)(ar + 320))[0] != 0.0f ? (((blocks_real *)(ar + 512))[i0] / 2.0f) : ((blocks_real *)(ar + 512))[i0]);
+        ((blocks_real *)(ar + 128))[i0] = (((blocks_real *)(ar + 320))[0] != 0.0f ? (((blocks_real *)(ar + 0))[i0] / 2.0f) : ((blocks_real *)(ar + 0))[i0]);
     }
     }
     /* sum -> f32[], blocks.dlm line 35 */
@@ -1614,7 +1614,7 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 384))[i0 * 20 + i1]);
+            acc += fabsf(((blocks_real *)(ar + 128))[i0 * 20 + i1]);
         }
     }
     ((blocks_real *)(ar + 0))[0] = (blocks_real)acc;
@@ -1626,7 +1626,7 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     /* where -> f32[batch 1, 20], blocks.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 512))[i0] = (((blocks_real *)(ar + 256))[0] != 0.0f ? (((blocks_real *)(ar + 384))[i0] / 2.0f) : ((blocks_real *)(ar + 384))[i0]);
+        ((blocks_real *)(ar + 0))[i0] = (((blocks_real *)(ar + 256))[0] != 0.0f ? (((blocks_real *)(ar + 128))[i0] / 2.0f) : ((blocks_real *)(ar + 128))[i0]);
     }
     }
     /* sum -> f32[], blocks.dlm line 35 */
@@ -1634,19 +1634,19 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 512))[i0 * 20 + i1]);
+            acc += fabsf(((blocks_real *)(ar + 0))[i0 * 20 + i1]);
         }
     }
-    ((blocks_real *)(ar + 0))[0] = (blocks_real)acc;
+    ((blocks_real *)(ar + 128))[0] = (blocks_real)acc;
     }
     /* mul -> f32[], blocks.dlm line 35 */
     {
-    ((blocks_real *)(ar + 320))[0] = (((blocks_real *)(ar + 256))[0] * (((blocks_real *)(ar + 0))[0] > 1.0f ? 1.0f : 0.0f));
+    ((blocks_real *)(ar + 320))[0] = (((blocks_real *)(ar + 256))[0] * (((blocks_real *)(ar + 128))[0] > 1.0f ? 1.0f : 0.0f));
     }
     /* where -> f32[batch 1, 20], blocks.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 384))[i0] = (((blocks_real *)(ar + 320))[0] != 0.0f ? (((blocks_real *)(ar + 512))[i0] / 2.0f) : ((blocks_real *)(ar + 512))[i0]);
+        ((blocks_real *)(ar + 128))[i0] = (((blocks_real *)(ar + 320))[0] != 0.0f ? (((blocks_real *)(ar + 0))[i0] / 2.0f) : ((blocks_real *)(ar + 0))[i0]);
     }
     }
     /* sum -> f32[], blocks.dlm line 35 */
@@ -1654,7 +1654,7 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 384))[i0 * 20 + i1]);
+            acc += fabsf(((blocks_real *)(ar + 128))[i0 * 20 + i1]);
         }
     }
     ((blocks_real *)(ar + 0))[0] = (blocks_real)acc;
@@ -1666,7 +1666,7 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     /* where -> f32[batch 1, 20], blocks.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 512))[i0] = (((blocks_real *)(ar + 256))[0] != 0.0f ? (((blocks_real *)(ar + 384))[i0] / 2.0f) : ((blocks_real *)(ar + 384))[i0]);
+        ((blocks_real *)(ar + 0))[i0] = (((blocks_real *)(ar + 256))[0] != 0.0f ? (((blocks_real *)(ar + 128))[i0] / 2.0f) : ((blocks_real *)(ar + 128))[i0]);
     }
     }
     /* sum -> f32[], blocks.dlm line 35 */
@@ -1674,19 +1674,19 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 512))[i0 * 20 + i1]);
+            acc += fabsf(((blocks_real *)(ar + 0))[i0 * 20 + i1]);
         }
     }
-    ((blocks_real *)(ar + 0))[0] = (blocks_real)acc;
+    ((blocks_real *)(ar + 128))[0] = (blocks_real)acc;
     }
     /* mul -> f32[], blocks.dlm line 35 */
     {
-    ((blocks_real *)(ar + 320))[0] = (((blocks_real *)(ar + 256))[0] * (((blocks_real *)(ar + 0))[0] > 1.0f ? 1.0f : 0.0f));
+    ((blocks_real *)(ar + 320))[0] = (((blocks_real *)(ar + 256))[0] * (((blocks_real *)(ar + 128))[0] > 1.0f ? 1.0f : 0.0f));
     }
     /* where -> f32[batch 1, 20], blocks.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 384))[i0] = (((blocks_real *)(ar + 320))[0] != 0.0f ? (((blocks_real *)(ar + 512))[i0] / 2.0f) : ((blocks_real *)(ar + 512))[i0]);
+        ((blocks_real *)(ar + 128))[i0] = (((blocks_real *)(ar + 320))[0] != 0.0f ? (((blocks_real *)(ar + 0))[i0] / 2.0f) : ((blocks_real *)(ar + 0))[i0]);
     }
     }
     /* sum -> f32[], blocks.dlm line 35 */
@@ -1694,7 +1694,7 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 384))[i0 * 20 + i1]);
+            acc += fabsf(((blocks_real *)(ar + 128))[i0 * 20 + i1]);
         }
     }
     ((blocks_real *)(ar + 0))[0] = (blocks_real)acc;
@@ -1706,7 +1706,7 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     /* where -> f32[batch 1, 20], blocks.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 512))[i0] = (((blocks_real *)(ar + 256))[0] != 0.0f ? (((blocks_real *)(ar + 384))[i0] / 2.0f) : ((blocks_real *)(ar + 384))[i0]);
+        ((blocks_real *)(ar + 0))[i0] = (((blocks_real *)(ar + 256))[0] != 0.0f ? (((blocks_real *)(ar + 128))[i0] / 2.0f) : ((blocks_real *)(ar + 128))[i0]);
     }
     }
     /* sum -> f32[], blocks.dlm line 35 */
@@ -1714,19 +1714,19 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 512))[i0 * 20 + i1]);
+            acc += fabsf(((blocks_real *)(ar + 0))[i0 * 20 + i1]);
         }
     }
-    ((blocks_real *)(ar + 0))[0] = (blocks_real)acc;
+    ((blocks_real *)(ar + 128))[0] = (blocks_real)acc;
     }
     /* mul -> f32[], blocks.dlm line 35 */
     {
-    ((blocks_real *)(ar + 320))[0] = (((blocks_real *)(ar + 256))[0] * (((blocks_real *)(ar + 0))[0] > 1.0f ? 1.0f : 0.0f));
+    ((blocks_real *)(ar + 320))[0] = (((blocks_real *)(ar + 256))[0] * (((blocks_real *)(ar + 128))[0] > 1.0f ? 1.0f : 0.0f));
     }
     /* where -> f32[batch 1, 20], blocks.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 384))[i0] = (((blocks_real *)(ar + 320))[0] != 0.0f ? (((blocks_real *)(ar + 512))[i0] / 2.0f) : ((blocks_real *)(ar + 512))[i0]);
+        ((blocks_real *)(ar + 128))[i0] = (((blocks_real *)(ar + 320))[0] != 0.0f ? (((blocks_real *)(ar + 0))[i0] / 2.0f) : ((blocks_real *)(ar + 0))[i0]);
     }
     }
     /* sum -> f32[], blocks.dlm line 35 */
@@ -1734,7 +1734,7 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 384))[i0 * 20 + i1]);
+            acc += fabsf(((blocks_real *)(ar + 128))[i0 * 20 + i1]);
         }
     }
     ((blocks_real *)(ar + 0))[0] = (blocks_real)acc;
@@ -1746,7 +1746,7 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     /* where -> f32[batch 1, 20], blocks.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 512))[i0] = (((blocks_real *)(ar + 256))[0] != 0.0f ? (((blocks_real *)(ar + 384))[i0] / 2.0f) : ((blocks_real *)(ar + 384))[i0]);
+        ((blocks_real *)(ar + 0))[i0] = (((blocks_real *)(ar + 256))[0] != 0.0f ? (((blocks_real *)(ar + 128))[i0] / 2.0f) : ((blocks_real *)(ar + 128))[i0]);
     }
     }
     /* sum -> f32[], blocks.dlm line 35 */
@@ -1754,19 +1754,19 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 512))[i0 * 20 + i1]);
+            acc += fabsf(((blocks_real *)(ar + 0))[i0 * 20 + i1]);
         }
     }
-    ((blocks_real *)(ar + 0))[0] = (blocks_real)acc;
+    ((blocks_real *)(ar + 128))[0] = (blocks_real)acc;
     }
     /* mul -> f32[], blocks.dlm line 35 */
     {
-    ((blocks_real *)(ar + 320))[0] = (((blocks_real *)(ar + 256))[0] * (((blocks_real *)(ar + 0))[0] > 1.0f ? 1.0f : 0.0f));
+    ((blocks_real *)(ar + 320))[0] = (((blocks_real *)(ar + 256))[0] * (((blocks_real *)(ar + 128))[0] > 1.0f ? 1.0f : 0.0f));
     }
     /* where -> f32[batch 1, 20], blocks.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 384))[i0] = (((blocks_real *)(ar + 320))[0] != 0.0f ? (((blocks_real *)(ar + 512))[i0] / 2.0f) : ((blocks_real *)(ar + 512))[i0]);
+        ((blocks_real *)(ar + 128))[i0] = (((blocks_real *)(ar + 320))[0] != 0.0f ? (((blocks_real *)(ar + 0))[i0] / 2.0f) : ((blocks_real *)(ar + 0))[i0]);
     }
     }
     /* sum -> f32[], blocks.dlm line 35 */
@@ -1774,7 +1774,7 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 384))[i0 * 20 + i1]);
+            acc += fabsf(((blocks_real *)(ar + 128))[i0 * 20 + i1]);
         }
     }
     ((blocks_real *)(ar + 0))[0] = (blocks_real)acc;
@@ -1786,7 +1786,7 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     /* where -> f32[batch 1, 20], blocks.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 512))[i0] = (((blocks_real *)(ar + 256))[0] != 0.0f ? (((blocks_real *)(ar + 384))[i0] / 2.0f) : ((blocks_real *)(ar + 384))[i0]);
+        ((blocks_real *)(ar + 0))[i0] = (((blocks_real *)(ar + 256))[0] != 0.0f ? (((blocks_real *)(ar + 128))[i0] / 2.0f) : ((blocks_real *)(ar + 128))[i0]);
     }
     }
     /* sum -> f32[], blocks.dlm line 35 */
@@ -1794,19 +1794,19 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 512))[i0 * 20 + i1]);
+            acc += fabsf(((blocks_real *)(ar + 0))[i0 * 20 + i1]);
         }
     }
-    ((blocks_real *)(ar + 0))[0] = (blocks_real)acc;
+    ((blocks_real *)(ar + 128))[0] = (blocks_real)acc;
     }
     /* mul -> f32[], blocks.dlm line 35 */
     {
-    ((blocks_real *)(ar + 320))[0] = (((blocks_real *)(ar + 256))[0] * (((blocks_real *)(ar + 0))[0] > 1.0f ? 1.0f : 0.0f));
+    ((blocks_real *)(ar + 320))[0] = (((blocks_real *)(ar + 256))[0] * (((blocks_real *)(ar + 128))[0] > 1.0f ? 1.0f : 0.0f));
     }
     /* where -> f32[batch 1, 20], blocks.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 384))[i0] = (((blocks_real *)(ar + 320))[0] != 0.0f ? (((blocks_real *)(ar + 512))[i0] / 2.0f) : ((blocks_real *)(ar + 512))[i0]);
+        ((blocks_real *)(ar + 128))[i0] = (((blocks_real *)(ar + 320))[0] != 0.0f ? (((blocks_real *)(ar + 0))[i0] / 2.0f) : ((blocks_real *)(ar + 0))[i0]);
     }
     }
     /* sum -> f32[], blocks.dlm line 35 */
@@ -1814,7 +1814,7 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 384))[i0 * 20 + i1]);
+            acc += fabsf(((blocks_real *)(ar + 128))[i0 * 20 + i1]);
         }
     }
     ((blocks_real *)(ar + 0))[0] = (blocks_real)acc;
@@ -1826,7 +1826,7 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     /* where -> f32[batch 1, 20], blocks.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 512))[i0] = (((blocks_real *)(ar + 256))[0] != 0.0f ? (((blocks_real *)(ar + 384))[i0] / 2.0f) : ((blocks_real *)(ar + 384))[i0]);
+        ((blocks_real *)(ar + 0))[i0] = (((blocks_real *)(ar + 256))[0] != 0.0f ? (((blocks_real *)(ar + 128))[i0] / 2.0f) : ((blocks_real *)(ar + 128))[i0]);
     }
     }
     /* sum -> f32[], blocks.dlm line 35 */
@@ -1834,19 +1834,19 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 512))[i0 * 20 + i1]);
+            acc += fabsf(((blocks_real *)(ar + 0))[i0 * 20 + i1]);
         }
     }
-    ((blocks_real *)(ar + 0))[0] = (blocks_real)acc;
+    ((blocks_real *)(ar + 128))[0] = (blocks_real)acc;
     }
     /* mul -> f32[], blocks.dlm line 35 */
     {
-    ((blocks_real *)(ar + 320))[0] = (((blocks_real *)(ar + 256))[0] * (((blocks_real *)(ar + 0))[0] > 1.0f ? 1.0f : 0.0f));
+    ((blocks_real *)(ar + 320))[0] = (((blocks_real *)(ar + 256))[0] * (((blocks_real *)(ar + 128))[0] > 1.0f ? 1.0f : 0.0f));
     }
     /* where -> f32[batch 1, 20], blocks.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 384))[i0] = (((blocks_real *)(ar + 320))[0] != 0.0f ? (((blocks_real *)(ar + 512))[i0] / 2.0f) : ((blocks_real *)(ar + 512))[i0]);
+        ((blocks_real *)(ar + 128))[i0] = (((blocks_real *)(ar + 320))[0] != 0.0f ? (((blocks_real *)(ar + 0))[i0] / 2.0f) : ((blocks_real *)(ar + 0))[i0]);
     }
     }
     /* sum -> f32[], blocks.dlm line 35 */
@@ -1854,7 +1854,7 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 384))[i0 * 20 + i1]);
+            acc += fabsf(((blocks_real *)(ar + 128))[i0 * 20 + i1]);
         }
     }
     ((blocks_real *)(ar + 0))[0] = (blocks_real)acc;
@@ -1866,7 +1866,7 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     /* where -> f32[batch 1, 20], blocks.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 512))[i0] = (((blocks_real *)(ar + 256))[0] != 0.0f ? (((blocks_real *)(ar + 384))[i0] / 2.0f) : ((blocks_real *)(ar + 384))[i0]);
+        ((blocks_real *)(ar + 0))[i0] = (((blocks_real *)(ar + 256))[0] != 0.0f ? (((blocks_real *)(ar + 128))[i0] / 2.0f) : ((blocks_real *)(ar + 128))[i0]);
     }
     }
     /* sum -> f32[], blocks.dlm line 35 */
@@ -1874,19 +1874,19 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 512))[i0 * 20 + i1]);
+            acc += fabsf(((blocks_real *)(ar + 0))[i0 * 20 + i1]);
         }
     }
-    ((blocks_real *)(ar + 0))[0] = (blocks_real)acc;
+    ((blocks_real *)(ar + 128))[0] = (blocks_real)acc;
     }
     /* mul -> f32[], blocks.dlm line 35 */
     {
-    ((blocks_real *)(ar + 320))[0] = (((blocks_real *)(ar + 256))[0] * (((blocks_real *)(ar + 0))[0] > 1.0f ? 1.0f : 0.0f));
+    ((blocks_real *)(ar + 320))[0] = (((blocks_real *)(ar + 256))[0] * (((blocks_real *)(ar + 128))[0] > 1.0f ? 1.0f : 0.0f));
     }
     /* where -> f32[batch 1, 20], blocks.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 384))[i0] = (((blocks_real *)(ar + 320))[0] != 0.0f ? (((blocks_real *)(ar + 512))[i0] / 2.0f) : ((blocks_real *)(ar + 512))[i0]);
+        ((blocks_real *)(ar + 128))[i0] = (((blocks_real *)(ar + 320))[0] != 0.0f ? (((blocks_real *)(ar + 0))[i0] / 2.0f) : ((blocks_real *)(ar + 0))[i0]);
     }
     }
     /* sum -> f32[], blocks.dlm line 35 */
@@ -1894,7 +1894,7 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 384))[i0 * 20 + i1]);
+            acc += fabsf(((blocks_real *)(ar + 128))[i0 * 20 + i1]);
         }
     }
     ((blocks_real *)(ar + 0))[0] = (blocks_real)acc;
@@ -1906,7 +1906,7 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     /* where -> f32[batch 1, 20], blocks.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 512))[i0] = (((blocks_real *)(ar + 256))[0] != 0.0f ? (((blocks_real *)(ar + 384))[i0] / 2.0f) : ((blocks_real *)(ar + 384))[i0]);
+        ((blocks_real *)(ar + 0))[i0] = (((blocks_real *)(ar + 256))[0] != 0.0f ? (((blocks_real *)(ar + 128))[i0] / 2.0f) : ((blocks_real *)(ar + 128))[i0]);
     }
     }
     /* sum -> f32[], blocks.dlm line 35 */
@@ -1914,19 +1914,19 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 512))[i0 * 20 + i1]);
+            acc += fabsf(((blocks_real *)(ar + 0))[i0 * 20 + i1]);
         }
     }
-    ((blocks_real *)(ar + 0))[0] = (blocks_real)acc;
+    ((blocks_real *)(ar + 128))[0] = (blocks_real)acc;
     }
     /* mul -> f32[], blocks.dlm line 35 */
     {
-    ((blocks_real *)(ar + 320))[0] = (((blocks_real *)(ar + 256))[0] * (((blocks_real *)(ar + 0))[0] > 1.0f ? 1.0f : 0.0f));
+    ((blocks_real *)(ar + 320))[0] = (((blocks_real *)(ar + 256))[0] * (((blocks_real *)(ar + 128))[0] > 1.0f ? 1.0f : 0.0f));
     }
     /* where -> f32[batch 1, 20], blocks.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 384))[i0] = (((blocks_real *)(ar + 320))[0] != 0.0f ? (((blocks_real *)(ar + 512))[i0] / 2.0f) : ((blocks_real *)(ar + 512))[i0]);
+        ((blocks_real *)(ar + 128))[i0] = (((blocks_real *)(ar + 320))[0] != 0.0f ? (((blocks_real *)(ar + 0))[i0] / 2.0f) : ((blocks_real *)(ar + 0))[i0]);
     }
     }
     /* sum -> f32[], blocks.dlm line 35 */
@@ -1934,104 +1934,104 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 384))[i0 * 20 + i1]);
+            acc += fabsf(((blocks_real *)(ar + 128))[i0 * 20 + i1]);
         }
     }
     ((blocks_real *)(ar + 0))[0] = (blocks_real)acc;
     }
     /* mul -> f32[], blocks.dlm line 35 */
     {
-    ((blocks_real *)(ar + 256))[0] = (((blocks_real *)(ar + 320))[0] * (((blocks_real *)(ar + 0))[0] > 1.0f ? 1.0f : 0.0f));
+    ((blocks_real *)(ar + 576))[0] = (((blocks_real *)(ar + 320))[0] * (((blocks_real *)(ar + 0))[0] > 1.0f ? 1.0f : 0.0f));
     }
     /* sum -> f32[], blocks.dlm line 38 */
     {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += ((blocks_real *)(ar + 384))[i0 * 20 + i1];
+            acc += ((blocks_real *)(ar + 128))[i0 * 20 + i1];
         }
     }
-    ((blocks_real *)(ar + 0))[0] = (blocks_real)acc;
+    ((blocks_real *)(ar + 640))[0] = (blocks_real)acc;
     }
     /* matmul -> f32[batch 1, 64], blocks.dlm line 44 */
     {
-    matvec_3(x, ((blocks_real *)(st + 98816)), ((blocks_real *)(ar + 320)), n);
+    matvec_3(x, ((blocks_real *)(st + 98816)), ((blocks_real *)(ar + 0)), n);
     }
     /* relu -> f32[batch 1, 64], blocks.dlm line 44 */
     {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
-            ((blocks_real *)(ar + 576))[i0 * 64 + i1] = relu((((blocks_real *)(ar + 320))[i0 * 64 + i1] + ((blocks_real *)(st + 103936))[i1]));
+            ((blocks_real *)(ar + 256))[i0 * 64 + i1] = relu((((blocks_real *)(ar + 0))[i0 * 64 + i1] + ((blocks_real *)(st + 103936))[i1]));
         }
     }
     }
     /* matmul -> f32[batch 1, 32], blocks.dlm line 44 */
     {
-    matvec_4(((blocks_real *)(ar + 576)), ((blocks_real *)(st + 104192)), ((blocks_real *)(ar + 320)), n);
+    matvec_4(((blocks_real *)(ar + 256)), ((blocks_real *)(st + 104192)), ((blocks_real *)(ar + 0)), n);
     }
     /* relu -> f32[batch 1, 32], blocks.dlm line 44 */
     {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 32; i1++) {
-            ((blocks_real *)(ar + 448))[i0 * 32 + i1] = relu((((blocks_real *)(ar + 320))[i0 * 32 + i1] + ((blocks_real *)(st + 112384))[i1]));
+            ((blocks_real *)(ar + 128))[i0 * 32 + i1] = relu((((blocks_real *)(ar + 0))[i0 * 32 + i1] + ((blocks_real *)(st + 112384))[i1]));
         }
     }
     }
     /* matmul -> f32[batch 1, 16], blocks.dlm line 48 */
     {
-    matvec_5(((blocks_real *)(ar + 448)), ((blocks_real *)(st + 112512)), ((blocks_real *)(ar + 320)), n);
+    matvec_5(((blocks_real *)(ar + 128)), ((blocks_real *)(st + 112512)), ((blocks_real *)(ar + 0)), n);
     }
     /* add -> f32[batch 1, 16], blocks.dlm line 48 */
     {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 16; i1++) {
-            ((blocks_real *)(ar + 384))[i0 * 16 + i1] = (((blocks_real *)(ar + 320))[i0 * 16 + i1] + ((blocks_real *)(st + 114560))[i1]);
+            ((blocks_real *)(ar + 128))[i0 * 16 + i1] = (((blocks_real *)(ar + 0))[i0 * 16 + i1] + ((blocks_real *)(st + 114560))[i1]);
         }
     }
     }
     /* matmul -> f32[batch 1, 20], blocks.dlm line 55 */
     {
-    matvec_6(((blocks_real *)(ar + 384)), ((blocks_real *)(st + 114624)), ((blocks_real *)(ar + 448)), n);
+    matvec_6(((blocks_real *)(ar + 128)), ((blocks_real *)(st + 114624)), ((blocks_real *)(ar + 0)), n);
     }
     /* add -> f32[batch 1, 20], blocks.dlm line 55 */
     {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 20; i1++) {
-            ((blocks_real *)(ar + 320))[i0 * 20 + i1] = (((blocks_real *)(ar + 448))[i0 * 20 + i1] + ((blocks_real *)(st + 115904))[i1]);
+            ((blocks_real *)(ar + 128))[i0 * 20 + i1] = (((blocks_real *)(ar + 0))[i0 * 20 + i1] + ((blocks_real *)(st + 115904))[i1]);
         }
     }
     }
     /* matmul -> f32[batch 1, 20], blocks.dlm line 32 */
     {
-    matvec_2(((blocks_real *)(ar + 320)), ((blocks_real *)(st + 117632)), ((blocks_real *)(ar + 448)), n);
+    matvec_2(((blocks_real *)(ar + 128)), ((blocks_real *)(st + 117632)), ((blocks_real *)(ar + 0)), n);
     }
     /* add -> f32[batch 1, 20], blocks.dlm line 32 */
     {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 20; i1++) {
-            ((blocks_real *)(ar + 320))[i0 * 20 + i1] = (((blocks_real *)(ar + 448))[i0 * 20 + i1] + ((blocks_real *)(st + 119232))[i1]);
+            ((blocks_real *)(ar + 128))[i0 * 20 + i1] = (((blocks_real *)(ar + 0))[i0 * 20 + i1] + ((blocks_real *)(st + 119232))[i1]);
         }
     }
     }
     /* matmul -> f32[batch 1, 20], blocks.dlm line 33 */
     {
-    gemm(0, 0, n, 20, 20, ((blocks_real *)(ar + 320)), 20, ((blocks_real *)(st + 116032)), 20, ((blocks_real *)(ar + 448)), 20, 0);
+    gemm(0, 0, n, 20, 20, ((blocks_real *)(ar + 128)), 20, ((blocks_real *)(st + 116032)), 20, ((blocks_real *)(ar + 0)), 20, 0);
     }
     /* relu -> f32[batch 1, 20], blocks.dlm line 33 */
     {
     for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 320))[i0] = relu((((blocks_real *)(ar + 448))[i0] + 1.0f));
+        ((blocks_real *)(ar + 128))[i0] = relu((((blocks_real *)(ar + 0))[i0] + 1.0f));
     }
     }
     /* matmul -> f32[batch 1, 20], blocks.dlm line 34 */
     {
-    matvec_2(((blocks_real *)(ar + 320)), ((blocks_real *)(st + 117632)), ((blocks_real *)(ar + 448)), n);
+    matvec_2(((blocks_real *)(ar + 128)), ((blocks_real *)(st + 117632)), ((blocks_real *)(ar + 0)), n);
     }
     /* add -> f32[batch 1, 20], blocks.dlm line 34 */
     {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 20; i1++) {
-            ((blocks_real *)(ar + 320))[i0 * 20 + i1] = (((blocks_real *)(ar + 448))[i0 * 20 + i1] + ((blocks_real *)(st + 119232))[i1]);
+            ((blocks_real *)(ar + 128))[i0 * 20 + i1] = (((blocks_real *)(ar + 0))[i0 * 20 + i1] + ((blocks_real *)(st + 119232))[i1]);
         }
     }
     }
@@ -2040,19 +2040,19 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 320))[i0 * 20 + i1]);
+            acc += fabsf(((blocks_real *)(ar + 128))[i0 * 20 + i1]);
         }
     }
-    ((blocks_real *)(ar + 448))[0] = (blocks_real)acc;
+    ((blocks_real *)(ar + 0))[0] = (blocks_real)acc;
     }
     /* gt -> f32[], blocks.dlm line 35 */
     {
-    ((blocks_real *)(ar + 512))[0] = (((blocks_real *)(ar + 448))[0] > 1.0f ? 1.0f : 0.0f);
+    ((blocks_real *)(ar + 256))[0] = (((blocks_real *)(ar + 0))[0] > 1.0f ? 1.0f : 0.0f);
     }
     /* where -> f32[batch 1, 20], blocks.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 576))[i0] = (((blocks_real *)(ar + 512))[0] != 0.0f ? (((blocks_real *)(ar + 320))[i0] / 2.0f) : ((blocks_real *)(ar + 320))[i0]);
+        ((blocks_real *)(ar + 0))[i0] = (((blocks_real *)(ar + 256))[0] != 0.0f ? (((blocks_real *)(ar + 128))[i0] / 2.0f) : ((blocks_real *)(ar + 128))[i0]);
     }
     }
     /* sum -> f32[], blocks.dlm line 35 */
@@ -2060,19 +2060,19 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 576))[i0 * 20 + i1]);
+            acc += fabsf(((blocks_real *)(ar + 0))[i0 * 20 + i1]);
         }
     }
-    ((blocks_real *)(ar + 320))[0] = (blocks_real)acc;
+    ((blocks_real *)(ar + 128))[0] = (blocks_real)acc;
     }
     /* mul -> f32[], blocks.dlm line 35 */
     {
-    ((blocks_real *)(ar + 384))[0] = (((blocks_real *)(ar + 512))[0] * (((blocks_real *)(ar + 320))[0] > 1.0f ? 1.0f : 0.0f));
+    ((blocks_real *)(ar + 320))[0] = (((blocks_real *)(ar + 256))[0] * (((blocks_real *)(ar + 128))[0] > 1.0f ? 1.0f : 0.0f));
     }
     /* where -> f32[batch 1, 20], blocks.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 448))[i0] = (((blocks_real *)(ar + 384))[0] != 0.0f ? (((blocks_real *)(ar + 576))[i0] / 2.0f) : ((blocks_real *)(ar + 576))[i0]);
+        ((blocks_real *)(ar + 128))[i0] = (((blocks_real *)(ar + 320))[0] != 0.0f ? (((blocks_real *)(ar + 0))[i0] / 2.0f) : ((blocks_real *)(ar + 0))[i0]);
     }
     }
     /* sum -> f32[], blocks.dlm line 35 */
@@ -2080,19 +2080,19 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 448))[i0 * 20 + i1]);
+            acc += fabsf(((blocks_real *)(ar + 128))[i0 * 20 + i1]);
         }
     }
-    ((blocks_real *)(ar + 320))[0] = (blocks_real)acc;
+    ((blocks_real *)(ar + 0))[0] = (blocks_real)acc;
     }
     /* mul -> f32[], blocks.dlm line 35 */
     {
-    ((blocks_real *)(ar + 576))[0] = (((blocks_real *)(ar + 384))[0] * (((blocks_real *)(ar + 320))[0] > 1.0f ? 1.0f : 0.0f));
+    ((blocks_real *)(ar + 256))[0] = (((blocks_real *)(ar + 320))[0] * (((blocks_real *)(ar + 0))[0] > 1.0f ? 1.0f : 0.0f));
     }
     /* where -> f32[batch 1, 20], blocks.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 320))[i0] = (((blocks_real *)(ar + 576))[0] != 0.0f ? (((blocks_real *)(ar + 448))[i0] / 2.0f) : ((blocks_real *)(ar + 448))[i0]);
+        ((blocks_real *)(ar + 0))[i0] = (((blocks_real *)(ar + 256))[0] != 0.0f ? (((blocks_real *)(ar + 128))[i0] / 2.0f) : ((blocks_real *)(ar + 128))[i0]);
     }
     }
     /* sum -> f32[], blocks.dlm line 35 */
@@ -2100,19 +2100,19 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 320))[i0 * 20 + i1]);
+            acc += fabsf(((blocks_real *)(ar + 0))[i0 * 20 + i1]);
         }
     }
-    ((blocks_real *)(ar + 448))[0] = (blocks_real)acc;
+    ((blocks_real *)(ar + 128))[0] = (blocks_real)acc;
     }
     /* mul -> f32[], blocks.dlm line 35 */
     {
-    ((blocks_real *)(ar + 512))[0] = (((blocks_real *)(ar + 576))[0] * (((blocks_real *)(ar + 448))[0] > 1.0f ? 1.0f : 0.0f));
+    ((blocks_real *)(ar + 320))[0] = (((blocks_real *)(ar + 256))[0] * (((blocks_real *)(ar + 128))[0] > 1.0f ? 1.0f : 0.0f));
     }
     /* where -> f32[batch 1, 20], blocks.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 576))[i0] = (((blocks_real *)(ar + 512))[0] != 0.0f ? (((blocks_real *)(ar + 320))[i0] / 2.0f) : ((blocks_real *)(ar + 320))[i0]);
+        ((blocks_real *)(ar + 128))[i0] = (((blocks_real *)(ar + 320))[0] != 0.0f ? (((blocks_real *)(ar + 0))[i0] / 2.0f) : ((blocks_real *)(ar + 0))[i0]);
     }
     }
     /* sum -> f32[], blocks.dlm line 35 */
@@ -2120,19 +2120,19 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 576))[i0 * 20 + i1]);
+            acc += fabsf(((blocks_real *)(ar + 128))[i0 * 20 + i1]);
         }
     }
-    ((blocks_real *)(ar + 320))[0] = (blocks_real)acc;
+    ((blocks_real *)(ar + 0))[0] = (blocks_real)acc;
     }
     /* mul -> f32[], blocks.dlm line 35 */
     {
-    ((blocks_real *)(ar + 384))[0] = (((blocks_real *)(ar + 512))[0] * (((blocks_real *)(ar + 320))[0] > 1.0f ? 1.0f : 0.0f));
+    ((blocks_real *)(ar + 256))[0] = (((blocks_real *)(ar + 320))[0] * (((blocks_real *)(ar + 0))[0] > 1.0f ? 1.0f : 0.0f));
     }
     /* where -> f32[batch 1, 20], blocks.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 448))[i0] = (((blocks_real *)(ar + 384))[0] != 0.0f ? (((blocks_real *)(ar + 576))[i0] / 2.0f) : ((blocks_real *)(ar + 576))[i0]);
+        ((blocks_real *)(ar + 0))[i0] = (((blocks_real *)(ar + 256))[0] != 0.0f ? (((blocks_real *)(ar + 128))[i0] / 2.0f) : ((blocks_real *)(ar + 128))[i0]);
     }
     }
     /* sum -> f32[], blocks.dlm line 35 */
@@ -2140,19 +2140,19 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 448))[i0 * 20 + i1]);
+            acc += fabsf(((blocks_real *)(ar + 0))[i0 * 20 + i1]);
         }
     }
-    ((blocks_real *)(ar + 320))[0] = (blocks_real)acc;
+    ((blocks_real *)(ar + 128))[0] = (blocks_real)acc;
     }
     /* mul -> f32[], blocks.dlm line 35 */
     {
-    ((blocks_real *)(ar + 576))[0] = (((blocks_real *)(ar + 384))[0] * (((blocks_real *)(ar + 320))[0] > 1.0f ? 1.0f : 0.0f));
+    ((blocks_real *)(ar + 320))[0] = (((blocks_real *)(ar + 256))[0] * (((blocks_real *)(ar + 128))[0] > 1.0f ? 1.0f : 0.0f));
     }
     /* where -> f32[batch 1, 20], blocks.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 320))[i0] = (((blocks_real *)(ar + 576))[0] != 0.0f ? (((blocks_real *)(ar + 448))[i0] / 2.0f) : ((blocks_real *)(ar + 448))[i0]);
+        ((blocks_real *)(ar + 128))[i0] = (((blocks_real *)(ar + 320))[0] != 0.0f ? (((blocks_real *)(ar + 0))[i0] / 2.0f) : ((blocks_real *)(ar + 0))[i0]);
     }
     }
     /* sum -> f32[], blocks.dlm line 35 */
@@ -2160,19 +2160,19 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 320))[i0 * 20 + i1]);
+            acc += fabsf(((blocks_real *)(ar + 128))[i0 * 20 + i1]);
         }
     }
-    ((blocks_real *)(ar + 448))[0] = (blocks_real)acc;
+    ((blocks_real *)(ar + 0))[0] = (blocks_real)acc;
     }
     /* mul -> f32[], blocks.dlm line 35 */
     {
-    ((blocks_real *)(ar + 512))[0] = (((blocks_real *)(ar + 576))[0] * (((blocks_real *)(ar + 448))[0] > 1.0f ? 1.0f : 0.0f));
+    ((blocks_real *)(ar + 256))[0] = (((blocks_real *)(ar + 320))[0] * (((blocks_real *)(ar + 0))[0] > 1.0f ? 1.0f : 0.0f));
     }
     /* where -> f32[batch 1, 20], blocks.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 576))[i0] = (((blocks_real *)(ar + 512))[0] != 0.0f ? (((blocks_real *)(ar + 320))[i0] / 2.0f) : ((blocks_real *)(ar + 320))[i0]);
+        ((blocks_real *)(ar + 0))[i0] = (((blocks_real *)(ar + 256))[0] != 0.0f ? (((blocks_real *)(ar + 128))[i0] / 2.0f) : ((blocks_real *)(ar + 128))[i0]);
     }
     }
     /* sum -> f32[], blocks.dlm line 35 */
@@ -2180,19 +2180,19 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 576))[i0 * 20 + i1]);
+            acc += fabsf(((blocks_real *)(ar + 0))[i0 * 20 + i1]);
         }
     }
-    ((blocks_real *)(ar + 320))[0] = (blocks_real)acc;
+    ((blocks_real *)(ar + 128))[0] = (blocks_real)acc;
     }
     /* mul -> f32[], blocks.dlm line 35 */
     {
-    ((blocks_real *)(ar + 384))[0] = (((blocks_real *)(ar + 512))[0] * (((blocks_real *)(ar + 320))[0] > 1.0f ? 1.0f : 0.0f));
+    ((blocks_real *)(ar + 320))[0] = (((blocks_real *)(ar + 256))[0] * (((blocks_real *)(ar + 128))[0] > 1.0f ? 1.0f : 0.0f));
     }
     /* where -> f32[batch 1, 20], blocks.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 448))[i0] = (((blocks_real *)(ar + 384))[0] != 0.0f ? (((blocks_real *)(ar + 576))[i0] / 2.0f) : ((blocks_real *)(ar + 576))[i0]);
+        ((blocks_real *)(ar + 128))[i0] = (((blocks_real *)(ar + 320))[0] != 0.0f ? (((blocks_real *)(ar + 0))[i0] / 2.0f) : ((blocks_real *)(ar + 0))[i0]);
     }
     }
     /* sum -> f32[], blocks.dlm line 35 */
@@ -2200,19 +2200,19 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 448))[i0 * 20 + i1]);
+            acc += fabsf(((blocks_real *)(ar + 128))[i0 * 20 + i1]);
         }
     }
-    ((blocks_real *)(ar + 320))[0] = (blocks_real)acc;
+    ((blocks_real *)(ar + 0))[0] = (blocks_real)acc;
     }
     /* mul -> f32[], blocks.dlm line 35 */
     {
-    ((blocks_real *)(ar + 576))[0] = (((blocks_real *)(ar + 384))[0] * (((blocks_real *)(ar + 320))[0] > 1.0f ? 1.0f : 0.0f));
+    ((blocks_real *)(ar + 256))[0] = (((blocks_real *)(ar + 320))[0] * (((blocks_real *)(ar + 0))[0] > 1.0f ? 1.0f : 0.0f));
     }
     /* where -> f32[batch 1, 20], blocks.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 320))[i0] = (((blocks_real *)(ar + 576))[0] != 0.0f ? (((blocks_real *)(ar + 448))[i0] / 2.0f) : ((blocks_real *)(ar + 448))[i0]);
+        ((blocks_real *)(ar + 0))[i0] = (((blocks_real *)(ar + 256))[0] != 0.0f ? (((blocks_real *)(ar + 128))[i0] / 2.0f) : ((blocks_real *)(ar + 128))[i0]);
     }
     }
     /* sum -> f32[], blocks.dlm line 35 */
@@ -2220,19 +2220,19 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 320))[i0 * 20 + i1]);
+            acc += fabsf(((blocks_real *)(ar + 0))[i0 * 20 + i1]);
         }
     }
-    ((blocks_real *)(ar + 448))[0] = (blocks_real)acc;
+    ((blocks_real *)(ar + 128))[0] = (blocks_real)acc;
     }
     /* mul -> f32[], blocks.dlm line 35 */
     {
-    ((blocks_real *)(ar + 512))[0] = (((blocks_real *)(ar + 576))[0] * (((blocks_real *)(ar + 448))[0] > 1.0f ? 1.0f : 0.0f));
+    ((blocks_real *)(ar + 320))[0] = (((blocks_real *)(ar + 256))[0] * (((blocks_real *)(ar + 128))[0] > 1.0f ? 1.0f : 0.0f));
     }
     /* where -> f32[batch 1, 20], blocks.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 576))[i0] = (((blocks_real *)(ar + 512))[0] != 0.0f ? (((blocks_real *)(ar + 320))[i0] / 2.0f) : ((blocks_real *)(ar + 320))[i0]);
+        ((blocks_real *)(ar + 128))[i0] = (((blocks_real *)(ar + 320))[0] != 0.0f ? (((blocks_real *)(ar + 0))[i0] / 2.0f) : ((blocks_real *)(ar + 0))[i0]);
     }
     }
     /* sum -> f32[], blocks.dlm line 35 */
@@ -2240,19 +2240,19 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 576))[i0 * 20 + i1]);
+            acc += fabsf(((blocks_real *)(ar + 128))[i0 * 20 + i1]);
         }
     }
-    ((blocks_real *)(ar + 320))[0] = (blocks_real)acc;
+    ((blocks_real *)(ar + 0))[0] = (blocks_real)acc;
     }
     /* mul -> f32[], blocks.dlm line 35 */
     {
-    ((blocks_real *)(ar + 384))[0] = (((blocks_real *)(ar + 512))[0] * (((blocks_real *)(ar + 320))[0] > 1.0f ? 1.0f : 0.0f));
+    ((blocks_real *)(ar + 256))[0] = (((blocks_real *)(ar + 320))[0] * (((blocks_real *)(ar + 0))[0] > 1.0f ? 1.0f : 0.0f));
     }
     /* where -> f32[batch 1, 20], blocks.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 448))[i0] = (((blocks_real *)(ar + 384))[0] != 0.0f ? (((blocks_real *)(ar + 576))[i0] / 2.0f) : ((blocks_real *)(ar + 576))[i0]);
+        ((blocks_real *)(ar + 0))[i0] = (((blocks_real *)(ar + 256))[0] != 0.0f ? (((blocks_real *)(ar + 128))[i0] / 2.0f) : ((blocks_real *)(ar + 128))[i0]);
     }
     }
     /* sum -> f32[], blocks.dlm line 35 */
@@ -2260,19 +2260,19 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 448))[i0 * 20 + i1]);
+            acc += fabsf(((blocks_real *)(ar + 0))[i0 * 20 + i1]);
         }
     }
-    ((blocks_real *)(ar + 320))[0] = (blocks_real)acc;
+    ((blocks_real *)(ar + 128))[0] = (blocks_real)acc;
     }
     /* mul -> f32[], blocks.dlm line 35 */
     {
-    ((blocks_real *)(ar + 576))[0] = (((blocks_real *)(ar + 384))[0] * (((blocks_real *)(ar + 320))[0] > 1.0f ? 1.0f : 0.0f));
+    ((blocks_real *)(ar + 320))[0] = (((blocks_real *)(ar + 256))[0] * (((blocks_real *)(ar + 128))[0] > 1.0f ? 1.0f : 0.0f));
     }
     /* where -> f32[batch 1, 20], blocks.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 320))[i0] = (((blocks_real *)(ar + 576))[0] != 0.0f ? (((blocks_real *)(ar + 448))[i0] / 2.0f) : ((blocks_real *)(ar + 448))[i0]);
+        ((blocks_real *)(ar + 128))[i0] = (((blocks_real *)(ar + 320))[0] != 0.0f ? (((blocks_real *)(ar + 0))[i0] / 2.0f) : ((blocks_real *)(ar + 0))[i0]);
     }
     }
     /* sum -> f32[], blocks.dlm line 35 */
@@ -2280,19 +2280,19 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 320))[i0 * 20 + i1]);
+            acc += fabsf(((blocks_real *)(ar + 128))[i0 * 20 + i1]);
         }
     }
-    ((blocks_real *)(ar + 448))[0] = (blocks_real)acc;
+    ((blocks_real *)(ar + 0))[0] = (blocks_real)acc;
     }
     /* mul -> f32[], blocks.dlm line 35 */
     {
-    ((blocks_real *)(ar + 512))[0] = (((blocks_real *)(ar + 576))[0] * (((blocks_real *)(ar + 448))[0] > 1.0f ? 1.0f : 0.0f));
+    ((blocks_real *)(ar + 256))[0] = (((blocks_real *)(ar + 320))[0] * (((blocks_real *)(ar + 0))[0] > 1.0f ? 1.0f : 0.0f));
     }
     /* where -> f32[batch 1, 20], blocks.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 576))[i0] = (((blocks_real *)(ar + 512))[0] != 0.0f ? (((blocks_real *)(ar + 320))[i0] / 2.0f) : ((blocks_real *)(ar + 320))[i0]);
+        ((blocks_real *)(ar + 0))[i0] = (((blocks_real *)(ar + 256))[0] != 0.0f ? (((blocks_real *)(ar + 128))[i0] / 2.0f) : ((blocks_real *)(ar + 128))[i0]);
     }
     }
     /* sum -> f32[], blocks.dlm line 35 */
@@ -2300,19 +2300,19 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 576))[i0 * 20 + i1]);
+            acc += fabsf(((blocks_real *)(ar + 0))[i0 * 20 + i1]);
         }
     }
-    ((blocks_real *)(ar + 320))[0] = (blocks_real)acc;
+    ((blocks_real *)(ar + 128))[0] = (blocks_real)acc;
     }
     /* mul -> f32[], blocks.dlm line 35 */
     {
-    ((blocks_real *)(ar + 384))[0] = (((blocks_real *)(ar + 512))[0] * (((blocks_real *)(ar + 320))[0] > 1.0f ? 1.0f : 0.0f));
+    ((blocks_real *)(ar + 320))[0] = (((blocks_real *)(ar + 256))[0] * (((blocks_real *)(ar + 128))[0] > 1.0f ? 1.0f : 0.0f));
     }
     /* where -> f32[batch 1, 20], blocks.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 448))[i0] = (((blocks_real *)(ar + 384))[0] != 0.0f ? (((blocks_real *)(ar + 576))[i0] / 2.0f) : ((blocks_real *)(ar + 576))[i0]);
+        ((blocks_real *)(ar + 128))[i0] = (((blocks_real *)(ar + 320))[0] != 0.0f ? (((blocks_real *)(ar + 0))[i0] / 2.0f) : ((blocks_real *)(ar + 0))[i0]);
     }
     }
     /* sum -> f32[], blocks.dlm line 35 */
@@ -2320,19 +2320,19 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 448))[i0 * 20 + i1]);
+            acc += fabsf(((blocks_real *)(ar + 128))[i0 * 20 + i1]);
         }
     }
-    ((blocks_real *)(ar + 320))[0] = (blocks_real)acc;
+    ((blocks_real *)(ar + 0))[0] = (blocks_real)acc;
     }
     /* mul -> f32[], blocks.dlm line 35 */
     {
-    ((blocks_real *)(ar + 576))[0] = (((blocks_real *)(ar + 384))[0] * (((blocks_real *)(ar + 320))[0] > 1.0f ? 1.0f : 0.0f));
+    ((blocks_real *)(ar + 256))[0] = (((blocks_real *)(ar + 320))[0] * (((blocks_real *)(ar + 0))[0] > 1.0f ? 1.0f : 0.0f));
     }
     /* where -> f32[batch 1, 20], blocks.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 320))[i0] = (((blocks_real *)(ar + 576))[0] != 0.0f ? (((blocks_real *)(ar + 448))[i0] / 2.0f) : ((blocks_real *)(ar + 448))[i0]);
+        ((blocks_real *)(ar + 0))[i0] = (((blocks_real *)(ar + 256))[0] != 0.0f ? (((blocks_real *)(ar + 128))[i0] / 2.0f) : ((blocks_real *)(ar + 128))[i0]);
     }
     }
     /* sum -> f32[], blocks.dlm line 35 */
@@ -2340,19 +2340,19 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 320))[i0 * 20 + i1]);
+            acc += fabsf(((blocks_real *)(ar + 0))[i0 * 20 + i1]);
         }
     }
-    ((blocks_real *)(ar + 448))[0] = (blocks_real)acc;
+    ((blocks_real *)(ar + 128))[0] = (blocks_real)acc;
     }
     /* mul -> f32[], blocks.dlm line 35 */
     {
-    ((blocks_real *)(ar + 512))[0] = (((blocks_real *)(ar + 576))[0] * (((blocks_real *)(ar + 448))[0] > 1.0f ? 1.0f : 0.0f));
+    ((blocks_real *)(ar + 320))[0] = (((blocks_real *)(ar + 256))[0] * (((blocks_real *)(ar + 128))[0] > 1.0f ? 1.0f : 0.0f));
     }
     /* where -> f32[batch 1, 20], blocks.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 576))[i0] = (((blocks_real *)(ar + 512))[0] != 0.0f ? (((blocks_real *)(ar + 320))[i0] / 2.0f) : ((blocks_real *)(ar + 320))[i0]);
+        ((blocks_real *)(ar + 128))[i0] = (((blocks_real *)(ar + 320))[0] != 0.0f ? (((blocks_real *)(ar + 0))[i0] / 2.0f) : ((blocks_real *)(ar + 0))[i0]);
     }
     }
     /* sum -> f32[], blocks.dlm line 35 */
@@ -2360,19 +2360,19 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 576))[i0 * 20 + i1]);
+            acc += fabsf(((blocks_real *)(ar + 128))[i0 * 20 + i1]);
         }
     }
-    ((blocks_real *)(ar + 320))[0] = (blocks_real)acc;
+    ((blocks_real *)(ar + 0))[0] = (blocks_real)acc;
     }
     /* mul -> f32[], blocks.dlm line 35 */
     {
-    ((blocks_real *)(ar + 384))[0] = (((blocks_real *)(ar + 512))[0] * (((blocks_real *)(ar + 320))[0] > 1.0f ? 1.0f : 0.0f));
+    ((blocks_real *)(ar + 256))[0] = (((blocks_real *)(ar + 320))[0] * (((blocks_real *)(ar + 0))[0] > 1.0f ? 1.0f : 0.0f));
     }
     /* where -> f32[batch 1, 20], blocks.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 448))[i0] = (((blocks_real *)(ar + 384))[0] != 0.0f ? (((blocks_real *)(ar + 576))[i0] / 2.0f) : ((blocks_real *)(ar + 576))[i0]);
+        ((blocks_real *)(ar + 0))[i0] = (((blocks_real *)(ar + 256))[0] != 0.0f ? (((blocks_real *)(ar + 128))[i0] / 2.0f) : ((blocks_real *)(ar + 128))[i0]);
     }
     }
     /* sum -> f32[], blocks.dlm line 35 */
@@ -2380,19 +2380,19 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 448))[i0 * 20 + i1]);
+            acc += fabsf(((blocks_real *)(ar + 0))[i0 * 20 + i1]);
         }
     }
-    ((blocks_real *)(ar + 320))[0] = (blocks_real)acc;
+    ((blocks_real *)(ar + 128))[0] = (blocks_real)acc;
     }
     /* mul -> f32[], blocks.dlm line 35 */
     {
-    ((blocks_real *)(ar + 576))[0] = (((blocks_real *)(ar + 384))[0] * (((blocks_real *)(ar + 320))[0] > 1.0f ? 1.0f : 0.0f));
+    ((blocks_real *)(ar + 320))[0] = (((blocks_real *)(ar + 256))[0] * (((blocks_real *)(ar + 128))[0] > 1.0f ? 1.0f : 0.0f));
     }
     /* where -> f32[batch 1, 20], blocks.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 320))[i0] = (((blocks_real *)(ar + 576))[0] != 0.0f ? (((blocks_real *)(ar + 448))[i0] / 2.0f) : ((blocks_real *)(ar + 448))[i0]);
+        ((blocks_real *)(ar + 128))[i0] = (((blocks_real *)(ar + 320))[0] != 0.0f ? (((blocks_real *)(ar + 0))[i0] / 2.0f) : ((blocks_real *)(ar + 0))[i0]);
     }
     }
     /* sum -> f32[], blocks.dlm line 35 */
@@ -2400,19 +2400,19 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 320))[i0 * 20 + i1]);
+            acc += fabsf(((blocks_real *)(ar + 128))[i0 * 20 + i1]);
         }
     }
-    ((blocks_real *)(ar + 448))[0] = (blocks_real)acc;
+    ((blocks_real *)(ar + 0))[0] = (blocks_real)acc;
     }
     /* mul -> f32[], blocks.dlm line 35 */
     {
-    ((blocks_real *)(ar + 512))[0] = (((blocks_real *)(ar + 576))[0] * (((blocks_real *)(ar + 448))[0] > 1.0f ? 1.0f : 0.0f));
+    ((blocks_real *)(ar + 256))[0] = (((blocks_real *)(ar + 320))[0] * (((blocks_real *)(ar + 0))[0] > 1.0f ? 1.0f : 0.0f));
     }
     /* where -> f32[batch 1, 20], blocks.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 576))[i0] = (((blocks_real *)(ar + 512))[0] != 0.0f ? (((blocks_real *)(ar + 320))[i0] / 2.0f) : ((blocks_real *)(ar + 320))[i0]);
+        ((blocks_real *)(ar + 0))[i0] = (((blocks_real *)(ar + 256))[0] != 0.0f ? (((blocks_real *)(ar + 128))[i0] / 2.0f) : ((blocks_real *)(ar + 128))[i0]);
     }
     }
     /* sum -> f32[], blocks.dlm line 35 */
@@ -2420,19 +2420,19 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 576))[i0 * 20 + i1]);
+            acc += fabsf(((blocks_real *)(ar + 0))[i0 * 20 + i1]);
         }
     }
-    ((blocks_real *)(ar + 320))[0] = (blocks_real)acc;
+    ((blocks_real *)(ar + 128))[0] = (blocks_real)acc;
     }
     /* mul -> f32[], blocks.dlm line 35 */
     {
-    ((blocks_real *)(ar + 384))[0] = (((blocks_real *)(ar + 512))[0] * (((blocks_real *)(ar + 320))[0] > 1.0f ? 1.0f : 0.0f));
+    ((blocks_real *)(ar + 320))[0] = (((blocks_real *)(ar + 256))[0] * (((blocks_real *)(ar + 128))[0] > 1.0f ? 1.0f : 0.0f));
     }
     /* where -> f32[batch 1, 20], blocks.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 448))[i0] = (((blocks_real *)(ar + 384))[0] != 0.0f ? (((blocks_real *)(ar + 576))[i0] / 2.0f) : ((blocks_real *)(ar + 576))[i0]);
+        ((blocks_real *)(ar + 128))[i0] = (((blocks_real *)(ar + 320))[0] != 0.0f ? (((blocks_real *)(ar + 0))[i0] / 2.0f) : ((blocks_real *)(ar + 0))[i0]);
     }
     }
     /* sum -> f32[], blocks.dlm line 35 */
@@ -2440,19 +2440,19 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 448))[i0 * 20 + i1]);
+            acc += fabsf(((blocks_real *)(ar + 128))[i0 * 20 + i1]);
         }
     }
-    ((blocks_real *)(ar + 320))[0] = (blocks_real)acc;
+    ((blocks_real *)(ar + 0))[0] = (blocks_real)acc;
     }
     /* mul -> f32[], blocks.dlm line 35 */
     {
-    ((blocks_real *)(ar + 576))[0] = (((blocks_real *)(ar + 384))[0] * (((blocks_real *)(ar + 320))[0] > 1.0f ? 1.0f : 0.0f));
+    ((blocks_real *)(ar + 256))[0] = (((blocks_real *)(ar + 320))[0] * (((blocks_real *)(ar + 0))[0] > 1.0f ? 1.0f : 0.0f));
     }
     /* where -> f32[batch 1, 20], blocks.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 320))[i0] = (((blocks_real *)(ar + 576))[0] != 0.0f ? (((blocks_real *)(ar + 448))[i0] / 2.0f) : ((blocks_real *)(ar + 448))[i0]);
+        ((blocks_real *)(ar + 0))[i0] = (((blocks_real *)(ar + 256))[0] != 0.0f ? (((blocks_real *)(ar + 128))[i0] / 2.0f) : ((blocks_real *)(ar + 128))[i0]);
     }
     }
     /* sum -> f32[], blocks.dlm line 35 */
@@ -2460,19 +2460,19 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 320))[i0 * 20 + i1]);
+            acc += fabsf(((blocks_real *)(ar + 0))[i0 * 20 + i1]);
         }
     }
-    ((blocks_real *)(ar + 448))[0] = (blocks_real)acc;
+    ((blocks_real *)(ar + 128))[0] = (blocks_real)acc;
     }
     /* mul -> f32[], blocks.dlm line 35 */
     {
-    ((blocks_real *)(ar + 512))[0] = (((blocks_real *)(ar + 576))[0] * (((blocks_real *)(ar + 448))[0] > 1.0f ? 1.0f : 0.0f));
+    ((blocks_real *)(ar + 320))[0] = (((blocks_real *)(ar + 256))[0] * (((blocks_real *)(ar + 128))[0] > 1.0f ? 1.0f : 0.0f));
     }
     /* where -> f32[batch 1, 20], blocks.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 576))[i0] = (((blocks_real *)(ar + 512))[0] != 0.0f ? (((blocks_real *)(ar + 320))[i0] / 2.0f) : ((blocks_real *)(ar + 320))[i0]);
+        ((blocks_real *)(ar + 128))[i0] = (((blocks_real *)(ar + 320))[0] != 0.0f ? (((blocks_real *)(ar + 0))[i0] / 2.0f) : ((blocks_real *)(ar + 0))[i0]);
     }
     }
     /* sum -> f32[], blocks.dlm line 35 */
@@ -2480,19 +2480,19 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 576))[i0 * 20 + i1]);
+            acc += fabsf(((blocks_real *)(ar + 128))[i0 * 20 + i1]);
         }
     }
-    ((blocks_real *)(ar + 320))[0] = (blocks_real)acc;
+    ((blocks_real *)(ar + 0))[0] = (blocks_real)acc;
     }
     /* mul -> f32[], blocks.dlm line 35 */
     {
-    ((blocks_real *)(ar + 384))[0] = (((blocks_real *)(ar + 512))[0] * (((blocks_real *)(ar + 320))[0] > 1.0f ? 1.0f : 0.0f));
+    ((blocks_real *)(ar + 256))[0] = (((blocks_real *)(ar + 320))[0] * (((blocks_real *)(ar + 0))[0] > 1.0f ? 1.0f : 0.0f));
     }
     /* where -> f32[batch 1, 20], blocks.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 448))[i0] = (((blocks_real *)(ar + 384))[0] != 0.0f ? (((blocks_real *)(ar + 576))[i0] / 2.0f) : ((blocks_real *)(ar + 576))[i0]);
+        ((blocks_real *)(ar + 0))[i0] = (((blocks_real *)(ar + 256))[0] != 0.0f ? (((blocks_real *)(ar + 128))[i0] / 2.0f) : ((blocks_real *)(ar + 128))[i0]);
     }
     }
     /* sum -> f32[], blocks.dlm line 35 */
@@ -2500,19 +2500,19 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 448))[i0 * 20 + i1]);
+            acc += fabsf(((blocks_real *)(ar + 0))[i0 * 20 + i1]);
         }
     }
-    ((blocks_real *)(ar + 320))[0] = (blocks_real)acc;
+    ((blocks_real *)(ar + 128))[0] = (blocks_real)acc;
     }
     /* mul -> f32[], blocks.dlm line 35 */
     {
-    ((blocks_real *)(ar + 576))[0] = (((blocks_real *)(ar + 384))[0] * (((blocks_real *)(ar + 320))[0] > 1.0f ? 1.0f : 0.0f));
+    ((blocks_real *)(ar + 320))[0] = (((blocks_real *)(ar + 256))[0] * (((blocks_real *)(ar + 128))[0] > 1.0f ? 1.0f : 0.0f));
     }
     /* where -> f32[batch 1, 20], blocks.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 320))[i0] = (((blocks_real *)(ar + 576))[0] != 0.0f ? (((blocks_real *)(ar + 448))[i0] / 2.0f) : ((blocks_real *)(ar + 448))[i0]);
+        ((blocks_real *)(ar + 128))[i0] = (((blocks_real *)(ar + 320))[0] != 0.0f ? (((blocks_real *)(ar + 0))[i0] / 2.0f) : ((blocks_real *)(ar + 0))[i0]);
     }
     }
     /* sum -> f32[], blocks.dlm line 35 */
@@ -2520,19 +2520,19 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 320))[i0 * 20 + i1]);
+            acc += fabsf(((blocks_real *)(ar + 128))[i0 * 20 + i1]);
         }
     }
-    ((blocks_real *)(ar + 448))[0] = (blocks_real)acc;
+    ((blocks_real *)(ar + 0))[0] = (blocks_real)acc;
     }
     /* mul -> f32[], blocks.dlm line 35 */
     {
-    ((blocks_real *)(ar + 512))[0] = (((blocks_real *)(ar + 576))[0] * (((blocks_real *)(ar + 448))[0] > 1.0f ? 1.0f : 0.0f));
+    ((blocks_real *)(ar + 256))[0] = (((blocks_real *)(ar + 320))[0] * (((blocks_real *)(ar + 0))[0] > 1.0f ? 1.0f : 0.0f));
     }
     /* where -> f32[batch 1, 20], blocks.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 576))[i0] = (((blocks_real *)(ar + 512))[0] != 0.0f ? (((blocks_real *)(ar + 320))[i0] / 2.0f) : ((blocks_real *)(ar + 320))[i0]);
+        ((blocks_real *)(ar + 0))[i0] = (((blocks_real *)(ar + 256))[0] != 0.0f ? (((blocks_real *)(ar + 128))[i0] / 2.0f) : ((blocks_real *)(ar + 128))[i0]);
     }
     }
     /* sum -> f32[], blocks.dlm line 35 */
@@ -2540,19 +2540,19 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 576))[i0 * 20 + i1]);
+            acc += fabsf(((blocks_real *)(ar + 0))[i0 * 20 + i1]);
         }
     }
-    ((blocks_real *)(ar + 320))[0] = (blocks_real)acc;
+    ((blocks_real *)(ar + 128))[0] = (blocks_real)acc;
     }
     /* mul -> f32[], blocks.dlm line 35 */
     {
-    ((blocks_real *)(ar + 384))[0] = (((blocks_real *)(ar + 512))[0] * (((blocks_real *)(ar + 320))[0] > 1.0f ? 1.0f : 0.0f));
+    ((blocks_real *)(ar + 320))[0] = (((blocks_real *)(ar + 256))[0] * (((blocks_real *)(ar + 128))[0] > 1.0f ? 1.0f : 0.0f));
     }
     /* where -> f32[batch 1, 20], blocks.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 448))[i0] = (((blocks_real *)(ar + 384))[0] != 0.0f ? (((blocks_real *)(ar + 576))[i0] / 2.0f) : ((blocks_real *)(ar + 576))[i0]);
+        ((blocks_real *)(ar + 128))[i0] = (((blocks_real *)(ar + 320))[0] != 0.0f ? (((blocks_real *)(ar + 0))[i0] / 2.0f) : ((blocks_real *)(ar + 0))[i0]);
     }
     }
     /* sum -> f32[], blocks.dlm line 35 */
@@ -2560,19 +2560,19 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 448))[i0 * 20 + i1]);
+            acc += fabsf(((blocks_real *)(ar + 128))[i0 * 20 + i1]);
         }
     }
-    ((blocks_real *)(ar + 320))[0] = (blocks_real)acc;
+    ((blocks_real *)(ar + 0))[0] = (blocks_real)acc;
     }
     /* mul -> f32[], blocks.dlm line 35 */
     {
-    ((blocks_real *)(ar + 576))[0] = (((blocks_real *)(ar + 384))[0] * (((blocks_real *)(ar + 320))[0] > 1.0f ? 1.0f : 0.0f));
+    ((blocks_real *)(ar + 256))[0] = (((blocks_real *)(ar + 320))[0] * (((blocks_real *)(ar + 0))[0] > 1.0f ? 1.0f : 0.0f));
     }
     /* where -> f32[batch 1, 20], blocks.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 320))[i0] = (((blocks_real *)(ar + 576))[0] != 0.0f ? (((blocks_real *)(ar + 448))[i0] / 2.0f) : ((blocks_real *)(ar + 448))[i0]);
+        ((blocks_real *)(ar + 0))[i0] = (((blocks_real *)(ar + 256))[0] != 0.0f ? (((blocks_real *)(ar + 128))[i0] / 2.0f) : ((blocks_real *)(ar + 128))[i0]);
     }
     }
     /* sum -> f32[], blocks.dlm line 35 */
@@ -2580,19 +2580,19 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 320))[i0 * 20 + i1]);
+            acc += fabsf(((blocks_real *)(ar + 0))[i0 * 20 + i1]);
         }
     }
-    ((blocks_real *)(ar + 448))[0] = (blocks_real)acc;
+    ((blocks_real *)(ar + 128))[0] = (blocks_real)acc;
     }
     /* mul -> f32[], blocks.dlm line 35 */
     {
-    ((blocks_real *)(ar + 512))[0] = (((blocks_real *)(ar + 576))[0] * (((blocks_real *)(ar + 448))[0] > 1.0f ? 1.0f : 0.0f));
+    ((blocks_real *)(ar + 320))[0] = (((blocks_real *)(ar + 256))[0] * (((blocks_real *)(ar + 128))[0] > 1.0f ? 1.0f : 0.0f));
     }
     /* where -> f32[batch 1, 20], blocks.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 576))[i0] = (((blocks_real *)(ar + 512))[0] != 0.0f ? (((blocks_real *)(ar + 320))[i0] / 2.0f) : ((blocks_real *)(ar + 320))[i0]);
+        ((blocks_real *)(ar + 128))[i0] = (((blocks_real *)(ar + 320))[0] != 0.0f ? (((blocks_real *)(ar + 0))[i0] / 2.0f) : ((blocks_real *)(ar + 0))[i0]);
     }
     }
     /* sum -> f32[], blocks.dlm line 35 */
@@ -2600,19 +2600,19 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 576))[i0 * 20 + i1]);
+            acc += fabsf(((blocks_real *)(ar + 128))[i0 * 20 + i1]);
         }
     }
-    ((blocks_real *)(ar + 320))[0] = (blocks_real)acc;
+    ((blocks_real *)(ar + 0))[0] = (blocks_real)acc;
     }
     /* mul -> f32[], blocks.dlm line 35 */
     {
-    ((blocks_real *)(ar + 384))[0] = (((blocks_real *)(ar + 512))[0] * (((blocks_real *)(ar + 320))[0] > 1.0f ? 1.0f : 0.0f));
+    ((blocks_real *)(ar + 256))[0] = (((blocks_real *)(ar + 320))[0] * (((blocks_real *)(ar + 0))[0] > 1.0f ? 1.0f : 0.0f));
     }
     /* where -> f32[batch 1, 20], blocks.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 448))[i0] = (((blocks_real *)(ar + 384))[0] != 0.0f ? (((blocks_real *)(ar + 576))[i0] / 2.0f) : ((blocks_real *)(ar + 576))[i0]);
+        ((blocks_real *)(ar + 0))[i0] = (((blocks_real *)(ar + 256))[0] != 0.0f ? (((blocks_real *)(ar + 128))[i0] / 2.0f) : ((blocks_real *)(ar + 128))[i0]);
     }
     }
     /* sum -> f32[], blocks.dlm line 35 */
@@ -2620,19 +2620,19 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 448))[i0 * 20 + i1]);
+            acc += fabsf(((blocks_real *)(ar + 0))[i0 * 20 + i1]);
         }
     }
-    ((blocks_real *)(ar + 320))[0] = (blocks_real)acc;
+    ((blocks_real *)(ar + 128))[0] = (blocks_real)acc;
     }
     /* mul -> f32[], blocks.dlm line 35 */
     {
-    ((blocks_real *)(ar + 576))[0] = (((blocks_real *)(ar + 384))[0] * (((blocks_real *)(ar + 320))[0] > 1.0f ? 1.0f : 0.0f));
+    ((blocks_real *)(ar + 320))[0] = (((blocks_real *)(ar + 256))[0] * (((blocks_real *)(ar + 128))[0] > 1.0f ? 1.0f : 0.0f));
     }
     /* where -> f32[batch 1, 20], blocks.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 320))[i0] = (((blocks_real *)(ar + 576))[0] != 0.0f ? (((blocks_real *)(ar + 448))[i0] / 2.0f) : ((blocks_real *)(ar + 448))[i0]);
+        ((blocks_real *)(ar + 128))[i0] = (((blocks_real *)(ar + 320))[0] != 0.0f ? (((blocks_real *)(ar + 0))[i0] / 2.0f) : ((blocks_real *)(ar + 0))[i0]);
     }
     }
     /* sum -> f32[], blocks.dlm line 35 */
@@ -2640,19 +2640,19 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 320))[i0 * 20 + i1]);
+            acc += fabsf(((blocks_real *)(ar + 128))[i0 * 20 + i1]);
         }
     }
-    ((blocks_real *)(ar + 448))[0] = (blocks_real)acc;
+    ((blocks_real *)(ar + 0))[0] = (blocks_real)acc;
     }
     /* mul -> f32[], blocks.dlm line 35 */
     {
-    ((blocks_real *)(ar + 512))[0] = (((blocks_real *)(ar + 576))[0] * (((blocks_real *)(ar + 448))[0] > 1.0f ? 1.0f : 0.0f));
+    ((blocks_real *)(ar + 256))[0] = (((blocks_real *)(ar + 320))[0] * (((blocks_real *)(ar + 0))[0] > 1.0f ? 1.0f : 0.0f));
     }
     /* where -> f32[batch 1, 20], blocks.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 576))[i0] = (((blocks_real *)(ar + 512))[0] != 0.0f ? (((blocks_real *)(ar + 320))[i0] / 2.0f) : ((blocks_real *)(ar + 320))[i0]);
+        ((blocks_real *)(ar + 0))[i0] = (((blocks_real *)(ar + 256))[0] != 0.0f ? (((blocks_real *)(ar + 128))[i0] / 2.0f) : ((blocks_real *)(ar + 128))[i0]);
     }
     }
     /* sum -> f32[], blocks.dlm line 35 */
@@ -2660,19 +2660,19 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 576))[i0 * 20 + i1]);
+            acc += fabsf(((blocks_real *)(ar + 0))[i0 * 20 + i1]);
         }
     }
-    ((blocks_real *)(ar + 320))[0] = (blocks_real)acc;
+    ((blocks_real *)(ar + 128))[0] = (blocks_real)acc;
     }
     /* mul -> f32[], blocks.dlm line 35 */
     {
-    ((blocks_real *)(ar + 384))[0] = (((blocks_real *)(ar + 512))[0] * (((blocks_real *)(ar + 320))[0] > 1.0f ? 1.0f : 0.0f));
+    ((blocks_real *)(ar + 320))[0] = (((blocks_real *)(ar + 256))[0] * (((blocks_real *)(ar + 128))[0] > 1.0f ? 1.0f : 0.0f));
     }
     /* where -> f32[batch 1, 20], blocks.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 448))[i0] = (((blocks_real *)(ar + 384))[0] != 0.0f ? (((blocks_real *)(ar + 576))[i0] / 2.0f) : ((blocks_real *)(ar + 576))[i0]);
+        ((blocks_real *)(ar + 128))[i0] = (((blocks_real *)(ar + 320))[0] != 0.0f ? (((blocks_real *)(ar + 0))[i0] / 2.0f) : ((blocks_real *)(ar + 0))[i0]);
     }
     }
     /* sum -> f32[], blocks.dlm line 35 */
@@ -2680,51 +2680,51 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 448))[i0 * 20 + i1]);
+            acc += fabsf(((blocks_real *)(ar + 128))[i0 * 20 + i1]);
         }
     }
-    ((blocks_real *)(ar + 320))[0] = (blocks_real)acc;
+    ((blocks_real *)(ar + 0))[0] = (blocks_real)acc;
     }
     /* mul -> f32[], blocks.dlm line 35 */
     {
-    ((blocks_real *)(ar + 576))[0] = (((blocks_real *)(ar + 384))[0] * (((blocks_real *)(ar + 320))[0] > 1.0f ? 1.0f : 0.0f));
+    ((blocks_real *)(ar + 64))[0] = (((blocks_real *)(ar + 320))[0] * (((blocks_real *)(ar + 0))[0] > 1.0f ? 1.0f : 0.0f));
     }
     /* sum -> f32[], blocks.dlm line 38 */
     {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += ((blocks_real *)(ar + 448))[i0 * 20 + i1];
+            acc += ((blocks_real *)(ar + 128))[i0 * 20 + i1];
         }
     }
-    ((blocks_real *)(ar + 320))[0] = (blocks_real)acc;
+    ((blocks_real *)(ar + 0))[0] = (blocks_real)acc;
     }
     ((header *)state)->loop_limit = 0;
-    if (((blocks_real *)(ar + 256))[0] != 0) /* while ... max 32, blocks.dlm line 35 */
+    if (((blocks_real *)(ar + 576))[0] != 0) /* while ... max 32, blocks.dlm line 35 */
         ((header *)state)->loop_limit = 35;
-    else if (((blocks_real *)(ar + 576))[0] != 0) /* while ... max 32, blocks.dlm line 35 */
+    else if (((blocks_real *)(ar + 64))[0] != 0) /* while ... max 32, blocks.dlm line 35 */
         ((header *)state)->loop_limit = 35;
     return ((header *)state)->loop_limit ? BLOCKS_LOOP_LIMIT : 0;
 }
 
 const blocks_real *blocks_output_y_sequential(const void *state) {
-    return (const blocks_real *)(const void *)((const unsigned char *)state + 119424);
+    return (const blocks_real *)(const void *)((const unsigned char *)state + 121408);
 }
 
 const blocks_real *blocks_output_y_mlp(const void *state) {
-    return (const blocks_real *)(const void *)((const unsigned char *)state + 119488);
+    return (const blocks_real *)(const void *)((const unsigned char *)state + 121472);
 }
 
 const blocks_real *blocks_output_y_my_sequential(const void *state) {
-    return (const blocks_real *)(const void *)((const unsigned char *)state + 119552);
+    return (const blocks_real *)(const void *)((const unsigned char *)state + 119872);
 }
 
 const blocks_real *blocks_output_y_fixed(const void *state) {
-    return (const blocks_real *)(const void *)((const unsigned char *)state + 119360);
+    return (const blocks_real *)(const void *)((const unsigned char *)state + 120000);
 }
 
 const blocks_real *blocks_output_y_chimera(const void *state) {
-    return (const blocks_real *)(const void *)((const unsigned char *)state + 119680);
+    return (const blocks_real *)(const void *)((const unsigned char *)state + 119360);
 }
 
 /* The checkpoint reader: little-endian fields, CRC-32 per tensor record (docs/checkpoint.md). */

@@ -285,10 +285,10 @@ conv_edge_real conv_edge_forward_train(void *state, int n, const conv_edge_real 
             acc += (((conv_edge_real *)(ar + 256))[i0 * 42 + i1] * ((conv_edge_real *)(ar + 256))[i0 * 42 + i1]);
         }
     }
-    ((conv_edge_real *)(ar + 64))[0] = (conv_edge_real)acc;
+    ((conv_edge_real *)(ar + 448))[0] = (conv_edge_real)acc;
     }
     (void)metrics;
-    return ((conv_edge_real *)(ar + 64))[0];
+    return ((conv_edge_real *)(ar + 448))[0];
 }
 
 /* The hook that conv_edge_set_grad_ready sets, process-wide. */
@@ -311,13 +311,13 @@ int conv_edge_backward(void *state, int n, const conv_edge_real *x, const conv_e
     {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 42; i1++) {
-            ((conv_edge_real *)(ar + 448))[i0 * 42 + i1] = (k13[i0] * (((conv_edge_real *)(ar + 256))[i0 * 42 + i1] * 2.0f));
+            ((conv_edge_real *)(ar + 64))[i0 * 42 + i1] = (k13[i0] * (((conv_edge_real *)(ar + 256))[i0 * 42 + i1] * 2.0f));
         }
     }
     }
     /* conv2d_dw -> f32[1, 1, 1, 2], conv_edge.dlm line 12 */
     {
-    conv2d_dw_direct_0(x, ((conv_edge_real *)(ar + 0)), ((conv_edge_real *)(ar + 448)), (conv_edge_real *)(ar + 128), n);
+    conv2d_dw_direct_0(x, ((conv_edge_real *)(ar + 0)), ((conv_edge_real *)(ar + 64)), (conv_edge_real *)(ar + 256), n);
     }
     if (grad_ready) /* 0.weight */
         grad_ready(grad_ready_arg, state, 128, 8);

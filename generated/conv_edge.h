@@ -24,7 +24,7 @@ extern "C" {
 #define CONV_EDGE_LOAD_DAMAGED (-3) /* a CRC mismatch */
 
 #define CONV_EDGE_MAX_BATCH 1
-#define CONV_EDGE_STATE_BYTES 768
+#define CONV_EDGE_STATE_BYTES 640
 #define CONV_EDGE_PARAM_COUNT 1
 #define CONV_EDGE_PARAM_ELEMENTS 2
 #define CONV_EDGE_INPUT_X_SIZE 48 /* per example: f32[batch 1, 1, 6, 8] */

@@ -287,12 +287,12 @@ int custom_layers_forward(void *state, int n, const custom_layers_real *x, const
     }
     /* divcount -> f32[], custom_layers.dlm line 12 */
     {
-    ((custom_layers_real *)(ar + 64))[0] = (((custom_layers_real *)(ar + 0))[0] / (custom_layers_real)(128 * n));
+    ((custom_layers_real *)(ar + 1024))[0] = (((custom_layers_real *)(ar + 0))[0] / (custom_layers_real)(128 * n));
     }
     /* sub -> f32[batch 1, 128], custom_layers.dlm line 12 */
     {
     for (int64_t i0 = 0; i0 < n * 128; i0++) {
-        ((custom_layers_real *)(ar + 1024))[i0] = (((custom_layers_real *)(ar + 512))[i0] - ((custom_layers_real *)(ar + 64))[0]);
+        ((custom_layers_real *)(ar + 0))[i0] = (((custom_layers_real *)(ar + 512))[i0] - ((custom_layers_real *)(ar + 1024))[0]);
     }
     }
     /* sum -> f32[], custom_layers.dlm line 22 */
@@ -300,50 +300,50 @@ int custom_layers_forward(void *state, int n, const custom_layers_real *x, const
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
-            acc += ((custom_layers_real *)(ar + 1024))[i0 * 128 + i1];
+            acc += ((custom_layers_real *)(ar + 0))[i0 * 128 + i1];
         }
     }
-    ((custom_layers_real *)(ar + 0))[0] = (custom_layers_real)acc;
+    ((custom_layers_real *)(ar + 512))[0] = (custom_layers_real)acc;
     }
     /* divcount -> f32[], custom_layers.dlm line 22 */
     {
-    ((custom_layers_real *)(ar + 64))[0] = (((custom_layers_real *)(ar + 0))[0] / (custom_layers_real)(128 * n));
+    ((custom_layers_real *)(ar + 576))[0] = (((custom_layers_real *)(ar + 512))[0] / (custom_layers_real)(128 * n));
     }
     /* matmul -> f32[batch 1, 8], custom_layers.dlm line 18 */
     {
-    gemm(0, 0, n, 8, 64, z, 64, ((custom_layers_real *)(st + 4672)), 8, ((custom_layers_real *)(ar + 0)), 8, 0);
+    gemm(0, 0, n, 8, 64, z, 64, ((custom_layers_real *)(st + 4672)), 8, ((custom_layers_real *)(ar + 512)), 8, 0);
     }
     /* relu -> f32[batch 1, 8], custom_layers.dlm line 18 */
     {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 8; i1++) {
-            ((custom_layers_real *)(ar + 128))[i0 * 8 + i1] = relu((((custom_layers_real *)(ar + 0))[i0 * 8 + i1] + ((custom_layers_real *)(st + 6720))[i1]));
+            ((custom_layers_real *)(ar + 640))[i0 * 8 + i1] = relu((((custom_layers_real *)(ar + 512))[i0 * 8 + i1] + ((custom_layers_real *)(st + 6720))[i1]));
         }
     }
     }
     /* matmul -> f32[batch 1, 1], custom_layers.dlm line 18 */
     {
-    gemm(0, 0, n, 1, 8, ((custom_layers_real *)(ar + 128)), 8, ((custom_layers_real *)(st + 6784)), 1, ((custom_layers_real *)(ar + 0)), 1, 0);
+    gemm(0, 0, n, 1, 8, ((custom_layers_real *)(ar + 640)), 8, ((custom_layers_real *)(st + 6784)), 1, ((custom_layers_real *)(ar + 512)), 1, 0);
     }
     /* relu -> f32[batch 1, 1], custom_layers.dlm line 18 */
     {
     for (int64_t i0 = 0; i0 < n; i0++) {
-        ((custom_layers_real *)(ar + 128))[i0] = relu((((custom_layers_real *)(ar + 0))[i0] + ((custom_layers_real *)(st + 6848))[0]));
+        ((custom_layers_real *)(ar + 640))[i0] = relu((((custom_layers_real *)(ar + 512))[i0] + ((custom_layers_real *)(st + 6848))[0]));
     }
     }
     return 0;
 }
 
 const custom_layers_real *custom_layers_output_y_centered(const void *state) {
-    return (const custom_layers_real *)(const void *)((const unsigned char *)state + 7936);
+    return (const custom_layers_real *)(const void *)((const unsigned char *)state + 6912);
 }
 
 const custom_layers_real *custom_layers_output_y_centered_mean(const void *state) {
-    return (const custom_layers_real *)(const void *)((const unsigned char *)state + 6976);
+    return (const custom_layers_real *)(const void *)((const unsigned char *)state + 7488);
 }
 
 const custom_layers_real *custom_layers_output_y_dense(const void *state) {
-    return (const custom_layers_real *)(const void *)((const unsigned char *)state + 7040);
+    return (const custom_layers_real *)(const void *)((const unsigned char *)state + 7552);
 }
 
 /* The checkpoint reader: little-endian fields, CRC-32 per tensor record (docs/checkpoint.md). */

@@ -2811,53 +2811,53 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     /* slice -> f32[1, 64], densenet.dlm line 35 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((densenet_real *)(ar + 3033792)) + i * 64, ((densenet_real *)(ar + 3033280)) + i * 128 + 0, 64 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 698736064)) + i * 64, ((densenet_real *)(ar + 3033280)) + i * 128 + 0, 64 * sizeof(densenet_real));
     }
     /* slice -> f32[1, 64], densenet.dlm line 35 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((densenet_real *)(ar + 3034048)) + i * 64, ((densenet_real *)(ar + 3033280)) + i * 128 + 64, 64 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 3033792)) + i * 64, ((densenet_real *)(ar + 3033280)) + i * 128 + 64, 64 * sizeof(densenet_real));
     }
     /* divcount -> f32[], densenet.dlm line 35 */
     {
-    ((densenet_real *)(ar + 3033280))[0] = (1.0f / (densenet_real)(2304 * n));
+    ((densenet_real *)(ar + 698738624))[0] = (1.0f / (densenet_real)(2304 * n));
     }
     /* sub -> f32[], densenet.dlm line 35 */
     {
-    ((densenet_real *)(ar + 3033344))[0] = (1.0f - ((densenet_real *)(ar + 3033280))[0]);
+    ((densenet_real *)(ar + 3033280))[0] = (1.0f - ((densenet_real *)(ar + 698738624))[0]);
     }
     /* add -> f32[64], densenet.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((densenet_real *)(ar + 3033408))[i0] = ((((densenet_real *)(st + 13376))[i0] * 0.9f) + (((densenet_real *)(ar + 3033792))[i0] * 0.1f));
+        ((densenet_real *)(ar + 698736320))[i0] = ((((densenet_real *)(st + 13376))[i0] * 0.9f) + (((densenet_real *)(ar + 698736064))[i0] * 0.1f));
     }
     }
     /* add -> f32[64], densenet.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((densenet_real *)(ar + 3034304))[i0] = ((((densenet_real *)(st + 13632))[i0] * 0.9f) + ((((densenet_real *)(ar + 3034048))[i0] / ((densenet_real *)(ar + 3033344))[0]) * 0.1f));
+        ((densenet_real *)(ar + 698736576))[i0] = ((((densenet_real *)(st + 13632))[i0] * 0.9f) + ((((densenet_real *)(ar + 3033792))[i0] / ((densenet_real *)(ar + 3033280))[0]) * 0.1f));
     }
     }
     /* add -> f32[], densenet.dlm line 35 */
     {
-    ((densenet_real *)(ar + 3033344))[0] = (((densenet_real *)(st + 13888))[0] + 1.0f);
+    ((densenet_real *)(ar + 698738688))[0] = (((densenet_real *)(st + 13888))[0] + 1.0f);
     }
     /* sqrt -> f32[64, 1, 1], densenet.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((densenet_real *)(ar + 3034560))[i0] = sqrtf((((densenet_real *)(ar + 3034048))[i0] + 1e-05f));
+        ((densenet_real *)(ar + 698736832))[i0] = sqrtf((((densenet_real *)(ar + 3033792))[i0] + 1e-05f));
     }
     }
     /* div -> f32[64, 1, 1], densenet.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((densenet_real *)(ar + 3034048))[i0] = (((densenet_real *)(st + 12864))[i0] / ((densenet_real *)(ar + 3034560))[i0]);
+        ((densenet_real *)(ar + 698737088))[i0] = (((densenet_real *)(st + 12864))[i0] / ((densenet_real *)(ar + 698736832))[i0]);
     }
     }
     /* sub -> f32[64, 1, 1], densenet.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((densenet_real *)(ar + 3034816))[i0] = (((densenet_real *)(st + 13120))[i0] - (((densenet_real *)(ar + 3033792))[i0] * ((densenet_real *)(ar + 3034048))[i0]));
+        ((densenet_real *)(ar + 154028224))[i0] = (((densenet_real *)(st + 13120))[i0] - (((densenet_real *)(ar + 698736064))[i0] * ((densenet_real *)(ar + 698737088))[i0]));
     }
     }
     /* relu -> f32[batch 128, 64, 48, 48], densenet.dlm line 35 */
@@ -2866,22 +2866,22 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 2304; i2++) {
-                ((densenet_real *)(ar + 154028224))[i0 * 147456 + i1 * 2304 + i2] = relu(((((densenet_real *)(ar + 78530752))[i0 * 147456 + i1 * 2304 + i2] * ((densenet_real *)(ar + 3034048))[i1]) + ((densenet_real *)(ar + 3034816))[i1]));
+                ((densenet_real *)(ar + 3033280))[i0 * 147456 + i1 * 2304 + i2] = relu(((((densenet_real *)(ar + 78530752))[i0 * 147456 + i1 * 2304 + i2] * ((densenet_real *)(ar + 698737088))[i1]) + ((densenet_real *)(ar + 154028224))[i1]));
             }
         }
     }
     }
     /* max_pool -> f32[batch 128, 64, 24, 24], densenet.dlm line 36 */
     {
-    pool_max_fwd(((densenet_real *)(ar + 154028224)), ((densenet_real *)(ar + 3034816)), NULL, n * 64, 48, 48, 24, 24, 3, 3, 2, 2, 1, 1);
+    pool_max_fwd(((densenet_real *)(ar + 3033280)), ((densenet_real *)(ar + 607013056)), NULL, n * 64, 48, 48, 24, 24, 3, 3, 2, 2, 1, 1);
     }
     /* moments -> f32[2, 64], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
     for (int64_t c = 0; c < 64; c++) {
-        double shift = (double)((densenet_real *)(ar + 3034816))[c * 576], s = 0.0, q = 0.0;
+        double shift = (double)((densenet_real *)(ar + 607013056))[c * 576], s = 0.0, q = 0.0;
         for (int64_t i = 0; i < n; i++) {
-            const densenet_real *p = ((densenet_real *)(ar + 3034816)) + (i * 64 + c) * 576;
+            const densenet_real *p = ((densenet_real *)(ar + 607013056)) + (i * 64 + c) * 576;
             for (int64_t j = 0; j < 576; j++) {
                 double d = (double)p[j] - shift;
                 s += d;
@@ -2889,60 +2889,60 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
             }
         }
         double m = s / (double)(n * 576), v = q / (double)(n * 576) - m * m;
-        ((densenet_real *)(ar + 21909184))[c] = (densenet_real)(shift + m);
-        ((densenet_real *)(ar + 21909184))[64 + c] = (densenet_real)(v > 0 ? v : 0);
+        ((densenet_real *)(ar + 154028224))[c] = (densenet_real)(shift + m);
+        ((densenet_real *)(ar + 154028224))[64 + c] = (densenet_real)(v > 0 ? v : 0);
     }
     }
     /* slice -> f32[1, 64], densenet.dlm line 15 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((densenet_real *)(ar + 21909696)) + i * 64, ((densenet_real *)(ar + 21909184)) + i * 128 + 0, 64 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 698737344)) + i * 64, ((densenet_real *)(ar + 154028224)) + i * 128 + 0, 64 * sizeof(densenet_real));
     }
     /* slice -> f32[1, 64], densenet.dlm line 15 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((densenet_real *)(ar + 21909952)) + i * 64, ((densenet_real *)(ar + 21909184)) + i * 128 + 64, 64 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 154028736)) + i * 64, ((densenet_real *)(ar + 154028224)) + i * 128 + 64, 64 * sizeof(densenet_real));
     }
     /* divcount -> f32[], densenet.dlm line 15 */
     {
-    ((densenet_real *)(ar + 3033664))[0] = (1.0f / (densenet_real)(576 * n));
+    ((densenet_real *)(ar + 698738752))[0] = (1.0f / (densenet_real)(576 * n));
     }
     /* sub -> f32[], densenet.dlm line 15 */
     {
-    ((densenet_real *)(ar + 3033728))[0] = (1.0f - ((densenet_real *)(ar + 3033664))[0]);
+    ((densenet_real *)(ar + 220088512))[0] = (1.0f - ((densenet_real *)(ar + 698738752))[0]);
     }
     /* add -> f32[64], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((densenet_real *)(ar + 21909184))[i0] = ((((densenet_real *)(st + 14464))[i0] * 0.9f) + (((densenet_real *)(ar + 21909696))[i0] * 0.1f));
+        ((densenet_real *)(ar + 698737600))[i0] = ((((densenet_real *)(st + 14464))[i0] * 0.9f) + (((densenet_real *)(ar + 698737344))[i0] * 0.1f));
     }
     }
     /* add -> f32[64], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((densenet_real *)(ar + 21909440))[i0] = ((((densenet_real *)(st + 14720))[i0] * 0.9f) + ((((densenet_real *)(ar + 21909952))[i0] / ((densenet_real *)(ar + 3033728))[0]) * 0.1f));
+        ((densenet_real *)(ar + 698737856))[i0] = ((((densenet_real *)(st + 14720))[i0] * 0.9f) + ((((densenet_real *)(ar + 154028736))[i0] / ((densenet_real *)(ar + 220088512))[0]) * 0.1f));
     }
     }
     /* add -> f32[], densenet.dlm line 15 */
     {
-    ((densenet_real *)(ar + 21910208))[0] = (((densenet_real *)(st + 14976))[0] + 1.0f);
+    ((densenet_real *)(ar + 698738816))[0] = (((densenet_real *)(st + 14976))[0] + 1.0f);
     }
     /* sqrt -> f32[64, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((densenet_real *)(ar + 21910272))[i0] = sqrtf((((densenet_real *)(ar + 21909952))[i0] + 1e-05f));
+        ((densenet_real *)(ar + 698738112))[i0] = sqrtf((((densenet_real *)(ar + 154028736))[i0] + 1e-05f));
     }
     }
     /* div -> f32[64, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((densenet_real *)(ar + 21909952))[i0] = (((densenet_real *)(st + 13952))[i0] / ((densenet_real *)(ar + 21910272))[i0]);
+        ((densenet_real *)(ar + 698738368))[i0] = (((densenet_real *)(st + 13952))[i0] / ((densenet_real *)(ar + 698738112))[i0]);
     }
     }
     /* sub -> f32[64, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((densenet_real *)(ar + 21910528))[i0] = (((densenet_real *)(st + 14208))[i0] - (((densenet_real *)(ar + 21909696))[i0] * ((densenet_real *)(ar + 21909952))[i0]));
+        ((densenet_real *)(ar + 154028224))[i0] = (((densenet_real *)(st + 14208))[i0] - (((densenet_real *)(ar + 698737344))[i0] * ((densenet_real *)(ar + 698738368))[i0]));
     }
     }
     /* relu -> f32[batch 128, 64, 24, 24], densenet.dlm line 15 */
@@ -2951,14 +2951,14 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((densenet_real *)(ar + 21910784))[i0 * 36864 + i1 * 576 + i2] = relu(((((densenet_real *)(ar + 3034816))[i0 * 36864 + i1 * 576 + i2] * ((densenet_real *)(ar + 21909952))[i1]) + ((densenet_real *)(ar + 21910528))[i1]));
+                ((densenet_real *)(ar + 625887424))[i0 * 36864 + i1 * 576 + i2] = relu(((((densenet_real *)(ar + 607013056))[i0 * 36864 + i1 * 576 + i2] * ((densenet_real *)(ar + 698738368))[i1]) + ((densenet_real *)(ar + 154028224))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 32, 24, 24], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 21910784)), ((densenet_real *)(st + 15040)), ((densenet_real *)(ar + 40785152)), (densenet_real *)(ar + 50222336), n, 32, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 625887424)), ((densenet_real *)(st + 15040)), ((densenet_real *)(ar + 154028224)), (densenet_real *)(ar + 163465408), n, 32, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 24, 24], densenet.dlm line 15 */
     {
@@ -2966,7 +2966,7 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 32; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((densenet_real *)(ar + 50222336))[i0 * 18432 + i1 * 576 + i2] = (((densenet_real *)(ar + 40785152))[i0 * 18432 + i1 * 576 + i2] + ((densenet_real *)(st + 88768))[i1]);
+                ((densenet_real *)(ar + 163465408))[i0 * 18432 + i1 * 576 + i2] = (((densenet_real *)(ar + 154028224))[i0 * 18432 + i1 * 576 + i2] + ((densenet_real *)(st + 88768))[i1]);
             }
         }
     }
@@ -2974,17 +2974,17 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     /* concat -> f32[batch 128, 96, 24, 24], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 229525696)) + i * 55296 + 0, ((densenet_real *)(ar + 3034816)) + i * 36864, 36864 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 550389952)) + i * 55296 + 0, ((densenet_real *)(ar + 607013056)) + i * 36864, 36864 * sizeof(densenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 229525696)) + i * 55296 + 36864, ((densenet_real *)(ar + 50222336)) + i * 18432, 18432 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 550389952)) + i * 55296 + 36864, ((densenet_real *)(ar + 163465408)) + i * 18432, 18432 * sizeof(densenet_real));
     }
     /* moments -> f32[2, 96], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
     for (int64_t c = 0; c < 96; c++) {
-        double shift = (double)((densenet_real *)(ar + 229525696))[c * 576], s = 0.0, q = 0.0;
+        double shift = (double)((densenet_real *)(ar + 550389952))[c * 576], s = 0.0, q = 0.0;
         for (int64_t i = 0; i < n; i++) {
-            const densenet_real *p = ((densenet_real *)(ar + 229525696)) + (i * 96 + c) * 576;
+            const densenet_real *p = ((densenet_real *)(ar + 550389952)) + (i * 96 + c) * 576;
             for (int64_t j = 0; j < 576; j++) {
                 double d = (double)p[j] - shift;
                 s += d;
@@ -2992,52 +2992,52 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
             }
         }
         double m = s / (double)(n * 576), v = q / (double)(n * 576) - m * m;
-        ((densenet_real *)(ar + 40785152))[c] = (densenet_real)(shift + m);
-        ((densenet_real *)(ar + 40785152))[96 + c] = (densenet_real)(v > 0 ? v : 0);
+        ((densenet_real *)(ar + 154028224))[c] = (densenet_real)(shift + m);
+        ((densenet_real *)(ar + 154028224))[96 + c] = (densenet_real)(v > 0 ? v : 0);
     }
     }
     /* slice -> f32[1, 96], densenet.dlm line 15 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((densenet_real *)(ar + 40785920)) + i * 96, ((densenet_real *)(ar + 40785152)) + i * 192 + 0, 96 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 698732224)) + i * 96, ((densenet_real *)(ar + 154028224)) + i * 192 + 0, 96 * sizeof(densenet_real));
     }
     /* slice -> f32[1, 96], densenet.dlm line 15 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((densenet_real *)(ar + 40786304)) + i * 96, ((densenet_real *)(ar + 40785152)) + i * 192 + 96, 96 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 154028992)) + i * 96, ((densenet_real *)(ar + 154028224)) + i * 192 + 96, 96 * sizeof(densenet_real));
     }
     /* add -> f32[96], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 96; i0++) {
-        ((densenet_real *)(ar + 40785152))[i0] = ((((densenet_real *)(st + 89664))[i0] * 0.9f) + (((densenet_real *)(ar + 40785920))[i0] * 0.1f));
+        ((densenet_real *)(ar + 698732608))[i0] = ((((densenet_real *)(st + 89664))[i0] * 0.9f) + (((densenet_real *)(ar + 698732224))[i0] * 0.1f));
     }
     }
     /* add -> f32[96], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 96; i0++) {
-        ((densenet_real *)(ar + 40785536))[i0] = ((((densenet_real *)(st + 90048))[i0] * 0.9f) + ((((densenet_real *)(ar + 40786304))[i0] / ((densenet_real *)(ar + 3033728))[0]) * 0.1f));
+        ((densenet_real *)(ar + 698732992))[i0] = ((((densenet_real *)(st + 90048))[i0] * 0.9f) + ((((densenet_real *)(ar + 154028992))[i0] / ((densenet_real *)(ar + 220088512))[0]) * 0.1f));
     }
     }
     /* add -> f32[], densenet.dlm line 15 */
     {
-    ((densenet_real *)(ar + 21910528))[0] = (((densenet_real *)(st + 90432))[0] + 1.0f);
+    ((densenet_real *)(ar + 698738880))[0] = (((densenet_real *)(st + 90432))[0] + 1.0f);
     }
     /* sqrt -> f32[96, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 96; i0++) {
-        ((densenet_real *)(ar + 40786688))[i0] = sqrtf((((densenet_real *)(ar + 40786304))[i0] + 1e-05f));
+        ((densenet_real *)(ar + 698733376))[i0] = sqrtf((((densenet_real *)(ar + 154028992))[i0] + 1e-05f));
     }
     }
     /* div -> f32[96, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 96; i0++) {
-        ((densenet_real *)(ar + 40786304))[i0] = (((densenet_real *)(st + 88896))[i0] / ((densenet_real *)(ar + 40786688))[i0]);
+        ((densenet_real *)(ar + 698733760))[i0] = (((densenet_real *)(st + 88896))[i0] / ((densenet_real *)(ar + 698733376))[i0]);
     }
     }
     /* sub -> f32[96, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 96; i0++) {
-        ((densenet_real *)(ar + 40787072))[i0] = (((densenet_real *)(st + 89280))[i0] - (((densenet_real *)(ar + 40785920))[i0] * ((densenet_real *)(ar + 40786304))[i0]));
+        ((densenet_real *)(ar + 154028224))[i0] = (((densenet_real *)(st + 89280))[i0] - (((densenet_real *)(ar + 698732224))[i0] * ((densenet_real *)(ar + 698733760))[i0]));
     }
     }
     /* relu -> f32[batch 128, 96, 24, 24], densenet.dlm line 15 */
@@ -3046,14 +3046,14 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 96; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((densenet_real *)(ar + 40787456))[i0 * 55296 + i1 * 576 + i2] = relu(((((densenet_real *)(ar + 229525696))[i0 * 55296 + i1 * 576 + i2] * ((densenet_real *)(ar + 40786304))[i1]) + ((densenet_real *)(ar + 40787072))[i1]));
+                ((densenet_real *)(ar + 578701504))[i0 * 55296 + i1 * 576 + i2] = relu(((((densenet_real *)(ar + 550389952))[i0 * 55296 + i1 * 576 + i2] * ((densenet_real *)(ar + 698733760))[i1]) + ((densenet_real *)(ar + 154028224))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 32, 24, 24], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 40787456)), ((densenet_real *)(st + 90496)), ((densenet_real *)(ar + 257837248)), (densenet_real *)(ar + 69099008), n, 32, 2, 96, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 578701504)), ((densenet_real *)(st + 90496)), ((densenet_real *)(ar + 154028224)), (densenet_real *)(ar + 163465408), n, 32, 2, 96, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 24, 24], densenet.dlm line 15 */
     {
@@ -3061,7 +3061,7 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 32; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((densenet_real *)(ar + 267274432))[i0 * 18432 + i1 * 576 + i2] = (((densenet_real *)(ar + 257837248))[i0 * 18432 + i1 * 576 + i2] + ((densenet_real *)(st + 201088))[i1]);
+                ((densenet_real *)(ar + 163465408))[i0 * 18432 + i1 * 576 + i2] = (((densenet_real *)(ar + 154028224))[i0 * 18432 + i1 * 576 + i2] + ((densenet_real *)(st + 201088))[i1]);
             }
         }
     }
@@ -3069,17 +3069,17 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     /* concat -> f32[batch 128, 128, 24, 24], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 276711616)) + i * 73728 + 0, ((densenet_real *)(ar + 229525696)) + i * 55296, 55296 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 474892480)) + i * 73728 + 0, ((densenet_real *)(ar + 550389952)) + i * 55296, 55296 * sizeof(densenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 276711616)) + i * 73728 + 55296, ((densenet_real *)(ar + 267274432)) + i * 18432, 18432 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 474892480)) + i * 73728 + 55296, ((densenet_real *)(ar + 163465408)) + i * 18432, 18432 * sizeof(densenet_real));
     }
     /* moments -> f32[2, 128], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
     for (int64_t c = 0; c < 128; c++) {
-        double shift = (double)((densenet_real *)(ar + 276711616))[c * 576], s = 0.0, q = 0.0;
+        double shift = (double)((densenet_real *)(ar + 474892480))[c * 576], s = 0.0, q = 0.0;
         for (int64_t i = 0; i < n; i++) {
-            const densenet_real *p = ((densenet_real *)(ar + 276711616)) + (i * 128 + c) * 576;
+            const densenet_real *p = ((densenet_real *)(ar + 474892480)) + (i * 128 + c) * 576;
             for (int64_t j = 0; j < 576; j++) {
                 double d = (double)p[j] - shift;
                 s += d;
@@ -3087,52 +3087,52 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
             }
         }
         double m = s / (double)(n * 576), v = q / (double)(n * 576) - m * m;
-        ((densenet_real *)(ar + 69099008))[c] = (densenet_real)(shift + m);
-        ((densenet_real *)(ar + 69099008))[128 + c] = (densenet_real)(v > 0 ? v : 0);
+        ((densenet_real *)(ar + 154028224))[c] = (densenet_real)(shift + m);
+        ((densenet_real *)(ar + 154028224))[128 + c] = (densenet_real)(v > 0 ? v : 0);
     }
     }
     /* slice -> f32[1, 128], densenet.dlm line 15 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((densenet_real *)(ar + 69100032)) + i * 128, ((densenet_real *)(ar + 69099008)) + i * 256 + 0, 128 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 698725184)) + i * 128, ((densenet_real *)(ar + 154028224)) + i * 256 + 0, 128 * sizeof(densenet_real));
     }
     /* slice -> f32[1, 128], densenet.dlm line 15 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((densenet_real *)(ar + 69100544)) + i * 128, ((densenet_real *)(ar + 69099008)) + i * 256 + 128, 128 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 154029248)) + i * 128, ((densenet_real *)(ar + 154028224)) + i * 256 + 128, 128 * sizeof(densenet_real));
     }
     /* add -> f32[128], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((densenet_real *)(ar + 69099008))[i0] = ((((densenet_real *)(st + 202240))[i0] * 0.9f) + (((densenet_real *)(ar + 69100032))[i0] * 0.1f));
+        ((densenet_real *)(ar + 698725696))[i0] = ((((densenet_real *)(st + 202240))[i0] * 0.9f) + (((densenet_real *)(ar + 698725184))[i0] * 0.1f));
     }
     }
     /* add -> f32[128], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((densenet_real *)(ar + 69099520))[i0] = ((((densenet_real *)(st + 202752))[i0] * 0.9f) + ((((densenet_real *)(ar + 69100544))[i0] / ((densenet_real *)(ar + 3033728))[0]) * 0.1f));
+        ((densenet_real *)(ar + 698726208))[i0] = ((((densenet_real *)(st + 202752))[i0] * 0.9f) + ((((densenet_real *)(ar + 154029248))[i0] / ((densenet_real *)(ar + 220088512))[0]) * 0.1f));
     }
     }
     /* add -> f32[], densenet.dlm line 15 */
     {
-    ((densenet_real *)(ar + 21910592))[0] = (((densenet_real *)(st + 203264))[0] + 1.0f);
+    ((densenet_real *)(ar + 698738944))[0] = (((densenet_real *)(st + 203264))[0] + 1.0f);
     }
     /* sqrt -> f32[128, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((densenet_real *)(ar + 69101056))[i0] = sqrtf((((densenet_real *)(ar + 69100544))[i0] + 1e-05f));
+        ((densenet_real *)(ar + 698726720))[i0] = sqrtf((((densenet_real *)(ar + 154029248))[i0] + 1e-05f));
     }
     }
     /* div -> f32[128, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((densenet_real *)(ar + 69100544))[i0] = (((densenet_real *)(st + 201216))[i0] / ((densenet_real *)(ar + 69101056))[i0]);
+        ((densenet_real *)(ar + 698727232))[i0] = (((densenet_real *)(st + 201216))[i0] / ((densenet_real *)(ar + 698726720))[i0]);
     }
     }
     /* sub -> f32[128, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((densenet_real *)(ar + 69101568))[i0] = (((densenet_real *)(st + 201728))[i0] - (((densenet_real *)(ar + 69100032))[i0] * ((densenet_real *)(ar + 69100544))[i0]));
+        ((densenet_real *)(ar + 154028224))[i0] = (((densenet_real *)(st + 201728))[i0] - (((densenet_real *)(ar + 698725184))[i0] * ((densenet_real *)(ar + 698727232))[i0]));
     }
     }
     /* relu -> f32[batch 128, 128, 24, 24], densenet.dlm line 15 */
@@ -3141,14 +3141,14 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((densenet_real *)(ar + 314460352))[i0 * 73728 + i1 * 576 + i2] = relu(((((densenet_real *)(ar + 276711616))[i0 * 73728 + i1 * 576 + i2] * ((densenet_real *)(ar + 69100544))[i1]) + ((densenet_real *)(ar + 69101568))[i1]));
+                ((densenet_real *)(ar + 512641216))[i0 * 73728 + i1 * 576 + i2] = relu(((((densenet_real *)(ar + 474892480))[i0 * 73728 + i1 * 576 + i2] * ((densenet_real *)(ar + 698727232))[i1]) + ((densenet_real *)(ar + 154028224))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 32, 24, 24], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 314460352)), ((densenet_real *)(st + 203328)), ((densenet_real *)(ar + 257837248)), (densenet_real *)(ar + 69101568), n, 32, 2, 128, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 512641216)), ((densenet_real *)(st + 203328)), ((densenet_real *)(ar + 154028224)), (densenet_real *)(ar + 163465408), n, 32, 2, 128, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 24, 24], densenet.dlm line 15 */
     {
@@ -3156,7 +3156,7 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 32; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((densenet_real *)(ar + 267274432))[i0 * 18432 + i1 * 576 + i2] = (((densenet_real *)(ar + 257837248))[i0 * 18432 + i1 * 576 + i2] + ((densenet_real *)(st + 350784))[i1]);
+                ((densenet_real *)(ar + 163465408))[i0 * 18432 + i1 * 576 + i2] = (((densenet_real *)(ar + 154028224))[i0 * 18432 + i1 * 576 + i2] + ((densenet_real *)(st + 350784))[i1]);
             }
         }
     }
@@ -3164,17 +3164,17 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     /* concat -> f32[batch 128, 160, 24, 24], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 352209088)) + i * 92160 + 0, ((densenet_real *)(ar + 276711616)) + i * 73728, 73728 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 380520640)) + i * 92160 + 0, ((densenet_real *)(ar + 474892480)) + i * 73728, 73728 * sizeof(densenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 352209088)) + i * 92160 + 73728, ((densenet_real *)(ar + 267274432)) + i * 18432, 18432 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 380520640)) + i * 92160 + 73728, ((densenet_real *)(ar + 163465408)) + i * 18432, 18432 * sizeof(densenet_real));
     }
     /* moments -> f32[2, 160], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
     for (int64_t c = 0; c < 160; c++) {
-        double shift = (double)((densenet_real *)(ar + 352209088))[c * 576], s = 0.0, q = 0.0;
+        double shift = (double)((densenet_real *)(ar + 380520640))[c * 576], s = 0.0, q = 0.0;
         for (int64_t i = 0; i < n; i++) {
-            const densenet_real *p = ((densenet_real *)(ar + 352209088)) + (i * 160 + c) * 576;
+            const densenet_real *p = ((densenet_real *)(ar + 380520640)) + (i * 160 + c) * 576;
             for (int64_t j = 0; j < 576; j++) {
                 double d = (double)p[j] - shift;
                 s += d;
@@ -3182,52 +3182,52 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
             }
         }
         double m = s / (double)(n * 576), v = q / (double)(n * 576) - m * m;
-        ((densenet_real *)(ar + 69101568))[c] = (densenet_real)(shift + m);
-        ((densenet_real *)(ar + 69101568))[160 + c] = (densenet_real)(v > 0 ? v : 0);
+        ((densenet_real *)(ar + 154028224))[c] = (densenet_real)(shift + m);
+        ((densenet_real *)(ar + 154028224))[160 + c] = (densenet_real)(v > 0 ? v : 0);
     }
     }
     /* slice -> f32[1, 160], densenet.dlm line 15 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((densenet_real *)(ar + 69102848)) + i * 160, ((densenet_real *)(ar + 69101568)) + i * 320 + 0, 160 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 698716352)) + i * 160, ((densenet_real *)(ar + 154028224)) + i * 320 + 0, 160 * sizeof(densenet_real));
     }
     /* slice -> f32[1, 160], densenet.dlm line 15 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((densenet_real *)(ar + 69103488)) + i * 160, ((densenet_real *)(ar + 69101568)) + i * 320 + 160, 160 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 154029504)) + i * 160, ((densenet_real *)(ar + 154028224)) + i * 320 + 160, 160 * sizeof(densenet_real));
     }
     /* add -> f32[160], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 160; i0++) {
-        ((densenet_real *)(ar + 69101568))[i0] = ((((densenet_real *)(st + 352192))[i0] * 0.9f) + (((densenet_real *)(ar + 69102848))[i0] * 0.1f));
+        ((densenet_real *)(ar + 698716992))[i0] = ((((densenet_real *)(st + 352192))[i0] * 0.9f) + (((densenet_real *)(ar + 698716352))[i0] * 0.1f));
     }
     }
     /* add -> f32[160], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 160; i0++) {
-        ((densenet_real *)(ar + 69102208))[i0] = ((((densenet_real *)(st + 352832))[i0] * 0.9f) + ((((densenet_real *)(ar + 69103488))[i0] / ((densenet_real *)(ar + 3033728))[0]) * 0.1f));
+        ((densenet_real *)(ar + 698717632))[i0] = ((((densenet_real *)(st + 352832))[i0] * 0.9f) + ((((densenet_real *)(ar + 154029504))[i0] / ((densenet_real *)(ar + 220088512))[0]) * 0.1f));
     }
     }
     /* add -> f32[], densenet.dlm line 15 */
     {
-    ((densenet_real *)(ar + 21910656))[0] = (((densenet_real *)(st + 353472))[0] + 1.0f);
+    ((densenet_real *)(ar + 698739008))[0] = (((densenet_real *)(st + 353472))[0] + 1.0f);
     }
     /* sqrt -> f32[160, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 160; i0++) {
-        ((densenet_real *)(ar + 69104128))[i0] = sqrtf((((densenet_real *)(ar + 69103488))[i0] + 1e-05f));
+        ((densenet_real *)(ar + 698718272))[i0] = sqrtf((((densenet_real *)(ar + 154029504))[i0] + 1e-05f));
     }
     }
     /* div -> f32[160, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 160; i0++) {
-        ((densenet_real *)(ar + 69103488))[i0] = (((densenet_real *)(st + 350912))[i0] / ((densenet_real *)(ar + 69104128))[i0]);
+        ((densenet_real *)(ar + 698718912))[i0] = (((densenet_real *)(st + 350912))[i0] / ((densenet_real *)(ar + 698718272))[i0]);
     }
     }
     /* sub -> f32[160, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 160; i0++) {
-        ((densenet_real *)(ar + 69104768))[i0] = (((densenet_real *)(st + 351552))[i0] - (((densenet_real *)(ar + 69102848))[i0] * ((densenet_real *)(ar + 69103488))[i0]));
+        ((densenet_real *)(ar + 154028224))[i0] = (((densenet_real *)(st + 351552))[i0] - (((densenet_real *)(ar + 698716352))[i0] * ((densenet_real *)(ar + 698718912))[i0]));
     }
     }
     /* relu -> f32[batch 128, 160, 24, 24], densenet.dlm line 15 */
@@ -3236,14 +3236,14 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 160; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((densenet_real *)(ar + 399395008))[i0 * 92160 + i1 * 576 + i2] = relu(((((densenet_real *)(ar + 352209088))[i0 * 92160 + i1 * 576 + i2] * ((densenet_real *)(ar + 69103488))[i1]) + ((densenet_real *)(ar + 69104768))[i1]));
+                ((densenet_real *)(ar + 427706560))[i0 * 92160 + i1 * 576 + i2] = relu(((((densenet_real *)(ar + 380520640))[i0 * 92160 + i1 * 576 + i2] * ((densenet_real *)(ar + 698718912))[i1]) + ((densenet_real *)(ar + 154028224))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 32, 24, 24], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 399395008)), ((densenet_real *)(st + 353536)), ((densenet_real *)(ar + 257837248)), (densenet_real *)(ar + 69104768), n, 32, 2, 160, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 427706560)), ((densenet_real *)(st + 353536)), ((densenet_real *)(ar + 154028224)), (densenet_real *)(ar + 163465408), n, 32, 2, 160, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 24, 24], densenet.dlm line 15 */
     {
@@ -3251,7 +3251,7 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 32; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((densenet_real *)(ar + 267274432))[i0 * 18432 + i1 * 576 + i2] = (((densenet_real *)(ar + 257837248))[i0 * 18432 + i1 * 576 + i2] + ((densenet_real *)(st + 537856))[i1]);
+                ((densenet_real *)(ar + 210651328))[i0 * 18432 + i1 * 576 + i2] = (((densenet_real *)(ar + 154028224))[i0 * 18432 + i1 * 576 + i2] + ((densenet_real *)(st + 537856))[i1]);
             }
         }
     }
@@ -3259,17 +3259,17 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     /* concat -> f32[batch 128, 192, 24, 24], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 446580928)) + i * 110592 + 0, ((densenet_real *)(ar + 352209088)) + i * 92160, 92160 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 154028224)) + i * 110592 + 0, ((densenet_real *)(ar + 380520640)) + i * 92160, 92160 * sizeof(densenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 446580928)) + i * 110592 + 92160, ((densenet_real *)(ar + 267274432)) + i * 18432, 18432 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 154028224)) + i * 110592 + 92160, ((densenet_real *)(ar + 210651328)) + i * 18432, 18432 * sizeof(densenet_real));
     }
     /* moments -> f32[2, 192], densenet.dlm line 26 */
     {
     DENSENET_PARALLEL_FOR
     for (int64_t c = 0; c < 192; c++) {
-        double shift = (double)((densenet_real *)(ar + 446580928))[c * 576], s = 0.0, q = 0.0;
+        double shift = (double)((densenet_real *)(ar + 154028224))[c * 576], s = 0.0, q = 0.0;
         for (int64_t i = 0; i < n; i++) {
-            const densenet_real *p = ((densenet_real *)(ar + 446580928)) + (i * 192 + c) * 576;
+            const densenet_real *p = ((densenet_real *)(ar + 154028224)) + (i * 192 + c) * 576;
             for (int64_t j = 0; j < 576; j++) {
                 double d = (double)p[j] - shift;
                 s += d;
@@ -3277,52 +3277,52 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
             }
         }
         double m = s / (double)(n * 576), v = q / (double)(n * 576) - m * m;
-        ((densenet_real *)(ar + 69104768))[c] = (densenet_real)(shift + m);
-        ((densenet_real *)(ar + 69104768))[192 + c] = (densenet_real)(v > 0 ? v : 0);
+        ((densenet_real *)(ar + 210651328))[c] = (densenet_real)(shift + m);
+        ((densenet_real *)(ar + 210651328))[192 + c] = (densenet_real)(v > 0 ? v : 0);
     }
     }
     /* slice -> f32[1, 192], densenet.dlm line 26 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((densenet_real *)(ar + 69106304)) + i * 192, ((densenet_real *)(ar + 69104768)) + i * 384 + 0, 192 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 698705728)) + i * 192, ((densenet_real *)(ar + 210651328)) + i * 384 + 0, 192 * sizeof(densenet_real));
     }
     /* slice -> f32[1, 192], densenet.dlm line 26 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((densenet_real *)(ar + 69107072)) + i * 192, ((densenet_real *)(ar + 69104768)) + i * 384 + 192, 192 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 210652864)) + i * 192, ((densenet_real *)(ar + 210651328)) + i * 384 + 192, 192 * sizeof(densenet_real));
     }
     /* add -> f32[192], densenet.dlm line 26 */
     {
     for (int64_t i0 = 0; i0 < 192; i0++) {
-        ((densenet_real *)(ar + 69104768))[i0] = ((((densenet_real *)(st + 539520))[i0] * 0.9f) + (((densenet_real *)(ar + 69106304))[i0] * 0.1f));
+        ((densenet_real *)(ar + 698706496))[i0] = ((((densenet_real *)(st + 539520))[i0] * 0.9f) + (((densenet_real *)(ar + 698705728))[i0] * 0.1f));
     }
     }
     /* add -> f32[192], densenet.dlm line 26 */
     {
     for (int64_t i0 = 0; i0 < 192; i0++) {
-        ((densenet_real *)(ar + 69105536))[i0] = ((((densenet_real *)(st + 540288))[i0] * 0.9f) + ((((densenet_real *)(ar + 69107072))[i0] / ((densenet_real *)(ar + 3033728))[0]) * 0.1f));
+        ((densenet_real *)(ar + 698707264))[i0] = ((((densenet_real *)(st + 540288))[i0] * 0.9f) + ((((densenet_real *)(ar + 210652864))[i0] / ((densenet_real *)(ar + 220088512))[0]) * 0.1f));
     }
     }
     /* add -> f32[], densenet.dlm line 26 */
     {
-    ((densenet_real *)(ar + 3033728))[0] = (((densenet_real *)(st + 541056))[0] + 1.0f);
+    ((densenet_real *)(ar + 698739072))[0] = (((densenet_real *)(st + 541056))[0] + 1.0f);
     }
     /* sqrt -> f32[192, 1, 1], densenet.dlm line 26 */
     {
     for (int64_t i0 = 0; i0 < 192; i0++) {
-        ((densenet_real *)(ar + 69107840))[i0] = sqrtf((((densenet_real *)(ar + 69107072))[i0] + 1e-05f));
+        ((densenet_real *)(ar + 698708032))[i0] = sqrtf((((densenet_real *)(ar + 210652864))[i0] + 1e-05f));
     }
     }
     /* div -> f32[192, 1, 1], densenet.dlm line 26 */
     {
     for (int64_t i0 = 0; i0 < 192; i0++) {
-        ((densenet_real *)(ar + 69107072))[i0] = (((densenet_real *)(st + 537984))[i0] / ((densenet_real *)(ar + 69107840))[i0]);
+        ((densenet_real *)(ar + 698708800))[i0] = (((densenet_real *)(st + 537984))[i0] / ((densenet_real *)(ar + 698708032))[i0]);
     }
     }
     /* sub -> f32[192, 1, 1], densenet.dlm line 26 */
     {
     for (int64_t i0 = 0; i0 < 192; i0++) {
-        ((densenet_real *)(ar + 69108608))[i0] = (((densenet_real *)(st + 538752))[i0] - (((densenet_real *)(ar + 69106304))[i0] * ((densenet_real *)(ar + 69107072))[i0]));
+        ((densenet_real *)(ar + 267274432))[i0] = (((densenet_real *)(st + 538752))[i0] - (((densenet_real *)(ar + 698705728))[i0] * ((densenet_real *)(ar + 698708800))[i0]));
     }
     }
     /* relu -> f32[batch 128, 192, 24, 24], densenet.dlm line 26 */
@@ -3331,7 +3331,7 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 192; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((densenet_real *)(ar + 503204032))[i0 * 110592 + i1 * 576 + i2] = relu(((((densenet_real *)(ar + 446580928))[i0 * 110592 + i1 * 576 + i2] * ((densenet_real *)(ar + 69107072))[i1]) + ((densenet_real *)(ar + 69108608))[i1]));
+                ((densenet_real *)(ar + 210651328))[i0 * 110592 + i1 * 576 + i2] = relu(((((densenet_real *)(ar + 154028224))[i0 * 110592 + i1 * 576 + i2] * ((densenet_real *)(ar + 698708800))[i1]) + ((densenet_real *)(ar + 267274432))[i1]));
             }
         }
     }
@@ -3339,7 +3339,7 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     /* conv2d -> f32[batch 128, 96, 24, 24], densenet.dlm line 26 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 96, 576, 192, ((densenet_real *)(st + 541120)), 192, ((densenet_real *)(ar + 503204032)) + i * 110592, 576, ((densenet_real *)(ar + 559827136)) + i * 55296, 576, 0);
+        gemm(0, 0, 96, 576, 192, ((densenet_real *)(st + 541120)), 192, ((densenet_real *)(ar + 210651328)) + i * 110592, 576, ((densenet_real *)(ar + 267274432)) + i * 55296, 576, 0);
     }
     /* add -> f32[batch 128, 96, 24, 24], densenet.dlm line 26 */
     {
@@ -3347,22 +3347,22 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 96; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((densenet_real *)(ar + 588138688))[i0 * 55296 + i1 * 576 + i2] = (((densenet_real *)(ar + 559827136))[i0 * 55296 + i1 * 576 + i2] + ((densenet_real *)(st + 614848))[i1]);
+                ((densenet_real *)(ar + 295585984))[i0 * 55296 + i1 * 576 + i2] = (((densenet_real *)(ar + 267274432))[i0 * 55296 + i1 * 576 + i2] + ((densenet_real *)(st + 614848))[i1]);
             }
         }
     }
     }
     /* avg_pool -> f32[batch 128, 96, 12, 12], densenet.dlm line 26 */
     {
-    avg_pool_fwd_0(((densenet_real *)(ar + 588138688)), ((densenet_real *)(ar + 69108608)), n);
+    avg_pool_fwd_0(((densenet_real *)(ar + 295585984)), ((densenet_real *)(ar + 373442752)), n);
     }
     /* moments -> f32[2, 96], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
     for (int64_t c = 0; c < 96; c++) {
-        double shift = (double)((densenet_real *)(ar + 69108608))[c * 144], s = 0.0, q = 0.0;
+        double shift = (double)((densenet_real *)(ar + 373442752))[c * 144], s = 0.0, q = 0.0;
         for (int64_t i = 0; i < n; i++) {
-            const densenet_real *p = ((densenet_real *)(ar + 69108608)) + (i * 96 + c) * 144;
+            const densenet_real *p = ((densenet_real *)(ar + 373442752)) + (i * 96 + c) * 144;
             for (int64_t j = 0; j < 144; j++) {
                 double d = (double)p[j] - shift;
                 s += d;
@@ -3370,60 +3370,60 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
             }
         }
         double m = s / (double)(n * 144), v = q / (double)(n * 144) - m * m;
-        ((densenet_real *)(ar + 76186496))[c] = (densenet_real)(shift + m);
-        ((densenet_real *)(ar + 76186496))[96 + c] = (densenet_real)(v > 0 ? v : 0);
+        ((densenet_real *)(ar + 267274432))[c] = (densenet_real)(shift + m);
+        ((densenet_real *)(ar + 267274432))[96 + c] = (densenet_real)(v > 0 ? v : 0);
     }
     }
     /* slice -> f32[1, 96], densenet.dlm line 15 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((densenet_real *)(ar + 40787072)) + i * 96, ((densenet_real *)(ar + 76186496)) + i * 192 + 0, 96 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 698734144)) + i * 96, ((densenet_real *)(ar + 267274432)) + i * 192 + 0, 96 * sizeof(densenet_real));
     }
     /* slice -> f32[1, 96], densenet.dlm line 15 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((densenet_real *)(ar + 76187264)) + i * 96, ((densenet_real *)(ar + 76186496)) + i * 192 + 96, 96 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 267275200)) + i * 96, ((densenet_real *)(ar + 267274432)) + i * 192 + 96, 96 * sizeof(densenet_real));
     }
     /* divcount -> f32[], densenet.dlm line 15 */
     {
-    ((densenet_real *)(ar + 21910720))[0] = (1.0f / (densenet_real)(144 * n));
+    ((densenet_real *)(ar + 698739136))[0] = (1.0f / (densenet_real)(144 * n));
     }
     /* sub -> f32[], densenet.dlm line 15 */
     {
-    ((densenet_real *)(ar + 76186496))[0] = (1.0f - ((densenet_real *)(ar + 21910720))[0]);
+    ((densenet_real *)(ar + 286148800))[0] = (1.0f - ((densenet_real *)(ar + 698739136))[0]);
     }
     /* add -> f32[96], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 96; i0++) {
-        ((densenet_real *)(ar + 76186560))[i0] = ((((densenet_real *)(st + 616000))[i0] * 0.9f) + (((densenet_real *)(ar + 40787072))[i0] * 0.1f));
+        ((densenet_real *)(ar + 698734528))[i0] = ((((densenet_real *)(st + 616000))[i0] * 0.9f) + (((densenet_real *)(ar + 698734144))[i0] * 0.1f));
     }
     }
     /* add -> f32[96], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 96; i0++) {
-        ((densenet_real *)(ar + 76187648))[i0] = ((((densenet_real *)(st + 616384))[i0] * 0.9f) + ((((densenet_real *)(ar + 76187264))[i0] / ((densenet_real *)(ar + 76186496))[0]) * 0.1f));
+        ((densenet_real *)(ar + 698734912))[i0] = ((((densenet_real *)(st + 616384))[i0] * 0.9f) + ((((densenet_real *)(ar + 267275200))[i0] / ((densenet_real *)(ar + 286148800))[0]) * 0.1f));
     }
     }
     /* add -> f32[], densenet.dlm line 15 */
     {
-    ((densenet_real *)(ar + 76186944))[0] = (((densenet_real *)(st + 616768))[0] + 1.0f);
+    ((densenet_real *)(ar + 698739200))[0] = (((densenet_real *)(st + 616768))[0] + 1.0f);
     }
     /* sqrt -> f32[96, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 96; i0++) {
-        ((densenet_real *)(ar + 76188032))[i0] = sqrtf((((densenet_real *)(ar + 76187264))[i0] + 1e-05f));
+        ((densenet_real *)(ar + 698735296))[i0] = sqrtf((((densenet_real *)(ar + 267275200))[i0] + 1e-05f));
     }
     }
     /* div -> f32[96, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 96; i0++) {
-        ((densenet_real *)(ar + 76187008))[i0] = (((densenet_real *)(st + 615232))[i0] / ((densenet_real *)(ar + 76188032))[i0]);
+        ((densenet_real *)(ar + 698735680))[i0] = (((densenet_real *)(st + 615232))[i0] / ((densenet_real *)(ar + 698735296))[i0]);
     }
     }
     /* sub -> f32[96, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 96; i0++) {
-        ((densenet_real *)(ar + 76188416))[i0] = (((densenet_real *)(st + 615616))[i0] - (((densenet_real *)(ar + 40787072))[i0] * ((densenet_real *)(ar + 76187008))[i0]));
+        ((densenet_real *)(ar + 267274432))[i0] = (((densenet_real *)(st + 615616))[i0] - (((densenet_real *)(ar + 698734144))[i0] * ((densenet_real *)(ar + 698735680))[i0]));
     }
     }
     /* relu -> f32[batch 128, 96, 12, 12], densenet.dlm line 15 */
@@ -3432,14 +3432,14 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 96; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((densenet_real *)(ar + 257837248))[i0 * 13824 + i1 * 144 + i2] = relu(((((densenet_real *)(ar + 69108608))[i0 * 13824 + i1 * 144 + i2] * ((densenet_real *)(ar + 76187008))[i1]) + ((densenet_real *)(ar + 76188416))[i1]));
+                ((densenet_real *)(ar + 675432640))[i0 * 13824 + i1 * 144 + i2] = relu(((((densenet_real *)(ar + 373442752))[i0 * 13824 + i1 * 144 + i2] * ((densenet_real *)(ar + 698735680))[i1]) + ((densenet_real *)(ar + 267274432))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 32, 12, 12], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 257837248)), ((densenet_real *)(st + 616832)), ((densenet_real *)(ar + 264915136)), (densenet_real *)(ar + 267274432), n, 32, 8, 96, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 675432640)), ((densenet_real *)(st + 616832)), ((densenet_real *)(ar + 271403200)), (densenet_real *)(ar + 267274432), n, 32, 8, 96, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 12, 12], densenet.dlm line 15 */
     {
@@ -3447,7 +3447,7 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 32; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((densenet_real *)(ar + 267274432))[i0 * 4608 + i1 * 144 + i2] = (((densenet_real *)(ar + 264915136))[i0 * 4608 + i1 * 144 + i2] + ((densenet_real *)(st + 727424))[i1]);
+                ((densenet_real *)(ar + 267274432))[i0 * 4608 + i1 * 144 + i2] = (((densenet_real *)(ar + 271403200))[i0 * 4608 + i1 * 144 + i2] + ((densenet_real *)(st + 727424))[i1]);
             }
         }
     }
@@ -3455,17 +3455,17 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     /* concat -> f32[batch 128, 128, 12, 12], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 559827136)) + i * 18432 + 0, ((densenet_real *)(ar + 69108608)) + i * 13824, 13824 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 656558272)) + i * 18432 + 0, ((densenet_real *)(ar + 373442752)) + i * 13824, 13824 * sizeof(densenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 559827136)) + i * 18432 + 13824, ((densenet_real *)(ar + 267274432)) + i * 4608, 4608 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 656558272)) + i * 18432 + 13824, ((densenet_real *)(ar + 267274432)) + i * 4608, 4608 * sizeof(densenet_real));
     }
     /* moments -> f32[2, 128], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
     for (int64_t c = 0; c < 128; c++) {
-        double shift = (double)((densenet_real *)(ar + 559827136))[c * 144], s = 0.0, q = 0.0;
+        double shift = (double)((densenet_real *)(ar + 656558272))[c * 144], s = 0.0, q = 0.0;
         for (int64_t i = 0; i < n; i++) {
-            const densenet_real *p = ((densenet_real *)(ar + 559827136)) + (i * 128 + c) * 144;
+            const densenet_real *p = ((densenet_real *)(ar + 656558272)) + (i * 128 + c) * 144;
             for (int64_t j = 0; j < 144; j++) {
                 double d = (double)p[j] - shift;
                 s += d;
@@ -3473,52 +3473,52 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
             }
         }
         double m = s / (double)(n * 144), v = q / (double)(n * 144) - m * m;
-        ((densenet_real *)(ar + 76188416))[c] = (densenet_real)(shift + m);
-        ((densenet_real *)(ar + 76188416))[128 + c] = (densenet_real)(v > 0 ? v : 0);
+        ((densenet_real *)(ar + 267274432))[c] = (densenet_real)(shift + m);
+        ((densenet_real *)(ar + 267274432))[128 + c] = (densenet_real)(v > 0 ? v : 0);
     }
     }
     /* slice -> f32[1, 128], densenet.dlm line 15 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((densenet_real *)(ar + 76189440)) + i * 128, ((densenet_real *)(ar + 76188416)) + i * 256 + 0, 128 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 698727744)) + i * 128, ((densenet_real *)(ar + 267274432)) + i * 256 + 0, 128 * sizeof(densenet_real));
     }
     /* slice -> f32[1, 128], densenet.dlm line 15 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((densenet_real *)(ar + 76189952)) + i * 128, ((densenet_real *)(ar + 76188416)) + i * 256 + 128, 128 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 267275456)) + i * 128, ((densenet_real *)(ar + 267274432)) + i * 256 + 128, 128 * sizeof(densenet_real));
     }
     /* add -> f32[128], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((densenet_real *)(ar + 76188416))[i0] = ((((densenet_real *)(st + 728576))[i0] * 0.9f) + (((densenet_real *)(ar + 76189440))[i0] * 0.1f));
+        ((densenet_real *)(ar + 698728256))[i0] = ((((densenet_real *)(st + 728576))[i0] * 0.9f) + (((densenet_real *)(ar + 698727744))[i0] * 0.1f));
     }
     }
     /* add -> f32[128], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((densenet_real *)(ar + 76188928))[i0] = ((((densenet_real *)(st + 729088))[i0] * 0.9f) + ((((densenet_real *)(ar + 76189952))[i0] / ((densenet_real *)(ar + 76186496))[0]) * 0.1f));
+        ((densenet_real *)(ar + 698728768))[i0] = ((((densenet_real *)(st + 729088))[i0] * 0.9f) + ((((densenet_real *)(ar + 267275456))[i0] / ((densenet_real *)(ar + 286148800))[0]) * 0.1f));
     }
     }
     /* add -> f32[], densenet.dlm line 15 */
     {
-    ((densenet_real *)(ar + 76187392))[0] = (((densenet_real *)(st + 729600))[0] + 1.0f);
+    ((densenet_real *)(ar + 698739264))[0] = (((densenet_real *)(st + 729600))[0] + 1.0f);
     }
     /* sqrt -> f32[128, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((densenet_real *)(ar + 76190464))[i0] = sqrtf((((densenet_real *)(ar + 76189952))[i0] + 1e-05f));
+        ((densenet_real *)(ar + 698729280))[i0] = sqrtf((((densenet_real *)(ar + 267275456))[i0] + 1e-05f));
     }
     }
     /* div -> f32[128, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((densenet_real *)(ar + 76189952))[i0] = (((densenet_real *)(st + 727552))[i0] / ((densenet_real *)(ar + 76190464))[i0]);
+        ((densenet_real *)(ar + 698729792))[i0] = (((densenet_real *)(st + 727552))[i0] / ((densenet_real *)(ar + 698729280))[i0]);
     }
     }
     /* sub -> f32[128, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((densenet_real *)(ar + 76190976))[i0] = (((densenet_real *)(st + 728064))[i0] - (((densenet_real *)(ar + 76189440))[i0] * ((densenet_real *)(ar + 76189952))[i0]));
+        ((densenet_real *)(ar + 267274432))[i0] = (((densenet_real *)(st + 728064))[i0] - (((densenet_real *)(ar + 698727744))[i0] * ((densenet_real *)(ar + 698729792))[i0]));
     }
     }
     /* relu -> f32[batch 128, 128, 12, 12], densenet.dlm line 15 */
@@ -3527,14 +3527,14 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((densenet_real *)(ar + 264915136))[i0 * 18432 + i1 * 144 + i2] = relu(((((densenet_real *)(ar + 559827136))[i0 * 18432 + i1 * 144 + i2] * ((densenet_real *)(ar + 76189952))[i1]) + ((densenet_real *)(ar + 76190976))[i1]));
+                ((densenet_real *)(ar + 665995456))[i0 * 18432 + i1 * 144 + i2] = relu(((((densenet_real *)(ar + 656558272))[i0 * 18432 + i1 * 144 + i2] * ((densenet_real *)(ar + 698729792))[i1]) + ((densenet_real *)(ar + 267274432))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 32, 12, 12], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 264915136)), ((densenet_real *)(st + 729664)), ((densenet_real *)(ar + 274352320)), (densenet_real *)(ar + 569264320), n, 32, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 665995456)), ((densenet_real *)(st + 729664)), ((densenet_real *)(ar + 272730304)), (densenet_real *)(ar + 267274432), n, 32, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 12, 12], densenet.dlm line 15 */
     {
@@ -3542,7 +3542,7 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 32; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((densenet_real *)(ar + 569264320))[i0 * 4608 + i1 * 144 + i2] = (((densenet_real *)(ar + 274352320))[i0 * 4608 + i1 * 144 + i2] + ((densenet_real *)(st + 877120))[i1]);
+                ((densenet_real *)(ar + 267274432))[i0 * 4608 + i1 * 144 + i2] = (((densenet_real *)(ar + 272730304))[i0 * 4608 + i1 * 144 + i2] + ((densenet_real *)(st + 877120))[i1]);
             }
         }
     }
@@ -3550,17 +3550,17 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     /* concat -> f32[batch 128, 160, 12, 12], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 571623616)) + i * 23040 + 0, ((densenet_real *)(ar + 559827136)) + i * 18432, 18432 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 361646272)) + i * 23040 + 0, ((densenet_real *)(ar + 656558272)) + i * 18432, 18432 * sizeof(densenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 571623616)) + i * 23040 + 18432, ((densenet_real *)(ar + 569264320)) + i * 4608, 4608 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 361646272)) + i * 23040 + 18432, ((densenet_real *)(ar + 267274432)) + i * 4608, 4608 * sizeof(densenet_real));
     }
     /* moments -> f32[2, 160], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
     for (int64_t c = 0; c < 160; c++) {
-        double shift = (double)((densenet_real *)(ar + 571623616))[c * 144], s = 0.0, q = 0.0;
+        double shift = (double)((densenet_real *)(ar + 361646272))[c * 144], s = 0.0, q = 0.0;
         for (int64_t i = 0; i < n; i++) {
-            const densenet_real *p = ((densenet_real *)(ar + 571623616)) + (i * 160 + c) * 144;
+            const densenet_real *p = ((densenet_real *)(ar + 361646272)) + (i * 160 + c) * 144;
             for (int64_t j = 0; j < 144; j++) {
                 double d = (double)p[j] - shift;
                 s += d;
@@ -3568,52 +3568,52 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
             }
         }
         double m = s / (double)(n * 144), v = q / (double)(n * 144) - m * m;
-        ((densenet_real *)(ar + 76190976))[c] = (densenet_real)(shift + m);
-        ((densenet_real *)(ar + 76190976))[160 + c] = (densenet_real)(v > 0 ? v : 0);
+        ((densenet_real *)(ar + 267274432))[c] = (densenet_real)(shift + m);
+        ((densenet_real *)(ar + 267274432))[160 + c] = (densenet_real)(v > 0 ? v : 0);
     }
     }
     /* slice -> f32[1, 160], densenet.dlm line 15 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((densenet_real *)(ar + 76192256)) + i * 160, ((densenet_real *)(ar + 76190976)) + i * 320 + 0, 160 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 698719552)) + i * 160, ((densenet_real *)(ar + 267274432)) + i * 320 + 0, 160 * sizeof(densenet_real));
     }
     /* slice -> f32[1, 160], densenet.dlm line 15 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((densenet_real *)(ar + 76192896)) + i * 160, ((densenet_real *)(ar + 76190976)) + i * 320 + 160, 160 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 267275712)) + i * 160, ((densenet_real *)(ar + 267274432)) + i * 320 + 160, 160 * sizeof(densenet_real));
     }
     /* add -> f32[160], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 160; i0++) {
-        ((densenet_real *)(ar + 76190976))[i0] = ((((densenet_real *)(st + 878528))[i0] * 0.9f) + (((densenet_real *)(ar + 76192256))[i0] * 0.1f));
+        ((densenet_real *)(ar + 698720192))[i0] = ((((densenet_real *)(st + 878528))[i0] * 0.9f) + (((densenet_real *)(ar + 698719552))[i0] * 0.1f));
     }
     }
     /* add -> f32[160], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 160; i0++) {
-        ((densenet_real *)(ar + 76191616))[i0] = ((((densenet_real *)(st + 879168))[i0] * 0.9f) + ((((densenet_real *)(ar + 76192896))[i0] / ((densenet_real *)(ar + 76186496))[0]) * 0.1f));
+        ((densenet_real *)(ar + 698720832))[i0] = ((((densenet_real *)(st + 879168))[i0] * 0.9f) + ((((densenet_real *)(ar + 267275712))[i0] / ((densenet_real *)(ar + 286148800))[0]) * 0.1f));
     }
     }
     /* add -> f32[], densenet.dlm line 15 */
     {
-    ((densenet_real *)(ar + 76187456))[0] = (((densenet_real *)(st + 879808))[0] + 1.0f);
+    ((densenet_real *)(ar + 698739328))[0] = (((densenet_real *)(st + 879808))[0] + 1.0f);
     }
     /* sqrt -> f32[160, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 160; i0++) {
-        ((densenet_real *)(ar + 76193536))[i0] = sqrtf((((densenet_real *)(ar + 76192896))[i0] + 1e-05f));
+        ((densenet_real *)(ar + 698721472))[i0] = sqrtf((((densenet_real *)(ar + 267275712))[i0] + 1e-05f));
     }
     }
     /* div -> f32[160, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 160; i0++) {
-        ((densenet_real *)(ar + 76192896))[i0] = (((densenet_real *)(st + 877248))[i0] / ((densenet_real *)(ar + 76193536))[i0]);
+        ((densenet_real *)(ar + 698722112))[i0] = (((densenet_real *)(st + 877248))[i0] / ((densenet_real *)(ar + 698721472))[i0]);
     }
     }
     /* sub -> f32[160, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 160; i0++) {
-        ((densenet_real *)(ar + 76194176))[i0] = (((densenet_real *)(st + 877888))[i0] - (((densenet_real *)(ar + 76192256))[i0] * ((densenet_real *)(ar + 76192896))[i0]));
+        ((densenet_real *)(ar + 267274432))[i0] = (((densenet_real *)(st + 877888))[i0] - (((densenet_real *)(ar + 698719552))[i0] * ((densenet_real *)(ar + 698722112))[i0]));
     }
     }
     /* relu -> f32[batch 128, 160, 12, 12], densenet.dlm line 15 */
@@ -3622,14 +3622,14 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 160; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((densenet_real *)(ar + 583420096))[i0 * 23040 + i1 * 144 + i2] = relu(((((densenet_real *)(ar + 571623616))[i0 * 23040 + i1 * 144 + i2] * ((densenet_real *)(ar + 76192896))[i1]) + ((densenet_real *)(ar + 76194176))[i1]));
+                ((densenet_real *)(ar + 644761792))[i0 * 23040 + i1 * 144 + i2] = relu(((((densenet_real *)(ar + 361646272))[i0 * 23040 + i1 * 144 + i2] * ((densenet_real *)(ar + 698722112))[i1]) + ((densenet_real *)(ar + 267274432))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 32, 12, 12], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 583420096)), ((densenet_real *)(st + 879872)), ((densenet_real *)(ar + 274352320)), (densenet_real *)(ar + 595216576), n, 32, 8, 160, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 644761792)), ((densenet_real *)(st + 879872)), ((densenet_real *)(ar + 274057408)), (densenet_real *)(ar + 267274432), n, 32, 8, 160, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 12, 12], densenet.dlm line 15 */
     {
@@ -3637,7 +3637,7 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 32; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((densenet_real *)(ar + 569264320))[i0 * 4608 + i1 * 144 + i2] = (((densenet_real *)(ar + 274352320))[i0 * 4608 + i1 * 144 + i2] + ((densenet_real *)(st + 1064192))[i1]);
+                ((densenet_real *)(ar + 267274432))[i0 * 4608 + i1 * 144 + i2] = (((densenet_real *)(ar + 274057408))[i0 * 4608 + i1 * 144 + i2] + ((densenet_real *)(st + 1064192))[i1]);
             }
         }
     }
@@ -3645,17 +3645,17 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     /* concat -> f32[batch 128, 192, 12, 12], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 595216576)) + i * 27648 + 0, ((densenet_real *)(ar + 571623616)) + i * 23040, 23040 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 333334720)) + i * 27648 + 0, ((densenet_real *)(ar + 361646272)) + i * 23040, 23040 * sizeof(densenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 595216576)) + i * 27648 + 23040, ((densenet_real *)(ar + 569264320)) + i * 4608, 4608 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 333334720)) + i * 27648 + 23040, ((densenet_real *)(ar + 267274432)) + i * 4608, 4608 * sizeof(densenet_real));
     }
     /* moments -> f32[2, 192], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
     for (int64_t c = 0; c < 192; c++) {
-        double shift = (double)((densenet_real *)(ar + 595216576))[c * 144], s = 0.0, q = 0.0;
+        double shift = (double)((densenet_real *)(ar + 333334720))[c * 144], s = 0.0, q = 0.0;
         for (int64_t i = 0; i < n; i++) {
-            const densenet_real *p = ((densenet_real *)(ar + 595216576)) + (i * 192 + c) * 144;
+            const densenet_real *p = ((densenet_real *)(ar + 333334720)) + (i * 192 + c) * 144;
             for (int64_t j = 0; j < 144; j++) {
                 double d = (double)p[j] - shift;
                 s += d;
@@ -3663,52 +3663,52 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
             }
         }
         double m = s / (double)(n * 144), v = q / (double)(n * 144) - m * m;
-        ((densenet_real *)(ar + 76194176))[c] = (densenet_real)(shift + m);
-        ((densenet_real *)(ar + 76194176))[192 + c] = (densenet_real)(v > 0 ? v : 0);
+        ((densenet_real *)(ar + 267274432))[c] = (densenet_real)(shift + m);
+        ((densenet_real *)(ar + 267274432))[192 + c] = (densenet_real)(v > 0 ? v : 0);
     }
     }
     /* slice -> f32[1, 192], densenet.dlm line 15 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((densenet_real *)(ar + 76195712)) + i * 192, ((densenet_real *)(ar + 76194176)) + i * 384 + 0, 192 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 698709568)) + i * 192, ((densenet_real *)(ar + 267274432)) + i * 384 + 0, 192 * sizeof(densenet_real));
     }
     /* slice -> f32[1, 192], densenet.dlm line 15 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((densenet_real *)(ar + 76196480)) + i * 192, ((densenet_real *)(ar + 76194176)) + i * 384 + 192, 192 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 267275968)) + i * 192, ((densenet_real *)(ar + 267274432)) + i * 384 + 192, 192 * sizeof(densenet_real));
     }
     /* add -> f32[192], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 192; i0++) {
-        ((densenet_real *)(ar + 76194176))[i0] = ((((densenet_real *)(st + 1065856))[i0] * 0.9f) + (((densenet_real *)(ar + 76195712))[i0] * 0.1f));
+        ((densenet_real *)(ar + 698710336))[i0] = ((((densenet_real *)(st + 1065856))[i0] * 0.9f) + (((densenet_real *)(ar + 698709568))[i0] * 0.1f));
     }
     }
     /* add -> f32[192], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 192; i0++) {
-        ((densenet_real *)(ar + 76194944))[i0] = ((((densenet_real *)(st + 1066624))[i0] * 0.9f) + ((((densenet_real *)(ar + 76196480))[i0] / ((densenet_real *)(ar + 76186496))[0]) * 0.1f));
+        ((densenet_real *)(ar + 698711104))[i0] = ((((densenet_real *)(st + 1066624))[i0] * 0.9f) + ((((densenet_real *)(ar + 267275968))[i0] / ((densenet_real *)(ar + 286148800))[0]) * 0.1f));
     }
     }
     /* add -> f32[], densenet.dlm line 15 */
     {
-    ((densenet_real *)(ar + 76187520))[0] = (((densenet_real *)(st + 1067392))[0] + 1.0f);
+    ((densenet_real *)(ar + 698739392))[0] = (((densenet_real *)(st + 1067392))[0] + 1.0f);
     }
     /* sqrt -> f32[192, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 192; i0++) {
-        ((densenet_real *)(ar + 76197248))[i0] = sqrtf((((densenet_real *)(ar + 76196480))[i0] + 1e-05f));
+        ((densenet_real *)(ar + 698711872))[i0] = sqrtf((((densenet_real *)(ar + 267275968))[i0] + 1e-05f));
     }
     }
     /* div -> f32[192, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 192; i0++) {
-        ((densenet_real *)(ar + 76196480))[i0] = (((densenet_real *)(st + 1064320))[i0] / ((densenet_real *)(ar + 76197248))[i0]);
+        ((densenet_real *)(ar + 698712640))[i0] = (((densenet_real *)(st + 1064320))[i0] / ((densenet_real *)(ar + 698711872))[i0]);
     }
     }
     /* sub -> f32[192, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 192; i0++) {
-        ((densenet_real *)(ar + 76198016))[i0] = (((densenet_real *)(st + 1065088))[i0] - (((densenet_real *)(ar + 76195712))[i0] * ((densenet_real *)(ar + 76196480))[i0]));
+        ((densenet_real *)(ar + 267274432))[i0] = (((densenet_real *)(st + 1065088))[i0] - (((densenet_real *)(ar + 698709568))[i0] * ((densenet_real *)(ar + 698712640))[i0]));
     }
     }
     /* relu -> f32[batch 128, 192, 12, 12], densenet.dlm line 15 */
@@ -3717,14 +3717,14 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 192; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((densenet_real *)(ar + 609372352))[i0 * 27648 + i1 * 144 + i2] = relu(((((densenet_real *)(ar + 595216576))[i0 * 27648 + i1 * 144 + i2] * ((densenet_real *)(ar + 76196480))[i1]) + ((densenet_real *)(ar + 76198016))[i1]));
+                ((densenet_real *)(ar + 347490496))[i0 * 27648 + i1 * 144 + i2] = relu(((((densenet_real *)(ar + 333334720))[i0 * 27648 + i1 * 144 + i2] * ((densenet_real *)(ar + 698712640))[i1]) + ((densenet_real *)(ar + 267274432))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 32, 12, 12], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 609372352)), ((densenet_real *)(st + 1067456)), ((densenet_real *)(ar + 274352320)), (densenet_real *)(ar + 623528128), n, 32, 8, 192, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 347490496)), ((densenet_real *)(st + 1067456)), ((densenet_real *)(ar + 275384512)), (densenet_real *)(ar + 267274432), n, 32, 8, 192, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 12, 12], densenet.dlm line 15 */
     {
@@ -3732,7 +3732,7 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 32; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((densenet_real *)(ar + 569264320))[i0 * 4608 + i1 * 144 + i2] = (((densenet_real *)(ar + 274352320))[i0 * 4608 + i1 * 144 + i2] + ((densenet_real *)(st + 1288640))[i1]);
+                ((densenet_real *)(ar + 283789504))[i0 * 4608 + i1 * 144 + i2] = (((densenet_real *)(ar + 275384512))[i0 * 4608 + i1 * 144 + i2] + ((densenet_real *)(st + 1288640))[i1]);
             }
         }
     }
@@ -3740,17 +3740,17 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     /* concat -> f32[batch 128, 224, 12, 12], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 623528128)) + i * 32256 + 0, ((densenet_real *)(ar + 595216576)) + i * 27648, 27648 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 267274432)) + i * 32256 + 0, ((densenet_real *)(ar + 333334720)) + i * 27648, 27648 * sizeof(densenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 623528128)) + i * 32256 + 27648, ((densenet_real *)(ar + 569264320)) + i * 4608, 4608 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 267274432)) + i * 32256 + 27648, ((densenet_real *)(ar + 283789504)) + i * 4608, 4608 * sizeof(densenet_real));
     }
     /* moments -> f32[2, 224], densenet.dlm line 26 */
     {
     DENSENET_PARALLEL_FOR
     for (int64_t c = 0; c < 224; c++) {
-        double shift = (double)((densenet_real *)(ar + 623528128))[c * 144], s = 0.0, q = 0.0;
+        double shift = (double)((densenet_real *)(ar + 267274432))[c * 144], s = 0.0, q = 0.0;
         for (int64_t i = 0; i < n; i++) {
-            const densenet_real *p = ((densenet_real *)(ar + 623528128)) + (i * 224 + c) * 144;
+            const densenet_real *p = ((densenet_real *)(ar + 267274432)) + (i * 224 + c) * 144;
             for (int64_t j = 0; j < 144; j++) {
                 double d = (double)p[j] - shift;
                 s += d;
@@ -3758,52 +3758,52 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
             }
         }
         double m = s / (double)(n * 144), v = q / (double)(n * 144) - m * m;
-        ((densenet_real *)(ar + 76198016))[c] = (densenet_real)(shift + m);
-        ((densenet_real *)(ar + 76198016))[224 + c] = (densenet_real)(v > 0 ? v : 0);
+        ((densenet_real *)(ar + 283789504))[c] = (densenet_real)(shift + m);
+        ((densenet_real *)(ar + 283789504))[224 + c] = (densenet_real)(v > 0 ? v : 0);
     }
     }
     /* slice -> f32[1, 224], densenet.dlm line 26 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((densenet_real *)(ar + 76199808)) + i * 224, ((densenet_real *)(ar + 76198016)) + i * 448 + 0, 224 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 698697792)) + i * 224, ((densenet_real *)(ar + 283789504)) + i * 448 + 0, 224 * sizeof(densenet_real));
     }
     /* slice -> f32[1, 224], densenet.dlm line 26 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((densenet_real *)(ar + 76200704)) + i * 224, ((densenet_real *)(ar + 76198016)) + i * 448 + 224, 224 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 283791296)) + i * 224, ((densenet_real *)(ar + 283789504)) + i * 448 + 224, 224 * sizeof(densenet_real));
     }
     /* add -> f32[224], densenet.dlm line 26 */
     {
     for (int64_t i0 = 0; i0 < 224; i0++) {
-        ((densenet_real *)(ar + 76198016))[i0] = ((((densenet_real *)(st + 1290560))[i0] * 0.9f) + (((densenet_real *)(ar + 76199808))[i0] * 0.1f));
+        ((densenet_real *)(ar + 698698688))[i0] = ((((densenet_real *)(st + 1290560))[i0] * 0.9f) + (((densenet_real *)(ar + 698697792))[i0] * 0.1f));
     }
     }
     /* add -> f32[224], densenet.dlm line 26 */
     {
     for (int64_t i0 = 0; i0 < 224; i0++) {
-        ((densenet_real *)(ar + 76198912))[i0] = ((((densenet_real *)(st + 1291456))[i0] * 0.9f) + ((((densenet_real *)(ar + 76200704))[i0] / ((densenet_real *)(ar + 76186496))[0]) * 0.1f));
+        ((densenet_real *)(ar + 698699584))[i0] = ((((densenet_real *)(st + 1291456))[i0] * 0.9f) + ((((densenet_real *)(ar + 283791296))[i0] / ((densenet_real *)(ar + 286148800))[0]) * 0.1f));
     }
     }
     /* add -> f32[], densenet.dlm line 26 */
     {
-    ((densenet_real *)(ar + 76186496))[0] = (((densenet_real *)(st + 1292352))[0] + 1.0f);
+    ((densenet_real *)(ar + 698739456))[0] = (((densenet_real *)(st + 1292352))[0] + 1.0f);
     }
     /* sqrt -> f32[224, 1, 1], densenet.dlm line 26 */
     {
     for (int64_t i0 = 0; i0 < 224; i0++) {
-        ((densenet_real *)(ar + 76201600))[i0] = sqrtf((((densenet_real *)(ar + 76200704))[i0] + 1e-05f));
+        ((densenet_real *)(ar + 698700480))[i0] = sqrtf((((densenet_real *)(ar + 283791296))[i0] + 1e-05f));
     }
     }
     /* div -> f32[224, 1, 1], densenet.dlm line 26 */
     {
     for (int64_t i0 = 0; i0 < 224; i0++) {
-        ((densenet_real *)(ar + 76200704))[i0] = (((densenet_real *)(st + 1288768))[i0] / ((densenet_real *)(ar + 76201600))[i0]);
+        ((densenet_real *)(ar + 698701376))[i0] = (((densenet_real *)(st + 1288768))[i0] / ((densenet_real *)(ar + 698700480))[i0]);
     }
     }
     /* sub -> f32[224, 1, 1], densenet.dlm line 26 */
     {
     for (int64_t i0 = 0; i0 < 224; i0++) {
-        ((densenet_real *)(ar + 76202496))[i0] = (((densenet_real *)(st + 1289664))[i0] - (((densenet_real *)(ar + 76199808))[i0] * ((densenet_real *)(ar + 76200704))[i0]));
+        ((densenet_real *)(ar + 300304576))[i0] = (((densenet_real *)(st + 1289664))[i0] - (((densenet_real *)(ar + 698697792))[i0] * ((densenet_real *)(ar + 698701376))[i0]));
     }
     }
     /* relu -> f32[batch 128, 224, 12, 12], densenet.dlm line 26 */
@@ -3812,7 +3812,7 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 224; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((densenet_real *)(ar + 640043200))[i0 * 32256 + i1 * 144 + i2] = relu(((((densenet_real *)(ar + 623528128))[i0 * 32256 + i1 * 144 + i2] * ((densenet_real *)(ar + 76200704))[i1]) + ((densenet_real *)(ar + 76202496))[i1]));
+                ((densenet_real *)(ar + 283789504))[i0 * 32256 + i1 * 144 + i2] = relu(((((densenet_real *)(ar + 267274432))[i0 * 32256 + i1 * 144 + i2] * ((densenet_real *)(ar + 698701376))[i1]) + ((densenet_real *)(ar + 300304576))[i1]));
             }
         }
     }
@@ -3820,7 +3820,7 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     /* conv2d -> f32[batch 128, 112, 12, 12], densenet.dlm line 26 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 112, 144, 224, ((densenet_real *)(st + 1292416)), 224, ((densenet_real *)(ar + 640043200)) + i * 32256, 144, ((densenet_real *)(ar + 656558272)) + i * 16128, 144, 0);
+        gemm(0, 0, 112, 144, 224, ((densenet_real *)(st + 1292416)), 224, ((densenet_real *)(ar + 283789504)) + i * 32256, 144, ((densenet_real *)(ar + 300304576)) + i * 16128, 144, 0);
     }
     /* add -> f32[batch 128, 112, 12, 12], densenet.dlm line 26 */
     {
@@ -3828,22 +3828,22 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 112; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((densenet_real *)(ar + 664815808))[i0 * 16128 + i1 * 144 + i2] = (((densenet_real *)(ar + 656558272))[i0 * 16128 + i1 * 144 + i2] + ((densenet_real *)(st + 1392768))[i1]);
+                ((densenet_real *)(ar + 308562112))[i0 * 16128 + i1 * 144 + i2] = (((densenet_real *)(ar + 300304576))[i0 * 16128 + i1 * 144 + i2] + ((densenet_real *)(st + 1392768))[i1]);
             }
         }
     }
     }
     /* avg_pool -> f32[batch 128, 112, 6, 6], densenet.dlm line 26 */
     {
-    avg_pool_fwd_1(((densenet_real *)(ar + 664815808)), ((densenet_real *)(ar + 76202496)), n);
+    avg_pool_fwd_1(((densenet_real *)(ar + 308562112)), ((densenet_real *)(ar + 691062976)), n);
     }
     /* moments -> f32[2, 112], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
     for (int64_t c = 0; c < 112; c++) {
-        double shift = (double)((densenet_real *)(ar + 76202496))[c * 36], s = 0.0, q = 0.0;
+        double shift = (double)((densenet_real *)(ar + 691062976))[c * 36], s = 0.0, q = 0.0;
         for (int64_t i = 0; i < n; i++) {
-            const densenet_real *p = ((densenet_real *)(ar + 76202496)) + (i * 112 + c) * 36;
+            const densenet_real *p = ((densenet_real *)(ar + 691062976)) + (i * 112 + c) * 36;
             for (int64_t j = 0; j < 36; j++) {
                 double d = (double)p[j] - shift;
                 s += d;
@@ -3851,60 +3851,60 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
             }
         }
         double m = s / (double)(n * 36), v = q / (double)(n * 36) - m * m;
-        ((densenet_real *)(ar + 78266880))[c] = (densenet_real)(shift + m);
-        ((densenet_real *)(ar + 78266880))[112 + c] = (densenet_real)(v > 0 ? v : 0);
+        ((densenet_real *)(ar + 300304576))[c] = (densenet_real)(shift + m);
+        ((densenet_real *)(ar + 300304576))[112 + c] = (densenet_real)(v > 0 ? v : 0);
     }
     }
     /* slice -> f32[1, 112], densenet.dlm line 15 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((densenet_real *)(ar + 78267776)) + i * 112, ((densenet_real *)(ar + 78266880)) + i * 224 + 0, 112 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 333306496)) + i * 112, ((densenet_real *)(ar + 300304576)) + i * 224 + 0, 112 * sizeof(densenet_real));
     }
     /* slice -> f32[1, 112], densenet.dlm line 15 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((densenet_real *)(ar + 78268224)) + i * 112, ((densenet_real *)(ar + 78266880)) + i * 224 + 112, 112 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 300305472)) + i * 112, ((densenet_real *)(ar + 300304576)) + i * 224 + 112, 112 * sizeof(densenet_real));
     }
     /* divcount -> f32[], densenet.dlm line 15 */
     {
-    ((densenet_real *)(ar + 76187584))[0] = (1.0f / (densenet_real)(36 * n));
+    ((densenet_real *)(ar + 333307840))[0] = (1.0f / (densenet_real)(36 * n));
     }
     /* sub -> f32[], densenet.dlm line 15 */
     {
-    ((densenet_real *)(ar + 78266880))[0] = (1.0f - ((densenet_real *)(ar + 76187584))[0]);
+    ((densenet_real *)(ar + 312837760))[0] = (1.0f - ((densenet_real *)(ar + 333307840))[0]);
     }
     /* add -> f32[112], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 112; i0++) {
-        ((densenet_real *)(ar + 78266944))[i0] = ((((densenet_real *)(st + 1394112))[i0] * 0.9f) + (((densenet_real *)(ar + 78267776))[i0] * 0.1f));
+        ((densenet_real *)(ar + 698731328))[i0] = ((((densenet_real *)(st + 1394112))[i0] * 0.9f) + (((densenet_real *)(ar + 333306496))[i0] * 0.1f));
     }
     }
     /* add -> f32[112], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 112; i0++) {
-        ((densenet_real *)(ar + 78268672))[i0] = ((((densenet_real *)(st + 1394560))[i0] * 0.9f) + ((((densenet_real *)(ar + 78268224))[i0] / ((densenet_real *)(ar + 78266880))[0]) * 0.1f));
+        ((densenet_real *)(ar + 698731776))[i0] = ((((densenet_real *)(st + 1394560))[i0] * 0.9f) + ((((densenet_real *)(ar + 300305472))[i0] / ((densenet_real *)(ar + 312837760))[0]) * 0.1f));
     }
     }
     /* add -> f32[], densenet.dlm line 15 */
     {
-    ((densenet_real *)(ar + 78267392))[0] = (((densenet_real *)(st + 1395008))[0] + 1.0f);
+    ((densenet_real *)(ar + 698739520))[0] = (((densenet_real *)(st + 1395008))[0] + 1.0f);
     }
     /* sqrt -> f32[112, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 112; i0++) {
-        ((densenet_real *)(ar + 78269120))[i0] = sqrtf((((densenet_real *)(ar + 78268224))[i0] + 1e-05f));
+        ((densenet_real *)(ar + 333306944))[i0] = sqrtf((((densenet_real *)(ar + 300305472))[i0] + 1e-05f));
     }
     }
     /* div -> f32[112, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 112; i0++) {
-        ((densenet_real *)(ar + 78268224))[i0] = (((densenet_real *)(st + 1393216))[i0] / ((densenet_real *)(ar + 78269120))[i0]);
+        ((densenet_real *)(ar + 333307392))[i0] = (((densenet_real *)(st + 1393216))[i0] / ((densenet_real *)(ar + 333306944))[i0]);
     }
     }
     /* sub -> f32[112, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 112; i0++) {
-        ((densenet_real *)(ar + 78269568))[i0] = (((densenet_real *)(st + 1393664))[i0] - (((densenet_real *)(ar + 78267776))[i0] * ((densenet_real *)(ar + 78268224))[i0]));
+        ((densenet_real *)(ar + 300304576))[i0] = (((densenet_real *)(st + 1393664))[i0] - (((densenet_real *)(ar + 333306496))[i0] * ((densenet_real *)(ar + 333307392))[i0]));
     }
     }
     /* relu -> f32[batch 128, 112, 6, 6], densenet.dlm line 15 */
@@ -3913,14 +3913,14 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 112; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((densenet_real *)(ar + 274352320))[i0 * 4032 + i1 * 36 + i2] = relu(((((densenet_real *)(ar + 76202496))[i0 * 4032 + i1 * 36 + i2] * ((densenet_real *)(ar + 78268224))[i1]) + ((densenet_real *)(ar + 78269568))[i1]));
+                ((densenet_real *)(ar + 693127360))[i0 * 4032 + i1 * 36 + i2] = relu(((((densenet_real *)(ar + 691062976))[i0 * 4032 + i1 * 36 + i2] * ((densenet_real *)(ar + 333307392))[i1]) + ((densenet_real *)(ar + 300304576))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 32, 6, 6], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 274352320)), ((densenet_real *)(st + 1395072)), ((densenet_real *)(ar + 569264320)), (densenet_real *)(ar + 656558272), n, 32, 29, 112, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 693127360)), ((densenet_real *)(st + 1395072)), ((densenet_real *)(ar + 304647616)), (densenet_real *)(ar + 300304576), n, 32, 29, 112, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 6, 6], densenet.dlm line 15 */
     {
@@ -3928,7 +3928,7 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 32; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((densenet_real *)(ar + 569854144))[i0 * 1152 + i1 * 36 + i2] = (((densenet_real *)(ar + 569264320))[i0 * 1152 + i1 * 36 + i2] + ((densenet_real *)(st + 1524096))[i1]);
+                ((densenet_real *)(ar + 300304576))[i0 * 1152 + i1 * 36 + i2] = (((densenet_real *)(ar + 304647616))[i0 * 1152 + i1 * 36 + i2] + ((densenet_real *)(st + 1524096))[i1]);
             }
         }
     }
@@ -3936,17 +3936,17 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     /* concat -> f32[batch 128, 144, 6, 6], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 656558272)) + i * 5184 + 0, ((densenet_real *)(ar + 76202496)) + i * 4032, 4032 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 685754560)) + i * 5184 + 0, ((densenet_real *)(ar + 691062976)) + i * 4032, 4032 * sizeof(densenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 656558272)) + i * 5184 + 4032, ((densenet_real *)(ar + 569854144)) + i * 1152, 1152 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 685754560)) + i * 5184 + 4032, ((densenet_real *)(ar + 300304576)) + i * 1152, 1152 * sizeof(densenet_real));
     }
     /* moments -> f32[2, 144], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
     for (int64_t c = 0; c < 144; c++) {
-        double shift = (double)((densenet_real *)(ar + 656558272))[c * 36], s = 0.0, q = 0.0;
+        double shift = (double)((densenet_real *)(ar + 685754560))[c * 36], s = 0.0, q = 0.0;
         for (int64_t i = 0; i < n; i++) {
-            const densenet_real *p = ((densenet_real *)(ar + 656558272)) + (i * 144 + c) * 36;
+            const densenet_real *p = ((densenet_real *)(ar + 685754560)) + (i * 144 + c) * 36;
             for (int64_t j = 0; j < 36; j++) {
                 double d = (double)p[j] - shift;
                 s += d;
@@ -3954,52 +3954,52 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
             }
         }
         double m = s / (double)(n * 36), v = q / (double)(n * 36) - m * m;
-        ((densenet_real *)(ar + 78269568))[c] = (densenet_real)(shift + m);
-        ((densenet_real *)(ar + 78269568))[144 + c] = (densenet_real)(v > 0 ? v : 0);
+        ((densenet_real *)(ar + 300304576))[c] = (densenet_real)(shift + m);
+        ((densenet_real *)(ar + 300304576))[144 + c] = (densenet_real)(v > 0 ? v : 0);
     }
     }
     /* slice -> f32[1, 144], densenet.dlm line 15 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((densenet_real *)(ar + 78270720)) + i * 144, ((densenet_real *)(ar + 78269568)) + i * 288 + 0, 144 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 333304768)) + i * 144, ((densenet_real *)(ar + 300304576)) + i * 288 + 0, 144 * sizeof(densenet_real));
     }
     /* slice -> f32[1, 144], densenet.dlm line 15 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((densenet_real *)(ar + 78271296)) + i * 144, ((densenet_real *)(ar + 78269568)) + i * 288 + 144, 144 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 300305728)) + i * 144, ((densenet_real *)(ar + 300304576)) + i * 288 + 144, 144 * sizeof(densenet_real));
     }
     /* add -> f32[144], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 144; i0++) {
-        ((densenet_real *)(ar + 78269568))[i0] = ((((densenet_real *)(st + 1525376))[i0] * 0.9f) + (((densenet_real *)(ar + 78270720))[i0] * 0.1f));
+        ((densenet_real *)(ar + 698724032))[i0] = ((((densenet_real *)(st + 1525376))[i0] * 0.9f) + (((densenet_real *)(ar + 333304768))[i0] * 0.1f));
     }
     }
     /* add -> f32[144], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 144; i0++) {
-        ((densenet_real *)(ar + 78270144))[i0] = ((((densenet_real *)(st + 1525952))[i0] * 0.9f) + ((((densenet_real *)(ar + 78271296))[i0] / ((densenet_real *)(ar + 78266880))[0]) * 0.1f));
+        ((densenet_real *)(ar + 698724608))[i0] = ((((densenet_real *)(st + 1525952))[i0] * 0.9f) + ((((densenet_real *)(ar + 300305728))[i0] / ((densenet_real *)(ar + 312837760))[0]) * 0.1f));
     }
     }
     /* add -> f32[], densenet.dlm line 15 */
     {
-    ((densenet_real *)(ar + 78267456))[0] = (((densenet_real *)(st + 1526528))[0] + 1.0f);
+    ((densenet_real *)(ar + 698739584))[0] = (((densenet_real *)(st + 1526528))[0] + 1.0f);
     }
     /* sqrt -> f32[144, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 144; i0++) {
-        ((densenet_real *)(ar + 78271872))[i0] = sqrtf((((densenet_real *)(ar + 78271296))[i0] + 1e-05f));
+        ((densenet_real *)(ar + 333305344))[i0] = sqrtf((((densenet_real *)(ar + 300305728))[i0] + 1e-05f));
     }
     }
     /* div -> f32[144, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 144; i0++) {
-        ((densenet_real *)(ar + 78271296))[i0] = (((densenet_real *)(st + 1524224))[i0] / ((densenet_real *)(ar + 78271872))[i0]);
+        ((densenet_real *)(ar + 333305920))[i0] = (((densenet_real *)(st + 1524224))[i0] / ((densenet_real *)(ar + 333305344))[i0]);
     }
     }
     /* sub -> f32[144, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 144; i0++) {
-        ((densenet_real *)(ar + 78272448))[i0] = (((densenet_real *)(st + 1524800))[i0] - (((densenet_real *)(ar + 78270720))[i0] * ((densenet_real *)(ar + 78271296))[i0]));
+        ((densenet_real *)(ar + 300304576))[i0] = (((densenet_real *)(st + 1524800))[i0] - (((densenet_real *)(ar + 333304768))[i0] * ((densenet_real *)(ar + 333305920))[i0]));
     }
     }
     /* relu -> f32[batch 128, 144, 6, 6], densenet.dlm line 15 */
@@ -4008,14 +4008,14 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 144; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((densenet_real *)(ar + 659212480))[i0 * 5184 + i1 * 36 + i2] = relu(((((densenet_real *)(ar + 656558272))[i0 * 5184 + i1 * 36 + i2] * ((densenet_real *)(ar + 78271296))[i1]) + ((densenet_real *)(ar + 78272448))[i1]));
+                ((densenet_real *)(ar + 688408768))[i0 * 5184 + i1 * 36 + i2] = relu(((((densenet_real *)(ar + 685754560))[i0 * 5184 + i1 * 36 + i2] * ((densenet_real *)(ar + 333305920))[i1]) + ((densenet_real *)(ar + 300304576))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 32, 6, 6], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 659212480)), ((densenet_real *)(st + 1526592)), ((densenet_real *)(ar + 569264320)), (densenet_real *)(ar + 661866688), n, 32, 29, 144, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 688408768)), ((densenet_real *)(st + 1526592)), ((densenet_real *)(ar + 305850304)), (densenet_real *)(ar + 300304576), n, 32, 29, 144, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 6, 6], densenet.dlm line 15 */
     {
@@ -4023,7 +4023,7 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 32; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((densenet_real *)(ar + 569854144))[i0 * 1152 + i1 * 36 + i2] = (((densenet_real *)(ar + 569264320))[i0 * 1152 + i1 * 36 + i2] + ((densenet_real *)(st + 1692480))[i1]);
+                ((densenet_real *)(ar + 300304576))[i0 * 1152 + i1 * 36 + i2] = (((densenet_real *)(ar + 305850304))[i0 * 1152 + i1 * 36 + i2] + ((densenet_real *)(st + 1692480))[i1]);
             }
         }
     }
@@ -4031,17 +4031,17 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     /* concat -> f32[batch 128, 176, 6, 6], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 661866688)) + i * 6336 + 0, ((densenet_real *)(ar + 656558272)) + i * 5184, 5184 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 329352832)) + i * 6336 + 0, ((densenet_real *)(ar + 685754560)) + i * 5184, 5184 * sizeof(densenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 661866688)) + i * 6336 + 5184, ((densenet_real *)(ar + 569854144)) + i * 1152, 1152 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 329352832)) + i * 6336 + 5184, ((densenet_real *)(ar + 300304576)) + i * 1152, 1152 * sizeof(densenet_real));
     }
     /* moments -> f32[2, 176], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
     for (int64_t c = 0; c < 176; c++) {
-        double shift = (double)((densenet_real *)(ar + 661866688))[c * 36], s = 0.0, q = 0.0;
+        double shift = (double)((densenet_real *)(ar + 329352832))[c * 36], s = 0.0, q = 0.0;
         for (int64_t i = 0; i < n; i++) {
-            const densenet_real *p = ((densenet_real *)(ar + 661866688)) + (i * 176 + c) * 36;
+            const densenet_real *p = ((densenet_real *)(ar + 329352832)) + (i * 176 + c) * 36;
             for (int64_t j = 0; j < 36; j++) {
                 double d = (double)p[j] - shift;
                 s += d;
@@ -4049,52 +4049,52 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
             }
         }
         double m = s / (double)(n * 36), v = q / (double)(n * 36) - m * m;
-        ((densenet_real *)(ar + 78272448))[c] = (densenet_real)(shift + m);
-        ((densenet_real *)(ar + 78272448))[176 + c] = (densenet_real)(v > 0 ? v : 0);
+        ((densenet_real *)(ar + 300304576))[c] = (densenet_real)(shift + m);
+        ((densenet_real *)(ar + 300304576))[176 + c] = (densenet_real)(v > 0 ? v : 0);
     }
     }
     /* slice -> f32[1, 176], densenet.dlm line 15 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((densenet_real *)(ar + 78273856)) + i * 176, ((densenet_real *)(ar + 78272448)) + i * 352 + 0, 176 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 333302656)) + i * 176, ((densenet_real *)(ar + 300304576)) + i * 352 + 0, 176 * sizeof(densenet_real));
     }
     /* slice -> f32[1, 176], densenet.dlm line 15 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((densenet_real *)(ar + 78274560)) + i * 176, ((densenet_real *)(ar + 78272448)) + i * 352 + 176, 176 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 300305984)) + i * 176, ((densenet_real *)(ar + 300304576)) + i * 352 + 176, 176 * sizeof(densenet_real));
     }
     /* add -> f32[176], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 176; i0++) {
-        ((densenet_real *)(ar + 78272448))[i0] = ((((densenet_real *)(st + 1694016))[i0] * 0.9f) + (((densenet_real *)(ar + 78273856))[i0] * 0.1f));
+        ((densenet_real *)(ar + 698714944))[i0] = ((((densenet_real *)(st + 1694016))[i0] * 0.9f) + (((densenet_real *)(ar + 333302656))[i0] * 0.1f));
     }
     }
     /* add -> f32[176], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 176; i0++) {
-        ((densenet_real *)(ar + 78273152))[i0] = ((((densenet_real *)(st + 1694720))[i0] * 0.9f) + ((((densenet_real *)(ar + 78274560))[i0] / ((densenet_real *)(ar + 78266880))[0]) * 0.1f));
+        ((densenet_real *)(ar + 698715648))[i0] = ((((densenet_real *)(st + 1694720))[i0] * 0.9f) + ((((densenet_real *)(ar + 300305984))[i0] / ((densenet_real *)(ar + 312837760))[0]) * 0.1f));
     }
     }
     /* add -> f32[], densenet.dlm line 15 */
     {
-    ((densenet_real *)(ar + 78267520))[0] = (((densenet_real *)(st + 1695424))[0] + 1.0f);
+    ((densenet_real *)(ar + 698739648))[0] = (((densenet_real *)(st + 1695424))[0] + 1.0f);
     }
     /* sqrt -> f32[176, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 176; i0++) {
-        ((densenet_real *)(ar + 78275264))[i0] = sqrtf((((densenet_real *)(ar + 78274560))[i0] + 1e-05f));
+        ((densenet_real *)(ar + 333303360))[i0] = sqrtf((((densenet_real *)(ar + 300305984))[i0] + 1e-05f));
     }
     }
     /* div -> f32[176, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 176; i0++) {
-        ((densenet_real *)(ar + 78274560))[i0] = (((densenet_real *)(st + 1692608))[i0] / ((densenet_real *)(ar + 78275264))[i0]);
+        ((densenet_real *)(ar + 333304064))[i0] = (((densenet_real *)(st + 1692608))[i0] / ((densenet_real *)(ar + 333303360))[i0]);
     }
     }
     /* sub -> f32[176, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 176; i0++) {
-        ((densenet_real *)(ar + 78275968))[i0] = (((densenet_real *)(st + 1693312))[i0] - (((densenet_real *)(ar + 78273856))[i0] * ((densenet_real *)(ar + 78274560))[i0]));
+        ((densenet_real *)(ar + 300304576))[i0] = (((densenet_real *)(st + 1693312))[i0] - (((densenet_real *)(ar + 333302656))[i0] * ((densenet_real *)(ar + 333304064))[i0]));
     }
     }
     /* relu -> f32[batch 128, 176, 6, 6], densenet.dlm line 15 */
@@ -4103,14 +4103,14 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 176; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((densenet_real *)(ar + 665110720))[i0 * 6336 + i1 * 36 + i2] = relu(((((densenet_real *)(ar + 661866688))[i0 * 6336 + i1 * 36 + i2] * ((densenet_real *)(ar + 78274560))[i1]) + ((densenet_real *)(ar + 78275968))[i1]));
+                ((densenet_real *)(ar + 682510528))[i0 * 6336 + i1 * 36 + i2] = relu(((((densenet_real *)(ar + 329352832))[i0 * 6336 + i1 * 36 + i2] * ((densenet_real *)(ar + 333304064))[i1]) + ((densenet_real *)(ar + 300304576))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 32, 6, 6], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 665110720)), ((densenet_real *)(st + 1695488)), ((densenet_real *)(ar + 569264320)), (densenet_real *)(ar + 668354752), n, 32, 29, 176, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 682510528)), ((densenet_real *)(st + 1695488)), ((densenet_real *)(ar + 307052992)), (densenet_real *)(ar + 300304576), n, 32, 29, 176, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 6, 6], densenet.dlm line 15 */
     {
@@ -4118,7 +4118,7 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 32; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((densenet_real *)(ar + 569854144))[i0 * 1152 + i1 * 36 + i2] = (((densenet_real *)(ar + 569264320))[i0 * 1152 + i1 * 36 + i2] + ((densenet_real *)(st + 1898240))[i1]);
+                ((densenet_real *)(ar + 300304576))[i0 * 1152 + i1 * 36 + i2] = (((densenet_real *)(ar + 307052992))[i0 * 1152 + i1 * 36 + i2] + ((densenet_real *)(st + 1898240))[i1]);
             }
         }
     }
@@ -4126,17 +4126,17 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     /* concat -> f32[batch 128, 208, 6, 6], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 668354752)) + i * 7488 + 0, ((densenet_real *)(ar + 661866688)) + i * 6336, 6336 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 321685120)) + i * 7488 + 0, ((densenet_real *)(ar + 329352832)) + i * 6336, 6336 * sizeof(densenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 668354752)) + i * 7488 + 6336, ((densenet_real *)(ar + 569854144)) + i * 1152, 1152 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 321685120)) + i * 7488 + 6336, ((densenet_real *)(ar + 300304576)) + i * 1152, 1152 * sizeof(densenet_real));
     }
     /* moments -> f32[2, 208], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
     for (int64_t c = 0; c < 208; c++) {
-        double shift = (double)((densenet_real *)(ar + 668354752))[c * 36], s = 0.0, q = 0.0;
+        double shift = (double)((densenet_real *)(ar + 321685120))[c * 36], s = 0.0, q = 0.0;
         for (int64_t i = 0; i < n; i++) {
-            const densenet_real *p = ((densenet_real *)(ar + 668354752)) + (i * 208 + c) * 36;
+            const densenet_real *p = ((densenet_real *)(ar + 321685120)) + (i * 208 + c) * 36;
             for (int64_t j = 0; j < 36; j++) {
                 double d = (double)p[j] - shift;
                 s += d;
@@ -4144,52 +4144,52 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
             }
         }
         double m = s / (double)(n * 36), v = q / (double)(n * 36) - m * m;
-        ((densenet_real *)(ar + 78275968))[c] = (densenet_real)(shift + m);
-        ((densenet_real *)(ar + 78275968))[208 + c] = (densenet_real)(v > 0 ? v : 0);
+        ((densenet_real *)(ar + 300304576))[c] = (densenet_real)(shift + m);
+        ((densenet_real *)(ar + 300304576))[208 + c] = (densenet_real)(v > 0 ? v : 0);
     }
     }
     /* slice -> f32[1, 208], densenet.dlm line 15 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((densenet_real *)(ar + 78277632)) + i * 208, ((densenet_real *)(ar + 78275968)) + i * 416 + 0, 208 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 333300160)) + i * 208, ((densenet_real *)(ar + 300304576)) + i * 416 + 0, 208 * sizeof(densenet_real));
     }
     /* slice -> f32[1, 208], densenet.dlm line 15 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((densenet_real *)(ar + 78278464)) + i * 208, ((densenet_real *)(ar + 78275968)) + i * 416 + 208, 208 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 300306240)) + i * 208, ((densenet_real *)(ar + 300304576)) + i * 416 + 208, 208 * sizeof(densenet_real));
     }
     /* add -> f32[208], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 208; i0++) {
-        ((densenet_real *)(ar + 78275968))[i0] = ((((densenet_real *)(st + 1900032))[i0] * 0.9f) + (((densenet_real *)(ar + 78277632))[i0] * 0.1f));
+        ((densenet_real *)(ar + 698704064))[i0] = ((((densenet_real *)(st + 1900032))[i0] * 0.9f) + (((densenet_real *)(ar + 333300160))[i0] * 0.1f));
     }
     }
     /* add -> f32[208], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 208; i0++) {
-        ((densenet_real *)(ar + 78276800))[i0] = ((((densenet_real *)(st + 1900864))[i0] * 0.9f) + ((((densenet_real *)(ar + 78278464))[i0] / ((densenet_real *)(ar + 78266880))[0]) * 0.1f));
+        ((densenet_real *)(ar + 698704896))[i0] = ((((densenet_real *)(st + 1900864))[i0] * 0.9f) + ((((densenet_real *)(ar + 300306240))[i0] / ((densenet_real *)(ar + 312837760))[0]) * 0.1f));
     }
     }
     /* add -> f32[], densenet.dlm line 15 */
     {
-    ((densenet_real *)(ar + 78267584))[0] = (((densenet_real *)(st + 1901696))[0] + 1.0f);
+    ((densenet_real *)(ar + 698739712))[0] = (((densenet_real *)(st + 1901696))[0] + 1.0f);
     }
     /* sqrt -> f32[208, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 208; i0++) {
-        ((densenet_real *)(ar + 78279296))[i0] = sqrtf((((densenet_real *)(ar + 78278464))[i0] + 1e-05f));
+        ((densenet_real *)(ar + 333300992))[i0] = sqrtf((((densenet_real *)(ar + 300306240))[i0] + 1e-05f));
     }
     }
     /* div -> f32[208, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 208; i0++) {
-        ((densenet_real *)(ar + 78278464))[i0] = (((densenet_real *)(st + 1898368))[i0] / ((densenet_real *)(ar + 78279296))[i0]);
+        ((densenet_real *)(ar + 333301824))[i0] = (((densenet_real *)(st + 1898368))[i0] / ((densenet_real *)(ar + 333300992))[i0]);
     }
     }
     /* sub -> f32[208, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 208; i0++) {
-        ((densenet_real *)(ar + 78280128))[i0] = (((densenet_real *)(st + 1899200))[i0] - (((densenet_real *)(ar + 78277632))[i0] * ((densenet_real *)(ar + 78278464))[i0]));
+        ((densenet_real *)(ar + 300304576))[i0] = (((densenet_real *)(st + 1899200))[i0] - (((densenet_real *)(ar + 333300160))[i0] * ((densenet_real *)(ar + 333301824))[i0]));
     }
     }
     /* relu -> f32[batch 128, 208, 6, 6], densenet.dlm line 15 */
@@ -4198,14 +4198,14 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 208; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((densenet_real *)(ar + 672188608))[i0 * 7488 + i1 * 36 + i2] = relu(((((densenet_real *)(ar + 668354752))[i0 * 7488 + i1 * 36 + i2] * ((densenet_real *)(ar + 78278464))[i1]) + ((densenet_real *)(ar + 78280128))[i1]));
+                ((densenet_real *)(ar + 325518976))[i0 * 7488 + i1 * 36 + i2] = relu(((((densenet_real *)(ar + 321685120))[i0 * 7488 + i1 * 36 + i2] * ((densenet_real *)(ar + 333301824))[i1]) + ((densenet_real *)(ar + 300304576))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 32, 6, 6], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 672188608)), ((densenet_real *)(st + 1901760)), ((densenet_real *)(ar + 569264320)), (densenet_real *)(ar + 676022464), n, 32, 29, 208, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 325518976)), ((densenet_real *)(st + 1901760)), ((densenet_real *)(ar + 308255680)), (densenet_real *)(ar + 300304576), n, 32, 29, 208, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 6, 6], densenet.dlm line 15 */
     {
@@ -4213,7 +4213,7 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 32; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((densenet_real *)(ar + 569854144))[i0 * 1152 + i1 * 36 + i2] = (((densenet_real *)(ar + 569264320))[i0 * 1152 + i1 * 36 + i2] + ((densenet_real *)(st + 2141376))[i1]);
+                ((densenet_real *)(ar + 300304576))[i0 * 1152 + i1 * 36 + i2] = (((densenet_real *)(ar + 308255680))[i0 * 1152 + i1 * 36 + i2] + ((densenet_real *)(st + 2141376))[i1]);
             }
         }
     }
@@ -4221,17 +4221,17 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     /* concat -> f32[batch 128, 240, 6, 6], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 676022464)) + i * 8640 + 0, ((densenet_real *)(ar + 668354752)) + i * 7488, 7488 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 308414080)) + i * 8640 + 0, ((densenet_real *)(ar + 321685120)) + i * 7488, 7488 * sizeof(densenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 676022464)) + i * 8640 + 7488, ((densenet_real *)(ar + 569854144)) + i * 1152, 1152 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 308414080)) + i * 8640 + 7488, ((densenet_real *)(ar + 300304576)) + i * 1152, 1152 * sizeof(densenet_real));
     }
     /* moments -> f32[2, 240], densenet.dlm line 26 */
     {
     DENSENET_PARALLEL_FOR
     for (int64_t c = 0; c < 240; c++) {
-        double shift = (double)((densenet_real *)(ar + 676022464))[c * 36], s = 0.0, q = 0.0;
+        double shift = (double)((densenet_real *)(ar + 308414080))[c * 36], s = 0.0, q = 0.0;
         for (int64_t i = 0; i < n; i++) {
-            const densenet_real *p = ((densenet_real *)(ar + 676022464)) + (i * 240 + c) * 36;
+            const densenet_real *p = ((densenet_real *)(ar + 308414080)) + (i * 240 + c) * 36;
             for (int64_t j = 0; j < 36; j++) {
                 double d = (double)p[j] - shift;
                 s += d;
@@ -4239,52 +4239,52 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
             }
         }
         double m = s / (double)(n * 36), v = q / (double)(n * 36) - m * m;
-        ((densenet_real *)(ar + 78280128))[c] = (densenet_real)(shift + m);
-        ((densenet_real *)(ar + 78280128))[240 + c] = (densenet_real)(v > 0 ? v : 0);
+        ((densenet_real *)(ar + 300304576))[c] = (densenet_real)(shift + m);
+        ((densenet_real *)(ar + 300304576))[240 + c] = (densenet_real)(v > 0 ? v : 0);
     }
     }
     /* slice -> f32[1, 240], densenet.dlm line 26 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((densenet_real *)(ar + 78282048)) + i * 240, ((densenet_real *)(ar + 78280128)) + i * 480 + 0, 240 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 333297280)) + i * 240, ((densenet_real *)(ar + 300304576)) + i * 480 + 0, 240 * sizeof(densenet_real));
     }
     /* slice -> f32[1, 240], densenet.dlm line 26 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((densenet_real *)(ar + 78283008)) + i * 240, ((densenet_real *)(ar + 78280128)) + i * 480 + 240, 240 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 300306496)) + i * 240, ((densenet_real *)(ar + 300304576)) + i * 480 + 240, 240 * sizeof(densenet_real));
     }
     /* add -> f32[240], densenet.dlm line 26 */
     {
     for (int64_t i0 = 0; i0 < 240; i0++) {
-        ((densenet_real *)(ar + 78280128))[i0] = ((((densenet_real *)(st + 2143424))[i0] * 0.9f) + (((densenet_real *)(ar + 78282048))[i0] * 0.1f));
+        ((densenet_real *)(ar + 698695872))[i0] = ((((densenet_real *)(st + 2143424))[i0] * 0.9f) + (((densenet_real *)(ar + 333297280))[i0] * 0.1f));
     }
     }
     /* add -> f32[240], densenet.dlm line 26 */
     {
     for (int64_t i0 = 0; i0 < 240; i0++) {
-        ((densenet_real *)(ar + 78281088))[i0] = ((((densenet_real *)(st + 2144384))[i0] * 0.9f) + ((((densenet_real *)(ar + 78283008))[i0] / ((densenet_real *)(ar + 78266880))[0]) * 0.1f));
+        ((densenet_real *)(ar + 698696832))[i0] = ((((densenet_real *)(st + 2144384))[i0] * 0.9f) + ((((densenet_real *)(ar + 300306496))[i0] / ((densenet_real *)(ar + 312837760))[0]) * 0.1f));
     }
     }
     /* add -> f32[], densenet.dlm line 26 */
     {
-    ((densenet_real *)(ar + 78266880))[0] = (((densenet_real *)(st + 2145344))[0] + 1.0f);
+    ((densenet_real *)(ar + 698739776))[0] = (((densenet_real *)(st + 2145344))[0] + 1.0f);
     }
     /* sqrt -> f32[240, 1, 1], densenet.dlm line 26 */
     {
     for (int64_t i0 = 0; i0 < 240; i0++) {
-        ((densenet_real *)(ar + 78283968))[i0] = sqrtf((((densenet_real *)(ar + 78283008))[i0] + 1e-05f));
+        ((densenet_real *)(ar + 333298240))[i0] = sqrtf((((densenet_real *)(ar + 300306496))[i0] + 1e-05f));
     }
     }
     /* div -> f32[240, 1, 1], densenet.dlm line 26 */
     {
     for (int64_t i0 = 0; i0 < 240; i0++) {
-        ((densenet_real *)(ar + 78283008))[i0] = (((densenet_real *)(st + 2141504))[i0] / ((densenet_real *)(ar + 78283968))[i0]);
+        ((densenet_real *)(ar + 333299200))[i0] = (((densenet_real *)(st + 2141504))[i0] / ((densenet_real *)(ar + 333298240))[i0]);
     }
     }
     /* sub -> f32[240, 1, 1], densenet.dlm line 26 */
     {
     for (int64_t i0 = 0; i0 < 240; i0++) {
-        ((densenet_real *)(ar + 78284928))[i0] = (((densenet_real *)(st + 2142464))[i0] - (((densenet_real *)(ar + 78282048))[i0] * ((densenet_real *)(ar + 78283008))[i0]));
+        ((densenet_real *)(ar + 300304576))[i0] = (((densenet_real *)(st + 2142464))[i0] - (((densenet_real *)(ar + 333297280))[i0] * ((densenet_real *)(ar + 333299200))[i0]));
     }
     }
     /* relu -> f32[batch 128, 240, 6, 6], densenet.dlm line 26 */
@@ -4293,7 +4293,7 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 240; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((densenet_real *)(ar + 680446144))[i0 * 8640 + i1 * 36 + i2] = relu(((((densenet_real *)(ar + 676022464))[i0 * 8640 + i1 * 36 + i2] * ((densenet_real *)(ar + 78283008))[i1]) + ((densenet_real *)(ar + 78284928))[i1]));
+                ((densenet_real *)(ar + 312837760))[i0 * 8640 + i1 * 36 + i2] = relu(((((densenet_real *)(ar + 308414080))[i0 * 8640 + i1 * 36 + i2] * ((densenet_real *)(ar + 333299200))[i1]) + ((densenet_real *)(ar + 300304576))[i1]));
             }
         }
     }
@@ -4301,7 +4301,7 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     /* conv2d -> f32[batch 128, 120, 6, 6], densenet.dlm line 26 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 120, 36, 240, ((densenet_real *)(st + 2145408)), 240, ((densenet_real *)(ar + 680446144)) + i * 8640, 36, ((densenet_real *)(ar + 569264320)) + i * 4320, 36, 0);
+        gemm(0, 0, 120, 36, 240, ((densenet_real *)(st + 2145408)), 240, ((densenet_real *)(ar + 312837760)) + i * 8640, 36, ((densenet_real *)(ar + 300304576)) + i * 4320, 36, 0);
     }
     /* add -> f32[batch 128, 120, 6, 6], densenet.dlm line 26 */
     {
@@ -4309,22 +4309,22 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 120; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((densenet_real *)(ar + 684869824))[i0 * 4320 + i1 * 36 + i2] = (((densenet_real *)(ar + 569264320))[i0 * 4320 + i1 * 36 + i2] + ((densenet_real *)(st + 2260608))[i1]);
+                ((densenet_real *)(ar + 302516416))[i0 * 4320 + i1 * 36 + i2] = (((densenet_real *)(ar + 300304576))[i0 * 4320 + i1 * 36 + i2] + ((densenet_real *)(st + 2260608))[i1]);
             }
         }
     }
     }
     /* avg_pool -> f32[batch 128, 120, 3, 3], densenet.dlm line 26 */
     {
-    avg_pool_fwd_2(((densenet_real *)(ar + 684869824)), ((densenet_real *)(ar + 569264320)), n);
+    avg_pool_fwd_2(((densenet_real *)(ar + 302516416)), ((densenet_real *)(ar + 697587904)), n);
     }
     /* moments -> f32[2, 120], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
     for (int64_t c = 0; c < 120; c++) {
-        double shift = (double)((densenet_real *)(ar + 569264320))[c * 9], s = 0.0, q = 0.0;
+        double shift = (double)((densenet_real *)(ar + 697587904))[c * 9], s = 0.0, q = 0.0;
         for (int64_t i = 0; i < n; i++) {
-            const densenet_real *p = ((densenet_real *)(ar + 569264320)) + (i * 120 + c) * 9;
+            const densenet_real *p = ((densenet_real *)(ar + 697587904)) + (i * 120 + c) * 9;
             for (int64_t j = 0; j < 9; j++) {
                 double d = (double)p[j] - shift;
                 s += d;
@@ -4332,60 +4332,60 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
             }
         }
         double m = s / (double)(n * 9), v = q / (double)(n * 9) - m * m;
-        ((densenet_real *)(ar + 78284928))[c] = (densenet_real)(shift + m);
-        ((densenet_real *)(ar + 78284928))[120 + c] = (densenet_real)(v > 0 ? v : 0);
+        ((densenet_real *)(ar + 300304576))[c] = (densenet_real)(shift + m);
+        ((densenet_real *)(ar + 300304576))[120 + c] = (densenet_real)(v > 0 ? v : 0);
     }
     }
     /* slice -> f32[1, 120], densenet.dlm line 15 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((densenet_real *)(ar + 78285888)) + i * 120, ((densenet_real *)(ar + 78284928)) + i * 240 + 0, 120 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 321397120)) + i * 120, ((densenet_real *)(ar + 300304576)) + i * 240 + 0, 120 * sizeof(densenet_real));
     }
     /* slice -> f32[1, 120], densenet.dlm line 15 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((densenet_real *)(ar + 78286400)) + i * 120, ((densenet_real *)(ar + 78284928)) + i * 240 + 120, 120 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 300305536)) + i * 120, ((densenet_real *)(ar + 300304576)) + i * 240 + 120, 120 * sizeof(densenet_real));
     }
     /* divcount -> f32[], densenet.dlm line 15 */
     {
-    ((densenet_real *)(ar + 78267648))[0] = (1.0f / (densenet_real)(9 * n));
+    ((densenet_real *)(ar + 321398656))[0] = (1.0f / (densenet_real)(9 * n));
     }
     /* sub -> f32[], densenet.dlm line 15 */
     {
-    ((densenet_real *)(ar + 78267712))[0] = (1.0f - ((densenet_real *)(ar + 78267648))[0]);
+    ((densenet_real *)(ar + 319399552))[0] = (1.0f - ((densenet_real *)(ar + 321398656))[0]);
     }
     /* add -> f32[120], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 120; i0++) {
-        ((densenet_real *)(ar + 78284928))[i0] = ((((densenet_real *)(st + 2262144))[i0] * 0.9f) + (((densenet_real *)(ar + 78285888))[i0] * 0.1f));
+        ((densenet_real *)(ar + 698730304))[i0] = ((((densenet_real *)(st + 2262144))[i0] * 0.9f) + (((densenet_real *)(ar + 321397120))[i0] * 0.1f));
     }
     }
     /* add -> f32[120], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 120; i0++) {
-        ((densenet_real *)(ar + 78286912))[i0] = ((((densenet_real *)(st + 2262656))[i0] * 0.9f) + ((((densenet_real *)(ar + 78286400))[i0] / ((densenet_real *)(ar + 78267712))[0]) * 0.1f));
+        ((densenet_real *)(ar + 698730816))[i0] = ((((densenet_real *)(st + 2262656))[i0] * 0.9f) + ((((densenet_real *)(ar + 300305536))[i0] / ((densenet_real *)(ar + 319399552))[0]) * 0.1f));
     }
     }
     /* add -> f32[], densenet.dlm line 15 */
     {
-    ((densenet_real *)(ar + 78285440))[0] = (((densenet_real *)(st + 2263168))[0] + 1.0f);
+    ((densenet_real *)(ar + 698739840))[0] = (((densenet_real *)(st + 2263168))[0] + 1.0f);
     }
     /* sqrt -> f32[120, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 120; i0++) {
-        ((densenet_real *)(ar + 78287424))[i0] = sqrtf((((densenet_real *)(ar + 78286400))[i0] + 1e-05f));
+        ((densenet_real *)(ar + 321397632))[i0] = sqrtf((((densenet_real *)(ar + 300305536))[i0] + 1e-05f));
     }
     }
     /* div -> f32[120, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 120; i0++) {
-        ((densenet_real *)(ar + 78286400))[i0] = (((densenet_real *)(st + 2261120))[i0] / ((densenet_real *)(ar + 78287424))[i0]);
+        ((densenet_real *)(ar + 321398144))[i0] = (((densenet_real *)(st + 2261120))[i0] / ((densenet_real *)(ar + 321397632))[i0]);
     }
     }
     /* sub -> f32[120, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 120; i0++) {
-        ((densenet_real *)(ar + 78287936))[i0] = (((densenet_real *)(st + 2261632))[i0] - (((densenet_real *)(ar + 78285888))[i0] * ((densenet_real *)(ar + 78286400))[i0]));
+        ((densenet_real *)(ar + 300304576))[i0] = (((densenet_real *)(st + 2261632))[i0] - (((densenet_real *)(ar + 321397120))[i0] * ((densenet_real *)(ar + 321398144))[i0]));
     }
     }
     /* relu -> f32[batch 128, 120, 3, 3], densenet.dlm line 15 */
@@ -4394,14 +4394,14 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 120; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((densenet_real *)(ar + 569817280))[i0 * 1080 + i1 * 9 + i2] = relu(((((densenet_real *)(ar + 569264320))[i0 * 1080 + i1 * 9 + i2] * ((densenet_real *)(ar + 78286400))[i1]) + ((densenet_real *)(ar + 78287936))[i1]));
+                ((densenet_real *)(ar + 698140864))[i0 * 1080 + i1 * 9 + i2] = relu(((((densenet_real *)(ar + 697587904))[i0 * 1080 + i1 * 9 + i2] * ((densenet_real *)(ar + 321398144))[i1]) + ((densenet_real *)(ar + 300304576))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 32, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 569817280)), ((densenet_real *)(st + 2263232)), ((densenet_real *)(ar + 78287936)), (densenet_real *)(ar + 684869824), n, 32, 114, 120, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 698140864)), ((densenet_real *)(st + 2263232)), ((densenet_real *)(ar + 304868224)), (densenet_real *)(ar + 300304576), n, 32, 114, 120, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 3, 3], densenet.dlm line 15 */
     {
@@ -4409,7 +4409,7 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 32; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((densenet_real *)(ar + 276416704))[i0 * 288 + i1 * 9 + i2] = (((densenet_real *)(ar + 78287936))[i0 * 288 + i1 * 9 + i2] + ((densenet_real *)(st + 2401472))[i1]);
+                ((densenet_real *)(ar + 300304576))[i0 * 288 + i1 * 9 + i2] = (((densenet_real *)(ar + 304868224))[i0 * 288 + i1 * 9 + i2] + ((densenet_real *)(st + 2401472))[i1]);
             }
         }
     }
@@ -4417,17 +4417,17 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     /* concat -> f32[batch 128, 152, 3, 3], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 570370240)) + i * 1368 + 0, ((densenet_real *)(ar + 569264320)) + i * 1080, 1080 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 332596864)) + i * 1368 + 0, ((densenet_real *)(ar + 697587904)) + i * 1080, 1080 * sizeof(densenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 570370240)) + i * 1368 + 1080, ((densenet_real *)(ar + 276416704)) + i * 288, 288 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 332596864)) + i * 1368 + 1080, ((densenet_real *)(ar + 300304576)) + i * 288, 288 * sizeof(densenet_real));
     }
     /* moments -> f32[2, 152], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
     for (int64_t c = 0; c < 152; c++) {
-        double shift = (double)((densenet_real *)(ar + 570370240))[c * 9], s = 0.0, q = 0.0;
+        double shift = (double)((densenet_real *)(ar + 332596864))[c * 9], s = 0.0, q = 0.0;
         for (int64_t i = 0; i < n; i++) {
-            const densenet_real *p = ((densenet_real *)(ar + 570370240)) + (i * 152 + c) * 9;
+            const densenet_real *p = ((densenet_real *)(ar + 332596864)) + (i * 152 + c) * 9;
             for (int64_t j = 0; j < 9; j++) {
                 double d = (double)p[j] - shift;
                 s += d;
@@ -4435,52 +4435,52 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
             }
         }
         double m = s / (double)(n * 9), v = q / (double)(n * 9) - m * m;
-        ((densenet_real *)(ar + 78287936))[c] = (densenet_real)(shift + m);
-        ((densenet_real *)(ar + 78287936))[152 + c] = (densenet_real)(v > 0 ? v : 0);
+        ((densenet_real *)(ar + 300304576))[c] = (densenet_real)(shift + m);
+        ((densenet_real *)(ar + 300304576))[152 + c] = (densenet_real)(v > 0 ? v : 0);
     }
     }
     /* slice -> f32[1, 152], densenet.dlm line 15 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((densenet_real *)(ar + 78289152)) + i * 152, ((densenet_real *)(ar + 78287936)) + i * 304 + 0, 152 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 321395200)) + i * 152, ((densenet_real *)(ar + 300304576)) + i * 304 + 0, 152 * sizeof(densenet_real));
     }
     /* slice -> f32[1, 152], densenet.dlm line 15 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((densenet_real *)(ar + 78289792)) + i * 152, ((densenet_real *)(ar + 78287936)) + i * 304 + 152, 152 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 300305792)) + i * 152, ((densenet_real *)(ar + 300304576)) + i * 304 + 152, 152 * sizeof(densenet_real));
     }
     /* add -> f32[152], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 152; i0++) {
-        ((densenet_real *)(ar + 78287936))[i0] = ((((densenet_real *)(st + 2402880))[i0] * 0.9f) + (((densenet_real *)(ar + 78289152))[i0] * 0.1f));
+        ((densenet_real *)(ar + 698722752))[i0] = ((((densenet_real *)(st + 2402880))[i0] * 0.9f) + (((densenet_real *)(ar + 321395200))[i0] * 0.1f));
     }
     }
     /* add -> f32[152], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 152; i0++) {
-        ((densenet_real *)(ar + 78290432))[i0] = ((((densenet_real *)(st + 2403520))[i0] * 0.9f) + ((((densenet_real *)(ar + 78289792))[i0] / ((densenet_real *)(ar + 78267712))[0]) * 0.1f));
+        ((densenet_real *)(ar + 698723392))[i0] = ((((densenet_real *)(st + 2403520))[i0] * 0.9f) + ((((densenet_real *)(ar + 300305792))[i0] / ((densenet_real *)(ar + 319399552))[0]) * 0.1f));
     }
     }
     /* add -> f32[], densenet.dlm line 15 */
     {
-    ((densenet_real *)(ar + 78285504))[0] = (((densenet_real *)(st + 2404160))[0] + 1.0f);
+    ((densenet_real *)(ar + 698739904))[0] = (((densenet_real *)(st + 2404160))[0] + 1.0f);
     }
     /* sqrt -> f32[152, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 152; i0++) {
-        ((densenet_real *)(ar + 78291072))[i0] = sqrtf((((densenet_real *)(ar + 78289792))[i0] + 1e-05f));
+        ((densenet_real *)(ar + 321395840))[i0] = sqrtf((((densenet_real *)(ar + 300305792))[i0] + 1e-05f));
     }
     }
     /* div -> f32[152, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 152; i0++) {
-        ((densenet_real *)(ar + 78289792))[i0] = (((densenet_real *)(st + 2401600))[i0] / ((densenet_real *)(ar + 78291072))[i0]);
+        ((densenet_real *)(ar + 321396480))[i0] = (((densenet_real *)(st + 2401600))[i0] / ((densenet_real *)(ar + 321395840))[i0]);
     }
     }
     /* sub -> f32[152, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 152; i0++) {
-        ((densenet_real *)(ar + 78291712))[i0] = (((densenet_real *)(st + 2402240))[i0] - (((densenet_real *)(ar + 78289152))[i0] * ((densenet_real *)(ar + 78289792))[i0]));
+        ((densenet_real *)(ar + 300304576))[i0] = (((densenet_real *)(st + 2402240))[i0] - (((densenet_real *)(ar + 321395200))[i0] * ((densenet_real *)(ar + 321396480))[i0]));
     }
     }
     /* relu -> f32[batch 128, 152, 3, 3], densenet.dlm line 15 */
@@ -4489,14 +4489,14 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 152; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((densenet_real *)(ar + 684869824))[i0 * 1368 + i1 * 9 + i2] = relu(((((densenet_real *)(ar + 570370240))[i0 * 1368 + i1 * 9 + i2] * ((densenet_real *)(ar + 78289792))[i1]) + ((densenet_real *)(ar + 78291712))[i1]));
+                ((densenet_real *)(ar + 696887488))[i0 * 1368 + i1 * 9 + i2] = relu(((((densenet_real *)(ar + 332596864))[i0 * 1368 + i1 * 9 + i2] * ((densenet_real *)(ar + 321396480))[i1]) + ((densenet_real *)(ar + 300304576))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 32, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 684869824)), ((densenet_real *)(st + 2404224)), ((densenet_real *)(ar + 78291712)), (densenet_real *)(ar + 685570240), n, 32, 114, 152, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 696887488)), ((densenet_real *)(st + 2404224)), ((densenet_real *)(ar + 306050176)), (densenet_real *)(ar + 300304576), n, 32, 114, 152, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 3, 3], densenet.dlm line 15 */
     {
@@ -4504,7 +4504,7 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 32; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((densenet_real *)(ar + 276416704))[i0 * 288 + i1 * 9 + i2] = (((densenet_real *)(ar + 78291712))[i0 * 288 + i1 * 9 + i2] + ((densenet_real *)(st + 2579328))[i1]);
+                ((densenet_real *)(ar + 300304576))[i0 * 288 + i1 * 9 + i2] = (((densenet_real *)(ar + 306050176))[i0 * 288 + i1 * 9 + i2] + ((densenet_real *)(st + 2579328))[i1]);
             }
         }
     }
@@ -4512,17 +4512,17 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     /* concat -> f32[batch 128, 184, 3, 3], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 685570240)) + i * 1656 + 0, ((densenet_real *)(ar + 570370240)) + i * 1368, 1368 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 695191744)) + i * 1656 + 0, ((densenet_real *)(ar + 332596864)) + i * 1368, 1368 * sizeof(densenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 685570240)) + i * 1656 + 1368, ((densenet_real *)(ar + 276416704)) + i * 288, 288 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 695191744)) + i * 1656 + 1368, ((densenet_real *)(ar + 300304576)) + i * 288, 288 * sizeof(densenet_real));
     }
     /* moments -> f32[2, 184], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
     for (int64_t c = 0; c < 184; c++) {
-        double shift = (double)((densenet_real *)(ar + 685570240))[c * 9], s = 0.0, q = 0.0;
+        double shift = (double)((densenet_real *)(ar + 695191744))[c * 9], s = 0.0, q = 0.0;
         for (int64_t i = 0; i < n; i++) {
-            const densenet_real *p = ((densenet_real *)(ar + 685570240)) + (i * 184 + c) * 9;
+            const densenet_real *p = ((densenet_real *)(ar + 695191744)) + (i * 184 + c) * 9;
             for (int64_t j = 0; j < 9; j++) {
                 double d = (double)p[j] - shift;
                 s += d;
@@ -4530,52 +4530,52 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
             }
         }
         double m = s / (double)(n * 9), v = q / (double)(n * 9) - m * m;
-        ((densenet_real *)(ar + 78291712))[c] = (densenet_real)(shift + m);
-        ((densenet_real *)(ar + 78291712))[184 + c] = (densenet_real)(v > 0 ? v : 0);
+        ((densenet_real *)(ar + 300304576))[c] = (densenet_real)(shift + m);
+        ((densenet_real *)(ar + 300304576))[184 + c] = (densenet_real)(v > 0 ? v : 0);
     }
     }
     /* slice -> f32[1, 184], densenet.dlm line 15 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((densenet_real *)(ar + 78293184)) + i * 184, ((densenet_real *)(ar + 78291712)) + i * 368 + 0, 184 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 321392896)) + i * 184, ((densenet_real *)(ar + 300304576)) + i * 368 + 0, 184 * sizeof(densenet_real));
     }
     /* slice -> f32[1, 184], densenet.dlm line 15 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((densenet_real *)(ar + 78293952)) + i * 184, ((densenet_real *)(ar + 78291712)) + i * 368 + 184, 184 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 300306048)) + i * 184, ((densenet_real *)(ar + 300304576)) + i * 368 + 184, 184 * sizeof(densenet_real));
     }
     /* add -> f32[184], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 184; i0++) {
-        ((densenet_real *)(ar + 78291712))[i0] = ((((densenet_real *)(st + 2580992))[i0] * 0.9f) + (((densenet_real *)(ar + 78293184))[i0] * 0.1f));
+        ((densenet_real *)(ar + 698713408))[i0] = ((((densenet_real *)(st + 2580992))[i0] * 0.9f) + (((densenet_real *)(ar + 321392896))[i0] * 0.1f));
     }
     }
     /* add -> f32[184], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 184; i0++) {
-        ((densenet_real *)(ar + 78294720))[i0] = ((((densenet_real *)(st + 2581760))[i0] * 0.9f) + ((((densenet_real *)(ar + 78293952))[i0] / ((densenet_real *)(ar + 78267712))[0]) * 0.1f));
+        ((densenet_real *)(ar + 698714176))[i0] = ((((densenet_real *)(st + 2581760))[i0] * 0.9f) + ((((densenet_real *)(ar + 300306048))[i0] / ((densenet_real *)(ar + 319399552))[0]) * 0.1f));
     }
     }
     /* add -> f32[], densenet.dlm line 15 */
     {
-    ((densenet_real *)(ar + 78285568))[0] = (((densenet_real *)(st + 2582528))[0] + 1.0f);
+    ((densenet_real *)(ar + 698739968))[0] = (((densenet_real *)(st + 2582528))[0] + 1.0f);
     }
     /* sqrt -> f32[184, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 184; i0++) {
-        ((densenet_real *)(ar + 78295488))[i0] = sqrtf((((densenet_real *)(ar + 78293952))[i0] + 1e-05f));
+        ((densenet_real *)(ar + 321393664))[i0] = sqrtf((((densenet_real *)(ar + 300306048))[i0] + 1e-05f));
     }
     }
     /* div -> f32[184, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 184; i0++) {
-        ((densenet_real *)(ar + 78293952))[i0] = (((densenet_real *)(st + 2579456))[i0] / ((densenet_real *)(ar + 78295488))[i0]);
+        ((densenet_real *)(ar + 321394432))[i0] = (((densenet_real *)(st + 2579456))[i0] / ((densenet_real *)(ar + 321393664))[i0]);
     }
     }
     /* sub -> f32[184, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 184; i0++) {
-        ((densenet_real *)(ar + 78296256))[i0] = (((densenet_real *)(st + 2580224))[i0] - (((densenet_real *)(ar + 78293184))[i0] * ((densenet_real *)(ar + 78293952))[i0]));
+        ((densenet_real *)(ar + 300304576))[i0] = (((densenet_real *)(st + 2580224))[i0] - (((densenet_real *)(ar + 321392896))[i0] * ((densenet_real *)(ar + 321394432))[i0]));
     }
     }
     /* relu -> f32[batch 128, 184, 3, 3], densenet.dlm line 15 */
@@ -4584,14 +4584,14 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 184; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((densenet_real *)(ar + 686418112))[i0 * 1656 + i1 * 9 + i2] = relu(((((densenet_real *)(ar + 685570240))[i0 * 1656 + i1 * 9 + i2] * ((densenet_real *)(ar + 78293952))[i1]) + ((densenet_real *)(ar + 78296256))[i1]));
+                ((densenet_real *)(ar + 696039616))[i0 * 1656 + i1 * 9 + i2] = relu(((((densenet_real *)(ar + 695191744))[i0 * 1656 + i1 * 9 + i2] * ((densenet_real *)(ar + 321394432))[i1]) + ((densenet_real *)(ar + 300304576))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 32, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 686418112)), ((densenet_real *)(st + 2582592)), ((densenet_real *)(ar + 78296256)), (densenet_real *)(ar + 687265984), n, 32, 114, 184, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 696039616)), ((densenet_real *)(st + 2582592)), ((densenet_real *)(ar + 307232128)), (densenet_real *)(ar + 300304576), n, 32, 114, 184, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 3, 3], densenet.dlm line 15 */
     {
@@ -4599,7 +4599,7 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 32; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((densenet_real *)(ar + 276416704))[i0 * 288 + i1 * 9 + i2] = (((densenet_real *)(ar + 78296256))[i0 * 288 + i1 * 9 + i2] + ((densenet_real *)(st + 2794560))[i1]);
+                ((densenet_real *)(ar + 300304576))[i0 * 288 + i1 * 9 + i2] = (((densenet_real *)(ar + 307232128))[i0 * 288 + i1 * 9 + i2] + ((densenet_real *)(st + 2794560))[i1]);
             }
         }
     }
@@ -4607,17 +4607,17 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     /* concat -> f32[batch 128, 216, 3, 3], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 687265984)) + i * 1944 + 0, ((densenet_real *)(ar + 685570240)) + i * 1656, 1656 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 317261440)) + i * 1944 + 0, ((densenet_real *)(ar + 695191744)) + i * 1656, 1656 * sizeof(densenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 687265984)) + i * 1944 + 1656, ((densenet_real *)(ar + 276416704)) + i * 288, 288 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 317261440)) + i * 1944 + 1656, ((densenet_real *)(ar + 300304576)) + i * 288, 288 * sizeof(densenet_real));
     }
     /* moments -> f32[2, 216], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
     for (int64_t c = 0; c < 216; c++) {
-        double shift = (double)((densenet_real *)(ar + 687265984))[c * 9], s = 0.0, q = 0.0;
+        double shift = (double)((densenet_real *)(ar + 317261440))[c * 9], s = 0.0, q = 0.0;
         for (int64_t i = 0; i < n; i++) {
-            const densenet_real *p = ((densenet_real *)(ar + 687265984)) + (i * 216 + c) * 9;
+            const densenet_real *p = ((densenet_real *)(ar + 317261440)) + (i * 216 + c) * 9;
             for (int64_t j = 0; j < 9; j++) {
                 double d = (double)p[j] - shift;
                 s += d;
@@ -4625,52 +4625,52 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
             }
         }
         double m = s / (double)(n * 9), v = q / (double)(n * 9) - m * m;
-        ((densenet_real *)(ar + 78296256))[c] = (densenet_real)(shift + m);
-        ((densenet_real *)(ar + 78296256))[216 + c] = (densenet_real)(v > 0 ? v : 0);
+        ((densenet_real *)(ar + 300304576))[c] = (densenet_real)(shift + m);
+        ((densenet_real *)(ar + 300304576))[216 + c] = (densenet_real)(v > 0 ? v : 0);
     }
     }
     /* slice -> f32[1, 216], densenet.dlm line 15 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((densenet_real *)(ar + 78297984)) + i * 216, ((densenet_real *)(ar + 78296256)) + i * 432 + 0, 216 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 321390208)) + i * 216, ((densenet_real *)(ar + 300304576)) + i * 432 + 0, 216 * sizeof(densenet_real));
     }
     /* slice -> f32[1, 216], densenet.dlm line 15 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((densenet_real *)(ar + 78298880)) + i * 216, ((densenet_real *)(ar + 78296256)) + i * 432 + 216, 216 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 300306304)) + i * 216, ((densenet_real *)(ar + 300304576)) + i * 432 + 216, 216 * sizeof(densenet_real));
     }
     /* add -> f32[216], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 216; i0++) {
-        ((densenet_real *)(ar + 78296256))[i0] = ((((densenet_real *)(st + 2796480))[i0] * 0.9f) + (((densenet_real *)(ar + 78297984))[i0] * 0.1f));
+        ((densenet_real *)(ar + 698702272))[i0] = ((((densenet_real *)(st + 2796480))[i0] * 0.9f) + (((densenet_real *)(ar + 321390208))[i0] * 0.1f));
     }
     }
     /* add -> f32[216], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 216; i0++) {
-        ((densenet_real *)(ar + 78299776))[i0] = ((((densenet_real *)(st + 2797376))[i0] * 0.9f) + ((((densenet_real *)(ar + 78298880))[i0] / ((densenet_real *)(ar + 78267712))[0]) * 0.1f));
+        ((densenet_real *)(ar + 698703168))[i0] = ((((densenet_real *)(st + 2797376))[i0] * 0.9f) + ((((densenet_real *)(ar + 300306304))[i0] / ((densenet_real *)(ar + 319399552))[0]) * 0.1f));
     }
     }
     /* add -> f32[], densenet.dlm line 15 */
     {
-    ((densenet_real *)(ar + 78285632))[0] = (((densenet_real *)(st + 2798272))[0] + 1.0f);
+    ((densenet_real *)(ar + 698740032))[0] = (((densenet_real *)(st + 2798272))[0] + 1.0f);
     }
     /* sqrt -> f32[216, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 216; i0++) {
-        ((densenet_real *)(ar + 78300672))[i0] = sqrtf((((densenet_real *)(ar + 78298880))[i0] + 1e-05f));
+        ((densenet_real *)(ar + 321391104))[i0] = sqrtf((((densenet_real *)(ar + 300306304))[i0] + 1e-05f));
     }
     }
     /* div -> f32[216, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 216; i0++) {
-        ((densenet_real *)(ar + 78298880))[i0] = (((densenet_real *)(st + 2794688))[i0] / ((densenet_real *)(ar + 78300672))[i0]);
+        ((densenet_real *)(ar + 321392000))[i0] = (((densenet_real *)(st + 2794688))[i0] / ((densenet_real *)(ar + 321391104))[i0]);
     }
     }
     /* sub -> f32[216, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 216; i0++) {
-        ((densenet_real *)(ar + 78301568))[i0] = (((densenet_real *)(st + 2795584))[i0] - (((densenet_real *)(ar + 78297984))[i0] * ((densenet_real *)(ar + 78298880))[i0]));
+        ((densenet_real *)(ar + 300304576))[i0] = (((densenet_real *)(st + 2795584))[i0] - (((densenet_real *)(ar + 321390208))[i0] * ((densenet_real *)(ar + 321392000))[i0]));
     }
     }
     /* relu -> f32[batch 128, 216, 3, 3], densenet.dlm line 15 */
@@ -4679,14 +4679,14 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 216; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((densenet_real *)(ar + 688261312))[i0 * 1944 + i1 * 9 + i2] = relu(((((densenet_real *)(ar + 687265984))[i0 * 1944 + i1 * 9 + i2] * ((densenet_real *)(ar + 78298880))[i1]) + ((densenet_real *)(ar + 78301568))[i1]));
+                ((densenet_real *)(ar + 318256768))[i0 * 1944 + i1 * 9 + i2] = relu(((((densenet_real *)(ar + 317261440))[i0 * 1944 + i1 * 9 + i2] * ((densenet_real *)(ar + 321392000))[i1]) + ((densenet_real *)(ar + 300304576))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 32, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_fwd(((densenet_real *)(ar + 688261312)), ((densenet_real *)(st + 2798336)), ((densenet_real *)(ar + 78301568)), (densenet_real *)(ar + 689256640), n, 32, 114, 216, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_fwd(((densenet_real *)(ar + 318256768)), ((densenet_real *)(st + 2798336)), ((densenet_real *)(ar + 319252096)), (densenet_real *)(ar + 300304576), n, 32, 114, 216, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 32, 3, 3], densenet.dlm line 15 */
     {
@@ -4694,7 +4694,7 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 32; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((densenet_real *)(ar + 276416704))[i0 * 288 + i1 * 9 + i2] = (((densenet_real *)(ar + 78301568))[i0 * 288 + i1 * 9 + i2] + ((densenet_real *)(st + 3047168))[i1]);
+                ((densenet_real *)(ar + 301447360))[i0 * 288 + i1 * 9 + i2] = (((densenet_real *)(ar + 319252096))[i0 * 288 + i1 * 9 + i2] + ((densenet_real *)(st + 3047168))[i1]);
             }
         }
     }
@@ -4702,17 +4702,17 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     /* concat -> f32[batch 128, 248, 3, 3], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 689256640)) + i * 2232 + 0, ((densenet_real *)(ar + 687265984)) + i * 1944, 1944 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 300304576)) + i * 2232 + 0, ((densenet_real *)(ar + 317261440)) + i * 1944, 1944 * sizeof(densenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 689256640)) + i * 2232 + 1944, ((densenet_real *)(ar + 276416704)) + i * 288, 288 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 300304576)) + i * 2232 + 1944, ((densenet_real *)(ar + 301447360)) + i * 288, 288 * sizeof(densenet_real));
     }
     /* moments -> f32[2, 248], densenet.dlm line 46 */
     {
     DENSENET_PARALLEL_FOR
     for (int64_t c = 0; c < 248; c++) {
-        double shift = (double)((densenet_real *)(ar + 689256640))[c * 9], s = 0.0, q = 0.0;
+        double shift = (double)((densenet_real *)(ar + 300304576))[c * 9], s = 0.0, q = 0.0;
         for (int64_t i = 0; i < n; i++) {
-            const densenet_real *p = ((densenet_real *)(ar + 689256640)) + (i * 248 + c) * 9;
+            const densenet_real *p = ((densenet_real *)(ar + 300304576)) + (i * 248 + c) * 9;
             for (int64_t j = 0; j < 9; j++) {
                 double d = (double)p[j] - shift;
                 s += d;
@@ -4720,52 +4720,52 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
             }
         }
         double m = s / (double)(n * 9), v = q / (double)(n * 9) - m * m;
-        ((densenet_real *)(ar + 78301568))[c] = (densenet_real)(shift + m);
-        ((densenet_real *)(ar + 78301568))[248 + c] = (densenet_real)(v > 0 ? v : 0);
+        ((densenet_real *)(ar + 301447360))[c] = (densenet_real)(shift + m);
+        ((densenet_real *)(ar + 301447360))[248 + c] = (densenet_real)(v > 0 ? v : 0);
     }
     }
     /* slice -> f32[1, 248], densenet.dlm line 46 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((densenet_real *)(ar + 78303552)) + i * 248, ((densenet_real *)(ar + 78301568)) + i * 496 + 0, 248 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 304875712)) + i * 248, ((densenet_real *)(ar + 301447360)) + i * 496 + 0, 248 * sizeof(densenet_real));
     }
     /* slice -> f32[1, 248], densenet.dlm line 46 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((densenet_real *)(ar + 78304576)) + i * 248, ((densenet_real *)(ar + 78301568)) + i * 496 + 248, 248 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 301449344)) + i * 248, ((densenet_real *)(ar + 301447360)) + i * 496 + 248, 248 * sizeof(densenet_real));
     }
     /* add -> f32[248], densenet.dlm line 46 */
     {
     for (int64_t i0 = 0; i0 < 248; i0++) {
-        ((densenet_real *)(ar + 78301568))[i0] = ((((densenet_real *)(st + 3049344))[i0] * 0.9f) + (((densenet_real *)(ar + 78303552))[i0] * 0.1f));
+        ((densenet_real *)(ar + 698693824))[i0] = ((((densenet_real *)(st + 3049344))[i0] * 0.9f) + (((densenet_real *)(ar + 304875712))[i0] * 0.1f));
     }
     }
     /* add -> f32[248], densenet.dlm line 46 */
     {
     for (int64_t i0 = 0; i0 < 248; i0++) {
-        ((densenet_real *)(ar + 78305600))[i0] = ((((densenet_real *)(st + 3050368))[i0] * 0.9f) + ((((densenet_real *)(ar + 78304576))[i0] / ((densenet_real *)(ar + 78267712))[0]) * 0.1f));
+        ((densenet_real *)(ar + 698694848))[i0] = ((((densenet_real *)(st + 3050368))[i0] * 0.9f) + ((((densenet_real *)(ar + 301449344))[i0] / ((densenet_real *)(ar + 319399552))[0]) * 0.1f));
     }
     }
     /* add -> f32[], densenet.dlm line 46 */
     {
-    ((densenet_real *)(ar + 78267712))[0] = (((densenet_real *)(st + 3051392))[0] + 1.0f);
+    ((densenet_real *)(ar + 698740096))[0] = (((densenet_real *)(st + 3051392))[0] + 1.0f);
     }
     /* sqrt -> f32[248, 1, 1], densenet.dlm line 46 */
     {
     for (int64_t i0 = 0; i0 < 248; i0++) {
-        ((densenet_real *)(ar + 78306624))[i0] = sqrtf((((densenet_real *)(ar + 78304576))[i0] + 1e-05f));
+        ((densenet_real *)(ar + 304876736))[i0] = sqrtf((((densenet_real *)(ar + 301449344))[i0] + 1e-05f));
     }
     }
     /* div -> f32[248, 1, 1], densenet.dlm line 46 */
     {
     for (int64_t i0 = 0; i0 < 248; i0++) {
-        ((densenet_real *)(ar + 78304576))[i0] = (((densenet_real *)(st + 3047296))[i0] / ((densenet_real *)(ar + 78306624))[i0]);
+        ((densenet_real *)(ar + 304877760))[i0] = (((densenet_real *)(st + 3047296))[i0] / ((densenet_real *)(ar + 304876736))[i0]);
     }
     }
     /* sub -> f32[248, 1, 1], densenet.dlm line 46 */
     {
     for (int64_t i0 = 0; i0 < 248; i0++) {
-        ((densenet_real *)(ar + 78307648))[i0] = (((densenet_real *)(st + 3048320))[i0] - (((densenet_real *)(ar + 78303552))[i0] * ((densenet_real *)(ar + 78304576))[i0]));
+        ((densenet_real *)(ar + 302590144))[i0] = (((densenet_real *)(st + 3048320))[i0] - (((densenet_real *)(ar + 304875712))[i0] * ((densenet_real *)(ar + 304877760))[i0]));
     }
     }
     /* relu -> f32[batch 128, 248, 3, 3], densenet.dlm line 46 */
@@ -4774,31 +4774,31 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 248; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((densenet_real *)(ar + 690399424))[i0 * 2232 + i1 * 9 + i2] = relu(((((densenet_real *)(ar + 689256640))[i0 * 2232 + i1 * 9 + i2] * ((densenet_real *)(ar + 78304576))[i1]) + ((densenet_real *)(ar + 78307648))[i1]));
+                ((densenet_real *)(ar + 301447360))[i0 * 2232 + i1 * 9 + i2] = relu(((((densenet_real *)(ar + 300304576))[i0 * 2232 + i1 * 9 + i2] * ((densenet_real *)(ar + 304877760))[i1]) + ((densenet_real *)(ar + 302590144))[i1]));
             }
         }
     }
     }
     /* avg_pool -> f32[batch 128, 248, 1, 1], densenet.dlm line 47 */
     {
-    avg_pool_fwd_3(((densenet_real *)(ar + 690399424)), ((densenet_real *)(ar + 78307648)), n);
+    avg_pool_fwd_3(((densenet_real *)(ar + 301447360)), ((densenet_real *)(ar + 302590144)), n);
     }
     /* matmul -> f32[batch 128, 10], densenet.dlm line 49 */
     {
-    gemm(0, 1, n, 10, 248, ((densenet_real *)(ar + 78307648)), 248, ((densenet_real *)(st + 3051456)), 248, ((densenet_real *)(ar + 78434624)), 10, 0);
+    gemm(0, 1, n, 10, 248, ((densenet_real *)(ar + 302590144)), 248, ((densenet_real *)(st + 3051456)), 248, ((densenet_real *)(ar + 302717120)), 10, 0);
     }
     /* add -> f32[batch 128, 10], densenet.dlm line 49 */
     {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 10; i1++) {
-            ((densenet_real *)(ar + 78439744))[i0 * 10 + i1] = (((densenet_real *)(ar + 78434624))[i0 * 10 + i1] + ((densenet_real *)(st + 3061376))[i1]);
+            ((densenet_real *)(ar + 302722240))[i0 * 10 + i1] = (((densenet_real *)(ar + 302717120))[i0 * 10 + i1] + ((densenet_real *)(st + 3061376))[i1]);
         }
     }
     }
     /* xent -> f32[batch 128], densenet.dlm line 54 */
     {
     for (int64_t r = 0; r < n; r++) {
-        const densenet_real *xr = ((densenet_real *)(ar + 78439744)) + r * 10;
+        const densenet_real *xr = ((densenet_real *)(ar + 302722240)) + r * 10;
         int32_t label = y[r];
         densenet_real mx = xr[0];
         for (int64_t j = 1; j < 10; j++)
@@ -4806,45 +4806,45 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
         double sum = 0.0;
         for (int64_t j = 0; j < 10; j++)
             sum += expv(xr[j] - mx);
-        ((densenet_real *)(ar + 78288576))[r] = mx + (densenet_real)log(sum) - xr[label];
+        ((densenet_real *)(ar + 302717120))[r] = mx + (densenet_real)log(sum) - xr[label];
     }
     }
     /* sum -> f32[], densenet.dlm line 54 */
     {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
-        acc += ((densenet_real *)(ar + 78288576))[i0];
+        acc += ((densenet_real *)(ar + 302717120))[i0];
     }
-    ((densenet_real *)(ar + 78285696))[0] = (densenet_real)acc;
+    ((densenet_real *)(ar + 302717632))[0] = (densenet_real)acc;
     }
     /* divcount -> f32[], densenet.dlm line 54 */
     {
-    ((densenet_real *)(ar + 78285760))[0] = (((densenet_real *)(ar + 78285696))[0] / (densenet_real)(1 * n));
+    ((densenet_real *)(ar + 698740160))[0] = (((densenet_real *)(ar + 302717632))[0] / (densenet_real)(1 * n));
     }
     /* argmax_eq -> f32[batch 128], densenet.dlm line 58 */
     {
     for (int64_t r = 0; r < n; r++) {
-        const densenet_real *xr = ((densenet_real *)(ar + 78439744)) + r * 10;
+        const densenet_real *xr = ((densenet_real *)(ar + 302722240)) + r * 10;
         int32_t label = y[r];
         int64_t best = 0;
         for (int64_t j = 1; j < 10; j++)
             if (xr[j] > xr[best])
                 best = j;
-        ((densenet_real *)(ar + 78288576))[r] = best == label ? 1.0f : 0.0f;
+        ((densenet_real *)(ar + 302717120))[r] = best == label ? 1.0f : 0.0f;
     }
     }
     /* sum -> f32[], densenet.dlm line 58 */
     {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
-        acc += ((densenet_real *)(ar + 78288576))[i0];
+        acc += ((densenet_real *)(ar + 302717120))[i0];
     }
-    ((densenet_real *)(ar + 78285696))[0] = (densenet_real)acc;
+    ((densenet_real *)(ar + 698740224))[0] = (densenet_real)acc;
     }
     if (metrics) {
-        metrics[0] = (double)((densenet_real *)(ar + 78285696))[0];
+        metrics[0] = (double)((densenet_real *)(ar + 698740224))[0];
     }
-    return ((densenet_real *)(ar + 78285760))[0];
+    return ((densenet_real *)(ar + 698740160))[0];
 }
 
 /* The hook that densenet_set_grad_ready sets, process-wide. */
@@ -4864,18 +4864,18 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     (void)ar;
     /* divcount -> f32[], densenet.dlm line 54 */
     {
-    ((densenet_real *)(ar + 78285824))[0] = (1.0f / (densenet_real)(1 * n));
+    ((densenet_real *)(ar + 302717120))[0] = (1.0f / (densenet_real)(1 * n));
     }
     /* copy -> f32[batch 128], densenet.dlm line 54 */
     {
     for (int64_t i0 = 0; i0 < n; i0++) {
-        ((densenet_real *)(ar + 78288576))[i0] = ((densenet_real *)(ar + 78285824))[0];
+        ((densenet_real *)(ar + 302727360))[i0] = ((densenet_real *)(ar + 302717120))[0];
     }
     }
     /* xent_grad -> f32[batch 128, 10], densenet.dlm line 54 */
     {
     for (int64_t r = 0; r < n; r++) {
-        const densenet_real *xr = ((densenet_real *)(ar + 78439744)) + r * 10;
+        const densenet_real *xr = ((densenet_real *)(ar + 302722240)) + r * 10;
         int32_t label = y[r];
         densenet_real mx = xr[0];
         for (int64_t j = 1; j < 10; j++)
@@ -4883,8 +4883,8 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double sum = 0.0;
         for (int64_t j = 0; j < 10; j++)
             sum += expv(xr[j] - mx);
-        densenet_real *yr = ((densenet_real *)(ar + 78434624)) + r * 10;
-        densenet_real scale = ((densenet_real *)(ar + 78288576))[r], inv = (densenet_real)(1.0 / sum);
+        densenet_real *yr = ((densenet_real *)(ar + 302717120)) + r * 10;
+        densenet_real scale = ((densenet_real *)(ar + 302727360))[r], inv = (densenet_real)(1.0 / sum);
         for (int64_t j = 0; j < 10; j++)
             yr[j] = (expv(xr[j] - mx) * inv - (j == label ? 1.0f : 0.0f)) * scale;
     }
@@ -4894,7 +4894,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < 10; i0++) {
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
-            acc += ((densenet_real *)(ar + 78434624))[i0 + i1 * 10];
+            acc += ((densenet_real *)(ar + 302717120))[i0 + i1 * 10];
         }
         ((densenet_real *)(ar + 3033216))[i0] = (densenet_real)acc;
     }
@@ -4903,23 +4903,23 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         grad_ready(grad_ready_arg, state, 6094656, 40);
     /* matmul -> f32[batch 128, 248], densenet.dlm line 49 */
     {
-    gemm(0, 0, n, 248, 10, ((densenet_real *)(ar + 78434624)), 10, ((densenet_real *)(st + 3051456)), 248, ((densenet_real *)(ar + 276416704)), 248, 0);
+    gemm(0, 0, n, 248, 10, ((densenet_real *)(ar + 302717120)), 10, ((densenet_real *)(st + 3051456)), 248, ((densenet_real *)(ar + 303732928)), 248, 0);
     }
     /* matmul -> f32[10, 248], densenet.dlm line 49 */
     {
-    gemm(1, 0, 10, 248, n, ((densenet_real *)(ar + 78434624)), 10, ((densenet_real *)(ar + 78307648)), 248, ((densenet_real *)(ar + 3023296)), 248, 0);
+    gemm(1, 0, 10, 248, n, ((densenet_real *)(ar + 302717120)), 10, ((densenet_real *)(ar + 302590144)), 248, ((densenet_real *)(ar + 3023296)), 248, 0);
     }
     if (grad_ready) /* 15.weight */
         grad_ready(grad_ready_arg, state, 6084736, 9920);
     /* avg_pool_dx -> f32[batch 128, 248, 3, 3], densenet.dlm line 47 */
     {
-    avg_pool_dx_0(((densenet_real *)(ar + 276416704)), ((densenet_real *)(ar + 691542208)), n);
+    avg_pool_dx_0(((densenet_real *)(ar + 303732928)), ((densenet_real *)(ar + 302590144)), n);
     }
     /* mul -> f32[batch 128, 248, 3, 3], densenet.dlm line 46 */
     {
     DENSENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 2232; i0++) {
-        ((densenet_real *)(ar + 692684992))[i0] = (((densenet_real *)(ar + 691542208))[i0] * (((densenet_real *)(ar + 690399424))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((densenet_real *)(ar + 303732928))[i0] = (((densenet_real *)(ar + 302590144))[i0] * (((densenet_real *)(ar + 301447360))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 248, 1, 1], densenet.dlm line 46 */
@@ -4929,7 +4929,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((densenet_real *)(ar + 692684992))[i0 * 9 + i1 * 2232 + i2];
+                acc += ((densenet_real *)(ar + 303732928))[i0 * 9 + i1 * 2232 + i2];
             }
         }
         ((densenet_real *)(ar + 3022272))[i0] = (densenet_real)acc;
@@ -4942,16 +4942,16 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += (((densenet_real *)(ar + 692684992))[i0 * 9 + i1 * 2232 + i2] * ((densenet_real *)(ar + 689256640))[i0 * 9 + i1 * 2232 + i2]);
+                acc += (((densenet_real *)(ar + 303732928))[i0 * 9 + i1 * 2232 + i2] * ((densenet_real *)(ar + 300304576))[i0 * 9 + i1 * 2232 + i2]);
             }
         }
-        ((densenet_real *)(ar + 78307648))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 301447360))[i0] = (densenet_real)acc;
     }
     }
     /* neg -> f32[248, 1, 1], densenet.dlm line 46 */
     {
     for (int64_t i0 = 0; i0 < 248; i0++) {
-        ((densenet_real *)(ar + 78308672))[i0] = (-((densenet_real *)(ar + 3022272))[i0]);
+        ((densenet_real *)(ar + 301448384))[i0] = (-((densenet_real *)(ar + 3022272))[i0]);
     }
     }
     if (grad_ready) /* 11.bias */
@@ -4959,19 +4959,19 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* mul -> f32[248, 1, 1], densenet.dlm line 46 */
     {
     for (int64_t i0 = 0; i0 < 248; i0++) {
-        ((densenet_real *)(ar + 78309696))[i0] = (((densenet_real *)(ar + 78308672))[i0] * ((densenet_real *)(ar + 78304576))[i0]);
+        ((densenet_real *)(ar + 301451328))[i0] = (((densenet_real *)(ar + 301448384))[i0] * ((densenet_real *)(ar + 304877760))[i0]);
     }
     }
     /* add -> f32[248, 1, 1], densenet.dlm line 46 */
     {
     for (int64_t i0 = 0; i0 < 248; i0++) {
-        ((densenet_real *)(ar + 78310720))[i0] = (((densenet_real *)(ar + 78307648))[i0] + (((densenet_real *)(ar + 78308672))[i0] * ((densenet_real *)(ar + 78303552))[i0]));
+        ((densenet_real *)(ar + 301449408))[i0] = (((densenet_real *)(ar + 301447360))[i0] + (((densenet_real *)(ar + 301448384))[i0] * ((densenet_real *)(ar + 304875712))[i0]));
     }
     }
     /* div -> f32[248, 1, 1], densenet.dlm line 46 */
     {
     for (int64_t i0 = 0; i0 < 248; i0++) {
-        ((densenet_real *)(ar + 3021248))[i0] = (((densenet_real *)(ar + 78310720))[i0] / ((densenet_real *)(ar + 78306624))[i0]);
+        ((densenet_real *)(ar + 3021248))[i0] = (((densenet_real *)(ar + 301449408))[i0] / ((densenet_real *)(ar + 304876736))[i0]);
     }
     }
     if (grad_ready) /* 11.weight */
@@ -4979,43 +4979,43 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* div -> f32[248, 1, 1], densenet.dlm line 46 */
     {
     for (int64_t i0 = 0; i0 < 248; i0++) {
-        ((densenet_real *)(ar + 78307648))[i0] = (((-((((densenet_real *)(ar + 78310720))[i0] * ((densenet_real *)(ar + 78304576))[i0]) / ((densenet_real *)(ar + 78306624))[i0])) * 0.5f) / ((densenet_real *)(ar + 78306624))[i0]);
+        ((densenet_real *)(ar + 301452352))[i0] = (((-((((densenet_real *)(ar + 301449408))[i0] * ((densenet_real *)(ar + 304877760))[i0]) / ((densenet_real *)(ar + 304876736))[i0])) * 0.5f) / ((densenet_real *)(ar + 304876736))[i0]);
     }
     }
     /* unslice -> f32[2, 248], densenet.dlm line 46 */
     {
-    memset(((densenet_real *)(ar + 78310720)), 0, (size_t)(1) * 496 * sizeof(densenet_real));
+    memset(((densenet_real *)(ar + 301447360)), 0, (size_t)(1) * 496 * sizeof(densenet_real));
     for (int64_t i = 0; i < 1; i++)
         for (int64_t j = 0; j < 1; j++)
-            memcpy(((densenet_real *)(ar + 78310720)) + i * 496 + 248 + j * 248, ((densenet_real *)(ar + 78307648)) + i * 248 + j * 248, 248 * sizeof(densenet_real));
+            memcpy(((densenet_real *)(ar + 301447360)) + i * 496 + 248 + j * 248, ((densenet_real *)(ar + 301452352)) + i * 248 + j * 248, 248 * sizeof(densenet_real));
     }
     /* unslice -> f32[2, 248], densenet.dlm line 46 */
     {
-    memset(((densenet_real *)(ar + 78306624)), 0, (size_t)(1) * 496 * sizeof(densenet_real));
+    memset(((densenet_real *)(ar + 301449344)), 0, (size_t)(1) * 496 * sizeof(densenet_real));
     for (int64_t i = 0; i < 1; i++)
         for (int64_t j = 0; j < 1; j++)
-            memcpy(((densenet_real *)(ar + 78306624)) + i * 496 + 0 + j * 248, ((densenet_real *)(ar + 78309696)) + i * 248 + j * 248, 248 * sizeof(densenet_real));
+            memcpy(((densenet_real *)(ar + 301449344)) + i * 496 + 0 + j * 248, ((densenet_real *)(ar + 301451328)) + i * 248 + j * 248, 248 * sizeof(densenet_real));
     }
     /* add -> f32[2, 248], densenet.dlm line 46 */
     {
     for (int64_t i0 = 0; i0 < 496; i0++) {
-        ((densenet_real *)(ar + 78308608))[i0] = (((densenet_real *)(ar + 78310720))[i0] + ((densenet_real *)(ar + 78306624))[i0]);
+        ((densenet_real *)(ar + 301451328))[i0] = (((densenet_real *)(ar + 301447360))[i0] + ((densenet_real *)(ar + 301449344))[i0]);
     }
     }
     /* slice -> f32[1, 248], densenet.dlm line 46 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((densenet_real *)(ar + 78306624)) + i * 248, ((densenet_real *)(ar + 78308608)) + i * 496 + 0, 248 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 302590144)) + i * 248, ((densenet_real *)(ar + 301451328)) + i * 496 + 0, 248 * sizeof(densenet_real));
     }
     /* slice -> f32[1, 248], densenet.dlm line 46 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((densenet_real *)(ar + 78310592)) + i * 248, ((densenet_real *)(ar + 78308608)) + i * 496 + 248, 248 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 301447360)) + i * 248, ((densenet_real *)(ar + 301451328)) + i * 496 + 248, 248 * sizeof(densenet_real));
     }
     /* mul -> f32[248, 1, 1], densenet.dlm line 46 */
     {
     for (int64_t i0 = 0; i0 < 248; i0++) {
-        ((densenet_real *)(ar + 78307648))[i0] = (((densenet_real *)(ar + 78310592))[i0] * 2.0f);
+        ((densenet_real *)(ar + 302591168))[i0] = (((densenet_real *)(ar + 301447360))[i0] * 2.0f);
     }
     }
     /* add -> f32[batch 128, 248, 3, 3], densenet.dlm line 46 */
@@ -5024,7 +5024,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 248; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((densenet_real *)(ar + 690399424))[i0 * 2232 + i1 * 9 + i2] = ((((densenet_real *)(ar + 692684992))[i0 * 2232 + i1 * 9 + i2] * ((densenet_real *)(ar + 78304576))[i1]) + ((((densenet_real *)(ar + 78306624))[i1] + (((densenet_real *)(ar + 78307648))[i1] * (((densenet_real *)(ar + 689256640))[i0 * 2232 + i1 * 9 + i2] - ((densenet_real *)(ar + 78303552))[i1]))) * ((densenet_real *)(ar + 78267648))[0]));
+                ((densenet_real *)(ar + 301447360))[i0 * 2232 + i1 * 9 + i2] = ((((densenet_real *)(ar + 303732928))[i0 * 2232 + i1 * 9 + i2] * ((densenet_real *)(ar + 304877760))[i1]) + ((((densenet_real *)(ar + 302590144))[i1] + (((densenet_real *)(ar + 302591168))[i1] * (((densenet_real *)(ar + 300304576))[i0 * 2232 + i1 * 9 + i2] - ((densenet_real *)(ar + 304875712))[i1]))) * ((densenet_real *)(ar + 321398656))[0]));
             }
         }
     }
@@ -5032,12 +5032,12 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* slice -> f32[batch 128, 216, 3, 3], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 689256640)) + i * 1944, ((densenet_real *)(ar + 690399424)) + i * 2232 + 0, 1944 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 319252096)) + i * 1944, ((densenet_real *)(ar + 301447360)) + i * 2232 + 0, 1944 * sizeof(densenet_real));
     }
     /* slice -> f32[batch 128, 32, 3, 3], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 78306624)) + i * 288, ((densenet_real *)(ar + 690399424)) + i * 2232 + 1944, 288 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 321242752)) + i * 288, ((densenet_real *)(ar + 301447360)) + i * 2232 + 1944, 288 * sizeof(densenet_real));
     }
     /* sum -> f32[1, 32, 1, 1], densenet.dlm line 15 */
     {
@@ -5046,7 +5046,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((densenet_real *)(ar + 78306624))[i0 * 9 + i1 * 288 + i2];
+                acc += ((densenet_real *)(ar + 321242752))[i0 * 9 + i1 * 288 + i2];
             }
         }
         ((densenet_real *)(ar + 3021120))[i0] = (densenet_real)acc;
@@ -5056,11 +5056,11 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         grad_ready(grad_ready_arg, state, 6082560, 128);
     /* conv2d_dx -> f32[batch 128, 216, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_dx(((densenet_real *)(ar + 690251968)), ((densenet_real *)(st + 2798336)), ((densenet_real *)(ar + 78306624)), (densenet_real *)(ar + 691247296), n, 32, 114, 216, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_dx(((densenet_real *)(ar + 320247424)), ((densenet_real *)(st + 2798336)), ((densenet_real *)(ar + 321242752)), (densenet_real *)(ar + 300304576), n, 32, 114, 216, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[32, 216, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_dw(((densenet_real *)(ar + 688261312)), ((densenet_real *)(ar + 2772288)), ((densenet_real *)(ar + 78306624)), (densenet_real *)(ar + 691247296), n, 32, 114, 216, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_dw(((densenet_real *)(ar + 318256768)), ((densenet_real *)(ar + 2772288)), ((densenet_real *)(ar + 321242752)), (densenet_real *)(ar + 300304576), n, 32, 114, 216, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     if (grad_ready) /* 10.3.2.weight */
         grad_ready(grad_ready_arg, state, 5833728, 248832);
@@ -5068,7 +5068,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     {
     DENSENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 1944; i0++) {
-        ((densenet_real *)(ar + 691247296))[i0] = (((densenet_real *)(ar + 690251968))[i0] * (((densenet_real *)(ar + 688261312))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((densenet_real *)(ar + 300304576))[i0] = (((densenet_real *)(ar + 320247424))[i0] * (((densenet_real *)(ar + 318256768))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 216, 1, 1], densenet.dlm line 15 */
@@ -5078,7 +5078,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((densenet_real *)(ar + 691247296))[i0 * 9 + i1 * 1944 + i2];
+                acc += ((densenet_real *)(ar + 300304576))[i0 * 9 + i1 * 1944 + i2];
             }
         }
         ((densenet_real *)(ar + 2771392))[i0] = (densenet_real)acc;
@@ -5091,16 +5091,16 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += (((densenet_real *)(ar + 691247296))[i0 * 9 + i1 * 1944 + i2] * ((densenet_real *)(ar + 687265984))[i0 * 9 + i1 * 1944 + i2]);
+                acc += (((densenet_real *)(ar + 300304576))[i0 * 9 + i1 * 1944 + i2] * ((densenet_real *)(ar + 317261440))[i0 * 9 + i1 * 1944 + i2]);
             }
         }
-        ((densenet_real *)(ar + 78302592))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 301299904))[i0] = (densenet_real)acc;
     }
     }
     /* neg -> f32[216, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 216; i0++) {
-        ((densenet_real *)(ar + 78303488))[i0] = (-((densenet_real *)(ar + 2771392))[i0]);
+        ((densenet_real *)(ar + 301300800))[i0] = (-((densenet_real *)(ar + 2771392))[i0]);
     }
     }
     if (grad_ready) /* 10.3.0.bias */
@@ -5108,19 +5108,19 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* mul -> f32[216, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 216; i0++) {
-        ((densenet_real *)(ar + 78304384))[i0] = (((densenet_real *)(ar + 78303488))[i0] * ((densenet_real *)(ar + 78298880))[i0]);
+        ((densenet_real *)(ar + 301303360))[i0] = (((densenet_real *)(ar + 301300800))[i0] * ((densenet_real *)(ar + 321392000))[i0]);
     }
     }
     /* add -> f32[216, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 216; i0++) {
-        ((densenet_real *)(ar + 78306624))[i0] = (((densenet_real *)(ar + 78302592))[i0] + (((densenet_real *)(ar + 78303488))[i0] * ((densenet_real *)(ar + 78297984))[i0]));
+        ((densenet_real *)(ar + 301301696))[i0] = (((densenet_real *)(ar + 301299904))[i0] + (((densenet_real *)(ar + 301300800))[i0] * ((densenet_real *)(ar + 321390208))[i0]));
     }
     }
     /* div -> f32[216, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 216; i0++) {
-        ((densenet_real *)(ar + 2770496))[i0] = (((densenet_real *)(ar + 78306624))[i0] / ((densenet_real *)(ar + 78300672))[i0]);
+        ((densenet_real *)(ar + 2770496))[i0] = (((densenet_real *)(ar + 301301696))[i0] / ((densenet_real *)(ar + 321391104))[i0]);
     }
     }
     if (grad_ready) /* 10.3.0.weight */
@@ -5128,43 +5128,43 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* div -> f32[216, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 216; i0++) {
-        ((densenet_real *)(ar + 78302592))[i0] = (((-((((densenet_real *)(ar + 78306624))[i0] * ((densenet_real *)(ar + 78298880))[i0]) / ((densenet_real *)(ar + 78300672))[i0])) * 0.5f) / ((densenet_real *)(ar + 78300672))[i0]);
+        ((densenet_real *)(ar + 301304256))[i0] = (((-((((densenet_real *)(ar + 301301696))[i0] * ((densenet_real *)(ar + 321392000))[i0]) / ((densenet_real *)(ar + 321391104))[i0])) * 0.5f) / ((densenet_real *)(ar + 321391104))[i0]);
     }
     }
     /* unslice -> f32[2, 216], densenet.dlm line 15 */
     {
-    memset(((densenet_real *)(ar + 78306624)), 0, (size_t)(1) * 432 * sizeof(densenet_real));
+    memset(((densenet_real *)(ar + 301299904)), 0, (size_t)(1) * 432 * sizeof(densenet_real));
     for (int64_t i = 0; i < 1; i++)
         for (int64_t j = 0; j < 1; j++)
-            memcpy(((densenet_real *)(ar + 78306624)) + i * 432 + 216 + j * 216, ((densenet_real *)(ar + 78302592)) + i * 216 + j * 216, 216 * sizeof(densenet_real));
+            memcpy(((densenet_real *)(ar + 301299904)) + i * 432 + 216 + j * 216, ((densenet_real *)(ar + 301304256)) + i * 216 + j * 216, 216 * sizeof(densenet_real));
     }
     /* unslice -> f32[2, 216], densenet.dlm line 15 */
     {
-    memset(((densenet_real *)(ar + 78302592)), 0, (size_t)(1) * 432 * sizeof(densenet_real));
+    memset(((densenet_real *)(ar + 301301632)), 0, (size_t)(1) * 432 * sizeof(densenet_real));
     for (int64_t i = 0; i < 1; i++)
         for (int64_t j = 0; j < 1; j++)
-            memcpy(((densenet_real *)(ar + 78302592)) + i * 432 + 0 + j * 216, ((densenet_real *)(ar + 78304384)) + i * 216 + j * 216, 216 * sizeof(densenet_real));
+            memcpy(((densenet_real *)(ar + 301301632)) + i * 432 + 0 + j * 216, ((densenet_real *)(ar + 301303360)) + i * 216 + j * 216, 216 * sizeof(densenet_real));
     }
     /* add -> f32[2, 216], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 432; i0++) {
-        ((densenet_real *)(ar + 78308352))[i0] = (((densenet_real *)(ar + 78306624))[i0] + ((densenet_real *)(ar + 78302592))[i0]);
+        ((densenet_real *)(ar + 301303360))[i0] = (((densenet_real *)(ar + 301299904))[i0] + ((densenet_real *)(ar + 301301632))[i0]);
     }
     }
     /* slice -> f32[1, 216], densenet.dlm line 15 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((densenet_real *)(ar + 78300672)) + i * 216, ((densenet_real *)(ar + 78308352)) + i * 432 + 0, 216 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 302295232)) + i * 216, ((densenet_real *)(ar + 301303360)) + i * 432 + 0, 216 * sizeof(densenet_real));
     }
     /* slice -> f32[1, 216], densenet.dlm line 15 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((densenet_real *)(ar + 78302592)) + i * 216, ((densenet_real *)(ar + 78308352)) + i * 432 + 216, 216 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 301299904)) + i * 216, ((densenet_real *)(ar + 301303360)) + i * 432 + 216, 216 * sizeof(densenet_real));
     }
     /* mul -> f32[216, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 216; i0++) {
-        ((densenet_real *)(ar + 78303488))[i0] = (((densenet_real *)(ar + 78302592))[i0] * 2.0f);
+        ((densenet_real *)(ar + 302296128))[i0] = (((densenet_real *)(ar + 301299904))[i0] * 2.0f);
     }
     }
     /* add -> f32[batch 128, 216, 3, 3], densenet.dlm line 15 */
@@ -5173,7 +5173,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 216; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((densenet_real *)(ar + 688261312))[i0 * 1944 + i1 * 9 + i2] = ((((densenet_real *)(ar + 689256640))[i0 * 1944 + i1 * 9 + i2] + (((densenet_real *)(ar + 691247296))[i0 * 1944 + i1 * 9 + i2] * ((densenet_real *)(ar + 78298880))[i1])) + ((((densenet_real *)(ar + 78300672))[i1] + (((densenet_real *)(ar + 78303488))[i1] * (((densenet_real *)(ar + 687265984))[i0 * 1944 + i1 * 9 + i2] - ((densenet_real *)(ar + 78297984))[i1]))) * ((densenet_real *)(ar + 78267648))[0]));
+                ((densenet_real *)(ar + 301299904))[i0 * 1944 + i1 * 9 + i2] = ((((densenet_real *)(ar + 319252096))[i0 * 1944 + i1 * 9 + i2] + (((densenet_real *)(ar + 300304576))[i0 * 1944 + i1 * 9 + i2] * ((densenet_real *)(ar + 321392000))[i1])) + ((((densenet_real *)(ar + 302295232))[i1] + (((densenet_real *)(ar + 302296128))[i1] * (((densenet_real *)(ar + 317261440))[i0 * 1944 + i1 * 9 + i2] - ((densenet_real *)(ar + 321390208))[i1]))) * ((densenet_real *)(ar + 321398656))[0]));
             }
         }
     }
@@ -5181,12 +5181,12 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* slice -> f32[batch 128, 184, 3, 3], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 687265984)) + i * 1656, ((densenet_real *)(ar + 688261312)) + i * 1944 + 0, 1656 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 307232128)) + i * 1656, ((densenet_real *)(ar + 301299904)) + i * 1944 + 0, 1656 * sizeof(densenet_real));
     }
     /* slice -> f32[batch 128, 32, 3, 3], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 78306624)) + i * 288, ((densenet_real *)(ar + 688261312)) + i * 1944 + 1656, 288 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 308080000)) + i * 288, ((densenet_real *)(ar + 301299904)) + i * 1944 + 1656, 288 * sizeof(densenet_real));
     }
     /* sum -> f32[1, 32, 1, 1], densenet.dlm line 15 */
     {
@@ -5195,7 +5195,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((densenet_real *)(ar + 78306624))[i0 * 9 + i1 * 288 + i2];
+                acc += ((densenet_real *)(ar + 308080000))[i0 * 9 + i1 * 288 + i2];
             }
         }
         ((densenet_real *)(ar + 2770368))[i0] = (densenet_real)acc;
@@ -5205,11 +5205,11 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         grad_ready(grad_ready_arg, state, 5831808, 128);
     /* conv2d_dx -> f32[batch 128, 184, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_dx(((densenet_real *)(ar + 688113856)), ((densenet_real *)(st + 2582592)), ((densenet_real *)(ar + 78306624)), (densenet_real *)(ar + 688961728), n, 32, 114, 184, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_dx(((densenet_real *)(ar + 317261440)), ((densenet_real *)(st + 2582592)), ((densenet_real *)(ar + 308080000)), (densenet_real *)(ar + 300304576), n, 32, 114, 184, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[32, 184, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_dw(((densenet_real *)(ar + 686418112)), ((densenet_real *)(ar + 2558400)), ((densenet_real *)(ar + 78306624)), (densenet_real *)(ar + 688961728), n, 32, 114, 184, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_dw(((densenet_real *)(ar + 696039616)), ((densenet_real *)(ar + 2558400)), ((densenet_real *)(ar + 308080000)), (densenet_real *)(ar + 300304576), n, 32, 114, 184, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     if (grad_ready) /* 10.2.2.weight */
         grad_ready(grad_ready_arg, state, 5619840, 211968);
@@ -5217,7 +5217,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     {
     DENSENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 1656; i0++) {
-        ((densenet_real *)(ar + 688961728))[i0] = (((densenet_real *)(ar + 688113856))[i0] * (((densenet_real *)(ar + 686418112))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((densenet_real *)(ar + 300304576))[i0] = (((densenet_real *)(ar + 317261440))[i0] * (((densenet_real *)(ar + 696039616))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 184, 1, 1], densenet.dlm line 15 */
@@ -5227,7 +5227,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((densenet_real *)(ar + 688961728))[i0 * 9 + i1 * 1656 + i2];
+                acc += ((densenet_real *)(ar + 300304576))[i0 * 9 + i1 * 1656 + i2];
             }
         }
         ((densenet_real *)(ar + 2557632))[i0] = (densenet_real)acc;
@@ -5240,16 +5240,16 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += (((densenet_real *)(ar + 688961728))[i0 * 9 + i1 * 1656 + i2] * ((densenet_real *)(ar + 685570240))[i0 * 9 + i1 * 1656 + i2]);
+                acc += (((densenet_real *)(ar + 300304576))[i0 * 9 + i1 * 1656 + i2] * ((densenet_real *)(ar + 695191744))[i0 * 9 + i1 * 1656 + i2]);
             }
         }
-        ((densenet_real *)(ar + 78297152))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 301152448))[i0] = (densenet_real)acc;
     }
     }
     /* neg -> f32[184, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 184; i0++) {
-        ((densenet_real *)(ar + 78297920))[i0] = (-((densenet_real *)(ar + 2557632))[i0]);
+        ((densenet_real *)(ar + 301153216))[i0] = (-((densenet_real *)(ar + 2557632))[i0]);
     }
     }
     if (grad_ready) /* 10.2.0.bias */
@@ -5257,19 +5257,19 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* mul -> f32[184, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 184; i0++) {
-        ((densenet_real *)(ar + 78298688))[i0] = (((densenet_real *)(ar + 78297920))[i0] * ((densenet_real *)(ar + 78293952))[i0]);
+        ((densenet_real *)(ar + 301155392))[i0] = (((densenet_real *)(ar + 301153216))[i0] * ((densenet_real *)(ar + 321394432))[i0]);
     }
     }
     /* add -> f32[184, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 184; i0++) {
-        ((densenet_real *)(ar + 78300672))[i0] = (((densenet_real *)(ar + 78297152))[i0] + (((densenet_real *)(ar + 78297920))[i0] * ((densenet_real *)(ar + 78293184))[i0]));
+        ((densenet_real *)(ar + 301153984))[i0] = (((densenet_real *)(ar + 301152448))[i0] + (((densenet_real *)(ar + 301153216))[i0] * ((densenet_real *)(ar + 321392896))[i0]));
     }
     }
     /* div -> f32[184, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 184; i0++) {
-        ((densenet_real *)(ar + 2556864))[i0] = (((densenet_real *)(ar + 78300672))[i0] / ((densenet_real *)(ar + 78295488))[i0]);
+        ((densenet_real *)(ar + 2556864))[i0] = (((densenet_real *)(ar + 301153984))[i0] / ((densenet_real *)(ar + 321393664))[i0]);
     }
     }
     if (grad_ready) /* 10.2.0.weight */
@@ -5277,43 +5277,43 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* div -> f32[184, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 184; i0++) {
-        ((densenet_real *)(ar + 78297152))[i0] = (((-((((densenet_real *)(ar + 78300672))[i0] * ((densenet_real *)(ar + 78293952))[i0]) / ((densenet_real *)(ar + 78295488))[i0])) * 0.5f) / ((densenet_real *)(ar + 78295488))[i0]);
+        ((densenet_real *)(ar + 301156160))[i0] = (((-((((densenet_real *)(ar + 301153984))[i0] * ((densenet_real *)(ar + 321394432))[i0]) / ((densenet_real *)(ar + 321393664))[i0])) * 0.5f) / ((densenet_real *)(ar + 321393664))[i0]);
     }
     }
     /* unslice -> f32[2, 184], densenet.dlm line 15 */
     {
-    memset(((densenet_real *)(ar + 78302592)), 0, (size_t)(1) * 368 * sizeof(densenet_real));
+    memset(((densenet_real *)(ar + 301152448)), 0, (size_t)(1) * 368 * sizeof(densenet_real));
     for (int64_t i = 0; i < 1; i++)
         for (int64_t j = 0; j < 1; j++)
-            memcpy(((densenet_real *)(ar + 78302592)) + i * 368 + 184 + j * 184, ((densenet_real *)(ar + 78297152)) + i * 184 + j * 184, 184 * sizeof(densenet_real));
+            memcpy(((densenet_real *)(ar + 301152448)) + i * 368 + 184 + j * 184, ((densenet_real *)(ar + 301156160)) + i * 184 + j * 184, 184 * sizeof(densenet_real));
     }
     /* unslice -> f32[2, 184], densenet.dlm line 15 */
     {
-    memset(((densenet_real *)(ar + 78297152)), 0, (size_t)(1) * 368 * sizeof(densenet_real));
+    memset(((densenet_real *)(ar + 301153920)), 0, (size_t)(1) * 368 * sizeof(densenet_real));
     for (int64_t i = 0; i < 1; i++)
         for (int64_t j = 0; j < 1; j++)
-            memcpy(((densenet_real *)(ar + 78297152)) + i * 368 + 0 + j * 184, ((densenet_real *)(ar + 78298688)) + i * 184 + j * 184, 184 * sizeof(densenet_real));
+            memcpy(((densenet_real *)(ar + 301153920)) + i * 368 + 0 + j * 184, ((densenet_real *)(ar + 301155392)) + i * 184 + j * 184, 184 * sizeof(densenet_real));
     }
     /* add -> f32[2, 184], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 368; i0++) {
-        ((densenet_real *)(ar + 78304064))[i0] = (((densenet_real *)(ar + 78302592))[i0] + ((densenet_real *)(ar + 78297152))[i0]);
+        ((densenet_real *)(ar + 301155392))[i0] = (((densenet_real *)(ar + 301152448))[i0] + ((densenet_real *)(ar + 301153920))[i0]);
     }
     }
     /* slice -> f32[1, 184], densenet.dlm line 15 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((densenet_real *)(ar + 78295488)) + i * 184, ((densenet_real *)(ar + 78304064)) + i * 368 + 0, 184 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 302000320)) + i * 184, ((densenet_real *)(ar + 301155392)) + i * 368 + 0, 184 * sizeof(densenet_real));
     }
     /* slice -> f32[1, 184], densenet.dlm line 15 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((densenet_real *)(ar + 78297152)) + i * 184, ((densenet_real *)(ar + 78304064)) + i * 368 + 184, 184 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 301152448)) + i * 184, ((densenet_real *)(ar + 301155392)) + i * 368 + 184, 184 * sizeof(densenet_real));
     }
     /* mul -> f32[184, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 184; i0++) {
-        ((densenet_real *)(ar + 78297920))[i0] = (((densenet_real *)(ar + 78297152))[i0] * 2.0f);
+        ((densenet_real *)(ar + 302001088))[i0] = (((densenet_real *)(ar + 301152448))[i0] * 2.0f);
     }
     }
     /* add -> f32[batch 128, 184, 3, 3], densenet.dlm line 15 */
@@ -5322,7 +5322,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 184; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((densenet_real *)(ar + 686418112))[i0 * 1656 + i1 * 9 + i2] = ((((densenet_real *)(ar + 687265984))[i0 * 1656 + i1 * 9 + i2] + (((densenet_real *)(ar + 688961728))[i0 * 1656 + i1 * 9 + i2] * ((densenet_real *)(ar + 78293952))[i1])) + ((((densenet_real *)(ar + 78295488))[i1] + (((densenet_real *)(ar + 78297920))[i1] * (((densenet_real *)(ar + 685570240))[i0 * 1656 + i1 * 9 + i2] - ((densenet_real *)(ar + 78293184))[i1]))) * ((densenet_real *)(ar + 78267648))[0]));
+                ((densenet_real *)(ar + 301152448))[i0 * 1656 + i1 * 9 + i2] = ((((densenet_real *)(ar + 307232128))[i0 * 1656 + i1 * 9 + i2] + (((densenet_real *)(ar + 300304576))[i0 * 1656 + i1 * 9 + i2] * ((densenet_real *)(ar + 321394432))[i1])) + ((((densenet_real *)(ar + 302000320))[i1] + (((densenet_real *)(ar + 302001088))[i1] * (((densenet_real *)(ar + 695191744))[i0 * 1656 + i1 * 9 + i2] - ((densenet_real *)(ar + 321392896))[i1]))) * ((densenet_real *)(ar + 321398656))[0]));
             }
         }
     }
@@ -5330,12 +5330,12 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* slice -> f32[batch 128, 152, 3, 3], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 685570240)) + i * 1368, ((densenet_real *)(ar + 686418112)) + i * 1656 + 0, 1368 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 306050176)) + i * 1368, ((densenet_real *)(ar + 301152448)) + i * 1656 + 0, 1368 * sizeof(densenet_real));
     }
     /* slice -> f32[batch 128, 32, 3, 3], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 78306624)) + i * 288, ((densenet_real *)(ar + 686418112)) + i * 1656 + 1368, 288 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 307451008)) + i * 288, ((densenet_real *)(ar + 301152448)) + i * 1656 + 1368, 288 * sizeof(densenet_real));
     }
     /* sum -> f32[1, 32, 1, 1], densenet.dlm line 15 */
     {
@@ -5344,7 +5344,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((densenet_real *)(ar + 78306624))[i0 * 9 + i1 * 288 + i2];
+                acc += ((densenet_real *)(ar + 307451008))[i0 * 9 + i1 * 288 + i2];
             }
         }
         ((densenet_real *)(ar + 2556736))[i0] = (densenet_real)acc;
@@ -5354,11 +5354,11 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         grad_ready(grad_ready_arg, state, 5618176, 128);
     /* conv2d_dx -> f32[batch 128, 152, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_dx(((densenet_real *)(ar + 686270656)), ((densenet_real *)(st + 2404224)), ((densenet_real *)(ar + 78306624)), (densenet_real *)(ar + 686971072), n, 32, 114, 152, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_dx(((densenet_real *)(ar + 306750592)), ((densenet_real *)(st + 2404224)), ((densenet_real *)(ar + 307451008)), (densenet_real *)(ar + 300304576), n, 32, 114, 152, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[32, 152, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_dw(((densenet_real *)(ar + 684869824)), ((densenet_real *)(ar + 2381632)), ((densenet_real *)(ar + 78306624)), (densenet_real *)(ar + 686971072), n, 32, 114, 152, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_dw(((densenet_real *)(ar + 696887488)), ((densenet_real *)(ar + 2381632)), ((densenet_real *)(ar + 307451008)), (densenet_real *)(ar + 300304576), n, 32, 114, 152, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     if (grad_ready) /* 10.1.2.weight */
         grad_ready(grad_ready_arg, state, 5443072, 175104);
@@ -5366,7 +5366,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     {
     DENSENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 1368; i0++) {
-        ((densenet_real *)(ar + 686971072))[i0] = (((densenet_real *)(ar + 686270656))[i0] * (((densenet_real *)(ar + 684869824))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((densenet_real *)(ar + 300304576))[i0] = (((densenet_real *)(ar + 306750592))[i0] * (((densenet_real *)(ar + 696887488))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 152, 1, 1], densenet.dlm line 15 */
@@ -5376,7 +5376,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((densenet_real *)(ar + 686971072))[i0 * 9 + i1 * 1368 + i2];
+                acc += ((densenet_real *)(ar + 300304576))[i0 * 9 + i1 * 1368 + i2];
             }
         }
         ((densenet_real *)(ar + 2380992))[i0] = (densenet_real)acc;
@@ -5389,16 +5389,16 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += (((densenet_real *)(ar + 686971072))[i0 * 9 + i1 * 1368 + i2] * ((densenet_real *)(ar + 570370240))[i0 * 9 + i1 * 1368 + i2]);
+                acc += (((densenet_real *)(ar + 300304576))[i0 * 9 + i1 * 1368 + i2] * ((densenet_real *)(ar + 332596864))[i0 * 9 + i1 * 1368 + i2]);
             }
         }
-        ((densenet_real *)(ar + 78292480))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 301004992))[i0] = (densenet_real)acc;
     }
     }
     /* neg -> f32[152, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 152; i0++) {
-        ((densenet_real *)(ar + 78293120))[i0] = (-((densenet_real *)(ar + 2380992))[i0]);
+        ((densenet_real *)(ar + 301005632))[i0] = (-((densenet_real *)(ar + 2380992))[i0]);
     }
     }
     if (grad_ready) /* 10.1.0.bias */
@@ -5406,19 +5406,19 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* mul -> f32[152, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 152; i0++) {
-        ((densenet_real *)(ar + 78293760))[i0] = (((densenet_real *)(ar + 78293120))[i0] * ((densenet_real *)(ar + 78289792))[i0]);
+        ((densenet_real *)(ar + 301007424))[i0] = (((densenet_real *)(ar + 301005632))[i0] * ((densenet_real *)(ar + 321396480))[i0]);
     }
     }
     /* add -> f32[152, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 152; i0++) {
-        ((densenet_real *)(ar + 78295488))[i0] = (((densenet_real *)(ar + 78292480))[i0] + (((densenet_real *)(ar + 78293120))[i0] * ((densenet_real *)(ar + 78289152))[i0]));
+        ((densenet_real *)(ar + 301006272))[i0] = (((densenet_real *)(ar + 301004992))[i0] + (((densenet_real *)(ar + 301005632))[i0] * ((densenet_real *)(ar + 321395200))[i0]));
     }
     }
     /* div -> f32[152, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 152; i0++) {
-        ((densenet_real *)(ar + 2380352))[i0] = (((densenet_real *)(ar + 78295488))[i0] / ((densenet_real *)(ar + 78291072))[i0]);
+        ((densenet_real *)(ar + 2380352))[i0] = (((densenet_real *)(ar + 301006272))[i0] / ((densenet_real *)(ar + 321395840))[i0]);
     }
     }
     if (grad_ready) /* 10.1.0.weight */
@@ -5426,43 +5426,43 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* div -> f32[152, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 152; i0++) {
-        ((densenet_real *)(ar + 78292480))[i0] = (((-((((densenet_real *)(ar + 78295488))[i0] * ((densenet_real *)(ar + 78289792))[i0]) / ((densenet_real *)(ar + 78291072))[i0])) * 0.5f) / ((densenet_real *)(ar + 78291072))[i0]);
+        ((densenet_real *)(ar + 301008064))[i0] = (((-((((densenet_real *)(ar + 301006272))[i0] * ((densenet_real *)(ar + 321396480))[i0]) / ((densenet_real *)(ar + 321395840))[i0])) * 0.5f) / ((densenet_real *)(ar + 321395840))[i0]);
     }
     }
     /* unslice -> f32[2, 152], densenet.dlm line 15 */
     {
-    memset(((densenet_real *)(ar + 78297152)), 0, (size_t)(1) * 304 * sizeof(densenet_real));
+    memset(((densenet_real *)(ar + 301004992)), 0, (size_t)(1) * 304 * sizeof(densenet_real));
     for (int64_t i = 0; i < 1; i++)
         for (int64_t j = 0; j < 1; j++)
-            memcpy(((densenet_real *)(ar + 78297152)) + i * 304 + 152 + j * 152, ((densenet_real *)(ar + 78292480)) + i * 152 + j * 152, 152 * sizeof(densenet_real));
+            memcpy(((densenet_real *)(ar + 301004992)) + i * 304 + 152 + j * 152, ((densenet_real *)(ar + 301008064)) + i * 152 + j * 152, 152 * sizeof(densenet_real));
     }
     /* unslice -> f32[2, 152], densenet.dlm line 15 */
     {
-    memset(((densenet_real *)(ar + 78292480)), 0, (size_t)(1) * 304 * sizeof(densenet_real));
+    memset(((densenet_real *)(ar + 301006208)), 0, (size_t)(1) * 304 * sizeof(densenet_real));
     for (int64_t i = 0; i < 1; i++)
         for (int64_t j = 0; j < 1; j++)
-            memcpy(((densenet_real *)(ar + 78292480)) + i * 304 + 0 + j * 152, ((densenet_real *)(ar + 78293760)) + i * 152 + j * 152, 152 * sizeof(densenet_real));
+            memcpy(((densenet_real *)(ar + 301006208)) + i * 304 + 0 + j * 152, ((densenet_real *)(ar + 301007424)) + i * 152 + j * 152, 152 * sizeof(densenet_real));
     }
     /* add -> f32[2, 152], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 304; i0++) {
-        ((densenet_real *)(ar + 78298368))[i0] = (((densenet_real *)(ar + 78297152))[i0] + ((densenet_real *)(ar + 78292480))[i0]);
+        ((densenet_real *)(ar + 301007424))[i0] = (((densenet_real *)(ar + 301004992))[i0] + ((densenet_real *)(ar + 301006208))[i0]);
     }
     }
     /* slice -> f32[1, 152], densenet.dlm line 15 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((densenet_real *)(ar + 78291072)) + i * 152, ((densenet_real *)(ar + 78298368)) + i * 304 + 0, 152 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 301705408)) + i * 152, ((densenet_real *)(ar + 301007424)) + i * 304 + 0, 152 * sizeof(densenet_real));
     }
     /* slice -> f32[1, 152], densenet.dlm line 15 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((densenet_real *)(ar + 78292480)) + i * 152, ((densenet_real *)(ar + 78298368)) + i * 304 + 152, 152 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 301004992)) + i * 152, ((densenet_real *)(ar + 301007424)) + i * 304 + 152, 152 * sizeof(densenet_real));
     }
     /* mul -> f32[152, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 152; i0++) {
-        ((densenet_real *)(ar + 78293120))[i0] = (((densenet_real *)(ar + 78292480))[i0] * 2.0f);
+        ((densenet_real *)(ar + 301706048))[i0] = (((densenet_real *)(ar + 301004992))[i0] * 2.0f);
     }
     }
     /* add -> f32[batch 128, 152, 3, 3], densenet.dlm line 15 */
@@ -5471,7 +5471,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 152; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((densenet_real *)(ar + 684869824))[i0 * 1368 + i1 * 9 + i2] = ((((densenet_real *)(ar + 685570240))[i0 * 1368 + i1 * 9 + i2] + (((densenet_real *)(ar + 686971072))[i0 * 1368 + i1 * 9 + i2] * ((densenet_real *)(ar + 78289792))[i1])) + ((((densenet_real *)(ar + 78291072))[i1] + (((densenet_real *)(ar + 78293120))[i1] * (((densenet_real *)(ar + 570370240))[i0 * 1368 + i1 * 9 + i2] - ((densenet_real *)(ar + 78289152))[i1]))) * ((densenet_real *)(ar + 78267648))[0]));
+                ((densenet_real *)(ar + 301004992))[i0 * 1368 + i1 * 9 + i2] = ((((densenet_real *)(ar + 306050176))[i0 * 1368 + i1 * 9 + i2] + (((densenet_real *)(ar + 300304576))[i0 * 1368 + i1 * 9 + i2] * ((densenet_real *)(ar + 321396480))[i1])) + ((((densenet_real *)(ar + 301705408))[i1] + (((densenet_real *)(ar + 301706048))[i1] * (((densenet_real *)(ar + 332596864))[i0 * 1368 + i1 * 9 + i2] - ((densenet_real *)(ar + 321395200))[i1]))) * ((densenet_real *)(ar + 321398656))[0]));
             }
         }
     }
@@ -5479,12 +5479,12 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* slice -> f32[batch 128, 120, 3, 3], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 570370240)) + i * 1080, ((densenet_real *)(ar + 684869824)) + i * 1368 + 0, 1080 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 304868224)) + i * 1080, ((densenet_real *)(ar + 301004992)) + i * 1368 + 0, 1080 * sizeof(densenet_real));
     }
     /* slice -> f32[batch 128, 32, 3, 3], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 78306624)) + i * 288, ((densenet_real *)(ar + 684869824)) + i * 1368 + 1080, 288 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 305974144)) + i * 288, ((densenet_real *)(ar + 301004992)) + i * 1368 + 1080, 288 * sizeof(densenet_real));
     }
     /* sum -> f32[1, 32, 1, 1], densenet.dlm line 15 */
     {
@@ -5493,7 +5493,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((densenet_real *)(ar + 78306624))[i0 * 9 + i1 * 288 + i2];
+                acc += ((densenet_real *)(ar + 305974144))[i0 * 9 + i1 * 288 + i2];
             }
         }
         ((densenet_real *)(ar + 2380224))[i0] = (densenet_real)acc;
@@ -5503,11 +5503,11 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         grad_ready(grad_ready_arg, state, 5441664, 128);
     /* conv2d_dx -> f32[batch 128, 120, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_dx(((densenet_real *)(ar + 570923200)), ((densenet_real *)(st + 2263232)), ((densenet_real *)(ar + 78306624)), (densenet_real *)(ar + 684869824), n, 32, 114, 120, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_dx(((densenet_real *)(ar + 305421184)), ((densenet_real *)(st + 2263232)), ((densenet_real *)(ar + 305974144)), (densenet_real *)(ar + 300304576), n, 32, 114, 120, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[32, 120, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_dw(((densenet_real *)(ar + 569817280)), ((densenet_real *)(ar + 2241984)), ((densenet_real *)(ar + 78306624)), (densenet_real *)(ar + 684869824), n, 32, 114, 120, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_dw(((densenet_real *)(ar + 698140864)), ((densenet_real *)(ar + 2241984)), ((densenet_real *)(ar + 305974144)), (densenet_real *)(ar + 300304576), n, 32, 114, 120, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     if (grad_ready) /* 10.0.2.weight */
         grad_ready(grad_ready_arg, state, 5303424, 138240);
@@ -5515,7 +5515,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     {
     DENSENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 1080; i0++) {
-        ((densenet_real *)(ar + 684869824))[i0] = (((densenet_real *)(ar + 570923200))[i0] * (((densenet_real *)(ar + 569817280))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((densenet_real *)(ar + 300304576))[i0] = (((densenet_real *)(ar + 305421184))[i0] * (((densenet_real *)(ar + 698140864))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 120, 1, 1], densenet.dlm line 15 */
@@ -5525,7 +5525,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((densenet_real *)(ar + 684869824))[i0 * 9 + i1 * 1080 + i2];
+                acc += ((densenet_real *)(ar + 300304576))[i0 * 9 + i1 * 1080 + i2];
             }
         }
         ((densenet_real *)(ar + 2241472))[i0] = (densenet_real)acc;
@@ -5538,16 +5538,16 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += (((densenet_real *)(ar + 684869824))[i0 * 9 + i1 * 1080 + i2] * ((densenet_real *)(ar + 569264320))[i0 * 9 + i1 * 1080 + i2]);
+                acc += (((densenet_real *)(ar + 300304576))[i0 * 9 + i1 * 1080 + i2] * ((densenet_real *)(ar + 697587904))[i0 * 9 + i1 * 1080 + i2]);
             }
         }
-        ((densenet_real *)(ar + 78288576))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 300857536))[i0] = (densenet_real)acc;
     }
     }
     /* neg -> f32[120, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 120; i0++) {
-        ((densenet_real *)(ar + 78289088))[i0] = (-((densenet_real *)(ar + 2241472))[i0]);
+        ((densenet_real *)(ar + 300858048))[i0] = (-((densenet_real *)(ar + 2241472))[i0]);
     }
     }
     if (grad_ready) /* 10.0.0.bias */
@@ -5555,19 +5555,19 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* mul -> f32[120, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 120; i0++) {
-        ((densenet_real *)(ar + 78289600))[i0] = (((densenet_real *)(ar + 78289088))[i0] * ((densenet_real *)(ar + 78286400))[i0]);
+        ((densenet_real *)(ar + 300859456))[i0] = (((densenet_real *)(ar + 300858048))[i0] * ((densenet_real *)(ar + 321398144))[i0]);
     }
     }
     /* add -> f32[120, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 120; i0++) {
-        ((densenet_real *)(ar + 78291072))[i0] = (((densenet_real *)(ar + 78288576))[i0] + (((densenet_real *)(ar + 78289088))[i0] * ((densenet_real *)(ar + 78285888))[i0]));
+        ((densenet_real *)(ar + 300858560))[i0] = (((densenet_real *)(ar + 300857536))[i0] + (((densenet_real *)(ar + 300858048))[i0] * ((densenet_real *)(ar + 321397120))[i0]));
     }
     }
     /* div -> f32[120, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 120; i0++) {
-        ((densenet_real *)(ar + 2240960))[i0] = (((densenet_real *)(ar + 78291072))[i0] / ((densenet_real *)(ar + 78287424))[i0]);
+        ((densenet_real *)(ar + 2240960))[i0] = (((densenet_real *)(ar + 300858560))[i0] / ((densenet_real *)(ar + 321397632))[i0]);
     }
     }
     if (grad_ready) /* 10.0.0.weight */
@@ -5575,43 +5575,43 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* div -> f32[120, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 120; i0++) {
-        ((densenet_real *)(ar + 78288576))[i0] = (((-((((densenet_real *)(ar + 78291072))[i0] * ((densenet_real *)(ar + 78286400))[i0]) / ((densenet_real *)(ar + 78287424))[i0])) * 0.5f) / ((densenet_real *)(ar + 78287424))[i0]);
+        ((densenet_real *)(ar + 300859968))[i0] = (((-((((densenet_real *)(ar + 300858560))[i0] * ((densenet_real *)(ar + 321398144))[i0]) / ((densenet_real *)(ar + 321397632))[i0])) * 0.5f) / ((densenet_real *)(ar + 321397632))[i0]);
     }
     }
     /* unslice -> f32[2, 120], densenet.dlm line 15 */
     {
-    memset(((densenet_real *)(ar + 78292480)), 0, (size_t)(1) * 240 * sizeof(densenet_real));
+    memset(((densenet_real *)(ar + 300857536)), 0, (size_t)(1) * 240 * sizeof(densenet_real));
     for (int64_t i = 0; i < 1; i++)
         for (int64_t j = 0; j < 1; j++)
-            memcpy(((densenet_real *)(ar + 78292480)) + i * 240 + 120 + j * 120, ((densenet_real *)(ar + 78288576)) + i * 120 + j * 120, 120 * sizeof(densenet_real));
+            memcpy(((densenet_real *)(ar + 300857536)) + i * 240 + 120 + j * 120, ((densenet_real *)(ar + 300859968)) + i * 120 + j * 120, 120 * sizeof(densenet_real));
     }
     /* unslice -> f32[2, 120], densenet.dlm line 15 */
     {
-    memset(((densenet_real *)(ar + 78288576)), 0, (size_t)(1) * 240 * sizeof(densenet_real));
+    memset(((densenet_real *)(ar + 300858496)), 0, (size_t)(1) * 240 * sizeof(densenet_real));
     for (int64_t i = 0; i < 1; i++)
         for (int64_t j = 0; j < 1; j++)
-            memcpy(((densenet_real *)(ar + 78288576)) + i * 240 + 0 + j * 120, ((densenet_real *)(ar + 78289600)) + i * 120 + j * 120, 120 * sizeof(densenet_real));
+            memcpy(((densenet_real *)(ar + 300858496)) + i * 240 + 0 + j * 120, ((densenet_real *)(ar + 300859456)) + i * 120 + j * 120, 120 * sizeof(densenet_real));
     }
     /* add -> f32[2, 120], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 240; i0++) {
-        ((densenet_real *)(ar + 78293440))[i0] = (((densenet_real *)(ar + 78292480))[i0] + ((densenet_real *)(ar + 78288576))[i0]);
+        ((densenet_real *)(ar + 300859456))[i0] = (((densenet_real *)(ar + 300857536))[i0] + ((densenet_real *)(ar + 300858496))[i0]);
     }
     }
     /* slice -> f32[1, 120], densenet.dlm line 15 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((densenet_real *)(ar + 78287424)) + i * 120, ((densenet_real *)(ar + 78293440)) + i * 240 + 0, 120 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 301410496)) + i * 120, ((densenet_real *)(ar + 300859456)) + i * 240 + 0, 120 * sizeof(densenet_real));
     }
     /* slice -> f32[1, 120], densenet.dlm line 15 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((densenet_real *)(ar + 78288576)) + i * 120, ((densenet_real *)(ar + 78293440)) + i * 240 + 120, 120 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 300857536)) + i * 120, ((densenet_real *)(ar + 300859456)) + i * 240 + 120, 120 * sizeof(densenet_real));
     }
     /* mul -> f32[120, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 120; i0++) {
-        ((densenet_real *)(ar + 78289088))[i0] = (((densenet_real *)(ar + 78288576))[i0] * 2.0f);
+        ((densenet_real *)(ar + 301411008))[i0] = (((densenet_real *)(ar + 300857536))[i0] * 2.0f);
     }
     }
     /* add -> f32[batch 128, 120, 3, 3], densenet.dlm line 15 */
@@ -5620,14 +5620,14 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 120; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((densenet_real *)(ar + 569817280))[i0 * 1080 + i1 * 9 + i2] = ((((densenet_real *)(ar + 570370240))[i0 * 1080 + i1 * 9 + i2] + (((densenet_real *)(ar + 684869824))[i0 * 1080 + i1 * 9 + i2] * ((densenet_real *)(ar + 78286400))[i1])) + ((((densenet_real *)(ar + 78287424))[i1] + (((densenet_real *)(ar + 78289088))[i1] * (((densenet_real *)(ar + 569264320))[i0 * 1080 + i1 * 9 + i2] - ((densenet_real *)(ar + 78285888))[i1]))) * ((densenet_real *)(ar + 78267648))[0]));
+                ((densenet_real *)(ar + 300857536))[i0 * 1080 + i1 * 9 + i2] = ((((densenet_real *)(ar + 304868224))[i0 * 1080 + i1 * 9 + i2] + (((densenet_real *)(ar + 300304576))[i0 * 1080 + i1 * 9 + i2] * ((densenet_real *)(ar + 321398144))[i1])) + ((((densenet_real *)(ar + 301410496))[i1] + (((densenet_real *)(ar + 301411008))[i1] * (((densenet_real *)(ar + 697587904))[i0 * 1080 + i1 * 9 + i2] - ((densenet_real *)(ar + 321397120))[i1]))) * ((densenet_real *)(ar + 321398656))[0]));
             }
         }
     }
     }
     /* avg_pool_dx -> f32[batch 128, 120, 6, 6], densenet.dlm line 26 */
     {
-    avg_pool_dx_1(((densenet_real *)(ar + 569817280)), ((densenet_real *)(ar + 684869824)), n);
+    avg_pool_dx_1(((densenet_real *)(ar + 300857536)), ((densenet_real *)(ar + 304728256)), n);
     }
     /* sum -> f32[1, 120, 1, 1], densenet.dlm line 26 */
     {
@@ -5636,7 +5636,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((densenet_real *)(ar + 684869824))[i0 * 36 + i1 * 4320 + i2];
+                acc += ((densenet_real *)(ar + 304728256))[i0 * 36 + i1 * 4320 + i2];
             }
         }
         ((densenet_real *)(ar + 2240448))[i0] = (densenet_real)acc;
@@ -5647,12 +5647,12 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* conv2d_dx -> f32[batch 128, 240, 6, 6], densenet.dlm line 26 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(1, 0, 240, 36, 120, ((densenet_real *)(st + 2145408)), 240, ((densenet_real *)(ar + 684869824)) + i * 4320, 36, ((densenet_real *)(ar + 687081664)) + i * 8640, 36, 0);
+        gemm(1, 0, 240, 36, 120, ((densenet_real *)(st + 2145408)), 240, ((densenet_real *)(ar + 304728256)) + i * 4320, 36, ((densenet_real *)(ar + 300304576)) + i * 8640, 36, 0);
     }
     /* conv2d_dw -> f32[120, 240, 1, 1], densenet.dlm line 26 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 1, 120, 240, 36, ((densenet_real *)(ar + 684869824)) + i * 4320, 36, ((densenet_real *)(ar + 680446144)) + i * 8640, 36, ((densenet_real *)(ar + 2125248)), 240, i > 0);
+        gemm(0, 1, 120, 240, 36, ((densenet_real *)(ar + 304728256)) + i * 4320, 36, ((densenet_real *)(ar + 312837760)) + i * 8640, 36, ((densenet_real *)(ar + 2125248)), 240, i > 0);
     }
     if (grad_ready) /* 9.2.weight */
         grad_ready(grad_ready_arg, state, 5186688, 115200);
@@ -5660,7 +5660,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     {
     DENSENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 8640; i0++) {
-        ((densenet_real *)(ar + 691505344))[i0] = (((densenet_real *)(ar + 687081664))[i0] * (((densenet_real *)(ar + 680446144))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((densenet_real *)(ar + 317261440))[i0] = (((densenet_real *)(ar + 300304576))[i0] * (((densenet_real *)(ar + 312837760))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 240, 1, 1], densenet.dlm line 26 */
@@ -5670,7 +5670,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((densenet_real *)(ar + 691505344))[i0 * 36 + i1 * 8640 + i2];
+                acc += ((densenet_real *)(ar + 317261440))[i0 * 36 + i1 * 8640 + i2];
             }
         }
         ((densenet_real *)(ar + 2124288))[i0] = (densenet_real)acc;
@@ -5683,16 +5683,16 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += (((densenet_real *)(ar + 691505344))[i0 * 36 + i1 * 8640 + i2] * ((densenet_real *)(ar + 676022464))[i0 * 36 + i1 * 8640 + i2]);
+                acc += (((densenet_real *)(ar + 317261440))[i0 * 36 + i1 * 8640 + i2] * ((densenet_real *)(ar + 308414080))[i0 * 36 + i1 * 8640 + i2]);
             }
         }
-        ((densenet_real *)(ar + 78285824))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 300304576))[i0] = (densenet_real)acc;
     }
     }
     /* neg -> f32[240, 1, 1], densenet.dlm line 26 */
     {
     for (int64_t i0 = 0; i0 < 240; i0++) {
-        ((densenet_real *)(ar + 78288576))[i0] = (-((densenet_real *)(ar + 2124288))[i0]);
+        ((densenet_real *)(ar + 300305536))[i0] = (-((densenet_real *)(ar + 2124288))[i0]);
     }
     }
     if (grad_ready) /* 9.0.bias */
@@ -5700,19 +5700,19 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* mul -> f32[240, 1, 1], densenet.dlm line 26 */
     {
     for (int64_t i0 = 0; i0 < 240; i0++) {
-        ((densenet_real *)(ar + 78292480))[i0] = (((densenet_real *)(ar + 78288576))[i0] * ((densenet_real *)(ar + 78283008))[i0]);
+        ((densenet_real *)(ar + 300308416))[i0] = (((densenet_real *)(ar + 300305536))[i0] * ((densenet_real *)(ar + 333299200))[i0]);
     }
     }
     /* add -> f32[240, 1, 1], densenet.dlm line 26 */
     {
     for (int64_t i0 = 0; i0 < 240; i0++) {
-        ((densenet_real *)(ar + 78293440))[i0] = (((densenet_real *)(ar + 78285824))[i0] + (((densenet_real *)(ar + 78288576))[i0] * ((densenet_real *)(ar + 78282048))[i0]));
+        ((densenet_real *)(ar + 300306496))[i0] = (((densenet_real *)(ar + 300304576))[i0] + (((densenet_real *)(ar + 300305536))[i0] * ((densenet_real *)(ar + 333297280))[i0]));
     }
     }
     /* div -> f32[240, 1, 1], densenet.dlm line 26 */
     {
     for (int64_t i0 = 0; i0 < 240; i0++) {
-        ((densenet_real *)(ar + 2123328))[i0] = (((densenet_real *)(ar + 78293440))[i0] / ((densenet_real *)(ar + 78283968))[i0]);
+        ((densenet_real *)(ar + 2123328))[i0] = (((densenet_real *)(ar + 300306496))[i0] / ((densenet_real *)(ar + 333298240))[i0]);
     }
     }
     if (grad_ready) /* 9.0.weight */
@@ -5720,43 +5720,43 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* div -> f32[240, 1, 1], densenet.dlm line 26 */
     {
     for (int64_t i0 = 0; i0 < 240; i0++) {
-        ((densenet_real *)(ar + 78285824))[i0] = (((-((((densenet_real *)(ar + 78293440))[i0] * ((densenet_real *)(ar + 78283008))[i0]) / ((densenet_real *)(ar + 78283968))[i0])) * 0.5f) / ((densenet_real *)(ar + 78283968))[i0]);
+        ((densenet_real *)(ar + 300307456))[i0] = (((-((((densenet_real *)(ar + 300306496))[i0] * ((densenet_real *)(ar + 333299200))[i0]) / ((densenet_real *)(ar + 333298240))[i0])) * 0.5f) / ((densenet_real *)(ar + 333298240))[i0]);
     }
     }
     /* unslice -> f32[2, 240], densenet.dlm line 26 */
     {
-    memset(((densenet_real *)(ar + 78297152)), 0, (size_t)(1) * 480 * sizeof(densenet_real));
+    memset(((densenet_real *)(ar + 300304576)), 0, (size_t)(1) * 480 * sizeof(densenet_real));
     for (int64_t i = 0; i < 1; i++)
         for (int64_t j = 0; j < 1; j++)
-            memcpy(((densenet_real *)(ar + 78297152)) + i * 480 + 240 + j * 240, ((densenet_real *)(ar + 78285824)) + i * 240 + j * 240, 240 * sizeof(densenet_real));
+            memcpy(((densenet_real *)(ar + 300304576)) + i * 480 + 240 + j * 240, ((densenet_real *)(ar + 300307456)) + i * 240 + j * 240, 240 * sizeof(densenet_real));
     }
     /* unslice -> f32[2, 240], densenet.dlm line 26 */
     {
-    memset(((densenet_real *)(ar + 78302592)), 0, (size_t)(1) * 480 * sizeof(densenet_real));
+    memset(((densenet_real *)(ar + 300306496)), 0, (size_t)(1) * 480 * sizeof(densenet_real));
     for (int64_t i = 0; i < 1; i++)
         for (int64_t j = 0; j < 1; j++)
-            memcpy(((densenet_real *)(ar + 78302592)) + i * 480 + 0 + j * 240, ((densenet_real *)(ar + 78292480)) + i * 240 + j * 240, 240 * sizeof(densenet_real));
+            memcpy(((densenet_real *)(ar + 300306496)) + i * 480 + 0 + j * 240, ((densenet_real *)(ar + 300308416)) + i * 240 + j * 240, 240 * sizeof(densenet_real));
     }
     /* add -> f32[2, 240], densenet.dlm line 26 */
     {
     for (int64_t i0 = 0; i0 < 480; i0++) {
-        ((densenet_real *)(ar + 78292480))[i0] = (((densenet_real *)(ar + 78297152))[i0] + ((densenet_real *)(ar + 78302592))[i0]);
+        ((densenet_real *)(ar + 300308416))[i0] = (((densenet_real *)(ar + 300304576))[i0] + ((densenet_real *)(ar + 300306496))[i0]);
     }
     }
     /* slice -> f32[1, 240], densenet.dlm line 26 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((densenet_real *)(ar + 78283968)) + i * 240, ((densenet_real *)(ar + 78292480)) + i * 480 + 0, 240 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 304728256)) + i * 240, ((densenet_real *)(ar + 300308416)) + i * 480 + 0, 240 * sizeof(densenet_real));
     }
     /* slice -> f32[1, 240], densenet.dlm line 26 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((densenet_real *)(ar + 78285824)) + i * 240, ((densenet_real *)(ar + 78292480)) + i * 480 + 240, 240 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 300304576)) + i * 240, ((densenet_real *)(ar + 300308416)) + i * 480 + 240, 240 * sizeof(densenet_real));
     }
     /* mul -> f32[240, 1, 1], densenet.dlm line 26 */
     {
     for (int64_t i0 = 0; i0 < 240; i0++) {
-        ((densenet_real *)(ar + 78288576))[i0] = (((densenet_real *)(ar + 78285824))[i0] * 2.0f);
+        ((densenet_real *)(ar + 304729216))[i0] = (((densenet_real *)(ar + 300304576))[i0] * 2.0f);
     }
     }
     /* add -> f32[batch 128, 240, 6, 6], densenet.dlm line 26 */
@@ -5765,7 +5765,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 240; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((densenet_real *)(ar + 680446144))[i0 * 8640 + i1 * 36 + i2] = ((((densenet_real *)(ar + 691505344))[i0 * 8640 + i1 * 36 + i2] * ((densenet_real *)(ar + 78283008))[i1]) + ((((densenet_real *)(ar + 78283968))[i1] + (((densenet_real *)(ar + 78288576))[i1] * (((densenet_real *)(ar + 676022464))[i0 * 8640 + i1 * 36 + i2] - ((densenet_real *)(ar + 78282048))[i1]))) * ((densenet_real *)(ar + 76187584))[0]));
+                ((densenet_real *)(ar + 300304576))[i0 * 8640 + i1 * 36 + i2] = ((((densenet_real *)(ar + 317261440))[i0 * 8640 + i1 * 36 + i2] * ((densenet_real *)(ar + 333299200))[i1]) + ((((densenet_real *)(ar + 304728256))[i1] + (((densenet_real *)(ar + 304729216))[i1] * (((densenet_real *)(ar + 308414080))[i0 * 8640 + i1 * 36 + i2] - ((densenet_real *)(ar + 333297280))[i1]))) * ((densenet_real *)(ar + 333307840))[0]));
             }
         }
     }
@@ -5773,12 +5773,12 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* slice -> f32[batch 128, 208, 6, 6], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 676022464)) + i * 7488, ((densenet_real *)(ar + 680446144)) + i * 8640 + 0, 7488 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 308255680)) + i * 7488, ((densenet_real *)(ar + 300304576)) + i * 8640 + 0, 7488 * sizeof(densenet_real));
     }
     /* slice -> f32[batch 128, 32, 6, 6], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 569264320)) + i * 1152, ((densenet_real *)(ar + 680446144)) + i * 8640 + 7488, 1152 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 315923392)) + i * 1152, ((densenet_real *)(ar + 300304576)) + i * 8640 + 7488, 1152 * sizeof(densenet_real));
     }
     /* sum -> f32[1, 32, 1, 1], densenet.dlm line 15 */
     {
@@ -5787,7 +5787,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((densenet_real *)(ar + 569264320))[i0 * 36 + i1 * 1152 + i2];
+                acc += ((densenet_real *)(ar + 315923392))[i0 * 36 + i1 * 1152 + i2];
             }
         }
         ((densenet_real *)(ar + 2123200))[i0] = (densenet_real)acc;
@@ -5797,11 +5797,11 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         grad_ready(grad_ready_arg, state, 5184640, 128);
     /* conv2d_dx -> f32[batch 128, 208, 6, 6], densenet.dlm line 15 */
     {
-    conv2d_dx(((densenet_real *)(ar + 679856320)), ((densenet_real *)(st + 1901760)), ((densenet_real *)(ar + 569264320)), (densenet_real *)(ar + 683690176), n, 32, 29, 208, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_dx(((densenet_real *)(ar + 312089536)), ((densenet_real *)(st + 1901760)), ((densenet_real *)(ar + 315923392)), (densenet_real *)(ar + 300304576), n, 32, 29, 208, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[32, 208, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_dw(((densenet_real *)(ar + 672188608)), ((densenet_real *)(ar + 1883584)), ((densenet_real *)(ar + 569264320)), (densenet_real *)(ar + 683690176), n, 32, 29, 208, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_dw(((densenet_real *)(ar + 325518976)), ((densenet_real *)(ar + 1883584)), ((densenet_real *)(ar + 315923392)), (densenet_real *)(ar + 300304576), n, 32, 29, 208, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     if (grad_ready) /* 8.3.2.weight */
         grad_ready(grad_ready_arg, state, 4945024, 239616);
@@ -5809,7 +5809,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     {
     DENSENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 7488; i0++) {
-        ((densenet_real *)(ar + 683690176))[i0] = (((densenet_real *)(ar + 679856320))[i0] * (((densenet_real *)(ar + 672188608))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((densenet_real *)(ar + 300304576))[i0] = (((densenet_real *)(ar + 312089536))[i0] * (((densenet_real *)(ar + 325518976))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 208, 1, 1], densenet.dlm line 15 */
@@ -5819,7 +5819,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((densenet_real *)(ar + 683690176))[i0 * 36 + i1 * 7488 + i2];
+                acc += ((densenet_real *)(ar + 300304576))[i0 * 36 + i1 * 7488 + i2];
             }
         }
         ((densenet_real *)(ar + 1882752))[i0] = (densenet_real)acc;
@@ -5832,16 +5832,16 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += (((densenet_real *)(ar + 683690176))[i0 * 36 + i1 * 7488 + i2] * ((densenet_real *)(ar + 668354752))[i0 * 36 + i1 * 7488 + i2]);
+                acc += (((densenet_real *)(ar + 300304576))[i0 * 36 + i1 * 7488 + i2] * ((densenet_real *)(ar + 321685120))[i0 * 36 + i1 * 7488 + i2]);
             }
         }
-        ((densenet_real *)(ar + 78282048))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 304138432))[i0] = (densenet_real)acc;
     }
     }
     /* neg -> f32[208, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 208; i0++) {
-        ((densenet_real *)(ar + 78282880))[i0] = (-((densenet_real *)(ar + 1882752))[i0]);
+        ((densenet_real *)(ar + 304139264))[i0] = (-((densenet_real *)(ar + 1882752))[i0]);
     }
     }
     if (grad_ready) /* 8.3.0.bias */
@@ -5849,19 +5849,19 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* mul -> f32[208, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 208; i0++) {
-        ((densenet_real *)(ar + 78283712))[i0] = (((densenet_real *)(ar + 78282880))[i0] * ((densenet_real *)(ar + 78278464))[i0]);
+        ((densenet_real *)(ar + 304141760))[i0] = (((densenet_real *)(ar + 304139264))[i0] * ((densenet_real *)(ar + 333301824))[i0]);
     }
     }
     /* add -> f32[208, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 208; i0++) {
-        ((densenet_real *)(ar + 78285824))[i0] = (((densenet_real *)(ar + 78282048))[i0] + (((densenet_real *)(ar + 78282880))[i0] * ((densenet_real *)(ar + 78277632))[i0]));
+        ((densenet_real *)(ar + 304140096))[i0] = (((densenet_real *)(ar + 304138432))[i0] + (((densenet_real *)(ar + 304139264))[i0] * ((densenet_real *)(ar + 333300160))[i0]));
     }
     }
     /* div -> f32[208, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 208; i0++) {
-        ((densenet_real *)(ar + 1881920))[i0] = (((densenet_real *)(ar + 78285824))[i0] / ((densenet_real *)(ar + 78279296))[i0]);
+        ((densenet_real *)(ar + 1881920))[i0] = (((densenet_real *)(ar + 304140096))[i0] / ((densenet_real *)(ar + 333300992))[i0]);
     }
     }
     if (grad_ready) /* 8.3.0.weight */
@@ -5869,43 +5869,43 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* div -> f32[208, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 208; i0++) {
-        ((densenet_real *)(ar + 78282048))[i0] = (((-((((densenet_real *)(ar + 78285824))[i0] * ((densenet_real *)(ar + 78278464))[i0]) / ((densenet_real *)(ar + 78279296))[i0])) * 0.5f) / ((densenet_real *)(ar + 78279296))[i0]);
+        ((densenet_real *)(ar + 304140928))[i0] = (((-((((densenet_real *)(ar + 304140096))[i0] * ((densenet_real *)(ar + 333301824))[i0]) / ((densenet_real *)(ar + 333300992))[i0])) * 0.5f) / ((densenet_real *)(ar + 333300992))[i0]);
     }
     }
     /* unslice -> f32[2, 208], densenet.dlm line 15 */
     {
-    memset(((densenet_real *)(ar + 78288576)), 0, (size_t)(1) * 416 * sizeof(densenet_real));
+    memset(((densenet_real *)(ar + 304138432)), 0, (size_t)(1) * 416 * sizeof(densenet_real));
     for (int64_t i = 0; i < 1; i++)
         for (int64_t j = 0; j < 1; j++)
-            memcpy(((densenet_real *)(ar + 78288576)) + i * 416 + 208 + j * 208, ((densenet_real *)(ar + 78282048)) + i * 208 + j * 208, 208 * sizeof(densenet_real));
+            memcpy(((densenet_real *)(ar + 304138432)) + i * 416 + 208 + j * 208, ((densenet_real *)(ar + 304140928)) + i * 208 + j * 208, 208 * sizeof(densenet_real));
     }
     /* unslice -> f32[2, 208], densenet.dlm line 15 */
     {
-    memset(((densenet_real *)(ar + 78282048)), 0, (size_t)(1) * 416 * sizeof(densenet_real));
+    memset(((densenet_real *)(ar + 304140096)), 0, (size_t)(1) * 416 * sizeof(densenet_real));
     for (int64_t i = 0; i < 1; i++)
         for (int64_t j = 0; j < 1; j++)
-            memcpy(((densenet_real *)(ar + 78282048)) + i * 416 + 0 + j * 208, ((densenet_real *)(ar + 78283712)) + i * 208 + j * 208, 208 * sizeof(densenet_real));
+            memcpy(((densenet_real *)(ar + 304140096)) + i * 416 + 0 + j * 208, ((densenet_real *)(ar + 304141760)) + i * 208 + j * 208, 208 * sizeof(densenet_real));
     }
     /* add -> f32[2, 208], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 416; i0++) {
-        ((densenet_real *)(ar + 78292480))[i0] = (((densenet_real *)(ar + 78288576))[i0] + ((densenet_real *)(ar + 78282048))[i0]);
+        ((densenet_real *)(ar + 304141760))[i0] = (((densenet_real *)(ar + 304138432))[i0] + ((densenet_real *)(ar + 304140096))[i0]);
     }
     }
     /* slice -> f32[1, 208], densenet.dlm line 15 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((densenet_real *)(ar + 78279296)) + i * 208, ((densenet_real *)(ar + 78292480)) + i * 416 + 0, 208 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 307972288)) + i * 208, ((densenet_real *)(ar + 304141760)) + i * 416 + 0, 208 * sizeof(densenet_real));
     }
     /* slice -> f32[1, 208], densenet.dlm line 15 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((densenet_real *)(ar + 78282048)) + i * 208, ((densenet_real *)(ar + 78292480)) + i * 416 + 208, 208 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 304138432)) + i * 208, ((densenet_real *)(ar + 304141760)) + i * 416 + 208, 208 * sizeof(densenet_real));
     }
     /* mul -> f32[208, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 208; i0++) {
-        ((densenet_real *)(ar + 78282880))[i0] = (((densenet_real *)(ar + 78282048))[i0] * 2.0f);
+        ((densenet_real *)(ar + 307973120))[i0] = (((densenet_real *)(ar + 304138432))[i0] * 2.0f);
     }
     }
     /* add -> f32[batch 128, 208, 6, 6], densenet.dlm line 15 */
@@ -5914,7 +5914,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 208; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((densenet_real *)(ar + 672188608))[i0 * 7488 + i1 * 36 + i2] = ((((densenet_real *)(ar + 676022464))[i0 * 7488 + i1 * 36 + i2] + (((densenet_real *)(ar + 683690176))[i0 * 7488 + i1 * 36 + i2] * ((densenet_real *)(ar + 78278464))[i1])) + ((((densenet_real *)(ar + 78279296))[i1] + (((densenet_real *)(ar + 78282880))[i1] * (((densenet_real *)(ar + 668354752))[i0 * 7488 + i1 * 36 + i2] - ((densenet_real *)(ar + 78277632))[i1]))) * ((densenet_real *)(ar + 76187584))[0]));
+                ((densenet_real *)(ar + 304138432))[i0 * 7488 + i1 * 36 + i2] = ((((densenet_real *)(ar + 308255680))[i0 * 7488 + i1 * 36 + i2] + (((densenet_real *)(ar + 300304576))[i0 * 7488 + i1 * 36 + i2] * ((densenet_real *)(ar + 333301824))[i1])) + ((((densenet_real *)(ar + 307972288))[i1] + (((densenet_real *)(ar + 307973120))[i1] * (((densenet_real *)(ar + 321685120))[i0 * 7488 + i1 * 36 + i2] - ((densenet_real *)(ar + 333300160))[i1]))) * ((densenet_real *)(ar + 333307840))[0]));
             }
         }
     }
@@ -5922,12 +5922,12 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* slice -> f32[batch 128, 176, 6, 6], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 668354752)) + i * 6336, ((densenet_real *)(ar + 672188608)) + i * 7488 + 0, 6336 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 307972288)) + i * 6336, ((densenet_real *)(ar + 304138432)) + i * 7488 + 0, 6336 * sizeof(densenet_real));
     }
     /* slice -> f32[batch 128, 32, 6, 6], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 569264320)) + i * 1152, ((densenet_real *)(ar + 672188608)) + i * 7488 + 6336, 1152 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 314460352)) + i * 1152, ((densenet_real *)(ar + 304138432)) + i * 7488 + 6336, 1152 * sizeof(densenet_real));
     }
     /* sum -> f32[1, 32, 1, 1], densenet.dlm line 15 */
     {
@@ -5936,7 +5936,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((densenet_real *)(ar + 569264320))[i0 * 36 + i1 * 1152 + i2];
+                acc += ((densenet_real *)(ar + 314460352))[i0 * 36 + i1 * 1152 + i2];
             }
         }
         ((densenet_real *)(ar + 1881792))[i0] = (densenet_real)acc;
@@ -5946,11 +5946,11 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         grad_ready(grad_ready_arg, state, 4943232, 128);
     /* conv2d_dx -> f32[batch 128, 176, 6, 6], densenet.dlm line 15 */
     {
-    conv2d_dx(((densenet_real *)(ar + 671598784)), ((densenet_real *)(st + 1695488)), ((densenet_real *)(ar + 569264320)), (densenet_real *)(ar + 674842816), n, 32, 29, 176, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_dx(((densenet_real *)(ar + 311216320)), ((densenet_real *)(st + 1695488)), ((densenet_real *)(ar + 314460352)), (densenet_real *)(ar + 300304576), n, 32, 29, 176, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[32, 176, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_dw(((densenet_real *)(ar + 665110720)), ((densenet_real *)(ar + 1679040)), ((densenet_real *)(ar + 569264320)), (densenet_real *)(ar + 674842816), n, 32, 29, 176, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_dw(((densenet_real *)(ar + 682510528)), ((densenet_real *)(ar + 1679040)), ((densenet_real *)(ar + 314460352)), (densenet_real *)(ar + 300304576), n, 32, 29, 176, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     if (grad_ready) /* 8.2.2.weight */
         grad_ready(grad_ready_arg, state, 4740480, 202752);
@@ -5958,7 +5958,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     {
     DENSENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 6336; i0++) {
-        ((densenet_real *)(ar + 674842816))[i0] = (((densenet_real *)(ar + 671598784))[i0] * (((densenet_real *)(ar + 665110720))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((densenet_real *)(ar + 300304576))[i0] = (((densenet_real *)(ar + 311216320))[i0] * (((densenet_real *)(ar + 682510528))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 176, 1, 1], densenet.dlm line 15 */
@@ -5968,7 +5968,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((densenet_real *)(ar + 674842816))[i0 * 36 + i1 * 6336 + i2];
+                acc += ((densenet_real *)(ar + 300304576))[i0 * 36 + i1 * 6336 + i2];
             }
         }
         ((densenet_real *)(ar + 1678336))[i0] = (densenet_real)acc;
@@ -5981,16 +5981,16 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += (((densenet_real *)(ar + 674842816))[i0 * 36 + i1 * 6336 + i2] * ((densenet_real *)(ar + 661866688))[i0 * 36 + i1 * 6336 + i2]);
+                acc += (((densenet_real *)(ar + 300304576))[i0 * 36 + i1 * 6336 + i2] * ((densenet_real *)(ar + 329352832))[i0 * 36 + i1 * 6336 + i2]);
             }
         }
-        ((densenet_real *)(ar + 78277632))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 303548608))[i0] = (densenet_real)acc;
     }
     }
     /* neg -> f32[176, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 176; i0++) {
-        ((densenet_real *)(ar + 78278336))[i0] = (-((densenet_real *)(ar + 1678336))[i0]);
+        ((densenet_real *)(ar + 303549312))[i0] = (-((densenet_real *)(ar + 1678336))[i0]);
     }
     }
     if (grad_ready) /* 8.2.0.bias */
@@ -5998,19 +5998,19 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* mul -> f32[176, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 176; i0++) {
-        ((densenet_real *)(ar + 78279040))[i0] = (((densenet_real *)(ar + 78278336))[i0] * ((densenet_real *)(ar + 78274560))[i0]);
+        ((densenet_real *)(ar + 303551424))[i0] = (((densenet_real *)(ar + 303549312))[i0] * ((densenet_real *)(ar + 333304064))[i0]);
     }
     }
     /* add -> f32[176, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 176; i0++) {
-        ((densenet_real *)(ar + 78282048))[i0] = (((densenet_real *)(ar + 78277632))[i0] + (((densenet_real *)(ar + 78278336))[i0] * ((densenet_real *)(ar + 78273856))[i0]));
+        ((densenet_real *)(ar + 303550016))[i0] = (((densenet_real *)(ar + 303548608))[i0] + (((densenet_real *)(ar + 303549312))[i0] * ((densenet_real *)(ar + 333302656))[i0]));
     }
     }
     /* div -> f32[176, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 176; i0++) {
-        ((densenet_real *)(ar + 1677632))[i0] = (((densenet_real *)(ar + 78282048))[i0] / ((densenet_real *)(ar + 78275264))[i0]);
+        ((densenet_real *)(ar + 1677632))[i0] = (((densenet_real *)(ar + 303550016))[i0] / ((densenet_real *)(ar + 333303360))[i0]);
     }
     }
     if (grad_ready) /* 8.2.0.weight */
@@ -6018,43 +6018,43 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* div -> f32[176, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 176; i0++) {
-        ((densenet_real *)(ar + 78277632))[i0] = (((-((((densenet_real *)(ar + 78282048))[i0] * ((densenet_real *)(ar + 78274560))[i0]) / ((densenet_real *)(ar + 78275264))[i0])) * 0.5f) / ((densenet_real *)(ar + 78275264))[i0]);
+        ((densenet_real *)(ar + 303550720))[i0] = (((-((((densenet_real *)(ar + 303550016))[i0] * ((densenet_real *)(ar + 333304064))[i0]) / ((densenet_real *)(ar + 333303360))[i0])) * 0.5f) / ((densenet_real *)(ar + 333303360))[i0]);
     }
     }
     /* unslice -> f32[2, 176], densenet.dlm line 15 */
     {
-    memset(((densenet_real *)(ar + 78282048)), 0, (size_t)(1) * 352 * sizeof(densenet_real));
+    memset(((densenet_real *)(ar + 303548608)), 0, (size_t)(1) * 352 * sizeof(densenet_real));
     for (int64_t i = 0; i < 1; i++)
         for (int64_t j = 0; j < 1; j++)
-            memcpy(((densenet_real *)(ar + 78282048)) + i * 352 + 176 + j * 176, ((densenet_real *)(ar + 78277632)) + i * 176 + j * 176, 176 * sizeof(densenet_real));
+            memcpy(((densenet_real *)(ar + 303548608)) + i * 352 + 176 + j * 176, ((densenet_real *)(ar + 303550720)) + i * 176 + j * 176, 176 * sizeof(densenet_real));
     }
     /* unslice -> f32[2, 176], densenet.dlm line 15 */
     {
-    memset(((densenet_real *)(ar + 78277632)), 0, (size_t)(1) * 352 * sizeof(densenet_real));
+    memset(((densenet_real *)(ar + 303550016)), 0, (size_t)(1) * 352 * sizeof(densenet_real));
     for (int64_t i = 0; i < 1; i++)
         for (int64_t j = 0; j < 1; j++)
-            memcpy(((densenet_real *)(ar + 78277632)) + i * 352 + 0 + j * 176, ((densenet_real *)(ar + 78279040)) + i * 176 + j * 176, 176 * sizeof(densenet_real));
+            memcpy(((densenet_real *)(ar + 303550016)) + i * 352 + 0 + j * 176, ((densenet_real *)(ar + 303551424)) + i * 176 + j * 176, 176 * sizeof(densenet_real));
     }
     /* add -> f32[2, 176], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 352; i0++) {
-        ((densenet_real *)(ar + 78283456))[i0] = (((densenet_real *)(ar + 78282048))[i0] + ((densenet_real *)(ar + 78277632))[i0]);
+        ((densenet_real *)(ar + 303551424))[i0] = (((densenet_real *)(ar + 303548608))[i0] + ((densenet_real *)(ar + 303550016))[i0]);
     }
     }
     /* slice -> f32[1, 176], densenet.dlm line 15 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((densenet_real *)(ar + 78275264)) + i * 176, ((densenet_real *)(ar + 78283456)) + i * 352 + 0, 176 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 306792640)) + i * 176, ((densenet_real *)(ar + 303551424)) + i * 352 + 0, 176 * sizeof(densenet_real));
     }
     /* slice -> f32[1, 176], densenet.dlm line 15 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((densenet_real *)(ar + 78277632)) + i * 176, ((densenet_real *)(ar + 78283456)) + i * 352 + 176, 176 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 303548608)) + i * 176, ((densenet_real *)(ar + 303551424)) + i * 352 + 176, 176 * sizeof(densenet_real));
     }
     /* mul -> f32[176, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 176; i0++) {
-        ((densenet_real *)(ar + 78278336))[i0] = (((densenet_real *)(ar + 78277632))[i0] * 2.0f);
+        ((densenet_real *)(ar + 306793344))[i0] = (((densenet_real *)(ar + 303548608))[i0] * 2.0f);
     }
     }
     /* add -> f32[batch 128, 176, 6, 6], densenet.dlm line 15 */
@@ -6063,7 +6063,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 176; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((densenet_real *)(ar + 665110720))[i0 * 6336 + i1 * 36 + i2] = ((((densenet_real *)(ar + 668354752))[i0 * 6336 + i1 * 36 + i2] + (((densenet_real *)(ar + 674842816))[i0 * 6336 + i1 * 36 + i2] * ((densenet_real *)(ar + 78274560))[i1])) + ((((densenet_real *)(ar + 78275264))[i1] + (((densenet_real *)(ar + 78278336))[i1] * (((densenet_real *)(ar + 661866688))[i0 * 6336 + i1 * 36 + i2] - ((densenet_real *)(ar + 78273856))[i1]))) * ((densenet_real *)(ar + 76187584))[0]));
+                ((densenet_real *)(ar + 303548608))[i0 * 6336 + i1 * 36 + i2] = ((((densenet_real *)(ar + 307972288))[i0 * 6336 + i1 * 36 + i2] + (((densenet_real *)(ar + 300304576))[i0 * 6336 + i1 * 36 + i2] * ((densenet_real *)(ar + 333304064))[i1])) + ((((densenet_real *)(ar + 306792640))[i1] + (((densenet_real *)(ar + 306793344))[i1] * (((densenet_real *)(ar + 329352832))[i0 * 6336 + i1 * 36 + i2] - ((densenet_real *)(ar + 333302656))[i1]))) * ((densenet_real *)(ar + 333307840))[0]));
             }
         }
     }
@@ -6071,12 +6071,12 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* slice -> f32[batch 128, 144, 6, 6], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 661866688)) + i * 5184, ((densenet_real *)(ar + 665110720)) + i * 6336 + 0, 5184 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 306792640)) + i * 5184, ((densenet_real *)(ar + 303548608)) + i * 6336 + 0, 5184 * sizeof(densenet_real));
     }
     /* slice -> f32[batch 128, 32, 6, 6], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 569264320)) + i * 1152, ((densenet_real *)(ar + 665110720)) + i * 6336 + 5184, 1152 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 312101056)) + i * 1152, ((densenet_real *)(ar + 303548608)) + i * 6336 + 5184, 1152 * sizeof(densenet_real));
     }
     /* sum -> f32[1, 32, 1, 1], densenet.dlm line 15 */
     {
@@ -6085,7 +6085,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((densenet_real *)(ar + 569264320))[i0 * 36 + i1 * 1152 + i2];
+                acc += ((densenet_real *)(ar + 312101056))[i0 * 36 + i1 * 1152 + i2];
             }
         }
         ((densenet_real *)(ar + 1677504))[i0] = (densenet_real)acc;
@@ -6095,11 +6095,11 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         grad_ready(grad_ready_arg, state, 4738944, 128);
     /* conv2d_dx -> f32[batch 128, 144, 6, 6], densenet.dlm line 15 */
     {
-    conv2d_dx(((densenet_real *)(ar + 664520896)), ((densenet_real *)(st + 1526592)), ((densenet_real *)(ar + 569264320)), (densenet_real *)(ar + 667175104), n, 32, 29, 144, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_dx(((densenet_real *)(ar + 309446848)), ((densenet_real *)(st + 1526592)), ((densenet_real *)(ar + 312101056)), (densenet_real *)(ar + 300304576), n, 32, 29, 144, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[32, 144, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_dw(((densenet_real *)(ar + 659212480)), ((densenet_real *)(ar + 1511616)), ((densenet_real *)(ar + 569264320)), (densenet_real *)(ar + 667175104), n, 32, 29, 144, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_dw(((densenet_real *)(ar + 688408768)), ((densenet_real *)(ar + 1511616)), ((densenet_real *)(ar + 312101056)), (densenet_real *)(ar + 300304576), n, 32, 29, 144, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     if (grad_ready) /* 8.1.2.weight */
         grad_ready(grad_ready_arg, state, 4573056, 165888);
@@ -6107,7 +6107,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     {
     DENSENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 5184; i0++) {
-        ((densenet_real *)(ar + 667175104))[i0] = (((densenet_real *)(ar + 664520896))[i0] * (((densenet_real *)(ar + 659212480))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((densenet_real *)(ar + 300304576))[i0] = (((densenet_real *)(ar + 309446848))[i0] * (((densenet_real *)(ar + 688408768))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 144, 1, 1], densenet.dlm line 15 */
@@ -6117,7 +6117,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((densenet_real *)(ar + 667175104))[i0 * 36 + i1 * 5184 + i2];
+                acc += ((densenet_real *)(ar + 300304576))[i0 * 36 + i1 * 5184 + i2];
             }
         }
         ((densenet_real *)(ar + 1511040))[i0] = (densenet_real)acc;
@@ -6130,16 +6130,16 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += (((densenet_real *)(ar + 667175104))[i0 * 36 + i1 * 5184 + i2] * ((densenet_real *)(ar + 656558272))[i0 * 36 + i1 * 5184 + i2]);
+                acc += (((densenet_real *)(ar + 300304576))[i0 * 36 + i1 * 5184 + i2] * ((densenet_real *)(ar + 685754560))[i0 * 36 + i1 * 5184 + i2]);
             }
         }
-        ((densenet_real *)(ar + 78273856))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 302958784))[i0] = (densenet_real)acc;
     }
     }
     /* neg -> f32[144, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 144; i0++) {
-        ((densenet_real *)(ar + 78274432))[i0] = (-((densenet_real *)(ar + 1511040))[i0]);
+        ((densenet_real *)(ar + 302959360))[i0] = (-((densenet_real *)(ar + 1511040))[i0]);
     }
     }
     if (grad_ready) /* 8.1.0.bias */
@@ -6147,19 +6147,19 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* mul -> f32[144, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 144; i0++) {
-        ((densenet_real *)(ar + 78275008))[i0] = (((densenet_real *)(ar + 78274432))[i0] * ((densenet_real *)(ar + 78271296))[i0]);
+        ((densenet_real *)(ar + 302961088))[i0] = (((densenet_real *)(ar + 302959360))[i0] * ((densenet_real *)(ar + 333305920))[i0]);
     }
     }
     /* add -> f32[144, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 144; i0++) {
-        ((densenet_real *)(ar + 78277632))[i0] = (((densenet_real *)(ar + 78273856))[i0] + (((densenet_real *)(ar + 78274432))[i0] * ((densenet_real *)(ar + 78270720))[i0]));
+        ((densenet_real *)(ar + 302959936))[i0] = (((densenet_real *)(ar + 302958784))[i0] + (((densenet_real *)(ar + 302959360))[i0] * ((densenet_real *)(ar + 333304768))[i0]));
     }
     }
     /* div -> f32[144, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 144; i0++) {
-        ((densenet_real *)(ar + 1510464))[i0] = (((densenet_real *)(ar + 78277632))[i0] / ((densenet_real *)(ar + 78271872))[i0]);
+        ((densenet_real *)(ar + 1510464))[i0] = (((densenet_real *)(ar + 302959936))[i0] / ((densenet_real *)(ar + 333305344))[i0]);
     }
     }
     if (grad_ready) /* 8.1.0.weight */
@@ -6167,43 +6167,43 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* div -> f32[144, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 144; i0++) {
-        ((densenet_real *)(ar + 78273856))[i0] = (((-((((densenet_real *)(ar + 78277632))[i0] * ((densenet_real *)(ar + 78271296))[i0]) / ((densenet_real *)(ar + 78271872))[i0])) * 0.5f) / ((densenet_real *)(ar + 78271872))[i0]);
+        ((densenet_real *)(ar + 302960512))[i0] = (((-((((densenet_real *)(ar + 302959936))[i0] * ((densenet_real *)(ar + 333305920))[i0]) / ((densenet_real *)(ar + 333305344))[i0])) * 0.5f) / ((densenet_real *)(ar + 333305344))[i0]);
     }
     }
     /* unslice -> f32[2, 144], densenet.dlm line 15 */
     {
-    memset(((densenet_real *)(ar + 78277632)), 0, (size_t)(1) * 288 * sizeof(densenet_real));
+    memset(((densenet_real *)(ar + 302958784)), 0, (size_t)(1) * 288 * sizeof(densenet_real));
     for (int64_t i = 0; i < 1; i++)
         for (int64_t j = 0; j < 1; j++)
-            memcpy(((densenet_real *)(ar + 78277632)) + i * 288 + 144 + j * 144, ((densenet_real *)(ar + 78273856)) + i * 144 + j * 144, 144 * sizeof(densenet_real));
+            memcpy(((densenet_real *)(ar + 302958784)) + i * 288 + 144 + j * 144, ((densenet_real *)(ar + 302960512)) + i * 144 + j * 144, 144 * sizeof(densenet_real));
     }
     /* unslice -> f32[2, 144], densenet.dlm line 15 */
     {
-    memset(((densenet_real *)(ar + 78273856)), 0, (size_t)(1) * 288 * sizeof(densenet_real));
+    memset(((densenet_real *)(ar + 302959936)), 0, (size_t)(1) * 288 * sizeof(densenet_real));
     for (int64_t i = 0; i < 1; i++)
         for (int64_t j = 0; j < 1; j++)
-            memcpy(((densenet_real *)(ar + 78273856)) + i * 288 + 0 + j * 144, ((densenet_real *)(ar + 78275008)) + i * 144 + j * 144, 144 * sizeof(densenet_real));
+            memcpy(((densenet_real *)(ar + 302959936)) + i * 288 + 0 + j * 144, ((densenet_real *)(ar + 302961088)) + i * 144 + j * 144, 144 * sizeof(densenet_real));
     }
     /* add -> f32[2, 144], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 288; i0++) {
-        ((densenet_real *)(ar + 78278784))[i0] = (((densenet_real *)(ar + 78277632))[i0] + ((densenet_real *)(ar + 78273856))[i0]);
+        ((densenet_real *)(ar + 302961088))[i0] = (((densenet_real *)(ar + 302958784))[i0] + ((densenet_real *)(ar + 302959936))[i0]);
     }
     }
     /* slice -> f32[1, 144], densenet.dlm line 15 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((densenet_real *)(ar + 78271872)) + i * 144, ((densenet_real *)(ar + 78278784)) + i * 288 + 0, 144 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 305612992)) + i * 144, ((densenet_real *)(ar + 302961088)) + i * 288 + 0, 144 * sizeof(densenet_real));
     }
     /* slice -> f32[1, 144], densenet.dlm line 15 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((densenet_real *)(ar + 78273856)) + i * 144, ((densenet_real *)(ar + 78278784)) + i * 288 + 144, 144 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 302958784)) + i * 144, ((densenet_real *)(ar + 302961088)) + i * 288 + 144, 144 * sizeof(densenet_real));
     }
     /* mul -> f32[144, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 144; i0++) {
-        ((densenet_real *)(ar + 78274432))[i0] = (((densenet_real *)(ar + 78273856))[i0] * 2.0f);
+        ((densenet_real *)(ar + 305613568))[i0] = (((densenet_real *)(ar + 302958784))[i0] * 2.0f);
     }
     }
     /* add -> f32[batch 128, 144, 6, 6], densenet.dlm line 15 */
@@ -6212,7 +6212,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 144; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((densenet_real *)(ar + 659212480))[i0 * 5184 + i1 * 36 + i2] = ((((densenet_real *)(ar + 661866688))[i0 * 5184 + i1 * 36 + i2] + (((densenet_real *)(ar + 667175104))[i0 * 5184 + i1 * 36 + i2] * ((densenet_real *)(ar + 78271296))[i1])) + ((((densenet_real *)(ar + 78271872))[i1] + (((densenet_real *)(ar + 78274432))[i1] * (((densenet_real *)(ar + 656558272))[i0 * 5184 + i1 * 36 + i2] - ((densenet_real *)(ar + 78270720))[i1]))) * ((densenet_real *)(ar + 76187584))[0]));
+                ((densenet_real *)(ar + 302958784))[i0 * 5184 + i1 * 36 + i2] = ((((densenet_real *)(ar + 306792640))[i0 * 5184 + i1 * 36 + i2] + (((densenet_real *)(ar + 300304576))[i0 * 5184 + i1 * 36 + i2] * ((densenet_real *)(ar + 333305920))[i1])) + ((((densenet_real *)(ar + 305612992))[i1] + (((densenet_real *)(ar + 305613568))[i1] * (((densenet_real *)(ar + 685754560))[i0 * 5184 + i1 * 36 + i2] - ((densenet_real *)(ar + 333304768))[i1]))) * ((densenet_real *)(ar + 333307840))[0]));
             }
         }
     }
@@ -6220,12 +6220,12 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* slice -> f32[batch 128, 112, 6, 6], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 569264320)) + i * 4032, ((densenet_real *)(ar + 659212480)) + i * 5184 + 0, 4032 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 305612992)) + i * 4032, ((densenet_real *)(ar + 302958784)) + i * 5184 + 0, 4032 * sizeof(densenet_real));
     }
     /* slice -> f32[batch 128, 32, 6, 6], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 656558272)) + i * 1152, ((densenet_real *)(ar + 659212480)) + i * 5184 + 4032, 1152 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 309741760)) + i * 1152, ((densenet_real *)(ar + 302958784)) + i * 5184 + 4032, 1152 * sizeof(densenet_real));
     }
     /* sum -> f32[1, 32, 1, 1], densenet.dlm line 15 */
     {
@@ -6234,7 +6234,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((densenet_real *)(ar + 656558272))[i0 * 36 + i1 * 1152 + i2];
+                acc += ((densenet_real *)(ar + 309741760))[i0 * 36 + i1 * 1152 + i2];
             }
         }
         ((densenet_real *)(ar + 1510336))[i0] = (densenet_real)acc;
@@ -6244,11 +6244,11 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         grad_ready(grad_ready_arg, state, 4571776, 128);
     /* conv2d_dx -> f32[batch 128, 112, 6, 6], densenet.dlm line 15 */
     {
-    conv2d_dx(((densenet_real *)(ar + 657148096)), ((densenet_real *)(st + 1395072)), ((densenet_real *)(ar + 656558272)), (densenet_real *)(ar + 659212480), n, 32, 29, 112, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_dx(((densenet_real *)(ar + 307677376)), ((densenet_real *)(st + 1395072)), ((densenet_real *)(ar + 309741760)), (densenet_real *)(ar + 300304576), n, 32, 29, 112, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[32, 112, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_dw(((densenet_real *)(ar + 274352320)), ((densenet_real *)(ar + 1381312)), ((densenet_real *)(ar + 656558272)), (densenet_real *)(ar + 659212480), n, 32, 29, 112, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_dw(((densenet_real *)(ar + 693127360)), ((densenet_real *)(ar + 1381312)), ((densenet_real *)(ar + 309741760)), (densenet_real *)(ar + 300304576), n, 32, 29, 112, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     if (grad_ready) /* 8.0.2.weight */
         grad_ready(grad_ready_arg, state, 4442752, 129024);
@@ -6256,7 +6256,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     {
     DENSENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 4032; i0++) {
-        ((densenet_real *)(ar + 659212480))[i0] = (((densenet_real *)(ar + 657148096))[i0] * (((densenet_real *)(ar + 274352320))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((densenet_real *)(ar + 300304576))[i0] = (((densenet_real *)(ar + 307677376))[i0] * (((densenet_real *)(ar + 693127360))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 112, 1, 1], densenet.dlm line 15 */
@@ -6266,7 +6266,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((densenet_real *)(ar + 659212480))[i0 * 36 + i1 * 4032 + i2];
+                acc += ((densenet_real *)(ar + 300304576))[i0 * 36 + i1 * 4032 + i2];
             }
         }
         ((densenet_real *)(ar + 1380864))[i0] = (densenet_real)acc;
@@ -6279,16 +6279,16 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += (((densenet_real *)(ar + 659212480))[i0 * 36 + i1 * 4032 + i2] * ((densenet_real *)(ar + 76202496))[i0 * 36 + i1 * 4032 + i2]);
+                acc += (((densenet_real *)(ar + 300304576))[i0 * 36 + i1 * 4032 + i2] * ((densenet_real *)(ar + 691062976))[i0 * 36 + i1 * 4032 + i2]);
             }
         }
-        ((densenet_real *)(ar + 78270720))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 302368960))[i0] = (densenet_real)acc;
     }
     }
     /* neg -> f32[112, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 112; i0++) {
-        ((densenet_real *)(ar + 78271168))[i0] = (-((densenet_real *)(ar + 1380864))[i0]);
+        ((densenet_real *)(ar + 302369408))[i0] = (-((densenet_real *)(ar + 1380864))[i0]);
     }
     }
     if (grad_ready) /* 8.0.0.bias */
@@ -6296,19 +6296,19 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* mul -> f32[112, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 112; i0++) {
-        ((densenet_real *)(ar + 78271616))[i0] = (((densenet_real *)(ar + 78271168))[i0] * ((densenet_real *)(ar + 78268224))[i0]);
+        ((densenet_real *)(ar + 302370752))[i0] = (((densenet_real *)(ar + 302369408))[i0] * ((densenet_real *)(ar + 333307392))[i0]);
     }
     }
     /* add -> f32[112, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 112; i0++) {
-        ((densenet_real *)(ar + 78273856))[i0] = (((densenet_real *)(ar + 78270720))[i0] + (((densenet_real *)(ar + 78271168))[i0] * ((densenet_real *)(ar + 78267776))[i0]));
+        ((densenet_real *)(ar + 302369856))[i0] = (((densenet_real *)(ar + 302368960))[i0] + (((densenet_real *)(ar + 302369408))[i0] * ((densenet_real *)(ar + 333306496))[i0]));
     }
     }
     /* div -> f32[112, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 112; i0++) {
-        ((densenet_real *)(ar + 1380416))[i0] = (((densenet_real *)(ar + 78273856))[i0] / ((densenet_real *)(ar + 78269120))[i0]);
+        ((densenet_real *)(ar + 1380416))[i0] = (((densenet_real *)(ar + 302369856))[i0] / ((densenet_real *)(ar + 333306944))[i0]);
     }
     }
     if (grad_ready) /* 8.0.0.weight */
@@ -6316,43 +6316,43 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* div -> f32[112, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 112; i0++) {
-        ((densenet_real *)(ar + 78270720))[i0] = (((-((((densenet_real *)(ar + 78273856))[i0] * ((densenet_real *)(ar + 78268224))[i0]) / ((densenet_real *)(ar + 78269120))[i0])) * 0.5f) / ((densenet_real *)(ar + 78269120))[i0]);
+        ((densenet_real *)(ar + 302370304))[i0] = (((-((((densenet_real *)(ar + 302369856))[i0] * ((densenet_real *)(ar + 333307392))[i0]) / ((densenet_real *)(ar + 333306944))[i0])) * 0.5f) / ((densenet_real *)(ar + 333306944))[i0]);
     }
     }
     /* unslice -> f32[2, 112], densenet.dlm line 15 */
     {
-    memset(((densenet_real *)(ar + 78273856)), 0, (size_t)(1) * 224 * sizeof(densenet_real));
+    memset(((densenet_real *)(ar + 302368960)), 0, (size_t)(1) * 224 * sizeof(densenet_real));
     for (int64_t i = 0; i < 1; i++)
         for (int64_t j = 0; j < 1; j++)
-            memcpy(((densenet_real *)(ar + 78273856)) + i * 224 + 112 + j * 112, ((densenet_real *)(ar + 78270720)) + i * 112 + j * 112, 112 * sizeof(densenet_real));
+            memcpy(((densenet_real *)(ar + 302368960)) + i * 224 + 112 + j * 112, ((densenet_real *)(ar + 302370304)) + i * 112 + j * 112, 112 * sizeof(densenet_real));
     }
     /* unslice -> f32[2, 112], densenet.dlm line 15 */
     {
-    memset(((densenet_real *)(ar + 78270720)), 0, (size_t)(1) * 224 * sizeof(densenet_real));
+    memset(((densenet_real *)(ar + 302369856)), 0, (size_t)(1) * 224 * sizeof(densenet_real));
     for (int64_t i = 0; i < 1; i++)
         for (int64_t j = 0; j < 1; j++)
-            memcpy(((densenet_real *)(ar + 78270720)) + i * 224 + 0 + j * 112, ((densenet_real *)(ar + 78271616)) + i * 112 + j * 112, 112 * sizeof(densenet_real));
+            memcpy(((densenet_real *)(ar + 302369856)) + i * 224 + 0 + j * 112, ((densenet_real *)(ar + 302370752)) + i * 112 + j * 112, 112 * sizeof(densenet_real));
     }
     /* add -> f32[2, 112], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 224; i0++) {
-        ((densenet_real *)(ar + 78274752))[i0] = (((densenet_real *)(ar + 78273856))[i0] + ((densenet_real *)(ar + 78270720))[i0]);
+        ((densenet_real *)(ar + 302370752))[i0] = (((densenet_real *)(ar + 302368960))[i0] + ((densenet_real *)(ar + 302369856))[i0]);
     }
     }
     /* slice -> f32[1, 112], densenet.dlm line 15 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((densenet_real *)(ar + 78269120)) + i * 112, ((densenet_real *)(ar + 78274752)) + i * 224 + 0, 112 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 304433344)) + i * 112, ((densenet_real *)(ar + 302370752)) + i * 224 + 0, 112 * sizeof(densenet_real));
     }
     /* slice -> f32[1, 112], densenet.dlm line 15 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((densenet_real *)(ar + 78270720)) + i * 112, ((densenet_real *)(ar + 78274752)) + i * 224 + 112, 112 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 302368960)) + i * 112, ((densenet_real *)(ar + 302370752)) + i * 224 + 112, 112 * sizeof(densenet_real));
     }
     /* mul -> f32[112, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 112; i0++) {
-        ((densenet_real *)(ar + 78271168))[i0] = (((densenet_real *)(ar + 78270720))[i0] * 2.0f);
+        ((densenet_real *)(ar + 304433792))[i0] = (((densenet_real *)(ar + 302368960))[i0] * 2.0f);
     }
     }
     /* add -> f32[batch 128, 112, 6, 6], densenet.dlm line 15 */
@@ -6361,14 +6361,14 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 112; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((densenet_real *)(ar + 274352320))[i0 * 4032 + i1 * 36 + i2] = ((((densenet_real *)(ar + 569264320))[i0 * 4032 + i1 * 36 + i2] + (((densenet_real *)(ar + 659212480))[i0 * 4032 + i1 * 36 + i2] * ((densenet_real *)(ar + 78268224))[i1])) + ((((densenet_real *)(ar + 78269120))[i1] + (((densenet_real *)(ar + 78271168))[i1] * (((densenet_real *)(ar + 76202496))[i0 * 4032 + i1 * 36 + i2] - ((densenet_real *)(ar + 78267776))[i1]))) * ((densenet_real *)(ar + 76187584))[0]));
+                ((densenet_real *)(ar + 302368960))[i0 * 4032 + i1 * 36 + i2] = ((((densenet_real *)(ar + 305612992))[i0 * 4032 + i1 * 36 + i2] + (((densenet_real *)(ar + 300304576))[i0 * 4032 + i1 * 36 + i2] * ((densenet_real *)(ar + 333307392))[i1])) + ((((densenet_real *)(ar + 304433344))[i1] + (((densenet_real *)(ar + 304433792))[i1] * (((densenet_real *)(ar + 691062976))[i0 * 4032 + i1 * 36 + i2] - ((densenet_real *)(ar + 333306496))[i1]))) * ((densenet_real *)(ar + 333307840))[0]));
             }
         }
     }
     }
     /* avg_pool_dx -> f32[batch 128, 112, 12, 12], densenet.dlm line 26 */
     {
-    avg_pool_dx_2(((densenet_real *)(ar + 274352320)), ((densenet_real *)(ar + 656558272)), n);
+    avg_pool_dx_2(((densenet_real *)(ar + 302368960)), ((densenet_real *)(ar + 316819648)), n);
     }
     /* sum -> f32[1, 112, 1, 1], densenet.dlm line 26 */
     {
@@ -6377,7 +6377,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((densenet_real *)(ar + 656558272))[i0 * 144 + i1 * 16128 + i2];
+                acc += ((densenet_real *)(ar + 316819648))[i0 * 144 + i1 * 16128 + i2];
             }
         }
         ((densenet_real *)(ar + 1379968))[i0] = (densenet_real)acc;
@@ -6388,12 +6388,12 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* conv2d_dx -> f32[batch 128, 224, 12, 12], densenet.dlm line 26 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(1, 0, 224, 144, 112, ((densenet_real *)(st + 1292416)), 224, ((densenet_real *)(ar + 656558272)) + i * 16128, 144, ((densenet_real *)(ar + 664815808)) + i * 32256, 144, 0);
+        gemm(1, 0, 224, 144, 112, ((densenet_real *)(st + 1292416)), 224, ((densenet_real *)(ar + 316819648)) + i * 16128, 144, ((densenet_real *)(ar + 300304576)) + i * 32256, 144, 0);
     }
     /* conv2d_dw -> f32[112, 224, 1, 1], densenet.dlm line 26 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 1, 112, 224, 144, ((densenet_real *)(ar + 656558272)) + i * 16128, 144, ((densenet_real *)(ar + 640043200)) + i * 32256, 144, ((densenet_real *)(ar + 1279616)), 224, i > 0);
+        gemm(0, 1, 112, 224, 144, ((densenet_real *)(ar + 316819648)) + i * 16128, 144, ((densenet_real *)(ar + 283789504)) + i * 32256, 144, ((densenet_real *)(ar + 1279616)), 224, i > 0);
     }
     if (grad_ready) /* 7.2.weight */
         grad_ready(grad_ready_arg, state, 4341056, 100352);
@@ -6401,7 +6401,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     {
     DENSENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 32256; i0++) {
-        ((densenet_real *)(ar + 681330880))[i0] = (((densenet_real *)(ar + 664815808))[i0] * (((densenet_real *)(ar + 640043200))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((densenet_real *)(ar + 316819648))[i0] = (((densenet_real *)(ar + 300304576))[i0] * (((densenet_real *)(ar + 283789504))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 224, 1, 1], densenet.dlm line 26 */
@@ -6411,7 +6411,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((densenet_real *)(ar + 681330880))[i0 * 144 + i1 * 32256 + i2];
+                acc += ((densenet_real *)(ar + 316819648))[i0 * 144 + i1 * 32256 + i2];
             }
         }
         ((densenet_real *)(ar + 1278720))[i0] = (densenet_real)acc;
@@ -6424,16 +6424,16 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += (((densenet_real *)(ar + 681330880))[i0 * 144 + i1 * 32256 + i2] * ((densenet_real *)(ar + 623528128))[i0 * 144 + i1 * 32256 + i2]);
+                acc += (((densenet_real *)(ar + 316819648))[i0 * 144 + i1 * 32256 + i2] * ((densenet_real *)(ar + 267274432))[i0 * 144 + i1 * 32256 + i2]);
             }
         }
-        ((densenet_real *)(ar + 76202496))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 283789504))[i0] = (densenet_real)acc;
     }
     }
     /* neg -> f32[224, 1, 1], densenet.dlm line 26 */
     {
     for (int64_t i0 = 0; i0 < 224; i0++) {
-        ((densenet_real *)(ar + 76203392))[i0] = (-((densenet_real *)(ar + 1278720))[i0]);
+        ((densenet_real *)(ar + 283790400))[i0] = (-((densenet_real *)(ar + 1278720))[i0]);
     }
     }
     if (grad_ready) /* 7.0.bias */
@@ -6441,19 +6441,19 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* mul -> f32[224, 1, 1], densenet.dlm line 26 */
     {
     for (int64_t i0 = 0; i0 < 224; i0++) {
-        ((densenet_real *)(ar + 76204288))[i0] = (((densenet_real *)(ar + 76203392))[i0] * ((densenet_real *)(ar + 76200704))[i0]);
+        ((densenet_real *)(ar + 283793088))[i0] = (((densenet_real *)(ar + 283790400))[i0] * ((densenet_real *)(ar + 698701376))[i0]);
     }
     }
     /* add -> f32[224, 1, 1], densenet.dlm line 26 */
     {
     for (int64_t i0 = 0; i0 < 224; i0++) {
-        ((densenet_real *)(ar + 76205184))[i0] = (((densenet_real *)(ar + 76202496))[i0] + (((densenet_real *)(ar + 76203392))[i0] * ((densenet_real *)(ar + 76199808))[i0]));
+        ((densenet_real *)(ar + 283791296))[i0] = (((densenet_real *)(ar + 283789504))[i0] + (((densenet_real *)(ar + 283790400))[i0] * ((densenet_real *)(ar + 698697792))[i0]));
     }
     }
     /* div -> f32[224, 1, 1], densenet.dlm line 26 */
     {
     for (int64_t i0 = 0; i0 < 224; i0++) {
-        ((densenet_real *)(ar + 1277824))[i0] = (((densenet_real *)(ar + 76205184))[i0] / ((densenet_real *)(ar + 76201600))[i0]);
+        ((densenet_real *)(ar + 1277824))[i0] = (((densenet_real *)(ar + 283791296))[i0] / ((densenet_real *)(ar + 698700480))[i0]);
     }
     }
     if (grad_ready) /* 7.0.weight */
@@ -6461,43 +6461,43 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* div -> f32[224, 1, 1], densenet.dlm line 26 */
     {
     for (int64_t i0 = 0; i0 < 224; i0++) {
-        ((densenet_real *)(ar + 76202496))[i0] = (((-((((densenet_real *)(ar + 76205184))[i0] * ((densenet_real *)(ar + 76200704))[i0]) / ((densenet_real *)(ar + 76201600))[i0])) * 0.5f) / ((densenet_real *)(ar + 76201600))[i0]);
+        ((densenet_real *)(ar + 283792192))[i0] = (((-((((densenet_real *)(ar + 283791296))[i0] * ((densenet_real *)(ar + 698701376))[i0]) / ((densenet_real *)(ar + 698700480))[i0])) * 0.5f) / ((densenet_real *)(ar + 698700480))[i0]);
     }
     }
     /* unslice -> f32[2, 224], densenet.dlm line 26 */
     {
-    memset(((densenet_real *)(ar + 76205184)), 0, (size_t)(1) * 448 * sizeof(densenet_real));
+    memset(((densenet_real *)(ar + 283789504)), 0, (size_t)(1) * 448 * sizeof(densenet_real));
     for (int64_t i = 0; i < 1; i++)
         for (int64_t j = 0; j < 1; j++)
-            memcpy(((densenet_real *)(ar + 76205184)) + i * 448 + 224 + j * 224, ((densenet_real *)(ar + 76202496)) + i * 224 + j * 224, 224 * sizeof(densenet_real));
+            memcpy(((densenet_real *)(ar + 283789504)) + i * 448 + 224 + j * 224, ((densenet_real *)(ar + 283792192)) + i * 224 + j * 224, 224 * sizeof(densenet_real));
     }
     /* unslice -> f32[2, 224], densenet.dlm line 26 */
     {
-    memset(((densenet_real *)(ar + 76201600)), 0, (size_t)(1) * 448 * sizeof(densenet_real));
+    memset(((densenet_real *)(ar + 283791296)), 0, (size_t)(1) * 448 * sizeof(densenet_real));
     for (int64_t i = 0; i < 1; i++)
         for (int64_t j = 0; j < 1; j++)
-            memcpy(((densenet_real *)(ar + 76201600)) + i * 448 + 0 + j * 224, ((densenet_real *)(ar + 76204288)) + i * 224 + j * 224, 224 * sizeof(densenet_real));
+            memcpy(((densenet_real *)(ar + 283791296)) + i * 448 + 0 + j * 224, ((densenet_real *)(ar + 283793088)) + i * 224 + j * 224, 224 * sizeof(densenet_real));
     }
     /* add -> f32[2, 224], densenet.dlm line 26 */
     {
     for (int64_t i0 = 0; i0 < 448; i0++) {
-        ((densenet_real *)(ar + 76203392))[i0] = (((densenet_real *)(ar + 76205184))[i0] + ((densenet_real *)(ar + 76201600))[i0]);
+        ((densenet_real *)(ar + 283793088))[i0] = (((densenet_real *)(ar + 283789504))[i0] + ((densenet_real *)(ar + 283791296))[i0]);
     }
     }
     /* slice -> f32[1, 224], densenet.dlm line 26 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((densenet_real *)(ar + 76201600)) + i * 224, ((densenet_real *)(ar + 76203392)) + i * 448 + 0, 224 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 300304576)) + i * 224, ((densenet_real *)(ar + 283793088)) + i * 448 + 0, 224 * sizeof(densenet_real));
     }
     /* slice -> f32[1, 224], densenet.dlm line 26 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((densenet_real *)(ar + 76202496)) + i * 224, ((densenet_real *)(ar + 76203392)) + i * 448 + 224, 224 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 283789504)) + i * 224, ((densenet_real *)(ar + 283793088)) + i * 448 + 224, 224 * sizeof(densenet_real));
     }
     /* mul -> f32[224, 1, 1], densenet.dlm line 26 */
     {
     for (int64_t i0 = 0; i0 < 224; i0++) {
-        ((densenet_real *)(ar + 76203392))[i0] = (((densenet_real *)(ar + 76202496))[i0] * 2.0f);
+        ((densenet_real *)(ar + 300305472))[i0] = (((densenet_real *)(ar + 283789504))[i0] * 2.0f);
     }
     }
     /* add -> f32[batch 128, 224, 12, 12], densenet.dlm line 26 */
@@ -6506,7 +6506,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 224; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((densenet_real *)(ar + 640043200))[i0 * 32256 + i1 * 144 + i2] = ((((densenet_real *)(ar + 681330880))[i0 * 32256 + i1 * 144 + i2] * ((densenet_real *)(ar + 76200704))[i1]) + ((((densenet_real *)(ar + 76201600))[i1] + (((densenet_real *)(ar + 76203392))[i1] * (((densenet_real *)(ar + 623528128))[i0 * 32256 + i1 * 144 + i2] - ((densenet_real *)(ar + 76199808))[i1]))) * ((densenet_real *)(ar + 21910720))[0]));
+                ((densenet_real *)(ar + 283789504))[i0 * 32256 + i1 * 144 + i2] = ((((densenet_real *)(ar + 316819648))[i0 * 32256 + i1 * 144 + i2] * ((densenet_real *)(ar + 698701376))[i1]) + ((((densenet_real *)(ar + 300304576))[i1] + (((densenet_real *)(ar + 300305472))[i1] * (((densenet_real *)(ar + 267274432))[i0 * 32256 + i1 * 144 + i2] - ((densenet_real *)(ar + 698697792))[i1]))) * ((densenet_real *)(ar + 698739136))[0]));
             }
         }
     }
@@ -6514,12 +6514,12 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* slice -> f32[batch 128, 192, 12, 12], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 623528128)) + i * 27648, ((densenet_real *)(ar + 640043200)) + i * 32256 + 0, 27648 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 267274432)) + i * 27648, ((densenet_real *)(ar + 283789504)) + i * 32256 + 0, 27648 * sizeof(densenet_real));
     }
     /* slice -> f32[batch 128, 32, 12, 12], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 274352320)) + i * 4608, ((densenet_real *)(ar + 640043200)) + i * 32256 + 27648, 4608 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 303696064)) + i * 4608, ((densenet_real *)(ar + 283789504)) + i * 32256 + 27648, 4608 * sizeof(densenet_real));
     }
     /* sum -> f32[1, 32, 1, 1], densenet.dlm line 15 */
     {
@@ -6528,7 +6528,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((densenet_real *)(ar + 274352320))[i0 * 144 + i1 * 4608 + i2];
+                acc += ((densenet_real *)(ar + 303696064))[i0 * 144 + i1 * 4608 + i2];
             }
         }
         ((densenet_real *)(ar + 1277696))[i0] = (densenet_real)acc;
@@ -6538,11 +6538,11 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         grad_ready(grad_ready_arg, state, 4339136, 128);
     /* conv2d_dx -> f32[batch 128, 192, 12, 12], densenet.dlm line 15 */
     {
-    conv2d_dx(((densenet_real *)(ar + 637683904)), ((densenet_real *)(st + 1067456)), ((densenet_real *)(ar + 274352320)), (densenet_real *)(ar + 651839680), n, 32, 8, 192, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dx(((densenet_real *)(ar + 281430208)), ((densenet_real *)(st + 1067456)), ((densenet_real *)(ar + 303696064)), (densenet_real *)(ar + 295585984), n, 32, 8, 192, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[32, 192, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_dw(((densenet_real *)(ar + 609372352)), ((densenet_real *)(ar + 1056512)), ((densenet_real *)(ar + 274352320)), (densenet_real *)(ar + 651839680), n, 32, 8, 192, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dw(((densenet_real *)(ar + 347490496)), ((densenet_real *)(ar + 1056512)), ((densenet_real *)(ar + 303696064)), (densenet_real *)(ar + 295585984), n, 32, 8, 192, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     if (grad_ready) /* 6.3.2.weight */
         grad_ready(grad_ready_arg, state, 4117952, 221184);
@@ -6550,7 +6550,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     {
     DENSENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 27648; i0++) {
-        ((densenet_real *)(ar + 651839680))[i0] = (((densenet_real *)(ar + 637683904))[i0] * (((densenet_real *)(ar + 609372352))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((densenet_real *)(ar + 295585984))[i0] = (((densenet_real *)(ar + 281430208))[i0] * (((densenet_real *)(ar + 347490496))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 192, 1, 1], densenet.dlm line 15 */
@@ -6560,7 +6560,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((densenet_real *)(ar + 651839680))[i0 * 144 + i1 * 27648 + i2];
+                acc += ((densenet_real *)(ar + 295585984))[i0 * 144 + i1 * 27648 + i2];
             }
         }
         ((densenet_real *)(ar + 1055744))[i0] = (densenet_real)acc;
@@ -6573,16 +6573,16 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += (((densenet_real *)(ar + 651839680))[i0 * 144 + i1 * 27648 + i2] * ((densenet_real *)(ar + 595216576))[i0 * 144 + i1 * 27648 + i2]);
+                acc += (((densenet_real *)(ar + 295585984))[i0 * 144 + i1 * 27648 + i2] * ((densenet_real *)(ar + 333334720))[i0 * 144 + i1 * 27648 + i2]);
             }
         }
-        ((densenet_real *)(ar + 76199808))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 281430208))[i0] = (densenet_real)acc;
     }
     }
     /* neg -> f32[192, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 192; i0++) {
-        ((densenet_real *)(ar + 76200576))[i0] = (-((densenet_real *)(ar + 1055744))[i0]);
+        ((densenet_real *)(ar + 281430976))[i0] = (-((densenet_real *)(ar + 1055744))[i0]);
     }
     }
     if (grad_ready) /* 6.3.0.bias */
@@ -6590,19 +6590,19 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* mul -> f32[192, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 192; i0++) {
-        ((densenet_real *)(ar + 76201344))[i0] = (((densenet_real *)(ar + 76200576))[i0] * ((densenet_real *)(ar + 76196480))[i0]);
+        ((densenet_real *)(ar + 281433280))[i0] = (((densenet_real *)(ar + 281430976))[i0] * ((densenet_real *)(ar + 698712640))[i0]);
     }
     }
     /* add -> f32[192, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 192; i0++) {
-        ((densenet_real *)(ar + 76202112))[i0] = (((densenet_real *)(ar + 76199808))[i0] + (((densenet_real *)(ar + 76200576))[i0] * ((densenet_real *)(ar + 76195712))[i0]));
+        ((densenet_real *)(ar + 281431744))[i0] = (((densenet_real *)(ar + 281430208))[i0] + (((densenet_real *)(ar + 281430976))[i0] * ((densenet_real *)(ar + 698709568))[i0]));
     }
     }
     /* div -> f32[192, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 192; i0++) {
-        ((densenet_real *)(ar + 1054976))[i0] = (((densenet_real *)(ar + 76202112))[i0] / ((densenet_real *)(ar + 76197248))[i0]);
+        ((densenet_real *)(ar + 1054976))[i0] = (((densenet_real *)(ar + 281431744))[i0] / ((densenet_real *)(ar + 698711872))[i0]);
     }
     }
     if (grad_ready) /* 6.3.0.weight */
@@ -6610,43 +6610,43 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* div -> f32[192, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 192; i0++) {
-        ((densenet_real *)(ar + 76199808))[i0] = (((-((((densenet_real *)(ar + 76202112))[i0] * ((densenet_real *)(ar + 76196480))[i0]) / ((densenet_real *)(ar + 76197248))[i0])) * 0.5f) / ((densenet_real *)(ar + 76197248))[i0]);
+        ((densenet_real *)(ar + 281432512))[i0] = (((-((((densenet_real *)(ar + 281431744))[i0] * ((densenet_real *)(ar + 698712640))[i0]) / ((densenet_real *)(ar + 698711872))[i0])) * 0.5f) / ((densenet_real *)(ar + 698711872))[i0]);
     }
     }
     /* unslice -> f32[2, 192], densenet.dlm line 15 */
     {
-    memset(((densenet_real *)(ar + 76202112)), 0, (size_t)(1) * 384 * sizeof(densenet_real));
+    memset(((densenet_real *)(ar + 281430208)), 0, (size_t)(1) * 384 * sizeof(densenet_real));
     for (int64_t i = 0; i < 1; i++)
         for (int64_t j = 0; j < 1; j++)
-            memcpy(((densenet_real *)(ar + 76202112)) + i * 384 + 192 + j * 192, ((densenet_real *)(ar + 76199808)) + i * 192 + j * 192, 192 * sizeof(densenet_real));
+            memcpy(((densenet_real *)(ar + 281430208)) + i * 384 + 192 + j * 192, ((densenet_real *)(ar + 281432512)) + i * 192 + j * 192, 192 * sizeof(densenet_real));
     }
     /* unslice -> f32[2, 192], densenet.dlm line 15 */
     {
-    memset(((densenet_real *)(ar + 76199808)), 0, (size_t)(1) * 384 * sizeof(densenet_real));
+    memset(((densenet_real *)(ar + 281431744)), 0, (size_t)(1) * 384 * sizeof(densenet_real));
     for (int64_t i = 0; i < 1; i++)
         for (int64_t j = 0; j < 1; j++)
-            memcpy(((densenet_real *)(ar + 76199808)) + i * 384 + 0 + j * 192, ((densenet_real *)(ar + 76201344)) + i * 192 + j * 192, 192 * sizeof(densenet_real));
+            memcpy(((densenet_real *)(ar + 281431744)) + i * 384 + 0 + j * 192, ((densenet_real *)(ar + 281433280)) + i * 192 + j * 192, 192 * sizeof(densenet_real));
     }
     /* add -> f32[2, 192], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 384; i0++) {
-        ((densenet_real *)(ar + 76203648))[i0] = (((densenet_real *)(ar + 76202112))[i0] + ((densenet_real *)(ar + 76199808))[i0]);
+        ((densenet_real *)(ar + 281433280))[i0] = (((densenet_real *)(ar + 281430208))[i0] + ((densenet_real *)(ar + 281431744))[i0]);
     }
     }
     /* slice -> f32[1, 192], densenet.dlm line 15 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((densenet_real *)(ar + 76197248)) + i * 192, ((densenet_real *)(ar + 76203648)) + i * 384 + 0, 192 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 309741760)) + i * 192, ((densenet_real *)(ar + 281433280)) + i * 384 + 0, 192 * sizeof(densenet_real));
     }
     /* slice -> f32[1, 192], densenet.dlm line 15 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((densenet_real *)(ar + 76199808)) + i * 192, ((densenet_real *)(ar + 76203648)) + i * 384 + 192, 192 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 281430208)) + i * 192, ((densenet_real *)(ar + 281433280)) + i * 384 + 192, 192 * sizeof(densenet_real));
     }
     /* mul -> f32[192, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 192; i0++) {
-        ((densenet_real *)(ar + 76200576))[i0] = (((densenet_real *)(ar + 76199808))[i0] * 2.0f);
+        ((densenet_real *)(ar + 309742528))[i0] = (((densenet_real *)(ar + 281430208))[i0] * 2.0f);
     }
     }
     /* add -> f32[batch 128, 192, 12, 12], densenet.dlm line 15 */
@@ -6655,7 +6655,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 192; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((densenet_real *)(ar + 609372352))[i0 * 27648 + i1 * 144 + i2] = ((((densenet_real *)(ar + 623528128))[i0 * 27648 + i1 * 144 + i2] + (((densenet_real *)(ar + 651839680))[i0 * 27648 + i1 * 144 + i2] * ((densenet_real *)(ar + 76196480))[i1])) + ((((densenet_real *)(ar + 76197248))[i1] + (((densenet_real *)(ar + 76200576))[i1] * (((densenet_real *)(ar + 595216576))[i0 * 27648 + i1 * 144 + i2] - ((densenet_real *)(ar + 76195712))[i1]))) * ((densenet_real *)(ar + 21910720))[0]));
+                ((densenet_real *)(ar + 281430208))[i0 * 27648 + i1 * 144 + i2] = ((((densenet_real *)(ar + 267274432))[i0 * 27648 + i1 * 144 + i2] + (((densenet_real *)(ar + 295585984))[i0 * 27648 + i1 * 144 + i2] * ((densenet_real *)(ar + 698712640))[i1])) + ((((densenet_real *)(ar + 309741760))[i1] + (((densenet_real *)(ar + 309742528))[i1] * (((densenet_real *)(ar + 333334720))[i0 * 27648 + i1 * 144 + i2] - ((densenet_real *)(ar + 698709568))[i1]))) * ((densenet_real *)(ar + 698739136))[0]));
             }
         }
     }
@@ -6663,12 +6663,12 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* slice -> f32[batch 128, 160, 12, 12], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 595216576)) + i * 23040, ((densenet_real *)(ar + 609372352)) + i * 27648 + 0, 23040 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 267274432)) + i * 23040, ((densenet_real *)(ar + 281430208)) + i * 27648 + 0, 23040 * sizeof(densenet_real));
     }
     /* slice -> f32[batch 128, 32, 12, 12], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 274352320)) + i * 4608, ((densenet_real *)(ar + 609372352)) + i * 27648 + 23040, 4608 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 297650368)) + i * 4608, ((densenet_real *)(ar + 281430208)) + i * 27648 + 23040, 4608 * sizeof(densenet_real));
     }
     /* sum -> f32[1, 32, 1, 1], densenet.dlm line 15 */
     {
@@ -6677,7 +6677,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((densenet_real *)(ar + 274352320))[i0 * 144 + i1 * 4608 + i2];
+                acc += ((densenet_real *)(ar + 297650368))[i0 * 144 + i1 * 4608 + i2];
             }
         }
         ((densenet_real *)(ar + 1054848))[i0] = (densenet_real)acc;
@@ -6687,11 +6687,11 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         grad_ready(grad_ready_arg, state, 4116288, 128);
     /* conv2d_dx -> f32[batch 128, 160, 12, 12], densenet.dlm line 15 */
     {
-    conv2d_dx(((densenet_real *)(ar + 607013056)), ((densenet_real *)(st + 879872)), ((densenet_real *)(ar + 274352320)), (densenet_real *)(ar + 618809536), n, 32, 8, 160, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dx(((densenet_real *)(ar + 279070912)), ((densenet_real *)(st + 879872)), ((densenet_real *)(ar + 297650368)), (densenet_real *)(ar + 290867392), n, 32, 8, 160, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[32, 160, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_dw(((densenet_real *)(ar + 583420096)), ((densenet_real *)(ar + 870528)), ((densenet_real *)(ar + 274352320)), (densenet_real *)(ar + 618809536), n, 32, 8, 160, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dw(((densenet_real *)(ar + 644761792)), ((densenet_real *)(ar + 870528)), ((densenet_real *)(ar + 297650368)), (densenet_real *)(ar + 290867392), n, 32, 8, 160, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     if (grad_ready) /* 6.2.2.weight */
         grad_ready(grad_ready_arg, state, 3931968, 184320);
@@ -6699,7 +6699,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     {
     DENSENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 23040; i0++) {
-        ((densenet_real *)(ar + 618809536))[i0] = (((densenet_real *)(ar + 607013056))[i0] * (((densenet_real *)(ar + 583420096))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((densenet_real *)(ar + 290867392))[i0] = (((densenet_real *)(ar + 279070912))[i0] * (((densenet_real *)(ar + 644761792))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 160, 1, 1], densenet.dlm line 15 */
@@ -6709,7 +6709,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((densenet_real *)(ar + 618809536))[i0 * 144 + i1 * 23040 + i2];
+                acc += ((densenet_real *)(ar + 290867392))[i0 * 144 + i1 * 23040 + i2];
             }
         }
         ((densenet_real *)(ar + 869888))[i0] = (densenet_real)acc;
@@ -6722,16 +6722,16 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += (((densenet_real *)(ar + 618809536))[i0 * 144 + i1 * 23040 + i2] * ((densenet_real *)(ar + 571623616))[i0 * 144 + i1 * 23040 + i2]);
+                acc += (((densenet_real *)(ar + 290867392))[i0 * 144 + i1 * 23040 + i2] * ((densenet_real *)(ar + 361646272))[i0 * 144 + i1 * 23040 + i2]);
             }
         }
-        ((densenet_real *)(ar + 76195712))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 279070912))[i0] = (densenet_real)acc;
     }
     }
     /* neg -> f32[160, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 160; i0++) {
-        ((densenet_real *)(ar + 76196352))[i0] = (-((densenet_real *)(ar + 869888))[i0]);
+        ((densenet_real *)(ar + 279071552))[i0] = (-((densenet_real *)(ar + 869888))[i0]);
     }
     }
     if (grad_ready) /* 6.2.0.bias */
@@ -6739,19 +6739,19 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* mul -> f32[160, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 160; i0++) {
-        ((densenet_real *)(ar + 76196992))[i0] = (((densenet_real *)(ar + 76196352))[i0] * ((densenet_real *)(ar + 76192896))[i0]);
+        ((densenet_real *)(ar + 279073472))[i0] = (((densenet_real *)(ar + 279071552))[i0] * ((densenet_real *)(ar + 698722112))[i0]);
     }
     }
     /* add -> f32[160, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 160; i0++) {
-        ((densenet_real *)(ar + 76199808))[i0] = (((densenet_real *)(ar + 76195712))[i0] + (((densenet_real *)(ar + 76196352))[i0] * ((densenet_real *)(ar + 76192256))[i0]));
+        ((densenet_real *)(ar + 279072192))[i0] = (((densenet_real *)(ar + 279070912))[i0] + (((densenet_real *)(ar + 279071552))[i0] * ((densenet_real *)(ar + 698719552))[i0]));
     }
     }
     /* div -> f32[160, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 160; i0++) {
-        ((densenet_real *)(ar + 869248))[i0] = (((densenet_real *)(ar + 76199808))[i0] / ((densenet_real *)(ar + 76193536))[i0]);
+        ((densenet_real *)(ar + 869248))[i0] = (((densenet_real *)(ar + 279072192))[i0] / ((densenet_real *)(ar + 698721472))[i0]);
     }
     }
     if (grad_ready) /* 6.2.0.weight */
@@ -6759,43 +6759,43 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* div -> f32[160, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 160; i0++) {
-        ((densenet_real *)(ar + 76195712))[i0] = (((-((((densenet_real *)(ar + 76199808))[i0] * ((densenet_real *)(ar + 76192896))[i0]) / ((densenet_real *)(ar + 76193536))[i0])) * 0.5f) / ((densenet_real *)(ar + 76193536))[i0]);
+        ((densenet_real *)(ar + 279072832))[i0] = (((-((((densenet_real *)(ar + 279072192))[i0] * ((densenet_real *)(ar + 698722112))[i0]) / ((densenet_real *)(ar + 698721472))[i0])) * 0.5f) / ((densenet_real *)(ar + 698721472))[i0]);
     }
     }
     /* unslice -> f32[2, 160], densenet.dlm line 15 */
     {
-    memset(((densenet_real *)(ar + 76199808)), 0, (size_t)(1) * 320 * sizeof(densenet_real));
+    memset(((densenet_real *)(ar + 279070912)), 0, (size_t)(1) * 320 * sizeof(densenet_real));
     for (int64_t i = 0; i < 1; i++)
         for (int64_t j = 0; j < 1; j++)
-            memcpy(((densenet_real *)(ar + 76199808)) + i * 320 + 160 + j * 160, ((densenet_real *)(ar + 76195712)) + i * 160 + j * 160, 160 * sizeof(densenet_real));
+            memcpy(((densenet_real *)(ar + 279070912)) + i * 320 + 160 + j * 160, ((densenet_real *)(ar + 279072832)) + i * 160 + j * 160, 160 * sizeof(densenet_real));
     }
     /* unslice -> f32[2, 160], densenet.dlm line 15 */
     {
-    memset(((densenet_real *)(ar + 76195712)), 0, (size_t)(1) * 320 * sizeof(densenet_real));
+    memset(((densenet_real *)(ar + 279072192)), 0, (size_t)(1) * 320 * sizeof(densenet_real));
     for (int64_t i = 0; i < 1; i++)
         for (int64_t j = 0; j < 1; j++)
-            memcpy(((densenet_real *)(ar + 76195712)) + i * 320 + 0 + j * 160, ((densenet_real *)(ar + 76196992)) + i * 160 + j * 160, 160 * sizeof(densenet_real));
+            memcpy(((densenet_real *)(ar + 279072192)) + i * 320 + 0 + j * 160, ((densenet_real *)(ar + 279073472)) + i * 160 + j * 160, 160 * sizeof(densenet_real));
     }
     /* add -> f32[2, 160], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 320; i0++) {
-        ((densenet_real *)(ar + 76201088))[i0] = (((densenet_real *)(ar + 76199808))[i0] + ((densenet_real *)(ar + 76195712))[i0]);
+        ((densenet_real *)(ar + 279073472))[i0] = (((densenet_real *)(ar + 279070912))[i0] + ((densenet_real *)(ar + 279072192))[i0]);
     }
     }
     /* slice -> f32[1, 160], densenet.dlm line 15 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((densenet_real *)(ar + 76193536)) + i * 160, ((densenet_real *)(ar + 76201088)) + i * 320 + 0, 160 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 302663872)) + i * 160, ((densenet_real *)(ar + 279073472)) + i * 320 + 0, 160 * sizeof(densenet_real));
     }
     /* slice -> f32[1, 160], densenet.dlm line 15 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((densenet_real *)(ar + 76195712)) + i * 160, ((densenet_real *)(ar + 76201088)) + i * 320 + 160, 160 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 279070912)) + i * 160, ((densenet_real *)(ar + 279073472)) + i * 320 + 160, 160 * sizeof(densenet_real));
     }
     /* mul -> f32[160, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 160; i0++) {
-        ((densenet_real *)(ar + 76196352))[i0] = (((densenet_real *)(ar + 76195712))[i0] * 2.0f);
+        ((densenet_real *)(ar + 302664512))[i0] = (((densenet_real *)(ar + 279070912))[i0] * 2.0f);
     }
     }
     /* add -> f32[batch 128, 160, 12, 12], densenet.dlm line 15 */
@@ -6804,7 +6804,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 160; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((densenet_real *)(ar + 583420096))[i0 * 23040 + i1 * 144 + i2] = ((((densenet_real *)(ar + 595216576))[i0 * 23040 + i1 * 144 + i2] + (((densenet_real *)(ar + 618809536))[i0 * 23040 + i1 * 144 + i2] * ((densenet_real *)(ar + 76192896))[i1])) + ((((densenet_real *)(ar + 76193536))[i1] + (((densenet_real *)(ar + 76196352))[i1] * (((densenet_real *)(ar + 571623616))[i0 * 23040 + i1 * 144 + i2] - ((densenet_real *)(ar + 76192256))[i1]))) * ((densenet_real *)(ar + 21910720))[0]));
+                ((densenet_real *)(ar + 279070912))[i0 * 23040 + i1 * 144 + i2] = ((((densenet_real *)(ar + 267274432))[i0 * 23040 + i1 * 144 + i2] + (((densenet_real *)(ar + 290867392))[i0 * 23040 + i1 * 144 + i2] * ((densenet_real *)(ar + 698722112))[i1])) + ((((densenet_real *)(ar + 302663872))[i1] + (((densenet_real *)(ar + 302664512))[i1] * (((densenet_real *)(ar + 361646272))[i0 * 23040 + i1 * 144 + i2] - ((densenet_real *)(ar + 698719552))[i1]))) * ((densenet_real *)(ar + 698739136))[0]));
             }
         }
     }
@@ -6812,12 +6812,12 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* slice -> f32[batch 128, 128, 12, 12], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 569264320)) + i * 18432, ((densenet_real *)(ar + 583420096)) + i * 23040 + 0, 18432 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 267274432)) + i * 18432, ((densenet_real *)(ar + 279070912)) + i * 23040 + 0, 18432 * sizeof(densenet_real));
     }
     /* slice -> f32[batch 128, 32, 12, 12], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 274352320)) + i * 4608, ((densenet_real *)(ar + 583420096)) + i * 23040 + 18432, 4608 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 291604672)) + i * 4608, ((densenet_real *)(ar + 279070912)) + i * 23040 + 18432, 4608 * sizeof(densenet_real));
     }
     /* sum -> f32[1, 32, 1, 1], densenet.dlm line 15 */
     {
@@ -6826,7 +6826,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((densenet_real *)(ar + 274352320))[i0 * 144 + i1 * 4608 + i2];
+                acc += ((densenet_real *)(ar + 291604672))[i0 * 144 + i1 * 4608 + i2];
             }
         }
         ((densenet_real *)(ar + 869120))[i0] = (densenet_real)acc;
@@ -6836,11 +6836,11 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         grad_ready(grad_ready_arg, state, 3930560, 128);
     /* conv2d_dx -> f32[batch 128, 128, 12, 12], densenet.dlm line 15 */
     {
-    conv2d_dx(((densenet_real *)(ar + 578701504)), ((densenet_real *)(st + 729664)), ((densenet_real *)(ar + 274352320)), (densenet_real *)(ar + 588138688), n, 32, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dx(((densenet_real *)(ar + 276711616)), ((densenet_real *)(st + 729664)), ((densenet_real *)(ar + 291604672)), (densenet_real *)(ar + 286148800), n, 32, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[32, 128, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_dw(((densenet_real *)(ar + 264915136)), ((densenet_real *)(ar + 721664)), ((densenet_real *)(ar + 274352320)), (densenet_real *)(ar + 588138688), n, 32, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dw(((densenet_real *)(ar + 665995456)), ((densenet_real *)(ar + 721664)), ((densenet_real *)(ar + 291604672)), (densenet_real *)(ar + 286148800), n, 32, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     if (grad_ready) /* 6.1.2.weight */
         grad_ready(grad_ready_arg, state, 3783104, 147456);
@@ -6848,7 +6848,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     {
     DENSENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 18432; i0++) {
-        ((densenet_real *)(ar + 588138688))[i0] = (((densenet_real *)(ar + 578701504))[i0] * (((densenet_real *)(ar + 264915136))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((densenet_real *)(ar + 286148800))[i0] = (((densenet_real *)(ar + 276711616))[i0] * (((densenet_real *)(ar + 665995456))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 128, 1, 1], densenet.dlm line 15 */
@@ -6858,7 +6858,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((densenet_real *)(ar + 588138688))[i0 * 144 + i1 * 18432 + i2];
+                acc += ((densenet_real *)(ar + 286148800))[i0 * 144 + i1 * 18432 + i2];
             }
         }
         ((densenet_real *)(ar + 721152))[i0] = (densenet_real)acc;
@@ -6871,16 +6871,16 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += (((densenet_real *)(ar + 588138688))[i0 * 144 + i1 * 18432 + i2] * ((densenet_real *)(ar + 559827136))[i0 * 144 + i1 * 18432 + i2]);
+                acc += (((densenet_real *)(ar + 286148800))[i0 * 144 + i1 * 18432 + i2] * ((densenet_real *)(ar + 656558272))[i0 * 144 + i1 * 18432 + i2]);
             }
         }
-        ((densenet_real *)(ar + 76192256))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 276711616))[i0] = (densenet_real)acc;
     }
     }
     /* neg -> f32[128, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((densenet_real *)(ar + 76192768))[i0] = (-((densenet_real *)(ar + 721152))[i0]);
+        ((densenet_real *)(ar + 276712128))[i0] = (-((densenet_real *)(ar + 721152))[i0]);
     }
     }
     if (grad_ready) /* 6.1.0.bias */
@@ -6888,19 +6888,19 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* mul -> f32[128, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((densenet_real *)(ar + 76193280))[i0] = (((densenet_real *)(ar + 76192768))[i0] * ((densenet_real *)(ar + 76189952))[i0]);
+        ((densenet_real *)(ar + 276713664))[i0] = (((densenet_real *)(ar + 276712128))[i0] * ((densenet_real *)(ar + 698729792))[i0]);
     }
     }
     /* add -> f32[128, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((densenet_real *)(ar + 76195712))[i0] = (((densenet_real *)(ar + 76192256))[i0] + (((densenet_real *)(ar + 76192768))[i0] * ((densenet_real *)(ar + 76189440))[i0]));
+        ((densenet_real *)(ar + 276712640))[i0] = (((densenet_real *)(ar + 276711616))[i0] + (((densenet_real *)(ar + 276712128))[i0] * ((densenet_real *)(ar + 698727744))[i0]));
     }
     }
     /* div -> f32[128, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((densenet_real *)(ar + 720640))[i0] = (((densenet_real *)(ar + 76195712))[i0] / ((densenet_real *)(ar + 76190464))[i0]);
+        ((densenet_real *)(ar + 720640))[i0] = (((densenet_real *)(ar + 276712640))[i0] / ((densenet_real *)(ar + 698729280))[i0]);
     }
     }
     if (grad_ready) /* 6.1.0.weight */
@@ -6908,43 +6908,43 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* div -> f32[128, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((densenet_real *)(ar + 76192256))[i0] = (((-((((densenet_real *)(ar + 76195712))[i0] * ((densenet_real *)(ar + 76189952))[i0]) / ((densenet_real *)(ar + 76190464))[i0])) * 0.5f) / ((densenet_real *)(ar + 76190464))[i0]);
+        ((densenet_real *)(ar + 276713152))[i0] = (((-((((densenet_real *)(ar + 276712640))[i0] * ((densenet_real *)(ar + 698729792))[i0]) / ((densenet_real *)(ar + 698729280))[i0])) * 0.5f) / ((densenet_real *)(ar + 698729280))[i0]);
     }
     }
     /* unslice -> f32[2, 128], densenet.dlm line 15 */
     {
-    memset(((densenet_real *)(ar + 76195712)), 0, (size_t)(1) * 256 * sizeof(densenet_real));
+    memset(((densenet_real *)(ar + 276711616)), 0, (size_t)(1) * 256 * sizeof(densenet_real));
     for (int64_t i = 0; i < 1; i++)
         for (int64_t j = 0; j < 1; j++)
-            memcpy(((densenet_real *)(ar + 76195712)) + i * 256 + 128 + j * 128, ((densenet_real *)(ar + 76192256)) + i * 128 + j * 128, 128 * sizeof(densenet_real));
+            memcpy(((densenet_real *)(ar + 276711616)) + i * 256 + 128 + j * 128, ((densenet_real *)(ar + 276713152)) + i * 128 + j * 128, 128 * sizeof(densenet_real));
     }
     /* unslice -> f32[2, 128], densenet.dlm line 15 */
     {
-    memset(((densenet_real *)(ar + 76192256)), 0, (size_t)(1) * 256 * sizeof(densenet_real));
+    memset(((densenet_real *)(ar + 276712640)), 0, (size_t)(1) * 256 * sizeof(densenet_real));
     for (int64_t i = 0; i < 1; i++)
         for (int64_t j = 0; j < 1; j++)
-            memcpy(((densenet_real *)(ar + 76192256)) + i * 256 + 0 + j * 128, ((densenet_real *)(ar + 76193280)) + i * 128 + j * 128, 128 * sizeof(densenet_real));
+            memcpy(((densenet_real *)(ar + 276712640)) + i * 256 + 0 + j * 128, ((densenet_real *)(ar + 276713664)) + i * 128 + j * 128, 128 * sizeof(densenet_real));
     }
     /* add -> f32[2, 128], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 256; i0++) {
-        ((densenet_real *)(ar + 76196736))[i0] = (((densenet_real *)(ar + 76195712))[i0] + ((densenet_real *)(ar + 76192256))[i0]);
+        ((densenet_real *)(ar + 276713664))[i0] = (((densenet_real *)(ar + 276711616))[i0] + ((densenet_real *)(ar + 276712640))[i0]);
     }
     }
     /* slice -> f32[1, 128], densenet.dlm line 15 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((densenet_real *)(ar + 76190464)) + i * 128, ((densenet_real *)(ar + 76196736)) + i * 256 + 0, 128 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 295585984)) + i * 128, ((densenet_real *)(ar + 276713664)) + i * 256 + 0, 128 * sizeof(densenet_real));
     }
     /* slice -> f32[1, 128], densenet.dlm line 15 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((densenet_real *)(ar + 76192256)) + i * 128, ((densenet_real *)(ar + 76196736)) + i * 256 + 128, 128 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 276711616)) + i * 128, ((densenet_real *)(ar + 276713664)) + i * 256 + 128, 128 * sizeof(densenet_real));
     }
     /* mul -> f32[128, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((densenet_real *)(ar + 76192768))[i0] = (((densenet_real *)(ar + 76192256))[i0] * 2.0f);
+        ((densenet_real *)(ar + 295586496))[i0] = (((densenet_real *)(ar + 276711616))[i0] * 2.0f);
     }
     }
     /* add -> f32[batch 128, 128, 12, 12], densenet.dlm line 15 */
@@ -6953,7 +6953,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((densenet_real *)(ar + 264915136))[i0 * 18432 + i1 * 144 + i2] = ((((densenet_real *)(ar + 569264320))[i0 * 18432 + i1 * 144 + i2] + (((densenet_real *)(ar + 588138688))[i0 * 18432 + i1 * 144 + i2] * ((densenet_real *)(ar + 76189952))[i1])) + ((((densenet_real *)(ar + 76190464))[i1] + (((densenet_real *)(ar + 76192768))[i1] * (((densenet_real *)(ar + 559827136))[i0 * 18432 + i1 * 144 + i2] - ((densenet_real *)(ar + 76189440))[i1]))) * ((densenet_real *)(ar + 21910720))[0]));
+                ((densenet_real *)(ar + 276711616))[i0 * 18432 + i1 * 144 + i2] = ((((densenet_real *)(ar + 267274432))[i0 * 18432 + i1 * 144 + i2] + (((densenet_real *)(ar + 286148800))[i0 * 18432 + i1 * 144 + i2] * ((densenet_real *)(ar + 698729792))[i1])) + ((((densenet_real *)(ar + 295585984))[i1] + (((densenet_real *)(ar + 295586496))[i1] * (((densenet_real *)(ar + 656558272))[i0 * 18432 + i1 * 144 + i2] - ((densenet_real *)(ar + 698727744))[i1]))) * ((densenet_real *)(ar + 698739136))[0]));
             }
         }
     }
@@ -6961,12 +6961,12 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* slice -> f32[batch 128, 96, 12, 12], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 559827136)) + i * 13824, ((densenet_real *)(ar + 264915136)) + i * 18432 + 0, 13824 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 267274432)) + i * 13824, ((densenet_real *)(ar + 276711616)) + i * 18432 + 0, 13824 * sizeof(densenet_real));
     }
     /* slice -> f32[batch 128, 32, 12, 12], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 274352320)) + i * 4608, ((densenet_real *)(ar + 264915136)) + i * 18432 + 13824, 4608 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 286148800)) + i * 4608, ((densenet_real *)(ar + 276711616)) + i * 18432 + 13824, 4608 * sizeof(densenet_real));
     }
     /* sum -> f32[1, 32, 1, 1], densenet.dlm line 15 */
     {
@@ -6975,7 +6975,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((densenet_real *)(ar + 274352320))[i0 * 144 + i1 * 4608 + i2];
+                acc += ((densenet_real *)(ar + 286148800))[i0 * 144 + i1 * 4608 + i2];
             }
         }
         ((densenet_real *)(ar + 720512))[i0] = (densenet_real)acc;
@@ -6985,11 +6985,11 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         grad_ready(grad_ready_arg, state, 3781952, 128);
     /* conv2d_dx -> f32[batch 128, 96, 12, 12], densenet.dlm line 15 */
     {
-    conv2d_dx(((densenet_real *)(ar + 264915136)), ((densenet_real *)(st + 616832)), ((densenet_real *)(ar + 274352320)), (densenet_real *)(ar + 566905024), n, 32, 8, 96, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dx(((densenet_real *)(ar + 274352320)), ((densenet_real *)(st + 616832)), ((densenet_real *)(ar + 286148800)), (densenet_real *)(ar + 281430208), n, 32, 8, 96, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[32, 96, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_dw(((densenet_real *)(ar + 257837248)), ((densenet_real *)(ar + 609920)), ((densenet_real *)(ar + 274352320)), (densenet_real *)(ar + 566905024), n, 32, 8, 96, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dw(((densenet_real *)(ar + 675432640)), ((densenet_real *)(ar + 609920)), ((densenet_real *)(ar + 286148800)), (densenet_real *)(ar + 281430208), n, 32, 8, 96, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     if (grad_ready) /* 6.0.2.weight */
         grad_ready(grad_ready_arg, state, 3671360, 110592);
@@ -6997,7 +6997,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     {
     DENSENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 13824; i0++) {
-        ((densenet_real *)(ar + 566905024))[i0] = (((densenet_real *)(ar + 264915136))[i0] * (((densenet_real *)(ar + 257837248))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((densenet_real *)(ar + 281430208))[i0] = (((densenet_real *)(ar + 274352320))[i0] * (((densenet_real *)(ar + 675432640))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 96, 1, 1], densenet.dlm line 15 */
@@ -7007,7 +7007,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((densenet_real *)(ar + 566905024))[i0 * 144 + i1 * 13824 + i2];
+                acc += ((densenet_real *)(ar + 281430208))[i0 * 144 + i1 * 13824 + i2];
             }
         }
         ((densenet_real *)(ar + 609536))[i0] = (densenet_real)acc;
@@ -7020,16 +7020,16 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += (((densenet_real *)(ar + 566905024))[i0 * 144 + i1 * 13824 + i2] * ((densenet_real *)(ar + 69108608))[i0 * 144 + i1 * 13824 + i2]);
+                acc += (((densenet_real *)(ar + 281430208))[i0 * 144 + i1 * 13824 + i2] * ((densenet_real *)(ar + 373442752))[i0 * 144 + i1 * 13824 + i2]);
             }
         }
-        ((densenet_real *)(ar + 76189440))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 274352320))[i0] = (densenet_real)acc;
     }
     }
     /* neg -> f32[96, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 96; i0++) {
-        ((densenet_real *)(ar + 76189824))[i0] = (-((densenet_real *)(ar + 609536))[i0]);
+        ((densenet_real *)(ar + 274352704))[i0] = (-((densenet_real *)(ar + 609536))[i0]);
     }
     }
     if (grad_ready) /* 6.0.0.bias */
@@ -7037,19 +7037,19 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* mul -> f32[96, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 96; i0++) {
-        ((densenet_real *)(ar + 76190208))[i0] = (((densenet_real *)(ar + 76189824))[i0] * ((densenet_real *)(ar + 76187008))[i0]);
+        ((densenet_real *)(ar + 274353856))[i0] = (((densenet_real *)(ar + 274352704))[i0] * ((densenet_real *)(ar + 698735680))[i0]);
     }
     }
     /* add -> f32[96, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 96; i0++) {
-        ((densenet_real *)(ar + 76190592))[i0] = (((densenet_real *)(ar + 76189440))[i0] + (((densenet_real *)(ar + 76189824))[i0] * ((densenet_real *)(ar + 40787072))[i0]));
+        ((densenet_real *)(ar + 274353088))[i0] = (((densenet_real *)(ar + 274352320))[i0] + (((densenet_real *)(ar + 274352704))[i0] * ((densenet_real *)(ar + 698734144))[i0]));
     }
     }
     /* div -> f32[96, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 96; i0++) {
-        ((densenet_real *)(ar + 609152))[i0] = (((densenet_real *)(ar + 76190592))[i0] / ((densenet_real *)(ar + 76188032))[i0]);
+        ((densenet_real *)(ar + 609152))[i0] = (((densenet_real *)(ar + 274353088))[i0] / ((densenet_real *)(ar + 698735296))[i0]);
     }
     }
     if (grad_ready) /* 6.0.0.weight */
@@ -7057,43 +7057,43 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* div -> f32[96, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 96; i0++) {
-        ((densenet_real *)(ar + 76189440))[i0] = (((-((((densenet_real *)(ar + 76190592))[i0] * ((densenet_real *)(ar + 76187008))[i0]) / ((densenet_real *)(ar + 76188032))[i0])) * 0.5f) / ((densenet_real *)(ar + 76188032))[i0]);
+        ((densenet_real *)(ar + 274353472))[i0] = (((-((((densenet_real *)(ar + 274353088))[i0] * ((densenet_real *)(ar + 698735680))[i0]) / ((densenet_real *)(ar + 698735296))[i0])) * 0.5f) / ((densenet_real *)(ar + 698735296))[i0]);
     }
     }
     /* unslice -> f32[2, 96], densenet.dlm line 15 */
     {
-    memset(((densenet_real *)(ar + 76192256)), 0, (size_t)(1) * 192 * sizeof(densenet_real));
+    memset(((densenet_real *)(ar + 274352320)), 0, (size_t)(1) * 192 * sizeof(densenet_real));
     for (int64_t i = 0; i < 1; i++)
         for (int64_t j = 0; j < 1; j++)
-            memcpy(((densenet_real *)(ar + 76192256)) + i * 192 + 96 + j * 96, ((densenet_real *)(ar + 76189440)) + i * 96 + j * 96, 96 * sizeof(densenet_real));
+            memcpy(((densenet_real *)(ar + 274352320)) + i * 192 + 96 + j * 96, ((densenet_real *)(ar + 274353472)) + i * 96 + j * 96, 96 * sizeof(densenet_real));
     }
     /* unslice -> f32[2, 96], densenet.dlm line 15 */
     {
-    memset(((densenet_real *)(ar + 76189440)), 0, (size_t)(1) * 192 * sizeof(densenet_real));
+    memset(((densenet_real *)(ar + 274353088)), 0, (size_t)(1) * 192 * sizeof(densenet_real));
     for (int64_t i = 0; i < 1; i++)
         for (int64_t j = 0; j < 1; j++)
-            memcpy(((densenet_real *)(ar + 76189440)) + i * 192 + 0 + j * 96, ((densenet_real *)(ar + 76190208)) + i * 96 + j * 96, 96 * sizeof(densenet_real));
+            memcpy(((densenet_real *)(ar + 274353088)) + i * 192 + 0 + j * 96, ((densenet_real *)(ar + 274353856)) + i * 96 + j * 96, 96 * sizeof(densenet_real));
     }
     /* add -> f32[2, 96], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 192; i0++) {
-        ((densenet_real *)(ar + 76190208))[i0] = (((densenet_real *)(ar + 76192256))[i0] + ((densenet_real *)(ar + 76189440))[i0]);
+        ((densenet_real *)(ar + 274353856))[i0] = (((densenet_real *)(ar + 274352320))[i0] + ((densenet_real *)(ar + 274353088))[i0]);
     }
     }
     /* slice -> f32[1, 96], densenet.dlm line 15 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((densenet_real *)(ar + 76188032)) + i * 96, ((densenet_real *)(ar + 76190208)) + i * 192 + 0, 96 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 288508096)) + i * 96, ((densenet_real *)(ar + 274353856)) + i * 192 + 0, 96 * sizeof(densenet_real));
     }
     /* slice -> f32[1, 96], densenet.dlm line 15 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((densenet_real *)(ar + 76189440)) + i * 96, ((densenet_real *)(ar + 76190208)) + i * 192 + 96, 96 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 274352320)) + i * 96, ((densenet_real *)(ar + 274353856)) + i * 192 + 96, 96 * sizeof(densenet_real));
     }
     /* mul -> f32[96, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 96; i0++) {
-        ((densenet_real *)(ar + 76189824))[i0] = (((densenet_real *)(ar + 76189440))[i0] * 2.0f);
+        ((densenet_real *)(ar + 288508480))[i0] = (((densenet_real *)(ar + 274352320))[i0] * 2.0f);
     }
     }
     /* add -> f32[batch 128, 96, 12, 12], densenet.dlm line 15 */
@@ -7102,14 +7102,14 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 96; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((densenet_real *)(ar + 257837248))[i0 * 13824 + i1 * 144 + i2] = ((((densenet_real *)(ar + 559827136))[i0 * 13824 + i1 * 144 + i2] + (((densenet_real *)(ar + 566905024))[i0 * 13824 + i1 * 144 + i2] * ((densenet_real *)(ar + 76187008))[i1])) + ((((densenet_real *)(ar + 76188032))[i1] + (((densenet_real *)(ar + 76189824))[i1] * (((densenet_real *)(ar + 69108608))[i0 * 13824 + i1 * 144 + i2] - ((densenet_real *)(ar + 40787072))[i1]))) * ((densenet_real *)(ar + 21910720))[0]));
+                ((densenet_real *)(ar + 274352320))[i0 * 13824 + i1 * 144 + i2] = ((((densenet_real *)(ar + 267274432))[i0 * 13824 + i1 * 144 + i2] + (((densenet_real *)(ar + 281430208))[i0 * 13824 + i1 * 144 + i2] * ((densenet_real *)(ar + 698735680))[i1])) + ((((densenet_real *)(ar + 288508096))[i1] + (((densenet_real *)(ar + 288508480))[i1] * (((densenet_real *)(ar + 373442752))[i0 * 13824 + i1 * 144 + i2] - ((densenet_real *)(ar + 698734144))[i1]))) * ((densenet_real *)(ar + 698739136))[0]));
             }
         }
     }
     }
     /* avg_pool_dx -> f32[batch 128, 96, 24, 24], densenet.dlm line 26 */
     {
-    avg_pool_dx_3(((densenet_real *)(ar + 257837248)), ((densenet_real *)(ar + 559827136)), n);
+    avg_pool_dx_3(((densenet_real *)(ar + 274352320)), ((densenet_real *)(ar + 323897536)), n);
     }
     /* sum -> f32[1, 96, 1, 1], densenet.dlm line 26 */
     {
@@ -7118,7 +7118,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += ((densenet_real *)(ar + 559827136))[i0 * 576 + i1 * 55296 + i2];
+                acc += ((densenet_real *)(ar + 323897536))[i0 * 576 + i1 * 55296 + i2];
             }
         }
         ((densenet_real *)(ar + 608768))[i0] = (densenet_real)acc;
@@ -7129,12 +7129,12 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* conv2d_dx -> f32[batch 128, 192, 24, 24], densenet.dlm line 26 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(1, 0, 192, 576, 96, ((densenet_real *)(st + 541120)), 192, ((densenet_real *)(ar + 559827136)) + i * 55296, 576, ((densenet_real *)(ar + 588138688)) + i * 110592, 576, 0);
+        gemm(1, 0, 192, 576, 96, ((densenet_real *)(st + 541120)), 192, ((densenet_real *)(ar + 323897536)) + i * 55296, 576, ((densenet_real *)(ar + 267274432)) + i * 110592, 576, 0);
     }
     /* conv2d_dw -> f32[96, 192, 1, 1], densenet.dlm line 26 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 1, 96, 192, 576, ((densenet_real *)(ar + 559827136)) + i * 55296, 576, ((densenet_real *)(ar + 503204032)) + i * 110592, 576, ((densenet_real *)(ar + 535040)), 192, i > 0);
+        gemm(0, 1, 96, 192, 576, ((densenet_real *)(ar + 323897536)) + i * 55296, 576, ((densenet_real *)(ar + 210651328)) + i * 110592, 576, ((densenet_real *)(ar + 535040)), 192, i > 0);
     }
     if (grad_ready) /* 5.2.weight */
         grad_ready(grad_ready_arg, state, 3596480, 73728);
@@ -7142,7 +7142,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     {
     DENSENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 110592; i0++) {
-        ((densenet_real *)(ar + 644761792))[i0] = (((densenet_real *)(ar + 588138688))[i0] * (((densenet_real *)(ar + 503204032))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((densenet_real *)(ar + 323897536))[i0] = (((densenet_real *)(ar + 267274432))[i0] * (((densenet_real *)(ar + 210651328))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 192, 1, 1], densenet.dlm line 26 */
@@ -7152,7 +7152,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += ((densenet_real *)(ar + 644761792))[i0 * 576 + i1 * 110592 + i2];
+                acc += ((densenet_real *)(ar + 323897536))[i0 * 576 + i1 * 110592 + i2];
             }
         }
         ((densenet_real *)(ar + 534272))[i0] = (densenet_real)acc;
@@ -7165,16 +7165,16 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += (((densenet_real *)(ar + 644761792))[i0 * 576 + i1 * 110592 + i2] * ((densenet_real *)(ar + 446580928))[i0 * 576 + i1 * 110592 + i2]);
+                acc += (((densenet_real *)(ar + 323897536))[i0 * 576 + i1 * 110592 + i2] * ((densenet_real *)(ar + 154028224))[i0 * 576 + i1 * 110592 + i2]);
             }
         }
-        ((densenet_real *)(ar + 69108608))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 210651328))[i0] = (densenet_real)acc;
     }
     }
     /* neg -> f32[192, 1, 1], densenet.dlm line 26 */
     {
     for (int64_t i0 = 0; i0 < 192; i0++) {
-        ((densenet_real *)(ar + 69109376))[i0] = (-((densenet_real *)(ar + 534272))[i0]);
+        ((densenet_real *)(ar + 210652096))[i0] = (-((densenet_real *)(ar + 534272))[i0]);
     }
     }
     if (grad_ready) /* 5.0.bias */
@@ -7182,19 +7182,19 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* mul -> f32[192, 1, 1], densenet.dlm line 26 */
     {
     for (int64_t i0 = 0; i0 < 192; i0++) {
-        ((densenet_real *)(ar + 69110144))[i0] = (((densenet_real *)(ar + 69109376))[i0] * ((densenet_real *)(ar + 69107072))[i0]);
+        ((densenet_real *)(ar + 210654400))[i0] = (((densenet_real *)(ar + 210652096))[i0] * ((densenet_real *)(ar + 698708800))[i0]);
     }
     }
     /* add -> f32[192, 1, 1], densenet.dlm line 26 */
     {
     for (int64_t i0 = 0; i0 < 192; i0++) {
-        ((densenet_real *)(ar + 69110912))[i0] = (((densenet_real *)(ar + 69108608))[i0] + (((densenet_real *)(ar + 69109376))[i0] * ((densenet_real *)(ar + 69106304))[i0]));
+        ((densenet_real *)(ar + 210652864))[i0] = (((densenet_real *)(ar + 210651328))[i0] + (((densenet_real *)(ar + 210652096))[i0] * ((densenet_real *)(ar + 698705728))[i0]));
     }
     }
     /* div -> f32[192, 1, 1], densenet.dlm line 26 */
     {
     for (int64_t i0 = 0; i0 < 192; i0++) {
-        ((densenet_real *)(ar + 533504))[i0] = (((densenet_real *)(ar + 69110912))[i0] / ((densenet_real *)(ar + 69107840))[i0]);
+        ((densenet_real *)(ar + 533504))[i0] = (((densenet_real *)(ar + 210652864))[i0] / ((densenet_real *)(ar + 698708032))[i0]);
     }
     }
     if (grad_ready) /* 5.0.weight */
@@ -7202,43 +7202,43 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* div -> f32[192, 1, 1], densenet.dlm line 26 */
     {
     for (int64_t i0 = 0; i0 < 192; i0++) {
-        ((densenet_real *)(ar + 69108608))[i0] = (((-((((densenet_real *)(ar + 69110912))[i0] * ((densenet_real *)(ar + 69107072))[i0]) / ((densenet_real *)(ar + 69107840))[i0])) * 0.5f) / ((densenet_real *)(ar + 69107840))[i0]);
+        ((densenet_real *)(ar + 210653632))[i0] = (((-((((densenet_real *)(ar + 210652864))[i0] * ((densenet_real *)(ar + 698708800))[i0]) / ((densenet_real *)(ar + 698708032))[i0])) * 0.5f) / ((densenet_real *)(ar + 698708032))[i0]);
     }
     }
     /* unslice -> f32[2, 192], densenet.dlm line 26 */
     {
-    memset(((densenet_real *)(ar + 69110912)), 0, (size_t)(1) * 384 * sizeof(densenet_real));
+    memset(((densenet_real *)(ar + 210651328)), 0, (size_t)(1) * 384 * sizeof(densenet_real));
     for (int64_t i = 0; i < 1; i++)
         for (int64_t j = 0; j < 1; j++)
-            memcpy(((densenet_real *)(ar + 69110912)) + i * 384 + 192 + j * 192, ((densenet_real *)(ar + 69108608)) + i * 192 + j * 192, 192 * sizeof(densenet_real));
+            memcpy(((densenet_real *)(ar + 210651328)) + i * 384 + 192 + j * 192, ((densenet_real *)(ar + 210653632)) + i * 192 + j * 192, 192 * sizeof(densenet_real));
     }
     /* unslice -> f32[2, 192], densenet.dlm line 26 */
     {
-    memset(((densenet_real *)(ar + 69107840)), 0, (size_t)(1) * 384 * sizeof(densenet_real));
+    memset(((densenet_real *)(ar + 210652864)), 0, (size_t)(1) * 384 * sizeof(densenet_real));
     for (int64_t i = 0; i < 1; i++)
         for (int64_t j = 0; j < 1; j++)
-            memcpy(((densenet_real *)(ar + 69107840)) + i * 384 + 0 + j * 192, ((densenet_real *)(ar + 69110144)) + i * 192 + j * 192, 192 * sizeof(densenet_real));
+            memcpy(((densenet_real *)(ar + 210652864)) + i * 384 + 0 + j * 192, ((densenet_real *)(ar + 210654400)) + i * 192 + j * 192, 192 * sizeof(densenet_real));
     }
     /* add -> f32[2, 192], densenet.dlm line 26 */
     {
     for (int64_t i0 = 0; i0 < 384; i0++) {
-        ((densenet_real *)(ar + 69109376))[i0] = (((densenet_real *)(ar + 69110912))[i0] + ((densenet_real *)(ar + 69107840))[i0]);
+        ((densenet_real *)(ar + 210654400))[i0] = (((densenet_real *)(ar + 210651328))[i0] + ((densenet_real *)(ar + 210652864))[i0]);
     }
     }
     /* slice -> f32[1, 192], densenet.dlm line 26 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((densenet_real *)(ar + 69107840)) + i * 192, ((densenet_real *)(ar + 69109376)) + i * 384 + 0, 192 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 267274432)) + i * 192, ((densenet_real *)(ar + 210654400)) + i * 384 + 0, 192 * sizeof(densenet_real));
     }
     /* slice -> f32[1, 192], densenet.dlm line 26 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((densenet_real *)(ar + 69108608)) + i * 192, ((densenet_real *)(ar + 69109376)) + i * 384 + 192, 192 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 210651328)) + i * 192, ((densenet_real *)(ar + 210654400)) + i * 384 + 192, 192 * sizeof(densenet_real));
     }
     /* mul -> f32[192, 1, 1], densenet.dlm line 26 */
     {
     for (int64_t i0 = 0; i0 < 192; i0++) {
-        ((densenet_real *)(ar + 69109376))[i0] = (((densenet_real *)(ar + 69108608))[i0] * 2.0f);
+        ((densenet_real *)(ar + 267275200))[i0] = (((densenet_real *)(ar + 210651328))[i0] * 2.0f);
     }
     }
     /* add -> f32[batch 128, 192, 24, 24], densenet.dlm line 26 */
@@ -7247,7 +7247,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 192; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((densenet_real *)(ar + 503204032))[i0 * 110592 + i1 * 576 + i2] = ((((densenet_real *)(ar + 644761792))[i0 * 110592 + i1 * 576 + i2] * ((densenet_real *)(ar + 69107072))[i1]) + ((((densenet_real *)(ar + 69107840))[i1] + (((densenet_real *)(ar + 69109376))[i1] * (((densenet_real *)(ar + 446580928))[i0 * 110592 + i1 * 576 + i2] - ((densenet_real *)(ar + 69106304))[i1]))) * ((densenet_real *)(ar + 3033664))[0]));
+                ((densenet_real *)(ar + 210651328))[i0 * 110592 + i1 * 576 + i2] = ((((densenet_real *)(ar + 323897536))[i0 * 110592 + i1 * 576 + i2] * ((densenet_real *)(ar + 698708800))[i1]) + ((((densenet_real *)(ar + 267274432))[i1] + (((densenet_real *)(ar + 267275200))[i1] * (((densenet_real *)(ar + 154028224))[i0 * 110592 + i1 * 576 + i2] - ((densenet_real *)(ar + 698705728))[i1]))) * ((densenet_real *)(ar + 698738752))[0]));
             }
         }
     }
@@ -7255,12 +7255,12 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* slice -> f32[batch 128, 160, 24, 24], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 446580928)) + i * 92160, ((densenet_real *)(ar + 503204032)) + i * 110592 + 0, 92160 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 154028224)) + i * 92160, ((densenet_real *)(ar + 210651328)) + i * 110592 + 0, 92160 * sizeof(densenet_real));
     }
     /* slice -> f32[batch 128, 32, 24, 24], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 257837248)) + i * 18432, ((densenet_real *)(ar + 503204032)) + i * 110592 + 92160, 18432 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 267274432)) + i * 18432, ((densenet_real *)(ar + 210651328)) + i * 110592 + 92160, 18432 * sizeof(densenet_real));
     }
     /* sum -> f32[1, 32, 1, 1], densenet.dlm line 15 */
     {
@@ -7269,7 +7269,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += ((densenet_real *)(ar + 257837248))[i0 * 576 + i1 * 18432 + i2];
+                acc += ((densenet_real *)(ar + 267274432))[i0 * 576 + i1 * 18432 + i2];
             }
         }
         ((densenet_real *)(ar + 533376))[i0] = (densenet_real)acc;
@@ -7279,11 +7279,11 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         grad_ready(grad_ready_arg, state, 3594816, 128);
     /* conv2d_dx -> f32[batch 128, 160, 24, 24], densenet.dlm line 15 */
     {
-    conv2d_dx(((densenet_real *)(ar + 493766848)), ((densenet_real *)(st + 353536)), ((densenet_real *)(ar + 257837248)), (densenet_real *)(ar + 69106304), n, 32, 2, 160, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_dx(((densenet_real *)(ar + 201214144)), ((densenet_real *)(st + 353536)), ((densenet_real *)(ar + 267274432)), (densenet_real *)(ar + 248400064), n, 32, 2, 160, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[32, 160, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_dw(((densenet_real *)(ar + 399395008)), ((densenet_real *)(ar + 349056)), ((densenet_real *)(ar + 257837248)), (densenet_real *)(ar + 69106304), n, 32, 2, 160, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_dw(((densenet_real *)(ar + 427706560)), ((densenet_real *)(ar + 349056)), ((densenet_real *)(ar + 267274432)), (densenet_real *)(ar + 248400064), n, 32, 2, 160, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     if (grad_ready) /* 4.3.2.weight */
         grad_ready(grad_ready_arg, state, 3410496, 184320);
@@ -7291,7 +7291,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     {
     DENSENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 92160; i0++) {
-        ((densenet_real *)(ar + 540952768))[i0] = (((densenet_real *)(ar + 493766848))[i0] * (((densenet_real *)(ar + 399395008))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((densenet_real *)(ar + 248400064))[i0] = (((densenet_real *)(ar + 201214144))[i0] * (((densenet_real *)(ar + 427706560))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 160, 1, 1], densenet.dlm line 15 */
@@ -7301,7 +7301,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += ((densenet_real *)(ar + 540952768))[i0 * 576 + i1 * 92160 + i2];
+                acc += ((densenet_real *)(ar + 248400064))[i0 * 576 + i1 * 92160 + i2];
             }
         }
         ((densenet_real *)(ar + 348416))[i0] = (densenet_real)acc;
@@ -7314,16 +7314,16 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += (((densenet_real *)(ar + 540952768))[i0 * 576 + i1 * 92160 + i2] * ((densenet_real *)(ar + 352209088))[i0 * 576 + i1 * 92160 + i2]);
+                acc += (((densenet_real *)(ar + 248400064))[i0 * 576 + i1 * 92160 + i2] * ((densenet_real *)(ar + 380520640))[i0 * 576 + i1 * 92160 + i2]);
             }
         }
-        ((densenet_real *)(ar + 69106304))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 201214144))[i0] = (densenet_real)acc;
     }
     }
     /* neg -> f32[160, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 160; i0++) {
-        ((densenet_real *)(ar + 69106944))[i0] = (-((densenet_real *)(ar + 348416))[i0]);
+        ((densenet_real *)(ar + 201214784))[i0] = (-((densenet_real *)(ar + 348416))[i0]);
     }
     }
     if (grad_ready) /* 4.3.0.bias */
@@ -7331,19 +7331,19 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* mul -> f32[160, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 160; i0++) {
-        ((densenet_real *)(ar + 69107584))[i0] = (((densenet_real *)(ar + 69106944))[i0] * ((densenet_real *)(ar + 69103488))[i0]);
+        ((densenet_real *)(ar + 201216704))[i0] = (((densenet_real *)(ar + 201214784))[i0] * ((densenet_real *)(ar + 698718912))[i0]);
     }
     }
     /* add -> f32[160, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 160; i0++) {
-        ((densenet_real *)(ar + 69108224))[i0] = (((densenet_real *)(ar + 69106304))[i0] + (((densenet_real *)(ar + 69106944))[i0] * ((densenet_real *)(ar + 69102848))[i0]));
+        ((densenet_real *)(ar + 201215424))[i0] = (((densenet_real *)(ar + 201214144))[i0] + (((densenet_real *)(ar + 201214784))[i0] * ((densenet_real *)(ar + 698716352))[i0]));
     }
     }
     /* div -> f32[160, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 160; i0++) {
-        ((densenet_real *)(ar + 347776))[i0] = (((densenet_real *)(ar + 69108224))[i0] / ((densenet_real *)(ar + 69104128))[i0]);
+        ((densenet_real *)(ar + 347776))[i0] = (((densenet_real *)(ar + 201215424))[i0] / ((densenet_real *)(ar + 698718272))[i0]);
     }
     }
     if (grad_ready) /* 4.3.0.weight */
@@ -7351,43 +7351,43 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* div -> f32[160, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 160; i0++) {
-        ((densenet_real *)(ar + 69106304))[i0] = (((-((((densenet_real *)(ar + 69108224))[i0] * ((densenet_real *)(ar + 69103488))[i0]) / ((densenet_real *)(ar + 69104128))[i0])) * 0.5f) / ((densenet_real *)(ar + 69104128))[i0]);
+        ((densenet_real *)(ar + 201216064))[i0] = (((-((((densenet_real *)(ar + 201215424))[i0] * ((densenet_real *)(ar + 698718912))[i0]) / ((densenet_real *)(ar + 698718272))[i0])) * 0.5f) / ((densenet_real *)(ar + 698718272))[i0]);
     }
     }
     /* unslice -> f32[2, 160], densenet.dlm line 15 */
     {
-    memset(((densenet_real *)(ar + 69108224)), 0, (size_t)(1) * 320 * sizeof(densenet_real));
+    memset(((densenet_real *)(ar + 201214144)), 0, (size_t)(1) * 320 * sizeof(densenet_real));
     for (int64_t i = 0; i < 1; i++)
         for (int64_t j = 0; j < 1; j++)
-            memcpy(((densenet_real *)(ar + 69108224)) + i * 320 + 160 + j * 160, ((densenet_real *)(ar + 69106304)) + i * 160 + j * 160, 160 * sizeof(densenet_real));
+            memcpy(((densenet_real *)(ar + 201214144)) + i * 320 + 160 + j * 160, ((densenet_real *)(ar + 201216064)) + i * 160 + j * 160, 160 * sizeof(densenet_real));
     }
     /* unslice -> f32[2, 160], densenet.dlm line 15 */
     {
-    memset(((densenet_real *)(ar + 69106304)), 0, (size_t)(1) * 320 * sizeof(densenet_real));
+    memset(((densenet_real *)(ar + 201215424)), 0, (size_t)(1) * 320 * sizeof(densenet_real));
     for (int64_t i = 0; i < 1; i++)
         for (int64_t j = 0; j < 1; j++)
-            memcpy(((densenet_real *)(ar + 69106304)) + i * 320 + 0 + j * 160, ((densenet_real *)(ar + 69107584)) + i * 160 + j * 160, 160 * sizeof(densenet_real));
+            memcpy(((densenet_real *)(ar + 201215424)) + i * 320 + 0 + j * 160, ((densenet_real *)(ar + 201216704)) + i * 160 + j * 160, 160 * sizeof(densenet_real));
     }
     /* add -> f32[2, 160], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 320; i0++) {
-        ((densenet_real *)(ar + 69109504))[i0] = (((densenet_real *)(ar + 69108224))[i0] + ((densenet_real *)(ar + 69106304))[i0]);
+        ((densenet_real *)(ar + 201216704))[i0] = (((densenet_real *)(ar + 201214144))[i0] + ((densenet_real *)(ar + 201215424))[i0]);
     }
     }
     /* slice -> f32[1, 160], densenet.dlm line 15 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((densenet_real *)(ar + 69104128)) + i * 160, ((densenet_real *)(ar + 69109504)) + i * 320 + 0, 160 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 295585984)) + i * 160, ((densenet_real *)(ar + 201216704)) + i * 320 + 0, 160 * sizeof(densenet_real));
     }
     /* slice -> f32[1, 160], densenet.dlm line 15 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((densenet_real *)(ar + 69106304)) + i * 160, ((densenet_real *)(ar + 69109504)) + i * 320 + 160, 160 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 201214144)) + i * 160, ((densenet_real *)(ar + 201216704)) + i * 320 + 160, 160 * sizeof(densenet_real));
     }
     /* mul -> f32[160, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 160; i0++) {
-        ((densenet_real *)(ar + 69106944))[i0] = (((densenet_real *)(ar + 69106304))[i0] * 2.0f);
+        ((densenet_real *)(ar + 295586624))[i0] = (((densenet_real *)(ar + 201214144))[i0] * 2.0f);
     }
     }
     /* add -> f32[batch 128, 160, 24, 24], densenet.dlm line 15 */
@@ -7396,7 +7396,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 160; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((densenet_real *)(ar + 399395008))[i0 * 92160 + i1 * 576 + i2] = ((((densenet_real *)(ar + 446580928))[i0 * 92160 + i1 * 576 + i2] + (((densenet_real *)(ar + 540952768))[i0 * 92160 + i1 * 576 + i2] * ((densenet_real *)(ar + 69103488))[i1])) + ((((densenet_real *)(ar + 69104128))[i1] + (((densenet_real *)(ar + 69106944))[i1] * (((densenet_real *)(ar + 352209088))[i0 * 92160 + i1 * 576 + i2] - ((densenet_real *)(ar + 69102848))[i1]))) * ((densenet_real *)(ar + 3033664))[0]));
+                ((densenet_real *)(ar + 201214144))[i0 * 92160 + i1 * 576 + i2] = ((((densenet_real *)(ar + 154028224))[i0 * 92160 + i1 * 576 + i2] + (((densenet_real *)(ar + 248400064))[i0 * 92160 + i1 * 576 + i2] * ((densenet_real *)(ar + 698718912))[i1])) + ((((densenet_real *)(ar + 295585984))[i1] + (((densenet_real *)(ar + 295586624))[i1] * (((densenet_real *)(ar + 380520640))[i0 * 92160 + i1 * 576 + i2] - ((densenet_real *)(ar + 698716352))[i1]))) * ((densenet_real *)(ar + 698738752))[0]));
             }
         }
     }
@@ -7404,12 +7404,12 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* slice -> f32[batch 128, 128, 24, 24], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 352209088)) + i * 73728, ((densenet_real *)(ar + 399395008)) + i * 92160 + 0, 73728 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 154028224)) + i * 73728, ((densenet_real *)(ar + 201214144)) + i * 92160 + 0, 73728 * sizeof(densenet_real));
     }
     /* slice -> f32[batch 128, 32, 24, 24], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 257837248)) + i * 18432, ((densenet_real *)(ar + 399395008)) + i * 92160 + 73728, 18432 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 248400064)) + i * 18432, ((densenet_real *)(ar + 201214144)) + i * 92160 + 73728, 18432 * sizeof(densenet_real));
     }
     /* sum -> f32[1, 32, 1, 1], densenet.dlm line 15 */
     {
@@ -7418,7 +7418,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += ((densenet_real *)(ar + 257837248))[i0 * 576 + i1 * 18432 + i2];
+                acc += ((densenet_real *)(ar + 248400064))[i0 * 576 + i1 * 18432 + i2];
             }
         }
         ((densenet_real *)(ar + 347648))[i0] = (densenet_real)acc;
@@ -7428,11 +7428,11 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         grad_ready(grad_ready_arg, state, 3409088, 128);
     /* conv2d_dx -> f32[batch 128, 128, 24, 24], densenet.dlm line 15 */
     {
-    conv2d_dx(((densenet_real *)(ar + 389957824)), ((densenet_real *)(st + 203328)), ((densenet_real *)(ar + 257837248)), (densenet_real *)(ar + 69106304), n, 32, 2, 128, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_dx(((densenet_real *)(ar + 191776960)), ((densenet_real *)(st + 203328)), ((densenet_real *)(ar + 248400064)), (densenet_real *)(ar + 229525696), n, 32, 2, 128, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[32, 128, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_dw(((densenet_real *)(ar + 314460352)), ((densenet_real *)(ar + 200192)), ((densenet_real *)(ar + 257837248)), (densenet_real *)(ar + 69106304), n, 32, 2, 128, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_dw(((densenet_real *)(ar + 512641216)), ((densenet_real *)(ar + 200192)), ((densenet_real *)(ar + 248400064)), (densenet_real *)(ar + 229525696), n, 32, 2, 128, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     if (grad_ready) /* 4.2.2.weight */
         grad_ready(grad_ready_arg, state, 3261632, 147456);
@@ -7440,7 +7440,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     {
     DENSENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 73728; i0++) {
-        ((densenet_real *)(ar + 427706560))[i0] = (((densenet_real *)(ar + 389957824))[i0] * (((densenet_real *)(ar + 314460352))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((densenet_real *)(ar + 229525696))[i0] = (((densenet_real *)(ar + 191776960))[i0] * (((densenet_real *)(ar + 512641216))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 128, 1, 1], densenet.dlm line 15 */
@@ -7450,7 +7450,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += ((densenet_real *)(ar + 427706560))[i0 * 576 + i1 * 73728 + i2];
+                acc += ((densenet_real *)(ar + 229525696))[i0 * 576 + i1 * 73728 + i2];
             }
         }
         ((densenet_real *)(ar + 199680))[i0] = (densenet_real)acc;
@@ -7463,16 +7463,16 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += (((densenet_real *)(ar + 427706560))[i0 * 576 + i1 * 73728 + i2] * ((densenet_real *)(ar + 276711616))[i0 * 576 + i1 * 73728 + i2]);
+                acc += (((densenet_real *)(ar + 229525696))[i0 * 576 + i1 * 73728 + i2] * ((densenet_real *)(ar + 474892480))[i0 * 576 + i1 * 73728 + i2]);
             }
         }
-        ((densenet_real *)(ar + 69102848))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 191776960))[i0] = (densenet_real)acc;
     }
     }
     /* neg -> f32[128, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((densenet_real *)(ar + 69103360))[i0] = (-((densenet_real *)(ar + 199680))[i0]);
+        ((densenet_real *)(ar + 191777472))[i0] = (-((densenet_real *)(ar + 199680))[i0]);
     }
     }
     if (grad_ready) /* 4.2.0.bias */
@@ -7480,19 +7480,19 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* mul -> f32[128, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((densenet_real *)(ar + 69103872))[i0] = (((densenet_real *)(ar + 69103360))[i0] * ((densenet_real *)(ar + 69100544))[i0]);
+        ((densenet_real *)(ar + 191779008))[i0] = (((densenet_real *)(ar + 191777472))[i0] * ((densenet_real *)(ar + 698727232))[i0]);
     }
     }
     /* add -> f32[128, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((densenet_real *)(ar + 69106304))[i0] = (((densenet_real *)(ar + 69102848))[i0] + (((densenet_real *)(ar + 69103360))[i0] * ((densenet_real *)(ar + 69100032))[i0]));
+        ((densenet_real *)(ar + 191777984))[i0] = (((densenet_real *)(ar + 191776960))[i0] + (((densenet_real *)(ar + 191777472))[i0] * ((densenet_real *)(ar + 698725184))[i0]));
     }
     }
     /* div -> f32[128, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((densenet_real *)(ar + 199168))[i0] = (((densenet_real *)(ar + 69106304))[i0] / ((densenet_real *)(ar + 69101056))[i0]);
+        ((densenet_real *)(ar + 199168))[i0] = (((densenet_real *)(ar + 191777984))[i0] / ((densenet_real *)(ar + 698726720))[i0]);
     }
     }
     if (grad_ready) /* 4.2.0.weight */
@@ -7500,43 +7500,43 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* div -> f32[128, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((densenet_real *)(ar + 69102848))[i0] = (((-((((densenet_real *)(ar + 69106304))[i0] * ((densenet_real *)(ar + 69100544))[i0]) / ((densenet_real *)(ar + 69101056))[i0])) * 0.5f) / ((densenet_real *)(ar + 69101056))[i0]);
+        ((densenet_real *)(ar + 191778496))[i0] = (((-((((densenet_real *)(ar + 191777984))[i0] * ((densenet_real *)(ar + 698727232))[i0]) / ((densenet_real *)(ar + 698726720))[i0])) * 0.5f) / ((densenet_real *)(ar + 698726720))[i0]);
     }
     }
     /* unslice -> f32[2, 128], densenet.dlm line 15 */
     {
-    memset(((densenet_real *)(ar + 69106304)), 0, (size_t)(1) * 256 * sizeof(densenet_real));
+    memset(((densenet_real *)(ar + 191776960)), 0, (size_t)(1) * 256 * sizeof(densenet_real));
     for (int64_t i = 0; i < 1; i++)
         for (int64_t j = 0; j < 1; j++)
-            memcpy(((densenet_real *)(ar + 69106304)) + i * 256 + 128 + j * 128, ((densenet_real *)(ar + 69102848)) + i * 128 + j * 128, 128 * sizeof(densenet_real));
+            memcpy(((densenet_real *)(ar + 191776960)) + i * 256 + 128 + j * 128, ((densenet_real *)(ar + 191778496)) + i * 128 + j * 128, 128 * sizeof(densenet_real));
     }
     /* unslice -> f32[2, 128], densenet.dlm line 15 */
     {
-    memset(((densenet_real *)(ar + 69102848)), 0, (size_t)(1) * 256 * sizeof(densenet_real));
+    memset(((densenet_real *)(ar + 191777984)), 0, (size_t)(1) * 256 * sizeof(densenet_real));
     for (int64_t i = 0; i < 1; i++)
         for (int64_t j = 0; j < 1; j++)
-            memcpy(((densenet_real *)(ar + 69102848)) + i * 256 + 0 + j * 128, ((densenet_real *)(ar + 69103872)) + i * 128 + j * 128, 128 * sizeof(densenet_real));
+            memcpy(((densenet_real *)(ar + 191777984)) + i * 256 + 0 + j * 128, ((densenet_real *)(ar + 191779008)) + i * 128 + j * 128, 128 * sizeof(densenet_real));
     }
     /* add -> f32[2, 128], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 256; i0++) {
-        ((densenet_real *)(ar + 69107328))[i0] = (((densenet_real *)(ar + 69106304))[i0] + ((densenet_real *)(ar + 69102848))[i0]);
+        ((densenet_real *)(ar + 191779008))[i0] = (((densenet_real *)(ar + 191776960))[i0] + ((densenet_real *)(ar + 191777984))[i0]);
     }
     }
     /* slice -> f32[1, 128], densenet.dlm line 15 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((densenet_real *)(ar + 69101056)) + i * 128, ((densenet_real *)(ar + 69107328)) + i * 256 + 0, 128 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 267274432)) + i * 128, ((densenet_real *)(ar + 191779008)) + i * 256 + 0, 128 * sizeof(densenet_real));
     }
     /* slice -> f32[1, 128], densenet.dlm line 15 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((densenet_real *)(ar + 69102848)) + i * 128, ((densenet_real *)(ar + 69107328)) + i * 256 + 128, 128 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 191776960)) + i * 128, ((densenet_real *)(ar + 191779008)) + i * 256 + 128, 128 * sizeof(densenet_real));
     }
     /* mul -> f32[128, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((densenet_real *)(ar + 69103360))[i0] = (((densenet_real *)(ar + 69102848))[i0] * 2.0f);
+        ((densenet_real *)(ar + 267274944))[i0] = (((densenet_real *)(ar + 191776960))[i0] * 2.0f);
     }
     }
     /* add -> f32[batch 128, 128, 24, 24], densenet.dlm line 15 */
@@ -7545,7 +7545,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((densenet_real *)(ar + 314460352))[i0 * 73728 + i1 * 576 + i2] = ((((densenet_real *)(ar + 352209088))[i0 * 73728 + i1 * 576 + i2] + (((densenet_real *)(ar + 427706560))[i0 * 73728 + i1 * 576 + i2] * ((densenet_real *)(ar + 69100544))[i1])) + ((((densenet_real *)(ar + 69101056))[i1] + (((densenet_real *)(ar + 69103360))[i1] * (((densenet_real *)(ar + 276711616))[i0 * 73728 + i1 * 576 + i2] - ((densenet_real *)(ar + 69100032))[i1]))) * ((densenet_real *)(ar + 3033664))[0]));
+                ((densenet_real *)(ar + 191776960))[i0 * 73728 + i1 * 576 + i2] = ((((densenet_real *)(ar + 154028224))[i0 * 73728 + i1 * 576 + i2] + (((densenet_real *)(ar + 229525696))[i0 * 73728 + i1 * 576 + i2] * ((densenet_real *)(ar + 698727232))[i1])) + ((((densenet_real *)(ar + 267274432))[i1] + (((densenet_real *)(ar + 267274944))[i1] * (((densenet_real *)(ar + 474892480))[i0 * 73728 + i1 * 576 + i2] - ((densenet_real *)(ar + 698725184))[i1]))) * ((densenet_real *)(ar + 698738752))[0]));
             }
         }
     }
@@ -7553,12 +7553,12 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* slice -> f32[batch 128, 96, 24, 24], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 257837248)) + i * 55296, ((densenet_real *)(ar + 314460352)) + i * 73728 + 0, 55296 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 154028224)) + i * 55296, ((densenet_real *)(ar + 191776960)) + i * 73728 + 0, 55296 * sizeof(densenet_real));
     }
     /* slice -> f32[batch 128, 32, 24, 24], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 286148800)) + i * 18432, ((densenet_real *)(ar + 314460352)) + i * 73728 + 55296, 18432 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 229525696)) + i * 18432, ((densenet_real *)(ar + 191776960)) + i * 73728 + 55296, 18432 * sizeof(densenet_real));
     }
     /* sum -> f32[1, 32, 1, 1], densenet.dlm line 15 */
     {
@@ -7567,7 +7567,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += ((densenet_real *)(ar + 286148800))[i0 * 576 + i1 * 18432 + i2];
+                acc += ((densenet_real *)(ar + 229525696))[i0 * 576 + i1 * 18432 + i2];
             }
         }
         ((densenet_real *)(ar + 199040))[i0] = (densenet_real)acc;
@@ -7577,11 +7577,11 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         grad_ready(grad_ready_arg, state, 3260480, 128);
     /* conv2d_dx -> f32[batch 128, 96, 24, 24], densenet.dlm line 15 */
     {
-    conv2d_dx(((densenet_real *)(ar + 295585984)), ((densenet_real *)(st + 90496)), ((densenet_real *)(ar + 286148800)), (densenet_real *)(ar + 69106304), n, 32, 2, 96, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_dx(((densenet_real *)(ar + 182339776)), ((densenet_real *)(st + 90496)), ((densenet_real *)(ar + 229525696)), (densenet_real *)(ar + 210651328), n, 32, 2, 96, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[32, 96, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_dw(((densenet_real *)(ar + 40787456)), ((densenet_real *)(ar + 88448)), ((densenet_real *)(ar + 286148800)), (densenet_real *)(ar + 69106304), n, 32, 2, 96, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_dw(((densenet_real *)(ar + 578701504)), ((densenet_real *)(ar + 88448)), ((densenet_real *)(ar + 229525696)), (densenet_real *)(ar + 210651328), n, 32, 2, 96, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     if (grad_ready) /* 4.1.2.weight */
         grad_ready(grad_ready_arg, state, 3149888, 110592);
@@ -7589,7 +7589,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     {
     DENSENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 55296; i0++) {
-        ((densenet_real *)(ar + 323897536))[i0] = (((densenet_real *)(ar + 295585984))[i0] * (((densenet_real *)(ar + 40787456))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((densenet_real *)(ar + 210651328))[i0] = (((densenet_real *)(ar + 182339776))[i0] * (((densenet_real *)(ar + 578701504))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 96, 1, 1], densenet.dlm line 15 */
@@ -7599,7 +7599,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += ((densenet_real *)(ar + 323897536))[i0 * 576 + i1 * 55296 + i2];
+                acc += ((densenet_real *)(ar + 210651328))[i0 * 576 + i1 * 55296 + i2];
             }
         }
         ((densenet_real *)(ar + 88064))[i0] = (densenet_real)acc;
@@ -7612,16 +7612,16 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += (((densenet_real *)(ar + 323897536))[i0 * 576 + i1 * 55296 + i2] * ((densenet_real *)(ar + 229525696))[i0 * 576 + i1 * 55296 + i2]);
+                acc += (((densenet_real *)(ar + 210651328))[i0 * 576 + i1 * 55296 + i2] * ((densenet_real *)(ar + 550389952))[i0 * 576 + i1 * 55296 + i2]);
             }
         }
-        ((densenet_real *)(ar + 40787072))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 182339776))[i0] = (densenet_real)acc;
     }
     }
     /* neg -> f32[96, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 96; i0++) {
-        ((densenet_real *)(ar + 40787456))[i0] = (-((densenet_real *)(ar + 88064))[i0]);
+        ((densenet_real *)(ar + 182340160))[i0] = (-((densenet_real *)(ar + 88064))[i0]);
     }
     }
     if (grad_ready) /* 4.1.0.bias */
@@ -7629,19 +7629,19 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* mul -> f32[96, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 96; i0++) {
-        ((densenet_real *)(ar + 40787840))[i0] = (((densenet_real *)(ar + 40787456))[i0] * ((densenet_real *)(ar + 40786304))[i0]);
+        ((densenet_real *)(ar + 182341312))[i0] = (((densenet_real *)(ar + 182340160))[i0] * ((densenet_real *)(ar + 698733760))[i0]);
     }
     }
     /* add -> f32[96, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 96; i0++) {
-        ((densenet_real *)(ar + 40788224))[i0] = (((densenet_real *)(ar + 40787072))[i0] + (((densenet_real *)(ar + 40787456))[i0] * ((densenet_real *)(ar + 40785920))[i0]));
+        ((densenet_real *)(ar + 182340544))[i0] = (((densenet_real *)(ar + 182339776))[i0] + (((densenet_real *)(ar + 182340160))[i0] * ((densenet_real *)(ar + 698732224))[i0]));
     }
     }
     /* div -> f32[96, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 96; i0++) {
-        ((densenet_real *)(ar + 87680))[i0] = (((densenet_real *)(ar + 40788224))[i0] / ((densenet_real *)(ar + 40786688))[i0]);
+        ((densenet_real *)(ar + 87680))[i0] = (((densenet_real *)(ar + 182340544))[i0] / ((densenet_real *)(ar + 698733376))[i0]);
     }
     }
     if (grad_ready) /* 4.1.0.weight */
@@ -7649,43 +7649,43 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* div -> f32[96, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 96; i0++) {
-        ((densenet_real *)(ar + 40787072))[i0] = (((-((((densenet_real *)(ar + 40788224))[i0] * ((densenet_real *)(ar + 40786304))[i0]) / ((densenet_real *)(ar + 40786688))[i0])) * 0.5f) / ((densenet_real *)(ar + 40786688))[i0]);
+        ((densenet_real *)(ar + 182340928))[i0] = (((-((((densenet_real *)(ar + 182340544))[i0] * ((densenet_real *)(ar + 698733760))[i0]) / ((densenet_real *)(ar + 698733376))[i0])) * 0.5f) / ((densenet_real *)(ar + 698733376))[i0]);
     }
     }
     /* unslice -> f32[2, 96], densenet.dlm line 15 */
     {
-    memset(((densenet_real *)(ar + 40788224)), 0, (size_t)(1) * 192 * sizeof(densenet_real));
+    memset(((densenet_real *)(ar + 182339776)), 0, (size_t)(1) * 192 * sizeof(densenet_real));
     for (int64_t i = 0; i < 1; i++)
         for (int64_t j = 0; j < 1; j++)
-            memcpy(((densenet_real *)(ar + 40788224)) + i * 192 + 96 + j * 96, ((densenet_real *)(ar + 40787072)) + i * 96 + j * 96, 96 * sizeof(densenet_real));
+            memcpy(((densenet_real *)(ar + 182339776)) + i * 192 + 96 + j * 96, ((densenet_real *)(ar + 182340928)) + i * 96 + j * 96, 96 * sizeof(densenet_real));
     }
     /* unslice -> f32[2, 96], densenet.dlm line 15 */
     {
-    memset(((densenet_real *)(ar + 40786688)), 0, (size_t)(1) * 192 * sizeof(densenet_real));
+    memset(((densenet_real *)(ar + 182340544)), 0, (size_t)(1) * 192 * sizeof(densenet_real));
     for (int64_t i = 0; i < 1; i++)
         for (int64_t j = 0; j < 1; j++)
-            memcpy(((densenet_real *)(ar + 40786688)) + i * 192 + 0 + j * 96, ((densenet_real *)(ar + 40787840)) + i * 96 + j * 96, 96 * sizeof(densenet_real));
+            memcpy(((densenet_real *)(ar + 182340544)) + i * 192 + 0 + j * 96, ((densenet_real *)(ar + 182341312)) + i * 96 + j * 96, 96 * sizeof(densenet_real));
     }
     /* add -> f32[2, 96], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 192; i0++) {
-        ((densenet_real *)(ar + 40787456))[i0] = (((densenet_real *)(ar + 40788224))[i0] + ((densenet_real *)(ar + 40786688))[i0]);
+        ((densenet_real *)(ar + 182341312))[i0] = (((densenet_real *)(ar + 182339776))[i0] + ((densenet_real *)(ar + 182340544))[i0]);
     }
     }
     /* slice -> f32[1, 96], densenet.dlm line 15 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((densenet_real *)(ar + 40786688)) + i * 96, ((densenet_real *)(ar + 40787456)) + i * 192 + 0, 96 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 238962880)) + i * 96, ((densenet_real *)(ar + 182341312)) + i * 192 + 0, 96 * sizeof(densenet_real));
     }
     /* slice -> f32[1, 96], densenet.dlm line 15 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((densenet_real *)(ar + 40787072)) + i * 96, ((densenet_real *)(ar + 40787456)) + i * 192 + 96, 96 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 182339776)) + i * 96, ((densenet_real *)(ar + 182341312)) + i * 192 + 96, 96 * sizeof(densenet_real));
     }
     /* mul -> f32[96, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 96; i0++) {
-        ((densenet_real *)(ar + 40787456))[i0] = (((densenet_real *)(ar + 40787072))[i0] * 2.0f);
+        ((densenet_real *)(ar + 238963264))[i0] = (((densenet_real *)(ar + 182339776))[i0] * 2.0f);
     }
     }
     /* add -> f32[batch 128, 96, 24, 24], densenet.dlm line 15 */
@@ -7694,7 +7694,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 96; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((densenet_real *)(ar + 286148800))[i0 * 55296 + i1 * 576 + i2] = ((((densenet_real *)(ar + 257837248))[i0 * 55296 + i1 * 576 + i2] + (((densenet_real *)(ar + 323897536))[i0 * 55296 + i1 * 576 + i2] * ((densenet_real *)(ar + 40786304))[i1])) + ((((densenet_real *)(ar + 40786688))[i1] + (((densenet_real *)(ar + 40787456))[i1] * (((densenet_real *)(ar + 229525696))[i0 * 55296 + i1 * 576 + i2] - ((densenet_real *)(ar + 40785920))[i1]))) * ((densenet_real *)(ar + 3033664))[0]));
+                ((densenet_real *)(ar + 182339776))[i0 * 55296 + i1 * 576 + i2] = ((((densenet_real *)(ar + 154028224))[i0 * 55296 + i1 * 576 + i2] + (((densenet_real *)(ar + 210651328))[i0 * 55296 + i1 * 576 + i2] * ((densenet_real *)(ar + 698733760))[i1])) + ((((densenet_real *)(ar + 238962880))[i1] + (((densenet_real *)(ar + 238963264))[i1] * (((densenet_real *)(ar + 550389952))[i0 * 55296 + i1 * 576 + i2] - ((densenet_real *)(ar + 698732224))[i1]))) * ((densenet_real *)(ar + 698738752))[0]));
             }
         }
     }
@@ -7702,12 +7702,12 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* slice -> f32[batch 128, 64, 24, 24], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 40785920)) + i * 36864, ((densenet_real *)(ar + 286148800)) + i * 55296 + 0, 36864 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 154028224)) + i * 36864, ((densenet_real *)(ar + 182339776)) + i * 55296 + 0, 36864 * sizeof(densenet_real));
     }
     /* slice -> f32[batch 128, 32, 24, 24], densenet.dlm line 20 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((densenet_real *)(ar + 59660288)) + i * 18432, ((densenet_real *)(ar + 286148800)) + i * 55296 + 36864, 18432 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 210651328)) + i * 18432, ((densenet_real *)(ar + 182339776)) + i * 55296 + 36864, 18432 * sizeof(densenet_real));
     }
     /* sum -> f32[1, 32, 1, 1], densenet.dlm line 15 */
     {
@@ -7716,7 +7716,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += ((densenet_real *)(ar + 59660288))[i0 * 576 + i1 * 18432 + i2];
+                acc += ((densenet_real *)(ar + 210651328))[i0 * 576 + i1 * 18432 + i2];
             }
         }
         ((densenet_real *)(ar + 87552))[i0] = (densenet_real)acc;
@@ -7726,11 +7726,11 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         grad_ready(grad_ready_arg, state, 3148992, 128);
     /* conv2d_dx -> f32[batch 128, 64, 24, 24], densenet.dlm line 15 */
     {
-    conv2d_dx(((densenet_real *)(ar + 229525696)), ((densenet_real *)(st + 15040)), ((densenet_real *)(ar + 59660288)), (densenet_real *)(ar + 69106304), n, 32, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_dx(((densenet_real *)(ar + 172902592)), ((densenet_real *)(st + 15040)), ((densenet_real *)(ar + 210651328)), (densenet_real *)(ar + 191776960), n, 32, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[32, 64, 3, 3], densenet.dlm line 15 */
     {
-    conv2d_dw(((densenet_real *)(ar + 21910784)), ((densenet_real *)(ar + 13824)), ((densenet_real *)(ar + 59660288)), (densenet_real *)(ar + 69106304), n, 32, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_dw(((densenet_real *)(ar + 625887424)), ((densenet_real *)(ar + 13824)), ((densenet_real *)(ar + 210651328)), (densenet_real *)(ar + 191776960), n, 32, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     if (grad_ready) /* 4.0.2.weight */
         grad_ready(grad_ready_arg, state, 3075264, 73728);
@@ -7738,7 +7738,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     {
     DENSENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 36864; i0++) {
-        ((densenet_real *)(ar + 248400064))[i0] = (((densenet_real *)(ar + 229525696))[i0] * (((densenet_real *)(ar + 21910784))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((densenet_real *)(ar + 191776960))[i0] = (((densenet_real *)(ar + 172902592))[i0] * (((densenet_real *)(ar + 625887424))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 64, 1, 1], densenet.dlm line 15 */
@@ -7748,7 +7748,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += ((densenet_real *)(ar + 248400064))[i0 * 576 + i1 * 36864 + i2];
+                acc += ((densenet_real *)(ar + 191776960))[i0 * 576 + i1 * 36864 + i2];
             }
         }
         ((densenet_real *)(ar + 13568))[i0] = (densenet_real)acc;
@@ -7761,16 +7761,16 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += (((densenet_real *)(ar + 248400064))[i0 * 576 + i1 * 36864 + i2] * ((densenet_real *)(ar + 3034816))[i0 * 576 + i1 * 36864 + i2]);
+                acc += (((densenet_real *)(ar + 191776960))[i0 * 576 + i1 * 36864 + i2] * ((densenet_real *)(ar + 607013056))[i0 * 576 + i1 * 36864 + i2]);
             }
         }
-        ((densenet_real *)(ar + 21910720))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 172902592))[i0] = (densenet_real)acc;
     }
     }
     /* neg -> f32[64, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((densenet_real *)(ar + 21910976))[i0] = (-((densenet_real *)(ar + 13568))[i0]);
+        ((densenet_real *)(ar + 172902848))[i0] = (-((densenet_real *)(ar + 13568))[i0]);
     }
     }
     if (grad_ready) /* 4.0.0.bias */
@@ -7778,19 +7778,19 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* mul -> f32[64, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((densenet_real *)(ar + 21911232))[i0] = (((densenet_real *)(ar + 21910976))[i0] * ((densenet_real *)(ar + 21909952))[i0]);
+        ((densenet_real *)(ar + 172903616))[i0] = (((densenet_real *)(ar + 172902848))[i0] * ((densenet_real *)(ar + 698738368))[i0]);
     }
     }
     /* add -> f32[64, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((densenet_real *)(ar + 21911488))[i0] = (((densenet_real *)(ar + 21910720))[i0] + (((densenet_real *)(ar + 21910976))[i0] * ((densenet_real *)(ar + 21909696))[i0]));
+        ((densenet_real *)(ar + 172903104))[i0] = (((densenet_real *)(ar + 172902592))[i0] + (((densenet_real *)(ar + 172902848))[i0] * ((densenet_real *)(ar + 698737344))[i0]));
     }
     }
     /* div -> f32[64, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((densenet_real *)(ar + 13312))[i0] = (((densenet_real *)(ar + 21911488))[i0] / ((densenet_real *)(ar + 21910272))[i0]);
+        ((densenet_real *)(ar + 13312))[i0] = (((densenet_real *)(ar + 172903104))[i0] / ((densenet_real *)(ar + 698738112))[i0]);
     }
     }
     if (grad_ready) /* 4.0.0.weight */
@@ -7798,43 +7798,43 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* div -> f32[64, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((densenet_real *)(ar + 21910720))[i0] = (((-((((densenet_real *)(ar + 21911488))[i0] * ((densenet_real *)(ar + 21909952))[i0]) / ((densenet_real *)(ar + 21910272))[i0])) * 0.5f) / ((densenet_real *)(ar + 21910272))[i0]);
+        ((densenet_real *)(ar + 172903360))[i0] = (((-((((densenet_real *)(ar + 172903104))[i0] * ((densenet_real *)(ar + 698738368))[i0]) / ((densenet_real *)(ar + 698738112))[i0])) * 0.5f) / ((densenet_real *)(ar + 698738112))[i0]);
     }
     }
     /* unslice -> f32[2, 64], densenet.dlm line 15 */
     {
-    memset(((densenet_real *)(ar + 21911488)), 0, (size_t)(1) * 128 * sizeof(densenet_real));
+    memset(((densenet_real *)(ar + 172902592)), 0, (size_t)(1) * 128 * sizeof(densenet_real));
     for (int64_t i = 0; i < 1; i++)
         for (int64_t j = 0; j < 1; j++)
-            memcpy(((densenet_real *)(ar + 21911488)) + i * 128 + 64 + j * 64, ((densenet_real *)(ar + 21910720)) + i * 64 + j * 64, 64 * sizeof(densenet_real));
+            memcpy(((densenet_real *)(ar + 172902592)) + i * 128 + 64 + j * 64, ((densenet_real *)(ar + 172903360)) + i * 64 + j * 64, 64 * sizeof(densenet_real));
     }
     /* unslice -> f32[2, 64], densenet.dlm line 15 */
     {
-    memset(((densenet_real *)(ar + 21910720)), 0, (size_t)(1) * 128 * sizeof(densenet_real));
+    memset(((densenet_real *)(ar + 172903104)), 0, (size_t)(1) * 128 * sizeof(densenet_real));
     for (int64_t i = 0; i < 1; i++)
         for (int64_t j = 0; j < 1; j++)
-            memcpy(((densenet_real *)(ar + 21910720)) + i * 128 + 0 + j * 64, ((densenet_real *)(ar + 21911232)) + i * 64 + j * 64, 64 * sizeof(densenet_real));
+            memcpy(((densenet_real *)(ar + 172903104)) + i * 128 + 0 + j * 64, ((densenet_real *)(ar + 172903616)) + i * 64 + j * 64, 64 * sizeof(densenet_real));
     }
     /* add -> f32[2, 64], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((densenet_real *)(ar + 21912000))[i0] = (((densenet_real *)(ar + 21911488))[i0] + ((densenet_real *)(ar + 21910720))[i0]);
+        ((densenet_real *)(ar + 172903616))[i0] = (((densenet_real *)(ar + 172902592))[i0] + ((densenet_real *)(ar + 172903104))[i0]);
     }
     }
     /* slice -> f32[1, 64], densenet.dlm line 15 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((densenet_real *)(ar + 21910272)) + i * 64, ((densenet_real *)(ar + 21912000)) + i * 128 + 0, 64 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 172902592)) + i * 64, ((densenet_real *)(ar + 172903616)) + i * 128 + 0, 64 * sizeof(densenet_real));
     }
     /* slice -> f32[1, 64], densenet.dlm line 15 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((densenet_real *)(ar + 21910720)) + i * 64, ((densenet_real *)(ar + 21912000)) + i * 128 + 64, 64 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 172902848)) + i * 64, ((densenet_real *)(ar + 172903616)) + i * 128 + 64, 64 * sizeof(densenet_real));
     }
     /* mul -> f32[64, 1, 1], densenet.dlm line 15 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((densenet_real *)(ar + 21910976))[i0] = (((densenet_real *)(ar + 21910720))[i0] * 2.0f);
+        ((densenet_real *)(ar + 172903104))[i0] = (((densenet_real *)(ar + 172902848))[i0] * 2.0f);
     }
     }
     /* add -> f32[batch 128, 64, 24, 24], densenet.dlm line 15 */
@@ -7843,20 +7843,20 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((densenet_real *)(ar + 229525696))[i0 * 36864 + i1 * 576 + i2] = ((((densenet_real *)(ar + 40785920))[i0 * 36864 + i1 * 576 + i2] + (((densenet_real *)(ar + 248400064))[i0 * 36864 + i1 * 576 + i2] * ((densenet_real *)(ar + 21909952))[i1])) + ((((densenet_real *)(ar + 21910272))[i1] + (((densenet_real *)(ar + 21910976))[i1] * (((densenet_real *)(ar + 3034816))[i0 * 36864 + i1 * 576 + i2] - ((densenet_real *)(ar + 21909696))[i1]))) * ((densenet_real *)(ar + 3033664))[0]));
+                ((densenet_real *)(ar + 229525696))[i0 * 36864 + i1 * 576 + i2] = ((((densenet_real *)(ar + 154028224))[i0 * 36864 + i1 * 576 + i2] + (((densenet_real *)(ar + 191776960))[i0 * 36864 + i1 * 576 + i2] * ((densenet_real *)(ar + 698738368))[i1])) + ((((densenet_real *)(ar + 172902592))[i1] + (((densenet_real *)(ar + 172903104))[i1] * (((densenet_real *)(ar + 607013056))[i0 * 36864 + i1 * 576 + i2] - ((densenet_real *)(ar + 698737344))[i1]))) * ((densenet_real *)(ar + 698738752))[0]));
             }
         }
     }
     }
     /* max_pool_dx -> f32[batch 128, 64, 48, 48], densenet.dlm line 36 */
     {
-    pool_max_dx(((densenet_real *)(ar + 154028224)), ((densenet_real *)(ar + 229525696)), ((densenet_real *)(ar + 248400064)), n * 64, 48, 48, 24, 24, 3, 3, 2, 2, 1, 1);
+    pool_max_dx(((densenet_real *)(ar + 3033280)), ((densenet_real *)(ar + 229525696)), ((densenet_real *)(ar + 154028224)), n * 64, 48, 48, 24, 24, 3, 3, 2, 2, 1, 1);
     }
     /* mul -> f32[batch 128, 64, 48, 48], densenet.dlm line 35 */
     {
     DENSENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 147456; i0++) {
-        ((densenet_real *)(ar + 323897536))[i0] = (((densenet_real *)(ar + 248400064))[i0] * (((densenet_real *)(ar + 154028224))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((densenet_real *)(ar + 229525696))[i0] = (((densenet_real *)(ar + 154028224))[i0] * (((densenet_real *)(ar + 3033280))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 64, 1, 1], densenet.dlm line 35 */
@@ -7866,7 +7866,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 2304; i2++) {
-                acc += ((densenet_real *)(ar + 323897536))[i0 * 2304 + i1 * 147456 + i2];
+                acc += ((densenet_real *)(ar + 229525696))[i0 * 2304 + i1 * 147456 + i2];
             }
         }
         ((densenet_real *)(ar + 13056))[i0] = (densenet_real)acc;
@@ -7879,16 +7879,16 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 2304; i2++) {
-                acc += (((densenet_real *)(ar + 323897536))[i0 * 2304 + i1 * 147456 + i2] * ((densenet_real *)(ar + 78530752))[i0 * 2304 + i1 * 147456 + i2]);
+                acc += (((densenet_real *)(ar + 229525696))[i0 * 2304 + i1 * 147456 + i2] * ((densenet_real *)(ar + 78530752))[i0 * 2304 + i1 * 147456 + i2]);
             }
         }
-        ((densenet_real *)(ar + 3034816))[i0] = (densenet_real)acc;
+        ((densenet_real *)(ar + 3033280))[i0] = (densenet_real)acc;
     }
     }
     /* neg -> f32[64, 1, 1], densenet.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((densenet_real *)(ar + 3035072))[i0] = (-((densenet_real *)(ar + 13056))[i0]);
+        ((densenet_real *)(ar + 3033536))[i0] = (-((densenet_real *)(ar + 13056))[i0]);
     }
     }
     if (grad_ready) /* 1.bias */
@@ -7896,19 +7896,19 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* mul -> f32[64, 1, 1], densenet.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((densenet_real *)(ar + 3035328))[i0] = (((densenet_real *)(ar + 3035072))[i0] * ((densenet_real *)(ar + 3034048))[i0]);
+        ((densenet_real *)(ar + 3034304))[i0] = (((densenet_real *)(ar + 3033536))[i0] * ((densenet_real *)(ar + 698737088))[i0]);
     }
     }
     /* add -> f32[64, 1, 1], densenet.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((densenet_real *)(ar + 3035584))[i0] = (((densenet_real *)(ar + 3034816))[i0] + (((densenet_real *)(ar + 3035072))[i0] * ((densenet_real *)(ar + 3033792))[i0]));
+        ((densenet_real *)(ar + 3033792))[i0] = (((densenet_real *)(ar + 3033280))[i0] + (((densenet_real *)(ar + 3033536))[i0] * ((densenet_real *)(ar + 698736064))[i0]));
     }
     }
     /* div -> f32[64, 1, 1], densenet.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((densenet_real *)(ar + 12800))[i0] = (((densenet_real *)(ar + 3035584))[i0] / ((densenet_real *)(ar + 3034560))[i0]);
+        ((densenet_real *)(ar + 12800))[i0] = (((densenet_real *)(ar + 3033792))[i0] / ((densenet_real *)(ar + 698736832))[i0]);
     }
     }
     if (grad_ready) /* 1.weight */
@@ -7916,43 +7916,43 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* div -> f32[64, 1, 1], densenet.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((densenet_real *)(ar + 3034816))[i0] = (((-((((densenet_real *)(ar + 3035584))[i0] * ((densenet_real *)(ar + 3034048))[i0]) / ((densenet_real *)(ar + 3034560))[i0])) * 0.5f) / ((densenet_real *)(ar + 3034560))[i0]);
+        ((densenet_real *)(ar + 3034048))[i0] = (((-((((densenet_real *)(ar + 3033792))[i0] * ((densenet_real *)(ar + 698737088))[i0]) / ((densenet_real *)(ar + 698736832))[i0])) * 0.5f) / ((densenet_real *)(ar + 698736832))[i0]);
     }
     }
     /* unslice -> f32[2, 64], densenet.dlm line 35 */
     {
-    memset(((densenet_real *)(ar + 3035584)), 0, (size_t)(1) * 128 * sizeof(densenet_real));
+    memset(((densenet_real *)(ar + 3033280)), 0, (size_t)(1) * 128 * sizeof(densenet_real));
     for (int64_t i = 0; i < 1; i++)
         for (int64_t j = 0; j < 1; j++)
-            memcpy(((densenet_real *)(ar + 3035584)) + i * 128 + 64 + j * 64, ((densenet_real *)(ar + 3034816)) + i * 64 + j * 64, 64 * sizeof(densenet_real));
+            memcpy(((densenet_real *)(ar + 3033280)) + i * 128 + 64 + j * 64, ((densenet_real *)(ar + 3034048)) + i * 64 + j * 64, 64 * sizeof(densenet_real));
     }
     /* unslice -> f32[2, 64], densenet.dlm line 35 */
     {
-    memset(((densenet_real *)(ar + 3034560)), 0, (size_t)(1) * 128 * sizeof(densenet_real));
+    memset(((densenet_real *)(ar + 3033792)), 0, (size_t)(1) * 128 * sizeof(densenet_real));
     for (int64_t i = 0; i < 1; i++)
         for (int64_t j = 0; j < 1; j++)
-            memcpy(((densenet_real *)(ar + 3034560)) + i * 128 + 0 + j * 64, ((densenet_real *)(ar + 3035328)) + i * 64 + j * 64, 64 * sizeof(densenet_real));
+            memcpy(((densenet_real *)(ar + 3033792)) + i * 128 + 0 + j * 64, ((densenet_real *)(ar + 3034304)) + i * 64 + j * 64, 64 * sizeof(densenet_real));
     }
     /* add -> f32[2, 64], densenet.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((densenet_real *)(ar + 3035072))[i0] = (((densenet_real *)(ar + 3035584))[i0] + ((densenet_real *)(ar + 3034560))[i0]);
+        ((densenet_real *)(ar + 3034304))[i0] = (((densenet_real *)(ar + 3033280))[i0] + ((densenet_real *)(ar + 3033792))[i0]);
     }
     }
     /* slice -> f32[1, 64], densenet.dlm line 35 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((densenet_real *)(ar + 3034560)) + i * 64, ((densenet_real *)(ar + 3035072)) + i * 128 + 0, 64 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 154028224)) + i * 64, ((densenet_real *)(ar + 3034304)) + i * 128 + 0, 64 * sizeof(densenet_real));
     }
     /* slice -> f32[1, 64], densenet.dlm line 35 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((densenet_real *)(ar + 3034816)) + i * 64, ((densenet_real *)(ar + 3035072)) + i * 128 + 64, 64 * sizeof(densenet_real));
+        memcpy(((densenet_real *)(ar + 3033280)) + i * 64, ((densenet_real *)(ar + 3034304)) + i * 128 + 64, 64 * sizeof(densenet_real));
     }
     /* mul -> f32[64, 1, 1], densenet.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((densenet_real *)(ar + 3035072))[i0] = (((densenet_real *)(ar + 3034816))[i0] * 2.0f);
+        ((densenet_real *)(ar + 154028480))[i0] = (((densenet_real *)(ar + 3033280))[i0] * 2.0f);
     }
     }
     /* add -> f32[batch 128, 64, 48, 48], densenet.dlm line 35 */
@@ -7961,7 +7961,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 2304; i2++) {
-                ((densenet_real *)(ar + 154028224))[i0 * 147456 + i1 * 2304 + i2] = ((((densenet_real *)(ar + 323897536))[i0 * 147456 + i1 * 2304 + i2] * ((densenet_real *)(ar + 3034048))[i1]) + ((((densenet_real *)(ar + 3034560))[i1] + (((densenet_real *)(ar + 3035072))[i1] * (((densenet_real *)(ar + 78530752))[i0 * 147456 + i1 * 2304 + i2] - ((densenet_real *)(ar + 3033792))[i1]))) * ((densenet_real *)(ar + 3033280))[0]));
+                ((densenet_real *)(ar + 3033280))[i0 * 147456 + i1 * 2304 + i2] = ((((densenet_real *)(ar + 229525696))[i0 * 147456 + i1 * 2304 + i2] * ((densenet_real *)(ar + 698737088))[i1]) + ((((densenet_real *)(ar + 154028224))[i1] + (((densenet_real *)(ar + 154028480))[i1] * (((densenet_real *)(ar + 78530752))[i0 * 147456 + i1 * 2304 + i2] - ((densenet_real *)(ar + 698736064))[i1]))) * ((densenet_real *)(ar + 698738624))[0]));
             }
         }
     }
@@ -7973,7 +7973,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 2304; i2++) {
-                acc += ((densenet_real *)(ar + 154028224))[i0 * 2304 + i1 * 147456 + i2];
+                acc += ((densenet_real *)(ar + 3033280))[i0 * 2304 + i1 * 147456 + i2];
             }
         }
         ((densenet_real *)(ar + 12544))[i0] = (densenet_real)acc;
@@ -7983,7 +7983,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
         grad_ready(grad_ready_arg, state, 3073984, 256);
     /* conv2d_dw -> f32[64, 1, 7, 7], densenet.dlm line 34 */
     {
-    conv2d_dw_direct_0(x, ((densenet_real *)(ar + 0)), ((densenet_real *)(ar + 154028224)), (densenet_real *)(ar + 3034560), n);
+    conv2d_dw_direct_0(x, ((densenet_real *)(ar + 0)), ((densenet_real *)(ar + 3033280)), (densenet_real *)(ar + 78530752), n);
     }
     if (grad_ready) /* 0.weight */
         grad_ready(grad_ready_arg, state, 3061440, 12544);
@@ -8772,131 +8772,131 @@ void densenet_step(void *state, densenet_real lr) {
         }
     }
     /* 1.running_mean := */
-    memcpy(st + 13376, ((densenet_real *)(ar + 3033408)), (size_t)256);
+    memcpy(st + 13376, ((densenet_real *)(ar + 698736320)), (size_t)256);
     /* 1.running_var := */
-    memcpy(st + 13632, ((densenet_real *)(ar + 3034304)), (size_t)256);
+    memcpy(st + 13632, ((densenet_real *)(ar + 698736576)), (size_t)256);
     /* 1.num_batches_tracked := */
-    memcpy(st + 13888, ((densenet_real *)(ar + 3033344)), (size_t)4);
+    memcpy(st + 13888, ((densenet_real *)(ar + 698738688)), (size_t)4);
     /* 4.0.0.running_mean := */
-    memcpy(st + 14464, ((densenet_real *)(ar + 21909184)), (size_t)256);
+    memcpy(st + 14464, ((densenet_real *)(ar + 698737600)), (size_t)256);
     /* 4.0.0.running_var := */
-    memcpy(st + 14720, ((densenet_real *)(ar + 21909440)), (size_t)256);
+    memcpy(st + 14720, ((densenet_real *)(ar + 698737856)), (size_t)256);
     /* 4.0.0.num_batches_tracked := */
-    memcpy(st + 14976, ((densenet_real *)(ar + 21910208)), (size_t)4);
+    memcpy(st + 14976, ((densenet_real *)(ar + 698738816)), (size_t)4);
     /* 4.1.0.running_mean := */
-    memcpy(st + 89664, ((densenet_real *)(ar + 40785152)), (size_t)384);
+    memcpy(st + 89664, ((densenet_real *)(ar + 698732608)), (size_t)384);
     /* 4.1.0.running_var := */
-    memcpy(st + 90048, ((densenet_real *)(ar + 40785536)), (size_t)384);
+    memcpy(st + 90048, ((densenet_real *)(ar + 698732992)), (size_t)384);
     /* 4.1.0.num_batches_tracked := */
-    memcpy(st + 90432, ((densenet_real *)(ar + 21910528)), (size_t)4);
+    memcpy(st + 90432, ((densenet_real *)(ar + 698738880)), (size_t)4);
     /* 4.2.0.running_mean := */
-    memcpy(st + 202240, ((densenet_real *)(ar + 69099008)), (size_t)512);
+    memcpy(st + 202240, ((densenet_real *)(ar + 698725696)), (size_t)512);
     /* 4.2.0.running_var := */
-    memcpy(st + 202752, ((densenet_real *)(ar + 69099520)), (size_t)512);
+    memcpy(st + 202752, ((densenet_real *)(ar + 698726208)), (size_t)512);
     /* 4.2.0.num_batches_tracked := */
-    memcpy(st + 203264, ((densenet_real *)(ar + 21910592)), (size_t)4);
+    memcpy(st + 203264, ((densenet_real *)(ar + 698738944)), (size_t)4);
     /* 4.3.0.running_mean := */
-    memcpy(st + 352192, ((densenet_real *)(ar + 69101568)), (size_t)640);
+    memcpy(st + 352192, ((densenet_real *)(ar + 698716992)), (size_t)640);
     /* 4.3.0.running_var := */
-    memcpy(st + 352832, ((densenet_real *)(ar + 69102208)), (size_t)640);
+    memcpy(st + 352832, ((densenet_real *)(ar + 698717632)), (size_t)640);
     /* 4.3.0.num_batches_tracked := */
-    memcpy(st + 353472, ((densenet_real *)(ar + 21910656)), (size_t)4);
+    memcpy(st + 353472, ((densenet_real *)(ar + 698739008)), (size_t)4);
     /* 5.0.running_mean := */
-    memcpy(st + 539520, ((densenet_real *)(ar + 69104768)), (size_t)768);
+    memcpy(st + 539520, ((densenet_real *)(ar + 698706496)), (size_t)768);
     /* 5.0.running_var := */
-    memcpy(st + 540288, ((densenet_real *)(ar + 69105536)), (size_t)768);
+    memcpy(st + 540288, ((densenet_real *)(ar + 698707264)), (size_t)768);
     /* 5.0.num_batches_tracked := */
-    memcpy(st + 541056, ((densenet_real *)(ar + 3033728)), (size_t)4);
+    memcpy(st + 541056, ((densenet_real *)(ar + 698739072)), (size_t)4);
     /* 6.0.0.running_mean := */
-    memcpy(st + 616000, ((densenet_real *)(ar + 76186560)), (size_t)384);
+    memcpy(st + 616000, ((densenet_real *)(ar + 698734528)), (size_t)384);
     /* 6.0.0.running_var := */
-    memcpy(st + 616384, ((densenet_real *)(ar + 76187648)), (size_t)384);
+    memcpy(st + 616384, ((densenet_real *)(ar + 698734912)), (size_t)384);
     /* 6.0.0.num_batches_tracked := */
-    memcpy(st + 616768, ((densenet_real *)(ar + 76186944)), (size_t)4);
+    memcpy(st + 616768, ((densenet_real *)(ar + 698739200)), (size_t)4);
     /* 6.1.0.running_mean := */
-    memcpy(st + 728576, ((densenet_real *)(ar + 76188416)), (size_t)512);
+    memcpy(st + 728576, ((densenet_real *)(ar + 698728256)), (size_t)512);
     /* 6.1.0.running_var := */
-    memcpy(st + 729088, ((densenet_real *)(ar + 76188928)), (size_t)512);
+    memcpy(st + 729088, ((densenet_real *)(ar + 698728768)), (size_t)512);
     /* 6.1.0.num_batches_tracked := */
-    memcpy(st + 729600, ((densenet_real *)(ar + 76187392)), (size_t)4);
+    memcpy(st + 729600, ((densenet_real *)(ar + 698739264)), (size_t)4);
     /* 6.2.0.running_mean := */
-    memcpy(st + 878528, ((densenet_real *)(ar + 76190976)), (size_t)640);
+    memcpy(st + 878528, ((densenet_real *)(ar + 698720192)), (size_t)640);
     /* 6.2.0.running_var := */
-    memcpy(st + 879168, ((densenet_real *)(ar + 76191616)), (size_t)640);
+    memcpy(st + 879168, ((densenet_real *)(ar + 698720832)), (size_t)640);
     /* 6.2.0.num_batches_tracked := */
-    memcpy(st + 879808, ((densenet_real *)(ar + 76187456)), (size_t)4);
+    memcpy(st + 879808, ((densenet_real *)(ar + 698739328)), (size_t)4);
     /* 6.3.0.running_mean := */
-    memcpy(st + 1065856, ((densenet_real *)(ar + 76194176)), (size_t)768);
+    memcpy(st + 1065856, ((densenet_real *)(ar + 698710336)), (size_t)768);
     /* 6.3.0.running_var := */
-    memcpy(st + 1066624, ((densenet_real *)(ar + 76194944)), (size_t)768);
+    memcpy(st + 1066624, ((densenet_real *)(ar + 698711104)), (size_t)768);
     /* 6.3.0.num_batches_tracked := */
-    memcpy(st + 1067392, ((densenet_real *)(ar + 76187520)), (size_t)4);
+    memcpy(st + 1067392, ((densenet_real *)(ar + 698739392)), (size_t)4);
     /* 7.0.running_mean := */
-    memcpy(st + 1290560, ((densenet_real *)(ar + 76198016)), (size_t)896);
+    memcpy(st + 1290560, ((densenet_real *)(ar + 698698688)), (size_t)896);
     /* 7.0.running_var := */
-    memcpy(st + 1291456, ((densenet_real *)(ar + 76198912)), (size_t)896);
+    memcpy(st + 1291456, ((densenet_real *)(ar + 698699584)), (size_t)896);
     /* 7.0.num_batches_tracked := */
-    memcpy(st + 1292352, ((densenet_real *)(ar + 76186496)), (size_t)4);
+    memcpy(st + 1292352, ((densenet_real *)(ar + 698739456)), (size_t)4);
     /* 8.0.0.running_mean := */
-    memcpy(st + 1394112, ((densenet_real *)(ar + 78266944)), (size_t)448);
+    memcpy(st + 1394112, ((densenet_real *)(ar + 698731328)), (size_t)448);
     /* 8.0.0.running_var := */
-    memcpy(st + 1394560, ((densenet_real *)(ar + 78268672)), (size_t)448);
+    memcpy(st + 1394560, ((densenet_real *)(ar + 698731776)), (size_t)448);
     /* 8.0.0.num_batches_tracked := */
-    memcpy(st + 1395008, ((densenet_real *)(ar + 78267392)), (size_t)4);
+    memcpy(st + 1395008, ((densenet_real *)(ar + 698739520)), (size_t)4);
     /* 8.1.0.running_mean := */
-    memcpy(st + 1525376, ((densenet_real *)(ar + 78269568)), (size_t)576);
+    memcpy(st + 1525376, ((densenet_real *)(ar + 698724032)), (size_t)576);
     /* 8.1.0.running_var := */
-    memcpy(st + 1525952, ((densenet_real *)(ar + 78270144)), (size_t)576);
+    memcpy(st + 1525952, ((densenet_real *)(ar + 698724608)), (size_t)576);
     /* 8.1.0.num_batches_tracked := */
-    memcpy(st + 1526528, ((densenet_real *)(ar + 78267456)), (size_t)4);
+    memcpy(st + 1526528, ((densenet_real *)(ar + 698739584)), (size_t)4);
     /* 8.2.0.running_mean := */
-    memcpy(st + 1694016, ((densenet_real *)(ar + 78272448)), (size_t)704);
+    memcpy(st + 1694016, ((densenet_real *)(ar + 698714944)), (size_t)704);
     /* 8.2.0.running_var := */
-    memcpy(st + 1694720, ((densenet_real *)(ar + 78273152)), (size_t)704);
+    memcpy(st + 1694720, ((densenet_real *)(ar + 698715648)), (size_t)704);
     /* 8.2.0.num_batches_tracked := */
-    memcpy(st + 1695424, ((densenet_real *)(ar + 78267520)), (size_t)4);
+    memcpy(st + 1695424, ((densenet_real *)(ar + 698739648)), (size_t)4);
     /* 8.3.0.running_mean := */
-    memcpy(st + 1900032, ((densenet_real *)(ar + 78275968)), (size_t)832);
+    memcpy(st + 1900032, ((densenet_real *)(ar + 698704064)), (size_t)832);
     /* 8.3.0.running_var := */
-    memcpy(st + 1900864, ((densenet_real *)(ar + 78276800)), (size_t)832);
+    memcpy(st + 1900864, ((densenet_real *)(ar + 698704896)), (size_t)832);
     /* 8.3.0.num_batches_tracked := */
-    memcpy(st + 1901696, ((densenet_real *)(ar + 78267584)), (size_t)4);
+    memcpy(st + 1901696, ((densenet_real *)(ar + 698739712)), (size_t)4);
     /* 9.0.running_mean := */
-    memcpy(st + 2143424, ((densenet_real *)(ar + 78280128)), (size_t)960);
+    memcpy(st + 2143424, ((densenet_real *)(ar + 698695872)), (size_t)960);
     /* 9.0.running_var := */
-    memcpy(st + 2144384, ((densenet_real *)(ar + 78281088)), (size_t)960);
+    memcpy(st + 2144384, ((densenet_real *)(ar + 698696832)), (size_t)960);
     /* 9.0.num_batches_tracked := */
-    memcpy(st + 2145344, ((densenet_real *)(ar + 78266880)), (size_t)4);
+    memcpy(st + 2145344, ((densenet_real *)(ar + 698739776)), (size_t)4);
     /* 10.0.0.running_mean := */
-    memcpy(st + 2262144, ((densenet_real *)(ar + 78284928)), (size_t)480);
+    memcpy(st + 2262144, ((densenet_real *)(ar + 698730304)), (size_t)480);
     /* 10.0.0.running_var := */
-    memcpy(st + 2262656, ((densenet_real *)(ar + 78286912)), (size_t)480);
+    memcpy(st + 2262656, ((densenet_real *)(ar + 698730816)), (size_t)480);
     /* 10.0.0.num_batches_tracked := */
-    memcpy(st + 2263168, ((densenet_real *)(ar + 78285440)), (size_t)4);
+    memcpy(st + 2263168, ((densenet_real *)(ar + 698739840)), (size_t)4);
     /* 10.1.0.running_mean := */
-    memcpy(st + 2402880, ((densenet_real *)(ar + 78287936)), (size_t)608);
+    memcpy(st + 2402880, ((densenet_real *)(ar + 698722752)), (size_t)608);
     /* 10.1.0.running_var := */
-    memcpy(st + 2403520, ((densenet_real *)(ar + 78290432)), (size_t)608);
+    memcpy(st + 2403520, ((densenet_real *)(ar + 698723392)), (size_t)608);
     /* 10.1.0.num_batches_tracked := */
-    memcpy(st + 2404160, ((densenet_real *)(ar + 78285504)), (size_t)4);
+    memcpy(st + 2404160, ((densenet_real *)(ar + 698739904)), (size_t)4);
     /* 10.2.0.running_mean := */
-    memcpy(st + 2580992, ((densenet_real *)(ar + 78291712)), (size_t)736);
+    memcpy(st + 2580992, ((densenet_real *)(ar + 698713408)), (size_t)736);
     /* 10.2.0.running_var := */
-    memcpy(st + 2581760, ((densenet_real *)(ar + 78294720)), (size_t)736);
+    memcpy(st + 2581760, ((densenet_real *)(ar + 698714176)), (size_t)736);
     /* 10.2.0.num_batches_tracked := */
-    memcpy(st + 2582528, ((densenet_real *)(ar + 78285568)), (size_t)4);
+    memcpy(st + 2582528, ((densenet_real *)(ar + 698739968)), (size_t)4);
     /* 10.3.0.running_mean := */
-    memcpy(st + 2796480, ((densenet_real *)(ar + 78296256)), (size_t)864);
+    memcpy(st + 2796480, ((densenet_real *)(ar + 698702272)), (size_t)864);
     /* 10.3.0.running_var := */
-    memcpy(st + 2797376, ((densenet_real *)(ar + 78299776)), (size_t)864);
+    memcpy(st + 2797376, ((densenet_real *)(ar + 698703168)), (size_t)864);
     /* 10.3.0.num_batches_tracked := */
-    memcpy(st + 2798272, ((densenet_real *)(ar + 78285632)), (size_t)4);
+    memcpy(st + 2798272, ((densenet_real *)(ar + 698740032)), (size_t)4);
     /* 11.running_mean := */
-    memcpy(st + 3049344, ((densenet_real *)(ar + 78301568)), (size_t)992);
+    memcpy(st + 3049344, ((densenet_real *)(ar + 698693824)), (size_t)992);
     /* 11.running_var := */
-    memcpy(st + 3050368, ((densenet_real *)(ar + 78305600)), (size_t)992);
+    memcpy(st + 3050368, ((densenet_real *)(ar + 698694848)), (size_t)992);
     /* 11.num_batches_tracked := */
-    memcpy(st + 3051392, ((densenet_real *)(ar + 78267712)), (size_t)4);
+    memcpy(st + 3051392, ((densenet_real *)(ar + 698740096)), (size_t)4);
 }
 
 densenet_real densenet_train_step(void *state, int n, const densenet_real *x, const int32_t *y, densenet_real lr, double *metrics) {

@@ -297,7 +297,7 @@ dropout_mlp_real dropout_mlp_forward_train(void *state, int n, const dropout_mlp
     }
     /* divcount -> f32[], dropout_mlp.dlm line 26 */
     {
-    ((dropout_mlp_real *)(ar + 2125888))[0] = (((dropout_mlp_real *)(ar + 2126912))[0] / (dropout_mlp_real)(1 * n));
+    ((dropout_mlp_real *)(ar + 2398272))[0] = (((dropout_mlp_real *)(ar + 2126912))[0] / (dropout_mlp_real)(1 * n));
     }
     /* argmax_eq -> f32[batch 256], dropout_mlp.dlm line 30 */
     {
@@ -308,21 +308,21 @@ dropout_mlp_real dropout_mlp_forward_train(void *state, int n, const dropout_mlp
         for (int64_t j = 1; j < 10; j++)
             if (xr[j] > xr[best])
                 best = j;
-        ((dropout_mlp_real *)(ar + 2125952))[r] = best == label ? 1.0f : 0.0f;
+        ((dropout_mlp_real *)(ar + 2125888))[r] = best == label ? 1.0f : 0.0f;
     }
     }
     /* sum -> f32[], dropout_mlp.dlm line 30 */
     {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
-        acc += ((dropout_mlp_real *)(ar + 2125952))[i0];
+        acc += ((dropout_mlp_real *)(ar + 2125888))[i0];
     }
-    ((dropout_mlp_real *)(ar + 2126976))[0] = (dropout_mlp_real)acc;
+    ((dropout_mlp_real *)(ar + 2398336))[0] = (dropout_mlp_real)acc;
     }
     if (metrics) {
-        metrics[0] = (double)((dropout_mlp_real *)(ar + 2126976))[0];
+        metrics[0] = (double)((dropout_mlp_real *)(ar + 2398336))[0];
     }
-    return ((dropout_mlp_real *)(ar + 2125888))[0];
+    return ((dropout_mlp_real *)(ar + 2398272))[0];
 }
 
 /* The hook that dropout_mlp_set_grad_ready sets, process-wide. */
@@ -342,12 +342,12 @@ int dropout_mlp_backward(void *state, int n, const dropout_mlp_real *x, const in
     (void)ar;
     /* divcount -> f32[], dropout_mlp.dlm line 26 */
     {
-    ((dropout_mlp_real *)(ar + 2125952))[0] = (1.0f / (dropout_mlp_real)(1 * n));
+    ((dropout_mlp_real *)(ar + 2126912))[0] = (1.0f / (dropout_mlp_real)(1 * n));
     }
     /* copy -> f32[batch 256], dropout_mlp.dlm line 26 */
     {
     for (int64_t i0 = 0; i0 < n; i0++) {
-        ((dropout_mlp_real *)(ar + 2127040))[i0] = ((dropout_mlp_real *)(ar + 2125952))[0];
+        ((dropout_mlp_real *)(ar + 2125888))[i0] = ((dropout_mlp_real *)(ar + 2126912))[0];
     }
     }
     /* xent_grad -> f32[batch 256, 10], dropout_mlp.dlm line 26 */
@@ -361,8 +361,8 @@ int dropout_mlp_backward(void *state, int n, const dropout_mlp_real *x, const in
         double sum = 0.0;
         for (int64_t j = 0; j < 10; j++)
             sum += expv(xr[j] - mx);
-        dropout_mlp_real *yr = ((dropout_mlp_real *)(ar + 2146368)) + r * 10;
-        dropout_mlp_real scale = ((dropout_mlp_real *)(ar + 2127040))[r], inv = (dropout_mlp_real)(1.0 / sum);
+        dropout_mlp_real *yr = ((dropout_mlp_real *)(ar + 2388032)) + r * 10;
+        dropout_mlp_real scale = ((dropout_mlp_real *)(ar + 2125888))[r], inv = (dropout_mlp_real)(1.0 / sum);
         for (int64_t j = 0; j < 10; j++)
             yr[j] = (expv(xr[j] - mx) * inv - (j == label ? 1.0f : 0.0f)) * scale;
     }
@@ -372,7 +372,7 @@ int dropout_mlp_backward(void *state, int n, const dropout_mlp_real *x, const in
     for (int64_t i0 = 0; i0 < 10; i0++) {
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
-            acc += ((dropout_mlp_real *)(ar + 2146368))[i0 + i1 * 10];
+            acc += ((dropout_mlp_real *)(ar + 2388032))[i0 + i1 * 10];
         }
         ((dropout_mlp_real *)(ar + 1077248))[i0] = (dropout_mlp_real)acc;
     }
@@ -381,11 +381,11 @@ int dropout_mlp_backward(void *state, int n, const dropout_mlp_real *x, const in
         grad_ready(grad_ready_arg, state, 2154624, 40);
     /* matmul -> f32[batch 256, 256], dropout_mlp.dlm line 19 */
     {
-    gemm(0, 0, n, 256, 10, ((dropout_mlp_real *)(ar + 2146368)), 10, ((dropout_mlp_real *)(st + 1067072)), 256, ((dropout_mlp_real *)(ar + 2156608)), 256, 0);
+    gemm(0, 0, n, 256, 10, ((dropout_mlp_real *)(ar + 2388032)), 10, ((dropout_mlp_real *)(st + 1067072)), 256, ((dropout_mlp_real *)(ar + 2125888)), 256, 0);
     }
     /* matmul -> f32[10, 256], dropout_mlp.dlm line 19 */
     {
-    gemm(1, 0, 10, 256, n, ((dropout_mlp_real *)(ar + 2146368)), 10, ((dropout_mlp_real *)(ar + 1601600)), 256, ((dropout_mlp_real *)(ar + 1067008)), 256, 0);
+    gemm(1, 0, 10, 256, n, ((dropout_mlp_real *)(ar + 2388032)), 10, ((dropout_mlp_real *)(ar + 1601600)), 256, ((dropout_mlp_real *)(ar + 1067008)), 256, 0);
     }
     if (grad_ready) /* 7.weight */
         grad_ready(grad_ready_arg, state, 2144384, 10240);
@@ -393,7 +393,7 @@ int dropout_mlp_backward(void *state, int n, const dropout_mlp_real *x, const in
     {
     DROPOUT_MLP_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 256; i0++) {
-        ((dropout_mlp_real *)(ar + 1601600))[i0] = ((((dropout_mlp_real *)(ar + 2156608))[i0] * dropmask(st, 2, (uint64_t)(i0), 256u, 0.5f)) * (((dropout_mlp_real *)(ar + 1863744))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((dropout_mlp_real *)(ar + 1601600))[i0] = ((((dropout_mlp_real *)(ar + 2125888))[i0] * dropmask(st, 2, (uint64_t)(i0), 256u, 0.5f)) * (((dropout_mlp_real *)(ar + 1863744))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[256], dropout_mlp.dlm line 18 */

@@ -3095,12 +3095,12 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     }
     /* max_pool -> f32[batch 128, 64, 24, 24], googlenet.dlm line 24 */
     {
-    pool_max_fwd(((googlenet_real *)(ar + 99407680)), ((googlenet_real *)(ar + 23910208)), NULL, n * 64, 48, 48, 24, 24, 3, 3, 2, 2, 1, 1);
+    pool_max_fwd(((googlenet_real *)(ar + 99407680)), ((googlenet_real *)(ar + 288151360)), NULL, n * 64, 48, 48, 24, 24, 3, 3, 2, 2, 1, 1);
     }
     /* conv2d -> f32[batch 128, 64, 24, 24], googlenet.dlm line 25 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 64, 576, 64, ((googlenet_real *)(st + 12864)), 64, ((googlenet_real *)(ar + 23910208)) + i * 36864, 576, ((googlenet_real *)(ar + 42784576)) + i * 36864, 576, 0);
+        gemm(0, 0, 64, 576, 64, ((googlenet_real *)(st + 12864)), 64, ((googlenet_real *)(ar + 288151360)) + i * 36864, 576, ((googlenet_real *)(ar + 23910208)) + i * 36864, 576, 0);
     }
     /* relu -> f32[batch 128, 64, 24, 24], googlenet.dlm line 25 */
     {
@@ -3108,14 +3108,14 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((googlenet_real *)(ar + 61658944))[i0 * 36864 + i1 * 576 + i2] = relu((((googlenet_real *)(ar + 42784576))[i0 * 36864 + i1 * 576 + i2] + ((googlenet_real *)(st + 29248))[i1]));
+                ((googlenet_real *)(ar + 307025728))[i0 * 36864 + i1 * 576 + i2] = relu((((googlenet_real *)(ar + 23910208))[i0 * 36864 + i1 * 576 + i2] + ((googlenet_real *)(st + 29248))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 192, 24, 24], googlenet.dlm line 26 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 61658944)), ((googlenet_real *)(st + 29504)), ((googlenet_real *)(ar + 174905152)), (googlenet_real *)(ar + 42784576), n, 192, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_fwd(((googlenet_real *)(ar + 307025728)), ((googlenet_real *)(st + 29504)), ((googlenet_real *)(ar + 23910208)), (googlenet_real *)(ar + 80533312), n, 192, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 192, 24, 24], googlenet.dlm line 26 */
     {
@@ -3123,19 +3123,19 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 192; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((googlenet_real *)(ar + 231528256))[i0 * 110592 + i1 * 576 + i2] = relu((((googlenet_real *)(ar + 174905152))[i0 * 110592 + i1 * 576 + i2] + ((googlenet_real *)(st + 471872))[i1]));
+                ((googlenet_real *)(ar + 174905152))[i0 * 110592 + i1 * 576 + i2] = relu((((googlenet_real *)(ar + 23910208))[i0 * 110592 + i1 * 576 + i2] + ((googlenet_real *)(st + 471872))[i1]));
             }
         }
     }
     }
     /* max_pool -> f32[batch 128, 192, 12, 12], googlenet.dlm line 27 */
     {
-    pool_max_fwd(((googlenet_real *)(ar + 231528256)), ((googlenet_real *)(ar + 42784576)), NULL, n * 192, 24, 24, 12, 12, 3, 3, 2, 2, 1, 1);
+    pool_max_fwd(((googlenet_real *)(ar + 174905152)), ((googlenet_real *)(ar + 269276992)), NULL, n * 192, 24, 24, 12, 12, 3, 3, 2, 2, 1, 1);
     }
     /* conv2d -> f32[batch 128, 64, 12, 12], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 64, 144, 192, ((googlenet_real *)(st + 472640)), 192, ((googlenet_real *)(ar + 42784576)) + i * 27648, 144, ((googlenet_real *)(ar + 56940352)) + i * 9216, 144, 0);
+        gemm(0, 0, 64, 144, 192, ((googlenet_real *)(st + 472640)), 192, ((googlenet_real *)(ar + 269276992)) + i * 27648, 144, ((googlenet_real *)(ar + 23910208)) + i * 9216, 144, 0);
     }
     /* relu -> f32[batch 128, 64, 12, 12], googlenet.dlm line 15 */
     {
@@ -3143,7 +3143,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((googlenet_real *)(ar + 80533312))[i0 * 9216 + i1 * 144 + i2] = relu((((googlenet_real *)(ar + 56940352))[i0 * 9216 + i1 * 144 + i2] + ((googlenet_real *)(st + 521792))[i1]));
+                ((googlenet_real *)(ar + 283432768))[i0 * 9216 + i1 * 144 + i2] = relu((((googlenet_real *)(ar + 23910208))[i0 * 9216 + i1 * 144 + i2] + ((googlenet_real *)(st + 521792))[i1]));
             }
         }
     }
@@ -3151,7 +3151,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     /* conv2d -> f32[batch 128, 96, 12, 12], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 96, 144, 192, ((googlenet_real *)(st + 522048)), 192, ((googlenet_real *)(ar + 42784576)) + i * 27648, 144, ((googlenet_real *)(ar + 85251904)) + i * 13824, 144, 0);
+        gemm(0, 0, 96, 144, 192, ((googlenet_real *)(st + 522048)), 192, ((googlenet_real *)(ar + 269276992)) + i * 27648, 144, ((googlenet_real *)(ar + 23910208)) + i * 13824, 144, 0);
     }
     /* relu -> f32[batch 128, 96, 12, 12], googlenet.dlm line 16 */
     {
@@ -3159,14 +3159,14 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 96; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((googlenet_real *)(ar + 92329792))[i0 * 13824 + i1 * 144 + i2] = relu((((googlenet_real *)(ar + 85251904))[i0 * 13824 + i1 * 144 + i2] + ((googlenet_real *)(st + 595776))[i1]));
+                ((googlenet_real *)(ar + 476305216))[i0 * 13824 + i1 * 144 + i2] = relu((((googlenet_real *)(ar + 23910208))[i0 * 13824 + i1 * 144 + i2] + ((googlenet_real *)(st + 595776))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 128, 12, 12], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 92329792)), ((googlenet_real *)(st + 596160)), ((googlenet_real *)(ar + 174905152)), (googlenet_real *)(ar + 56940352), n, 128, 8, 96, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((googlenet_real *)(ar + 476305216)), ((googlenet_real *)(st + 596160)), ((googlenet_real *)(ar + 23910208)), (googlenet_real *)(ar + 33347392), n, 128, 8, 96, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 128, 12, 12], googlenet.dlm line 16 */
     {
@@ -3174,7 +3174,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((googlenet_real *)(ar + 184342336))[i0 * 18432 + i1 * 144 + i2] = relu((((googlenet_real *)(ar + 174905152))[i0 * 18432 + i1 * 144 + i2] + ((googlenet_real *)(st + 1038528))[i1]));
+                ((googlenet_real *)(ar + 373675840))[i0 * 18432 + i1 * 144 + i2] = relu((((googlenet_real *)(ar + 23910208))[i0 * 18432 + i1 * 144 + i2] + ((googlenet_real *)(st + 1038528))[i1]));
             }
         }
     }
@@ -3182,7 +3182,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     /* conv2d -> f32[batch 128, 16, 12, 12], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 16, 144, 192, ((googlenet_real *)(st + 1039040)), 192, ((googlenet_real *)(ar + 42784576)) + i * 27648, 144, ((googlenet_real *)(ar + 56940352)) + i * 2304, 144, 0);
+        gemm(0, 0, 16, 144, 192, ((googlenet_real *)(st + 1039040)), 192, ((googlenet_real *)(ar + 269276992)) + i * 27648, 144, ((googlenet_real *)(ar + 23910208)) + i * 2304, 144, 0);
     }
     /* relu -> f32[batch 128, 16, 12, 12], googlenet.dlm line 17 */
     {
@@ -3190,14 +3190,14 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 16; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((googlenet_real *)(ar + 58120000))[i0 * 2304 + i1 * 144 + i2] = relu((((googlenet_real *)(ar + 56940352))[i0 * 2304 + i1 * 144 + i2] + ((googlenet_real *)(st + 1051328))[i1]));
+                ((googlenet_real *)(ar + 574805824))[i0 * 2304 + i1 * 144 + i2] = relu((((googlenet_real *)(ar + 23910208))[i0 * 2304 + i1 * 144 + i2] + ((googlenet_real *)(st + 1051328))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 32, 12, 12], googlenet.dlm line 17 */
     {
-    conv2d_fwd_direct_1(((googlenet_real *)(ar + 58120000)), ((googlenet_real *)(st + 1051392)), ((googlenet_real *)(ar + 59299648)), n);
+    conv2d_fwd_direct_1(((googlenet_real *)(ar + 574805824)), ((googlenet_real *)(st + 1051392)), ((googlenet_real *)(ar + 23910208)), n);
     }
     /* relu -> f32[batch 128, 32, 12, 12], googlenet.dlm line 17 */
     {
@@ -3205,19 +3205,19 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 32; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((googlenet_real *)(ar + 85251904))[i0 * 4608 + i1 * 144 + i2] = relu((((googlenet_real *)(ar + 59299648))[i0 * 4608 + i1 * 144 + i2] + ((googlenet_real *)(st + 1102592))[i1]));
+                ((googlenet_real *)(ar + 549148480))[i0 * 4608 + i1 * 144 + i2] = relu((((googlenet_real *)(ar + 23910208))[i0 * 4608 + i1 * 144 + i2] + ((googlenet_real *)(st + 1102592))[i1]));
             }
         }
     }
     }
     /* max_pool -> f32[batch 128, 192, 12, 12], googlenet.dlm line 18 */
     {
-    pool_max_fwd(((googlenet_real *)(ar + 42784576)), ((googlenet_real *)(ar + 193779520)), NULL, n * 192, 12, 12, 12, 12, 3, 3, 1, 1, 1, 1);
+    pool_max_fwd(((googlenet_real *)(ar + 269276992)), ((googlenet_real *)(ar + 325900096)), NULL, n * 192, 12, 12, 12, 12, 3, 3, 1, 1, 1, 1);
     }
     /* conv2d -> f32[batch 128, 32, 12, 12], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 32, 144, 192, ((googlenet_real *)(st + 1102720)), 192, ((googlenet_real *)(ar + 193779520)) + i * 27648, 144, ((googlenet_real *)(ar + 59299648)) + i * 4608, 144, 0);
+        gemm(0, 0, 32, 144, 192, ((googlenet_real *)(st + 1102720)), 192, ((googlenet_real *)(ar + 325900096)) + i * 27648, 144, ((googlenet_real *)(ar + 23910208)) + i * 4608, 144, 0);
     }
     /* relu -> f32[batch 128, 32, 12, 12], googlenet.dlm line 18 */
     {
@@ -3225,7 +3225,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 32; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((googlenet_real *)(ar + 87611200))[i0 * 4608 + i1 * 144 + i2] = relu((((googlenet_real *)(ar + 59299648))[i0 * 4608 + i1 * 144 + i2] + ((googlenet_real *)(st + 1127296))[i1]));
+                ((googlenet_real *)(ar + 551507776))[i0 * 4608 + i1 * 144 + i2] = relu((((googlenet_real *)(ar + 23910208))[i0 * 4608 + i1 * 144 + i2] + ((googlenet_real *)(st + 1127296))[i1]));
             }
         }
     }
@@ -3233,18 +3233,18 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     /* concat -> f32[batch 128, 256, 12, 12], googlenet.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 207935296)) + i * 36864 + 0, ((googlenet_real *)(ar + 80533312)) + i * 9216, 9216 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 231528256)) + i * 36864 + 0, ((googlenet_real *)(ar + 283432768)) + i * 9216, 9216 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 207935296)) + i * 36864 + 9216, ((googlenet_real *)(ar + 184342336)) + i * 18432, 18432 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 231528256)) + i * 36864 + 9216, ((googlenet_real *)(ar + 373675840)) + i * 18432, 18432 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 207935296)) + i * 36864 + 27648, ((googlenet_real *)(ar + 85251904)) + i * 4608, 4608 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 231528256)) + i * 36864 + 27648, ((googlenet_real *)(ar + 549148480)) + i * 4608, 4608 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 207935296)) + i * 36864 + 32256, ((googlenet_real *)(ar + 87611200)) + i * 4608, 4608 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 231528256)) + i * 36864 + 32256, ((googlenet_real *)(ar + 551507776)) + i * 4608, 4608 * sizeof(googlenet_real));
     }
     /* conv2d -> f32[batch 128, 128, 12, 12], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 128, 144, 256, ((googlenet_real *)(st + 1127424)), 256, ((googlenet_real *)(ar + 207935296)) + i * 36864, 144, ((googlenet_real *)(ar + 174905152)) + i * 18432, 144, 0);
+        gemm(0, 0, 128, 144, 256, ((googlenet_real *)(st + 1127424)), 256, ((googlenet_real *)(ar + 231528256)) + i * 36864, 144, ((googlenet_real *)(ar + 23910208)) + i * 18432, 144, 0);
     }
     /* relu -> f32[batch 128, 128, 12, 12], googlenet.dlm line 15 */
     {
@@ -3252,7 +3252,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((googlenet_real *)(ar + 288151360))[i0 * 18432 + i1 * 144 + i2] = relu((((googlenet_real *)(ar + 174905152))[i0 * 18432 + i1 * 144 + i2] + ((googlenet_real *)(st + 1258496))[i1]));
+                ((googlenet_real *)(ar + 383113024))[i0 * 18432 + i1 * 144 + i2] = relu((((googlenet_real *)(ar + 23910208))[i0 * 18432 + i1 * 144 + i2] + ((googlenet_real *)(st + 1258496))[i1]));
             }
         }
     }
@@ -3260,7 +3260,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     /* conv2d -> f32[batch 128, 128, 12, 12], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 128, 144, 256, ((googlenet_real *)(st + 1259008)), 256, ((googlenet_real *)(ar + 207935296)) + i * 36864, 144, ((googlenet_real *)(ar + 174905152)) + i * 18432, 144, 0);
+        gemm(0, 0, 128, 144, 256, ((googlenet_real *)(st + 1259008)), 256, ((googlenet_real *)(ar + 231528256)) + i * 36864, 144, ((googlenet_real *)(ar + 23910208)) + i * 18432, 144, 0);
     }
     /* relu -> f32[batch 128, 128, 12, 12], googlenet.dlm line 16 */
     {
@@ -3268,14 +3268,14 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((googlenet_real *)(ar + 297588544))[i0 * 18432 + i1 * 144 + i2] = relu((((googlenet_real *)(ar + 174905152))[i0 * 18432 + i1 * 144 + i2] + ((googlenet_real *)(st + 1390080))[i1]));
+                ((googlenet_real *)(ar + 392550208))[i0 * 18432 + i1 * 144 + i2] = relu((((googlenet_real *)(ar + 23910208))[i0 * 18432 + i1 * 144 + i2] + ((googlenet_real *)(st + 1390080))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 192, 12, 12], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 297588544)), ((googlenet_real *)(st + 1390592)), ((googlenet_real *)(ar + 307025728)), (googlenet_real *)(ar + 174905152), n, 192, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((googlenet_real *)(ar + 392550208)), ((googlenet_real *)(st + 1390592)), ((googlenet_real *)(ar + 23910208)), (googlenet_real *)(ar + 38065984), n, 192, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 192, 12, 12], googlenet.dlm line 16 */
     {
@@ -3283,7 +3283,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 192; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((googlenet_real *)(ar + 321181504))[i0 * 27648 + i1 * 144 + i2] = relu((((googlenet_real *)(ar + 307025728))[i0 * 27648 + i1 * 144 + i2] + ((googlenet_real *)(st + 2275328))[i1]));
+                ((googlenet_real *)(ar + 340055872))[i0 * 27648 + i1 * 144 + i2] = relu((((googlenet_real *)(ar + 23910208))[i0 * 27648 + i1 * 144 + i2] + ((googlenet_real *)(st + 2275328))[i1]));
             }
         }
     }
@@ -3291,7 +3291,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     /* conv2d -> f32[batch 128, 32, 12, 12], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 32, 144, 256, ((googlenet_real *)(st + 2276096)), 256, ((googlenet_real *)(ar + 207935296)) + i * 36864, 144, ((googlenet_real *)(ar + 59299648)) + i * 4608, 144, 0);
+        gemm(0, 0, 32, 144, 256, ((googlenet_real *)(st + 2276096)), 256, ((googlenet_real *)(ar + 231528256)) + i * 36864, 144, ((googlenet_real *)(ar + 23910208)) + i * 4608, 144, 0);
     }
     /* relu -> f32[batch 128, 32, 12, 12], googlenet.dlm line 17 */
     {
@@ -3299,14 +3299,14 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 32; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((googlenet_real *)(ar + 89970496))[i0 * 4608 + i1 * 144 + i2] = relu((((googlenet_real *)(ar + 59299648))[i0 * 4608 + i1 * 144 + i2] + ((googlenet_real *)(st + 2308864))[i1]));
+                ((googlenet_real *)(ar + 553867072))[i0 * 4608 + i1 * 144 + i2] = relu((((googlenet_real *)(ar + 23910208))[i0 * 4608 + i1 * 144 + i2] + ((googlenet_real *)(st + 2308864))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 96, 12, 12], googlenet.dlm line 17 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 89970496)), ((googlenet_real *)(st + 2308992)), ((googlenet_real *)(ar + 174905152)), (googlenet_real *)(ar + 226809664), n, 96, 8, 32, 12, 12, 5, 5, 12, 12, 1, 1, 2, 2);
+    conv2d_fwd(((googlenet_real *)(ar + 553867072)), ((googlenet_real *)(st + 2308992)), ((googlenet_real *)(ar + 23910208)), (googlenet_real *)(ar + 30988096), n, 96, 8, 32, 12, 12, 5, 5, 12, 12, 1, 1, 2, 2);
     }
     /* relu -> f32[batch 128, 96, 12, 12], googlenet.dlm line 17 */
     {
@@ -3314,19 +3314,19 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 96; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((googlenet_real *)(ar + 307025728))[i0 * 13824 + i1 * 144 + i2] = relu((((googlenet_real *)(ar + 174905152))[i0 * 13824 + i1 * 144 + i2] + ((googlenet_real *)(st + 2616192))[i1]));
+                ((googlenet_real *)(ar + 483383104))[i0 * 13824 + i1 * 144 + i2] = relu((((googlenet_real *)(ar + 23910208))[i0 * 13824 + i1 * 144 + i2] + ((googlenet_real *)(st + 2616192))[i1]));
             }
         }
     }
     }
     /* max_pool -> f32[batch 128, 256, 12, 12], googlenet.dlm line 18 */
     {
-    pool_max_fwd(((googlenet_real *)(ar + 207935296)), ((googlenet_real *)(ar + 335337280)), NULL, n * 256, 12, 12, 12, 12, 3, 3, 1, 1, 1, 1);
+    pool_max_fwd(((googlenet_real *)(ar + 231528256)), ((googlenet_real *)(ar + 250402624)), NULL, n * 256, 12, 12, 12, 12, 3, 3, 1, 1, 1, 1);
     }
     /* conv2d -> f32[batch 128, 64, 12, 12], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 64, 144, 256, ((googlenet_real *)(st + 2616576)), 256, ((googlenet_real *)(ar + 335337280)) + i * 36864, 144, ((googlenet_real *)(ar + 174905152)) + i * 9216, 144, 0);
+        gemm(0, 0, 64, 144, 256, ((googlenet_real *)(st + 2616576)), 256, ((googlenet_real *)(ar + 250402624)) + i * 36864, 144, ((googlenet_real *)(ar + 23910208)) + i * 9216, 144, 0);
     }
     /* relu -> f32[batch 128, 64, 12, 12], googlenet.dlm line 18 */
     {
@@ -3334,7 +3334,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((googlenet_real *)(ar + 179623744))[i0 * 9216 + i1 * 144 + i2] = relu((((googlenet_real *)(ar + 174905152))[i0 * 9216 + i1 * 144 + i2] + ((googlenet_real *)(st + 2682112))[i1]));
+                ((googlenet_real *)(ar + 501667648))[i0 * 9216 + i1 * 144 + i2] = relu((((googlenet_real *)(ar + 23910208))[i0 * 9216 + i1 * 144 + i2] + ((googlenet_real *)(st + 2682112))[i1]));
             }
         }
     }
@@ -3342,22 +3342,22 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     /* concat -> f32[batch 128, 480, 12, 12], googlenet.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 354211648)) + i * 69120 + 0, ((googlenet_real *)(ar + 288151360)) + i * 18432, 18432 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 23910208)) + i * 69120 + 0, ((googlenet_real *)(ar + 383113024)) + i * 18432, 18432 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 354211648)) + i * 69120 + 18432, ((googlenet_real *)(ar + 321181504)) + i * 27648, 27648 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 23910208)) + i * 69120 + 18432, ((googlenet_real *)(ar + 340055872)) + i * 27648, 27648 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 354211648)) + i * 69120 + 46080, ((googlenet_real *)(ar + 307025728)) + i * 13824, 13824 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 23910208)) + i * 69120 + 46080, ((googlenet_real *)(ar + 483383104)) + i * 13824, 13824 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 354211648)) + i * 69120 + 59904, ((googlenet_real *)(ar + 179623744)) + i * 9216, 9216 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 23910208)) + i * 69120 + 59904, ((googlenet_real *)(ar + 501667648)) + i * 9216, 9216 * sizeof(googlenet_real));
     }
     /* max_pool -> f32[batch 128, 480, 6, 6], googlenet.dlm line 30 */
     {
-    pool_max_fwd(((googlenet_real *)(ar + 354211648)), ((googlenet_real *)(ar + 389601088)), NULL, n * 480, 12, 12, 6, 6, 3, 3, 2, 2, 1, 1);
+    pool_max_fwd(((googlenet_real *)(ar + 23910208)), ((googlenet_real *)(ar + 458610496)), NULL, n * 480, 12, 12, 6, 6, 3, 3, 2, 2, 1, 1);
     }
     /* conv2d -> f32[batch 128, 192, 6, 6], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 192, 36, 480, ((googlenet_real *)(st + 2682368)), 480, ((googlenet_real *)(ar + 389601088)) + i * 17280, 36, ((googlenet_real *)(ar + 174905152)) + i * 6912, 36, 0);
+        gemm(0, 0, 192, 36, 480, ((googlenet_real *)(st + 2682368)), 480, ((googlenet_real *)(ar + 458610496)) + i * 17280, 36, ((googlenet_real *)(ar + 59299648)) + i * 6912, 36, 0);
     }
     /* relu -> f32[batch 128, 192, 6, 6], googlenet.dlm line 15 */
     {
@@ -3365,7 +3365,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 192; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 226809664))[i0 * 6912 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 174905152))[i0 * 6912 + i1 * 36 + i2] + ((googlenet_real *)(st + 3051008))[i1]));
+                ((googlenet_real *)(ar + 540006208))[i0 * 6912 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 59299648))[i0 * 6912 + i1 * 36 + i2] + ((googlenet_real *)(st + 3051008))[i1]));
             }
         }
     }
@@ -3373,7 +3373,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     /* conv2d -> f32[batch 128, 96, 6, 6], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 96, 36, 480, ((googlenet_real *)(st + 3051776)), 480, ((googlenet_real *)(ar + 389601088)) + i * 17280, 36, ((googlenet_real *)(ar + 59299648)) + i * 3456, 36, 0);
+        gemm(0, 0, 96, 36, 480, ((googlenet_real *)(st + 3051776)), 480, ((googlenet_real *)(ar + 458610496)) + i * 17280, 36, ((googlenet_real *)(ar + 59299648)) + i * 3456, 36, 0);
     }
     /* relu -> f32[batch 128, 96, 6, 6], googlenet.dlm line 16 */
     {
@@ -3381,14 +3381,14 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 96; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 174905152))[i0 * 3456 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 59299648))[i0 * 3456 + i1 * 36 + i2] + ((googlenet_real *)(st + 3236096))[i1]));
+                ((googlenet_real *)(ar + 569792320))[i0 * 3456 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 59299648))[i0 * 3456 + i1 * 36 + i2] + ((googlenet_real *)(st + 3236096))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 208, 6, 6], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 174905152)), ((googlenet_real *)(st + 3236480)), ((googlenet_real *)(ar + 314103616)), (googlenet_real *)(ar + 398448448), n, 208, 29, 96, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((googlenet_real *)(ar + 569792320)), ((googlenet_real *)(st + 3236480)), ((googlenet_real *)(ar + 63776320)), (googlenet_real *)(ar + 59299648), n, 208, 29, 96, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 208, 6, 6], googlenet.dlm line 16 */
     {
@@ -3396,7 +3396,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 208; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 398448448))[i0 * 7488 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 314103616))[i0 * 7488 + i1 * 36 + i2] + ((googlenet_real *)(st + 3955328))[i1]));
+                ((googlenet_real *)(ar + 524670784))[i0 * 7488 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 63776320))[i0 * 7488 + i1 * 36 + i2] + ((googlenet_real *)(st + 3955328))[i1]));
             }
         }
     }
@@ -3404,7 +3404,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     /* conv2d -> f32[batch 128, 16, 6, 6], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 16, 36, 480, ((googlenet_real *)(st + 3956160)), 480, ((googlenet_real *)(ar + 389601088)) + i * 17280, 36, ((googlenet_real *)(ar + 56940352)) + i * 576, 36, 0);
+        gemm(0, 0, 16, 36, 480, ((googlenet_real *)(st + 3956160)), 480, ((googlenet_real *)(ar + 458610496)) + i * 17280, 36, ((googlenet_real *)(ar + 59299648)) + i * 576, 36, 0);
     }
     /* relu -> f32[batch 128, 16, 6, 6], googlenet.dlm line 17 */
     {
@@ -3412,14 +3412,14 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 16; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 57235264))[i0 * 576 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 56940352))[i0 * 576 + i1 * 36 + i2] + ((googlenet_real *)(st + 3986880))[i1]));
+                ((googlenet_real *)(ar + 589698880))[i0 * 576 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 59299648))[i0 * 576 + i1 * 36 + i2] + ((googlenet_real *)(st + 3986880))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 48, 6, 6], googlenet.dlm line 17 */
     {
-    conv2d_fwd_direct_2(((googlenet_real *)(ar + 57235264)), ((googlenet_real *)(st + 3986944)), ((googlenet_real *)(ar + 59299648)), n);
+    conv2d_fwd_direct_2(((googlenet_real *)(ar + 589698880)), ((googlenet_real *)(st + 3986944)), ((googlenet_real *)(ar + 59299648)), n);
     }
     /* relu -> f32[batch 128, 48, 6, 6], googlenet.dlm line 17 */
     {
@@ -3427,19 +3427,19 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 48; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 60184384))[i0 * 1728 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 59299648))[i0 * 1728 + i1 * 36 + i2] + ((googlenet_real *)(st + 4063744))[i1]));
+                ((googlenet_real *)(ar + 585422656))[i0 * 1728 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 59299648))[i0 * 1728 + i1 * 36 + i2] + ((googlenet_real *)(st + 4063744))[i1]));
             }
         }
     }
     }
     /* max_pool -> f32[batch 128, 480, 6, 6], googlenet.dlm line 18 */
     {
-    pool_max_fwd(((googlenet_real *)(ar + 389601088)), ((googlenet_real *)(ar + 402282304)), NULL, n * 480, 6, 6, 6, 6, 3, 3, 1, 1, 1, 1);
+    pool_max_fwd(((googlenet_real *)(ar + 458610496)), ((googlenet_real *)(ar + 467457856)), NULL, n * 480, 6, 6, 6, 6, 3, 3, 1, 1, 1, 1);
     }
     /* conv2d -> f32[batch 128, 64, 6, 6], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 64, 36, 480, ((googlenet_real *)(st + 4063936)), 480, ((googlenet_real *)(ar + 402282304)) + i * 17280, 36, ((googlenet_real *)(ar + 176674624)) + i * 2304, 36, 0);
+        gemm(0, 0, 64, 36, 480, ((googlenet_real *)(st + 4063936)), 480, ((googlenet_real *)(ar + 467457856)) + i * 17280, 36, ((googlenet_real *)(ar + 59299648)) + i * 2304, 36, 0);
     }
     /* relu -> f32[batch 128, 64, 6, 6], googlenet.dlm line 18 */
     {
@@ -3447,7 +3447,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 177854272))[i0 * 2304 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 176674624))[i0 * 2304 + i1 * 36 + i2] + ((googlenet_real *)(st + 4186816))[i1]));
+                ((googlenet_real *)(ar + 575985472))[i0 * 2304 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 59299648))[i0 * 2304 + i1 * 36 + i2] + ((googlenet_real *)(st + 4186816))[i1]));
             }
         }
     }
@@ -3455,18 +3455,18 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     /* concat -> f32[batch 128, 512, 6, 6], googlenet.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 411129664)) + i * 18432 + 0, ((googlenet_real *)(ar + 226809664)) + i * 6912, 6912 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 401987392)) + i * 18432 + 0, ((googlenet_real *)(ar + 540006208)) + i * 6912, 6912 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 411129664)) + i * 18432 + 6912, ((googlenet_real *)(ar + 398448448)) + i * 7488, 7488 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 401987392)) + i * 18432 + 6912, ((googlenet_real *)(ar + 524670784)) + i * 7488, 7488 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 411129664)) + i * 18432 + 14400, ((googlenet_real *)(ar + 60184384)) + i * 1728, 1728 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 401987392)) + i * 18432 + 14400, ((googlenet_real *)(ar + 585422656)) + i * 1728, 1728 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 411129664)) + i * 18432 + 16128, ((googlenet_real *)(ar + 177854272)) + i * 2304, 2304 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 401987392)) + i * 18432 + 16128, ((googlenet_real *)(ar + 575985472)) + i * 2304, 2304 * sizeof(googlenet_real));
     }
     /* conv2d -> f32[batch 128, 160, 6, 6], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 160, 36, 512, ((googlenet_real *)(st + 4187072)), 512, ((googlenet_real *)(ar + 411129664)) + i * 18432, 36, ((googlenet_real *)(ar + 314103616)) + i * 5760, 36, 0);
+        gemm(0, 0, 160, 36, 512, ((googlenet_real *)(st + 4187072)), 512, ((googlenet_real *)(ar + 401987392)) + i * 18432, 36, ((googlenet_real *)(ar + 59299648)) + i * 5760, 36, 0);
     }
     /* relu -> f32[batch 128, 160, 6, 6], googlenet.dlm line 15 */
     {
@@ -3474,7 +3474,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 160; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 317052736))[i0 * 5760 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 314103616))[i0 * 5760 + i1 * 36 + i2] + ((googlenet_real *)(st + 4514752))[i1]));
+                ((googlenet_real *)(ar + 543545152))[i0 * 5760 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 59299648))[i0 * 5760 + i1 * 36 + i2] + ((googlenet_real *)(st + 4514752))[i1]));
             }
         }
     }
@@ -3482,7 +3482,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     /* conv2d -> f32[batch 128, 112, 6, 6], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 112, 36, 512, ((googlenet_real *)(st + 4515392)), 512, ((googlenet_real *)(ar + 411129664)) + i * 18432, 36, ((googlenet_real *)(ar + 314103616)) + i * 4032, 36, 0);
+        gemm(0, 0, 112, 36, 512, ((googlenet_real *)(st + 4515392)), 512, ((googlenet_real *)(ar + 401987392)) + i * 18432, 36, ((googlenet_real *)(ar + 59299648)) + i * 4032, 36, 0);
     }
     /* relu -> f32[batch 128, 112, 6, 6], googlenet.dlm line 16 */
     {
@@ -3490,14 +3490,14 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 112; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 420566848))[i0 * 4032 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 314103616))[i0 * 4032 + i1 * 36 + i2] + ((googlenet_real *)(st + 4744768))[i1]));
+                ((googlenet_real *)(ar + 565663552))[i0 * 4032 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 59299648))[i0 * 4032 + i1 * 36 + i2] + ((googlenet_real *)(st + 4744768))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 224, 6, 6], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 420566848)), ((googlenet_real *)(st + 4745216)), ((googlenet_real *)(ar + 422631232)), (googlenet_real *)(ar + 426760000), n, 224, 29, 112, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((googlenet_real *)(ar + 565663552)), ((googlenet_real *)(st + 4745216)), ((googlenet_real *)(ar + 64444480)), (googlenet_real *)(ar + 59299648), n, 224, 29, 112, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 224, 6, 6], googlenet.dlm line 16 */
     {
@@ -3505,7 +3505,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 224; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 426760000))[i0 * 8064 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 422631232))[i0 * 8064 + i1 * 36 + i2] + ((googlenet_real *)(st + 5648384))[i1]));
+                ((googlenet_real *)(ar + 520542016))[i0 * 8064 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 64444480))[i0 * 8064 + i1 * 36 + i2] + ((googlenet_real *)(st + 5648384))[i1]));
             }
         }
     }
@@ -3513,7 +3513,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     /* conv2d -> f32[batch 128, 24, 6, 6], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 24, 36, 512, ((googlenet_real *)(st + 5649280)), 512, ((googlenet_real *)(ar + 411129664)) + i * 18432, 36, ((googlenet_real *)(ar + 57530176)) + i * 864, 36, 0);
+        gemm(0, 0, 24, 36, 512, ((googlenet_real *)(st + 5649280)), 512, ((googlenet_real *)(ar + 401987392)) + i * 18432, 36, ((googlenet_real *)(ar + 59299648)) + i * 864, 36, 0);
     }
     /* relu -> f32[batch 128, 24, 6, 6], googlenet.dlm line 17 */
     {
@@ -3521,14 +3521,14 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 24; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 59299648))[i0 * 864 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 57530176))[i0 * 864 + i1 * 36 + i2] + ((googlenet_real *)(st + 5698432))[i1]));
+                ((googlenet_real *)(ar + 588814144))[i0 * 864 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 59299648))[i0 * 864 + i1 * 36 + i2] + ((googlenet_real *)(st + 5698432))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 64, 6, 6], googlenet.dlm line 17 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 59299648)), ((googlenet_real *)(st + 5698560)), ((googlenet_real *)(ar + 176674624)), (googlenet_real *)(ar + 314103616), n, 64, 29, 24, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
+    conv2d_fwd(((googlenet_real *)(ar + 588814144)), ((googlenet_real *)(st + 5698560)), ((googlenet_real *)(ar + 62072512)), (googlenet_real *)(ar + 59299648), n, 64, 29, 24, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
     }
     /* relu -> f32[batch 128, 64, 6, 6], googlenet.dlm line 17 */
     {
@@ -3536,19 +3536,19 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 230348608))[i0 * 2304 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 176674624))[i0 * 2304 + i1 * 36 + i2] + ((googlenet_real *)(st + 5852160))[i1]));
+                ((googlenet_real *)(ar + 577165120))[i0 * 2304 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 62072512))[i0 * 2304 + i1 * 36 + i2] + ((googlenet_real *)(st + 5852160))[i1]));
             }
         }
     }
     }
     /* max_pool -> f32[batch 128, 512, 6, 6], googlenet.dlm line 18 */
     {
-    pool_max_fwd(((googlenet_real *)(ar + 411129664)), ((googlenet_real *)(ar + 430888768)), NULL, n * 512, 6, 6, 6, 6, 3, 3, 1, 1, 1, 1);
+    pool_max_fwd(((googlenet_real *)(ar + 401987392)), ((googlenet_real *)(ar + 411424576)), NULL, n * 512, 6, 6, 6, 6, 3, 3, 1, 1, 1, 1);
     }
     /* conv2d -> f32[batch 128, 64, 6, 6], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 64, 36, 512, ((googlenet_real *)(st + 5852416)), 512, ((googlenet_real *)(ar + 430888768)) + i * 18432, 36, ((googlenet_real *)(ar + 176674624)) + i * 2304, 36, 0);
+        gemm(0, 0, 64, 36, 512, ((googlenet_real *)(st + 5852416)), 512, ((googlenet_real *)(ar + 411424576)) + i * 18432, 36, ((googlenet_real *)(ar + 59299648)) + i * 2304, 36, 0);
     }
     /* relu -> f32[batch 128, 64, 6, 6], googlenet.dlm line 18 */
     {
@@ -3556,7 +3556,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 314103616))[i0 * 2304 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 176674624))[i0 * 2304 + i1 * 36 + i2] + ((googlenet_real *)(st + 5983488))[i1]));
+                ((googlenet_real *)(ar + 578344768))[i0 * 2304 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 59299648))[i0 * 2304 + i1 * 36 + i2] + ((googlenet_real *)(st + 5983488))[i1]));
             }
         }
     }
@@ -3564,18 +3564,18 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     /* concat -> f32[batch 128, 512, 6, 6], googlenet.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 440325952)) + i * 18432 + 0, ((googlenet_real *)(ar + 317052736)) + i * 5760, 5760 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 420861760)) + i * 18432 + 0, ((googlenet_real *)(ar + 543545152)) + i * 5760, 5760 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 440325952)) + i * 18432 + 5760, ((googlenet_real *)(ar + 426760000)) + i * 8064, 8064 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 420861760)) + i * 18432 + 5760, ((googlenet_real *)(ar + 520542016)) + i * 8064, 8064 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 440325952)) + i * 18432 + 13824, ((googlenet_real *)(ar + 230348608)) + i * 2304, 2304 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 420861760)) + i * 18432 + 13824, ((googlenet_real *)(ar + 577165120)) + i * 2304, 2304 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 440325952)) + i * 18432 + 16128, ((googlenet_real *)(ar + 314103616)) + i * 2304, 2304 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 420861760)) + i * 18432 + 16128, ((googlenet_real *)(ar + 578344768)) + i * 2304, 2304 * sizeof(googlenet_real));
     }
     /* conv2d -> f32[batch 128, 128, 6, 6], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 128, 36, 512, ((googlenet_real *)(st + 5983744)), 512, ((googlenet_real *)(ar + 440325952)) + i * 18432, 36, ((googlenet_real *)(ar + 422631232)) + i * 4608, 36, 0);
+        gemm(0, 0, 128, 36, 512, ((googlenet_real *)(st + 5983744)), 512, ((googlenet_real *)(ar + 420861760)) + i * 18432, 36, ((googlenet_real *)(ar + 59299648)) + i * 4608, 36, 0);
     }
     /* relu -> f32[batch 128, 128, 6, 6], googlenet.dlm line 15 */
     {
@@ -3583,7 +3583,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 449763136))[i0 * 4608 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 422631232))[i0 * 4608 + i1 * 36 + i2] + ((googlenet_real *)(st + 6245888))[i1]));
+                ((googlenet_real *)(ar + 556226368))[i0 * 4608 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 59299648))[i0 * 4608 + i1 * 36 + i2] + ((googlenet_real *)(st + 6245888))[i1]));
             }
         }
     }
@@ -3591,7 +3591,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     /* conv2d -> f32[batch 128, 128, 6, 6], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 128, 36, 512, ((googlenet_real *)(st + 6246400)), 512, ((googlenet_real *)(ar + 440325952)) + i * 18432, 36, ((googlenet_real *)(ar + 422631232)) + i * 4608, 36, 0);
+        gemm(0, 0, 128, 36, 512, ((googlenet_real *)(st + 6246400)), 512, ((googlenet_real *)(ar + 420861760)) + i * 18432, 36, ((googlenet_real *)(ar + 59299648)) + i * 4608, 36, 0);
     }
     /* relu -> f32[batch 128, 128, 6, 6], googlenet.dlm line 16 */
     {
@@ -3599,14 +3599,14 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 452122432))[i0 * 4608 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 422631232))[i0 * 4608 + i1 * 36 + i2] + ((googlenet_real *)(st + 6508544))[i1]));
+                ((googlenet_real *)(ar + 558585664))[i0 * 4608 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 59299648))[i0 * 4608 + i1 * 36 + i2] + ((googlenet_real *)(st + 6508544))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 256, 6, 6], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 452122432)), ((googlenet_real *)(st + 6509056)), ((googlenet_real *)(ar + 454481728)), (googlenet_real *)(ar + 459200320), n, 256, 29, 128, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((googlenet_real *)(ar + 558585664)), ((googlenet_real *)(st + 6509056)), ((googlenet_real *)(ar + 65179456)), (googlenet_real *)(ar + 59299648), n, 256, 29, 128, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 256, 6, 6], googlenet.dlm line 16 */
     {
@@ -3614,7 +3614,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 256; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 459200320))[i0 * 9216 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 454481728))[i0 * 9216 + i1 * 36 + i2] + ((googlenet_real *)(st + 7688704))[i1]));
+                ((googlenet_real *)(ar + 506386240))[i0 * 9216 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 65179456))[i0 * 9216 + i1 * 36 + i2] + ((googlenet_real *)(st + 7688704))[i1]));
             }
         }
     }
@@ -3622,7 +3622,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     /* conv2d -> f32[batch 128, 24, 6, 6], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 24, 36, 512, ((googlenet_real *)(st + 7689728)), 512, ((googlenet_real *)(ar + 440325952)) + i * 18432, 36, ((googlenet_real *)(ar + 57530176)) + i * 864, 36, 0);
+        gemm(0, 0, 24, 36, 512, ((googlenet_real *)(st + 7689728)), 512, ((googlenet_real *)(ar + 420861760)) + i * 18432, 36, ((googlenet_real *)(ar + 59299648)) + i * 864, 36, 0);
     }
     /* relu -> f32[batch 128, 24, 6, 6], googlenet.dlm line 17 */
     {
@@ -3630,14 +3630,14 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 24; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 59742016))[i0 * 864 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 57530176))[i0 * 864 + i1 * 36 + i2] + ((googlenet_real *)(st + 7738880))[i1]));
+                ((googlenet_real *)(ar + 589256512))[i0 * 864 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 59299648))[i0 * 864 + i1 * 36 + i2] + ((googlenet_real *)(st + 7738880))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 64, 6, 6], googlenet.dlm line 17 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 59742016)), ((googlenet_real *)(st + 7739008)), ((googlenet_real *)(ar + 176674624)), (googlenet_real *)(ar + 422631232), n, 64, 29, 24, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
+    conv2d_fwd(((googlenet_real *)(ar + 589256512)), ((googlenet_real *)(st + 7739008)), ((googlenet_real *)(ar + 62072512)), (googlenet_real *)(ar + 59299648), n, 64, 29, 24, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
     }
     /* relu -> f32[batch 128, 64, 6, 6], googlenet.dlm line 17 */
     {
@@ -3645,19 +3645,19 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 315283264))[i0 * 2304 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 176674624))[i0 * 2304 + i1 * 36 + i2] + ((googlenet_real *)(st + 7892608))[i1]));
+                ((googlenet_real *)(ar + 579524416))[i0 * 2304 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 62072512))[i0 * 2304 + i1 * 36 + i2] + ((googlenet_real *)(st + 7892608))[i1]));
             }
         }
     }
     }
     /* max_pool -> f32[batch 128, 512, 6, 6], googlenet.dlm line 18 */
     {
-    pool_max_fwd(((googlenet_real *)(ar + 440325952)), ((googlenet_real *)(ar + 463918912)), NULL, n * 512, 6, 6, 6, 6, 3, 3, 1, 1, 1, 1);
+    pool_max_fwd(((googlenet_real *)(ar + 420861760)), ((googlenet_real *)(ar + 430298944)), NULL, n * 512, 6, 6, 6, 6, 3, 3, 1, 1, 1, 1);
     }
     /* conv2d -> f32[batch 128, 64, 6, 6], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 64, 36, 512, ((googlenet_real *)(st + 7892864)), 512, ((googlenet_real *)(ar + 463918912)) + i * 18432, 36, ((googlenet_real *)(ar + 176674624)) + i * 2304, 36, 0);
+        gemm(0, 0, 64, 36, 512, ((googlenet_real *)(st + 7892864)), 512, ((googlenet_real *)(ar + 430298944)) + i * 18432, 36, ((googlenet_real *)(ar + 59299648)) + i * 2304, 36, 0);
     }
     /* relu -> f32[batch 128, 64, 6, 6], googlenet.dlm line 18 */
     {
@@ -3665,7 +3665,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 320001856))[i0 * 2304 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 176674624))[i0 * 2304 + i1 * 36 + i2] + ((googlenet_real *)(st + 8023936))[i1]));
+                ((googlenet_real *)(ar + 580704064))[i0 * 2304 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 59299648))[i0 * 2304 + i1 * 36 + i2] + ((googlenet_real *)(st + 8023936))[i1]));
             }
         }
     }
@@ -3673,18 +3673,18 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     /* concat -> f32[batch 128, 512, 6, 6], googlenet.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 473356096)) + i * 18432 + 0, ((googlenet_real *)(ar + 449763136)) + i * 4608, 4608 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 439736128)) + i * 18432 + 0, ((googlenet_real *)(ar + 556226368)) + i * 4608, 4608 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 473356096)) + i * 18432 + 4608, ((googlenet_real *)(ar + 459200320)) + i * 9216, 9216 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 439736128)) + i * 18432 + 4608, ((googlenet_real *)(ar + 506386240)) + i * 9216, 9216 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 473356096)) + i * 18432 + 13824, ((googlenet_real *)(ar + 315283264)) + i * 2304, 2304 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 439736128)) + i * 18432 + 13824, ((googlenet_real *)(ar + 579524416)) + i * 2304, 2304 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 473356096)) + i * 18432 + 16128, ((googlenet_real *)(ar + 320001856)) + i * 2304, 2304 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 439736128)) + i * 18432 + 16128, ((googlenet_real *)(ar + 580704064)) + i * 2304, 2304 * sizeof(googlenet_real));
     }
     /* conv2d -> f32[batch 128, 112, 6, 6], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 112, 36, 512, ((googlenet_real *)(st + 8024192)), 512, ((googlenet_real *)(ar + 473356096)) + i * 18432, 36, ((googlenet_real *)(ar + 422631232)) + i * 4032, 36, 0);
+        gemm(0, 0, 112, 36, 512, ((googlenet_real *)(st + 8024192)), 512, ((googlenet_real *)(ar + 439736128)) + i * 18432, 36, ((googlenet_real *)(ar + 59299648)) + i * 4032, 36, 0);
     }
     /* relu -> f32[batch 128, 112, 6, 6], googlenet.dlm line 15 */
     {
@@ -3692,7 +3692,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 112; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 424695616))[i0 * 4032 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 422631232))[i0 * 4032 + i1 * 36 + i2] + ((googlenet_real *)(st + 8253568))[i1]));
+                ((googlenet_real *)(ar + 567727936))[i0 * 4032 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 59299648))[i0 * 4032 + i1 * 36 + i2] + ((googlenet_real *)(st + 8253568))[i1]));
             }
         }
     }
@@ -3700,7 +3700,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     /* conv2d -> f32[batch 128, 144, 6, 6], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 144, 36, 512, ((googlenet_real *)(st + 8254016)), 512, ((googlenet_real *)(ar + 473356096)) + i * 18432, 36, ((googlenet_real *)(ar + 454481728)) + i * 5184, 36, 0);
+        gemm(0, 0, 144, 36, 512, ((googlenet_real *)(st + 8254016)), 512, ((googlenet_real *)(ar + 439736128)) + i * 18432, 36, ((googlenet_real *)(ar + 59299648)) + i * 5184, 36, 0);
     }
     /* relu -> f32[batch 128, 144, 6, 6], googlenet.dlm line 16 */
     {
@@ -3708,14 +3708,14 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 144; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 482793280))[i0 * 5184 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 454481728))[i0 * 5184 + i1 * 36 + i2] + ((googlenet_real *)(st + 8548928))[i1]));
+                ((googlenet_real *)(ar + 546494272))[i0 * 5184 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 59299648))[i0 * 5184 + i1 * 36 + i2] + ((googlenet_real *)(st + 8548928))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 288, 6, 6], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 482793280)), ((googlenet_real *)(st + 8549504)), ((googlenet_real *)(ar + 485447488)), (googlenet_real *)(ar + 490755904), n, 288, 29, 144, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((googlenet_real *)(ar + 546494272)), ((googlenet_real *)(st + 8549504)), ((googlenet_real *)(ar + 65914432)), (googlenet_real *)(ar + 59299648), n, 288, 29, 144, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 288, 6, 6], googlenet.dlm line 16 */
     {
@@ -3723,7 +3723,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 288; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 490755904))[i0 * 10368 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 485447488))[i0 * 10368 + i1 * 36 + i2] + ((googlenet_real *)(st + 10042496))[i1]));
+                ((googlenet_real *)(ar + 496359232))[i0 * 10368 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 65914432))[i0 * 10368 + i1 * 36 + i2] + ((googlenet_real *)(st + 10042496))[i1]));
             }
         }
     }
@@ -3731,7 +3731,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     /* conv2d -> f32[batch 128, 32, 6, 6], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 32, 36, 512, ((googlenet_real *)(st + 10043648)), 512, ((googlenet_real *)(ar + 473356096)) + i * 18432, 36, ((googlenet_real *)(ar + 57530176)) + i * 1152, 36, 0);
+        gemm(0, 0, 32, 36, 512, ((googlenet_real *)(st + 10043648)), 512, ((googlenet_real *)(ar + 439736128)) + i * 18432, 36, ((googlenet_real *)(ar + 59299648)) + i * 1152, 36, 0);
     }
     /* relu -> f32[batch 128, 32, 6, 6], googlenet.dlm line 17 */
     {
@@ -3739,14 +3739,14 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 32; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 61069120))[i0 * 1152 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 57530176))[i0 * 1152 + i1 * 36 + i2] + ((googlenet_real *)(st + 10109184))[i1]));
+                ((googlenet_real *)(ar + 98817856))[i0 * 1152 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 59299648))[i0 * 1152 + i1 * 36 + i2] + ((googlenet_real *)(st + 10109184))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 64, 6, 6], googlenet.dlm line 17 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 61069120)), ((googlenet_real *)(st + 10109312)), ((googlenet_real *)(ar + 176674624)), (googlenet_real *)(ar + 454481728), n, 64, 29, 32, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
+    conv2d_fwd(((googlenet_real *)(ar + 98817856)), ((googlenet_real *)(st + 10109312)), ((googlenet_real *)(ar + 62907712)), (googlenet_real *)(ar + 59299648), n, 64, 29, 32, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
     }
     /* relu -> f32[batch 128, 64, 6, 6], googlenet.dlm line 17 */
     {
@@ -3754,19 +3754,19 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 422631232))[i0 * 2304 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 176674624))[i0 * 2304 + i1 * 36 + i2] + ((googlenet_real *)(st + 10314112))[i1]));
+                ((googlenet_real *)(ar + 581883712))[i0 * 2304 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 62907712))[i0 * 2304 + i1 * 36 + i2] + ((googlenet_real *)(st + 10314112))[i1]));
             }
         }
     }
     }
     /* max_pool -> f32[batch 128, 512, 6, 6], googlenet.dlm line 18 */
     {
-    pool_max_fwd(((googlenet_real *)(ar + 473356096)), ((googlenet_real *)(ar + 496064320)), NULL, n * 512, 6, 6, 6, 6, 3, 3, 1, 1, 1, 1);
+    pool_max_fwd(((googlenet_real *)(ar + 439736128)), ((googlenet_real *)(ar + 449173312)), NULL, n * 512, 6, 6, 6, 6, 3, 3, 1, 1, 1, 1);
     }
     /* conv2d -> f32[batch 128, 64, 6, 6], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 64, 36, 512, ((googlenet_real *)(st + 10314368)), 512, ((googlenet_real *)(ar + 496064320)) + i * 18432, 36, ((googlenet_real *)(ar + 176674624)) + i * 2304, 36, 0);
+        gemm(0, 0, 64, 36, 512, ((googlenet_real *)(st + 10314368)), 512, ((googlenet_real *)(ar + 449173312)) + i * 18432, 36, ((googlenet_real *)(ar + 59299648)) + i * 2304, 36, 0);
     }
     /* relu -> f32[batch 128, 64, 6, 6], googlenet.dlm line 18 */
     {
@@ -3774,7 +3774,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 454481728))[i0 * 2304 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 176674624))[i0 * 2304 + i1 * 36 + i2] + ((googlenet_real *)(st + 10445440))[i1]));
+                ((googlenet_real *)(ar + 583063360))[i0 * 2304 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 59299648))[i0 * 2304 + i1 * 36 + i2] + ((googlenet_real *)(st + 10445440))[i1]));
             }
         }
     }
@@ -3782,18 +3782,18 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     /* concat -> f32[batch 128, 528, 6, 6], googlenet.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 505501504)) + i * 19008 + 0, ((googlenet_real *)(ar + 424695616)) + i * 4032, 4032 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 354211648)) + i * 19008 + 0, ((googlenet_real *)(ar + 567727936)) + i * 4032, 4032 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 505501504)) + i * 19008 + 4032, ((googlenet_real *)(ar + 490755904)) + i * 10368, 10368 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 354211648)) + i * 19008 + 4032, ((googlenet_real *)(ar + 496359232)) + i * 10368, 10368 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 505501504)) + i * 19008 + 14400, ((googlenet_real *)(ar + 422631232)) + i * 2304, 2304 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 354211648)) + i * 19008 + 14400, ((googlenet_real *)(ar + 581883712)) + i * 2304, 2304 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 505501504)) + i * 19008 + 16704, ((googlenet_real *)(ar + 454481728)) + i * 2304, 2304 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 354211648)) + i * 19008 + 16704, ((googlenet_real *)(ar + 583063360)) + i * 2304, 2304 * sizeof(googlenet_real));
     }
     /* conv2d -> f32[batch 128, 256, 6, 6], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 256, 36, 528, ((googlenet_real *)(st + 10445696)), 528, ((googlenet_real *)(ar + 505501504)) + i * 19008, 36, ((googlenet_real *)(ar + 485447488)) + i * 9216, 36, 0);
+        gemm(0, 0, 256, 36, 528, ((googlenet_real *)(st + 10445696)), 528, ((googlenet_real *)(ar + 354211648)) + i * 19008, 36, ((googlenet_real *)(ar + 59299648)) + i * 9216, 36, 0);
     }
     /* relu -> f32[batch 128, 256, 6, 6], googlenet.dlm line 15 */
     {
@@ -3801,7 +3801,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 256; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 515233600))[i0 * 9216 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 485447488))[i0 * 9216 + i1 * 36 + i2] + ((googlenet_real *)(st + 10986368))[i1]));
+                ((googlenet_real *)(ar + 511104832))[i0 * 9216 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 59299648))[i0 * 9216 + i1 * 36 + i2] + ((googlenet_real *)(st + 10986368))[i1]));
             }
         }
     }
@@ -3809,7 +3809,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     /* conv2d -> f32[batch 128, 160, 6, 6], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 160, 36, 528, ((googlenet_real *)(st + 10987392)), 528, ((googlenet_real *)(ar + 505501504)) + i * 19008, 36, ((googlenet_real *)(ar + 455661376)) + i * 5760, 36, 0);
+        gemm(0, 0, 160, 36, 528, ((googlenet_real *)(st + 10987392)), 528, ((googlenet_real *)(ar + 354211648)) + i * 19008, 36, ((googlenet_real *)(ar + 59299648)) + i * 5760, 36, 0);
     }
     /* relu -> f32[batch 128, 160, 6, 6], googlenet.dlm line 16 */
     {
@@ -3817,14 +3817,14 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 160; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 485447488))[i0 * 5760 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 455661376))[i0 * 5760 + i1 * 36 + i2] + ((googlenet_real *)(st + 11325312))[i1]));
+                ((googlenet_real *)(ar + 95868736))[i0 * 5760 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 59299648))[i0 * 5760 + i1 * 36 + i2] + ((googlenet_real *)(st + 11325312))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 320, 6, 6], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 485447488)), ((googlenet_real *)(st + 11325952)), ((googlenet_real *)(ar + 519952192)), (googlenet_real *)(ar + 525850432), n, 320, 29, 160, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((googlenet_real *)(ar + 95868736)), ((googlenet_real *)(st + 11325952)), ((googlenet_real *)(ar + 66649408)), (googlenet_real *)(ar + 59299648), n, 320, 29, 160, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 320, 6, 6], googlenet.dlm line 16 */
     {
@@ -3832,7 +3832,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 320; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 525850432))[i0 * 11520 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 519952192))[i0 * 11520 + i1 * 36 + i2] + ((googlenet_real *)(st + 13169152))[i1]));
+                ((googlenet_real *)(ar + 89970496))[i0 * 11520 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 66649408))[i0 * 11520 + i1 * 36 + i2] + ((googlenet_real *)(st + 13169152))[i1]));
             }
         }
     }
@@ -3840,7 +3840,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     /* conv2d -> f32[batch 128, 32, 6, 6], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 32, 36, 528, ((googlenet_real *)(st + 13170432)), 528, ((googlenet_real *)(ar + 505501504)) + i * 19008, 36, ((googlenet_real *)(ar + 57530176)) + i * 1152, 36, 0);
+        gemm(0, 0, 32, 36, 528, ((googlenet_real *)(st + 13170432)), 528, ((googlenet_real *)(ar + 354211648)) + i * 19008, 36, ((googlenet_real *)(ar + 59299648)) + i * 1152, 36, 0);
     }
     /* relu -> f32[batch 128, 32, 6, 6], googlenet.dlm line 17 */
     {
@@ -3848,14 +3848,14 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 32; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 176674624))[i0 * 1152 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 57530176))[i0 * 1152 + i1 * 36 + i2] + ((googlenet_real *)(st + 13238016))[i1]));
+                ((googlenet_real *)(ar + 587044672))[i0 * 1152 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 59299648))[i0 * 1152 + i1 * 36 + i2] + ((googlenet_real *)(st + 13238016))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 128, 6, 6], googlenet.dlm line 17 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 176674624)), ((googlenet_real *)(st + 13238144)), ((googlenet_real *)(ar + 455661376)), (googlenet_real *)(ar + 519952192), n, 128, 29, 32, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
+    conv2d_fwd(((googlenet_real *)(ar + 587044672)), ((googlenet_real *)(st + 13238144)), ((googlenet_real *)(ar + 63174976)), (googlenet_real *)(ar + 59299648), n, 128, 29, 32, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
     }
     /* relu -> f32[batch 128, 128, 6, 6], googlenet.dlm line 17 */
     {
@@ -3863,19 +3863,19 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 488396608))[i0 * 4608 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 455661376))[i0 * 4608 + i1 * 36 + i2] + ((googlenet_real *)(st + 13647744))[i1]));
+                ((googlenet_real *)(ar + 560944960))[i0 * 4608 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 63174976))[i0 * 4608 + i1 * 36 + i2] + ((googlenet_real *)(st + 13647744))[i1]));
             }
         }
     }
     }
     /* max_pool -> f32[batch 128, 528, 6, 6], googlenet.dlm line 18 */
     {
-    pool_max_fwd(((googlenet_real *)(ar + 505501504)), ((googlenet_real *)(ar + 531748672)), NULL, n * 528, 6, 6, 6, 6, 3, 3, 1, 1, 1, 1);
+    pool_max_fwd(((googlenet_real *)(ar + 354211648)), ((googlenet_real *)(ar + 363943744)), NULL, n * 528, 6, 6, 6, 6, 3, 3, 1, 1, 1, 1);
     }
     /* conv2d -> f32[batch 128, 128, 6, 6], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 128, 36, 528, ((googlenet_real *)(st + 13648256)), 528, ((googlenet_real *)(ar + 531748672)) + i * 19008, 36, ((googlenet_real *)(ar + 455661376)) + i * 4608, 36, 0);
+        gemm(0, 0, 128, 36, 528, ((googlenet_real *)(st + 13648256)), 528, ((googlenet_real *)(ar + 363943744)) + i * 19008, 36, ((googlenet_real *)(ar + 59299648)) + i * 4608, 36, 0);
     }
     /* relu -> f32[batch 128, 128, 6, 6], googlenet.dlm line 18 */
     {
@@ -3883,7 +3883,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 519952192))[i0 * 4608 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 455661376))[i0 * 4608 + i1 * 36 + i2] + ((googlenet_real *)(st + 13918592))[i1]));
+                ((googlenet_real *)(ar + 563304256))[i0 * 4608 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 59299648))[i0 * 4608 + i1 * 36 + i2] + ((googlenet_real *)(st + 13918592))[i1]));
             }
         }
     }
@@ -3891,22 +3891,22 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     /* concat -> f32[batch 128, 832, 6, 6], googlenet.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 541480768)) + i * 29952 + 0, ((googlenet_real *)(ar + 515233600)) + i * 9216, 9216 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 59299648)) + i * 29952 + 0, ((googlenet_real *)(ar + 511104832)) + i * 9216, 9216 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 541480768)) + i * 29952 + 9216, ((googlenet_real *)(ar + 525850432)) + i * 11520, 11520 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 59299648)) + i * 29952 + 9216, ((googlenet_real *)(ar + 89970496)) + i * 11520, 11520 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 541480768)) + i * 29952 + 20736, ((googlenet_real *)(ar + 488396608)) + i * 4608, 4608 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 59299648)) + i * 29952 + 20736, ((googlenet_real *)(ar + 560944960)) + i * 4608, 4608 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 541480768)) + i * 29952 + 25344, ((googlenet_real *)(ar + 519952192)) + i * 4608, 4608 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 59299648)) + i * 29952 + 25344, ((googlenet_real *)(ar + 563304256)) + i * 4608, 4608 * sizeof(googlenet_real));
     }
     /* max_pool -> f32[batch 128, 832, 3, 3], googlenet.dlm line 36 */
     {
-    pool_max_fwd(((googlenet_real *)(ar + 541480768)), ((googlenet_real *)(ar + 556816192)), NULL, n * 832, 6, 6, 3, 3, 3, 3, 2, 2, 1, 1);
+    pool_max_fwd(((googlenet_real *)(ar + 59299648)), ((googlenet_real *)(ar + 83302720)), NULL, n * 832, 6, 6, 3, 3, 3, 3, 2, 2, 1, 1);
     }
     /* conv2d -> f32[batch 128, 256, 3, 3], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 256, 9, 832, ((googlenet_real *)(st + 13919104)), 832, ((googlenet_real *)(ar + 556816192)) + i * 7488, 9, ((googlenet_real *)(ar + 455661376)) + i * 2304, 9, 0);
+        gemm(0, 0, 256, 9, 832, ((googlenet_real *)(st + 13919104)), 832, ((googlenet_real *)(ar + 83302720)) + i * 7488, 9, ((googlenet_real *)(ar + 74635072)) + i * 2304, 9, 0);
     }
     /* relu -> f32[batch 128, 256, 3, 3], googlenet.dlm line 15 */
     {
@@ -3914,7 +3914,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 256; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((googlenet_real *)(ar + 456841024))[i0 * 2304 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 455661376))[i0 * 2304 + i1 * 9 + i2] + ((googlenet_real *)(st + 14771072))[i1]));
+                ((googlenet_real *)(ar + 584243008))[i0 * 2304 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 74635072))[i0 * 2304 + i1 * 9 + i2] + ((googlenet_real *)(st + 14771072))[i1]));
             }
         }
     }
@@ -3922,7 +3922,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     /* conv2d -> f32[batch 128, 160, 3, 3], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 160, 9, 832, ((googlenet_real *)(st + 14772096)), 832, ((googlenet_real *)(ar + 556816192)) + i * 7488, 9, ((googlenet_real *)(ar + 423810880)) + i * 1440, 9, 0);
+        gemm(0, 0, 160, 9, 832, ((googlenet_real *)(st + 14772096)), 832, ((googlenet_real *)(ar + 83302720)) + i * 7488, 9, ((googlenet_real *)(ar + 74635072)) + i * 1440, 9, 0);
     }
     /* relu -> f32[batch 128, 160, 3, 3], googlenet.dlm line 16 */
     {
@@ -3930,14 +3930,14 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 160; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((googlenet_real *)(ar + 455661376))[i0 * 1440 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 423810880))[i0 * 1440 + i1 * 9 + i2] + ((googlenet_real *)(st + 15304576))[i1]));
+                ((googlenet_real *)(ar + 586307392))[i0 * 1440 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 74635072))[i0 * 1440 + i1 * 9 + i2] + ((googlenet_real *)(st + 15304576))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 320, 3, 3], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 455661376)), ((googlenet_real *)(st + 15305216)), ((googlenet_real *)(ar + 522311488)), (googlenet_real *)(ar + 560650048), n, 320, 114, 160, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_fwd(((googlenet_real *)(ar + 586307392)), ((googlenet_real *)(st + 15305216)), ((googlenet_real *)(ar + 87136576)), (googlenet_real *)(ar + 74635072), n, 320, 114, 160, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 320, 3, 3], googlenet.dlm line 16 */
     {
@@ -3945,7 +3945,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 320; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((googlenet_real *)(ar + 523786048))[i0 * 2880 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 522311488))[i0 * 2880 + i1 * 9 + i2] + ((googlenet_real *)(st + 17148416))[i1]));
+                ((googlenet_real *)(ar + 573331264))[i0 * 2880 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 87136576))[i0 * 2880 + i1 * 9 + i2] + ((googlenet_real *)(st + 17148416))[i1]));
             }
         }
     }
@@ -3953,7 +3953,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     /* conv2d -> f32[batch 128, 32, 3, 3], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 32, 9, 832, ((googlenet_real *)(st + 17149696)), 832, ((googlenet_real *)(ar + 556816192)) + i * 7488, 9, ((googlenet_real *)(ar + 56940352)) + i * 288, 9, 0);
+        gemm(0, 0, 32, 9, 832, ((googlenet_real *)(st + 17149696)), 832, ((googlenet_real *)(ar + 83302720)) + i * 7488, 9, ((googlenet_real *)(ar + 74635072)) + i * 288, 9, 0);
     }
     /* relu -> f32[batch 128, 32, 3, 3], googlenet.dlm line 17 */
     {
@@ -3961,14 +3961,14 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 32; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((googlenet_real *)(ar + 57087808))[i0 * 288 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 56940352))[i0 * 288 + i1 * 9 + i2] + ((googlenet_real *)(st + 17256192))[i1]));
+                ((googlenet_real *)(ar + 89790784))[i0 * 288 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 74635072))[i0 * 288 + i1 * 9 + i2] + ((googlenet_real *)(st + 17256192))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 128, 3, 3], googlenet.dlm line 17 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 57087808)), ((googlenet_real *)(st + 17256320)), ((googlenet_real *)(ar + 57530176)), (googlenet_real *)(ar + 560650048), n, 128, 114, 32, 3, 3, 5, 5, 3, 3, 1, 1, 2, 2);
+    conv2d_fwd(((googlenet_real *)(ar + 89790784)), ((googlenet_real *)(st + 17256320)), ((googlenet_real *)(ar + 78443584)), (googlenet_real *)(ar + 74635072), n, 128, 114, 32, 3, 3, 5, 5, 3, 3, 1, 1, 2, 2);
     }
     /* relu -> f32[batch 128, 128, 3, 3], googlenet.dlm line 17 */
     {
@@ -3976,19 +3976,19 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((googlenet_real *)(ar + 177264448))[i0 * 1152 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 57530176))[i0 * 1152 + i1 * 9 + i2] + ((googlenet_real *)(st + 17665920))[i1]));
+                ((googlenet_real *)(ar + 587634496))[i0 * 1152 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 78443584))[i0 * 1152 + i1 * 9 + i2] + ((googlenet_real *)(st + 17665920))[i1]));
             }
         }
     }
     }
     /* max_pool -> f32[batch 128, 832, 3, 3], googlenet.dlm line 18 */
     {
-    pool_max_fwd(((googlenet_real *)(ar + 556816192)), ((googlenet_real *)(ar + 560650048)), NULL, n * 832, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    pool_max_fwd(((googlenet_real *)(ar + 83302720)), ((googlenet_real *)(ar + 490460992)), NULL, n * 832, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* conv2d -> f32[batch 128, 128, 3, 3], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 128, 9, 832, ((googlenet_real *)(st + 17666432)), 832, ((googlenet_real *)(ar + 560650048)) + i * 7488, 9, ((googlenet_real *)(ar + 57530176)) + i * 1152, 9, 0);
+        gemm(0, 0, 128, 9, 832, ((googlenet_real *)(st + 17666432)), 832, ((googlenet_real *)(ar + 490460992)) + i * 7488, 9, ((googlenet_real *)(ar + 74635072)) + i * 1152, 9, 0);
     }
     /* relu -> f32[batch 128, 128, 3, 3], googlenet.dlm line 18 */
     {
@@ -3996,7 +3996,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((googlenet_real *)(ar + 179033920))[i0 * 1152 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 57530176))[i0 * 1152 + i1 * 9 + i2] + ((googlenet_real *)(st + 18092416))[i1]));
+                ((googlenet_real *)(ar + 588224320))[i0 * 1152 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 74635072))[i0 * 1152 + i1 * 9 + i2] + ((googlenet_real *)(st + 18092416))[i1]));
             }
         }
     }
@@ -4004,18 +4004,18 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     /* concat -> f32[batch 128, 832, 3, 3], googlenet.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 564483904)) + i * 7488 + 0, ((googlenet_real *)(ar + 456841024)) + i * 2304, 2304 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 515823424)) + i * 7488 + 0, ((googlenet_real *)(ar + 584243008)) + i * 2304, 2304 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 564483904)) + i * 7488 + 2304, ((googlenet_real *)(ar + 523786048)) + i * 2880, 2880 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 515823424)) + i * 7488 + 2304, ((googlenet_real *)(ar + 573331264)) + i * 2880, 2880 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 564483904)) + i * 7488 + 5184, ((googlenet_real *)(ar + 177264448)) + i * 1152, 1152 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 515823424)) + i * 7488 + 5184, ((googlenet_real *)(ar + 587634496)) + i * 1152, 1152 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 564483904)) + i * 7488 + 6336, ((googlenet_real *)(ar + 179033920)) + i * 1152, 1152 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 515823424)) + i * 7488 + 6336, ((googlenet_real *)(ar + 588224320)) + i * 1152, 1152 * sizeof(googlenet_real));
     }
     /* conv2d -> f32[batch 128, 384, 3, 3], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 384, 9, 832, ((googlenet_real *)(st + 18092928)), 832, ((googlenet_real *)(ar + 564483904)) + i * 7488, 9, ((googlenet_real *)(ar + 568317760)) + i * 3456, 9, 0);
+        gemm(0, 0, 384, 9, 832, ((googlenet_real *)(st + 18092928)), 832, ((googlenet_real *)(ar + 515823424)) + i * 7488, 9, ((googlenet_real *)(ar + 74635072)) + i * 3456, 9, 0);
     }
     /* relu -> f32[batch 128, 384, 3, 3], googlenet.dlm line 15 */
     {
@@ -4023,7 +4023,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 384; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((googlenet_real *)(ar + 570087232))[i0 * 3456 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 568317760))[i0 * 3456 + i1 * 9 + i2] + ((googlenet_real *)(st + 19370880))[i1]));
+                ((googlenet_real *)(ar + 87136576))[i0 * 3456 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 74635072))[i0 * 3456 + i1 * 9 + i2] + ((googlenet_real *)(st + 19370880))[i1]));
             }
         }
     }
@@ -4031,7 +4031,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     /* conv2d -> f32[batch 128, 192, 3, 3], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 192, 9, 832, ((googlenet_real *)(st + 19372416)), 832, ((googlenet_real *)(ar + 564483904)) + i * 7488, 9, ((googlenet_real *)(ar + 423810880)) + i * 1728, 9, 0);
+        gemm(0, 0, 192, 9, 832, ((googlenet_real *)(st + 19372416)), 832, ((googlenet_real *)(ar + 515823424)) + i * 7488, 9, ((googlenet_real *)(ar + 74635072)) + i * 1728, 9, 0);
     }
     /* relu -> f32[batch 128, 192, 3, 3], googlenet.dlm line 16 */
     {
@@ -4039,14 +4039,14 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 192; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((googlenet_real *)(ar + 458020672))[i0 * 1728 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 423810880))[i0 * 1728 + i1 * 9 + i2] + ((googlenet_real *)(st + 20011392))[i1]));
+                ((googlenet_real *)(ar + 88906048))[i0 * 1728 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 74635072))[i0 * 1728 + i1 * 9 + i2] + ((googlenet_real *)(st + 20011392))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 384, 3, 3], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 458020672)), ((googlenet_real *)(st + 20012160)), ((googlenet_real *)(ar + 568317760)), (googlenet_real *)(ar + 571856704), n, 384, 114, 192, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_fwd(((googlenet_real *)(ar + 88906048)), ((googlenet_real *)(st + 20012160)), ((googlenet_real *)(ar + 494294848)), (googlenet_real *)(ar + 74635072), n, 384, 114, 192, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 384, 3, 3], googlenet.dlm line 16 */
     {
@@ -4054,7 +4054,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 384; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((googlenet_real *)(ar + 571856704))[i0 * 3456 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 568317760))[i0 * 3456 + i1 * 9 + i2] + ((googlenet_real *)(st + 22666368))[i1]));
+                ((googlenet_real *)(ar + 536172352))[i0 * 3456 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 494294848))[i0 * 3456 + i1 * 9 + i2] + ((googlenet_real *)(st + 22666368))[i1]));
             }
         }
     }
@@ -4062,7 +4062,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     /* conv2d -> f32[batch 128, 48, 3, 3], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 48, 9, 832, ((googlenet_real *)(st + 22667904)), 832, ((googlenet_real *)(ar + 564483904)) + i * 7488, 9, ((googlenet_real *)(ar + 57530176)) + i * 432, 9, 0);
+        gemm(0, 0, 48, 9, 832, ((googlenet_real *)(st + 22667904)), 832, ((googlenet_real *)(ar + 515823424)) + i * 7488, 9, ((googlenet_real *)(ar + 74635072)) + i * 432, 9, 0);
     }
     /* relu -> f32[batch 128, 48, 3, 3], googlenet.dlm line 17 */
     {
@@ -4070,14 +4070,14 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 48; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((googlenet_real *)(ar + 57751360))[i0 * 432 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 57530176))[i0 * 432 + i1 * 9 + i2] + ((googlenet_real *)(st + 22827648))[i1]));
+                ((googlenet_real *)(ar + 496064320))[i0 * 432 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 74635072))[i0 * 432 + i1 * 9 + i2] + ((googlenet_real *)(st + 22827648))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 128, 3, 3], googlenet.dlm line 17 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 57751360)), ((googlenet_real *)(st + 22827840)), ((googlenet_real *)(ar + 316462912)), (googlenet_real *)(ar + 573626176), n, 128, 114, 48, 3, 3, 5, 5, 3, 3, 1, 1, 2, 2);
+    conv2d_fwd(((googlenet_real *)(ar + 496064320)), ((googlenet_real *)(st + 22827840)), ((googlenet_real *)(ar + 80085184)), (googlenet_real *)(ar + 74635072), n, 128, 114, 48, 3, 3, 5, 5, 3, 3, 1, 1, 2, 2);
     }
     /* relu -> f32[batch 128, 128, 3, 3], googlenet.dlm line 17 */
     {
@@ -4085,19 +4085,19 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((googlenet_real *)(ar + 423810880))[i0 * 1152 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 316462912))[i0 * 1152 + i1 * 9 + i2] + ((googlenet_real *)(st + 23442240))[i1]));
+                ((googlenet_real *)(ar + 519657280))[i0 * 1152 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 80085184))[i0 * 1152 + i1 * 9 + i2] + ((googlenet_real *)(st + 23442240))[i1]));
             }
         }
     }
     }
     /* max_pool -> f32[batch 128, 832, 3, 3], googlenet.dlm line 18 */
     {
-    pool_max_fwd(((googlenet_real *)(ar + 564483904)), ((googlenet_real *)(ar + 573626176)), NULL, n * 832, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    pool_max_fwd(((googlenet_real *)(ar + 515823424)), ((googlenet_real *)(ar + 79353664)), NULL, n * 832, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* conv2d -> f32[batch 128, 128, 3, 3], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 128, 9, 832, ((googlenet_real *)(st + 23442752)), 832, ((googlenet_real *)(ar + 573626176)) + i * 7488, 9, ((googlenet_real *)(ar + 316462912)) + i * 1152, 9, 0);
+        gemm(0, 0, 128, 9, 832, ((googlenet_real *)(st + 23442752)), 832, ((googlenet_real *)(ar + 79353664)) + i * 7488, 9, ((googlenet_real *)(ar + 74635072)) + i * 1152, 9, 0);
     }
     /* relu -> f32[batch 128, 128, 3, 3], googlenet.dlm line 18 */
     {
@@ -4105,7 +4105,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((googlenet_real *)(ar + 522311488))[i0 * 1152 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 316462912))[i0 * 1152 + i1 * 9 + i2] + ((googlenet_real *)(st + 23868736))[i1]));
+                ((googlenet_real *)(ar + 528504640))[i0 * 1152 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 74635072))[i0 * 1152 + i1 * 9 + i2] + ((googlenet_real *)(st + 23868736))[i1]));
             }
         }
     }
@@ -4113,34 +4113,34 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     /* concat -> f32[batch 128, 1024, 3, 3], googlenet.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 577460032)) + i * 9216 + 0, ((googlenet_real *)(ar + 570087232)) + i * 3456, 3456 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 74635072)) + i * 9216 + 0, ((googlenet_real *)(ar + 87136576)) + i * 3456, 3456 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 577460032)) + i * 9216 + 3456, ((googlenet_real *)(ar + 571856704)) + i * 3456, 3456 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 74635072)) + i * 9216 + 3456, ((googlenet_real *)(ar + 536172352)) + i * 3456, 3456 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 577460032)) + i * 9216 + 6912, ((googlenet_real *)(ar + 423810880)) + i * 1152, 1152 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 74635072)) + i * 9216 + 6912, ((googlenet_real *)(ar + 519657280)) + i * 1152, 1152 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 577460032)) + i * 9216 + 8064, ((googlenet_real *)(ar + 522311488)) + i * 1152, 1152 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 74635072)) + i * 9216 + 8064, ((googlenet_real *)(ar + 528504640)) + i * 1152, 1152 * sizeof(googlenet_real));
     }
     /* avg_pool -> f32[batch 128, 1024, 1, 1], googlenet.dlm line 39 */
     {
-    avg_pool_fwd_0(((googlenet_real *)(ar + 577460032)), ((googlenet_real *)(ar + 316462912)), n);
+    avg_pool_fwd_0(((googlenet_real *)(ar + 74635072)), ((googlenet_real *)(ar + 494294848)), n);
     }
     /* matmul -> f32[batch 128, 10], googlenet.dlm line 41 */
     {
-    gemm(0, 1, n, 10, 1024, ((googlenet_real *)(ar + 316462912)), 1024, ((googlenet_real *)(st + 23869248)), 1024, ((googlenet_real *)(ar + 56940352)), 10, 0);
+    gemm(0, 1, n, 10, 1024, ((googlenet_real *)(ar + 494294848)), 1024, ((googlenet_real *)(st + 23869248)), 1024, ((googlenet_real *)(ar + 74635072)), 10, 0);
     }
     /* add -> f32[batch 128, 10], googlenet.dlm line 41 */
     {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 10; i1++) {
-            ((googlenet_real *)(ar + 56945472))[i0 * 10 + i1] = (((googlenet_real *)(ar + 56940352))[i0 * 10 + i1] + ((googlenet_real *)(st + 23910208))[i1]);
+            ((googlenet_real *)(ar + 74640192))[i0 * 10 + i1] = (((googlenet_real *)(ar + 74635072))[i0 * 10 + i1] + ((googlenet_real *)(st + 23910208))[i1]);
         }
     }
     }
     /* xent -> f32[batch 128], googlenet.dlm line 48 */
     {
     for (int64_t r = 0; r < n; r++) {
-        const googlenet_real *xr = ((googlenet_real *)(ar + 56945472)) + r * 10;
+        const googlenet_real *xr = ((googlenet_real *)(ar + 74640192)) + r * 10;
         int32_t label = y[r];
         googlenet_real mx = xr[0];
         for (int64_t j = 1; j < 10; j++)
@@ -4148,45 +4148,45 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
         double sum = 0.0;
         for (int64_t j = 0; j < 10; j++)
             sum += expv(xr[j] - mx);
-        ((googlenet_real *)(ar + 56940352))[r] = mx + (googlenet_real)log(sum) - xr[label];
+        ((googlenet_real *)(ar + 74635072))[r] = mx + (googlenet_real)log(sum) - xr[label];
     }
     }
     /* sum -> f32[], googlenet.dlm line 48 */
     {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
-        acc += ((googlenet_real *)(ar + 56940352))[i0];
+        acc += ((googlenet_real *)(ar + 74635072))[i0];
     }
-    ((googlenet_real *)(ar + 56940864))[0] = (googlenet_real)acc;
+    ((googlenet_real *)(ar + 74635584))[0] = (googlenet_real)acc;
     }
     /* divcount -> f32[], googlenet.dlm line 48 */
     {
-    ((googlenet_real *)(ar + 56940352))[0] = (((googlenet_real *)(ar + 56940864))[0] / (googlenet_real)(1 * n));
+    ((googlenet_real *)(ar + 589993792))[0] = (((googlenet_real *)(ar + 74635584))[0] / (googlenet_real)(1 * n));
     }
     /* argmax_eq -> f32[batch 128], googlenet.dlm line 52 */
     {
     for (int64_t r = 0; r < n; r++) {
-        const googlenet_real *xr = ((googlenet_real *)(ar + 56945472)) + r * 10;
+        const googlenet_real *xr = ((googlenet_real *)(ar + 74640192)) + r * 10;
         int32_t label = y[r];
         int64_t best = 0;
         for (int64_t j = 1; j < 10; j++)
             if (xr[j] > xr[best])
                 best = j;
-        ((googlenet_real *)(ar + 56940416))[r] = best == label ? 1.0f : 0.0f;
+        ((googlenet_real *)(ar + 74635072))[r] = best == label ? 1.0f : 0.0f;
     }
     }
     /* sum -> f32[], googlenet.dlm line 52 */
     {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
-        acc += ((googlenet_real *)(ar + 56940416))[i0];
+        acc += ((googlenet_real *)(ar + 74635072))[i0];
     }
-    ((googlenet_real *)(ar + 56940928))[0] = (googlenet_real)acc;
+    ((googlenet_real *)(ar + 589993856))[0] = (googlenet_real)acc;
     }
     if (metrics) {
-        metrics[0] = (double)((googlenet_real *)(ar + 56940928))[0];
+        metrics[0] = (double)((googlenet_real *)(ar + 589993856))[0];
     }
-    return ((googlenet_real *)(ar + 56940352))[0];
+    return ((googlenet_real *)(ar + 589993792))[0];
 }
 
 /* The hook that googlenet_set_grad_ready sets, process-wide. */
@@ -4206,18 +4206,18 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     (void)ar;
     /* divcount -> f32[], googlenet.dlm line 48 */
     {
-    ((googlenet_real *)(ar + 56940416))[0] = (1.0f / (googlenet_real)(1 * n));
+    ((googlenet_real *)(ar + 74635072))[0] = (1.0f / (googlenet_real)(1 * n));
     }
     /* copy -> f32[batch 128], googlenet.dlm line 48 */
     {
     for (int64_t i0 = 0; i0 < n; i0++) {
-        ((googlenet_real *)(ar + 56940992))[i0] = ((googlenet_real *)(ar + 56940416))[0];
+        ((googlenet_real *)(ar + 74645312))[i0] = ((googlenet_real *)(ar + 74635072))[0];
     }
     }
     /* xent_grad -> f32[batch 128, 10], googlenet.dlm line 48 */
     {
     for (int64_t r = 0; r < n; r++) {
-        const googlenet_real *xr = ((googlenet_real *)(ar + 56945472)) + r * 10;
+        const googlenet_real *xr = ((googlenet_real *)(ar + 74640192)) + r * 10;
         int32_t label = y[r];
         googlenet_real mx = xr[0];
         for (int64_t j = 1; j < 10; j++)
@@ -4225,8 +4225,8 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         double sum = 0.0;
         for (int64_t j = 0; j < 10; j++)
             sum += expv(xr[j] - mx);
-        googlenet_real *yr = ((googlenet_real *)(ar + 56950592)) + r * 10;
-        googlenet_real scale = ((googlenet_real *)(ar + 56940992))[r], inv = (googlenet_real)(1.0 / sum);
+        googlenet_real *yr = ((googlenet_real *)(ar + 74635072)) + r * 10;
+        googlenet_real scale = ((googlenet_real *)(ar + 74645312))[r], inv = (googlenet_real)(1.0 / sum);
         for (int64_t j = 0; j < 10; j++)
             yr[j] = (expv(xr[j] - mx) * inv - (j == label ? 1.0f : 0.0f)) * scale;
     }
@@ -4236,7 +4236,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     for (int64_t i0 = 0; i0 < 10; i0++) {
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
-            acc += ((googlenet_real *)(ar + 56950592))[i0 + i1 * 10];
+            acc += ((googlenet_real *)(ar + 74635072))[i0 + i1 * 10];
         }
         ((googlenet_real *)(ar + 23910144))[i0] = (googlenet_real)acc;
     }
@@ -4245,43 +4245,43 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         grad_ready(grad_ready_arg, state, 47820416, 40);
     /* matmul -> f32[batch 128, 1024], googlenet.dlm line 41 */
     {
-    gemm(0, 0, n, 1024, 10, ((googlenet_real *)(ar + 56950592)), 10, ((googlenet_real *)(st + 23869248)), 1024, ((googlenet_real *)(ar + 522901312)), 1024, 0);
+    gemm(0, 0, n, 1024, 10, ((googlenet_real *)(ar + 74635072)), 10, ((googlenet_real *)(st + 23869248)), 1024, ((googlenet_real *)(ar + 494819136)), 1024, 0);
     }
     /* matmul -> f32[10, 1024], googlenet.dlm line 41 */
     {
-    gemm(1, 0, 10, 1024, n, ((googlenet_real *)(ar + 56950592)), 10, ((googlenet_real *)(ar + 316462912)), 1024, ((googlenet_real *)(ar + 23869184)), 1024, 0);
+    gemm(1, 0, 10, 1024, n, ((googlenet_real *)(ar + 74635072)), 10, ((googlenet_real *)(ar + 494294848)), 1024, ((googlenet_real *)(ar + 23869184)), 1024, 0);
     }
     if (grad_ready) /* 21.weight */
         grad_ready(grad_ready_arg, state, 47779456, 40960);
     /* avg_pool_dx -> f32[batch 128, 1024, 3, 3], googlenet.dlm line 39 */
     {
-    avg_pool_dx_0(((googlenet_real *)(ar + 522901312)), ((googlenet_real *)(ar + 577460032)), n);
+    avg_pool_dx_0(((googlenet_real *)(ar + 494819136)), ((googlenet_real *)(ar + 74635072)), n);
     }
     /* slice -> f32[batch 128, 384, 3, 3], googlenet.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 568317760)) + i * 3456, ((googlenet_real *)(ar + 577460032)) + i * 9216 + 0, 3456 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 494294848)) + i * 3456, ((googlenet_real *)(ar + 74635072)) + i * 9216 + 0, 3456 * sizeof(googlenet_real));
     }
     /* slice -> f32[batch 128, 384, 3, 3], googlenet.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 582178624)) + i * 3456, ((googlenet_real *)(ar + 577460032)) + i * 9216 + 3456, 3456 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 537941824)) + i * 3456, ((googlenet_real *)(ar + 74635072)) + i * 9216 + 3456, 3456 * sizeof(googlenet_real));
     }
     /* slice -> f32[batch 128, 128, 3, 3], googlenet.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 316462912)) + i * 1152, ((googlenet_real *)(ar + 577460032)) + i * 9216 + 6912, 1152 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 532338496)) + i * 1152, ((googlenet_real *)(ar + 74635072)) + i * 9216 + 6912, 1152 * sizeof(googlenet_real));
     }
     /* slice -> f32[batch 128, 128, 3, 3], googlenet.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 522901312)) + i * 1152, ((googlenet_real *)(ar + 577460032)) + i * 9216 + 8064, 1152 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 529094464)) + i * 1152, ((googlenet_real *)(ar + 74635072)) + i * 9216 + 8064, 1152 * sizeof(googlenet_real));
     }
     /* mul -> f32[batch 128, 128, 3, 3], googlenet.dlm line 18 */
     {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 1152; i0++) {
-        ((googlenet_real *)(ar + 525260608))[i0] = (((googlenet_real *)(ar + 522901312))[i0] * (((googlenet_real *)(ar + 522311488))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((googlenet_real *)(ar + 78468928))[i0] = (((googlenet_real *)(ar + 529094464))[i0] * (((googlenet_real *)(ar + 528504640))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 128, 1, 1], googlenet.dlm line 18 */
@@ -4291,7 +4291,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((googlenet_real *)(ar + 525260608))[i0 * 9 + i1 * 1152 + i2];
+                acc += ((googlenet_real *)(ar + 78468928))[i0 * 9 + i1 * 1152 + i2];
             }
         }
         ((googlenet_real *)(ar + 23868672))[i0] = (googlenet_real)acc;
@@ -4302,24 +4302,24 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* conv2d_dx -> f32[batch 128, 832, 3, 3], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(1, 0, 832, 9, 128, ((googlenet_real *)(st + 23442752)), 832, ((googlenet_real *)(ar + 525260608)) + i * 1152, 9, ((googlenet_real *)(ar + 577460032)) + i * 7488, 9, 0);
+        gemm(1, 0, 832, 9, 128, ((googlenet_real *)(st + 23442752)), 832, ((googlenet_real *)(ar + 78468928)) + i * 1152, 9, ((googlenet_real *)(ar + 74635072)) + i * 7488, 9, 0);
     }
     /* conv2d_dw -> f32[128, 832, 1, 1], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 1, 128, 832, 9, ((googlenet_real *)(ar + 525260608)) + i * 1152, 9, ((googlenet_real *)(ar + 573626176)) + i * 7488, 9, ((googlenet_real *)(ar + 23442688)), 832, i > 0);
+        gemm(0, 1, 128, 832, 9, ((googlenet_real *)(ar + 78468928)) + i * 1152, 9, ((googlenet_real *)(ar + 79353664)) + i * 7488, 9, ((googlenet_real *)(ar + 23442688)), 832, i > 0);
     }
     if (grad_ready) /* 18.b4_2.weight */
         grad_ready(grad_ready_arg, state, 47352960, 425984);
     /* max_pool_dx -> f32[batch 128, 832, 3, 3], googlenet.dlm line 18 */
     {
-    pool_max_dx(((googlenet_real *)(ar + 564483904)), ((googlenet_real *)(ar + 577460032)), ((googlenet_real *)(ar + 573626176)), n * 832, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    pool_max_dx(((googlenet_real *)(ar + 515823424)), ((googlenet_real *)(ar + 74635072)), ((googlenet_real *)(ar + 528504640)), n * 832, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 128, 3, 3], googlenet.dlm line 17 */
     {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 1152; i0++) {
-        ((googlenet_real *)(ar + 522311488))[i0] = (((googlenet_real *)(ar + 316462912))[i0] * (((googlenet_real *)(ar + 423810880))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((googlenet_real *)(ar + 80085184))[i0] = (((googlenet_real *)(ar + 532338496))[i0] * (((googlenet_real *)(ar + 519657280))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 128, 1, 1], googlenet.dlm line 17 */
@@ -4329,7 +4329,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((googlenet_real *)(ar + 522311488))[i0 * 9 + i1 * 1152 + i2];
+                acc += ((googlenet_real *)(ar + 80085184))[i0 * 9 + i1 * 1152 + i2];
             }
         }
         ((googlenet_real *)(ar + 23442176))[i0] = (googlenet_real)acc;
@@ -4339,11 +4339,11 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         grad_ready(grad_ready_arg, state, 47352448, 512);
     /* conv2d_dx -> f32[batch 128, 48, 3, 3], googlenet.dlm line 17 */
     {
-    conv2d_dx(((googlenet_real *)(ar + 57530176)), ((googlenet_real *)(st + 22827840)), ((googlenet_real *)(ar + 522311488)), (googlenet_real *)(ar + 583948096), n, 128, 114, 48, 3, 3, 5, 5, 3, 3, 1, 1, 2, 2);
+    conv2d_dx(((googlenet_real *)(ar + 80675008)), ((googlenet_real *)(st + 22827840)), ((googlenet_real *)(ar + 80085184)), (googlenet_real *)(ar + 74635072), n, 128, 114, 48, 3, 3, 5, 5, 3, 3, 1, 1, 2, 2);
     }
     /* conv2d_dw -> f32[128, 48, 5, 5], googlenet.dlm line 17 */
     {
-    conv2d_dw(((googlenet_real *)(ar + 57751360)), ((googlenet_real *)(ar + 22827776)), ((googlenet_real *)(ar + 522311488)), (googlenet_real *)(ar + 583948096), n, 128, 114, 48, 3, 3, 5, 5, 3, 3, 1, 1, 2, 2);
+    conv2d_dw(((googlenet_real *)(ar + 496064320)), ((googlenet_real *)(ar + 22827776)), ((googlenet_real *)(ar + 80085184)), (googlenet_real *)(ar + 74635072), n, 128, 114, 48, 3, 3, 5, 5, 3, 3, 1, 1, 2, 2);
     }
     if (grad_ready) /* 18.b3_2.weight */
         grad_ready(grad_ready_arg, state, 46738048, 614400);
@@ -4351,7 +4351,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 432; i0++) {
-        ((googlenet_real *)(ar + 316462912))[i0] = (((googlenet_real *)(ar + 57530176))[i0] * (((googlenet_real *)(ar + 57751360))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((googlenet_real *)(ar + 74635072))[i0] = (((googlenet_real *)(ar + 80675008))[i0] * (((googlenet_real *)(ar + 496064320))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 48, 1, 1], googlenet.dlm line 17 */
@@ -4361,7 +4361,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((googlenet_real *)(ar + 316462912))[i0 * 9 + i1 * 432 + i2];
+                acc += ((googlenet_real *)(ar + 74635072))[i0 * 9 + i1 * 432 + i2];
             }
         }
         ((googlenet_real *)(ar + 22827584))[i0] = (googlenet_real)acc;
@@ -4372,12 +4372,12 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* conv2d_dx -> f32[batch 128, 832, 3, 3], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(1, 0, 832, 9, 48, ((googlenet_real *)(st + 22667904)), 832, ((googlenet_real *)(ar + 316462912)) + i * 432, 9, ((googlenet_real *)(ar + 577460032)) + i * 7488, 9, 0);
+        gemm(1, 0, 832, 9, 48, ((googlenet_real *)(st + 22667904)), 832, ((googlenet_real *)(ar + 74635072)) + i * 432, 9, ((googlenet_real *)(ar + 532338496)) + i * 7488, 9, 0);
     }
     /* conv2d_dw -> f32[48, 832, 1, 1], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 1, 48, 832, 9, ((googlenet_real *)(ar + 316462912)) + i * 432, 9, ((googlenet_real *)(ar + 564483904)) + i * 7488, 9, ((googlenet_real *)(ar + 22667840)), 832, i > 0);
+        gemm(0, 1, 48, 832, 9, ((googlenet_real *)(ar + 74635072)) + i * 432, 9, ((googlenet_real *)(ar + 515823424)) + i * 7488, 9, ((googlenet_real *)(ar + 22667840)), 832, i > 0);
     }
     if (grad_ready) /* 18.b3_1.weight */
         grad_ready(grad_ready_arg, state, 46578112, 159744);
@@ -4385,7 +4385,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 3456; i0++) {
-        ((googlenet_real *)(ar + 583948096))[i0] = (((googlenet_real *)(ar + 582178624))[i0] * (((googlenet_real *)(ar + 571856704))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((googlenet_real *)(ar + 571561792))[i0] = (((googlenet_real *)(ar + 537941824))[i0] * (((googlenet_real *)(ar + 536172352))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 384, 1, 1], googlenet.dlm line 16 */
@@ -4395,7 +4395,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((googlenet_real *)(ar + 583948096))[i0 * 9 + i1 * 3456 + i2];
+                acc += ((googlenet_real *)(ar + 571561792))[i0 * 9 + i1 * 3456 + i2];
             }
         }
         ((googlenet_real *)(ar + 22666304))[i0] = (googlenet_real)acc;
@@ -4405,11 +4405,11 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         grad_ready(grad_ready_arg, state, 46576576, 1536);
     /* conv2d_dx -> f32[batch 128, 192, 3, 3], googlenet.dlm line 16 */
     {
-    conv2d_dx(((googlenet_real *)(ar + 423810880)), ((googlenet_real *)(st + 20012160)), ((googlenet_real *)(ar + 583948096)), (googlenet_real *)(ar + 585717568), n, 384, 114, 192, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_dx(((googlenet_real *)(ar + 519657280)), ((googlenet_real *)(st + 20012160)), ((googlenet_real *)(ar + 571561792)), (googlenet_real *)(ar + 74635072), n, 384, 114, 192, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[384, 192, 3, 3], googlenet.dlm line 16 */
     {
-    conv2d_dw(((googlenet_real *)(ar + 458020672)), ((googlenet_real *)(ar + 20012096)), ((googlenet_real *)(ar + 583948096)), (googlenet_real *)(ar + 585717568), n, 384, 114, 192, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_dw(((googlenet_real *)(ar + 88906048)), ((googlenet_real *)(ar + 20012096)), ((googlenet_real *)(ar + 571561792)), (googlenet_real *)(ar + 74635072), n, 384, 114, 192, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     if (grad_ready) /* 18.b2_2.weight */
         grad_ready(grad_ready_arg, state, 43922368, 2654208);
@@ -4417,7 +4417,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 1728; i0++) {
-        ((googlenet_real *)(ar + 522311488))[i0] = (((googlenet_real *)(ar + 423810880))[i0] * (((googlenet_real *)(ar + 458020672))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((googlenet_real *)(ar + 78468928))[i0] = (((googlenet_real *)(ar + 519657280))[i0] * (((googlenet_real *)(ar + 88906048))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 192, 1, 1], googlenet.dlm line 16 */
@@ -4427,7 +4427,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((googlenet_real *)(ar + 522311488))[i0 * 9 + i1 * 1728 + i2];
+                acc += ((googlenet_real *)(ar + 78468928))[i0 * 9 + i1 * 1728 + i2];
             }
         }
         ((googlenet_real *)(ar + 20011328))[i0] = (googlenet_real)acc;
@@ -4438,12 +4438,12 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* conv2d_dx -> f32[batch 128, 832, 3, 3], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(1, 0, 832, 9, 192, ((googlenet_real *)(st + 19372416)), 832, ((googlenet_real *)(ar + 522311488)) + i * 1728, 9, ((googlenet_real *)(ar + 581293888)) + i * 7488, 9, 0);
+        gemm(1, 0, 832, 9, 192, ((googlenet_real *)(st + 19372416)), 832, ((googlenet_real *)(ar + 78468928)) + i * 1728, 9, ((googlenet_real *)(ar + 74635072)) + i * 7488, 9, 0);
     }
     /* conv2d_dw -> f32[192, 832, 1, 1], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 1, 192, 832, 9, ((googlenet_real *)(ar + 522311488)) + i * 1728, 9, ((googlenet_real *)(ar + 564483904)) + i * 7488, 9, ((googlenet_real *)(ar + 19372352)), 832, i > 0);
+        gemm(0, 1, 192, 832, 9, ((googlenet_real *)(ar + 78468928)) + i * 1728, 9, ((googlenet_real *)(ar + 515823424)) + i * 7488, 9, ((googlenet_real *)(ar + 19372352)), 832, i > 0);
     }
     if (grad_ready) /* 18.b2_1.weight */
         grad_ready(grad_ready_arg, state, 43282624, 638976);
@@ -4451,7 +4451,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 3456; i0++) {
-        ((googlenet_real *)(ar + 571856704))[i0] = (((googlenet_real *)(ar + 568317760))[i0] * (((googlenet_real *)(ar + 570087232))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((googlenet_real *)(ar + 571561792))[i0] = (((googlenet_real *)(ar + 494294848))[i0] * (((googlenet_real *)(ar + 87136576))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 384, 1, 1], googlenet.dlm line 15 */
@@ -4461,7 +4461,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((googlenet_real *)(ar + 571856704))[i0 * 9 + i1 * 3456 + i2];
+                acc += ((googlenet_real *)(ar + 571561792))[i0 * 9 + i1 * 3456 + i2];
             }
         }
         ((googlenet_real *)(ar + 19370816))[i0] = (googlenet_real)acc;
@@ -4472,47 +4472,47 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* conv2d_dx -> f32[batch 128, 832, 3, 3], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(1, 0, 832, 9, 384, ((googlenet_real *)(st + 18092928)), 832, ((googlenet_real *)(ar + 571856704)) + i * 3456, 9, ((googlenet_real *)(ar + 585127744)) + i * 7488, 9, 0);
+        gemm(1, 0, 832, 9, 384, ((googlenet_real *)(st + 18092928)), 832, ((googlenet_real *)(ar + 571561792)) + i * 3456, 9, ((googlenet_real *)(ar + 78468928)) + i * 7488, 9, 0);
     }
     /* add -> f32[batch 128, 832, 3, 3], googlenet.dlm line 15 */
     {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 7488; i0++) {
-        ((googlenet_real *)(ar + 588961600))[i0] = (((((googlenet_real *)(ar + 573626176))[i0] + ((googlenet_real *)(ar + 577460032))[i0]) + ((googlenet_real *)(ar + 581293888))[i0]) + ((googlenet_real *)(ar + 585127744))[i0]);
+        ((googlenet_real *)(ar + 536172352))[i0] = (((((googlenet_real *)(ar + 528504640))[i0] + ((googlenet_real *)(ar + 532338496))[i0]) + ((googlenet_real *)(ar + 74635072))[i0]) + ((googlenet_real *)(ar + 78468928))[i0]);
     }
     }
     /* conv2d_dw -> f32[384, 832, 1, 1], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 1, 384, 832, 9, ((googlenet_real *)(ar + 571856704)) + i * 3456, 9, ((googlenet_real *)(ar + 564483904)) + i * 7488, 9, ((googlenet_real *)(ar + 18092864)), 832, i > 0);
+        gemm(0, 1, 384, 832, 9, ((googlenet_real *)(ar + 571561792)) + i * 3456, 9, ((googlenet_real *)(ar + 515823424)) + i * 7488, 9, ((googlenet_real *)(ar + 18092864)), 832, i > 0);
     }
     if (grad_ready) /* 18.b1_1.weight */
         grad_ready(grad_ready_arg, state, 42003136, 1277952);
     /* slice -> f32[batch 128, 256, 3, 3], googlenet.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 458020672)) + i * 2304, ((googlenet_real *)(ar + 588961600)) + i * 7488 + 0, 2304 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 81858112)) + i * 2304, ((googlenet_real *)(ar + 536172352)) + i * 7488 + 0, 2304 * sizeof(googlenet_real));
     }
     /* slice -> f32[batch 128, 320, 3, 3], googlenet.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 522311488)) + i * 2880, ((googlenet_real *)(ar + 588961600)) + i * 7488 + 2304, 2880 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 78468928)) + i * 2880, ((googlenet_real *)(ar + 536172352)) + i * 7488 + 2304, 2880 * sizeof(googlenet_real));
     }
     /* slice -> f32[batch 128, 128, 3, 3], googlenet.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 57530176)) + i * 1152, ((googlenet_real *)(ar + 588961600)) + i * 7488 + 5184, 1152 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 79943488)) + i * 1152, ((googlenet_real *)(ar + 536172352)) + i * 7488 + 5184, 1152 * sizeof(googlenet_real));
     }
     /* slice -> f32[batch 128, 128, 3, 3], googlenet.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 316462912)) + i * 1152, ((googlenet_real *)(ar + 588961600)) + i * 7488 + 6336, 1152 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 74635072)) + i * 1152, ((googlenet_real *)(ar + 536172352)) + i * 7488 + 6336, 1152 * sizeof(googlenet_real));
     }
     /* mul -> f32[batch 128, 128, 3, 3], googlenet.dlm line 18 */
     {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 1152; i0++) {
-        ((googlenet_real *)(ar + 423810880))[i0] = (((googlenet_real *)(ar + 316462912))[i0] * (((googlenet_real *)(ar + 179033920))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((googlenet_real *)(ar + 80533312))[i0] = (((googlenet_real *)(ar + 74635072))[i0] * (((googlenet_real *)(ar + 588224320))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 128, 1, 1], googlenet.dlm line 18 */
@@ -4522,7 +4522,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((googlenet_real *)(ar + 423810880))[i0 * 9 + i1 * 1152 + i2];
+                acc += ((googlenet_real *)(ar + 80533312))[i0 * 9 + i1 * 1152 + i2];
             }
         }
         ((googlenet_real *)(ar + 18092352))[i0] = (googlenet_real)acc;
@@ -4533,24 +4533,24 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* conv2d_dx -> f32[batch 128, 832, 3, 3], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(1, 0, 832, 9, 128, ((googlenet_real *)(st + 17666432)), 832, ((googlenet_real *)(ar + 423810880)) + i * 1152, 9, ((googlenet_real *)(ar + 564483904)) + i * 7488, 9, 0);
+        gemm(1, 0, 832, 9, 128, ((googlenet_real *)(st + 17666432)), 832, ((googlenet_real *)(ar + 80533312)) + i * 1152, 9, ((googlenet_real *)(ar + 74635072)) + i * 7488, 9, 0);
     }
     /* conv2d_dw -> f32[128, 832, 1, 1], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 1, 128, 832, 9, ((googlenet_real *)(ar + 423810880)) + i * 1152, 9, ((googlenet_real *)(ar + 560650048)) + i * 7488, 9, ((googlenet_real *)(ar + 17666368)), 832, i > 0);
+        gemm(0, 1, 128, 832, 9, ((googlenet_real *)(ar + 80533312)) + i * 1152, 9, ((googlenet_real *)(ar + 490460992)) + i * 7488, 9, ((googlenet_real *)(ar + 17666368)), 832, i > 0);
     }
     if (grad_ready) /* 17.b4_2.weight */
         grad_ready(grad_ready_arg, state, 41576640, 425984);
     /* max_pool_dx -> f32[batch 128, 832, 3, 3], googlenet.dlm line 18 */
     {
-    pool_max_dx(((googlenet_real *)(ar + 556816192)), ((googlenet_real *)(ar + 564483904)), ((googlenet_real *)(ar + 560650048)), n * 832, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    pool_max_dx(((googlenet_real *)(ar + 83302720)), ((googlenet_real *)(ar + 74635072)), ((googlenet_real *)(ar + 490460992)), n * 832, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 128, 3, 3], googlenet.dlm line 17 */
     {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 1152; i0++) {
-        ((googlenet_real *)(ar + 179033920))[i0] = (((googlenet_real *)(ar + 57530176))[i0] * (((googlenet_real *)(ar + 177264448))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((googlenet_real *)(ar + 80533312))[i0] = (((googlenet_real *)(ar + 79943488))[i0] * (((googlenet_real *)(ar + 587634496))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 128, 1, 1], googlenet.dlm line 17 */
@@ -4560,7 +4560,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((googlenet_real *)(ar + 179033920))[i0 * 9 + i1 * 1152 + i2];
+                acc += ((googlenet_real *)(ar + 80533312))[i0 * 9 + i1 * 1152 + i2];
             }
         }
         ((googlenet_real *)(ar + 17665856))[i0] = (googlenet_real)acc;
@@ -4570,11 +4570,11 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         grad_ready(grad_ready_arg, state, 41576128, 512);
     /* conv2d_dx -> f32[batch 128, 32, 3, 3], googlenet.dlm line 17 */
     {
-    conv2d_dx(((googlenet_real *)(ar + 57530176)), ((googlenet_real *)(st + 17256320)), ((googlenet_real *)(ar + 179033920)), (googlenet_real *)(ar + 564483904), n, 128, 114, 32, 3, 3, 5, 5, 3, 3, 1, 1, 2, 2);
+    conv2d_dx(((googlenet_real *)(ar + 79943488)), ((googlenet_real *)(st + 17256320)), ((googlenet_real *)(ar + 80533312)), (googlenet_real *)(ar + 74635072), n, 128, 114, 32, 3, 3, 5, 5, 3, 3, 1, 1, 2, 2);
     }
     /* conv2d_dw -> f32[128, 32, 5, 5], googlenet.dlm line 17 */
     {
-    conv2d_dw(((googlenet_real *)(ar + 57087808)), ((googlenet_real *)(ar + 17256256)), ((googlenet_real *)(ar + 179033920)), (googlenet_real *)(ar + 564483904), n, 128, 114, 32, 3, 3, 5, 5, 3, 3, 1, 1, 2, 2);
+    conv2d_dw(((googlenet_real *)(ar + 89790784)), ((googlenet_real *)(ar + 17256256)), ((googlenet_real *)(ar + 80533312)), (googlenet_real *)(ar + 74635072), n, 128, 114, 32, 3, 3, 5, 5, 3, 3, 1, 1, 2, 2);
     }
     if (grad_ready) /* 17.b3_2.weight */
         grad_ready(grad_ready_arg, state, 41166528, 409600);
@@ -4582,7 +4582,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 288; i0++) {
-        ((googlenet_real *)(ar + 57677632))[i0] = (((googlenet_real *)(ar + 57530176))[i0] * (((googlenet_real *)(ar + 57087808))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((googlenet_real *)(ar + 74635072))[i0] = (((googlenet_real *)(ar + 79943488))[i0] * (((googlenet_real *)(ar + 89790784))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 32, 1, 1], googlenet.dlm line 17 */
@@ -4592,7 +4592,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((googlenet_real *)(ar + 57677632))[i0 * 9 + i1 * 288 + i2];
+                acc += ((googlenet_real *)(ar + 74635072))[i0 * 9 + i1 * 288 + i2];
             }
         }
         ((googlenet_real *)(ar + 17256128))[i0] = (googlenet_real)acc;
@@ -4603,12 +4603,12 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* conv2d_dx -> f32[batch 128, 832, 3, 3], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(1, 0, 832, 9, 32, ((googlenet_real *)(st + 17149696)), 832, ((googlenet_real *)(ar + 57677632)) + i * 288, 9, ((googlenet_real *)(ar + 564483904)) + i * 7488, 9, 0);
+        gemm(1, 0, 832, 9, 32, ((googlenet_real *)(st + 17149696)), 832, ((googlenet_real *)(ar + 74635072)) + i * 288, 9, ((googlenet_real *)(ar + 515823424)) + i * 7488, 9, 0);
     }
     /* conv2d_dw -> f32[32, 832, 1, 1], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 1, 32, 832, 9, ((googlenet_real *)(ar + 57677632)) + i * 288, 9, ((googlenet_real *)(ar + 556816192)) + i * 7488, 9, ((googlenet_real *)(ar + 17149632)), 832, i > 0);
+        gemm(0, 1, 32, 832, 9, ((googlenet_real *)(ar + 74635072)) + i * 288, 9, ((googlenet_real *)(ar + 83302720)) + i * 7488, 9, ((googlenet_real *)(ar + 17149632)), 832, i > 0);
     }
     if (grad_ready) /* 17.b3_1.weight */
         grad_ready(grad_ready_arg, state, 41059904, 106496);
@@ -4616,7 +4616,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 2880; i0++) {
-        ((googlenet_real *)(ar + 568317760))[i0] = (((googlenet_real *)(ar + 522311488))[i0] * (((googlenet_real *)(ar + 523786048))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((googlenet_real *)(ar + 87136576))[i0] = (((googlenet_real *)(ar + 78468928))[i0] * (((googlenet_real *)(ar + 573331264))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 320, 1, 1], googlenet.dlm line 16 */
@@ -4626,7 +4626,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((googlenet_real *)(ar + 568317760))[i0 * 9 + i1 * 2880 + i2];
+                acc += ((googlenet_real *)(ar + 87136576))[i0 * 9 + i1 * 2880 + i2];
             }
         }
         ((googlenet_real *)(ar + 17148352))[i0] = (googlenet_real)acc;
@@ -4636,11 +4636,11 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         grad_ready(grad_ready_arg, state, 41058624, 1280);
     /* conv2d_dx -> f32[batch 128, 160, 3, 3], googlenet.dlm line 16 */
     {
-    conv2d_dx(((googlenet_real *)(ar + 423810880)), ((googlenet_real *)(st + 15305216)), ((googlenet_real *)(ar + 568317760)), (googlenet_real *)(ar + 569792320), n, 320, 114, 160, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_dx(((googlenet_real *)(ar + 88611136)), ((googlenet_real *)(st + 15305216)), ((googlenet_real *)(ar + 87136576)), (googlenet_real *)(ar + 74635072), n, 320, 114, 160, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[320, 160, 3, 3], googlenet.dlm line 16 */
     {
-    conv2d_dw(((googlenet_real *)(ar + 455661376)), ((googlenet_real *)(ar + 15305152)), ((googlenet_real *)(ar + 568317760)), (googlenet_real *)(ar + 569792320), n, 320, 114, 160, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_dw(((googlenet_real *)(ar + 586307392)), ((googlenet_real *)(ar + 15305152)), ((googlenet_real *)(ar + 87136576)), (googlenet_real *)(ar + 74635072), n, 320, 114, 160, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     if (grad_ready) /* 17.b2_2.weight */
         grad_ready(grad_ready_arg, state, 39215424, 1843200);
@@ -4648,7 +4648,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 1440; i0++) {
-        ((googlenet_real *)(ar + 522311488))[i0] = (((googlenet_real *)(ar + 423810880))[i0] * (((googlenet_real *)(ar + 455661376))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((googlenet_real *)(ar + 78468928))[i0] = (((googlenet_real *)(ar + 88611136))[i0] * (((googlenet_real *)(ar + 586307392))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 160, 1, 1], googlenet.dlm line 16 */
@@ -4658,7 +4658,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((googlenet_real *)(ar + 522311488))[i0 * 9 + i1 * 1440 + i2];
+                acc += ((googlenet_real *)(ar + 78468928))[i0 * 9 + i1 * 1440 + i2];
             }
         }
         ((googlenet_real *)(ar + 15304512))[i0] = (googlenet_real)acc;
@@ -4669,12 +4669,12 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* conv2d_dx -> f32[batch 128, 832, 3, 3], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(1, 0, 832, 9, 160, ((googlenet_real *)(st + 14772096)), 832, ((googlenet_real *)(ar + 522311488)) + i * 1440, 9, ((googlenet_real *)(ar + 568317760)) + i * 7488, 9, 0);
+        gemm(1, 0, 832, 9, 160, ((googlenet_real *)(st + 14772096)), 832, ((googlenet_real *)(ar + 78468928)) + i * 1440, 9, ((googlenet_real *)(ar + 74635072)) + i * 7488, 9, 0);
     }
     /* conv2d_dw -> f32[160, 832, 1, 1], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 1, 160, 832, 9, ((googlenet_real *)(ar + 522311488)) + i * 1440, 9, ((googlenet_real *)(ar + 556816192)) + i * 7488, 9, ((googlenet_real *)(ar + 14772032)), 832, i > 0);
+        gemm(0, 1, 160, 832, 9, ((googlenet_real *)(ar + 78468928)) + i * 1440, 9, ((googlenet_real *)(ar + 83302720)) + i * 7488, 9, ((googlenet_real *)(ar + 14772032)), 832, i > 0);
     }
     if (grad_ready) /* 17.b2_1.weight */
         grad_ready(grad_ready_arg, state, 38682304, 532480);
@@ -4682,7 +4682,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 2304; i0++) {
-        ((googlenet_real *)(ar + 455661376))[i0] = (((googlenet_real *)(ar + 458020672))[i0] * (((googlenet_real *)(ar + 456841024))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((googlenet_real *)(ar + 87136576))[i0] = (((googlenet_real *)(ar + 81858112))[i0] * (((googlenet_real *)(ar + 584243008))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 256, 1, 1], googlenet.dlm line 15 */
@@ -4692,7 +4692,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((googlenet_real *)(ar + 455661376))[i0 * 9 + i1 * 2304 + i2];
+                acc += ((googlenet_real *)(ar + 87136576))[i0 * 9 + i1 * 2304 + i2];
             }
         }
         ((googlenet_real *)(ar + 14771008))[i0] = (googlenet_real)acc;
@@ -4703,51 +4703,51 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* conv2d_dx -> f32[batch 128, 832, 3, 3], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(1, 0, 832, 9, 256, ((googlenet_real *)(st + 13919104)), 832, ((googlenet_real *)(ar + 455661376)) + i * 2304, 9, ((googlenet_real *)(ar + 572151616)) + i * 7488, 9, 0);
+        gemm(1, 0, 832, 9, 256, ((googlenet_real *)(st + 13919104)), 832, ((googlenet_real *)(ar + 87136576)) + i * 2304, 9, ((googlenet_real *)(ar + 78468928)) + i * 7488, 9, 0);
     }
     /* add -> f32[batch 128, 832, 3, 3], googlenet.dlm line 15 */
     {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 7488; i0++) {
-        ((googlenet_real *)(ar + 575985472))[i0] = (((((googlenet_real *)(ar + 560650048))[i0] + ((googlenet_real *)(ar + 564483904))[i0]) + ((googlenet_real *)(ar + 568317760))[i0]) + ((googlenet_real *)(ar + 572151616))[i0]);
+        ((googlenet_real *)(ar + 528504640))[i0] = (((((googlenet_real *)(ar + 490460992))[i0] + ((googlenet_real *)(ar + 515823424))[i0]) + ((googlenet_real *)(ar + 74635072))[i0]) + ((googlenet_real *)(ar + 78468928))[i0]);
     }
     }
     /* conv2d_dw -> f32[256, 832, 1, 1], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 1, 256, 832, 9, ((googlenet_real *)(ar + 455661376)) + i * 2304, 9, ((googlenet_real *)(ar + 556816192)) + i * 7488, 9, ((googlenet_real *)(ar + 13919040)), 832, i > 0);
+        gemm(0, 1, 256, 832, 9, ((googlenet_real *)(ar + 87136576)) + i * 2304, 9, ((googlenet_real *)(ar + 83302720)) + i * 7488, 9, ((googlenet_real *)(ar + 13919040)), 832, i > 0);
     }
     if (grad_ready) /* 17.b1_1.weight */
         grad_ready(grad_ready_arg, state, 37829312, 851968);
     /* max_pool_dx -> f32[batch 128, 832, 6, 6], googlenet.dlm line 36 */
     {
-    pool_max_dx(((googlenet_real *)(ar + 541480768)), ((googlenet_real *)(ar + 575985472)), ((googlenet_real *)(ar + 556816192)), n * 832, 6, 6, 3, 3, 3, 3, 2, 2, 1, 1);
+    pool_max_dx(((googlenet_real *)(ar + 59299648)), ((googlenet_real *)(ar + 528504640)), ((googlenet_real *)(ar + 74635072)), n * 832, 6, 6, 3, 3, 3, 3, 2, 2, 1, 1);
     }
     /* slice -> f32[batch 128, 256, 6, 6], googlenet.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 541480768)) + i * 9216, ((googlenet_real *)(ar + 556816192)) + i * 29952 + 0, 9216 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 515823424)) + i * 9216, ((googlenet_real *)(ar + 74635072)) + i * 29952 + 0, 9216 * sizeof(googlenet_real));
     }
     /* slice -> f32[batch 128, 320, 6, 6], googlenet.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 546199360)) + i * 11520, ((googlenet_real *)(ar + 556816192)) + i * 29952 + 9216, 11520 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 490460992)) + i * 11520, ((googlenet_real *)(ar + 74635072)) + i * 29952 + 9216, 11520 * sizeof(googlenet_real));
     }
     /* slice -> f32[batch 128, 128, 6, 6], googlenet.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 455661376)) + i * 4608, ((googlenet_real *)(ar + 556816192)) + i * 29952 + 20736, 4608 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 528504640)) + i * 4608, ((googlenet_real *)(ar + 74635072)) + i * 29952 + 20736, 4608 * sizeof(googlenet_real));
     }
     /* slice -> f32[batch 128, 128, 6, 6], googlenet.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 522311488)) + i * 4608, ((googlenet_real *)(ar + 556816192)) + i * 29952 + 25344, 4608 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 59299648)) + i * 4608, ((googlenet_real *)(ar + 74635072)) + i * 29952 + 25344, 4608 * sizeof(googlenet_real));
     }
     /* mul -> f32[batch 128, 128, 6, 6], googlenet.dlm line 18 */
     {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 4608; i0++) {
-        ((googlenet_real *)(ar + 552097600))[i0] = (((googlenet_real *)(ar + 522311488))[i0] * (((googlenet_real *)(ar + 519952192))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((googlenet_real *)(ar + 69031744))[i0] = (((googlenet_real *)(ar + 59299648))[i0] * (((googlenet_real *)(ar + 563304256))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 128, 1, 1], googlenet.dlm line 18 */
@@ -4757,7 +4757,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((googlenet_real *)(ar + 552097600))[i0 * 36 + i1 * 4608 + i2];
+                acc += ((googlenet_real *)(ar + 69031744))[i0 * 36 + i1 * 4608 + i2];
             }
         }
         ((googlenet_real *)(ar + 13918528))[i0] = (googlenet_real)acc;
@@ -4768,24 +4768,24 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* conv2d_dx -> f32[batch 128, 528, 6, 6], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(1, 0, 528, 36, 128, ((googlenet_real *)(st + 13648256)), 528, ((googlenet_real *)(ar + 552097600)) + i * 4608, 36, ((googlenet_real *)(ar + 554456896)) + i * 19008, 36, 0);
+        gemm(1, 0, 528, 36, 128, ((googlenet_real *)(st + 13648256)), 528, ((googlenet_real *)(ar + 69031744)) + i * 4608, 36, ((googlenet_real *)(ar + 59299648)) + i * 19008, 36, 0);
     }
     /* conv2d_dw -> f32[128, 528, 1, 1], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 1, 128, 528, 36, ((googlenet_real *)(ar + 552097600)) + i * 4608, 36, ((googlenet_real *)(ar + 531748672)) + i * 19008, 36, ((googlenet_real *)(ar + 13648192)), 528, i > 0);
+        gemm(0, 1, 128, 528, 36, ((googlenet_real *)(ar + 69031744)) + i * 4608, 36, ((googlenet_real *)(ar + 363943744)) + i * 19008, 36, ((googlenet_real *)(ar + 13648192)), 528, i > 0);
     }
     if (grad_ready) /* 15.b4_2.weight */
         grad_ready(grad_ready_arg, state, 37558464, 270336);
     /* max_pool_dx -> f32[batch 128, 528, 6, 6], googlenet.dlm line 18 */
     {
-    pool_max_dx(((googlenet_real *)(ar + 505501504)), ((googlenet_real *)(ar + 554456896)), ((googlenet_real *)(ar + 531748672)), n * 528, 6, 6, 6, 6, 3, 3, 1, 1, 1, 1);
+    pool_max_dx(((googlenet_real *)(ar + 354211648)), ((googlenet_real *)(ar + 59299648)), ((googlenet_real *)(ar + 69031744)), n * 528, 6, 6, 6, 6, 3, 3, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 128, 6, 6], googlenet.dlm line 17 */
     {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 4608; i0++) {
-        ((googlenet_real *)(ar + 519952192))[i0] = (((googlenet_real *)(ar + 455661376))[i0] * (((googlenet_real *)(ar + 488396608))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((googlenet_real *)(ar + 63174976))[i0] = (((googlenet_real *)(ar + 528504640))[i0] * (((googlenet_real *)(ar + 560944960))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 128, 1, 1], googlenet.dlm line 17 */
@@ -4795,7 +4795,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((googlenet_real *)(ar + 519952192))[i0 * 36 + i1 * 4608 + i2];
+                acc += ((googlenet_real *)(ar + 63174976))[i0 * 36 + i1 * 4608 + i2];
             }
         }
         ((googlenet_real *)(ar + 13647680))[i0] = (googlenet_real)acc;
@@ -4805,11 +4805,11 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         grad_ready(grad_ready_arg, state, 37557952, 512);
     /* conv2d_dx -> f32[batch 128, 32, 6, 6], googlenet.dlm line 17 */
     {
-    conv2d_dx(((googlenet_real *)(ar + 57530176)), ((googlenet_real *)(st + 13238144)), ((googlenet_real *)(ar + 519952192)), (googlenet_real *)(ar + 552097600), n, 128, 29, 32, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
+    conv2d_dx(((googlenet_real *)(ar + 65534272)), ((googlenet_real *)(st + 13238144)), ((googlenet_real *)(ar + 63174976)), (googlenet_real *)(ar + 59299648), n, 128, 29, 32, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
     }
     /* conv2d_dw -> f32[128, 32, 5, 5], googlenet.dlm line 17 */
     {
-    conv2d_dw(((googlenet_real *)(ar + 176674624)), ((googlenet_real *)(ar + 13238080)), ((googlenet_real *)(ar + 519952192)), (googlenet_real *)(ar + 552097600), n, 128, 29, 32, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
+    conv2d_dw(((googlenet_real *)(ar + 587044672)), ((googlenet_real *)(ar + 13238080)), ((googlenet_real *)(ar + 63174976)), (googlenet_real *)(ar + 59299648), n, 128, 29, 32, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
     }
     if (grad_ready) /* 15.b3_2.weight */
         grad_ready(grad_ready_arg, state, 37148352, 409600);
@@ -4817,7 +4817,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 1152; i0++) {
-        ((googlenet_real *)(ar + 177264448))[i0] = (((googlenet_real *)(ar + 57530176))[i0] * (((googlenet_real *)(ar + 176674624))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((googlenet_real *)(ar + 78763840))[i0] = (((googlenet_real *)(ar + 65534272))[i0] * (((googlenet_real *)(ar + 587044672))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 32, 1, 1], googlenet.dlm line 17 */
@@ -4827,7 +4827,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((googlenet_real *)(ar + 177264448))[i0 * 36 + i1 * 1152 + i2];
+                acc += ((googlenet_real *)(ar + 78763840))[i0 * 36 + i1 * 1152 + i2];
             }
         }
         ((googlenet_real *)(ar + 13237952))[i0] = (googlenet_real)acc;
@@ -4838,12 +4838,12 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* conv2d_dx -> f32[batch 128, 528, 6, 6], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(1, 0, 528, 36, 32, ((googlenet_real *)(st + 13170432)), 528, ((googlenet_real *)(ar + 177264448)) + i * 1152, 36, ((googlenet_real *)(ar + 552097600)) + i * 19008, 36, 0);
+        gemm(1, 0, 528, 36, 32, ((googlenet_real *)(st + 13170432)), 528, ((googlenet_real *)(ar + 78763840)) + i * 1152, 36, ((googlenet_real *)(ar + 59299648)) + i * 19008, 36, 0);
     }
     /* conv2d_dw -> f32[32, 528, 1, 1], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 1, 32, 528, 36, ((googlenet_real *)(ar + 177264448)) + i * 1152, 36, ((googlenet_real *)(ar + 505501504)) + i * 19008, 36, ((googlenet_real *)(ar + 13170368)), 528, i > 0);
+        gemm(0, 1, 32, 528, 36, ((googlenet_real *)(ar + 78763840)) + i * 1152, 36, ((googlenet_real *)(ar + 354211648)) + i * 19008, 36, ((googlenet_real *)(ar + 13170368)), 528, i > 0);
     }
     if (grad_ready) /* 15.b3_1.weight */
         grad_ready(grad_ready_arg, state, 37080640, 67584);
@@ -4851,7 +4851,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 11520; i0++) {
-        ((googlenet_real *)(ar + 519952192))[i0] = (((googlenet_real *)(ar + 546199360))[i0] * (((googlenet_real *)(ar + 525850432))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((googlenet_real *)(ar + 363943744))[i0] = (((googlenet_real *)(ar + 490460992))[i0] * (((googlenet_real *)(ar + 89970496))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 320, 1, 1], googlenet.dlm line 16 */
@@ -4861,7 +4861,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((googlenet_real *)(ar + 519952192))[i0 * 36 + i1 * 11520 + i2];
+                acc += ((googlenet_real *)(ar + 363943744))[i0 * 36 + i1 * 11520 + i2];
             }
         }
         ((googlenet_real *)(ar + 13169088))[i0] = (googlenet_real)acc;
@@ -4871,11 +4871,11 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         grad_ready(grad_ready_arg, state, 37079360, 1280);
     /* conv2d_dx -> f32[batch 128, 160, 6, 6], googlenet.dlm line 16 */
     {
-    conv2d_dx(((googlenet_real *)(ar + 455661376)), ((googlenet_real *)(st + 11325952)), ((googlenet_real *)(ar + 519952192)), (googlenet_real *)(ar + 561829696), n, 320, 29, 160, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_dx(((googlenet_real *)(ar + 86113600)), ((googlenet_real *)(st + 11325952)), ((googlenet_real *)(ar + 363943744)), (googlenet_real *)(ar + 78763840), n, 320, 29, 160, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[320, 160, 3, 3], googlenet.dlm line 16 */
     {
-    conv2d_dw(((googlenet_real *)(ar + 485447488)), ((googlenet_real *)(ar + 11325888)), ((googlenet_real *)(ar + 519952192)), (googlenet_real *)(ar + 561829696), n, 320, 29, 160, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_dw(((googlenet_real *)(ar + 95868736)), ((googlenet_real *)(ar + 11325888)), ((googlenet_real *)(ar + 363943744)), (googlenet_real *)(ar + 78763840), n, 320, 29, 160, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     if (grad_ready) /* 15.b2_2.weight */
         grad_ready(grad_ready_arg, state, 35236160, 1843200);
@@ -4883,7 +4883,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 5760; i0++) {
-        ((googlenet_real *)(ar + 519952192))[i0] = (((googlenet_real *)(ar + 455661376))[i0] * (((googlenet_real *)(ar + 485447488))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((googlenet_real *)(ar + 89062720))[i0] = (((googlenet_real *)(ar + 86113600))[i0] * (((googlenet_real *)(ar + 95868736))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 160, 1, 1], googlenet.dlm line 16 */
@@ -4893,7 +4893,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((googlenet_real *)(ar + 519952192))[i0 * 36 + i1 * 5760 + i2];
+                acc += ((googlenet_real *)(ar + 89062720))[i0 * 36 + i1 * 5760 + i2];
             }
         }
         ((googlenet_real *)(ar + 11325248))[i0] = (googlenet_real)acc;
@@ -4904,12 +4904,12 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* conv2d_dx -> f32[batch 128, 528, 6, 6], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(1, 0, 528, 36, 160, ((googlenet_real *)(st + 10987392)), 528, ((googlenet_real *)(ar + 519952192)) + i * 5760, 36, ((googlenet_real *)(ar + 561829696)) + i * 19008, 36, 0);
+        gemm(1, 0, 528, 36, 160, ((googlenet_real *)(st + 10987392)), 528, ((googlenet_real *)(ar + 89062720)) + i * 5760, 36, ((googlenet_real *)(ar + 78763840)) + i * 19008, 36, 0);
     }
     /* conv2d_dw -> f32[160, 528, 1, 1], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 1, 160, 528, 36, ((googlenet_real *)(ar + 519952192)) + i * 5760, 36, ((googlenet_real *)(ar + 505501504)) + i * 19008, 36, ((googlenet_real *)(ar + 10987328)), 528, i > 0);
+        gemm(0, 1, 160, 528, 36, ((googlenet_real *)(ar + 89062720)) + i * 5760, 36, ((googlenet_real *)(ar + 354211648)) + i * 19008, 36, ((googlenet_real *)(ar + 10987328)), 528, i > 0);
     }
     if (grad_ready) /* 15.b2_1.weight */
         grad_ready(grad_ready_arg, state, 34897600, 337920);
@@ -4917,7 +4917,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 9216; i0++) {
-        ((googlenet_real *)(ar + 485447488))[i0] = (((googlenet_real *)(ar + 541480768))[i0] * (((googlenet_real *)(ar + 515233600))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((googlenet_real *)(ar + 490460992))[i0] = (((googlenet_real *)(ar + 515823424))[i0] * (((googlenet_real *)(ar + 511104832))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 256, 1, 1], googlenet.dlm line 15 */
@@ -4927,7 +4927,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((googlenet_real *)(ar + 485447488))[i0 * 36 + i1 * 9216 + i2];
+                acc += ((googlenet_real *)(ar + 490460992))[i0 * 36 + i1 * 9216 + i2];
             }
         }
         ((googlenet_real *)(ar + 10986304))[i0] = (googlenet_real)acc;
@@ -4938,47 +4938,47 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* conv2d_dx -> f32[batch 128, 528, 6, 6], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(1, 0, 528, 36, 256, ((googlenet_real *)(st + 10445696)), 528, ((googlenet_real *)(ar + 485447488)) + i * 9216, 36, ((googlenet_real *)(ar + 515233600)) + i * 19008, 36, 0);
+        gemm(1, 0, 528, 36, 256, ((googlenet_real *)(st + 10445696)), 528, ((googlenet_real *)(ar + 490460992)) + i * 9216, 36, ((googlenet_real *)(ar + 88495936)) + i * 19008, 36, 0);
     }
     /* add -> f32[batch 128, 528, 6, 6], googlenet.dlm line 15 */
     {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 19008; i0++) {
-        ((googlenet_real *)(ar + 541480768))[i0] = (((((googlenet_real *)(ar + 531748672))[i0] + ((googlenet_real *)(ar + 552097600))[i0]) + ((googlenet_real *)(ar + 561829696))[i0]) + ((googlenet_real *)(ar + 515233600))[i0]);
+        ((googlenet_real *)(ar + 363943744))[i0] = (((((googlenet_real *)(ar + 69031744))[i0] + ((googlenet_real *)(ar + 59299648))[i0]) + ((googlenet_real *)(ar + 78763840))[i0]) + ((googlenet_real *)(ar + 88495936))[i0]);
     }
     }
     /* conv2d_dw -> f32[256, 528, 1, 1], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 1, 256, 528, 36, ((googlenet_real *)(ar + 485447488)) + i * 9216, 36, ((googlenet_real *)(ar + 505501504)) + i * 19008, 36, ((googlenet_real *)(ar + 10445632)), 528, i > 0);
+        gemm(0, 1, 256, 528, 36, ((googlenet_real *)(ar + 490460992)) + i * 9216, 36, ((googlenet_real *)(ar + 354211648)) + i * 19008, 36, ((googlenet_real *)(ar + 10445632)), 528, i > 0);
     }
     if (grad_ready) /* 15.b1_1.weight */
         grad_ready(grad_ready_arg, state, 34355904, 540672);
     /* slice -> f32[batch 128, 112, 6, 6], googlenet.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 455661376)) + i * 4032, ((googlenet_real *)(ar + 541480768)) + i * 19008 + 0, 4032 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 95405632)) + i * 4032, ((googlenet_real *)(ar + 363943744)) + i * 19008 + 0, 4032 * sizeof(googlenet_real));
     }
     /* slice -> f32[batch 128, 288, 6, 6], googlenet.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 485447488)) + i * 10368, ((googlenet_real *)(ar + 541480768)) + i * 19008 + 4032, 10368 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 78174016)) + i * 10368, ((googlenet_real *)(ar + 363943744)) + i * 19008 + 4032, 10368 * sizeof(googlenet_real));
     }
     /* slice -> f32[batch 128, 64, 6, 6], googlenet.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 176674624)) + i * 2304, ((googlenet_real *)(ar + 541480768)) + i * 19008 + 14400, 2304 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 83482432)) + i * 2304, ((googlenet_real *)(ar + 363943744)) + i * 19008 + 14400, 2304 * sizeof(googlenet_real));
     }
     /* slice -> f32[batch 128, 64, 6, 6], googlenet.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 457725760)) + i * 2304, ((googlenet_real *)(ar + 541480768)) + i * 19008 + 16704, 2304 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 59299648)) + i * 2304, ((googlenet_real *)(ar + 363943744)) + i * 19008 + 16704, 2304 * sizeof(googlenet_real));
     }
     /* mul -> f32[batch 128, 64, 6, 6], googlenet.dlm line 18 */
     {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 2304; i0++) {
-        ((googlenet_real *)(ar + 505501504))[i0] = (((googlenet_real *)(ar + 457725760))[i0] * (((googlenet_real *)(ar + 454481728))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((googlenet_real *)(ar + 68736832))[i0] = (((googlenet_real *)(ar + 59299648))[i0] * (((googlenet_real *)(ar + 583063360))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 64, 1, 1], googlenet.dlm line 18 */
@@ -4988,7 +4988,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((googlenet_real *)(ar + 505501504))[i0 * 36 + i1 * 2304 + i2];
+                acc += ((googlenet_real *)(ar + 68736832))[i0 * 36 + i1 * 2304 + i2];
             }
         }
         ((googlenet_real *)(ar + 10445376))[i0] = (googlenet_real)acc;
@@ -4999,24 +4999,24 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* conv2d_dx -> f32[batch 128, 512, 6, 6], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(1, 0, 512, 36, 64, ((googlenet_real *)(st + 10314368)), 512, ((googlenet_real *)(ar + 505501504)) + i * 2304, 36, ((googlenet_real *)(ar + 506681152)) + i * 18432, 36, 0);
+        gemm(1, 0, 512, 36, 64, ((googlenet_real *)(st + 10314368)), 512, ((googlenet_real *)(ar + 68736832)) + i * 2304, 36, ((googlenet_real *)(ar + 59299648)) + i * 18432, 36, 0);
     }
     /* conv2d_dw -> f32[64, 512, 1, 1], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 1, 64, 512, 36, ((googlenet_real *)(ar + 505501504)) + i * 2304, 36, ((googlenet_real *)(ar + 496064320)) + i * 18432, 36, ((googlenet_real *)(ar + 10314304)), 512, i > 0);
+        gemm(0, 1, 64, 512, 36, ((googlenet_real *)(ar + 68736832)) + i * 2304, 36, ((googlenet_real *)(ar + 449173312)) + i * 18432, 36, ((googlenet_real *)(ar + 10314304)), 512, i > 0);
     }
     if (grad_ready) /* 14.b4_2.weight */
         grad_ready(grad_ready_arg, state, 34224576, 131072);
     /* max_pool_dx -> f32[batch 128, 512, 6, 6], googlenet.dlm line 18 */
     {
-    pool_max_dx(((googlenet_real *)(ar + 473356096)), ((googlenet_real *)(ar + 506681152)), ((googlenet_real *)(ar + 496064320)), n * 512, 6, 6, 6, 6, 3, 3, 1, 1, 1, 1);
+    pool_max_dx(((googlenet_real *)(ar + 439736128)), ((googlenet_real *)(ar + 59299648)), ((googlenet_real *)(ar + 68736832)), n * 512, 6, 6, 6, 6, 3, 3, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 64, 6, 6], googlenet.dlm line 17 */
     {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 2304; i0++) {
-        ((googlenet_real *)(ar + 454481728))[i0] = (((googlenet_real *)(ar + 176674624))[i0] * (((googlenet_real *)(ar + 422631232))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((googlenet_real *)(ar + 62907712))[i0] = (((googlenet_real *)(ar + 83482432))[i0] * (((googlenet_real *)(ar + 581883712))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 64, 1, 1], googlenet.dlm line 17 */
@@ -5026,7 +5026,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((googlenet_real *)(ar + 454481728))[i0 * 36 + i1 * 2304 + i2];
+                acc += ((googlenet_real *)(ar + 62907712))[i0 * 36 + i1 * 2304 + i2];
             }
         }
         ((googlenet_real *)(ar + 10314048))[i0] = (googlenet_real)acc;
@@ -5036,11 +5036,11 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         grad_ready(grad_ready_arg, state, 34224320, 256);
     /* conv2d_dx -> f32[batch 128, 32, 6, 6], googlenet.dlm line 17 */
     {
-    conv2d_dx(((googlenet_real *)(ar + 57530176)), ((googlenet_real *)(st + 10109312)), ((googlenet_real *)(ar + 454481728)), (googlenet_real *)(ar + 505501504), n, 64, 29, 32, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
+    conv2d_dx(((googlenet_real *)(ar + 64087360)), ((googlenet_real *)(st + 10109312)), ((googlenet_real *)(ar + 62907712)), (googlenet_real *)(ar + 59299648), n, 64, 29, 32, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
     }
     /* conv2d_dw -> f32[64, 32, 5, 5], googlenet.dlm line 17 */
     {
-    conv2d_dw(((googlenet_real *)(ar + 61069120)), ((googlenet_real *)(ar + 10109248)), ((googlenet_real *)(ar + 454481728)), (googlenet_real *)(ar + 505501504), n, 64, 29, 32, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
+    conv2d_dw(((googlenet_real *)(ar + 98817856)), ((googlenet_real *)(ar + 10109248)), ((googlenet_real *)(ar + 62907712)), (googlenet_real *)(ar + 59299648), n, 64, 29, 32, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
     }
     if (grad_ready) /* 14.b3_2.weight */
         grad_ready(grad_ready_arg, state, 34019520, 204800);
@@ -5048,7 +5048,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 1152; i0++) {
-        ((googlenet_real *)(ar + 176674624))[i0] = (((googlenet_real *)(ar + 57530176))[i0] * (((googlenet_real *)(ar + 61069120))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((googlenet_real *)(ar + 83482432))[i0] = (((googlenet_real *)(ar + 64087360))[i0] * (((googlenet_real *)(ar + 98817856))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 32, 1, 1], googlenet.dlm line 17 */
@@ -5058,7 +5058,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((googlenet_real *)(ar + 176674624))[i0 * 36 + i1 * 1152 + i2];
+                acc += ((googlenet_real *)(ar + 83482432))[i0 * 36 + i1 * 1152 + i2];
             }
         }
         ((googlenet_real *)(ar + 10109120))[i0] = (googlenet_real)acc;
@@ -5069,12 +5069,12 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* conv2d_dx -> f32[batch 128, 512, 6, 6], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(1, 0, 512, 36, 32, ((googlenet_real *)(st + 10043648)), 512, ((googlenet_real *)(ar + 176674624)) + i * 1152, 36, ((googlenet_real *)(ar + 505501504)) + i * 18432, 36, 0);
+        gemm(1, 0, 512, 36, 32, ((googlenet_real *)(st + 10043648)), 512, ((googlenet_real *)(ar + 83482432)) + i * 1152, 36, ((googlenet_real *)(ar + 59299648)) + i * 18432, 36, 0);
     }
     /* conv2d_dw -> f32[32, 512, 1, 1], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 1, 32, 512, 36, ((googlenet_real *)(ar + 176674624)) + i * 1152, 36, ((googlenet_real *)(ar + 473356096)) + i * 18432, 36, ((googlenet_real *)(ar + 10043584)), 512, i > 0);
+        gemm(0, 1, 32, 512, 36, ((googlenet_real *)(ar + 83482432)) + i * 1152, 36, ((googlenet_real *)(ar + 439736128)) + i * 18432, 36, ((googlenet_real *)(ar + 10043584)), 512, i > 0);
     }
     if (grad_ready) /* 14.b3_1.weight */
         grad_ready(grad_ready_arg, state, 33953856, 65536);
@@ -5082,7 +5082,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 10368; i0++) {
-        ((googlenet_real *)(ar + 514938688))[i0] = (((googlenet_real *)(ar + 485447488))[i0] * (((googlenet_real *)(ar + 490755904))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((googlenet_real *)(ar + 84788800))[i0] = (((googlenet_real *)(ar + 78174016))[i0] * (((googlenet_real *)(ar + 496359232))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 288, 1, 1], googlenet.dlm line 16 */
@@ -5092,7 +5092,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((googlenet_real *)(ar + 514938688))[i0 * 36 + i1 * 10368 + i2];
+                acc += ((googlenet_real *)(ar + 84788800))[i0 * 36 + i1 * 10368 + i2];
             }
         }
         ((googlenet_real *)(ar + 10042432))[i0] = (googlenet_real)acc;
@@ -5102,11 +5102,11 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         grad_ready(grad_ready_arg, state, 33952704, 1152);
     /* conv2d_dx -> f32[batch 128, 144, 6, 6], googlenet.dlm line 16 */
     {
-    conv2d_dx(((googlenet_real *)(ar + 485447488)), ((googlenet_real *)(st + 8549504)), ((googlenet_real *)(ar + 514938688)), (googlenet_real *)(ar + 488101696), n, 288, 29, 144, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_dx(((googlenet_real *)(ar + 90097216)), ((googlenet_real *)(st + 8549504)), ((googlenet_real *)(ar + 84788800)), (googlenet_real *)(ar + 78174016), n, 288, 29, 144, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[288, 144, 3, 3], googlenet.dlm line 16 */
     {
-    conv2d_dw(((googlenet_real *)(ar + 482793280)), ((googlenet_real *)(ar + 8549440)), ((googlenet_real *)(ar + 514938688)), (googlenet_real *)(ar + 488101696), n, 288, 29, 144, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_dw(((googlenet_real *)(ar + 546494272)), ((googlenet_real *)(ar + 8549440)), ((googlenet_real *)(ar + 84788800)), (googlenet_real *)(ar + 78174016), n, 288, 29, 144, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     if (grad_ready) /* 14.b2_2.weight */
         grad_ready(grad_ready_arg, state, 32459712, 1492992);
@@ -5114,7 +5114,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 5184; i0++) {
-        ((googlenet_real *)(ar + 488101696))[i0] = (((googlenet_real *)(ar + 485447488))[i0] * (((googlenet_real *)(ar + 482793280))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((googlenet_real *)(ar + 92751424))[i0] = (((googlenet_real *)(ar + 90097216))[i0] * (((googlenet_real *)(ar + 546494272))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 144, 1, 1], googlenet.dlm line 16 */
@@ -5124,7 +5124,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((googlenet_real *)(ar + 488101696))[i0 * 36 + i1 * 5184 + i2];
+                acc += ((googlenet_real *)(ar + 92751424))[i0 * 36 + i1 * 5184 + i2];
             }
         }
         ((googlenet_real *)(ar + 8548864))[i0] = (googlenet_real)acc;
@@ -5135,12 +5135,12 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* conv2d_dx -> f32[batch 128, 512, 6, 6], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(1, 0, 512, 36, 144, ((googlenet_real *)(st + 8254016)), 512, ((googlenet_real *)(ar + 488101696)) + i * 5184, 36, ((googlenet_real *)(ar + 514938688)) + i * 18432, 36, 0);
+        gemm(1, 0, 512, 36, 144, ((googlenet_real *)(st + 8254016)), 512, ((googlenet_real *)(ar + 92751424)) + i * 5184, 36, ((googlenet_real *)(ar + 78174016)) + i * 18432, 36, 0);
     }
     /* conv2d_dw -> f32[144, 512, 1, 1], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 1, 144, 512, 36, ((googlenet_real *)(ar + 488101696)) + i * 5184, 36, ((googlenet_real *)(ar + 473356096)) + i * 18432, 36, ((googlenet_real *)(ar + 8253952)), 512, i > 0);
+        gemm(0, 1, 144, 512, 36, ((googlenet_real *)(ar + 92751424)) + i * 5184, 36, ((googlenet_real *)(ar + 439736128)) + i * 18432, 36, ((googlenet_real *)(ar + 8253952)), 512, i > 0);
     }
     if (grad_ready) /* 14.b2_1.weight */
         grad_ready(grad_ready_arg, state, 32164224, 294912);
@@ -5148,7 +5148,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 4032; i0++) {
-        ((googlenet_real *)(ar + 422631232))[i0] = (((googlenet_real *)(ar + 455661376))[i0] * (((googlenet_real *)(ar + 424695616))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((googlenet_real *)(ar + 363648832))[i0] = (((googlenet_real *)(ar + 95405632))[i0] * (((googlenet_real *)(ar + 567727936))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 112, 1, 1], googlenet.dlm line 15 */
@@ -5158,7 +5158,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((googlenet_real *)(ar + 422631232))[i0 * 36 + i1 * 4032 + i2];
+                acc += ((googlenet_real *)(ar + 363648832))[i0 * 36 + i1 * 4032 + i2];
             }
         }
         ((googlenet_real *)(ar + 8253504))[i0] = (googlenet_real)acc;
@@ -5169,47 +5169,47 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* conv2d_dx -> f32[batch 128, 512, 6, 6], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(1, 0, 512, 36, 112, ((googlenet_real *)(st + 8024192)), 512, ((googlenet_real *)(ar + 422631232)) + i * 4032, 36, ((googlenet_real *)(ar + 482793280)) + i * 18432, 36, 0);
+        gemm(1, 0, 512, 36, 112, ((googlenet_real *)(st + 8024192)), 512, ((googlenet_real *)(ar + 363648832)) + i * 4032, 36, ((googlenet_real *)(ar + 87611200)) + i * 18432, 36, 0);
     }
     /* add -> f32[batch 128, 512, 6, 6], googlenet.dlm line 15 */
     {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 18432; i0++) {
-        ((googlenet_real *)(ar + 524375872))[i0] = (((((googlenet_real *)(ar + 496064320))[i0] + ((googlenet_real *)(ar + 505501504))[i0]) + ((googlenet_real *)(ar + 514938688))[i0]) + ((googlenet_real *)(ar + 482793280))[i0]);
+        ((googlenet_real *)(ar + 354211648))[i0] = (((((googlenet_real *)(ar + 68736832))[i0] + ((googlenet_real *)(ar + 59299648))[i0]) + ((googlenet_real *)(ar + 78174016))[i0]) + ((googlenet_real *)(ar + 87611200))[i0]);
     }
     }
     /* conv2d_dw -> f32[112, 512, 1, 1], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 1, 112, 512, 36, ((googlenet_real *)(ar + 422631232)) + i * 4032, 36, ((googlenet_real *)(ar + 473356096)) + i * 18432, 36, ((googlenet_real *)(ar + 8024128)), 512, i > 0);
+        gemm(0, 1, 112, 512, 36, ((googlenet_real *)(ar + 363648832)) + i * 4032, 36, ((googlenet_real *)(ar + 439736128)) + i * 18432, 36, ((googlenet_real *)(ar + 8024128)), 512, i > 0);
     }
     if (grad_ready) /* 14.b1_1.weight */
         grad_ready(grad_ready_arg, state, 31934400, 229376);
     /* slice -> f32[batch 128, 128, 6, 6], googlenet.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 422631232)) + i * 4608, ((googlenet_real *)(ar + 524375872)) + i * 18432 + 0, 4608 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 88772416)) + i * 4608, ((googlenet_real *)(ar + 354211648)) + i * 18432 + 0, 4608 * sizeof(googlenet_real));
     }
     /* slice -> f32[batch 128, 256, 6, 6], googlenet.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 454481728)) + i * 9216, ((googlenet_real *)(ar + 524375872)) + i * 18432 + 4608, 9216 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 78174016)) + i * 9216, ((googlenet_real *)(ar + 354211648)) + i * 18432 + 4608, 9216 * sizeof(googlenet_real));
     }
     /* slice -> f32[batch 128, 64, 6, 6], googlenet.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 176674624)) + i * 2304, ((googlenet_real *)(ar + 524375872)) + i * 18432 + 13824, 2304 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 82892608)) + i * 2304, ((googlenet_real *)(ar + 354211648)) + i * 18432 + 13824, 2304 * sizeof(googlenet_real));
     }
     /* slice -> f32[batch 128, 64, 6, 6], googlenet.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 424990528)) + i * 2304, ((googlenet_real *)(ar + 524375872)) + i * 18432 + 16128, 2304 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 59299648)) + i * 2304, ((googlenet_real *)(ar + 354211648)) + i * 18432 + 16128, 2304 * sizeof(googlenet_real));
     }
     /* mul -> f32[batch 128, 64, 6, 6], googlenet.dlm line 18 */
     {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 2304; i0++) {
-        ((googlenet_real *)(ar + 473356096))[i0] = (((googlenet_real *)(ar + 424990528))[i0] * (((googlenet_real *)(ar + 320001856))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((googlenet_real *)(ar + 68736832))[i0] = (((googlenet_real *)(ar + 59299648))[i0] * (((googlenet_real *)(ar + 580704064))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 64, 1, 1], googlenet.dlm line 18 */
@@ -5219,7 +5219,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((googlenet_real *)(ar + 473356096))[i0 * 36 + i1 * 2304 + i2];
+                acc += ((googlenet_real *)(ar + 68736832))[i0 * 36 + i1 * 2304 + i2];
             }
         }
         ((googlenet_real *)(ar + 8023872))[i0] = (googlenet_real)acc;
@@ -5230,24 +5230,24 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* conv2d_dx -> f32[batch 128, 512, 6, 6], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(1, 0, 512, 36, 64, ((googlenet_real *)(st + 7892864)), 512, ((googlenet_real *)(ar + 473356096)) + i * 2304, 36, ((googlenet_real *)(ar + 474535744)) + i * 18432, 36, 0);
+        gemm(1, 0, 512, 36, 64, ((googlenet_real *)(st + 7892864)), 512, ((googlenet_real *)(ar + 68736832)) + i * 2304, 36, ((googlenet_real *)(ar + 59299648)) + i * 18432, 36, 0);
     }
     /* conv2d_dw -> f32[64, 512, 1, 1], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 1, 64, 512, 36, ((googlenet_real *)(ar + 473356096)) + i * 2304, 36, ((googlenet_real *)(ar + 463918912)) + i * 18432, 36, ((googlenet_real *)(ar + 7892800)), 512, i > 0);
+        gemm(0, 1, 64, 512, 36, ((googlenet_real *)(ar + 68736832)) + i * 2304, 36, ((googlenet_real *)(ar + 430298944)) + i * 18432, 36, ((googlenet_real *)(ar + 7892800)), 512, i > 0);
     }
     if (grad_ready) /* 13.b4_2.weight */
         grad_ready(grad_ready_arg, state, 31803072, 131072);
     /* max_pool_dx -> f32[batch 128, 512, 6, 6], googlenet.dlm line 18 */
     {
-    pool_max_dx(((googlenet_real *)(ar + 440325952)), ((googlenet_real *)(ar + 474535744)), ((googlenet_real *)(ar + 463918912)), n * 512, 6, 6, 6, 6, 3, 3, 1, 1, 1, 1);
+    pool_max_dx(((googlenet_real *)(ar + 420861760)), ((googlenet_real *)(ar + 59299648)), ((googlenet_real *)(ar + 68736832)), n * 512, 6, 6, 6, 6, 3, 3, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 64, 6, 6], googlenet.dlm line 17 */
     {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 2304; i0++) {
-        ((googlenet_real *)(ar + 320001856))[i0] = (((googlenet_real *)(ar + 176674624))[i0] * (((googlenet_real *)(ar + 315283264))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((googlenet_real *)(ar + 62072512))[i0] = (((googlenet_real *)(ar + 82892608))[i0] * (((googlenet_real *)(ar + 579524416))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 64, 1, 1], googlenet.dlm line 17 */
@@ -5257,7 +5257,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((googlenet_real *)(ar + 320001856))[i0 * 36 + i1 * 2304 + i2];
+                acc += ((googlenet_real *)(ar + 62072512))[i0 * 36 + i1 * 2304 + i2];
             }
         }
         ((googlenet_real *)(ar + 7892544))[i0] = (googlenet_real)acc;
@@ -5267,11 +5267,11 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         grad_ready(grad_ready_arg, state, 31802816, 256);
     /* conv2d_dx -> f32[batch 128, 24, 6, 6], googlenet.dlm line 17 */
     {
-    conv2d_dx(((googlenet_real *)(ar + 57530176)), ((googlenet_real *)(st + 7739008)), ((googlenet_real *)(ar + 320001856)), (googlenet_real *)(ar + 473356096), n, 64, 29, 24, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
+    conv2d_dx(((googlenet_real *)(ar + 63252160)), ((googlenet_real *)(st + 7739008)), ((googlenet_real *)(ar + 62072512)), (googlenet_real *)(ar + 59299648), n, 64, 29, 24, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
     }
     /* conv2d_dw -> f32[64, 24, 5, 5], googlenet.dlm line 17 */
     {
-    conv2d_dw(((googlenet_real *)(ar + 59742016)), ((googlenet_real *)(ar + 7738944)), ((googlenet_real *)(ar + 320001856)), (googlenet_real *)(ar + 473356096), n, 64, 29, 24, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
+    conv2d_dw(((googlenet_real *)(ar + 589256512)), ((googlenet_real *)(ar + 7738944)), ((googlenet_real *)(ar + 62072512)), (googlenet_real *)(ar + 59299648), n, 64, 29, 24, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
     }
     if (grad_ready) /* 13.b3_2.weight */
         grad_ready(grad_ready_arg, state, 31649216, 153600);
@@ -5279,7 +5279,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 864; i0++) {
-        ((googlenet_real *)(ar + 61069120))[i0] = (((googlenet_real *)(ar + 57530176))[i0] * (((googlenet_real *)(ar + 59742016))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((googlenet_real *)(ar + 82892608))[i0] = (((googlenet_real *)(ar + 63252160))[i0] * (((googlenet_real *)(ar + 589256512))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 24, 1, 1], googlenet.dlm line 17 */
@@ -5289,7 +5289,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((googlenet_real *)(ar + 61069120))[i0 * 36 + i1 * 864 + i2];
+                acc += ((googlenet_real *)(ar + 82892608))[i0 * 36 + i1 * 864 + i2];
             }
         }
         ((googlenet_real *)(ar + 7738816))[i0] = (googlenet_real)acc;
@@ -5300,12 +5300,12 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* conv2d_dx -> f32[batch 128, 512, 6, 6], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(1, 0, 512, 36, 24, ((googlenet_real *)(st + 7689728)), 512, ((googlenet_real *)(ar + 61069120)) + i * 864, 36, ((googlenet_real *)(ar + 473356096)) + i * 18432, 36, 0);
+        gemm(1, 0, 512, 36, 24, ((googlenet_real *)(st + 7689728)), 512, ((googlenet_real *)(ar + 82892608)) + i * 864, 36, ((googlenet_real *)(ar + 59299648)) + i * 18432, 36, 0);
     }
     /* conv2d_dw -> f32[24, 512, 1, 1], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 1, 24, 512, 36, ((googlenet_real *)(ar + 61069120)) + i * 864, 36, ((googlenet_real *)(ar + 440325952)) + i * 18432, 36, ((googlenet_real *)(ar + 7689664)), 512, i > 0);
+        gemm(0, 1, 24, 512, 36, ((googlenet_real *)(ar + 82892608)) + i * 864, 36, ((googlenet_real *)(ar + 420861760)) + i * 18432, 36, ((googlenet_real *)(ar + 7689664)), 512, i > 0);
     }
     if (grad_ready) /* 13.b3_1.weight */
         grad_ready(grad_ready_arg, state, 31599936, 49152);
@@ -5313,7 +5313,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 9216; i0++) {
-        ((googlenet_real *)(ar + 482793280))[i0] = (((googlenet_real *)(ar + 454481728))[i0] * (((googlenet_real *)(ar + 459200320))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((googlenet_real *)(ar + 84053824))[i0] = (((googlenet_real *)(ar + 78174016))[i0] * (((googlenet_real *)(ar + 506386240))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 256, 1, 1], googlenet.dlm line 16 */
@@ -5323,7 +5323,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((googlenet_real *)(ar + 482793280))[i0 * 36 + i1 * 9216 + i2];
+                acc += ((googlenet_real *)(ar + 84053824))[i0 * 36 + i1 * 9216 + i2];
             }
         }
         ((googlenet_real *)(ar + 7688640))[i0] = (googlenet_real)acc;
@@ -5333,11 +5333,11 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         grad_ready(grad_ready_arg, state, 31598912, 1024);
     /* conv2d_dx -> f32[batch 128, 128, 6, 6], googlenet.dlm line 16 */
     {
-    conv2d_dx(((googlenet_real *)(ar + 454481728)), ((googlenet_real *)(st + 6509056)), ((googlenet_real *)(ar + 482793280)), (googlenet_real *)(ar + 456841024), n, 256, 29, 128, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_dx(((googlenet_real *)(ar + 91131712)), ((googlenet_real *)(st + 6509056)), ((googlenet_real *)(ar + 84053824)), (googlenet_real *)(ar + 78174016), n, 256, 29, 128, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[256, 128, 3, 3], googlenet.dlm line 16 */
     {
-    conv2d_dw(((googlenet_real *)(ar + 452122432)), ((googlenet_real *)(ar + 6508992)), ((googlenet_real *)(ar + 482793280)), (googlenet_real *)(ar + 456841024), n, 256, 29, 128, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_dw(((googlenet_real *)(ar + 558585664)), ((googlenet_real *)(ar + 6508992)), ((googlenet_real *)(ar + 84053824)), (googlenet_real *)(ar + 78174016), n, 256, 29, 128, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     if (grad_ready) /* 13.b2_2.weight */
         grad_ready(grad_ready_arg, state, 30419264, 1179648);
@@ -5345,7 +5345,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 4608; i0++) {
-        ((googlenet_real *)(ar + 456841024))[i0] = (((googlenet_real *)(ar + 454481728))[i0] * (((googlenet_real *)(ar + 452122432))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((googlenet_real *)(ar + 93491008))[i0] = (((googlenet_real *)(ar + 91131712))[i0] * (((googlenet_real *)(ar + 558585664))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 128, 1, 1], googlenet.dlm line 16 */
@@ -5355,7 +5355,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((googlenet_real *)(ar + 456841024))[i0 * 36 + i1 * 4608 + i2];
+                acc += ((googlenet_real *)(ar + 93491008))[i0 * 36 + i1 * 4608 + i2];
             }
         }
         ((googlenet_real *)(ar + 6508480))[i0] = (googlenet_real)acc;
@@ -5366,12 +5366,12 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* conv2d_dx -> f32[batch 128, 512, 6, 6], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(1, 0, 512, 36, 128, ((googlenet_real *)(st + 6246400)), 512, ((googlenet_real *)(ar + 456841024)) + i * 4608, 36, ((googlenet_real *)(ar + 482793280)) + i * 18432, 36, 0);
+        gemm(1, 0, 512, 36, 128, ((googlenet_real *)(st + 6246400)), 512, ((googlenet_real *)(ar + 93491008)) + i * 4608, 36, ((googlenet_real *)(ar + 78174016)) + i * 18432, 36, 0);
     }
     /* conv2d_dw -> f32[128, 512, 1, 1], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 1, 128, 512, 36, ((googlenet_real *)(ar + 456841024)) + i * 4608, 36, ((googlenet_real *)(ar + 440325952)) + i * 18432, 36, ((googlenet_real *)(ar + 6246336)), 512, i > 0);
+        gemm(0, 1, 128, 512, 36, ((googlenet_real *)(ar + 93491008)) + i * 4608, 36, ((googlenet_real *)(ar + 420861760)) + i * 18432, 36, ((googlenet_real *)(ar + 6246336)), 512, i > 0);
     }
     if (grad_ready) /* 13.b2_1.weight */
         grad_ready(grad_ready_arg, state, 30156608, 262144);
@@ -5379,7 +5379,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 4608; i0++) {
-        ((googlenet_real *)(ar + 452122432))[i0] = (((googlenet_real *)(ar + 422631232))[i0] * (((googlenet_real *)(ar + 449763136))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((googlenet_real *)(ar + 97048384))[i0] = (((googlenet_real *)(ar + 88772416))[i0] * (((googlenet_real *)(ar + 556226368))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 128, 1, 1], googlenet.dlm line 15 */
@@ -5389,7 +5389,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((googlenet_real *)(ar + 452122432))[i0 * 36 + i1 * 4608 + i2];
+                acc += ((googlenet_real *)(ar + 97048384))[i0 * 36 + i1 * 4608 + i2];
             }
         }
         ((googlenet_real *)(ar + 6245824))[i0] = (googlenet_real)acc;
@@ -5400,47 +5400,47 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* conv2d_dx -> f32[batch 128, 512, 6, 6], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(1, 0, 512, 36, 128, ((googlenet_real *)(st + 5983744)), 512, ((googlenet_real *)(ar + 452122432)) + i * 4608, 36, ((googlenet_real *)(ar + 454481728)) + i * 18432, 36, 0);
+        gemm(1, 0, 512, 36, 128, ((googlenet_real *)(st + 5983744)), 512, ((googlenet_real *)(ar + 97048384)) + i * 4608, 36, ((googlenet_real *)(ar + 87611200)) + i * 18432, 36, 0);
     }
     /* add -> f32[batch 128, 512, 6, 6], googlenet.dlm line 15 */
     {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 18432; i0++) {
-        ((googlenet_real *)(ar + 492230464))[i0] = (((((googlenet_real *)(ar + 463918912))[i0] + ((googlenet_real *)(ar + 473356096))[i0]) + ((googlenet_real *)(ar + 482793280))[i0]) + ((googlenet_real *)(ar + 454481728))[i0]);
+        ((googlenet_real *)(ar + 354211648))[i0] = (((((googlenet_real *)(ar + 68736832))[i0] + ((googlenet_real *)(ar + 59299648))[i0]) + ((googlenet_real *)(ar + 78174016))[i0]) + ((googlenet_real *)(ar + 87611200))[i0]);
     }
     }
     /* conv2d_dw -> f32[128, 512, 1, 1], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 1, 128, 512, 36, ((googlenet_real *)(ar + 452122432)) + i * 4608, 36, ((googlenet_real *)(ar + 440325952)) + i * 18432, 36, ((googlenet_real *)(ar + 5983680)), 512, i > 0);
+        gemm(0, 1, 128, 512, 36, ((googlenet_real *)(ar + 97048384)) + i * 4608, 36, ((googlenet_real *)(ar + 420861760)) + i * 18432, 36, ((googlenet_real *)(ar + 5983680)), 512, i > 0);
     }
     if (grad_ready) /* 13.b1_1.weight */
         grad_ready(grad_ready_arg, state, 29893952, 262144);
     /* slice -> f32[batch 128, 160, 6, 6], googlenet.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 422631232)) + i * 5760, ((googlenet_real *)(ar + 492230464)) + i * 18432 + 0, 5760 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 87611200)) + i * 5760, ((googlenet_real *)(ar + 354211648)) + i * 18432 + 0, 5760 * sizeof(googlenet_real));
     }
     /* slice -> f32[batch 128, 224, 6, 6], googlenet.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 440325952)) + i * 8064, ((googlenet_real *)(ar + 492230464)) + i * 18432 + 5760, 8064 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 78174016)) + i * 8064, ((googlenet_real *)(ar + 354211648)) + i * 18432 + 5760, 8064 * sizeof(googlenet_real));
     }
     /* slice -> f32[batch 128, 64, 6, 6], googlenet.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 176674624)) + i * 2304, ((googlenet_real *)(ar + 492230464)) + i * 18432 + 13824, 2304 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 82302784)) + i * 2304, ((googlenet_real *)(ar + 354211648)) + i * 18432 + 13824, 2304 * sizeof(googlenet_real));
     }
     /* slice -> f32[batch 128, 64, 6, 6], googlenet.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 315283264)) + i * 2304, ((googlenet_real *)(ar + 492230464)) + i * 18432 + 16128, 2304 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 59299648)) + i * 2304, ((googlenet_real *)(ar + 354211648)) + i * 18432 + 16128, 2304 * sizeof(googlenet_real));
     }
     /* mul -> f32[batch 128, 64, 6, 6], googlenet.dlm line 18 */
     {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 2304; i0++) {
-        ((googlenet_real *)(ar + 320001856))[i0] = (((googlenet_real *)(ar + 315283264))[i0] * (((googlenet_real *)(ar + 314103616))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((googlenet_real *)(ar + 68736832))[i0] = (((googlenet_real *)(ar + 59299648))[i0] * (((googlenet_real *)(ar + 578344768))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 64, 1, 1], googlenet.dlm line 18 */
@@ -5450,7 +5450,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((googlenet_real *)(ar + 320001856))[i0 * 36 + i1 * 2304 + i2];
+                acc += ((googlenet_real *)(ar + 68736832))[i0 * 36 + i1 * 2304 + i2];
             }
         }
         ((googlenet_real *)(ar + 5983424))[i0] = (googlenet_real)acc;
@@ -5461,24 +5461,24 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* conv2d_dx -> f32[batch 128, 512, 6, 6], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(1, 0, 512, 36, 64, ((googlenet_real *)(st + 5852416)), 512, ((googlenet_real *)(ar + 320001856)) + i * 2304, 36, ((googlenet_real *)(ar + 444454720)) + i * 18432, 36, 0);
+        gemm(1, 0, 512, 36, 64, ((googlenet_real *)(st + 5852416)), 512, ((googlenet_real *)(ar + 68736832)) + i * 2304, 36, ((googlenet_real *)(ar + 59299648)) + i * 18432, 36, 0);
     }
     /* conv2d_dw -> f32[64, 512, 1, 1], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 1, 64, 512, 36, ((googlenet_real *)(ar + 320001856)) + i * 2304, 36, ((googlenet_real *)(ar + 430888768)) + i * 18432, 36, ((googlenet_real *)(ar + 5852352)), 512, i > 0);
+        gemm(0, 1, 64, 512, 36, ((googlenet_real *)(ar + 68736832)) + i * 2304, 36, ((googlenet_real *)(ar + 411424576)) + i * 18432, 36, ((googlenet_real *)(ar + 5852352)), 512, i > 0);
     }
     if (grad_ready) /* 12.b4_2.weight */
         grad_ready(grad_ready_arg, state, 29762624, 131072);
     /* max_pool_dx -> f32[batch 128, 512, 6, 6], googlenet.dlm line 18 */
     {
-    pool_max_dx(((googlenet_real *)(ar + 411129664)), ((googlenet_real *)(ar + 444454720)), ((googlenet_real *)(ar + 430888768)), n * 512, 6, 6, 6, 6, 3, 3, 1, 1, 1, 1);
+    pool_max_dx(((googlenet_real *)(ar + 401987392)), ((googlenet_real *)(ar + 59299648)), ((googlenet_real *)(ar + 68736832)), n * 512, 6, 6, 6, 6, 3, 3, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 64, 6, 6], googlenet.dlm line 17 */
     {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 2304; i0++) {
-        ((googlenet_real *)(ar + 314103616))[i0] = (((googlenet_real *)(ar + 176674624))[i0] * (((googlenet_real *)(ar + 230348608))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((googlenet_real *)(ar + 62072512))[i0] = (((googlenet_real *)(ar + 82302784))[i0] * (((googlenet_real *)(ar + 577165120))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 64, 1, 1], googlenet.dlm line 17 */
@@ -5488,7 +5488,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((googlenet_real *)(ar + 314103616))[i0 * 36 + i1 * 2304 + i2];
+                acc += ((googlenet_real *)(ar + 62072512))[i0 * 36 + i1 * 2304 + i2];
             }
         }
         ((googlenet_real *)(ar + 5852096))[i0] = (googlenet_real)acc;
@@ -5498,11 +5498,11 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         grad_ready(grad_ready_arg, state, 29762368, 256);
     /* conv2d_dx -> f32[batch 128, 24, 6, 6], googlenet.dlm line 17 */
     {
-    conv2d_dx(((googlenet_real *)(ar + 57530176)), ((googlenet_real *)(st + 5698560)), ((googlenet_real *)(ar + 314103616)), (googlenet_real *)(ar + 444454720), n, 64, 29, 24, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
+    conv2d_dx(((googlenet_real *)(ar + 63252160)), ((googlenet_real *)(st + 5698560)), ((googlenet_real *)(ar + 62072512)), (googlenet_real *)(ar + 59299648), n, 64, 29, 24, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
     }
     /* conv2d_dw -> f32[64, 24, 5, 5], googlenet.dlm line 17 */
     {
-    conv2d_dw(((googlenet_real *)(ar + 59299648)), ((googlenet_real *)(ar + 5698496)), ((googlenet_real *)(ar + 314103616)), (googlenet_real *)(ar + 444454720), n, 64, 29, 24, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
+    conv2d_dw(((googlenet_real *)(ar + 588814144)), ((googlenet_real *)(ar + 5698496)), ((googlenet_real *)(ar + 62072512)), (googlenet_real *)(ar + 59299648), n, 64, 29, 24, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
     }
     if (grad_ready) /* 12.b3_2.weight */
         grad_ready(grad_ready_arg, state, 29608768, 153600);
@@ -5510,7 +5510,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 864; i0++) {
-        ((googlenet_real *)(ar + 59742016))[i0] = (((googlenet_real *)(ar + 57530176))[i0] * (((googlenet_real *)(ar + 59299648))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((googlenet_real *)(ar + 82302784))[i0] = (((googlenet_real *)(ar + 63252160))[i0] * (((googlenet_real *)(ar + 588814144))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 24, 1, 1], googlenet.dlm line 17 */
@@ -5520,7 +5520,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((googlenet_real *)(ar + 59742016))[i0 * 36 + i1 * 864 + i2];
+                acc += ((googlenet_real *)(ar + 82302784))[i0 * 36 + i1 * 864 + i2];
             }
         }
         ((googlenet_real *)(ar + 5698368))[i0] = (googlenet_real)acc;
@@ -5531,12 +5531,12 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* conv2d_dx -> f32[batch 128, 512, 6, 6], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(1, 0, 512, 36, 24, ((googlenet_real *)(st + 5649280)), 512, ((googlenet_real *)(ar + 59742016)) + i * 864, 36, ((googlenet_real *)(ar + 444454720)) + i * 18432, 36, 0);
+        gemm(1, 0, 512, 36, 24, ((googlenet_real *)(st + 5649280)), 512, ((googlenet_real *)(ar + 82302784)) + i * 864, 36, ((googlenet_real *)(ar + 59299648)) + i * 18432, 36, 0);
     }
     /* conv2d_dw -> f32[24, 512, 1, 1], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 1, 24, 512, 36, ((googlenet_real *)(ar + 59742016)) + i * 864, 36, ((googlenet_real *)(ar + 411129664)) + i * 18432, 36, ((googlenet_real *)(ar + 5649216)), 512, i > 0);
+        gemm(0, 1, 24, 512, 36, ((googlenet_real *)(ar + 82302784)) + i * 864, 36, ((googlenet_real *)(ar + 401987392)) + i * 18432, 36, ((googlenet_real *)(ar + 5649216)), 512, i > 0);
     }
     if (grad_ready) /* 12.b3_1.weight */
         grad_ready(grad_ready_arg, state, 29559488, 49152);
@@ -5544,7 +5544,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 8064; i0++) {
-        ((googlenet_real *)(ar + 453891904))[i0] = (((googlenet_real *)(ar + 440325952))[i0] * (((googlenet_real *)(ar + 426760000))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((googlenet_real *)(ar + 83318848))[i0] = (((googlenet_real *)(ar + 78174016))[i0] * (((googlenet_real *)(ar + 520542016))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 224, 1, 1], googlenet.dlm line 16 */
@@ -5554,7 +5554,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((googlenet_real *)(ar + 453891904))[i0 * 36 + i1 * 8064 + i2];
+                acc += ((googlenet_real *)(ar + 83318848))[i0 * 36 + i1 * 8064 + i2];
             }
         }
         ((googlenet_real *)(ar + 5648320))[i0] = (googlenet_real)acc;
@@ -5564,11 +5564,11 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         grad_ready(grad_ready_arg, state, 29558592, 896);
     /* conv2d_dx -> f32[batch 128, 112, 6, 6], googlenet.dlm line 16 */
     {
-    conv2d_dx(((googlenet_real *)(ar + 314103616)), ((googlenet_real *)(st + 4745216)), ((googlenet_real *)(ar + 453891904)), (googlenet_real *)(ar + 425580352), n, 224, 29, 112, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_dx(((googlenet_real *)(ar + 90560320)), ((googlenet_real *)(st + 4745216)), ((googlenet_real *)(ar + 83318848)), (googlenet_real *)(ar + 78174016), n, 224, 29, 112, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[224, 112, 3, 3], googlenet.dlm line 16 */
     {
-    conv2d_dw(((googlenet_real *)(ar + 420566848)), ((googlenet_real *)(ar + 4745152)), ((googlenet_real *)(ar + 453891904)), (googlenet_real *)(ar + 425580352), n, 224, 29, 112, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_dw(((googlenet_real *)(ar + 565663552)), ((googlenet_real *)(ar + 4745152)), ((googlenet_real *)(ar + 83318848)), (googlenet_real *)(ar + 78174016), n, 224, 29, 112, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     if (grad_ready) /* 12.b2_2.weight */
         grad_ready(grad_ready_arg, state, 28655424, 903168);
@@ -5576,7 +5576,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 4032; i0++) {
-        ((googlenet_real *)(ar + 425580352))[i0] = (((googlenet_real *)(ar + 314103616))[i0] * (((googlenet_real *)(ar + 420566848))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((googlenet_real *)(ar + 92624704))[i0] = (((googlenet_real *)(ar + 90560320))[i0] * (((googlenet_real *)(ar + 565663552))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 112, 1, 1], googlenet.dlm line 16 */
@@ -5586,7 +5586,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((googlenet_real *)(ar + 425580352))[i0 * 36 + i1 * 4032 + i2];
+                acc += ((googlenet_real *)(ar + 92624704))[i0 * 36 + i1 * 4032 + i2];
             }
         }
         ((googlenet_real *)(ar + 4744704))[i0] = (googlenet_real)acc;
@@ -5597,12 +5597,12 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* conv2d_dx -> f32[batch 128, 512, 6, 6], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(1, 0, 512, 36, 112, ((googlenet_real *)(st + 4515392)), 512, ((googlenet_real *)(ar + 425580352)) + i * 4032, 36, ((googlenet_real *)(ar + 453891904)) + i * 18432, 36, 0);
+        gemm(1, 0, 512, 36, 112, ((googlenet_real *)(st + 4515392)), 512, ((googlenet_real *)(ar + 92624704)) + i * 4032, 36, ((googlenet_real *)(ar + 78174016)) + i * 18432, 36, 0);
     }
     /* conv2d_dw -> f32[112, 512, 1, 1], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 1, 112, 512, 36, ((googlenet_real *)(ar + 425580352)) + i * 4032, 36, ((googlenet_real *)(ar + 411129664)) + i * 18432, 36, ((googlenet_real *)(ar + 4515328)), 512, i > 0);
+        gemm(0, 1, 112, 512, 36, ((googlenet_real *)(ar + 92624704)) + i * 4032, 36, ((googlenet_real *)(ar + 401987392)) + i * 18432, 36, ((googlenet_real *)(ar + 4515328)), 512, i > 0);
     }
     if (grad_ready) /* 12.b2_1.weight */
         grad_ready(grad_ready_arg, state, 28425600, 229376);
@@ -5610,7 +5610,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 5760; i0++) {
-        ((googlenet_real *)(ar + 314103616))[i0] = (((googlenet_real *)(ar + 422631232))[i0] * (((googlenet_real *)(ar + 317052736))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((googlenet_real *)(ar + 363648832))[i0] = (((googlenet_real *)(ar + 87611200))[i0] * (((googlenet_real *)(ar + 543545152))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 160, 1, 1], googlenet.dlm line 15 */
@@ -5620,7 +5620,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((googlenet_real *)(ar + 314103616))[i0 * 36 + i1 * 5760 + i2];
+                acc += ((googlenet_real *)(ar + 363648832))[i0 * 36 + i1 * 5760 + i2];
             }
         }
         ((googlenet_real *)(ar + 4514688))[i0] = (googlenet_real)acc;
@@ -5631,47 +5631,47 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* conv2d_dx -> f32[batch 128, 512, 6, 6], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(1, 0, 512, 36, 160, ((googlenet_real *)(st + 4187072)), 512, ((googlenet_real *)(ar + 314103616)) + i * 5760, 36, ((googlenet_real *)(ar + 420566848)) + i * 18432, 36, 0);
+        gemm(1, 0, 512, 36, 160, ((googlenet_real *)(st + 4187072)), 512, ((googlenet_real *)(ar + 363648832)) + i * 5760, 36, ((googlenet_real *)(ar + 87611200)) + i * 18432, 36, 0);
     }
     /* add -> f32[batch 128, 512, 6, 6], googlenet.dlm line 15 */
     {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 18432; i0++) {
-        ((googlenet_real *)(ar + 463329088))[i0] = (((((googlenet_real *)(ar + 430888768))[i0] + ((googlenet_real *)(ar + 444454720))[i0]) + ((googlenet_real *)(ar + 453891904))[i0]) + ((googlenet_real *)(ar + 420566848))[i0]);
+        ((googlenet_real *)(ar + 354211648))[i0] = (((((googlenet_real *)(ar + 68736832))[i0] + ((googlenet_real *)(ar + 59299648))[i0]) + ((googlenet_real *)(ar + 78174016))[i0]) + ((googlenet_real *)(ar + 87611200))[i0]);
     }
     }
     /* conv2d_dw -> f32[160, 512, 1, 1], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 1, 160, 512, 36, ((googlenet_real *)(ar + 314103616)) + i * 5760, 36, ((googlenet_real *)(ar + 411129664)) + i * 18432, 36, ((googlenet_real *)(ar + 4187008)), 512, i > 0);
+        gemm(0, 1, 160, 512, 36, ((googlenet_real *)(ar + 363648832)) + i * 5760, 36, ((googlenet_real *)(ar + 401987392)) + i * 18432, 36, ((googlenet_real *)(ar + 4187008)), 512, i > 0);
     }
     if (grad_ready) /* 12.b1_1.weight */
         grad_ready(grad_ready_arg, state, 28097280, 327680);
     /* slice -> f32[batch 128, 192, 6, 6], googlenet.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 314103616)) + i * 6912, ((googlenet_real *)(ar + 463329088)) + i * 18432 + 0, 6912 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 85841728)) + i * 6912, ((googlenet_real *)(ar + 354211648)) + i * 18432 + 0, 6912 * sizeof(googlenet_real));
     }
     /* slice -> f32[batch 128, 208, 6, 6], googlenet.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 411129664)) + i * 7488, ((googlenet_real *)(ar + 463329088)) + i * 18432 + 6912, 7488 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 76994368)) + i * 7488, ((googlenet_real *)(ar + 354211648)) + i * 18432 + 6912, 7488 * sizeof(googlenet_real));
     }
     /* slice -> f32[batch 128, 48, 6, 6], googlenet.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 59299648)) + i * 1728, ((googlenet_real *)(ar + 463329088)) + i * 18432 + 14400, 1728 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 80828224)) + i * 1728, ((googlenet_real *)(ar + 354211648)) + i * 18432 + 14400, 1728 * sizeof(googlenet_real));
     }
     /* slice -> f32[batch 128, 64, 6, 6], googlenet.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 176674624)) + i * 2304, ((googlenet_real *)(ar + 463329088)) + i * 18432 + 16128, 2304 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 59299648)) + i * 2304, ((googlenet_real *)(ar + 354211648)) + i * 18432 + 16128, 2304 * sizeof(googlenet_real));
     }
     /* mul -> f32[batch 128, 64, 6, 6], googlenet.dlm line 18 */
     {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 2304; i0++) {
-        ((googlenet_real *)(ar + 230348608))[i0] = (((googlenet_real *)(ar + 176674624))[i0] * (((googlenet_real *)(ar + 177854272))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((googlenet_real *)(ar + 68147008))[i0] = (((googlenet_real *)(ar + 59299648))[i0] * (((googlenet_real *)(ar + 575985472))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 64, 1, 1], googlenet.dlm line 18 */
@@ -5681,7 +5681,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((googlenet_real *)(ar + 230348608))[i0 * 36 + i1 * 2304 + i2];
+                acc += ((googlenet_real *)(ar + 68147008))[i0 * 36 + i1 * 2304 + i2];
             }
         }
         ((googlenet_real *)(ar + 4186752))[i0] = (googlenet_real)acc;
@@ -5692,24 +5692,24 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* conv2d_dx -> f32[batch 128, 480, 6, 6], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(1, 0, 480, 36, 64, ((googlenet_real *)(st + 4063936)), 480, ((googlenet_real *)(ar + 230348608)) + i * 2304, 36, ((googlenet_real *)(ar + 414963520)) + i * 17280, 36, 0);
+        gemm(1, 0, 480, 36, 64, ((googlenet_real *)(st + 4063936)), 480, ((googlenet_real *)(ar + 68147008)) + i * 2304, 36, ((googlenet_real *)(ar + 59299648)) + i * 17280, 36, 0);
     }
     /* conv2d_dw -> f32[64, 480, 1, 1], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 1, 64, 480, 36, ((googlenet_real *)(ar + 230348608)) + i * 2304, 36, ((googlenet_real *)(ar + 402282304)) + i * 17280, 36, ((googlenet_real *)(ar + 4063872)), 480, i > 0);
+        gemm(0, 1, 64, 480, 36, ((googlenet_real *)(ar + 68147008)) + i * 2304, 36, ((googlenet_real *)(ar + 467457856)) + i * 17280, 36, ((googlenet_real *)(ar + 4063872)), 480, i > 0);
     }
     if (grad_ready) /* 11.b4_2.weight */
         grad_ready(grad_ready_arg, state, 27974144, 122880);
     /* max_pool_dx -> f32[batch 128, 480, 6, 6], googlenet.dlm line 18 */
     {
-    pool_max_dx(((googlenet_real *)(ar + 389601088)), ((googlenet_real *)(ar + 414963520)), ((googlenet_real *)(ar + 402282304)), n * 480, 6, 6, 6, 6, 3, 3, 1, 1, 1, 1);
+    pool_max_dx(((googlenet_real *)(ar + 458610496)), ((googlenet_real *)(ar + 59299648)), ((googlenet_real *)(ar + 68147008)), n * 480, 6, 6, 6, 6, 3, 3, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 48, 6, 6], googlenet.dlm line 17 */
     {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 1728; i0++) {
-        ((googlenet_real *)(ar + 176674624))[i0] = (((googlenet_real *)(ar + 59299648))[i0] * (((googlenet_real *)(ar + 60184384))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((googlenet_real *)(ar + 64214848))[i0] = (((googlenet_real *)(ar + 80828224))[i0] * (((googlenet_real *)(ar + 585422656))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 48, 1, 1], googlenet.dlm line 17 */
@@ -5719,7 +5719,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((googlenet_real *)(ar + 176674624))[i0 * 36 + i1 * 1728 + i2];
+                acc += ((googlenet_real *)(ar + 64214848))[i0 * 36 + i1 * 1728 + i2];
             }
         }
         ((googlenet_real *)(ar + 4063680))[i0] = (googlenet_real)acc;
@@ -5729,11 +5729,11 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         grad_ready(grad_ready_arg, state, 27973952, 192);
     /* conv2d_dx -> f32[batch 128, 16, 6, 6], googlenet.dlm line 17 */
     {
-    conv2d_dx(((googlenet_real *)(ar + 57530176)), ((googlenet_real *)(st + 3986944)), ((googlenet_real *)(ar + 176674624)), (googlenet_real *)(ar + 59299648), n, 48, 29, 16, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
+    conv2d_dx(((googlenet_real *)(ar + 65099584)), ((googlenet_real *)(st + 3986944)), ((googlenet_real *)(ar + 64214848)), (googlenet_real *)(ar + 59299648), n, 48, 29, 16, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
     }
     /* conv2d_dw -> f32[48, 16, 5, 5], googlenet.dlm line 17 */
     {
-    conv2d_dw_direct_0(((googlenet_real *)(ar + 57235264)), ((googlenet_real *)(ar + 3986880)), ((googlenet_real *)(ar + 176674624)), (googlenet_real *)(ar + 414963520), n);
+    conv2d_dw_direct_0(((googlenet_real *)(ar + 589698880)), ((googlenet_real *)(ar + 3986880)), ((googlenet_real *)(ar + 64214848)), (googlenet_real *)(ar + 59299648), n);
     }
     if (grad_ready) /* 11.b3_2.weight */
         grad_ready(grad_ready_arg, state, 27897152, 76800);
@@ -5741,7 +5741,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 576; i0++) {
-        ((googlenet_real *)(ar + 57825088))[i0] = (((googlenet_real *)(ar + 57530176))[i0] * (((googlenet_real *)(ar + 57235264))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((googlenet_real *)(ar + 80828224))[i0] = (((googlenet_real *)(ar + 65099584))[i0] * (((googlenet_real *)(ar + 589698880))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 16, 1, 1], googlenet.dlm line 17 */
@@ -5751,7 +5751,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((googlenet_real *)(ar + 57825088))[i0 * 36 + i1 * 576 + i2];
+                acc += ((googlenet_real *)(ar + 80828224))[i0 * 36 + i1 * 576 + i2];
             }
         }
         ((googlenet_real *)(ar + 3986816))[i0] = (googlenet_real)acc;
@@ -5762,12 +5762,12 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* conv2d_dx -> f32[batch 128, 480, 6, 6], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(1, 0, 480, 36, 16, ((googlenet_real *)(st + 3956160)), 480, ((googlenet_real *)(ar + 57825088)) + i * 576, 36, ((googlenet_real *)(ar + 414963520)) + i * 17280, 36, 0);
+        gemm(1, 0, 480, 36, 16, ((googlenet_real *)(st + 3956160)), 480, ((googlenet_real *)(ar + 80828224)) + i * 576, 36, ((googlenet_real *)(ar + 59299648)) + i * 17280, 36, 0);
     }
     /* conv2d_dw -> f32[16, 480, 1, 1], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 1, 16, 480, 36, ((googlenet_real *)(ar + 57825088)) + i * 576, 36, ((googlenet_real *)(ar + 389601088)) + i * 17280, 36, ((googlenet_real *)(ar + 3956096)), 480, i > 0);
+        gemm(0, 1, 16, 480, 36, ((googlenet_real *)(ar + 80828224)) + i * 576, 36, ((googlenet_real *)(ar + 458610496)) + i * 17280, 36, ((googlenet_real *)(ar + 3956096)), 480, i > 0);
     }
     if (grad_ready) /* 11.b3_1.weight */
         grad_ready(grad_ready_arg, state, 27866368, 30720);
@@ -5775,7 +5775,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 7488; i0++) {
-        ((googlenet_real *)(ar + 423810880))[i0] = (((googlenet_real *)(ar + 411129664))[i0] * (((googlenet_real *)(ar + 398448448))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((googlenet_real *)(ar + 81471040))[i0] = (((googlenet_real *)(ar + 76994368))[i0] * (((googlenet_real *)(ar + 524670784))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 208, 1, 1], googlenet.dlm line 16 */
@@ -5785,7 +5785,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((googlenet_real *)(ar + 423810880))[i0 * 36 + i1 * 7488 + i2];
+                acc += ((googlenet_real *)(ar + 81471040))[i0 * 36 + i1 * 7488 + i2];
             }
         }
         ((googlenet_real *)(ar + 3955264))[i0] = (googlenet_real)acc;
@@ -5795,11 +5795,11 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         grad_ready(grad_ready_arg, state, 27865536, 832);
     /* conv2d_dx -> f32[batch 128, 96, 6, 6], googlenet.dlm line 16 */
     {
-    conv2d_dx(((googlenet_real *)(ar + 59299648)), ((googlenet_real *)(st + 3236480)), ((googlenet_real *)(ar + 423810880)), (googlenet_real *)(ar + 427644736), n, 208, 29, 96, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_dx(((googlenet_real *)(ar + 89380672)), ((googlenet_real *)(st + 3236480)), ((googlenet_real *)(ar + 81471040)), (googlenet_real *)(ar + 76994368), n, 208, 29, 96, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[208, 96, 3, 3], googlenet.dlm line 16 */
     {
-    conv2d_dw(((googlenet_real *)(ar + 174905152)), ((googlenet_real *)(ar + 3236416)), ((googlenet_real *)(ar + 423810880)), (googlenet_real *)(ar + 427644736), n, 208, 29, 96, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_dw(((googlenet_real *)(ar + 569792320)), ((googlenet_real *)(ar + 3236416)), ((googlenet_real *)(ar + 81471040)), (googlenet_real *)(ar + 76994368), n, 208, 29, 96, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     if (grad_ready) /* 11.b2_2.weight */
         grad_ready(grad_ready_arg, state, 27146688, 718848);
@@ -5807,7 +5807,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 3456; i0++) {
-        ((googlenet_real *)(ar + 176674624))[i0] = (((googlenet_real *)(ar + 59299648))[i0] * (((googlenet_real *)(ar + 174905152))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((googlenet_real *)(ar + 91150144))[i0] = (((googlenet_real *)(ar + 89380672))[i0] * (((googlenet_real *)(ar + 569792320))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 96, 1, 1], googlenet.dlm line 16 */
@@ -5817,7 +5817,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((googlenet_real *)(ar + 176674624))[i0 * 36 + i1 * 3456 + i2];
+                acc += ((googlenet_real *)(ar + 91150144))[i0 * 36 + i1 * 3456 + i2];
             }
         }
         ((googlenet_real *)(ar + 3236032))[i0] = (googlenet_real)acc;
@@ -5828,12 +5828,12 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* conv2d_dx -> f32[batch 128, 480, 6, 6], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(1, 0, 480, 36, 96, ((googlenet_real *)(st + 3051776)), 480, ((googlenet_real *)(ar + 176674624)) + i * 3456, 36, ((googlenet_real *)(ar + 423810880)) + i * 17280, 36, 0);
+        gemm(1, 0, 480, 36, 96, ((googlenet_real *)(st + 3051776)), 480, ((googlenet_real *)(ar + 91150144)) + i * 3456, 36, ((googlenet_real *)(ar + 76994368)) + i * 17280, 36, 0);
     }
     /* conv2d_dw -> f32[96, 480, 1, 1], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 1, 96, 480, 36, ((googlenet_real *)(ar + 176674624)) + i * 3456, 36, ((googlenet_real *)(ar + 389601088)) + i * 17280, 36, ((googlenet_real *)(ar + 3051712)), 480, i > 0);
+        gemm(0, 1, 96, 480, 36, ((googlenet_real *)(ar + 91150144)) + i * 3456, 36, ((googlenet_real *)(ar + 458610496)) + i * 17280, 36, ((googlenet_real *)(ar + 3051712)), 480, i > 0);
     }
     if (grad_ready) /* 11.b2_1.weight */
         grad_ready(grad_ready_arg, state, 26961984, 184320);
@@ -5841,7 +5841,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 6912; i0++) {
-        ((googlenet_real *)(ar + 174905152))[i0] = (((googlenet_real *)(ar + 314103616))[i0] * (((googlenet_real *)(ar + 226809664))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((googlenet_real *)(ar + 94689088))[i0] = (((googlenet_real *)(ar + 85841728))[i0] * (((googlenet_real *)(ar + 540006208))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 192, 1, 1], googlenet.dlm line 15 */
@@ -5851,7 +5851,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((googlenet_real *)(ar + 174905152))[i0 * 36 + i1 * 6912 + i2];
+                acc += ((googlenet_real *)(ar + 94689088))[i0 * 36 + i1 * 6912 + i2];
             }
         }
         ((googlenet_real *)(ar + 3050944))[i0] = (googlenet_real)acc;
@@ -5862,51 +5862,51 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* conv2d_dx -> f32[batch 128, 480, 6, 6], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(1, 0, 480, 36, 192, ((googlenet_real *)(st + 2682368)), 480, ((googlenet_real *)(ar + 174905152)) + i * 6912, 36, ((googlenet_real *)(ar + 432658240)) + i * 17280, 36, 0);
+        gemm(1, 0, 480, 36, 192, ((googlenet_real *)(st + 2682368)), 480, ((googlenet_real *)(ar + 94689088)) + i * 6912, 36, ((googlenet_real *)(ar + 85841728)) + i * 17280, 36, 0);
     }
     /* add -> f32[batch 128, 480, 6, 6], googlenet.dlm line 15 */
     {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 17280; i0++) {
-        ((googlenet_real *)(ar + 441505600))[i0] = (((((googlenet_real *)(ar + 402282304))[i0] + ((googlenet_real *)(ar + 414963520))[i0]) + ((googlenet_real *)(ar + 423810880))[i0]) + ((googlenet_real *)(ar + 432658240))[i0]);
+        ((googlenet_real *)(ar + 354211648))[i0] = (((((googlenet_real *)(ar + 68147008))[i0] + ((googlenet_real *)(ar + 59299648))[i0]) + ((googlenet_real *)(ar + 76994368))[i0]) + ((googlenet_real *)(ar + 85841728))[i0]);
     }
     }
     /* conv2d_dw -> f32[192, 480, 1, 1], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 1, 192, 480, 36, ((googlenet_real *)(ar + 174905152)) + i * 6912, 36, ((googlenet_real *)(ar + 389601088)) + i * 17280, 36, ((googlenet_real *)(ar + 2682304)), 480, i > 0);
+        gemm(0, 1, 192, 480, 36, ((googlenet_real *)(ar + 94689088)) + i * 6912, 36, ((googlenet_real *)(ar + 458610496)) + i * 17280, 36, ((googlenet_real *)(ar + 2682304)), 480, i > 0);
     }
     if (grad_ready) /* 11.b1_1.weight */
         grad_ready(grad_ready_arg, state, 26592576, 368640);
     /* max_pool_dx -> f32[batch 128, 480, 12, 12], googlenet.dlm line 30 */
     {
-    pool_max_dx(((googlenet_real *)(ar + 354211648)), ((googlenet_real *)(ar + 441505600)), ((googlenet_real *)(ar + 389601088)), n * 480, 12, 12, 6, 6, 3, 3, 2, 2, 1, 1);
+    pool_max_dx(((googlenet_real *)(ar + 23910208)), ((googlenet_real *)(ar + 354211648)), ((googlenet_real *)(ar + 59299648)), n * 480, 12, 12, 6, 6, 3, 3, 2, 2, 1, 1);
     }
     /* slice -> f32[batch 128, 128, 12, 12], googlenet.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 354211648)) + i * 18432, ((googlenet_real *)(ar + 389601088)) + i * 69120 + 0, 18432 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 401987392)) + i * 18432, ((googlenet_real *)(ar + 59299648)) + i * 69120 + 0, 18432 * sizeof(googlenet_real));
     }
     /* slice -> f32[batch 128, 192, 12, 12], googlenet.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 363648832)) + i * 27648, ((googlenet_real *)(ar + 389601088)) + i * 69120 + 18432, 27648 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 354211648)) + i * 27648, ((googlenet_real *)(ar + 59299648)) + i * 69120 + 18432, 27648 * sizeof(googlenet_real));
     }
     /* slice -> f32[batch 128, 96, 12, 12], googlenet.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 314103616)) + i * 13824, ((googlenet_real *)(ar + 389601088)) + i * 69120 + 46080, 13824 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 411424576)) + i * 13824, ((googlenet_real *)(ar + 59299648)) + i * 69120 + 46080, 13824 * sizeof(googlenet_real));
     }
     /* slice -> f32[batch 128, 64, 12, 12], googlenet.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 174905152)) + i * 9216, ((googlenet_real *)(ar + 389601088)) + i * 69120 + 59904, 9216 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 23910208)) + i * 9216, ((googlenet_real *)(ar + 59299648)) + i * 69120 + 59904, 9216 * sizeof(googlenet_real));
     }
     /* mul -> f32[batch 128, 64, 12, 12], googlenet.dlm line 18 */
     {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 9216; i0++) {
-        ((googlenet_real *)(ar + 226809664))[i0] = (((googlenet_real *)(ar + 174905152))[i0] * (((googlenet_real *)(ar + 179623744))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((googlenet_real *)(ar + 42784576))[i0] = (((googlenet_real *)(ar + 23910208))[i0] * (((googlenet_real *)(ar + 501667648))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 64, 1, 1], googlenet.dlm line 18 */
@@ -5916,7 +5916,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((googlenet_real *)(ar + 226809664))[i0 * 144 + i1 * 9216 + i2];
+                acc += ((googlenet_real *)(ar + 42784576))[i0 * 144 + i1 * 9216 + i2];
             }
         }
         ((googlenet_real *)(ar + 2682048))[i0] = (googlenet_real)acc;
@@ -5927,24 +5927,24 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* conv2d_dx -> f32[batch 128, 256, 12, 12], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(1, 0, 256, 144, 64, ((googlenet_real *)(st + 2616576)), 256, ((googlenet_real *)(ar + 226809664)) + i * 9216, 144, ((googlenet_real *)(ar + 377804608)) + i * 36864, 144, 0);
+        gemm(1, 0, 256, 144, 64, ((googlenet_real *)(st + 2616576)), 256, ((googlenet_real *)(ar + 42784576)) + i * 9216, 144, ((googlenet_real *)(ar + 23910208)) + i * 36864, 144, 0);
     }
     /* conv2d_dw -> f32[64, 256, 1, 1], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 1, 64, 256, 144, ((googlenet_real *)(ar + 226809664)) + i * 9216, 144, ((googlenet_real *)(ar + 335337280)) + i * 36864, 144, ((googlenet_real *)(ar + 2616512)), 256, i > 0);
+        gemm(0, 1, 64, 256, 144, ((googlenet_real *)(ar + 42784576)) + i * 9216, 144, ((googlenet_real *)(ar + 250402624)) + i * 36864, 144, ((googlenet_real *)(ar + 2616512)), 256, i > 0);
     }
     if (grad_ready) /* 9.b4_2.weight */
         grad_ready(grad_ready_arg, state, 26526784, 65536);
     /* max_pool_dx -> f32[batch 128, 256, 12, 12], googlenet.dlm line 18 */
     {
-    pool_max_dx(((googlenet_real *)(ar + 207935296)), ((googlenet_real *)(ar + 377804608)), ((googlenet_real *)(ar + 335337280)), n * 256, 12, 12, 12, 12, 3, 3, 1, 1, 1, 1);
+    pool_max_dx(((googlenet_real *)(ar + 231528256)), ((googlenet_real *)(ar + 23910208)), ((googlenet_real *)(ar + 42784576)), n * 256, 12, 12, 12, 12, 3, 3, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 96, 12, 12], googlenet.dlm line 17 */
     {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 13824; i0++) {
-        ((googlenet_real *)(ar + 174905152))[i0] = (((googlenet_real *)(ar + 314103616))[i0] * (((googlenet_real *)(ar + 307025728))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((googlenet_real *)(ar + 23910208))[i0] = (((googlenet_real *)(ar + 411424576))[i0] * (((googlenet_real *)(ar + 483383104))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 96, 1, 1], googlenet.dlm line 17 */
@@ -5954,7 +5954,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((googlenet_real *)(ar + 174905152))[i0 * 144 + i1 * 13824 + i2];
+                acc += ((googlenet_real *)(ar + 23910208))[i0 * 144 + i1 * 13824 + i2];
             }
         }
         ((googlenet_real *)(ar + 2616128))[i0] = (googlenet_real)acc;
@@ -5964,11 +5964,11 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         grad_ready(grad_ready_arg, state, 26526400, 384);
     /* conv2d_dx -> f32[batch 128, 32, 12, 12], googlenet.dlm line 17 */
     {
-    conv2d_dx(((googlenet_real *)(ar + 59299648)), ((googlenet_real *)(st + 2308992)), ((googlenet_real *)(ar + 174905152)), (googlenet_real *)(ar + 226809664), n, 96, 8, 32, 12, 12, 5, 5, 12, 12, 1, 1, 2, 2);
+    conv2d_dx(((googlenet_real *)(ar + 35116864)), ((googlenet_real *)(st + 2308992)), ((googlenet_real *)(ar + 23910208)), (googlenet_real *)(ar + 30988096), n, 96, 8, 32, 12, 12, 5, 5, 12, 12, 1, 1, 2, 2);
     }
     /* conv2d_dw -> f32[96, 32, 5, 5], googlenet.dlm line 17 */
     {
-    conv2d_dw(((googlenet_real *)(ar + 89970496)), ((googlenet_real *)(ar + 2308928)), ((googlenet_real *)(ar + 174905152)), (googlenet_real *)(ar + 226809664), n, 96, 8, 32, 12, 12, 5, 5, 12, 12, 1, 1, 2, 2);
+    conv2d_dw(((googlenet_real *)(ar + 553867072)), ((googlenet_real *)(ar + 2308928)), ((googlenet_real *)(ar + 23910208)), (googlenet_real *)(ar + 30988096), n, 96, 8, 32, 12, 12, 5, 5, 12, 12, 1, 1, 2, 2);
     }
     if (grad_ready) /* 9.b3_2.weight */
         grad_ready(grad_ready_arg, state, 26219200, 307200);
@@ -5976,7 +5976,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 4608; i0++) {
-        ((googlenet_real *)(ar + 174905152))[i0] = (((googlenet_real *)(ar + 59299648))[i0] * (((googlenet_real *)(ar + 89970496))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((googlenet_real *)(ar + 61658944))[i0] = (((googlenet_real *)(ar + 35116864))[i0] * (((googlenet_real *)(ar + 553867072))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 32, 1, 1], googlenet.dlm line 17 */
@@ -5986,7 +5986,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((googlenet_real *)(ar + 174905152))[i0 * 144 + i1 * 4608 + i2];
+                acc += ((googlenet_real *)(ar + 61658944))[i0 * 144 + i1 * 4608 + i2];
             }
         }
         ((googlenet_real *)(ar + 2308800))[i0] = (googlenet_real)acc;
@@ -5997,12 +5997,12 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* conv2d_dx -> f32[batch 128, 256, 12, 12], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(1, 0, 256, 144, 32, ((googlenet_real *)(st + 2276096)), 256, ((googlenet_real *)(ar + 174905152)) + i * 4608, 144, ((googlenet_real *)(ar + 377804608)) + i * 36864, 144, 0);
+        gemm(1, 0, 256, 144, 32, ((googlenet_real *)(st + 2276096)), 256, ((googlenet_real *)(ar + 61658944)) + i * 4608, 144, ((googlenet_real *)(ar + 23910208)) + i * 36864, 144, 0);
     }
     /* conv2d_dw -> f32[32, 256, 1, 1], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 1, 32, 256, 144, ((googlenet_real *)(ar + 174905152)) + i * 4608, 144, ((googlenet_real *)(ar + 207935296)) + i * 36864, 144, ((googlenet_real *)(ar + 2276032)), 256, i > 0);
+        gemm(0, 1, 32, 256, 144, ((googlenet_real *)(ar + 61658944)) + i * 4608, 144, ((googlenet_real *)(ar + 231528256)) + i * 36864, 144, ((googlenet_real *)(ar + 2276032)), 256, i > 0);
     }
     if (grad_ready) /* 9.b3_1.weight */
         grad_ready(grad_ready_arg, state, 26186304, 32768);
@@ -6010,7 +6010,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 27648; i0++) {
-        ((googlenet_real *)(ar + 307025728))[i0] = (((googlenet_real *)(ar + 363648832))[i0] * (((googlenet_real *)(ar + 321181504))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((googlenet_real *)(ar + 61658944))[i0] = (((googlenet_real *)(ar + 354211648))[i0] * (((googlenet_real *)(ar + 340055872))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 192, 1, 1], googlenet.dlm line 16 */
@@ -6020,7 +6020,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((googlenet_real *)(ar + 307025728))[i0 * 144 + i1 * 27648 + i2];
+                acc += ((googlenet_real *)(ar + 61658944))[i0 * 144 + i1 * 27648 + i2];
             }
         }
         ((googlenet_real *)(ar + 2275264))[i0] = (googlenet_real)acc;
@@ -6030,11 +6030,11 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         grad_ready(grad_ready_arg, state, 26185536, 768);
     /* conv2d_dx -> f32[batch 128, 128, 12, 12], googlenet.dlm line 16 */
     {
-    conv2d_dx(((googlenet_real *)(ar + 174905152)), ((googlenet_real *)(st + 1390592)), ((googlenet_real *)(ar + 307025728)), (googlenet_real *)(ar + 321181504), n, 192, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dx(((googlenet_real *)(ar + 75814720)), ((googlenet_real *)(st + 1390592)), ((googlenet_real *)(ar + 61658944)), (googlenet_real *)(ar + 85251904), n, 192, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[192, 128, 3, 3], googlenet.dlm line 16 */
     {
-    conv2d_dw(((googlenet_real *)(ar + 297588544)), ((googlenet_real *)(ar + 1390528)), ((googlenet_real *)(ar + 307025728)), (googlenet_real *)(ar + 321181504), n, 192, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dw(((googlenet_real *)(ar + 392550208)), ((googlenet_real *)(ar + 1390528)), ((googlenet_real *)(ar + 61658944)), (googlenet_real *)(ar + 85251904), n, 192, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     if (grad_ready) /* 9.b2_2.weight */
         grad_ready(grad_ready_arg, state, 25300800, 884736);
@@ -6042,7 +6042,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 18432; i0++) {
-        ((googlenet_real *)(ar + 307025728))[i0] = (((googlenet_real *)(ar + 174905152))[i0] * (((googlenet_real *)(ar + 297588544))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((googlenet_real *)(ar + 85251904))[i0] = (((googlenet_real *)(ar + 75814720))[i0] * (((googlenet_real *)(ar + 392550208))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 128, 1, 1], googlenet.dlm line 16 */
@@ -6052,7 +6052,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((googlenet_real *)(ar + 307025728))[i0 * 144 + i1 * 18432 + i2];
+                acc += ((googlenet_real *)(ar + 85251904))[i0 * 144 + i1 * 18432 + i2];
             }
         }
         ((googlenet_real *)(ar + 1390016))[i0] = (googlenet_real)acc;
@@ -6063,12 +6063,12 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* conv2d_dx -> f32[batch 128, 256, 12, 12], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(1, 0, 256, 144, 128, ((googlenet_real *)(st + 1259008)), 256, ((googlenet_real *)(ar + 307025728)) + i * 18432, 144, ((googlenet_real *)(ar + 316462912)) + i * 36864, 144, 0);
+        gemm(1, 0, 256, 144, 128, ((googlenet_real *)(st + 1259008)), 256, ((googlenet_real *)(ar + 85251904)) + i * 18432, 144, ((googlenet_real *)(ar + 61658944)) + i * 36864, 144, 0);
     }
     /* conv2d_dw -> f32[128, 256, 1, 1], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 1, 128, 256, 144, ((googlenet_real *)(ar + 307025728)) + i * 18432, 144, ((googlenet_real *)(ar + 207935296)) + i * 36864, 144, ((googlenet_real *)(ar + 1258944)), 256, i > 0);
+        gemm(0, 1, 128, 256, 144, ((googlenet_real *)(ar + 85251904)) + i * 18432, 144, ((googlenet_real *)(ar + 231528256)) + i * 36864, 144, ((googlenet_real *)(ar + 1258944)), 256, i > 0);
     }
     if (grad_ready) /* 9.b2_1.weight */
         grad_ready(grad_ready_arg, state, 25169216, 131072);
@@ -6076,7 +6076,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 18432; i0++) {
-        ((googlenet_real *)(ar + 174905152))[i0] = (((googlenet_real *)(ar + 354211648))[i0] * (((googlenet_real *)(ar + 288151360))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((googlenet_real *)(ar + 340055872))[i0] = (((googlenet_real *)(ar + 401987392))[i0] * (((googlenet_real *)(ar + 383113024))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 128, 1, 1], googlenet.dlm line 15 */
@@ -6086,7 +6086,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((googlenet_real *)(ar + 174905152))[i0 * 144 + i1 * 18432 + i2];
+                acc += ((googlenet_real *)(ar + 340055872))[i0 * 144 + i1 * 18432 + i2];
             }
         }
         ((googlenet_real *)(ar + 1258432))[i0] = (googlenet_real)acc;
@@ -6097,47 +6097,47 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* conv2d_dx -> f32[batch 128, 256, 12, 12], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(1, 0, 256, 144, 128, ((googlenet_real *)(st + 1127424)), 256, ((googlenet_real *)(ar + 174905152)) + i * 18432, 144, ((googlenet_real *)(ar + 288151360)) + i * 36864, 144, 0);
+        gemm(1, 0, 256, 144, 128, ((googlenet_real *)(st + 1127424)), 256, ((googlenet_real *)(ar + 340055872)) + i * 18432, 144, ((googlenet_real *)(ar + 80533312)) + i * 36864, 144, 0);
     }
     /* add -> f32[batch 128, 256, 12, 12], googlenet.dlm line 15 */
     {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 36864; i0++) {
-        ((googlenet_real *)(ar + 354211648))[i0] = (((((googlenet_real *)(ar + 335337280))[i0] + ((googlenet_real *)(ar + 377804608))[i0]) + ((googlenet_real *)(ar + 316462912))[i0]) + ((googlenet_real *)(ar + 288151360))[i0]);
+        ((googlenet_real *)(ar + 250402624))[i0] = (((((googlenet_real *)(ar + 42784576))[i0] + ((googlenet_real *)(ar + 23910208))[i0]) + ((googlenet_real *)(ar + 61658944))[i0]) + ((googlenet_real *)(ar + 80533312))[i0]);
     }
     }
     /* conv2d_dw -> f32[128, 256, 1, 1], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 1, 128, 256, 144, ((googlenet_real *)(ar + 174905152)) + i * 18432, 144, ((googlenet_real *)(ar + 207935296)) + i * 36864, 144, ((googlenet_real *)(ar + 1127360)), 256, i > 0);
+        gemm(0, 1, 128, 256, 144, ((googlenet_real *)(ar + 340055872)) + i * 18432, 144, ((googlenet_real *)(ar + 231528256)) + i * 36864, 144, ((googlenet_real *)(ar + 1127360)), 256, i > 0);
     }
     if (grad_ready) /* 9.b1_1.weight */
         grad_ready(grad_ready_arg, state, 25037632, 131072);
     /* slice -> f32[batch 128, 64, 12, 12], googlenet.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 174905152)) + i * 9216, ((googlenet_real *)(ar + 354211648)) + i * 36864 + 0, 9216 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 73455424)) + i * 9216, ((googlenet_real *)(ar + 250402624)) + i * 36864 + 0, 9216 * sizeof(googlenet_real));
     }
     /* slice -> f32[batch 128, 128, 12, 12], googlenet.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 207935296)) + i * 18432, ((googlenet_real *)(ar + 354211648)) + i * 36864 + 9216, 18432 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 52221760)) + i * 18432, ((googlenet_real *)(ar + 250402624)) + i * 36864 + 9216, 18432 * sizeof(googlenet_real));
     }
     /* slice -> f32[batch 128, 32, 12, 12], googlenet.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 59299648)) + i * 4608, ((googlenet_real *)(ar + 354211648)) + i * 36864 + 27648, 4608 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 61658944)) + i * 4608, ((googlenet_real *)(ar + 250402624)) + i * 36864 + 27648, 4608 * sizeof(googlenet_real));
     }
     /* slice -> f32[batch 128, 32, 12, 12], googlenet.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 89970496)) + i * 4608, ((googlenet_real *)(ar + 354211648)) + i * 36864 + 32256, 4608 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 23910208)) + i * 4608, ((googlenet_real *)(ar + 250402624)) + i * 36864 + 32256, 4608 * sizeof(googlenet_real));
     }
     /* mul -> f32[batch 128, 32, 12, 12], googlenet.dlm line 18 */
     {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 4608; i0++) {
-        ((googlenet_real *)(ar + 179623744))[i0] = (((googlenet_real *)(ar + 89970496))[i0] * (((googlenet_real *)(ar + 87611200))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((googlenet_real *)(ar + 38065984))[i0] = (((googlenet_real *)(ar + 23910208))[i0] * (((googlenet_real *)(ar + 551507776))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 32, 1, 1], googlenet.dlm line 18 */
@@ -6147,7 +6147,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((googlenet_real *)(ar + 179623744))[i0 * 144 + i1 * 4608 + i2];
+                acc += ((googlenet_real *)(ar + 38065984))[i0 * 144 + i1 * 4608 + i2];
             }
         }
         ((googlenet_real *)(ar + 1127232))[i0] = (googlenet_real)acc;
@@ -6158,24 +6158,24 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* conv2d_dx -> f32[batch 128, 192, 12, 12], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(1, 0, 192, 144, 32, ((googlenet_real *)(st + 1102720)), 192, ((googlenet_real *)(ar + 179623744)) + i * 4608, 144, ((googlenet_real *)(ar + 217372480)) + i * 27648, 144, 0);
+        gemm(1, 0, 192, 144, 32, ((googlenet_real *)(st + 1102720)), 192, ((googlenet_real *)(ar + 38065984)) + i * 4608, 144, ((googlenet_real *)(ar + 23910208)) + i * 27648, 144, 0);
     }
     /* conv2d_dw -> f32[32, 192, 1, 1], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 1, 32, 192, 144, ((googlenet_real *)(ar + 179623744)) + i * 4608, 144, ((googlenet_real *)(ar + 193779520)) + i * 27648, 144, ((googlenet_real *)(ar + 1102656)), 192, i > 0);
+        gemm(0, 1, 32, 192, 144, ((googlenet_real *)(ar + 38065984)) + i * 4608, 144, ((googlenet_real *)(ar + 325900096)) + i * 27648, 144, ((googlenet_real *)(ar + 1102656)), 192, i > 0);
     }
     if (grad_ready) /* 8.b4_2.weight */
         grad_ready(grad_ready_arg, state, 25012928, 24576);
     /* max_pool_dx -> f32[batch 128, 192, 12, 12], googlenet.dlm line 18 */
     {
-    pool_max_dx(((googlenet_real *)(ar + 42784576)), ((googlenet_real *)(ar + 217372480)), ((googlenet_real *)(ar + 193779520)), n * 192, 12, 12, 12, 12, 3, 3, 1, 1, 1, 1);
+    pool_max_dx(((googlenet_real *)(ar + 269276992)), ((googlenet_real *)(ar + 23910208)), ((googlenet_real *)(ar + 38065984)), n * 192, 12, 12, 12, 12, 3, 3, 1, 1, 1, 1);
     }
     /* mul -> f32[batch 128, 32, 12, 12], googlenet.dlm line 17 */
     {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 4608; i0++) {
-        ((googlenet_real *)(ar + 87611200))[i0] = (((googlenet_real *)(ar + 59299648))[i0] * (((googlenet_real *)(ar + 85251904))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((googlenet_real *)(ar + 30463808))[i0] = (((googlenet_real *)(ar + 61658944))[i0] * (((googlenet_real *)(ar + 549148480))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 32, 1, 1], googlenet.dlm line 17 */
@@ -6185,7 +6185,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((googlenet_real *)(ar + 87611200))[i0 * 144 + i1 * 4608 + i2];
+                acc += ((googlenet_real *)(ar + 30463808))[i0 * 144 + i1 * 4608 + i2];
             }
         }
         ((googlenet_real *)(ar + 1102528))[i0] = (googlenet_real)acc;
@@ -6195,11 +6195,11 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         grad_ready(grad_ready_arg, state, 25012800, 128);
     /* conv2d_dx -> f32[batch 128, 16, 12, 12], googlenet.dlm line 17 */
     {
-    conv2d_dx(((googlenet_real *)(ar + 59299648)), ((googlenet_real *)(st + 1051392)), ((googlenet_real *)(ar + 87611200)), (googlenet_real *)(ar + 85251904), n, 32, 8, 16, 12, 12, 5, 5, 12, 12, 1, 1, 2, 2);
+    conv2d_dx(((googlenet_real *)(ar + 32823104)), ((googlenet_real *)(st + 1051392)), ((googlenet_real *)(ar + 30463808)), (googlenet_real *)(ar + 23910208), n, 32, 8, 16, 12, 12, 5, 5, 12, 12, 1, 1, 2, 2);
     }
     /* conv2d_dw -> f32[32, 16, 5, 5], googlenet.dlm line 17 */
     {
-    conv2d_dw_direct_1(((googlenet_real *)(ar + 58120000)), ((googlenet_real *)(ar + 1051328)), ((googlenet_real *)(ar + 87611200)), (googlenet_real *)(ar + 217372480), n);
+    conv2d_dw_direct_1(((googlenet_real *)(ar + 574805824)), ((googlenet_real *)(ar + 1051328)), ((googlenet_real *)(ar + 30463808)), (googlenet_real *)(ar + 23910208), n);
     }
     if (grad_ready) /* 8.b3_2.weight */
         grad_ready(grad_ready_arg, state, 24961600, 51200);
@@ -6207,7 +6207,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 2304; i0++) {
-        ((googlenet_real *)(ar + 60479296))[i0] = (((googlenet_real *)(ar + 59299648))[i0] * (((googlenet_real *)(ar + 58120000))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((googlenet_real *)(ar + 61658944))[i0] = (((googlenet_real *)(ar + 32823104))[i0] * (((googlenet_real *)(ar + 574805824))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 16, 1, 1], googlenet.dlm line 17 */
@@ -6217,7 +6217,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((googlenet_real *)(ar + 60479296))[i0 * 144 + i1 * 2304 + i2];
+                acc += ((googlenet_real *)(ar + 61658944))[i0 * 144 + i1 * 2304 + i2];
             }
         }
         ((googlenet_real *)(ar + 1051264))[i0] = (googlenet_real)acc;
@@ -6228,12 +6228,12 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* conv2d_dx -> f32[batch 128, 192, 12, 12], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(1, 0, 192, 144, 16, ((googlenet_real *)(st + 1039040)), 192, ((googlenet_real *)(ar + 60479296)) + i * 2304, 144, ((googlenet_real *)(ar + 217372480)) + i * 27648, 144, 0);
+        gemm(1, 0, 192, 144, 16, ((googlenet_real *)(st + 1039040)), 192, ((googlenet_real *)(ar + 61658944)) + i * 2304, 144, ((googlenet_real *)(ar + 23910208)) + i * 27648, 144, 0);
     }
     /* conv2d_dw -> f32[16, 192, 1, 1], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 1, 16, 192, 144, ((googlenet_real *)(ar + 60479296)) + i * 2304, 144, ((googlenet_real *)(ar + 42784576)) + i * 27648, 144, ((googlenet_real *)(ar + 1038976)), 192, i > 0);
+        gemm(0, 1, 16, 192, 144, ((googlenet_real *)(ar + 61658944)) + i * 2304, 144, ((googlenet_real *)(ar + 269276992)) + i * 27648, 144, ((googlenet_real *)(ar + 1038976)), 192, i > 0);
     }
     if (grad_ready) /* 8.b3_1.weight */
         grad_ready(grad_ready_arg, state, 24949248, 12288);
@@ -6241,7 +6241,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 18432; i0++) {
-        ((googlenet_real *)(ar + 288151360))[i0] = (((googlenet_real *)(ar + 207935296))[i0] * (((googlenet_real *)(ar + 184342336))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((googlenet_real *)(ar + 61658944))[i0] = (((googlenet_real *)(ar + 52221760))[i0] * (((googlenet_real *)(ar + 373675840))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 128, 1, 1], googlenet.dlm line 16 */
@@ -6251,7 +6251,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((googlenet_real *)(ar + 288151360))[i0 * 144 + i1 * 18432 + i2];
+                acc += ((googlenet_real *)(ar + 61658944))[i0 * 144 + i1 * 18432 + i2];
             }
         }
         ((googlenet_real *)(ar + 1038464))[i0] = (googlenet_real)acc;
@@ -6261,11 +6261,11 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         grad_ready(grad_ready_arg, state, 24948736, 512);
     /* conv2d_dx -> f32[batch 128, 96, 12, 12], googlenet.dlm line 16 */
     {
-    conv2d_dx(((googlenet_real *)(ar + 85251904)), ((googlenet_real *)(st + 596160)), ((googlenet_real *)(ar + 288151360)), (googlenet_real *)(ar + 56940992), n, 128, 8, 96, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dx(((googlenet_real *)(ar + 52221760)), ((googlenet_real *)(st + 596160)), ((googlenet_real *)(ar + 61658944)), (googlenet_real *)(ar + 78174016), n, 128, 8, 96, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[128, 96, 3, 3], googlenet.dlm line 16 */
     {
-    conv2d_dw(((googlenet_real *)(ar + 92329792)), ((googlenet_real *)(ar + 596096)), ((googlenet_real *)(ar + 288151360)), (googlenet_real *)(ar + 56940992), n, 128, 8, 96, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dw(((googlenet_real *)(ar + 476305216)), ((googlenet_real *)(ar + 596096)), ((googlenet_real *)(ar + 61658944)), (googlenet_real *)(ar + 78174016), n, 128, 8, 96, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     if (grad_ready) /* 8.b2_2.weight */
         grad_ready(grad_ready_arg, state, 24506368, 442368);
@@ -6273,7 +6273,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 13824; i0++) {
-        ((googlenet_real *)(ar + 179623744))[i0] = (((googlenet_real *)(ar + 85251904))[i0] * (((googlenet_real *)(ar + 92329792))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((googlenet_real *)(ar + 66377536))[i0] = (((googlenet_real *)(ar + 52221760))[i0] * (((googlenet_real *)(ar + 476305216))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 96, 1, 1], googlenet.dlm line 16 */
@@ -6283,7 +6283,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((googlenet_real *)(ar + 179623744))[i0 * 144 + i1 * 13824 + i2];
+                acc += ((googlenet_real *)(ar + 66377536))[i0 * 144 + i1 * 13824 + i2];
             }
         }
         ((googlenet_real *)(ar + 595712))[i0] = (googlenet_real)acc;
@@ -6294,12 +6294,12 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* conv2d_dx -> f32[batch 128, 192, 12, 12], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(1, 0, 192, 144, 96, ((googlenet_real *)(st + 522048)), 192, ((googlenet_real *)(ar + 179623744)) + i * 13824, 144, ((googlenet_real *)(ar + 85251904)) + i * 27648, 144, 0);
+        gemm(1, 0, 192, 144, 96, ((googlenet_real *)(st + 522048)), 192, ((googlenet_real *)(ar + 66377536)) + i * 13824, 144, ((googlenet_real *)(ar + 52221760)) + i * 27648, 144, 0);
     }
     /* conv2d_dw -> f32[96, 192, 1, 1], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 1, 96, 192, 144, ((googlenet_real *)(ar + 179623744)) + i * 13824, 144, ((googlenet_real *)(ar + 42784576)) + i * 27648, 144, ((googlenet_real *)(ar + 521984)), 192, i > 0);
+        gemm(0, 1, 96, 192, 144, ((googlenet_real *)(ar + 66377536)) + i * 13824, 144, ((googlenet_real *)(ar + 269276992)) + i * 27648, 144, ((googlenet_real *)(ar + 521984)), 192, i > 0);
     }
     if (grad_ready) /* 8.b2_1.weight */
         grad_ready(grad_ready_arg, state, 24432256, 73728);
@@ -6307,7 +6307,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 9216; i0++) {
-        ((googlenet_real *)(ar + 179623744))[i0] = (((googlenet_real *)(ar + 174905152))[i0] * (((googlenet_real *)(ar + 80533312))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((googlenet_real *)(ar + 94689088))[i0] = (((googlenet_real *)(ar + 73455424))[i0] * (((googlenet_real *)(ar + 283432768))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 64, 1, 1], googlenet.dlm line 15 */
@@ -6317,7 +6317,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((googlenet_real *)(ar + 179623744))[i0 * 144 + i1 * 9216 + i2];
+                acc += ((googlenet_real *)(ar + 94689088))[i0 * 144 + i1 * 9216 + i2];
             }
         }
         ((googlenet_real *)(ar + 521728))[i0] = (googlenet_real)acc;
@@ -6328,31 +6328,31 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* conv2d_dx -> f32[batch 128, 192, 12, 12], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(1, 0, 192, 144, 64, ((googlenet_real *)(st + 472640)), 192, ((googlenet_real *)(ar + 179623744)) + i * 9216, 144, ((googlenet_real *)(ar + 288151360)) + i * 27648, 144, 0);
+        gemm(1, 0, 192, 144, 64, ((googlenet_real *)(st + 472640)), 192, ((googlenet_real *)(ar + 94689088)) + i * 9216, 144, ((googlenet_real *)(ar + 66377536)) + i * 27648, 144, 0);
     }
     /* add -> f32[batch 128, 192, 12, 12], googlenet.dlm line 15 */
     {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 27648; i0++) {
-        ((googlenet_real *)(ar + 302307136))[i0] = (((((googlenet_real *)(ar + 193779520))[i0] + ((googlenet_real *)(ar + 217372480))[i0]) + ((googlenet_real *)(ar + 85251904))[i0]) + ((googlenet_real *)(ar + 288151360))[i0]);
+        ((googlenet_real *)(ar + 80533312))[i0] = (((((googlenet_real *)(ar + 38065984))[i0] + ((googlenet_real *)(ar + 23910208))[i0]) + ((googlenet_real *)(ar + 52221760))[i0]) + ((googlenet_real *)(ar + 66377536))[i0]);
     }
     }
     /* conv2d_dw -> f32[64, 192, 1, 1], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 1, 64, 192, 144, ((googlenet_real *)(ar + 179623744)) + i * 9216, 144, ((googlenet_real *)(ar + 42784576)) + i * 27648, 144, ((googlenet_real *)(ar + 472576)), 192, i > 0);
+        gemm(0, 1, 64, 192, 144, ((googlenet_real *)(ar + 94689088)) + i * 9216, 144, ((googlenet_real *)(ar + 269276992)) + i * 27648, 144, ((googlenet_real *)(ar + 472576)), 192, i > 0);
     }
     if (grad_ready) /* 8.b1_1.weight */
         grad_ready(grad_ready_arg, state, 24382848, 49152);
     /* max_pool_dx -> f32[batch 128, 192, 24, 24], googlenet.dlm line 27 */
     {
-    pool_max_dx(((googlenet_real *)(ar + 231528256)), ((googlenet_real *)(ar + 302307136)), ((googlenet_real *)(ar + 174905152)), n * 192, 24, 24, 12, 12, 3, 3, 2, 2, 1, 1);
+    pool_max_dx(((googlenet_real *)(ar + 174905152)), ((googlenet_real *)(ar + 80533312)), ((googlenet_real *)(ar + 23910208)), n * 192, 24, 24, 12, 12, 3, 3, 2, 2, 1, 1);
     }
     /* mul -> f32[batch 128, 192, 24, 24], googlenet.dlm line 26 */
     {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 110592; i0++) {
-        ((googlenet_real *)(ar + 288151360))[i0] = (((googlenet_real *)(ar + 174905152))[i0] * (((googlenet_real *)(ar + 231528256))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((googlenet_real *)(ar + 231528256))[i0] = (((googlenet_real *)(ar + 23910208))[i0] * (((googlenet_real *)(ar + 174905152))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 192, 1, 1], googlenet.dlm line 26 */
@@ -6362,7 +6362,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += ((googlenet_real *)(ar + 288151360))[i0 * 576 + i1 * 110592 + i2];
+                acc += ((googlenet_real *)(ar + 231528256))[i0 * 576 + i1 * 110592 + i2];
             }
         }
         ((googlenet_real *)(ar + 471808))[i0] = (googlenet_real)acc;
@@ -6372,11 +6372,11 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         grad_ready(grad_ready_arg, state, 24382080, 768);
     /* conv2d_dx -> f32[batch 128, 64, 24, 24], googlenet.dlm line 26 */
     {
-    conv2d_dx(((googlenet_real *)(ar + 80533312)), ((googlenet_real *)(st + 29504)), ((googlenet_real *)(ar + 288151360)), (googlenet_real *)(ar + 42784576), n, 192, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_dx(((googlenet_real *)(ar + 23910208)), ((googlenet_real *)(st + 29504)), ((googlenet_real *)(ar + 231528256)), (googlenet_real *)(ar + 42784576), n, 192, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[192, 64, 3, 3], googlenet.dlm line 26 */
     {
-    conv2d_dw(((googlenet_real *)(ar + 61658944)), ((googlenet_real *)(ar + 29440)), ((googlenet_real *)(ar + 288151360)), (googlenet_real *)(ar + 42784576), n, 192, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_dw(((googlenet_real *)(ar + 307025728)), ((googlenet_real *)(ar + 29440)), ((googlenet_real *)(ar + 231528256)), (googlenet_real *)(ar + 42784576), n, 192, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     if (grad_ready) /* 5.weight */
         grad_ready(grad_ready_arg, state, 23939712, 442368);
@@ -6384,7 +6384,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 36864; i0++) {
-        ((googlenet_real *)(ar + 174905152))[i0] = (((googlenet_real *)(ar + 80533312))[i0] * (((googlenet_real *)(ar + 61658944))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((googlenet_real *)(ar + 42784576))[i0] = (((googlenet_real *)(ar + 23910208))[i0] * (((googlenet_real *)(ar + 307025728))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 64, 1, 1], googlenet.dlm line 25 */
@@ -6394,7 +6394,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += ((googlenet_real *)(ar + 174905152))[i0 * 576 + i1 * 36864 + i2];
+                acc += ((googlenet_real *)(ar + 42784576))[i0 * 576 + i1 * 36864 + i2];
             }
         }
         ((googlenet_real *)(ar + 29184))[i0] = (googlenet_real)acc;
@@ -6405,24 +6405,24 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* conv2d_dx -> f32[batch 128, 64, 24, 24], googlenet.dlm line 25 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(1, 0, 64, 576, 64, ((googlenet_real *)(st + 12864)), 64, ((googlenet_real *)(ar + 174905152)) + i * 36864, 576, ((googlenet_real *)(ar + 56940992)) + i * 36864, 576, 0);
+        gemm(1, 0, 64, 576, 64, ((googlenet_real *)(st + 12864)), 64, ((googlenet_real *)(ar + 42784576)) + i * 36864, 576, ((googlenet_real *)(ar + 174905152)) + i * 36864, 576, 0);
     }
     /* conv2d_dw -> f32[64, 64, 1, 1], googlenet.dlm line 25 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 1, 64, 64, 576, ((googlenet_real *)(ar + 174905152)) + i * 36864, 576, ((googlenet_real *)(ar + 23910208)) + i * 36864, 576, ((googlenet_real *)(ar + 12800)), 64, i > 0);
+        gemm(0, 1, 64, 64, 576, ((googlenet_real *)(ar + 42784576)) + i * 36864, 576, ((googlenet_real *)(ar + 288151360)) + i * 36864, 576, ((googlenet_real *)(ar + 12800)), 64, i > 0);
     }
     if (grad_ready) /* 3.weight */
         grad_ready(grad_ready_arg, state, 23923072, 16384);
     /* max_pool_dx -> f32[batch 128, 64, 48, 48], googlenet.dlm line 24 */
     {
-    pool_max_dx(((googlenet_real *)(ar + 99407680)), ((googlenet_real *)(ar + 56940992)), ((googlenet_real *)(ar + 174905152)), n * 64, 48, 48, 24, 24, 3, 3, 2, 2, 1, 1);
+    pool_max_dx(((googlenet_real *)(ar + 99407680)), ((googlenet_real *)(ar + 174905152)), ((googlenet_real *)(ar + 23910208)), n * 64, 48, 48, 24, 24, 3, 3, 2, 2, 1, 1);
     }
     /* mul -> f32[batch 128, 64, 48, 48], googlenet.dlm line 23 */
     {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 147456; i0++) {
-        ((googlenet_real *)(ar + 250402624))[i0] = (((googlenet_real *)(ar + 174905152))[i0] * (((googlenet_real *)(ar + 99407680))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((googlenet_real *)(ar + 174905152))[i0] = (((googlenet_real *)(ar + 23910208))[i0] * (((googlenet_real *)(ar + 99407680))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 64, 1, 1], googlenet.dlm line 23 */
@@ -6432,7 +6432,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 2304; i2++) {
-                acc += ((googlenet_real *)(ar + 250402624))[i0 * 2304 + i1 * 147456 + i2];
+                acc += ((googlenet_real *)(ar + 174905152))[i0 * 2304 + i1 * 147456 + i2];
             }
         }
         ((googlenet_real *)(ar + 12544))[i0] = (googlenet_real)acc;
@@ -6442,7 +6442,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
         grad_ready(grad_ready_arg, state, 23922816, 256);
     /* conv2d_dw -> f32[64, 1, 7, 7], googlenet.dlm line 23 */
     {
-    conv2d_dw_direct_2(x, ((googlenet_real *)(ar + 0)), ((googlenet_real *)(ar + 250402624)), (googlenet_real *)(ar + 23910208), n);
+    conv2d_dw_direct_2(x, ((googlenet_real *)(ar + 0)), ((googlenet_real *)(ar + 174905152)), (googlenet_real *)(ar + 23910208), n);
     }
     if (grad_ready) /* 0.weight */
         grad_ready(grad_ready_arg, state, 23910272, 12544);

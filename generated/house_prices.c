@@ -177,17 +177,17 @@ int house_prices_backward(void *state, int n, const house_prices_real *x, const 
     (void)y;
     /* divcount -> f32[], house_prices.dlm line 16 */
     {
-    ((house_prices_real *)(ar + 1664))[0] = (1.0f / (house_prices_real)(1 * n));
+    ((house_prices_real *)(ar + 2048))[0] = (1.0f / (house_prices_real)(1 * n));
     }
     /* mul -> f32[batch 64, 1], house_prices.dlm line 16 */
     {
     for (int64_t i0 = 0; i0 < n; i0++) {
-        ((house_prices_real *)(ar + 2048))[i0] = ((((house_prices_real *)(ar + 1664))[0] * ((house_prices_real *)(ar + 1408))[i0]) * 2.0f);
+        ((house_prices_real *)(ar + 1664))[i0] = ((((house_prices_real *)(ar + 2048))[0] * ((house_prices_real *)(ar + 1408))[i0]) * 2.0f);
     }
     }
     /* matmul -> f32[1, 331], house_prices.dlm line 11 */
     {
-    gemm(1, 0, 1, 331, n, ((house_prices_real *)(ar + 2048)), 1, x, 331, ((house_prices_real *)(ar + 0)), 331, 0);
+    gemm(1, 0, 1, 331, n, ((house_prices_real *)(ar + 1664)), 1, x, 331, ((house_prices_real *)(ar + 0)), 331, 0);
     }
     if (grad_ready) /* 0.weight */
         grad_ready(grad_ready_arg, state, 4224, 1324);
@@ -195,7 +195,7 @@ int house_prices_backward(void *state, int n, const house_prices_real *x, const 
     {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
-        acc += ((house_prices_real *)(ar + 2048))[i0];
+        acc += ((house_prices_real *)(ar + 1664))[i0];
     }
     ((house_prices_real *)(ar + 1344))[0] = (house_prices_real)acc;
     }

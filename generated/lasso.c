@@ -159,10 +159,10 @@ lasso_real lasso_forward_train(void *state, int n, const lasso_real *x, const la
     }
     /* add -> f32[], lasso.dlm line 22 */
     {
-    ((lasso_real *)(ar + 512))[0] = ((((lasso_real *)(ar + 320))[0] / (lasso_real)(1 * n)) + (0.0f * ((lasso_real *)(ar + 448))[0]));
+    ((lasso_real *)(ar + 576))[0] = ((((lasso_real *)(ar + 320))[0] / (lasso_real)(1 * n)) + (0.0f * ((lasso_real *)(ar + 448))[0]));
     }
     (void)metrics;
-    return ((lasso_real *)(ar + 512))[0];
+    return ((lasso_real *)(ar + 576))[0];
 }
 
 /* The hook that lasso_set_grad_ready sets, process-wide. */
@@ -188,17 +188,17 @@ int lasso_backward(void *state, int n, const lasso_real *x, const lasso_real *y)
     /* mul -> f32[batch 10, 1], lasso.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < n; i0++) {
-        ((lasso_real *)(ar + 448))[i0] = (((((lasso_real *)(ar + 320))[0] * 0.5f) * ((lasso_real *)(ar + 384))[i0]) * 2.0f);
+        ((lasso_real *)(ar + 640))[i0] = (((((lasso_real *)(ar + 320))[0] * 0.5f) * ((lasso_real *)(ar + 384))[i0]) * 2.0f);
     }
     }
     /* matmul -> f32[1, 50], lasso.dlm line 14 */
     {
-    gemm(1, 0, 1, 50, n, ((lasso_real *)(ar + 448)), 1, x, 50, ((lasso_real *)(ar + 576)), 50, 0);
+    gemm(1, 0, 1, 50, n, ((lasso_real *)(ar + 640)), 1, x, 50, ((lasso_real *)(ar + 320)), 50, 0);
     }
     /* add -> f32[1, 50], lasso.dlm line 14 */
     {
     for (int64_t i0 = 0; i0 < 50; i0++) {
-        ((lasso_real *)(ar + 0))[i0] = (((k20[i0] * ((lasso_real *)(st + 64))[i0]) * 2.0f) + ((lasso_real *)(ar + 576))[i0]);
+        ((lasso_real *)(ar + 0))[i0] = (((k20[i0] * ((lasso_real *)(st + 64))[i0]) * 2.0f) + ((lasso_real *)(ar + 320))[i0]);
     }
     }
     if (grad_ready) /* 0.weight */
@@ -207,7 +207,7 @@ int lasso_backward(void *state, int n, const lasso_real *x, const lasso_real *y)
     {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
-        acc += ((lasso_real *)(ar + 448))[i0];
+        acc += ((lasso_real *)(ar + 640))[i0];
     }
     ((lasso_real *)(ar + 256))[0] = (lasso_real)acc;
     }

@@ -24,7 +24,7 @@ extern "C" {
 #define LASSO_LOAD_DAMAGED (-3) /* a CRC mismatch */
 
 #define LASSO_MAX_BATCH 10
-#define LASSO_STATE_BYTES 1216
+#define LASSO_STATE_BYTES 1088
 #define LASSO_PARAM_COUNT 2
 #define LASSO_PARAM_ELEMENTS 51
 #define LASSO_INPUT_X_SIZE 50 /* per example: f32[batch 10, 50] */

@@ -912,11 +912,11 @@ lenet_real lenet_forward_train(void *state, int n, const lenet_real *x, const in
     }
     /* avg_pool -> f32[batch 256, 6, 14, 14], lenet.dlm line 17 */
     {
-    avg_pool_fwd_0(((lenet_real *)(ar + 5063936)), ((lenet_real *)(ar + 247040)), n);
+    avg_pool_fwd_0(((lenet_real *)(ar + 5063936)), ((lenet_real *)(ar + 3523840)), n);
     }
     /* conv2d -> f32[batch 256, 16, 10, 10], lenet.dlm line 18 */
     {
-    conv2d_fwd_direct_1(((lenet_real *)(ar + 247040)), ((lenet_real *)(st + 768)), ((lenet_real *)(ar + 1451264)), n);
+    conv2d_fwd_direct_1(((lenet_real *)(ar + 3523840)), ((lenet_real *)(st + 768)), ((lenet_real *)(ar + 247040)), n);
     }
     /* sigmoid -> f32[batch 256, 16, 10, 10], lenet.dlm line 18 */
     {
@@ -924,57 +924,57 @@ lenet_real lenet_forward_train(void *state, int n, const lenet_real *x, const in
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 16; i1++) {
             for (int64_t i2 = 0; i2 < 100; i2++) {
-                ((lenet_real *)(ar + 3089664))[i0 * 1600 + i1 * 100 + i2] = sigmoidv((((lenet_real *)(ar + 1451264))[i0 * 1600 + i1 * 100 + i2] + ((lenet_real *)(st + 10368))[i1]));
+                ((lenet_real *)(ar + 1885440))[i0 * 1600 + i1 * 100 + i2] = sigmoidv((((lenet_real *)(ar + 247040))[i0 * 1600 + i1 * 100 + i2] + ((lenet_real *)(st + 10368))[i1]));
             }
         }
     }
     }
     /* avg_pool -> f32[batch 256, 16, 5, 5], lenet.dlm line 19 */
     {
-    avg_pool_fwd_1(((lenet_real *)(ar + 3089664)), ((lenet_real *)(ar + 1451264)), n);
+    avg_pool_fwd_1(((lenet_real *)(ar + 1885440)), ((lenet_real *)(ar + 247040)), n);
     }
     /* matmul -> f32[batch 256, 120], lenet.dlm line 21 */
     {
-    gemm(0, 1, n, 120, 400, ((lenet_real *)(ar + 1451264)), 400, ((lenet_real *)(st + 10432)), 400, ((lenet_real *)(ar + 1860864)), 120, 0);
+    gemm(0, 1, n, 120, 400, ((lenet_real *)(ar + 247040)), 400, ((lenet_real *)(st + 10432)), 400, ((lenet_real *)(ar + 656640)), 120, 0);
     }
     /* sigmoid -> f32[batch 256, 120], lenet.dlm line 21 */
     {
     LENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 120; i1++) {
-            ((lenet_real *)(ar + 1983744))[i0 * 120 + i1] = sigmoidv((((lenet_real *)(ar + 1860864))[i0 * 120 + i1] + ((lenet_real *)(st + 202432))[i1]));
+            ((lenet_real *)(ar + 779520))[i0 * 120 + i1] = sigmoidv((((lenet_real *)(ar + 656640))[i0 * 120 + i1] + ((lenet_real *)(st + 202432))[i1]));
         }
     }
     }
     /* matmul -> f32[batch 256, 84], lenet.dlm line 22 */
     {
-    gemm(0, 1, n, 84, 120, ((lenet_real *)(ar + 1983744)), 120, ((lenet_real *)(st + 202944)), 120, ((lenet_real *)(ar + 1860864)), 84, 0);
+    gemm(0, 1, n, 84, 120, ((lenet_real *)(ar + 779520)), 120, ((lenet_real *)(st + 202944)), 120, ((lenet_real *)(ar + 656640)), 84, 0);
     }
     /* sigmoid -> f32[batch 256, 84], lenet.dlm line 22 */
     {
     LENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 84; i1++) {
-            ((lenet_real *)(ar + 2106624))[i0 * 84 + i1] = sigmoidv((((lenet_real *)(ar + 1860864))[i0 * 84 + i1] + ((lenet_real *)(st + 243264))[i1]));
+            ((lenet_real *)(ar + 902400))[i0 * 84 + i1] = sigmoidv((((lenet_real *)(ar + 656640))[i0 * 84 + i1] + ((lenet_real *)(st + 243264))[i1]));
         }
     }
     }
     /* matmul -> f32[batch 256, 10], lenet.dlm line 23 */
     {
-    gemm(0, 1, n, 10, 84, ((lenet_real *)(ar + 2106624)), 84, ((lenet_real *)(st + 243648)), 84, ((lenet_real *)(ar + 1860864)), 10, 0);
+    gemm(0, 1, n, 10, 84, ((lenet_real *)(ar + 902400)), 84, ((lenet_real *)(st + 243648)), 84, ((lenet_real *)(ar + 656640)), 10, 0);
     }
     /* add -> f32[batch 256, 10], lenet.dlm line 23 */
     {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 10; i1++) {
-            ((lenet_real *)(ar + 1871104))[i0 * 10 + i1] = (((lenet_real *)(ar + 1860864))[i0 * 10 + i1] + ((lenet_real *)(st + 247040))[i1]);
+            ((lenet_real *)(ar + 666880))[i0 * 10 + i1] = (((lenet_real *)(ar + 656640))[i0 * 10 + i1] + ((lenet_real *)(st + 247040))[i1]);
         }
     }
     }
     /* xent -> f32[batch 256], lenet.dlm line 30 */
     {
     for (int64_t r = 0; r < n; r++) {
-        const lenet_real *xr = ((lenet_real *)(ar + 1871104)) + r * 10;
+        const lenet_real *xr = ((lenet_real *)(ar + 666880)) + r * 10;
         int32_t label = y[r];
         lenet_real mx = xr[0];
         for (int64_t j = 1; j < 10; j++)
@@ -982,45 +982,45 @@ lenet_real lenet_forward_train(void *state, int n, const lenet_real *x, const in
         double sum = 0.0;
         for (int64_t j = 0; j < 10; j++)
             sum += expv(xr[j] - mx);
-        ((lenet_real *)(ar + 1860864))[r] = mx + (lenet_real)log(sum) - xr[label];
+        ((lenet_real *)(ar + 656640))[r] = mx + (lenet_real)log(sum) - xr[label];
     }
     }
     /* sum -> f32[], lenet.dlm line 30 */
     {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
-        acc += ((lenet_real *)(ar + 1860864))[i0];
+        acc += ((lenet_real *)(ar + 656640))[i0];
     }
-    ((lenet_real *)(ar + 1861888))[0] = (lenet_real)acc;
+    ((lenet_real *)(ar + 657664))[0] = (lenet_real)acc;
     }
     /* divcount -> f32[], lenet.dlm line 30 */
     {
-    ((lenet_real *)(ar + 1860864))[0] = (((lenet_real *)(ar + 1861888))[0] / (lenet_real)(1 * n));
+    ((lenet_real *)(ar + 14697728))[0] = (((lenet_real *)(ar + 657664))[0] / (lenet_real)(1 * n));
     }
     /* argmax_eq -> f32[batch 256], lenet.dlm line 34 */
     {
     for (int64_t r = 0; r < n; r++) {
-        const lenet_real *xr = ((lenet_real *)(ar + 1871104)) + r * 10;
+        const lenet_real *xr = ((lenet_real *)(ar + 666880)) + r * 10;
         int32_t label = y[r];
         int64_t best = 0;
         for (int64_t j = 1; j < 10; j++)
             if (xr[j] > xr[best])
                 best = j;
-        ((lenet_real *)(ar + 1860928))[r] = best == label ? 1.0f : 0.0f;
+        ((lenet_real *)(ar + 656640))[r] = best == label ? 1.0f : 0.0f;
     }
     }
     /* sum -> f32[], lenet.dlm line 34 */
     {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
-        acc += ((lenet_real *)(ar + 1860928))[i0];
+        acc += ((lenet_real *)(ar + 656640))[i0];
     }
-    ((lenet_real *)(ar + 1861952))[0] = (lenet_real)acc;
+    ((lenet_real *)(ar + 14697792))[0] = (lenet_real)acc;
     }
     if (metrics) {
-        metrics[0] = (double)((lenet_real *)(ar + 1861952))[0];
+        metrics[0] = (double)((lenet_real *)(ar + 14697792))[0];
     }
-    return ((lenet_real *)(ar + 1860864))[0];
+    return ((lenet_real *)(ar + 14697728))[0];
 }
 
 /* The hook that lenet_set_grad_ready sets, process-wide. */
@@ -1040,18 +1040,18 @@ int lenet_backward(void *state, int n, const lenet_real *x, const int32_t *y) {
     (void)ar;
     /* divcount -> f32[], lenet.dlm line 30 */
     {
-    ((lenet_real *)(ar + 1860928))[0] = (1.0f / (lenet_real)(1 * n));
+    ((lenet_real *)(ar + 657664))[0] = (1.0f / (lenet_real)(1 * n));
     }
     /* copy -> f32[batch 256], lenet.dlm line 30 */
     {
     for (int64_t i0 = 0; i0 < n; i0++) {
-        ((lenet_real *)(ar + 1862016))[i0] = ((lenet_real *)(ar + 1860928))[0];
+        ((lenet_real *)(ar + 656640))[i0] = ((lenet_real *)(ar + 657664))[0];
     }
     }
     /* xent_grad -> f32[batch 256, 10], lenet.dlm line 30 */
     {
     for (int64_t r = 0; r < n; r++) {
-        const lenet_real *xr = ((lenet_real *)(ar + 1871104)) + r * 10;
+        const lenet_real *xr = ((lenet_real *)(ar + 666880)) + r * 10;
         int32_t label = y[r];
         lenet_real mx = xr[0];
         for (int64_t j = 1; j < 10; j++)
@@ -1059,8 +1059,8 @@ int lenet_backward(void *state, int n, const lenet_real *x, const int32_t *y) {
         double sum = 0.0;
         for (int64_t j = 0; j < 10; j++)
             sum += expv(xr[j] - mx);
-        lenet_real *yr = ((lenet_real *)(ar + 1881344)) + r * 10;
-        lenet_real scale = ((lenet_real *)(ar + 1862016))[r], inv = (lenet_real)(1.0 / sum);
+        lenet_real *yr = ((lenet_real *)(ar + 742656)) + r * 10;
+        lenet_real scale = ((lenet_real *)(ar + 656640))[r], inv = (lenet_real)(1.0 / sum);
         for (int64_t j = 0; j < 10; j++)
             yr[j] = (expv(xr[j] - mx) * inv - (j == label ? 1.0f : 0.0f)) * scale;
     }
@@ -1070,7 +1070,7 @@ int lenet_backward(void *state, int n, const lenet_real *x, const int32_t *y) {
     for (int64_t i0 = 0; i0 < 10; i0++) {
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
-            acc += ((lenet_real *)(ar + 1881344))[i0 + i1 * 10];
+            acc += ((lenet_real *)(ar + 742656))[i0 + i1 * 10];
         }
         ((lenet_real *)(ar + 246976))[i0] = (lenet_real)acc;
     }
@@ -1079,11 +1079,11 @@ int lenet_backward(void *state, int n, const lenet_real *x, const int32_t *y) {
         grad_ready(grad_ready_arg, state, 494080, 40);
     /* matmul -> f32[batch 256, 84], lenet.dlm line 23 */
     {
-    gemm(0, 0, n, 84, 10, ((lenet_real *)(ar + 1881344)), 10, ((lenet_real *)(st + 243648)), 84, ((lenet_real *)(ar + 1891584)), 84, 0);
+    gemm(0, 0, n, 84, 10, ((lenet_real *)(ar + 742656)), 10, ((lenet_real *)(st + 243648)), 84, ((lenet_real *)(ar + 656640)), 84, 0);
     }
     /* matmul -> f32[10, 84], lenet.dlm line 23 */
     {
-    gemm(1, 0, 10, 84, n, ((lenet_real *)(ar + 1881344)), 10, ((lenet_real *)(ar + 2106624)), 84, ((lenet_real *)(ar + 243584)), 84, 0);
+    gemm(1, 0, 10, 84, n, ((lenet_real *)(ar + 742656)), 10, ((lenet_real *)(ar + 902400)), 84, ((lenet_real *)(ar + 243584)), 84, 0);
     }
     if (grad_ready) /* 11.weight */
         grad_ready(grad_ready_arg, state, 490688, 3360);
@@ -1091,7 +1091,7 @@ int lenet_backward(void *state, int n, const lenet_real *x, const int32_t *y) {
     {
     LENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 84; i0++) {
-        ((lenet_real *)(ar + 2192640))[i0] = (((lenet_real *)(ar + 1891584))[i0] * (((lenet_real *)(ar + 2106624))[i0] * (1.0f - ((lenet_real *)(ar + 2106624))[i0])));
+        ((lenet_real *)(ar + 988416))[i0] = (((lenet_real *)(ar + 656640))[i0] * (((lenet_real *)(ar + 902400))[i0] * (1.0f - ((lenet_real *)(ar + 902400))[i0])));
     }
     }
     /* sum -> f32[84], lenet.dlm line 22 */
@@ -1100,7 +1100,7 @@ int lenet_backward(void *state, int n, const lenet_real *x, const int32_t *y) {
     for (int64_t i0 = 0; i0 < 84; i0++) {
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
-            acc += ((lenet_real *)(ar + 2192640))[i0 + i1 * 84];
+            acc += ((lenet_real *)(ar + 988416))[i0 + i1 * 84];
         }
         ((lenet_real *)(ar + 243200))[i0] = (lenet_real)acc;
     }
@@ -1109,11 +1109,11 @@ int lenet_backward(void *state, int n, const lenet_real *x, const int32_t *y) {
         grad_ready(grad_ready_arg, state, 490304, 336);
     /* matmul -> f32[batch 256, 120], lenet.dlm line 22 */
     {
-    gemm(0, 0, n, 120, 84, ((lenet_real *)(ar + 2192640)), 84, ((lenet_real *)(st + 202944)), 120, ((lenet_real *)(ar + 2278656)), 120, 0);
+    gemm(0, 0, n, 120, 84, ((lenet_real *)(ar + 988416)), 84, ((lenet_real *)(st + 202944)), 120, ((lenet_real *)(ar + 656640)), 120, 0);
     }
     /* matmul -> f32[84, 120], lenet.dlm line 22 */
     {
-    gemm(1, 0, 84, 120, n, ((lenet_real *)(ar + 2192640)), 84, ((lenet_real *)(ar + 1983744)), 120, ((lenet_real *)(ar + 202880)), 120, 0);
+    gemm(1, 0, 84, 120, n, ((lenet_real *)(ar + 988416)), 84, ((lenet_real *)(ar + 779520)), 120, ((lenet_real *)(ar + 202880)), 120, 0);
     }
     if (grad_ready) /* 9.weight */
         grad_ready(grad_ready_arg, state, 449984, 40320);
@@ -1121,7 +1121,7 @@ int lenet_backward(void *state, int n, const lenet_real *x, const int32_t *y) {
     {
     LENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 120; i0++) {
-        ((lenet_real *)(ar + 2106624))[i0] = (((lenet_real *)(ar + 2278656))[i0] * (((lenet_real *)(ar + 1983744))[i0] * (1.0f - ((lenet_real *)(ar + 1983744))[i0])));
+        ((lenet_real *)(ar + 902400))[i0] = (((lenet_real *)(ar + 656640))[i0] * (((lenet_real *)(ar + 779520))[i0] * (1.0f - ((lenet_real *)(ar + 779520))[i0])));
     }
     }
     /* sum -> f32[120], lenet.dlm line 21 */
@@ -1130,7 +1130,7 @@ int lenet_backward(void *state, int n, const lenet_real *x, const int32_t *y) {
     for (int64_t i0 = 0; i0 < 120; i0++) {
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
-            acc += ((lenet_real *)(ar + 2106624))[i0 + i1 * 120];
+            acc += ((lenet_real *)(ar + 902400))[i0 + i1 * 120];
         }
         ((lenet_real *)(ar + 202368))[i0] = (lenet_real)acc;
     }
@@ -1139,23 +1139,23 @@ int lenet_backward(void *state, int n, const lenet_real *x, const int32_t *y) {
         grad_ready(grad_ready_arg, state, 449472, 480);
     /* matmul -> f32[batch 256, 400], lenet.dlm line 21 */
     {
-    gemm(0, 0, n, 400, 120, ((lenet_real *)(ar + 2106624)), 120, ((lenet_real *)(st + 10432)), 400, ((lenet_real *)(ar + 2229504)), 400, 0);
+    gemm(0, 0, n, 400, 120, ((lenet_real *)(ar + 902400)), 120, ((lenet_real *)(st + 10432)), 400, ((lenet_real *)(ar + 9880832)), 400, 0);
     }
     /* matmul -> f32[120, 400], lenet.dlm line 21 */
     {
-    gemm(1, 0, 120, 400, n, ((lenet_real *)(ar + 2106624)), 120, ((lenet_real *)(ar + 1451264)), 400, ((lenet_real *)(ar + 10368)), 400, 0);
+    gemm(1, 0, 120, 400, n, ((lenet_real *)(ar + 902400)), 120, ((lenet_real *)(ar + 247040)), 400, ((lenet_real *)(ar + 10368)), 400, 0);
     }
     if (grad_ready) /* 7.weight */
         grad_ready(grad_ready_arg, state, 257472, 192000);
     /* avg_pool_dx -> f32[batch 256, 16, 10, 10], lenet.dlm line 19 */
     {
-    avg_pool_dx_0(((lenet_real *)(ar + 2229504)), ((lenet_real *)(ar + 9880832)), n);
+    avg_pool_dx_0(((lenet_real *)(ar + 9880832)), ((lenet_real *)(ar + 247040)), n);
     }
     /* mul -> f32[batch 256, 16, 10, 10], lenet.dlm line 18 */
     {
     LENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 1600; i0++) {
-        ((lenet_real *)(ar + 11519232))[i0] = (((lenet_real *)(ar + 9880832))[i0] * (((lenet_real *)(ar + 3089664))[i0] * (1.0f - ((lenet_real *)(ar + 3089664))[i0])));
+        ((lenet_real *)(ar + 9880832))[i0] = (((lenet_real *)(ar + 247040))[i0] * (((lenet_real *)(ar + 1885440))[i0] * (1.0f - ((lenet_real *)(ar + 1885440))[i0])));
     }
     }
     /* sum -> f32[1, 16, 1, 1], lenet.dlm line 18 */
@@ -1165,7 +1165,7 @@ int lenet_backward(void *state, int n, const lenet_real *x, const int32_t *y) {
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 100; i2++) {
-                acc += ((lenet_real *)(ar + 11519232))[i0 * 100 + i1 * 1600 + i2];
+                acc += ((lenet_real *)(ar + 9880832))[i0 * 100 + i1 * 1600 + i2];
             }
         }
         ((lenet_real *)(ar + 10304))[i0] = (lenet_real)acc;
@@ -1175,23 +1175,23 @@ int lenet_backward(void *state, int n, const lenet_real *x, const int32_t *y) {
         grad_ready(grad_ready_arg, state, 257408, 64);
     /* conv2d_dx -> f32[batch 256, 6, 14, 14], lenet.dlm line 18 */
     {
-    conv2d_dx_direct_0(((lenet_real *)(ar + 11519232)), ((lenet_real *)(st + 768)), ((lenet_real *)(ar + 1862016)), n);
+    conv2d_dx_direct_0(((lenet_real *)(ar + 9880832)), ((lenet_real *)(st + 768)), ((lenet_real *)(ar + 11519232)), n);
     }
     /* conv2d_dw -> f32[16, 6, 5, 5], lenet.dlm line 18 */
     {
-    conv2d_dw_direct_0(((lenet_real *)(ar + 247040)), ((lenet_real *)(ar + 704)), ((lenet_real *)(ar + 11519232)), (lenet_real *)(ar + 3066240), n);
+    conv2d_dw_direct_0(((lenet_real *)(ar + 3523840)), ((lenet_real *)(ar + 704)), ((lenet_real *)(ar + 9880832)), (lenet_real *)(ar + 247040), n);
     }
     if (grad_ready) /* 3.weight */
         grad_ready(grad_ready_arg, state, 247808, 9600);
     /* avg_pool_dx -> f32[batch 256, 6, 28, 28], lenet.dlm line 17 */
     {
-    avg_pool_dx_1(((lenet_real *)(ar + 1862016)), ((lenet_real *)(ar + 9880832)), n);
+    avg_pool_dx_1(((lenet_real *)(ar + 11519232)), ((lenet_real *)(ar + 247040)), n);
     }
     /* mul -> f32[batch 256, 6, 28, 28], lenet.dlm line 16 */
     {
     LENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 4704; i0++) {
-        ((lenet_real *)(ar + 14697728))[i0] = (((lenet_real *)(ar + 9880832))[i0] * (((lenet_real *)(ar + 5063936))[i0] * (1.0f - ((lenet_real *)(ar + 5063936))[i0])));
+        ((lenet_real *)(ar + 9880832))[i0] = (((lenet_real *)(ar + 247040))[i0] * (((lenet_real *)(ar + 5063936))[i0] * (1.0f - ((lenet_real *)(ar + 5063936))[i0])));
     }
     }
     /* sum -> f32[1, 6, 1, 1], lenet.dlm line 16 */
@@ -1201,7 +1201,7 @@ int lenet_backward(void *state, int n, const lenet_real *x, const int32_t *y) {
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 784; i2++) {
-                acc += ((lenet_real *)(ar + 14697728))[i0 * 784 + i1 * 4704 + i2];
+                acc += ((lenet_real *)(ar + 9880832))[i0 * 784 + i1 * 4704 + i2];
             }
         }
         ((lenet_real *)(ar + 640))[i0] = (lenet_real)acc;
@@ -1211,7 +1211,7 @@ int lenet_backward(void *state, int n, const lenet_real *x, const int32_t *y) {
         grad_ready(grad_ready_arg, state, 247744, 24);
     /* conv2d_dw -> f32[6, 1, 5, 5], lenet.dlm line 16 */
     {
-    conv2d_dw_direct_1(x, ((lenet_real *)(ar + 0)), ((lenet_real *)(ar + 14697728)), (lenet_real *)(ar + 247040), n);
+    conv2d_dw_direct_1(x, ((lenet_real *)(ar + 0)), ((lenet_real *)(ar + 9880832)), (lenet_real *)(ar + 247040), n);
     }
     if (grad_ready) /* 0.weight */
         grad_ready(grad_ready_arg, state, 247104, 600);

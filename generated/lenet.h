@@ -24,7 +24,7 @@ extern "C" {
 #define LENET_LOAD_DAMAGED (-3) /* a CRC mismatch */
 
 #define LENET_MAX_BATCH 256
-#define LENET_STATE_BYTES 19761728
+#define LENET_STATE_BYTES 14944960
 #define LENET_PARAM_COUNT 10
 #define LENET_PARAM_ELEMENTS 61706
 #define LENET_INPUT_X_SIZE 784 /* per example: f32[batch 256, 1, 28, 28] */

@@ -226,7 +226,7 @@ mlp_real mlp_forward_train(void *state, int n, const mlp_real *x, const int32_t 
     }
     /* divcount -> f32[], mlp.dlm line 22 */
     {
-    ((mlp_real *)(ar + 814144))[0] = (((mlp_real *)(ar + 815168))[0] / (mlp_real)(1 * n));
+    ((mlp_real *)(ar + 1600576))[0] = (((mlp_real *)(ar + 815168))[0] / (mlp_real)(1 * n));
     }
     /* argmax_eq -> f32[batch 256], mlp.dlm line 26 */
     {
@@ -237,21 +237,21 @@ mlp_real mlp_forward_train(void *state, int n, const mlp_real *x, const int32_t 
         for (int64_t j = 1; j < 10; j++)
             if (xr[j] > xr[best])
                 best = j;
-        ((mlp_real *)(ar + 814208))[r] = best == label ? 1.0f : 0.0f;
+        ((mlp_real *)(ar + 814144))[r] = best == label ? 1.0f : 0.0f;
     }
     }
     /* sum -> f32[], mlp.dlm line 26 */
     {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
-        acc += ((mlp_real *)(ar + 814208))[i0];
+        acc += ((mlp_real *)(ar + 814144))[i0];
     }
-    ((mlp_real *)(ar + 815232))[0] = (mlp_real)acc;
+    ((mlp_real *)(ar + 1600640))[0] = (mlp_real)acc;
     }
     if (metrics) {
-        metrics[0] = (double)((mlp_real *)(ar + 815232))[0];
+        metrics[0] = (double)((mlp_real *)(ar + 1600640))[0];
     }
-    return ((mlp_real *)(ar + 814144))[0];
+    return ((mlp_real *)(ar + 1600576))[0];
 }
 
 /* The hook that mlp_set_grad_ready sets, process-wide. */
@@ -271,12 +271,12 @@ int mlp_backward(void *state, int n, const mlp_real *x, const int32_t *y) {
     (void)ar;
     /* divcount -> f32[], mlp.dlm line 22 */
     {
-    ((mlp_real *)(ar + 814208))[0] = (1.0f / (mlp_real)(1 * n));
+    ((mlp_real *)(ar + 815168))[0] = (1.0f / (mlp_real)(1 * n));
     }
     /* copy -> f32[batch 256], mlp.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < n; i0++) {
-        ((mlp_real *)(ar + 815296))[i0] = ((mlp_real *)(ar + 814208))[0];
+        ((mlp_real *)(ar + 814144))[i0] = ((mlp_real *)(ar + 815168))[0];
     }
     }
     /* xent_grad -> f32[batch 256, 10], mlp.dlm line 22 */
@@ -290,8 +290,8 @@ int mlp_backward(void *state, int n, const mlp_real *x, const int32_t *y) {
         double sum = 0.0;
         for (int64_t j = 0; j < 10; j++)
             sum += expv(xr[j] - mx);
-        mlp_real *yr = ((mlp_real *)(ar + 834624)) + r * 10;
-        mlp_real scale = ((mlp_real *)(ar + 815296))[r], inv = (mlp_real)(1.0 / sum);
+        mlp_real *yr = ((mlp_real *)(ar + 1338432)) + r * 10;
+        mlp_real scale = ((mlp_real *)(ar + 814144))[r], inv = (mlp_real)(1.0 / sum);
         for (int64_t j = 0; j < 10; j++)
             yr[j] = (expv(xr[j] - mx) * inv - (j == label ? 1.0f : 0.0f)) * scale;
     }
@@ -301,7 +301,7 @@ int mlp_backward(void *state, int n, const mlp_real *x, const int32_t *y) {
     for (int64_t i0 = 0; i0 < 10; i0++) {
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
-            acc += ((mlp_real *)(ar + 834624))[i0 + i1 * 10];
+            acc += ((mlp_real *)(ar + 1338432))[i0 + i1 * 10];
         }
         ((mlp_real *)(ar + 814080))[i0] = (mlp_real)acc;
     }
@@ -310,11 +310,11 @@ int mlp_backward(void *state, int n, const mlp_real *x, const int32_t *y) {
         grad_ready(grad_ready_arg, state, 1628288, 40);
     /* matmul -> f32[batch 256, 256], mlp.dlm line 14 */
     {
-    gemm(0, 0, n, 256, 10, ((mlp_real *)(ar + 834624)), 10, ((mlp_real *)(st + 803904)), 256, ((mlp_real *)(ar + 1338432)), 256, 0);
+    gemm(0, 0, n, 256, 10, ((mlp_real *)(ar + 1338432)), 10, ((mlp_real *)(st + 803904)), 256, ((mlp_real *)(ar + 814144)), 256, 0);
     }
     /* matmul -> f32[10, 256], mlp.dlm line 14 */
     {
-    gemm(1, 0, 10, 256, n, ((mlp_real *)(ar + 834624)), 10, ((mlp_real *)(ar + 1076288)), 256, ((mlp_real *)(ar + 803840)), 256, 0);
+    gemm(1, 0, 10, 256, n, ((mlp_real *)(ar + 1338432)), 10, ((mlp_real *)(ar + 1076288)), 256, ((mlp_real *)(ar + 803840)), 256, 0);
     }
     if (grad_ready) /* 3.weight */
         grad_ready(grad_ready_arg, state, 1618048, 10240);
@@ -322,7 +322,7 @@ int mlp_backward(void *state, int n, const mlp_real *x, const int32_t *y) {
     {
     MLP_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 256; i0++) {
-        ((mlp_real *)(ar + 1600576))[i0] = (((mlp_real *)(ar + 1338432))[i0] * (((mlp_real *)(ar + 1076288))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((mlp_real *)(ar + 1338432))[i0] = (((mlp_real *)(ar + 814144))[i0] * (((mlp_real *)(ar + 1076288))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[256], mlp.dlm line 12 */
@@ -331,7 +331,7 @@ int mlp_backward(void *state, int n, const mlp_real *x, const int32_t *y) {
     for (int64_t i0 = 0; i0 < 256; i0++) {
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
-            acc += ((mlp_real *)(ar + 1600576))[i0 + i1 * 256];
+            acc += ((mlp_real *)(ar + 1338432))[i0 + i1 * 256];
         }
         ((mlp_real *)(ar + 802816))[i0] = (mlp_real)acc;
     }
@@ -340,7 +340,7 @@ int mlp_backward(void *state, int n, const mlp_real *x, const int32_t *y) {
         grad_ready(grad_ready_arg, state, 1617024, 1024);
     /* matmul -> f32[256, 784], mlp.dlm line 12 */
     {
-    gemm(1, 0, 256, 784, n, ((mlp_real *)(ar + 1600576)), 256, x, 784, ((mlp_real *)(ar + 0)), 784, 0);
+    gemm(1, 0, 256, 784, n, ((mlp_real *)(ar + 1338432)), 256, x, 784, ((mlp_real *)(ar + 0)), 784, 0);
     }
     if (grad_ready) /* 1.weight */
         grad_ready(grad_ready_arg, state, 814208, 802816);

@@ -24,7 +24,7 @@ extern "C" {
 #define MLP_LOAD_DAMAGED (-3) /* a CRC mismatch */
 
 #define MLP_MAX_BATCH 256
-#define MLP_STATE_BYTES 2676928
+#define MLP_STATE_BYTES 2414912
 #define MLP_PARAM_COUNT 4
 #define MLP_PARAM_ELEMENTS 203530
 #define MLP_INPUT_X_SIZE 784 /* per example: f32[batch 256, 1, 28, 28] */

@@ -2133,53 +2133,53 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     /* slice -> f32[1, 64], resnet18.dlm line 42 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((resnet18_real *)(ar + 44710464)) + i * 64, ((resnet18_real *)(ar + 44709952)) + i * 128 + 0, 64 * sizeof(resnet18_real));
+        memcpy(((resnet18_real *)(ar + 518963264)) + i * 64, ((resnet18_real *)(ar + 44709952)) + i * 128 + 0, 64 * sizeof(resnet18_real));
     }
     /* slice -> f32[1, 64], resnet18.dlm line 42 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((resnet18_real *)(ar + 44710720)) + i * 64, ((resnet18_real *)(ar + 44709952)) + i * 128 + 64, 64 * sizeof(resnet18_real));
+        memcpy(((resnet18_real *)(ar + 44710464)) + i * 64, ((resnet18_real *)(ar + 44709952)) + i * 128 + 64, 64 * sizeof(resnet18_real));
     }
     /* divcount -> f32[], resnet18.dlm line 42 */
     {
-    ((resnet18_real *)(ar + 44709952))[0] = (1.0f / (resnet18_real)(2304 * n));
+    ((resnet18_real *)(ar + 518969664))[0] = (1.0f / (resnet18_real)(2304 * n));
     }
     /* sub -> f32[], resnet18.dlm line 42 */
     {
-    ((resnet18_real *)(ar + 44710016))[0] = (1.0f - ((resnet18_real *)(ar + 44709952))[0]);
+    ((resnet18_real *)(ar + 44709952))[0] = (1.0f - ((resnet18_real *)(ar + 518969664))[0]);
     }
     /* add -> f32[64], resnet18.dlm line 42 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((resnet18_real *)(ar + 44710080))[i0] = ((((resnet18_real *)(st + 13376))[i0] * 0.9f) + (((resnet18_real *)(ar + 44710464))[i0] * 0.1f));
+        ((resnet18_real *)(ar + 518963520))[i0] = ((((resnet18_real *)(st + 13376))[i0] * 0.9f) + (((resnet18_real *)(ar + 518963264))[i0] * 0.1f));
     }
     }
     /* add -> f32[64], resnet18.dlm line 42 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((resnet18_real *)(ar + 44710976))[i0] = ((((resnet18_real *)(st + 13632))[i0] * 0.9f) + ((((resnet18_real *)(ar + 44710720))[i0] / ((resnet18_real *)(ar + 44710016))[0]) * 0.1f));
+        ((resnet18_real *)(ar + 518963776))[i0] = ((((resnet18_real *)(st + 13632))[i0] * 0.9f) + ((((resnet18_real *)(ar + 44710464))[i0] / ((resnet18_real *)(ar + 44709952))[0]) * 0.1f));
     }
     }
     /* add -> f32[], resnet18.dlm line 42 */
     {
-    ((resnet18_real *)(ar + 44710016))[0] = (((resnet18_real *)(st + 13888))[0] + 1.0f);
+    ((resnet18_real *)(ar + 518969728))[0] = (((resnet18_real *)(st + 13888))[0] + 1.0f);
     }
     /* sqrt -> f32[64, 1, 1], resnet18.dlm line 42 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((resnet18_real *)(ar + 44711232))[i0] = sqrtf((((resnet18_real *)(ar + 44710720))[i0] + 1e-05f));
+        ((resnet18_real *)(ar + 518964032))[i0] = sqrtf((((resnet18_real *)(ar + 44710464))[i0] + 1e-05f));
     }
     }
     /* div -> f32[64, 1, 1], resnet18.dlm line 42 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((resnet18_real *)(ar + 44710720))[i0] = (((resnet18_real *)(st + 12864))[i0] / ((resnet18_real *)(ar + 44711232))[i0]);
+        ((resnet18_real *)(ar + 518964288))[i0] = (((resnet18_real *)(st + 12864))[i0] / ((resnet18_real *)(ar + 518964032))[i0]);
     }
     }
     /* sub -> f32[64, 1, 1], resnet18.dlm line 42 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((resnet18_real *)(ar + 44711488))[i0] = (((resnet18_real *)(st + 13120))[i0] - (((resnet18_real *)(ar + 44710464))[i0] * ((resnet18_real *)(ar + 44710720))[i0]));
+        ((resnet18_real *)(ar + 195704896))[i0] = (((resnet18_real *)(st + 13120))[i0] - (((resnet18_real *)(ar + 518963264))[i0] * ((resnet18_real *)(ar + 518964288))[i0]));
     }
     }
     /* relu -> f32[batch 128, 64, 48, 48], resnet18.dlm line 42 */
@@ -2188,18 +2188,18 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 2304; i2++) {
-                ((resnet18_real *)(ar + 195704896))[i0 * 147456 + i1 * 2304 + i2] = relu(((((resnet18_real *)(ar + 120207424))[i0 * 147456 + i1 * 2304 + i2] * ((resnet18_real *)(ar + 44710720))[i1]) + ((resnet18_real *)(ar + 44711488))[i1]));
+                ((resnet18_real *)(ar + 44709952))[i0 * 147456 + i1 * 2304 + i2] = relu(((((resnet18_real *)(ar + 120207424))[i0 * 147456 + i1 * 2304 + i2] * ((resnet18_real *)(ar + 518964288))[i1]) + ((resnet18_real *)(ar + 195704896))[i1]));
             }
         }
     }
     }
     /* max_pool -> f32[batch 128, 64, 24, 24], resnet18.dlm line 43 */
     {
-    pool_max_fwd(((resnet18_real *)(ar + 195704896)), ((resnet18_real *)(ar + 44711488)), NULL, n * 64, 48, 48, 24, 24, 3, 3, 2, 2, 1, 1);
+    pool_max_fwd(((resnet18_real *)(ar + 44709952)), ((resnet18_real *)(ar + 195704896)), NULL, n * 64, 48, 48, 24, 24, 3, 3, 2, 2, 1, 1);
     }
     /* conv2d -> f32[batch 128, 64, 24, 24], resnet18.dlm line 20 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 44711488)), ((resnet18_real *)(st + 13952)), ((resnet18_real *)(ar + 63585856)), (resnet18_real *)(ar + 82460224), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 195704896)), ((resnet18_real *)(st + 13952)), ((resnet18_real *)(ar + 214579264)), (resnet18_real *)(ar + 233453632), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 64, 24, 24], resnet18.dlm line 20 */
     {
@@ -2207,7 +2207,7 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((resnet18_real *)(ar + 82460224))[i0 * 36864 + i1 * 576 + i2] = (((resnet18_real *)(ar + 63585856))[i0 * 36864 + i1 * 576 + i2] + ((resnet18_real *)(st + 161408))[i1]);
+                ((resnet18_real *)(ar + 233453632))[i0 * 36864 + i1 * 576 + i2] = (((resnet18_real *)(ar + 214579264))[i0 * 36864 + i1 * 576 + i2] + ((resnet18_real *)(st + 161408))[i1]);
             }
         }
     }
@@ -2216,9 +2216,9 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     {
     RESNET18_PARALLEL_FOR
     for (int64_t c = 0; c < 64; c++) {
-        double shift = (double)((resnet18_real *)(ar + 82460224))[c * 576], s = 0.0, q = 0.0;
+        double shift = (double)((resnet18_real *)(ar + 233453632))[c * 576], s = 0.0, q = 0.0;
         for (int64_t i = 0; i < n; i++) {
-            const resnet18_real *p = ((resnet18_real *)(ar + 82460224)) + (i * 64 + c) * 576;
+            const resnet18_real *p = ((resnet18_real *)(ar + 233453632)) + (i * 64 + c) * 576;
             for (int64_t j = 0; j < 576; j++) {
                 double d = (double)p[j] - shift;
                 s += d;
@@ -2226,60 +2226,60 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
             }
         }
         double m = s / (double)(n * 576), v = q / (double)(n * 576) - m * m;
-        ((resnet18_real *)(ar + 63585856))[c] = (resnet18_real)(shift + m);
-        ((resnet18_real *)(ar + 63585856))[64 + c] = (resnet18_real)(v > 0 ? v : 0);
+        ((resnet18_real *)(ar + 214579264))[c] = (resnet18_real)(shift + m);
+        ((resnet18_real *)(ar + 214579264))[64 + c] = (resnet18_real)(v > 0 ? v : 0);
     }
     }
     /* slice -> f32[1, 64], resnet18.dlm line 21 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((resnet18_real *)(ar + 63586368)) + i * 64, ((resnet18_real *)(ar + 63585856)) + i * 128 + 0, 64 * sizeof(resnet18_real));
+        memcpy(((resnet18_real *)(ar + 518964544)) + i * 64, ((resnet18_real *)(ar + 214579264)) + i * 128 + 0, 64 * sizeof(resnet18_real));
     }
     /* slice -> f32[1, 64], resnet18.dlm line 21 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((resnet18_real *)(ar + 63586624)) + i * 64, ((resnet18_real *)(ar + 63585856)) + i * 128 + 64, 64 * sizeof(resnet18_real));
+        memcpy(((resnet18_real *)(ar + 214579776)) + i * 64, ((resnet18_real *)(ar + 214579264)) + i * 128 + 64, 64 * sizeof(resnet18_real));
     }
     /* divcount -> f32[], resnet18.dlm line 21 */
     {
-    ((resnet18_real *)(ar + 44710336))[0] = (1.0f / (resnet18_real)(576 * n));
+    ((resnet18_real *)(ar + 518969792))[0] = (1.0f / (resnet18_real)(576 * n));
     }
     /* sub -> f32[], resnet18.dlm line 21 */
     {
-    ((resnet18_real *)(ar + 44710400))[0] = (1.0f - ((resnet18_real *)(ar + 44710336))[0]);
+    ((resnet18_real *)(ar + 365574208))[0] = (1.0f - ((resnet18_real *)(ar + 518969792))[0]);
     }
     /* add -> f32[64], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((resnet18_real *)(ar + 63585856))[i0] = ((((resnet18_real *)(st + 162176))[i0] * 0.9f) + (((resnet18_real *)(ar + 63586368))[i0] * 0.1f));
+        ((resnet18_real *)(ar + 518964800))[i0] = ((((resnet18_real *)(st + 162176))[i0] * 0.9f) + (((resnet18_real *)(ar + 518964544))[i0] * 0.1f));
     }
     }
     /* add -> f32[64], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((resnet18_real *)(ar + 63586112))[i0] = ((((resnet18_real *)(st + 162432))[i0] * 0.9f) + ((((resnet18_real *)(ar + 63586624))[i0] / ((resnet18_real *)(ar + 44710400))[0]) * 0.1f));
+        ((resnet18_real *)(ar + 518965056))[i0] = ((((resnet18_real *)(st + 162432))[i0] * 0.9f) + ((((resnet18_real *)(ar + 214579776))[i0] / ((resnet18_real *)(ar + 365574208))[0]) * 0.1f));
     }
     }
     /* add -> f32[], resnet18.dlm line 21 */
     {
-    ((resnet18_real *)(ar + 63586880))[0] = (((resnet18_real *)(st + 162688))[0] + 1.0f);
+    ((resnet18_real *)(ar + 518969856))[0] = (((resnet18_real *)(st + 162688))[0] + 1.0f);
     }
     /* sqrt -> f32[64, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((resnet18_real *)(ar + 63586944))[i0] = sqrtf((((resnet18_real *)(ar + 63586624))[i0] + 1e-05f));
+        ((resnet18_real *)(ar + 518965312))[i0] = sqrtf((((resnet18_real *)(ar + 214579776))[i0] + 1e-05f));
     }
     }
     /* div -> f32[64, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((resnet18_real *)(ar + 63586624))[i0] = (((resnet18_real *)(st + 161664))[i0] / ((resnet18_real *)(ar + 63586944))[i0]);
+        ((resnet18_real *)(ar + 518965568))[i0] = (((resnet18_real *)(st + 161664))[i0] / ((resnet18_real *)(ar + 518965312))[i0]);
     }
     }
     /* sub -> f32[64, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((resnet18_real *)(ar + 63587200))[i0] = (((resnet18_real *)(st + 161920))[i0] - (((resnet18_real *)(ar + 63586368))[i0] * ((resnet18_real *)(ar + 63586624))[i0]));
+        ((resnet18_real *)(ar + 252328000))[i0] = (((resnet18_real *)(st + 161920))[i0] - (((resnet18_real *)(ar + 518964544))[i0] * ((resnet18_real *)(ar + 518965568))[i0]));
     }
     }
     /* relu -> f32[batch 128, 64, 24, 24], resnet18.dlm line 21 */
@@ -2288,14 +2288,14 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((resnet18_real *)(ar + 271202368))[i0 * 36864 + i1 * 576 + i2] = relu(((((resnet18_real *)(ar + 82460224))[i0 * 36864 + i1 * 576 + i2] * ((resnet18_real *)(ar + 63586624))[i1]) + ((resnet18_real *)(ar + 63587200))[i1]));
+                ((resnet18_real *)(ar + 214579264))[i0 * 36864 + i1 * 576 + i2] = relu(((((resnet18_real *)(ar + 233453632))[i0 * 36864 + i1 * 576 + i2] * ((resnet18_real *)(ar + 518965568))[i1]) + ((resnet18_real *)(ar + 252328000))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 64, 24, 24], resnet18.dlm line 22 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 271202368)), ((resnet18_real *)(st + 162752)), ((resnet18_real *)(ar + 290076736)), (resnet18_real *)(ar + 63587200), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 214579264)), ((resnet18_real *)(st + 162752)), ((resnet18_real *)(ar + 252328000)), (resnet18_real *)(ar + 271202368), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 64, 24, 24], resnet18.dlm line 22 */
     {
@@ -2303,12 +2303,100 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((resnet18_real *)(ar + 308951104))[i0 * 36864 + i1 * 576 + i2] = (((resnet18_real *)(ar + 290076736))[i0 * 36864 + i1 * 576 + i2] + ((resnet18_real *)(st + 310208))[i1]);
+                ((resnet18_real *)(ar + 271202368))[i0 * 36864 + i1 * 576 + i2] = (((resnet18_real *)(ar + 252328000))[i0 * 36864 + i1 * 576 + i2] + ((resnet18_real *)(st + 310208))[i1]);
             }
         }
     }
     }
     /* moments -> f32[2, 64], resnet18.dlm line 22 */
+    {
+    RESNET18_PARALLEL_FOR
+    for (int64_t c = 0; c < 64; c++) {
+        double shift = (double)((resnet18_real *)(ar + 271202368))[c * 576], s = 0.0, q = 0.0;
+        for (int64_t i = 0; i < n; i++) {
+            const resnet18_real *p = ((resnet18_real *)(ar + 271202368)) + (i * 64 + c) * 576;
+            for (int64_t j = 0; j < 576; j++) {
+                double d = (double)p[j] - shift;
+                s += d;
+                q += d * d;
+            }
+        }
+        double m = s / (double)(n * 576), v = q / (double)(n * 576) - m * m;
+        ((resnet18_real *)(ar + 252328000))[c] = (resnet18_real)(shift + m);
+        ((resnet18_real *)(ar + 252328000))[64 + c] = (resnet18_real)(v > 0 ? v : 0);
+    }
+    }
+    /* slice -> f32[1, 64], resnet18.dlm line 22 */
+    {
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((resnet18_real *)(ar + 518965824)) + i * 64, ((resnet18_real *)(ar + 252328000)) + i * 128 + 0, 64 * sizeof(resnet18_real));
+    }
+    /* slice -> f32[1, 64], resnet18.dlm line 22 */
+    {
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((resnet18_real *)(ar + 252328512)) + i * 64, ((resnet18_real *)(ar + 252328000)) + i * 128 + 64, 64 * sizeof(resnet18_real));
+    }
+    /* add -> f32[64], resnet18.dlm line 22 */
+    {
+    for (int64_t i0 = 0; i0 < 64; i0++) {
+        ((resnet18_real *)(ar + 518966080))[i0] = ((((resnet18_real *)(st + 310976))[i0] * 0.9f) + (((resnet18_real *)(ar + 518965824))[i0] * 0.1f));
+    }
+    }
+    /* add -> f32[64], resnet18.dlm line 22 */
+    {
+    for (int64_t i0 = 0; i0 < 64; i0++) {
+        ((resnet18_real *)(ar + 518966336))[i0] = ((((resnet18_real *)(st + 311232))[i0] * 0.9f) + ((((resnet18_real *)(ar + 252328512))[i0] / ((resnet18_real *)(ar + 365574208))[0]) * 0.1f));
+    }
+    }
+    /* add -> f32[], resnet18.dlm line 22 */
+    {
+    ((resnet18_real *)(ar + 518969920))[0] = (((resnet18_real *)(st + 311488))[0] + 1.0f);
+    }
+    /* sqrt -> f32[64, 1, 1], resnet18.dlm line 22 */
+    {
+    for (int64_t i0 = 0; i0 < 64; i0++) {
+        ((resnet18_real *)(ar + 518966592))[i0] = sqrtf((((resnet18_real *)(ar + 252328512))[i0] + 1e-05f));
+    }
+    }
+    /* div -> f32[64, 1, 1], resnet18.dlm line 22 */
+    {
+    for (int64_t i0 = 0; i0 < 64; i0++) {
+        ((resnet18_real *)(ar + 518966848))[i0] = (((resnet18_real *)(st + 310464))[i0] / ((resnet18_real *)(ar + 518966592))[i0]);
+    }
+    }
+    /* sub -> f32[64, 1, 1], resnet18.dlm line 22 */
+    {
+    for (int64_t i0 = 0; i0 < 64; i0++) {
+        ((resnet18_real *)(ar + 290076736))[i0] = (((resnet18_real *)(st + 310720))[i0] - (((resnet18_real *)(ar + 518965824))[i0] * ((resnet18_real *)(ar + 518966848))[i0]));
+    }
+    }
+    /* relu -> f32[batch 128, 64, 24, 24], resnet18.dlm line 26 */
+    {
+    RESNET18_PARALLEL_FOR
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 64; i1++) {
+            for (int64_t i2 = 0; i2 < 576; i2++) {
+                ((resnet18_real *)(ar + 252328000))[i0 * 36864 + i1 * 576 + i2] = relu((((((resnet18_real *)(ar + 271202368))[i0 * 36864 + i1 * 576 + i2] * ((resnet18_real *)(ar + 518966848))[i1]) + ((resnet18_real *)(ar + 290076736))[i1]) + ((resnet18_real *)(ar + 195704896))[i0 * 36864 + i1 * 576 + i2]));
+            }
+        }
+    }
+    }
+    /* conv2d -> f32[batch 128, 64, 24, 24], resnet18.dlm line 20 */
+    {
+    conv2d_fwd(((resnet18_real *)(ar + 252328000)), ((resnet18_real *)(st + 311552)), ((resnet18_real *)(ar + 290076736)), (resnet18_real *)(ar + 308951104), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    }
+    /* add -> f32[batch 128, 64, 24, 24], resnet18.dlm line 20 */
+    {
+    RESNET18_PARALLEL_FOR
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 64; i1++) {
+            for (int64_t i2 = 0; i2 < 576; i2++) {
+                ((resnet18_real *)(ar + 308951104))[i0 * 36864 + i1 * 576 + i2] = (((resnet18_real *)(ar + 290076736))[i0 * 36864 + i1 * 576 + i2] + ((resnet18_real *)(st + 459008))[i1]);
+            }
+        }
+    }
+    }
+    /* moments -> f32[2, 64], resnet18.dlm line 21 */
     {
     RESNET18_PARALLEL_FOR
     for (int64_t c = 0; c < 64; c++) {
@@ -2322,81 +2410,81 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
             }
         }
         double m = s / (double)(n * 576), v = q / (double)(n * 576) - m * m;
-        ((resnet18_real *)(ar + 63587200))[c] = (resnet18_real)(shift + m);
-        ((resnet18_real *)(ar + 63587200))[64 + c] = (resnet18_real)(v > 0 ? v : 0);
+        ((resnet18_real *)(ar + 290076736))[c] = (resnet18_real)(shift + m);
+        ((resnet18_real *)(ar + 290076736))[64 + c] = (resnet18_real)(v > 0 ? v : 0);
     }
     }
-    /* slice -> f32[1, 64], resnet18.dlm line 22 */
+    /* slice -> f32[1, 64], resnet18.dlm line 21 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((resnet18_real *)(ar + 63587712)) + i * 64, ((resnet18_real *)(ar + 63587200)) + i * 128 + 0, 64 * sizeof(resnet18_real));
+        memcpy(((resnet18_real *)(ar + 518967104)) + i * 64, ((resnet18_real *)(ar + 290076736)) + i * 128 + 0, 64 * sizeof(resnet18_real));
     }
-    /* slice -> f32[1, 64], resnet18.dlm line 22 */
+    /* slice -> f32[1, 64], resnet18.dlm line 21 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((resnet18_real *)(ar + 63587968)) + i * 64, ((resnet18_real *)(ar + 63587200)) + i * 128 + 64, 64 * sizeof(resnet18_real));
+        memcpy(((resnet18_real *)(ar + 290077248)) + i * 64, ((resnet18_real *)(ar + 290076736)) + i * 128 + 64, 64 * sizeof(resnet18_real));
     }
-    /* add -> f32[64], resnet18.dlm line 22 */
+    /* add -> f32[64], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((resnet18_real *)(ar + 63587200))[i0] = ((((resnet18_real *)(st + 310976))[i0] * 0.9f) + (((resnet18_real *)(ar + 63587712))[i0] * 0.1f));
+        ((resnet18_real *)(ar + 518967360))[i0] = ((((resnet18_real *)(st + 459776))[i0] * 0.9f) + (((resnet18_real *)(ar + 518967104))[i0] * 0.1f));
     }
     }
-    /* add -> f32[64], resnet18.dlm line 22 */
+    /* add -> f32[64], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((resnet18_real *)(ar + 63587456))[i0] = ((((resnet18_real *)(st + 311232))[i0] * 0.9f) + ((((resnet18_real *)(ar + 63587968))[i0] / ((resnet18_real *)(ar + 44710400))[0]) * 0.1f));
+        ((resnet18_real *)(ar + 518967616))[i0] = ((((resnet18_real *)(st + 460032))[i0] * 0.9f) + ((((resnet18_real *)(ar + 290077248))[i0] / ((resnet18_real *)(ar + 365574208))[0]) * 0.1f));
     }
     }
-    /* add -> f32[], resnet18.dlm line 22 */
+    /* add -> f32[], resnet18.dlm line 21 */
     {
-    ((resnet18_real *)(ar + 63588224))[0] = (((resnet18_real *)(st + 311488))[0] + 1.0f);
+    ((resnet18_real *)(ar + 518969984))[0] = (((resnet18_real *)(st + 460288))[0] + 1.0f);
     }
-    /* sqrt -> f32[64, 1, 1], resnet18.dlm line 22 */
-    {
-    for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((resnet18_real *)(ar + 63588288))[i0] = sqrtf((((resnet18_real *)(ar + 63587968))[i0] + 1e-05f));
-    }
-    }
-    /* div -> f32[64, 1, 1], resnet18.dlm line 22 */
+    /* sqrt -> f32[64, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((resnet18_real *)(ar + 63587968))[i0] = (((resnet18_real *)(st + 310464))[i0] / ((resnet18_real *)(ar + 63588288))[i0]);
+        ((resnet18_real *)(ar + 518967872))[i0] = sqrtf((((resnet18_real *)(ar + 290077248))[i0] + 1e-05f));
     }
     }
-    /* sub -> f32[64, 1, 1], resnet18.dlm line 22 */
+    /* div -> f32[64, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((resnet18_real *)(ar + 63588544))[i0] = (((resnet18_real *)(st + 310720))[i0] - (((resnet18_real *)(ar + 63587712))[i0] * ((resnet18_real *)(ar + 63587968))[i0]));
+        ((resnet18_real *)(ar + 518968128))[i0] = (((resnet18_real *)(st + 459264))[i0] / ((resnet18_real *)(ar + 518967872))[i0]);
     }
     }
-    /* relu -> f32[batch 128, 64, 24, 24], resnet18.dlm line 26 */
+    /* sub -> f32[64, 1, 1], resnet18.dlm line 21 */
+    {
+    for (int64_t i0 = 0; i0 < 64; i0++) {
+        ((resnet18_real *)(ar + 327825472))[i0] = (((resnet18_real *)(st + 459520))[i0] - (((resnet18_real *)(ar + 518967104))[i0] * ((resnet18_real *)(ar + 518968128))[i0]));
+    }
+    }
+    /* relu -> f32[batch 128, 64, 24, 24], resnet18.dlm line 21 */
     {
     RESNET18_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((resnet18_real *)(ar + 290076736))[i0 * 36864 + i1 * 576 + i2] = relu((((((resnet18_real *)(ar + 308951104))[i0 * 36864 + i1 * 576 + i2] * ((resnet18_real *)(ar + 63587968))[i1]) + ((resnet18_real *)(ar + 63588544))[i1]) + ((resnet18_real *)(ar + 44711488))[i0 * 36864 + i1 * 576 + i2]));
+                ((resnet18_real *)(ar + 290076736))[i0 * 36864 + i1 * 576 + i2] = relu(((((resnet18_real *)(ar + 308951104))[i0 * 36864 + i1 * 576 + i2] * ((resnet18_real *)(ar + 518968128))[i1]) + ((resnet18_real *)(ar + 327825472))[i1]));
             }
         }
     }
     }
-    /* conv2d -> f32[batch 128, 64, 24, 24], resnet18.dlm line 20 */
+    /* conv2d -> f32[batch 128, 64, 24, 24], resnet18.dlm line 22 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 290076736)), ((resnet18_real *)(st + 311552)), ((resnet18_real *)(ar + 327825472)), (resnet18_real *)(ar + 63588544), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 290076736)), ((resnet18_real *)(st + 460352)), ((resnet18_real *)(ar + 327825472)), (resnet18_real *)(ar + 346699840), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
-    /* add -> f32[batch 128, 64, 24, 24], resnet18.dlm line 20 */
+    /* add -> f32[batch 128, 64, 24, 24], resnet18.dlm line 22 */
     {
     RESNET18_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((resnet18_real *)(ar + 346699840))[i0 * 36864 + i1 * 576 + i2] = (((resnet18_real *)(ar + 327825472))[i0 * 36864 + i1 * 576 + i2] + ((resnet18_real *)(st + 459008))[i1]);
+                ((resnet18_real *)(ar + 346699840))[i0 * 36864 + i1 * 576 + i2] = (((resnet18_real *)(ar + 327825472))[i0 * 36864 + i1 * 576 + i2] + ((resnet18_real *)(st + 607808))[i1]);
             }
         }
     }
     }
-    /* moments -> f32[2, 64], resnet18.dlm line 21 */
+    /* moments -> f32[2, 64], resnet18.dlm line 22 */
     {
     RESNET18_PARALLEL_FOR
     for (int64_t c = 0; c < 64; c++) {
@@ -2410,140 +2498,52 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
             }
         }
         double m = s / (double)(n * 576), v = q / (double)(n * 576) - m * m;
-        ((resnet18_real *)(ar + 63588544))[c] = (resnet18_real)(shift + m);
-        ((resnet18_real *)(ar + 63588544))[64 + c] = (resnet18_real)(v > 0 ? v : 0);
-    }
-    }
-    /* slice -> f32[1, 64], resnet18.dlm line 21 */
-    {
-    for (int64_t i = 0; i < 1; i++)
-        memcpy(((resnet18_real *)(ar + 63589056)) + i * 64, ((resnet18_real *)(ar + 63588544)) + i * 128 + 0, 64 * sizeof(resnet18_real));
-    }
-    /* slice -> f32[1, 64], resnet18.dlm line 21 */
-    {
-    for (int64_t i = 0; i < 1; i++)
-        memcpy(((resnet18_real *)(ar + 63589312)) + i * 64, ((resnet18_real *)(ar + 63588544)) + i * 128 + 64, 64 * sizeof(resnet18_real));
-    }
-    /* add -> f32[64], resnet18.dlm line 21 */
-    {
-    for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((resnet18_real *)(ar + 63588544))[i0] = ((((resnet18_real *)(st + 459776))[i0] * 0.9f) + (((resnet18_real *)(ar + 63589056))[i0] * 0.1f));
-    }
-    }
-    /* add -> f32[64], resnet18.dlm line 21 */
-    {
-    for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((resnet18_real *)(ar + 63588800))[i0] = ((((resnet18_real *)(st + 460032))[i0] * 0.9f) + ((((resnet18_real *)(ar + 63589312))[i0] / ((resnet18_real *)(ar + 44710400))[0]) * 0.1f));
-    }
-    }
-    /* add -> f32[], resnet18.dlm line 21 */
-    {
-    ((resnet18_real *)(ar + 63589568))[0] = (((resnet18_real *)(st + 460288))[0] + 1.0f);
-    }
-    /* sqrt -> f32[64, 1, 1], resnet18.dlm line 21 */
-    {
-    for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((resnet18_real *)(ar + 63589632))[i0] = sqrtf((((resnet18_real *)(ar + 63589312))[i0] + 1e-05f));
-    }
-    }
-    /* div -> f32[64, 1, 1], resnet18.dlm line 21 */
-    {
-    for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((resnet18_real *)(ar + 63589312))[i0] = (((resnet18_real *)(st + 459264))[i0] / ((resnet18_real *)(ar + 63589632))[i0]);
-    }
-    }
-    /* sub -> f32[64, 1, 1], resnet18.dlm line 21 */
-    {
-    for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((resnet18_real *)(ar + 63589888))[i0] = (((resnet18_real *)(st + 459520))[i0] - (((resnet18_real *)(ar + 63589056))[i0] * ((resnet18_real *)(ar + 63589312))[i0]));
-    }
-    }
-    /* relu -> f32[batch 128, 64, 24, 24], resnet18.dlm line 21 */
-    {
-    RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 64; i1++) {
-            for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((resnet18_real *)(ar + 327825472))[i0 * 36864 + i1 * 576 + i2] = relu(((((resnet18_real *)(ar + 346699840))[i0 * 36864 + i1 * 576 + i2] * ((resnet18_real *)(ar + 63589312))[i1]) + ((resnet18_real *)(ar + 63589888))[i1]));
-            }
-        }
-    }
-    }
-    /* conv2d -> f32[batch 128, 64, 24, 24], resnet18.dlm line 22 */
-    {
-    conv2d_fwd(((resnet18_real *)(ar + 327825472)), ((resnet18_real *)(st + 460352)), ((resnet18_real *)(ar + 365574208)), (resnet18_real *)(ar + 63589888), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
-    }
-    /* add -> f32[batch 128, 64, 24, 24], resnet18.dlm line 22 */
-    {
-    RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 64; i1++) {
-            for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((resnet18_real *)(ar + 384448576))[i0 * 36864 + i1 * 576 + i2] = (((resnet18_real *)(ar + 365574208))[i0 * 36864 + i1 * 576 + i2] + ((resnet18_real *)(st + 607808))[i1]);
-            }
-        }
-    }
-    }
-    /* moments -> f32[2, 64], resnet18.dlm line 22 */
-    {
-    RESNET18_PARALLEL_FOR
-    for (int64_t c = 0; c < 64; c++) {
-        double shift = (double)((resnet18_real *)(ar + 384448576))[c * 576], s = 0.0, q = 0.0;
-        for (int64_t i = 0; i < n; i++) {
-            const resnet18_real *p = ((resnet18_real *)(ar + 384448576)) + (i * 64 + c) * 576;
-            for (int64_t j = 0; j < 576; j++) {
-                double d = (double)p[j] - shift;
-                s += d;
-                q += d * d;
-            }
-        }
-        double m = s / (double)(n * 576), v = q / (double)(n * 576) - m * m;
-        ((resnet18_real *)(ar + 63589888))[c] = (resnet18_real)(shift + m);
-        ((resnet18_real *)(ar + 63589888))[64 + c] = (resnet18_real)(v > 0 ? v : 0);
+        ((resnet18_real *)(ar + 327825472))[c] = (resnet18_real)(shift + m);
+        ((resnet18_real *)(ar + 327825472))[64 + c] = (resnet18_real)(v > 0 ? v : 0);
     }
     }
     /* slice -> f32[1, 64], resnet18.dlm line 22 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((resnet18_real *)(ar + 63590400)) + i * 64, ((resnet18_real *)(ar + 63589888)) + i * 128 + 0, 64 * sizeof(resnet18_real));
+        memcpy(((resnet18_real *)(ar + 518968384)) + i * 64, ((resnet18_real *)(ar + 327825472)) + i * 128 + 0, 64 * sizeof(resnet18_real));
     }
     /* slice -> f32[1, 64], resnet18.dlm line 22 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((resnet18_real *)(ar + 63590656)) + i * 64, ((resnet18_real *)(ar + 63589888)) + i * 128 + 64, 64 * sizeof(resnet18_real));
+        memcpy(((resnet18_real *)(ar + 327825984)) + i * 64, ((resnet18_real *)(ar + 327825472)) + i * 128 + 64, 64 * sizeof(resnet18_real));
     }
     /* add -> f32[64], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((resnet18_real *)(ar + 63589888))[i0] = ((((resnet18_real *)(st + 608576))[i0] * 0.9f) + (((resnet18_real *)(ar + 63590400))[i0] * 0.1f));
+        ((resnet18_real *)(ar + 518968640))[i0] = ((((resnet18_real *)(st + 608576))[i0] * 0.9f) + (((resnet18_real *)(ar + 518968384))[i0] * 0.1f));
     }
     }
     /* add -> f32[64], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((resnet18_real *)(ar + 63590144))[i0] = ((((resnet18_real *)(st + 608832))[i0] * 0.9f) + ((((resnet18_real *)(ar + 63590656))[i0] / ((resnet18_real *)(ar + 44710400))[0]) * 0.1f));
+        ((resnet18_real *)(ar + 518968896))[i0] = ((((resnet18_real *)(st + 608832))[i0] * 0.9f) + ((((resnet18_real *)(ar + 327825984))[i0] / ((resnet18_real *)(ar + 365574208))[0]) * 0.1f));
     }
     }
     /* add -> f32[], resnet18.dlm line 22 */
     {
-    ((resnet18_real *)(ar + 44710400))[0] = (((resnet18_real *)(st + 609088))[0] + 1.0f);
+    ((resnet18_real *)(ar + 518970048))[0] = (((resnet18_real *)(st + 609088))[0] + 1.0f);
     }
     /* sqrt -> f32[64, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((resnet18_real *)(ar + 63590912))[i0] = sqrtf((((resnet18_real *)(ar + 63590656))[i0] + 1e-05f));
+        ((resnet18_real *)(ar + 518969152))[i0] = sqrtf((((resnet18_real *)(ar + 327825984))[i0] + 1e-05f));
     }
     }
     /* div -> f32[64, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((resnet18_real *)(ar + 63590656))[i0] = (((resnet18_real *)(st + 608064))[i0] / ((resnet18_real *)(ar + 63590912))[i0]);
+        ((resnet18_real *)(ar + 518969408))[i0] = (((resnet18_real *)(st + 608064))[i0] / ((resnet18_real *)(ar + 518969152))[i0]);
     }
     }
     /* sub -> f32[64, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((resnet18_real *)(ar + 63591168))[i0] = (((resnet18_real *)(st + 608320))[i0] - (((resnet18_real *)(ar + 63590400))[i0] * ((resnet18_real *)(ar + 63590656))[i0]));
+        ((resnet18_real *)(ar + 365574208))[i0] = (((resnet18_real *)(st + 608320))[i0] - (((resnet18_real *)(ar + 518968384))[i0] * ((resnet18_real *)(ar + 518969408))[i0]));
     }
     }
     /* relu -> f32[batch 128, 64, 24, 24], resnet18.dlm line 26 */
@@ -2552,14 +2552,14 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((resnet18_real *)(ar + 365574208))[i0 * 36864 + i1 * 576 + i2] = relu((((((resnet18_real *)(ar + 384448576))[i0 * 36864 + i1 * 576 + i2] * ((resnet18_real *)(ar + 63590656))[i1]) + ((resnet18_real *)(ar + 63591168))[i1]) + ((resnet18_real *)(ar + 290076736))[i0 * 36864 + i1 * 576 + i2]));
+                ((resnet18_real *)(ar + 327825472))[i0 * 36864 + i1 * 576 + i2] = relu((((((resnet18_real *)(ar + 346699840))[i0 * 36864 + i1 * 576 + i2] * ((resnet18_real *)(ar + 518969408))[i1]) + ((resnet18_real *)(ar + 365574208))[i1]) + ((resnet18_real *)(ar + 252328000))[i0 * 36864 + i1 * 576 + i2]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 128, 12, 12], resnet18.dlm line 20 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 365574208)), ((resnet18_real *)(st + 609152)), ((resnet18_real *)(ar + 63591168)), (resnet18_real *)(ar + 73028352), n, 128, 8, 64, 24, 24, 3, 3, 12, 12, 2, 2, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 327825472)), ((resnet18_real *)(st + 609152)), ((resnet18_real *)(ar + 365574208)), (resnet18_real *)(ar + 375011392), n, 128, 8, 64, 24, 24, 3, 3, 12, 12, 2, 2, 1, 1);
     }
     /* add -> f32[batch 128, 128, 12, 12], resnet18.dlm line 20 */
     {
@@ -2567,7 +2567,7 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((resnet18_real *)(ar + 101334592))[i0 * 18432 + i1 * 144 + i2] = (((resnet18_real *)(ar + 63591168))[i0 * 18432 + i1 * 144 + i2] + ((resnet18_real *)(st + 904064))[i1]);
+                ((resnet18_real *)(ar + 384448576))[i0 * 18432 + i1 * 144 + i2] = (((resnet18_real *)(ar + 365574208))[i0 * 18432 + i1 * 144 + i2] + ((resnet18_real *)(st + 904064))[i1]);
             }
         }
     }
@@ -2576,9 +2576,9 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     {
     RESNET18_PARALLEL_FOR
     for (int64_t c = 0; c < 128; c++) {
-        double shift = (double)((resnet18_real *)(ar + 101334592))[c * 144], s = 0.0, q = 0.0;
+        double shift = (double)((resnet18_real *)(ar + 384448576))[c * 144], s = 0.0, q = 0.0;
         for (int64_t i = 0; i < n; i++) {
-            const resnet18_real *p = ((resnet18_real *)(ar + 101334592)) + (i * 128 + c) * 144;
+            const resnet18_real *p = ((resnet18_real *)(ar + 384448576)) + (i * 128 + c) * 144;
             for (int64_t j = 0; j < 144; j++) {
                 double d = (double)p[j] - shift;
                 s += d;
@@ -2586,60 +2586,60 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
             }
         }
         double m = s / (double)(n * 144), v = q / (double)(n * 144) - m * m;
-        ((resnet18_real *)(ar + 63591168))[c] = (resnet18_real)(shift + m);
-        ((resnet18_real *)(ar + 63591168))[128 + c] = (resnet18_real)(v > 0 ? v : 0);
+        ((resnet18_real *)(ar + 365574208))[c] = (resnet18_real)(shift + m);
+        ((resnet18_real *)(ar + 365574208))[128 + c] = (resnet18_real)(v > 0 ? v : 0);
     }
     }
     /* slice -> f32[1, 128], resnet18.dlm line 21 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((resnet18_real *)(ar + 63592192)) + i * 128, ((resnet18_real *)(ar + 63591168)) + i * 256 + 0, 128 * sizeof(resnet18_real));
+        memcpy(((resnet18_real *)(ar + 518953024)) + i * 128, ((resnet18_real *)(ar + 365574208)) + i * 256 + 0, 128 * sizeof(resnet18_real));
     }
     /* slice -> f32[1, 128], resnet18.dlm line 21 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((resnet18_real *)(ar + 63592704)) + i * 128, ((resnet18_real *)(ar + 63591168)) + i * 256 + 128, 128 * sizeof(resnet18_real));
+        memcpy(((resnet18_real *)(ar + 365575232)) + i * 128, ((resnet18_real *)(ar + 365574208)) + i * 256 + 128, 128 * sizeof(resnet18_real));
     }
     /* divcount -> f32[], resnet18.dlm line 21 */
     {
-    ((resnet18_real *)(ar + 63591168))[0] = (1.0f / (resnet18_real)(144 * n));
+    ((resnet18_real *)(ar + 518970112))[0] = (1.0f / (resnet18_real)(144 * n));
     }
     /* sub -> f32[], resnet18.dlm line 21 */
     {
-    ((resnet18_real *)(ar + 63591232))[0] = (1.0f - ((resnet18_real *)(ar + 63591168))[0]);
+    ((resnet18_real *)(ar + 380909632))[0] = (1.0f - ((resnet18_real *)(ar + 518970112))[0]);
     }
     /* add -> f32[128], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((resnet18_real *)(ar + 63591296))[i0] = ((((resnet18_real *)(st + 905600))[i0] * 0.9f) + (((resnet18_real *)(ar + 63592192))[i0] * 0.1f));
+        ((resnet18_real *)(ar + 518953536))[i0] = ((((resnet18_real *)(st + 905600))[i0] * 0.9f) + (((resnet18_real *)(ar + 518953024))[i0] * 0.1f));
     }
     }
     /* add -> f32[128], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((resnet18_real *)(ar + 63593216))[i0] = ((((resnet18_real *)(st + 906112))[i0] * 0.9f) + ((((resnet18_real *)(ar + 63592704))[i0] / ((resnet18_real *)(ar + 63591232))[0]) * 0.1f));
+        ((resnet18_real *)(ar + 518954048))[i0] = ((((resnet18_real *)(st + 906112))[i0] * 0.9f) + ((((resnet18_real *)(ar + 365575232))[i0] / ((resnet18_real *)(ar + 380909632))[0]) * 0.1f));
     }
     }
     /* add -> f32[], resnet18.dlm line 21 */
     {
-    ((resnet18_real *)(ar + 63591808))[0] = (((resnet18_real *)(st + 906624))[0] + 1.0f);
+    ((resnet18_real *)(ar + 518970176))[0] = (((resnet18_real *)(st + 906624))[0] + 1.0f);
     }
     /* sqrt -> f32[128, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((resnet18_real *)(ar + 63593728))[i0] = sqrtf((((resnet18_real *)(ar + 63592704))[i0] + 1e-05f));
+        ((resnet18_real *)(ar + 518954560))[i0] = sqrtf((((resnet18_real *)(ar + 365575232))[i0] + 1e-05f));
     }
     }
     /* div -> f32[128, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((resnet18_real *)(ar + 63592704))[i0] = (((resnet18_real *)(st + 904576))[i0] / ((resnet18_real *)(ar + 63593728))[i0]);
+        ((resnet18_real *)(ar + 518955072))[i0] = (((resnet18_real *)(st + 904576))[i0] / ((resnet18_real *)(ar + 518954560))[i0]);
     }
     }
     /* sub -> f32[128, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((resnet18_real *)(ar + 63594240))[i0] = (((resnet18_real *)(st + 905088))[i0] - (((resnet18_real *)(ar + 63592192))[i0] * ((resnet18_real *)(ar + 63592704))[i0]));
+        ((resnet18_real *)(ar + 365574208))[i0] = (((resnet18_real *)(st + 905088))[i0] - (((resnet18_real *)(ar + 518953024))[i0] * ((resnet18_real *)(ar + 518955072))[i0]));
     }
     }
     /* relu -> f32[batch 128, 128, 12, 12], resnet18.dlm line 21 */
@@ -2648,14 +2648,14 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((resnet18_real *)(ar + 63594752))[i0 * 18432 + i1 * 144 + i2] = relu(((((resnet18_real *)(ar + 101334592))[i0 * 18432 + i1 * 144 + i2] * ((resnet18_real *)(ar + 63592704))[i1]) + ((resnet18_real *)(ar + 63594240))[i1]));
+                ((resnet18_real *)(ar + 393885760))[i0 * 18432 + i1 * 144 + i2] = relu(((((resnet18_real *)(ar + 384448576))[i0 * 18432 + i1 * 144 + i2] * ((resnet18_real *)(ar + 518955072))[i1]) + ((resnet18_real *)(ar + 365574208))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 128, 12, 12], resnet18.dlm line 22 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 63594752)), ((resnet18_real *)(st + 906688)), ((resnet18_real *)(ar + 403322944)), (resnet18_real *)(ar + 73031936), n, 128, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 393885760)), ((resnet18_real *)(st + 906688)), ((resnet18_real *)(ar + 365574208)), (resnet18_real *)(ar + 375011392), n, 128, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 128, 12, 12], resnet18.dlm line 22 */
     {
@@ -2663,7 +2663,7 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((resnet18_real *)(ar + 412760128))[i0 * 18432 + i1 * 144 + i2] = (((resnet18_real *)(ar + 403322944))[i0 * 18432 + i1 * 144 + i2] + ((resnet18_real *)(st + 1496512))[i1]);
+                ((resnet18_real *)(ar + 403322944))[i0 * 18432 + i1 * 144 + i2] = (((resnet18_real *)(ar + 365574208))[i0 * 18432 + i1 * 144 + i2] + ((resnet18_real *)(st + 1496512))[i1]);
             }
         }
     }
@@ -2672,9 +2672,9 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     {
     RESNET18_PARALLEL_FOR
     for (int64_t c = 0; c < 128; c++) {
-        double shift = (double)((resnet18_real *)(ar + 412760128))[c * 144], s = 0.0, q = 0.0;
+        double shift = (double)((resnet18_real *)(ar + 403322944))[c * 144], s = 0.0, q = 0.0;
         for (int64_t i = 0; i < n; i++) {
-            const resnet18_real *p = ((resnet18_real *)(ar + 412760128)) + (i * 128 + c) * 144;
+            const resnet18_real *p = ((resnet18_real *)(ar + 403322944)) + (i * 128 + c) * 144;
             for (int64_t j = 0; j < 144; j++) {
                 double d = (double)p[j] - shift;
                 s += d;
@@ -2682,57 +2682,57 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
             }
         }
         double m = s / (double)(n * 144), v = q / (double)(n * 144) - m * m;
-        ((resnet18_real *)(ar + 73031936))[c] = (resnet18_real)(shift + m);
-        ((resnet18_real *)(ar + 73031936))[128 + c] = (resnet18_real)(v > 0 ? v : 0);
+        ((resnet18_real *)(ar + 365574208))[c] = (resnet18_real)(shift + m);
+        ((resnet18_real *)(ar + 365574208))[128 + c] = (resnet18_real)(v > 0 ? v : 0);
     }
     }
     /* slice -> f32[1, 128], resnet18.dlm line 22 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((resnet18_real *)(ar + 63594240)) + i * 128, ((resnet18_real *)(ar + 73031936)) + i * 256 + 0, 128 * sizeof(resnet18_real));
+        memcpy(((resnet18_real *)(ar + 518955584)) + i * 128, ((resnet18_real *)(ar + 365574208)) + i * 256 + 0, 128 * sizeof(resnet18_real));
     }
     /* slice -> f32[1, 128], resnet18.dlm line 22 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((resnet18_real *)(ar + 73032960)) + i * 128, ((resnet18_real *)(ar + 73031936)) + i * 256 + 128, 128 * sizeof(resnet18_real));
+        memcpy(((resnet18_real *)(ar + 365575232)) + i * 128, ((resnet18_real *)(ar + 365574208)) + i * 256 + 128, 128 * sizeof(resnet18_real));
     }
     /* add -> f32[128], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((resnet18_real *)(ar + 73031936))[i0] = ((((resnet18_real *)(st + 1498048))[i0] * 0.9f) + (((resnet18_real *)(ar + 63594240))[i0] * 0.1f));
+        ((resnet18_real *)(ar + 518956096))[i0] = ((((resnet18_real *)(st + 1498048))[i0] * 0.9f) + (((resnet18_real *)(ar + 518955584))[i0] * 0.1f));
     }
     }
     /* add -> f32[128], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((resnet18_real *)(ar + 73032448))[i0] = ((((resnet18_real *)(st + 1498560))[i0] * 0.9f) + ((((resnet18_real *)(ar + 73032960))[i0] / ((resnet18_real *)(ar + 63591232))[0]) * 0.1f));
+        ((resnet18_real *)(ar + 518956608))[i0] = ((((resnet18_real *)(st + 1498560))[i0] * 0.9f) + ((((resnet18_real *)(ar + 365575232))[i0] / ((resnet18_real *)(ar + 380909632))[0]) * 0.1f));
     }
     }
     /* add -> f32[], resnet18.dlm line 22 */
     {
-    ((resnet18_real *)(ar + 63591872))[0] = (((resnet18_real *)(st + 1499072))[0] + 1.0f);
+    ((resnet18_real *)(ar + 518970240))[0] = (((resnet18_real *)(st + 1499072))[0] + 1.0f);
     }
     /* sqrt -> f32[128, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((resnet18_real *)(ar + 73033472))[i0] = sqrtf((((resnet18_real *)(ar + 73032960))[i0] + 1e-05f));
+        ((resnet18_real *)(ar + 518957120))[i0] = sqrtf((((resnet18_real *)(ar + 365575232))[i0] + 1e-05f));
     }
     }
     /* div -> f32[128, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((resnet18_real *)(ar + 73032960))[i0] = (((resnet18_real *)(st + 1497024))[i0] / ((resnet18_real *)(ar + 73033472))[i0]);
+        ((resnet18_real *)(ar + 518957632))[i0] = (((resnet18_real *)(st + 1497024))[i0] / ((resnet18_real *)(ar + 518957120))[i0]);
     }
     }
     /* sub -> f32[128, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((resnet18_real *)(ar + 73033984))[i0] = (((resnet18_real *)(st + 1497536))[i0] - (((resnet18_real *)(ar + 63594240))[i0] * ((resnet18_real *)(ar + 73032960))[i0]));
+        ((resnet18_real *)(ar + 378107968))[i0] = (((resnet18_real *)(st + 1497536))[i0] - (((resnet18_real *)(ar + 518955584))[i0] * ((resnet18_real *)(ar + 518957632))[i0]));
     }
     }
     /* conv2d -> f32[batch 128, 128, 12, 12], resnet18.dlm line 24 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 365574208)), ((resnet18_real *)(st + 1499136)), ((resnet18_real *)(ar + 403322944)), (resnet18_real *)(ar + 73034496), n, 128, 28, 64, 24, 24, 1, 1, 12, 12, 2, 2, 0, 0);
+    conv2d_fwd(((resnet18_real *)(ar + 327825472)), ((resnet18_real *)(st + 1499136)), ((resnet18_real *)(ar + 365574208)), (resnet18_real *)(ar + 375011392), n, 128, 28, 64, 24, 24, 1, 1, 12, 12, 2, 2, 0, 0);
     }
     /* relu -> f32[batch 128, 128, 12, 12], resnet18.dlm line 26 */
     {
@@ -2740,14 +2740,14 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((resnet18_real *)(ar + 422197312))[i0 * 18432 + i1 * 144 + i2] = relu((((((resnet18_real *)(ar + 412760128))[i0 * 18432 + i1 * 144 + i2] * ((resnet18_real *)(ar + 73032960))[i1]) + ((resnet18_real *)(ar + 73033984))[i1]) + (((resnet18_real *)(ar + 403322944))[i0 * 18432 + i1 * 144 + i2] + ((resnet18_real *)(st + 1531904))[i1])));
+                ((resnet18_real *)(ar + 412760128))[i0 * 18432 + i1 * 144 + i2] = relu((((((resnet18_real *)(ar + 403322944))[i0 * 18432 + i1 * 144 + i2] * ((resnet18_real *)(ar + 518957632))[i1]) + ((resnet18_real *)(ar + 378107968))[i1]) + (((resnet18_real *)(ar + 365574208))[i0 * 18432 + i1 * 144 + i2] + ((resnet18_real *)(st + 1531904))[i1])));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 128, 12, 12], resnet18.dlm line 20 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 422197312)), ((resnet18_real *)(st + 1532416)), ((resnet18_real *)(ar + 403322944)), (resnet18_real *)(ar + 73033984), n, 128, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 412760128)), ((resnet18_real *)(st + 1532416)), ((resnet18_real *)(ar + 365574208)), (resnet18_real *)(ar + 375011392), n, 128, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 128, 12, 12], resnet18.dlm line 20 */
     {
@@ -2755,7 +2755,7 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((resnet18_real *)(ar + 431634496))[i0 * 18432 + i1 * 144 + i2] = (((resnet18_real *)(ar + 403322944))[i0 * 18432 + i1 * 144 + i2] + ((resnet18_real *)(st + 2122240))[i1]);
+                ((resnet18_real *)(ar + 422197312))[i0 * 18432 + i1 * 144 + i2] = (((resnet18_real *)(ar + 365574208))[i0 * 18432 + i1 * 144 + i2] + ((resnet18_real *)(st + 2122240))[i1]);
             }
         }
     }
@@ -2764,9 +2764,9 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     {
     RESNET18_PARALLEL_FOR
     for (int64_t c = 0; c < 128; c++) {
-        double shift = (double)((resnet18_real *)(ar + 431634496))[c * 144], s = 0.0, q = 0.0;
+        double shift = (double)((resnet18_real *)(ar + 422197312))[c * 144], s = 0.0, q = 0.0;
         for (int64_t i = 0; i < n; i++) {
-            const resnet18_real *p = ((resnet18_real *)(ar + 431634496)) + (i * 128 + c) * 144;
+            const resnet18_real *p = ((resnet18_real *)(ar + 422197312)) + (i * 128 + c) * 144;
             for (int64_t j = 0; j < 144; j++) {
                 double d = (double)p[j] - shift;
                 s += d;
@@ -2774,52 +2774,52 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
             }
         }
         double m = s / (double)(n * 144), v = q / (double)(n * 144) - m * m;
-        ((resnet18_real *)(ar + 73033984))[c] = (resnet18_real)(shift + m);
-        ((resnet18_real *)(ar + 73033984))[128 + c] = (resnet18_real)(v > 0 ? v : 0);
+        ((resnet18_real *)(ar + 365574208))[c] = (resnet18_real)(shift + m);
+        ((resnet18_real *)(ar + 365574208))[128 + c] = (resnet18_real)(v > 0 ? v : 0);
     }
     }
     /* slice -> f32[1, 128], resnet18.dlm line 21 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((resnet18_real *)(ar + 73035008)) + i * 128, ((resnet18_real *)(ar + 73033984)) + i * 256 + 0, 128 * sizeof(resnet18_real));
+        memcpy(((resnet18_real *)(ar + 518958144)) + i * 128, ((resnet18_real *)(ar + 365574208)) + i * 256 + 0, 128 * sizeof(resnet18_real));
     }
     /* slice -> f32[1, 128], resnet18.dlm line 21 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((resnet18_real *)(ar + 73035520)) + i * 128, ((resnet18_real *)(ar + 73033984)) + i * 256 + 128, 128 * sizeof(resnet18_real));
+        memcpy(((resnet18_real *)(ar + 365575232)) + i * 128, ((resnet18_real *)(ar + 365574208)) + i * 256 + 128, 128 * sizeof(resnet18_real));
     }
     /* add -> f32[128], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((resnet18_real *)(ar + 73033984))[i0] = ((((resnet18_real *)(st + 2123776))[i0] * 0.9f) + (((resnet18_real *)(ar + 73035008))[i0] * 0.1f));
+        ((resnet18_real *)(ar + 518958656))[i0] = ((((resnet18_real *)(st + 2123776))[i0] * 0.9f) + (((resnet18_real *)(ar + 518958144))[i0] * 0.1f));
     }
     }
     /* add -> f32[128], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((resnet18_real *)(ar + 73034496))[i0] = ((((resnet18_real *)(st + 2124288))[i0] * 0.9f) + ((((resnet18_real *)(ar + 73035520))[i0] / ((resnet18_real *)(ar + 63591232))[0]) * 0.1f));
+        ((resnet18_real *)(ar + 518959168))[i0] = ((((resnet18_real *)(st + 2124288))[i0] * 0.9f) + ((((resnet18_real *)(ar + 365575232))[i0] / ((resnet18_real *)(ar + 380909632))[0]) * 0.1f));
     }
     }
     /* add -> f32[], resnet18.dlm line 21 */
     {
-    ((resnet18_real *)(ar + 63591936))[0] = (((resnet18_real *)(st + 2124800))[0] + 1.0f);
+    ((resnet18_real *)(ar + 518970304))[0] = (((resnet18_real *)(st + 2124800))[0] + 1.0f);
     }
     /* sqrt -> f32[128, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((resnet18_real *)(ar + 73036032))[i0] = sqrtf((((resnet18_real *)(ar + 73035520))[i0] + 1e-05f));
+        ((resnet18_real *)(ar + 518959680))[i0] = sqrtf((((resnet18_real *)(ar + 365575232))[i0] + 1e-05f));
     }
     }
     /* div -> f32[128, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((resnet18_real *)(ar + 73035520))[i0] = (((resnet18_real *)(st + 2122752))[i0] / ((resnet18_real *)(ar + 73036032))[i0]);
+        ((resnet18_real *)(ar + 518960192))[i0] = (((resnet18_real *)(st + 2122752))[i0] / ((resnet18_real *)(ar + 518959680))[i0]);
     }
     }
     /* sub -> f32[128, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((resnet18_real *)(ar + 73036544))[i0] = (((resnet18_real *)(st + 2123264))[i0] - (((resnet18_real *)(ar + 73035008))[i0] * ((resnet18_real *)(ar + 73035520))[i0]));
+        ((resnet18_real *)(ar + 365574208))[i0] = (((resnet18_real *)(st + 2123264))[i0] - (((resnet18_real *)(ar + 518958144))[i0] * ((resnet18_real *)(ar + 518960192))[i0]));
     }
     }
     /* relu -> f32[batch 128, 128, 12, 12], resnet18.dlm line 21 */
@@ -2828,14 +2828,14 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((resnet18_real *)(ar + 403322944))[i0 * 18432 + i1 * 144 + i2] = relu(((((resnet18_real *)(ar + 431634496))[i0 * 18432 + i1 * 144 + i2] * ((resnet18_real *)(ar + 73035520))[i1]) + ((resnet18_real *)(ar + 73036544))[i1]));
+                ((resnet18_real *)(ar + 431634496))[i0 * 18432 + i1 * 144 + i2] = relu(((((resnet18_real *)(ar + 422197312))[i0 * 18432 + i1 * 144 + i2] * ((resnet18_real *)(ar + 518960192))[i1]) + ((resnet18_real *)(ar + 365574208))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 128, 12, 12], resnet18.dlm line 22 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 403322944)), ((resnet18_real *)(st + 2124864)), ((resnet18_real *)(ar + 441071680)), (resnet18_real *)(ar + 73036544), n, 128, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 431634496)), ((resnet18_real *)(st + 2124864)), ((resnet18_real *)(ar + 365574208)), (resnet18_real *)(ar + 375011392), n, 128, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 128, 12, 12], resnet18.dlm line 22 */
     {
@@ -2843,7 +2843,7 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((resnet18_real *)(ar + 450508864))[i0 * 18432 + i1 * 144 + i2] = (((resnet18_real *)(ar + 441071680))[i0 * 18432 + i1 * 144 + i2] + ((resnet18_real *)(st + 2714688))[i1]);
+                ((resnet18_real *)(ar + 441071680))[i0 * 18432 + i1 * 144 + i2] = (((resnet18_real *)(ar + 365574208))[i0 * 18432 + i1 * 144 + i2] + ((resnet18_real *)(st + 2714688))[i1]);
             }
         }
     }
@@ -2852,9 +2852,9 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     {
     RESNET18_PARALLEL_FOR
     for (int64_t c = 0; c < 128; c++) {
-        double shift = (double)((resnet18_real *)(ar + 450508864))[c * 144], s = 0.0, q = 0.0;
+        double shift = (double)((resnet18_real *)(ar + 441071680))[c * 144], s = 0.0, q = 0.0;
         for (int64_t i = 0; i < n; i++) {
-            const resnet18_real *p = ((resnet18_real *)(ar + 450508864)) + (i * 128 + c) * 144;
+            const resnet18_real *p = ((resnet18_real *)(ar + 441071680)) + (i * 128 + c) * 144;
             for (int64_t j = 0; j < 144; j++) {
                 double d = (double)p[j] - shift;
                 s += d;
@@ -2862,52 +2862,52 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
             }
         }
         double m = s / (double)(n * 144), v = q / (double)(n * 144) - m * m;
-        ((resnet18_real *)(ar + 73036544))[c] = (resnet18_real)(shift + m);
-        ((resnet18_real *)(ar + 73036544))[128 + c] = (resnet18_real)(v > 0 ? v : 0);
+        ((resnet18_real *)(ar + 365574208))[c] = (resnet18_real)(shift + m);
+        ((resnet18_real *)(ar + 365574208))[128 + c] = (resnet18_real)(v > 0 ? v : 0);
     }
     }
     /* slice -> f32[1, 128], resnet18.dlm line 22 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((resnet18_real *)(ar + 73037568)) + i * 128, ((resnet18_real *)(ar + 73036544)) + i * 256 + 0, 128 * sizeof(resnet18_real));
+        memcpy(((resnet18_real *)(ar + 518960704)) + i * 128, ((resnet18_real *)(ar + 365574208)) + i * 256 + 0, 128 * sizeof(resnet18_real));
     }
     /* slice -> f32[1, 128], resnet18.dlm line 22 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((resnet18_real *)(ar + 73038080)) + i * 128, ((resnet18_real *)(ar + 73036544)) + i * 256 + 128, 128 * sizeof(resnet18_real));
+        memcpy(((resnet18_real *)(ar + 365575232)) + i * 128, ((resnet18_real *)(ar + 365574208)) + i * 256 + 128, 128 * sizeof(resnet18_real));
     }
     /* add -> f32[128], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((resnet18_real *)(ar + 73036544))[i0] = ((((resnet18_real *)(st + 2716224))[i0] * 0.9f) + (((resnet18_real *)(ar + 73037568))[i0] * 0.1f));
+        ((resnet18_real *)(ar + 518961216))[i0] = ((((resnet18_real *)(st + 2716224))[i0] * 0.9f) + (((resnet18_real *)(ar + 518960704))[i0] * 0.1f));
     }
     }
     /* add -> f32[128], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((resnet18_real *)(ar + 73037056))[i0] = ((((resnet18_real *)(st + 2716736))[i0] * 0.9f) + ((((resnet18_real *)(ar + 73038080))[i0] / ((resnet18_real *)(ar + 63591232))[0]) * 0.1f));
+        ((resnet18_real *)(ar + 518961728))[i0] = ((((resnet18_real *)(st + 2716736))[i0] * 0.9f) + ((((resnet18_real *)(ar + 365575232))[i0] / ((resnet18_real *)(ar + 380909632))[0]) * 0.1f));
     }
     }
     /* add -> f32[], resnet18.dlm line 22 */
     {
-    ((resnet18_real *)(ar + 63591232))[0] = (((resnet18_real *)(st + 2717248))[0] + 1.0f);
+    ((resnet18_real *)(ar + 518970368))[0] = (((resnet18_real *)(st + 2717248))[0] + 1.0f);
     }
     /* sqrt -> f32[128, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((resnet18_real *)(ar + 73038592))[i0] = sqrtf((((resnet18_real *)(ar + 73038080))[i0] + 1e-05f));
+        ((resnet18_real *)(ar + 518962240))[i0] = sqrtf((((resnet18_real *)(ar + 365575232))[i0] + 1e-05f));
     }
     }
     /* div -> f32[128, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((resnet18_real *)(ar + 73038080))[i0] = (((resnet18_real *)(st + 2715200))[i0] / ((resnet18_real *)(ar + 73038592))[i0]);
+        ((resnet18_real *)(ar + 518962752))[i0] = (((resnet18_real *)(st + 2715200))[i0] / ((resnet18_real *)(ar + 518962240))[i0]);
     }
     }
     /* sub -> f32[128, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((resnet18_real *)(ar + 73039104))[i0] = (((resnet18_real *)(st + 2715712))[i0] - (((resnet18_real *)(ar + 73037568))[i0] * ((resnet18_real *)(ar + 73038080))[i0]));
+        ((resnet18_real *)(ar + 365574208))[i0] = (((resnet18_real *)(st + 2715712))[i0] - (((resnet18_real *)(ar + 518960704))[i0] * ((resnet18_real *)(ar + 518962752))[i0]));
     }
     }
     /* relu -> f32[batch 128, 128, 12, 12], resnet18.dlm line 26 */
@@ -2916,14 +2916,14 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((resnet18_real *)(ar + 441071680))[i0 * 18432 + i1 * 144 + i2] = relu((((((resnet18_real *)(ar + 450508864))[i0 * 18432 + i1 * 144 + i2] * ((resnet18_real *)(ar + 73038080))[i1]) + ((resnet18_real *)(ar + 73039104))[i1]) + ((resnet18_real *)(ar + 422197312))[i0 * 18432 + i1 * 144 + i2]));
+                ((resnet18_real *)(ar + 450508864))[i0 * 18432 + i1 * 144 + i2] = relu((((((resnet18_real *)(ar + 441071680))[i0 * 18432 + i1 * 144 + i2] * ((resnet18_real *)(ar + 518962752))[i1]) + ((resnet18_real *)(ar + 365574208))[i1]) + ((resnet18_real *)(ar + 412760128))[i0 * 18432 + i1 * 144 + i2]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 256, 6, 6], resnet18.dlm line 20 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 441071680)), ((resnet18_real *)(st + 2717312)), ((resnet18_real *)(ar + 73039104)), (resnet18_real *)(ar + 110771776), n, 256, 29, 128, 12, 12, 3, 3, 6, 6, 2, 2, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 450508864)), ((resnet18_real *)(st + 2717312)), ((resnet18_real *)(ar + 371454016)), (resnet18_real *)(ar + 365574208), n, 256, 29, 128, 12, 12, 3, 3, 6, 6, 2, 2, 1, 1);
     }
     /* add -> f32[batch 128, 256, 6, 6], resnet18.dlm line 20 */
     {
@@ -2931,7 +2931,7 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 256; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((resnet18_real *)(ar + 110771776))[i0 * 9216 + i1 * 36 + i2] = (((resnet18_real *)(ar + 73039104))[i0 * 9216 + i1 * 36 + i2] + ((resnet18_real *)(st + 3896960))[i1]);
+                ((resnet18_real *)(ar + 469383232))[i0 * 9216 + i1 * 36 + i2] = (((resnet18_real *)(ar + 371454016))[i0 * 9216 + i1 * 36 + i2] + ((resnet18_real *)(st + 3896960))[i1]);
             }
         }
     }
@@ -2940,9 +2940,9 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     {
     RESNET18_PARALLEL_FOR
     for (int64_t c = 0; c < 256; c++) {
-        double shift = (double)((resnet18_real *)(ar + 110771776))[c * 36], s = 0.0, q = 0.0;
+        double shift = (double)((resnet18_real *)(ar + 469383232))[c * 36], s = 0.0, q = 0.0;
         for (int64_t i = 0; i < n; i++) {
-            const resnet18_real *p = ((resnet18_real *)(ar + 110771776)) + (i * 256 + c) * 36;
+            const resnet18_real *p = ((resnet18_real *)(ar + 469383232)) + (i * 256 + c) * 36;
             for (int64_t j = 0; j < 36; j++) {
                 double d = (double)p[j] - shift;
                 s += d;
@@ -2950,60 +2950,60 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
             }
         }
         double m = s / (double)(n * 36), v = q / (double)(n * 36) - m * m;
-        ((resnet18_real *)(ar + 73039104))[c] = (resnet18_real)(shift + m);
-        ((resnet18_real *)(ar + 73039104))[256 + c] = (resnet18_real)(v > 0 ? v : 0);
+        ((resnet18_real *)(ar + 365574208))[c] = (resnet18_real)(shift + m);
+        ((resnet18_real *)(ar + 365574208))[256 + c] = (resnet18_real)(v > 0 ? v : 0);
     }
     }
     /* slice -> f32[1, 256], resnet18.dlm line 21 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((resnet18_real *)(ar + 73041152)) + i * 256, ((resnet18_real *)(ar + 73039104)) + i * 512 + 0, 256 * sizeof(resnet18_real));
+        memcpy(((resnet18_real *)(ar + 384213056)) + i * 256, ((resnet18_real *)(ar + 365574208)) + i * 512 + 0, 256 * sizeof(resnet18_real));
     }
     /* slice -> f32[1, 256], resnet18.dlm line 21 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((resnet18_real *)(ar + 73042176)) + i * 256, ((resnet18_real *)(ar + 73039104)) + i * 512 + 256, 256 * sizeof(resnet18_real));
+        memcpy(((resnet18_real *)(ar + 365576256)) + i * 256, ((resnet18_real *)(ar + 365574208)) + i * 512 + 256, 256 * sizeof(resnet18_real));
     }
     /* divcount -> f32[], resnet18.dlm line 21 */
     {
-    ((resnet18_real *)(ar + 63592000))[0] = (1.0f / (resnet18_real)(36 * n));
+    ((resnet18_real *)(ar + 384225344))[0] = (1.0f / (resnet18_real)(36 * n));
     }
     /* sub -> f32[], resnet18.dlm line 21 */
     {
-    ((resnet18_real *)(ar + 63592064))[0] = (1.0f - ((resnet18_real *)(ar + 63592000))[0]);
+    ((resnet18_real *)(ar + 380983360))[0] = (1.0f - ((resnet18_real *)(ar + 384225344))[0]);
     }
     /* add -> f32[256], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 256; i0++) {
-        ((resnet18_real *)(ar + 73039104))[i0] = ((((resnet18_real *)(st + 3900032))[i0] * 0.9f) + (((resnet18_real *)(ar + 73041152))[i0] * 0.1f));
+        ((resnet18_real *)(ar + 518944832))[i0] = ((((resnet18_real *)(st + 3900032))[i0] * 0.9f) + (((resnet18_real *)(ar + 384213056))[i0] * 0.1f));
     }
     }
     /* add -> f32[256], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 256; i0++) {
-        ((resnet18_real *)(ar + 73040128))[i0] = ((((resnet18_real *)(st + 3901056))[i0] * 0.9f) + ((((resnet18_real *)(ar + 73042176))[i0] / ((resnet18_real *)(ar + 63592064))[0]) * 0.1f));
+        ((resnet18_real *)(ar + 518945856))[i0] = ((((resnet18_real *)(st + 3901056))[i0] * 0.9f) + ((((resnet18_real *)(ar + 365576256))[i0] / ((resnet18_real *)(ar + 380983360))[0]) * 0.1f));
     }
     }
     /* add -> f32[], resnet18.dlm line 21 */
     {
-    ((resnet18_real *)(ar + 63592128))[0] = (((resnet18_real *)(st + 3902080))[0] + 1.0f);
+    ((resnet18_real *)(ar + 518970432))[0] = (((resnet18_real *)(st + 3902080))[0] + 1.0f);
     }
     /* sqrt -> f32[256, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 256; i0++) {
-        ((resnet18_real *)(ar + 73043200))[i0] = sqrtf((((resnet18_real *)(ar + 73042176))[i0] + 1e-05f));
+        ((resnet18_real *)(ar + 384214080))[i0] = sqrtf((((resnet18_real *)(ar + 365576256))[i0] + 1e-05f));
     }
     }
     /* div -> f32[256, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 256; i0++) {
-        ((resnet18_real *)(ar + 73042176))[i0] = (((resnet18_real *)(st + 3897984))[i0] / ((resnet18_real *)(ar + 73043200))[i0]);
+        ((resnet18_real *)(ar + 384215104))[i0] = (((resnet18_real *)(st + 3897984))[i0] / ((resnet18_real *)(ar + 384214080))[i0]);
     }
     }
     /* sub -> f32[256, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 256; i0++) {
-        ((resnet18_real *)(ar + 73044224))[i0] = (((resnet18_real *)(st + 3899008))[i0] - (((resnet18_real *)(ar + 73041152))[i0] * ((resnet18_real *)(ar + 73042176))[i0]));
+        ((resnet18_real *)(ar + 365574208))[i0] = (((resnet18_real *)(st + 3899008))[i0] - (((resnet18_real *)(ar + 384213056))[i0] * ((resnet18_real *)(ar + 384215104))[i0]));
     }
     }
     /* relu -> f32[batch 128, 256, 6, 6], resnet18.dlm line 21 */
@@ -3012,14 +3012,14 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 256; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((resnet18_real *)(ar + 73045248))[i0 * 9216 + i1 * 36 + i2] = relu(((((resnet18_real *)(ar + 110771776))[i0 * 9216 + i1 * 36 + i2] * ((resnet18_real *)(ar + 73042176))[i1]) + ((resnet18_real *)(ar + 73044224))[i1]));
+                ((resnet18_real *)(ar + 474101824))[i0 * 9216 + i1 * 36 + i2] = relu(((((resnet18_real *)(ar + 469383232))[i0 * 9216 + i1 * 36 + i2] * ((resnet18_real *)(ar + 384215104))[i1]) + ((resnet18_real *)(ar + 365574208))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 256, 6, 6], resnet18.dlm line 22 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 73045248)), ((resnet18_real *)(st + 3902144)), ((resnet18_real *)(ar + 459946048)), (resnet18_real *)(ar + 464664640), n, 256, 29, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 474101824)), ((resnet18_real *)(st + 3902144)), ((resnet18_real *)(ar + 376264768)), (resnet18_real *)(ar + 365574208), n, 256, 29, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 256, 6, 6], resnet18.dlm line 22 */
     {
@@ -3027,12 +3027,104 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 256; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((resnet18_real *)(ar + 464664640))[i0 * 9216 + i1 * 36 + i2] = (((resnet18_real *)(ar + 459946048))[i0 * 9216 + i1 * 36 + i2] + ((resnet18_real *)(st + 6261440))[i1]);
+                ((resnet18_real *)(ar + 478820416))[i0 * 9216 + i1 * 36 + i2] = (((resnet18_real *)(ar + 376264768))[i0 * 9216 + i1 * 36 + i2] + ((resnet18_real *)(st + 6261440))[i1]);
             }
         }
     }
     }
     /* moments -> f32[2, 256], resnet18.dlm line 22 */
+    {
+    RESNET18_PARALLEL_FOR
+    for (int64_t c = 0; c < 256; c++) {
+        double shift = (double)((resnet18_real *)(ar + 478820416))[c * 36], s = 0.0, q = 0.0;
+        for (int64_t i = 0; i < n; i++) {
+            const resnet18_real *p = ((resnet18_real *)(ar + 478820416)) + (i * 256 + c) * 36;
+            for (int64_t j = 0; j < 36; j++) {
+                double d = (double)p[j] - shift;
+                s += d;
+                q += d * d;
+            }
+        }
+        double m = s / (double)(n * 36), v = q / (double)(n * 36) - m * m;
+        ((resnet18_real *)(ar + 365574208))[c] = (resnet18_real)(shift + m);
+        ((resnet18_real *)(ar + 365574208))[256 + c] = (resnet18_real)(v > 0 ? v : 0);
+    }
+    }
+    /* slice -> f32[1, 256], resnet18.dlm line 22 */
+    {
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((resnet18_real *)(ar + 384216128)) + i * 256, ((resnet18_real *)(ar + 365574208)) + i * 512 + 0, 256 * sizeof(resnet18_real));
+    }
+    /* slice -> f32[1, 256], resnet18.dlm line 22 */
+    {
+    for (int64_t i = 0; i < 1; i++)
+        memcpy(((resnet18_real *)(ar + 365576256)) + i * 256, ((resnet18_real *)(ar + 365574208)) + i * 512 + 256, 256 * sizeof(resnet18_real));
+    }
+    /* add -> f32[256], resnet18.dlm line 22 */
+    {
+    for (int64_t i0 = 0; i0 < 256; i0++) {
+        ((resnet18_real *)(ar + 518946880))[i0] = ((((resnet18_real *)(st + 6264512))[i0] * 0.9f) + (((resnet18_real *)(ar + 384216128))[i0] * 0.1f));
+    }
+    }
+    /* add -> f32[256], resnet18.dlm line 22 */
+    {
+    for (int64_t i0 = 0; i0 < 256; i0++) {
+        ((resnet18_real *)(ar + 518947904))[i0] = ((((resnet18_real *)(st + 6265536))[i0] * 0.9f) + ((((resnet18_real *)(ar + 365576256))[i0] / ((resnet18_real *)(ar + 380983360))[0]) * 0.1f));
+    }
+    }
+    /* add -> f32[], resnet18.dlm line 22 */
+    {
+    ((resnet18_real *)(ar + 518970496))[0] = (((resnet18_real *)(st + 6266560))[0] + 1.0f);
+    }
+    /* sqrt -> f32[256, 1, 1], resnet18.dlm line 22 */
+    {
+    for (int64_t i0 = 0; i0 < 256; i0++) {
+        ((resnet18_real *)(ar + 384217152))[i0] = sqrtf((((resnet18_real *)(ar + 365576256))[i0] + 1e-05f));
+    }
+    }
+    /* div -> f32[256, 1, 1], resnet18.dlm line 22 */
+    {
+    for (int64_t i0 = 0; i0 < 256; i0++) {
+        ((resnet18_real *)(ar + 384218176))[i0] = (((resnet18_real *)(st + 6262464))[i0] / ((resnet18_real *)(ar + 384217152))[i0]);
+    }
+    }
+    /* sub -> f32[256, 1, 1], resnet18.dlm line 22 */
+    {
+    for (int64_t i0 = 0; i0 < 256; i0++) {
+        ((resnet18_real *)(ar + 373389376))[i0] = (((resnet18_real *)(st + 6263488))[i0] - (((resnet18_real *)(ar + 384216128))[i0] * ((resnet18_real *)(ar + 384218176))[i0]));
+    }
+    }
+    /* conv2d -> f32[batch 128, 256, 6, 6], resnet18.dlm line 24 */
+    {
+    conv2d_fwd(((resnet18_real *)(ar + 450508864)), ((resnet18_real *)(st + 6266624)), ((resnet18_real *)(ar + 365574208)), (resnet18_real *)(ar + 370292800), n, 256, 56, 128, 12, 12, 1, 1, 6, 6, 2, 2, 0, 0);
+    }
+    /* relu -> f32[batch 128, 256, 6, 6], resnet18.dlm line 26 */
+    {
+    RESNET18_PARALLEL_FOR
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 256; i1++) {
+            for (int64_t i2 = 0; i2 < 36; i2++) {
+                ((resnet18_real *)(ar + 459946048))[i0 * 9216 + i1 * 36 + i2] = relu((((((resnet18_real *)(ar + 478820416))[i0 * 9216 + i1 * 36 + i2] * ((resnet18_real *)(ar + 384218176))[i1]) + ((resnet18_real *)(ar + 373389376))[i1]) + (((resnet18_real *)(ar + 365574208))[i0 * 9216 + i1 * 36 + i2] + ((resnet18_real *)(st + 6397696))[i1])));
+            }
+        }
+    }
+    }
+    /* conv2d -> f32[batch 128, 256, 6, 6], resnet18.dlm line 20 */
+    {
+    conv2d_fwd(((resnet18_real *)(ar + 459946048)), ((resnet18_real *)(st + 6398720)), ((resnet18_real *)(ar + 376264768)), (resnet18_real *)(ar + 365574208), n, 256, 29, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    }
+    /* add -> f32[batch 128, 256, 6, 6], resnet18.dlm line 20 */
+    {
+    RESNET18_PARALLEL_FOR
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 256; i1++) {
+            for (int64_t i2 = 0; i2 < 36; i2++) {
+                ((resnet18_real *)(ar + 464664640))[i0 * 9216 + i1 * 36 + i2] = (((resnet18_real *)(ar + 376264768))[i0 * 9216 + i1 * 36 + i2] + ((resnet18_real *)(st + 8758016))[i1]);
+            }
+        }
+    }
+    }
+    /* moments -> f32[2, 256], resnet18.dlm line 21 */
     {
     RESNET18_PARALLEL_FOR
     for (int64_t c = 0; c < 256; c++) {
@@ -3046,144 +3138,52 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
             }
         }
         double m = s / (double)(n * 36), v = q / (double)(n * 36) - m * m;
-        ((resnet18_real *)(ar + 77763840))[c] = (resnet18_real)(shift + m);
-        ((resnet18_real *)(ar + 77763840))[256 + c] = (resnet18_real)(v > 0 ? v : 0);
-    }
-    }
-    /* slice -> f32[1, 256], resnet18.dlm line 22 */
-    {
-    for (int64_t i = 0; i < 1; i++)
-        memcpy(((resnet18_real *)(ar + 73044224)) + i * 256, ((resnet18_real *)(ar + 77763840)) + i * 512 + 0, 256 * sizeof(resnet18_real));
-    }
-    /* slice -> f32[1, 256], resnet18.dlm line 22 */
-    {
-    for (int64_t i = 0; i < 1; i++)
-        memcpy(((resnet18_real *)(ar + 77765888)) + i * 256, ((resnet18_real *)(ar + 77763840)) + i * 512 + 256, 256 * sizeof(resnet18_real));
-    }
-    /* add -> f32[256], resnet18.dlm line 22 */
-    {
-    for (int64_t i0 = 0; i0 < 256; i0++) {
-        ((resnet18_real *)(ar + 77763840))[i0] = ((((resnet18_real *)(st + 6264512))[i0] * 0.9f) + (((resnet18_real *)(ar + 73044224))[i0] * 0.1f));
-    }
-    }
-    /* add -> f32[256], resnet18.dlm line 22 */
-    {
-    for (int64_t i0 = 0; i0 < 256; i0++) {
-        ((resnet18_real *)(ar + 77764864))[i0] = ((((resnet18_real *)(st + 6265536))[i0] * 0.9f) + ((((resnet18_real *)(ar + 77765888))[i0] / ((resnet18_real *)(ar + 63592064))[0]) * 0.1f));
-    }
-    }
-    /* add -> f32[], resnet18.dlm line 22 */
-    {
-    ((resnet18_real *)(ar + 77766912))[0] = (((resnet18_real *)(st + 6266560))[0] + 1.0f);
-    }
-    /* sqrt -> f32[256, 1, 1], resnet18.dlm line 22 */
-    {
-    for (int64_t i0 = 0; i0 < 256; i0++) {
-        ((resnet18_real *)(ar + 77766976))[i0] = sqrtf((((resnet18_real *)(ar + 77765888))[i0] + 1e-05f));
-    }
-    }
-    /* div -> f32[256, 1, 1], resnet18.dlm line 22 */
-    {
-    for (int64_t i0 = 0; i0 < 256; i0++) {
-        ((resnet18_real *)(ar + 77765888))[i0] = (((resnet18_real *)(st + 6262464))[i0] / ((resnet18_real *)(ar + 77766976))[i0]);
-    }
-    }
-    /* sub -> f32[256, 1, 1], resnet18.dlm line 22 */
-    {
-    for (int64_t i0 = 0; i0 < 256; i0++) {
-        ((resnet18_real *)(ar + 77768000))[i0] = (((resnet18_real *)(st + 6263488))[i0] - (((resnet18_real *)(ar + 73044224))[i0] * ((resnet18_real *)(ar + 77765888))[i0]));
-    }
-    }
-    /* conv2d -> f32[batch 128, 256, 6, 6], resnet18.dlm line 24 */
-    {
-    conv2d_fwd(((resnet18_real *)(ar + 441071680)), ((resnet18_real *)(st + 6266624)), ((resnet18_real *)(ar + 459946048)), (resnet18_real *)(ar + 77769024), n, 256, 56, 128, 12, 12, 1, 1, 6, 6, 2, 2, 0, 0);
-    }
-    /* relu -> f32[batch 128, 256, 6, 6], resnet18.dlm line 26 */
-    {
-    RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 256; i1++) {
-            for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((resnet18_real *)(ar + 469383232))[i0 * 9216 + i1 * 36 + i2] = relu((((((resnet18_real *)(ar + 464664640))[i0 * 9216 + i1 * 36 + i2] * ((resnet18_real *)(ar + 77765888))[i1]) + ((resnet18_real *)(ar + 77768000))[i1]) + (((resnet18_real *)(ar + 459946048))[i0 * 9216 + i1 * 36 + i2] + ((resnet18_real *)(st + 6397696))[i1])));
-            }
-        }
-    }
-    }
-    /* conv2d -> f32[batch 128, 256, 6, 6], resnet18.dlm line 20 */
-    {
-    conv2d_fwd(((resnet18_real *)(ar + 469383232)), ((resnet18_real *)(st + 6398720)), ((resnet18_real *)(ar + 459946048)), (resnet18_real *)(ar + 474101824), n, 256, 29, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
-    }
-    /* add -> f32[batch 128, 256, 6, 6], resnet18.dlm line 20 */
-    {
-    RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 256; i1++) {
-            for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((resnet18_real *)(ar + 474101824))[i0 * 9216 + i1 * 36 + i2] = (((resnet18_real *)(ar + 459946048))[i0 * 9216 + i1 * 36 + i2] + ((resnet18_real *)(st + 8758016))[i1]);
-            }
-        }
-    }
-    }
-    /* moments -> f32[2, 256], resnet18.dlm line 21 */
-    {
-    RESNET18_PARALLEL_FOR
-    for (int64_t c = 0; c < 256; c++) {
-        double shift = (double)((resnet18_real *)(ar + 474101824))[c * 36], s = 0.0, q = 0.0;
-        for (int64_t i = 0; i < n; i++) {
-            const resnet18_real *p = ((resnet18_real *)(ar + 474101824)) + (i * 256 + c) * 36;
-            for (int64_t j = 0; j < 36; j++) {
-                double d = (double)p[j] - shift;
-                s += d;
-                q += d * d;
-            }
-        }
-        double m = s / (double)(n * 36), v = q / (double)(n * 36) - m * m;
-        ((resnet18_real *)(ar + 77768000))[c] = (resnet18_real)(shift + m);
-        ((resnet18_real *)(ar + 77768000))[256 + c] = (resnet18_real)(v > 0 ? v : 0);
+        ((resnet18_real *)(ar + 365574208))[c] = (resnet18_real)(shift + m);
+        ((resnet18_real *)(ar + 365574208))[256 + c] = (resnet18_real)(v > 0 ? v : 0);
     }
     }
     /* slice -> f32[1, 256], resnet18.dlm line 21 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((resnet18_real *)(ar + 77770048)) + i * 256, ((resnet18_real *)(ar + 77768000)) + i * 512 + 0, 256 * sizeof(resnet18_real));
+        memcpy(((resnet18_real *)(ar + 384219200)) + i * 256, ((resnet18_real *)(ar + 365574208)) + i * 512 + 0, 256 * sizeof(resnet18_real));
     }
     /* slice -> f32[1, 256], resnet18.dlm line 21 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((resnet18_real *)(ar + 77771072)) + i * 256, ((resnet18_real *)(ar + 77768000)) + i * 512 + 256, 256 * sizeof(resnet18_real));
+        memcpy(((resnet18_real *)(ar + 365576256)) + i * 256, ((resnet18_real *)(ar + 365574208)) + i * 512 + 256, 256 * sizeof(resnet18_real));
     }
     /* add -> f32[256], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 256; i0++) {
-        ((resnet18_real *)(ar + 77768000))[i0] = ((((resnet18_real *)(st + 8761088))[i0] * 0.9f) + (((resnet18_real *)(ar + 77770048))[i0] * 0.1f));
+        ((resnet18_real *)(ar + 518948928))[i0] = ((((resnet18_real *)(st + 8761088))[i0] * 0.9f) + (((resnet18_real *)(ar + 384219200))[i0] * 0.1f));
     }
     }
     /* add -> f32[256], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 256; i0++) {
-        ((resnet18_real *)(ar + 77769024))[i0] = ((((resnet18_real *)(st + 8762112))[i0] * 0.9f) + ((((resnet18_real *)(ar + 77771072))[i0] / ((resnet18_real *)(ar + 63592064))[0]) * 0.1f));
+        ((resnet18_real *)(ar + 518949952))[i0] = ((((resnet18_real *)(st + 8762112))[i0] * 0.9f) + ((((resnet18_real *)(ar + 365576256))[i0] / ((resnet18_real *)(ar + 380983360))[0]) * 0.1f));
     }
     }
     /* add -> f32[], resnet18.dlm line 21 */
     {
-    ((resnet18_real *)(ar + 77772096))[0] = (((resnet18_real *)(st + 8763136))[0] + 1.0f);
+    ((resnet18_real *)(ar + 518970560))[0] = (((resnet18_real *)(st + 8763136))[0] + 1.0f);
     }
     /* sqrt -> f32[256, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 256; i0++) {
-        ((resnet18_real *)(ar + 77772160))[i0] = sqrtf((((resnet18_real *)(ar + 77771072))[i0] + 1e-05f));
+        ((resnet18_real *)(ar + 384220224))[i0] = sqrtf((((resnet18_real *)(ar + 365576256))[i0] + 1e-05f));
     }
     }
     /* div -> f32[256, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 256; i0++) {
-        ((resnet18_real *)(ar + 77771072))[i0] = (((resnet18_real *)(st + 8759040))[i0] / ((resnet18_real *)(ar + 77772160))[i0]);
+        ((resnet18_real *)(ar + 384221248))[i0] = (((resnet18_real *)(st + 8759040))[i0] / ((resnet18_real *)(ar + 384220224))[i0]);
     }
     }
     /* sub -> f32[256, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 256; i0++) {
-        ((resnet18_real *)(ar + 77773184))[i0] = (((resnet18_real *)(st + 8760064))[i0] - (((resnet18_real *)(ar + 77770048))[i0] * ((resnet18_real *)(ar + 77771072))[i0]));
+        ((resnet18_real *)(ar + 365574208))[i0] = (((resnet18_real *)(st + 8760064))[i0] - (((resnet18_real *)(ar + 384219200))[i0] * ((resnet18_real *)(ar + 384221248))[i0]));
     }
     }
     /* relu -> f32[batch 128, 256, 6, 6], resnet18.dlm line 21 */
@@ -3192,14 +3192,14 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 256; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((resnet18_real *)(ar + 459946048))[i0 * 9216 + i1 * 36 + i2] = relu(((((resnet18_real *)(ar + 474101824))[i0 * 9216 + i1 * 36 + i2] * ((resnet18_real *)(ar + 77771072))[i1]) + ((resnet18_real *)(ar + 77773184))[i1]));
+                ((resnet18_real *)(ar + 483539008))[i0 * 9216 + i1 * 36 + i2] = relu(((((resnet18_real *)(ar + 464664640))[i0 * 9216 + i1 * 36 + i2] * ((resnet18_real *)(ar + 384221248))[i1]) + ((resnet18_real *)(ar + 365574208))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 256, 6, 6], resnet18.dlm line 22 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 459946048)), ((resnet18_real *)(st + 8763200)), ((resnet18_real *)(ar + 478820416)), (resnet18_real *)(ar + 483539008), n, 256, 29, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 483539008)), ((resnet18_real *)(st + 8763200)), ((resnet18_real *)(ar + 376264768)), (resnet18_real *)(ar + 365574208), n, 256, 29, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 256, 6, 6], resnet18.dlm line 22 */
     {
@@ -3207,7 +3207,7 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 256; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((resnet18_real *)(ar + 483539008))[i0 * 9216 + i1 * 36 + i2] = (((resnet18_real *)(ar + 478820416))[i0 * 9216 + i1 * 36 + i2] + ((resnet18_real *)(st + 11122496))[i1]);
+                ((resnet18_real *)(ar + 488257600))[i0 * 9216 + i1 * 36 + i2] = (((resnet18_real *)(ar + 376264768))[i0 * 9216 + i1 * 36 + i2] + ((resnet18_real *)(st + 11122496))[i1]);
             }
         }
     }
@@ -3216,9 +3216,9 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     {
     RESNET18_PARALLEL_FOR
     for (int64_t c = 0; c < 256; c++) {
-        double shift = (double)((resnet18_real *)(ar + 483539008))[c * 36], s = 0.0, q = 0.0;
+        double shift = (double)((resnet18_real *)(ar + 488257600))[c * 36], s = 0.0, q = 0.0;
         for (int64_t i = 0; i < n; i++) {
-            const resnet18_real *p = ((resnet18_real *)(ar + 483539008)) + (i * 256 + c) * 36;
+            const resnet18_real *p = ((resnet18_real *)(ar + 488257600)) + (i * 256 + c) * 36;
             for (int64_t j = 0; j < 36; j++) {
                 double d = (double)p[j] - shift;
                 s += d;
@@ -3226,52 +3226,52 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
             }
         }
         double m = s / (double)(n * 36), v = q / (double)(n * 36) - m * m;
-        ((resnet18_real *)(ar + 77773184))[c] = (resnet18_real)(shift + m);
-        ((resnet18_real *)(ar + 77773184))[256 + c] = (resnet18_real)(v > 0 ? v : 0);
+        ((resnet18_real *)(ar + 365574208))[c] = (resnet18_real)(shift + m);
+        ((resnet18_real *)(ar + 365574208))[256 + c] = (resnet18_real)(v > 0 ? v : 0);
     }
     }
     /* slice -> f32[1, 256], resnet18.dlm line 22 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((resnet18_real *)(ar + 77775232)) + i * 256, ((resnet18_real *)(ar + 77773184)) + i * 512 + 0, 256 * sizeof(resnet18_real));
+        memcpy(((resnet18_real *)(ar + 384222272)) + i * 256, ((resnet18_real *)(ar + 365574208)) + i * 512 + 0, 256 * sizeof(resnet18_real));
     }
     /* slice -> f32[1, 256], resnet18.dlm line 22 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((resnet18_real *)(ar + 77776256)) + i * 256, ((resnet18_real *)(ar + 77773184)) + i * 512 + 256, 256 * sizeof(resnet18_real));
+        memcpy(((resnet18_real *)(ar + 365576256)) + i * 256, ((resnet18_real *)(ar + 365574208)) + i * 512 + 256, 256 * sizeof(resnet18_real));
     }
     /* add -> f32[256], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 256; i0++) {
-        ((resnet18_real *)(ar + 77773184))[i0] = ((((resnet18_real *)(st + 11125568))[i0] * 0.9f) + (((resnet18_real *)(ar + 77775232))[i0] * 0.1f));
+        ((resnet18_real *)(ar + 518950976))[i0] = ((((resnet18_real *)(st + 11125568))[i0] * 0.9f) + (((resnet18_real *)(ar + 384222272))[i0] * 0.1f));
     }
     }
     /* add -> f32[256], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 256; i0++) {
-        ((resnet18_real *)(ar + 77774208))[i0] = ((((resnet18_real *)(st + 11126592))[i0] * 0.9f) + ((((resnet18_real *)(ar + 77776256))[i0] / ((resnet18_real *)(ar + 63592064))[0]) * 0.1f));
+        ((resnet18_real *)(ar + 518952000))[i0] = ((((resnet18_real *)(st + 11126592))[i0] * 0.9f) + ((((resnet18_real *)(ar + 365576256))[i0] / ((resnet18_real *)(ar + 380983360))[0]) * 0.1f));
     }
     }
     /* add -> f32[], resnet18.dlm line 22 */
     {
-    ((resnet18_real *)(ar + 63592064))[0] = (((resnet18_real *)(st + 11127616))[0] + 1.0f);
+    ((resnet18_real *)(ar + 518970624))[0] = (((resnet18_real *)(st + 11127616))[0] + 1.0f);
     }
     /* sqrt -> f32[256, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 256; i0++) {
-        ((resnet18_real *)(ar + 77777280))[i0] = sqrtf((((resnet18_real *)(ar + 77776256))[i0] + 1e-05f));
+        ((resnet18_real *)(ar + 384223296))[i0] = sqrtf((((resnet18_real *)(ar + 365576256))[i0] + 1e-05f));
     }
     }
     /* div -> f32[256, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 256; i0++) {
-        ((resnet18_real *)(ar + 77776256))[i0] = (((resnet18_real *)(st + 11123520))[i0] / ((resnet18_real *)(ar + 77777280))[i0]);
+        ((resnet18_real *)(ar + 384224320))[i0] = (((resnet18_real *)(st + 11123520))[i0] / ((resnet18_real *)(ar + 384223296))[i0]);
     }
     }
     /* sub -> f32[256, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 256; i0++) {
-        ((resnet18_real *)(ar + 77778304))[i0] = (((resnet18_real *)(st + 11124544))[i0] - (((resnet18_real *)(ar + 77775232))[i0] * ((resnet18_real *)(ar + 77776256))[i0]));
+        ((resnet18_real *)(ar + 365574208))[i0] = (((resnet18_real *)(st + 11124544))[i0] - (((resnet18_real *)(ar + 384222272))[i0] * ((resnet18_real *)(ar + 384224320))[i0]));
     }
     }
     /* relu -> f32[batch 128, 256, 6, 6], resnet18.dlm line 26 */
@@ -3280,14 +3280,14 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 256; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((resnet18_real *)(ar + 478820416))[i0 * 9216 + i1 * 36 + i2] = relu((((((resnet18_real *)(ar + 483539008))[i0 * 9216 + i1 * 36 + i2] * ((resnet18_real *)(ar + 77776256))[i1]) + ((resnet18_real *)(ar + 77778304))[i1]) + ((resnet18_real *)(ar + 469383232))[i0 * 9216 + i1 * 36 + i2]));
+                ((resnet18_real *)(ar + 492976192))[i0 * 9216 + i1 * 36 + i2] = relu((((((resnet18_real *)(ar + 488257600))[i0 * 9216 + i1 * 36 + i2] * ((resnet18_real *)(ar + 384224320))[i1]) + ((resnet18_real *)(ar + 365574208))[i1]) + ((resnet18_real *)(ar + 459946048))[i0 * 9216 + i1 * 36 + i2]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 512, 3, 3], resnet18.dlm line 20 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 478820416)), ((resnet18_real *)(st + 11127680)), ((resnet18_real *)(ar + 77778304)), (resnet18_real *)(ar + 488257600), n, 512, 114, 256, 6, 6, 3, 3, 3, 3, 2, 2, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 492976192)), ((resnet18_real *)(st + 11127680)), ((resnet18_real *)(ar + 377131072)), (resnet18_real *)(ar + 365574208), n, 512, 114, 256, 6, 6, 3, 3, 3, 3, 2, 2, 1, 1);
     }
     /* add -> f32[batch 128, 512, 3, 3], resnet18.dlm line 20 */
     {
@@ -3295,7 +3295,7 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 512; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((resnet18_real *)(ar + 115490368))[i0 * 4608 + i1 * 9 + i2] = (((resnet18_real *)(ar + 77778304))[i0 * 4608 + i1 * 9 + i2] + ((resnet18_real *)(st + 15846272))[i1]);
+                ((resnet18_real *)(ar + 502413376))[i0 * 4608 + i1 * 9 + i2] = (((resnet18_real *)(ar + 377131072))[i0 * 4608 + i1 * 9 + i2] + ((resnet18_real *)(st + 15846272))[i1]);
             }
         }
     }
@@ -3304,9 +3304,9 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     {
     RESNET18_PARALLEL_FOR
     for (int64_t c = 0; c < 512; c++) {
-        double shift = (double)((resnet18_real *)(ar + 115490368))[c * 9], s = 0.0, q = 0.0;
+        double shift = (double)((resnet18_real *)(ar + 502413376))[c * 9], s = 0.0, q = 0.0;
         for (int64_t i = 0; i < n; i++) {
-            const resnet18_real *p = ((resnet18_real *)(ar + 115490368)) + (i * 512 + c) * 9;
+            const resnet18_real *p = ((resnet18_real *)(ar + 502413376)) + (i * 512 + c) * 9;
             for (int64_t j = 0; j < 9; j++) {
                 double d = (double)p[j] - shift;
                 s += d;
@@ -3314,60 +3314,60 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
             }
         }
         double m = s / (double)(n * 9), v = q / (double)(n * 9) - m * m;
-        ((resnet18_real *)(ar + 77778304))[c] = (resnet18_real)(shift + m);
-        ((resnet18_real *)(ar + 77778304))[512 + c] = (resnet18_real)(v > 0 ? v : 0);
+        ((resnet18_real *)(ar + 365574208))[c] = (resnet18_real)(shift + m);
+        ((resnet18_real *)(ar + 365574208))[512 + c] = (resnet18_real)(v > 0 ? v : 0);
     }
     }
     /* slice -> f32[1, 512], resnet18.dlm line 21 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((resnet18_real *)(ar + 77782400)) + i * 512, ((resnet18_real *)(ar + 77778304)) + i * 1024 + 0, 512 * sizeof(resnet18_real));
+        memcpy(((resnet18_real *)(ar + 384208960)) + i * 512, ((resnet18_real *)(ar + 365574208)) + i * 1024 + 0, 512 * sizeof(resnet18_real));
     }
     /* slice -> f32[1, 512], resnet18.dlm line 21 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((resnet18_real *)(ar + 77784448)) + i * 512, ((resnet18_real *)(ar + 77778304)) + i * 1024 + 512, 512 * sizeof(resnet18_real));
+        memcpy(((resnet18_real *)(ar + 365578304)) + i * 512, ((resnet18_real *)(ar + 365574208)) + i * 1024 + 512, 512 * sizeof(resnet18_real));
     }
     /* divcount -> f32[], resnet18.dlm line 21 */
     {
-    ((resnet18_real *)(ar + 77778304))[0] = (1.0f / (resnet18_real)(9 * n));
+    ((resnet18_real *)(ar + 384225408))[0] = (1.0f / (resnet18_real)(9 * n));
     }
     /* sub -> f32[], resnet18.dlm line 21 */
     {
-    ((resnet18_real *)(ar + 77778368))[0] = (1.0f - ((resnet18_real *)(ar + 77778304))[0]);
+    ((resnet18_real *)(ar + 384204864))[0] = (1.0f - ((resnet18_real *)(ar + 384225408))[0]);
     }
     /* add -> f32[512], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 512; i0++) {
-        ((resnet18_real *)(ar + 77778432))[i0] = ((((resnet18_real *)(st + 15852416))[i0] * 0.9f) + (((resnet18_real *)(ar + 77782400))[i0] * 0.1f));
+        ((resnet18_real *)(ar + 518928448))[i0] = ((((resnet18_real *)(st + 15852416))[i0] * 0.9f) + (((resnet18_real *)(ar + 384208960))[i0] * 0.1f));
     }
     }
     /* add -> f32[512], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 512; i0++) {
-        ((resnet18_real *)(ar + 77786496))[i0] = ((((resnet18_real *)(st + 15854464))[i0] * 0.9f) + ((((resnet18_real *)(ar + 77784448))[i0] / ((resnet18_real *)(ar + 77778368))[0]) * 0.1f));
+        ((resnet18_real *)(ar + 518930496))[i0] = ((((resnet18_real *)(st + 15854464))[i0] * 0.9f) + ((((resnet18_real *)(ar + 365578304))[i0] / ((resnet18_real *)(ar + 384204864))[0]) * 0.1f));
     }
     }
     /* add -> f32[], resnet18.dlm line 21 */
     {
-    ((resnet18_real *)(ar + 77780480))[0] = (((resnet18_real *)(st + 15856512))[0] + 1.0f);
+    ((resnet18_real *)(ar + 518970688))[0] = (((resnet18_real *)(st + 15856512))[0] + 1.0f);
     }
     /* sqrt -> f32[512, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 512; i0++) {
-        ((resnet18_real *)(ar + 77788544))[i0] = sqrtf((((resnet18_real *)(ar + 77784448))[i0] + 1e-05f));
+        ((resnet18_real *)(ar + 384190528))[i0] = sqrtf((((resnet18_real *)(ar + 365578304))[i0] + 1e-05f));
     }
     }
     /* div -> f32[512, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 512; i0++) {
-        ((resnet18_real *)(ar + 77784448))[i0] = (((resnet18_real *)(st + 15848320))[i0] / ((resnet18_real *)(ar + 77788544))[i0]);
+        ((resnet18_real *)(ar + 384211008))[i0] = (((resnet18_real *)(st + 15848320))[i0] / ((resnet18_real *)(ar + 384190528))[i0]);
     }
     }
     /* sub -> f32[512, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 512; i0++) {
-        ((resnet18_real *)(ar + 77790592))[i0] = (((resnet18_real *)(st + 15850368))[i0] - (((resnet18_real *)(ar + 77782400))[i0] * ((resnet18_real *)(ar + 77784448))[i0]));
+        ((resnet18_real *)(ar + 365574208))[i0] = (((resnet18_real *)(st + 15850368))[i0] - (((resnet18_real *)(ar + 384208960))[i0] * ((resnet18_real *)(ar + 384211008))[i0]));
     }
     }
     /* relu -> f32[batch 128, 512, 3, 3], resnet18.dlm line 21 */
@@ -3376,14 +3376,14 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 512; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((resnet18_real *)(ar + 77792640))[i0 * 4608 + i1 * 9 + i2] = relu(((((resnet18_real *)(ar + 115490368))[i0 * 4608 + i1 * 9 + i2] * ((resnet18_real *)(ar + 77784448))[i1]) + ((resnet18_real *)(ar + 77790592))[i1]));
+                ((resnet18_real *)(ar + 504772672))[i0 * 4608 + i1 * 9 + i2] = relu(((((resnet18_real *)(ar + 502413376))[i0 * 4608 + i1 * 9 + i2] * ((resnet18_real *)(ar + 384211008))[i1]) + ((resnet18_real *)(ar + 365574208))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 512, 3, 3], resnet18.dlm line 22 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 77792640)), ((resnet18_real *)(st + 15856576)), ((resnet18_real *)(ar + 488257600)), (resnet18_real *)(ar + 490616896), n, 512, 101, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 504772672)), ((resnet18_real *)(st + 15856576)), ((resnet18_real *)(ar + 497694784)), (resnet18_real *)(ar + 365574208), n, 512, 101, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 512, 3, 3], resnet18.dlm line 22 */
     {
@@ -3391,7 +3391,7 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 512; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((resnet18_real *)(ar + 490616896))[i0 * 4608 + i1 * 9 + i2] = (((resnet18_real *)(ar + 488257600))[i0 * 4608 + i1 * 9 + i2] + ((resnet18_real *)(st + 25293760))[i1]);
+                ((resnet18_real *)(ar + 507131968))[i0 * 4608 + i1 * 9 + i2] = (((resnet18_real *)(ar + 497694784))[i0 * 4608 + i1 * 9 + i2] + ((resnet18_real *)(st + 25293760))[i1]);
             }
         }
     }
@@ -3400,9 +3400,9 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     {
     RESNET18_PARALLEL_FOR
     for (int64_t c = 0; c < 512; c++) {
-        double shift = (double)((resnet18_real *)(ar + 490616896))[c * 9], s = 0.0, q = 0.0;
+        double shift = (double)((resnet18_real *)(ar + 507131968))[c * 9], s = 0.0, q = 0.0;
         for (int64_t i = 0; i < n; i++) {
-            const resnet18_real *p = ((resnet18_real *)(ar + 490616896)) + (i * 512 + c) * 9;
+            const resnet18_real *p = ((resnet18_real *)(ar + 507131968)) + (i * 512 + c) * 9;
             for (int64_t j = 0; j < 9; j++) {
                 double d = (double)p[j] - shift;
                 s += d;
@@ -3410,57 +3410,57 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
             }
         }
         double m = s / (double)(n * 9), v = q / (double)(n * 9) - m * m;
-        ((resnet18_real *)(ar + 80151936))[c] = (resnet18_real)(shift + m);
-        ((resnet18_real *)(ar + 80151936))[512 + c] = (resnet18_real)(v > 0 ? v : 0);
+        ((resnet18_real *)(ar + 365574208))[c] = (resnet18_real)(shift + m);
+        ((resnet18_real *)(ar + 365574208))[512 + c] = (resnet18_real)(v > 0 ? v : 0);
     }
     }
     /* slice -> f32[1, 512], resnet18.dlm line 22 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((resnet18_real *)(ar + 77790592)) + i * 512, ((resnet18_real *)(ar + 80151936)) + i * 1024 + 0, 512 * sizeof(resnet18_real));
+        memcpy(((resnet18_real *)(ar + 384192576)) + i * 512, ((resnet18_real *)(ar + 365574208)) + i * 1024 + 0, 512 * sizeof(resnet18_real));
     }
     /* slice -> f32[1, 512], resnet18.dlm line 22 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((resnet18_real *)(ar + 80156032)) + i * 512, ((resnet18_real *)(ar + 80151936)) + i * 1024 + 512, 512 * sizeof(resnet18_real));
+        memcpy(((resnet18_real *)(ar + 365578304)) + i * 512, ((resnet18_real *)(ar + 365574208)) + i * 1024 + 512, 512 * sizeof(resnet18_real));
     }
     /* add -> f32[512], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 512; i0++) {
-        ((resnet18_real *)(ar + 80151936))[i0] = ((((resnet18_real *)(st + 25299904))[i0] * 0.9f) + (((resnet18_real *)(ar + 77790592))[i0] * 0.1f));
+        ((resnet18_real *)(ar + 518932544))[i0] = ((((resnet18_real *)(st + 25299904))[i0] * 0.9f) + (((resnet18_real *)(ar + 384192576))[i0] * 0.1f));
     }
     }
     /* add -> f32[512], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 512; i0++) {
-        ((resnet18_real *)(ar + 80153984))[i0] = ((((resnet18_real *)(st + 25301952))[i0] * 0.9f) + ((((resnet18_real *)(ar + 80156032))[i0] / ((resnet18_real *)(ar + 77778368))[0]) * 0.1f));
+        ((resnet18_real *)(ar + 518934592))[i0] = ((((resnet18_real *)(st + 25301952))[i0] * 0.9f) + ((((resnet18_real *)(ar + 365578304))[i0] / ((resnet18_real *)(ar + 384204864))[0]) * 0.1f));
     }
     }
     /* add -> f32[], resnet18.dlm line 22 */
     {
-    ((resnet18_real *)(ar + 77780544))[0] = (((resnet18_real *)(st + 25304000))[0] + 1.0f);
+    ((resnet18_real *)(ar + 518970752))[0] = (((resnet18_real *)(st + 25304000))[0] + 1.0f);
     }
     /* sqrt -> f32[512, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 512; i0++) {
-        ((resnet18_real *)(ar + 80158080))[i0] = sqrtf((((resnet18_real *)(ar + 80156032))[i0] + 1e-05f));
+        ((resnet18_real *)(ar + 384194624))[i0] = sqrtf((((resnet18_real *)(ar + 365578304))[i0] + 1e-05f));
     }
     }
     /* div -> f32[512, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 512; i0++) {
-        ((resnet18_real *)(ar + 80156032))[i0] = (((resnet18_real *)(st + 25295808))[i0] / ((resnet18_real *)(ar + 80158080))[i0]);
+        ((resnet18_real *)(ar + 384196672))[i0] = (((resnet18_real *)(st + 25295808))[i0] / ((resnet18_real *)(ar + 384194624))[i0]);
     }
     }
     /* sub -> f32[512, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 512; i0++) {
-        ((resnet18_real *)(ar + 80160128))[i0] = (((resnet18_real *)(st + 25297856))[i0] - (((resnet18_real *)(ar + 77790592))[i0] * ((resnet18_real *)(ar + 80156032))[i0]));
+        ((resnet18_real *)(ar + 371085376))[i0] = (((resnet18_real *)(st + 25297856))[i0] - (((resnet18_real *)(ar + 384192576))[i0] * ((resnet18_real *)(ar + 384196672))[i0]));
     }
     }
     /* conv2d -> f32[batch 128, 512, 3, 3], resnet18.dlm line 24 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 478820416)), ((resnet18_real *)(st + 25304064)), ((resnet18_real *)(ar + 488257600)), (resnet18_real *)(ar + 492976192), n, 512, 114, 256, 6, 6, 1, 1, 3, 3, 2, 2, 0, 0);
+    conv2d_fwd(((resnet18_real *)(ar + 492976192)), ((resnet18_real *)(st + 25304064)), ((resnet18_real *)(ar + 368726080)), (resnet18_real *)(ar + 365574208), n, 512, 114, 256, 6, 6, 1, 1, 3, 3, 2, 2, 0, 0);
     }
     /* relu -> f32[batch 128, 512, 3, 3], resnet18.dlm line 26 */
     {
@@ -3468,14 +3468,14 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 512; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((resnet18_real *)(ar + 492976192))[i0 * 4608 + i1 * 9 + i2] = relu((((((resnet18_real *)(ar + 490616896))[i0 * 4608 + i1 * 9 + i2] * ((resnet18_real *)(ar + 80156032))[i1]) + ((resnet18_real *)(ar + 80160128))[i1]) + (((resnet18_real *)(ar + 488257600))[i0 * 4608 + i1 * 9 + i2] + ((resnet18_real *)(st + 25828352))[i1])));
+                ((resnet18_real *)(ar + 497694784))[i0 * 4608 + i1 * 9 + i2] = relu((((((resnet18_real *)(ar + 507131968))[i0 * 4608 + i1 * 9 + i2] * ((resnet18_real *)(ar + 384196672))[i1]) + ((resnet18_real *)(ar + 371085376))[i1]) + (((resnet18_real *)(ar + 368726080))[i0 * 4608 + i1 * 9 + i2] + ((resnet18_real *)(st + 25828352))[i1])));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 512, 3, 3], resnet18.dlm line 20 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 492976192)), ((resnet18_real *)(st + 25830400)), ((resnet18_real *)(ar + 488257600)), (resnet18_real *)(ar + 495335488), n, 512, 101, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 497694784)), ((resnet18_real *)(st + 25830400)), ((resnet18_real *)(ar + 500054080)), (resnet18_real *)(ar + 365574208), n, 512, 101, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 512, 3, 3], resnet18.dlm line 20 */
     {
@@ -3483,7 +3483,7 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 512; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((resnet18_real *)(ar + 495335488))[i0 * 4608 + i1 * 9 + i2] = (((resnet18_real *)(ar + 488257600))[i0 * 4608 + i1 * 9 + i2] + ((resnet18_real *)(st + 35267584))[i1]);
+                ((resnet18_real *)(ar + 509491264))[i0 * 4608 + i1 * 9 + i2] = (((resnet18_real *)(ar + 500054080))[i0 * 4608 + i1 * 9 + i2] + ((resnet18_real *)(st + 35267584))[i1]);
             }
         }
     }
@@ -3492,9 +3492,9 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     {
     RESNET18_PARALLEL_FOR
     for (int64_t c = 0; c < 512; c++) {
-        double shift = (double)((resnet18_real *)(ar + 495335488))[c * 9], s = 0.0, q = 0.0;
+        double shift = (double)((resnet18_real *)(ar + 509491264))[c * 9], s = 0.0, q = 0.0;
         for (int64_t i = 0; i < n; i++) {
-            const resnet18_real *p = ((resnet18_real *)(ar + 495335488)) + (i * 512 + c) * 9;
+            const resnet18_real *p = ((resnet18_real *)(ar + 509491264)) + (i * 512 + c) * 9;
             for (int64_t j = 0; j < 9; j++) {
                 double d = (double)p[j] - shift;
                 s += d;
@@ -3502,52 +3502,52 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
             }
         }
         double m = s / (double)(n * 9), v = q / (double)(n * 9) - m * m;
-        ((resnet18_real *)(ar + 80160128))[c] = (resnet18_real)(shift + m);
-        ((resnet18_real *)(ar + 80160128))[512 + c] = (resnet18_real)(v > 0 ? v : 0);
+        ((resnet18_real *)(ar + 365574208))[c] = (resnet18_real)(shift + m);
+        ((resnet18_real *)(ar + 365574208))[512 + c] = (resnet18_real)(v > 0 ? v : 0);
     }
     }
     /* slice -> f32[1, 512], resnet18.dlm line 21 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((resnet18_real *)(ar + 80164224)) + i * 512, ((resnet18_real *)(ar + 80160128)) + i * 1024 + 0, 512 * sizeof(resnet18_real));
+        memcpy(((resnet18_real *)(ar + 384198720)) + i * 512, ((resnet18_real *)(ar + 365574208)) + i * 1024 + 0, 512 * sizeof(resnet18_real));
     }
     /* slice -> f32[1, 512], resnet18.dlm line 21 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((resnet18_real *)(ar + 80166272)) + i * 512, ((resnet18_real *)(ar + 80160128)) + i * 1024 + 512, 512 * sizeof(resnet18_real));
+        memcpy(((resnet18_real *)(ar + 365578304)) + i * 512, ((resnet18_real *)(ar + 365574208)) + i * 1024 + 512, 512 * sizeof(resnet18_real));
     }
     /* add -> f32[512], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 512; i0++) {
-        ((resnet18_real *)(ar + 80160128))[i0] = ((((resnet18_real *)(st + 35273728))[i0] * 0.9f) + (((resnet18_real *)(ar + 80164224))[i0] * 0.1f));
+        ((resnet18_real *)(ar + 518936640))[i0] = ((((resnet18_real *)(st + 35273728))[i0] * 0.9f) + (((resnet18_real *)(ar + 384198720))[i0] * 0.1f));
     }
     }
     /* add -> f32[512], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 512; i0++) {
-        ((resnet18_real *)(ar + 80162176))[i0] = ((((resnet18_real *)(st + 35275776))[i0] * 0.9f) + ((((resnet18_real *)(ar + 80166272))[i0] / ((resnet18_real *)(ar + 77778368))[0]) * 0.1f));
+        ((resnet18_real *)(ar + 518938688))[i0] = ((((resnet18_real *)(st + 35275776))[i0] * 0.9f) + ((((resnet18_real *)(ar + 365578304))[i0] / ((resnet18_real *)(ar + 384204864))[0]) * 0.1f));
     }
     }
     /* add -> f32[], resnet18.dlm line 21 */
     {
-    ((resnet18_real *)(ar + 77780608))[0] = (((resnet18_real *)(st + 35277824))[0] + 1.0f);
+    ((resnet18_real *)(ar + 518970816))[0] = (((resnet18_real *)(st + 35277824))[0] + 1.0f);
     }
     /* sqrt -> f32[512, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 512; i0++) {
-        ((resnet18_real *)(ar + 80168320))[i0] = sqrtf((((resnet18_real *)(ar + 80166272))[i0] + 1e-05f));
+        ((resnet18_real *)(ar + 384200768))[i0] = sqrtf((((resnet18_real *)(ar + 365578304))[i0] + 1e-05f));
     }
     }
     /* div -> f32[512, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 512; i0++) {
-        ((resnet18_real *)(ar + 80166272))[i0] = (((resnet18_real *)(st + 35269632))[i0] / ((resnet18_real *)(ar + 80168320))[i0]);
+        ((resnet18_real *)(ar + 384202816))[i0] = (((resnet18_real *)(st + 35269632))[i0] / ((resnet18_real *)(ar + 384200768))[i0]);
     }
     }
     /* sub -> f32[512, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 512; i0++) {
-        ((resnet18_real *)(ar + 80170368))[i0] = (((resnet18_real *)(st + 35271680))[i0] - (((resnet18_real *)(ar + 80164224))[i0] * ((resnet18_real *)(ar + 80166272))[i0]));
+        ((resnet18_real *)(ar + 365574208))[i0] = (((resnet18_real *)(st + 35271680))[i0] - (((resnet18_real *)(ar + 384198720))[i0] * ((resnet18_real *)(ar + 384202816))[i0]));
     }
     }
     /* relu -> f32[batch 128, 512, 3, 3], resnet18.dlm line 21 */
@@ -3556,14 +3556,14 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 512; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((resnet18_real *)(ar + 488257600))[i0 * 4608 + i1 * 9 + i2] = relu(((((resnet18_real *)(ar + 495335488))[i0 * 4608 + i1 * 9 + i2] * ((resnet18_real *)(ar + 80166272))[i1]) + ((resnet18_real *)(ar + 80170368))[i1]));
+                ((resnet18_real *)(ar + 500054080))[i0 * 4608 + i1 * 9 + i2] = relu(((((resnet18_real *)(ar + 509491264))[i0 * 4608 + i1 * 9 + i2] * ((resnet18_real *)(ar + 384202816))[i1]) + ((resnet18_real *)(ar + 365574208))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 512, 3, 3], resnet18.dlm line 22 */
     {
-    conv2d_fwd(((resnet18_real *)(ar + 488257600)), ((resnet18_real *)(st + 35277888)), ((resnet18_real *)(ar + 497694784)), (resnet18_real *)(ar + 500054080), n, 512, 101, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_fwd(((resnet18_real *)(ar + 500054080)), ((resnet18_real *)(st + 35277888)), ((resnet18_real *)(ar + 511850560)), (resnet18_real *)(ar + 365574208), n, 512, 101, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 512, 3, 3], resnet18.dlm line 22 */
     {
@@ -3571,7 +3571,7 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 512; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((resnet18_real *)(ar + 500054080))[i0 * 4608 + i1 * 9 + i2] = (((resnet18_real *)(ar + 497694784))[i0 * 4608 + i1 * 9 + i2] + ((resnet18_real *)(st + 44715072))[i1]);
+                ((resnet18_real *)(ar + 365574208))[i0 * 4608 + i1 * 9 + i2] = (((resnet18_real *)(ar + 511850560))[i0 * 4608 + i1 * 9 + i2] + ((resnet18_real *)(st + 44715072))[i1]);
             }
         }
     }
@@ -3580,9 +3580,9 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     {
     RESNET18_PARALLEL_FOR
     for (int64_t c = 0; c < 512; c++) {
-        double shift = (double)((resnet18_real *)(ar + 500054080))[c * 9], s = 0.0, q = 0.0;
+        double shift = (double)((resnet18_real *)(ar + 365574208))[c * 9], s = 0.0, q = 0.0;
         for (int64_t i = 0; i < n; i++) {
-            const resnet18_real *p = ((resnet18_real *)(ar + 500054080)) + (i * 512 + c) * 9;
+            const resnet18_real *p = ((resnet18_real *)(ar + 365574208)) + (i * 512 + c) * 9;
             for (int64_t j = 0; j < 9; j++) {
                 double d = (double)p[j] - shift;
                 s += d;
@@ -3590,52 +3590,52 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
             }
         }
         double m = s / (double)(n * 9), v = q / (double)(n * 9) - m * m;
-        ((resnet18_real *)(ar + 80170368))[c] = (resnet18_real)(shift + m);
-        ((resnet18_real *)(ar + 80170368))[512 + c] = (resnet18_real)(v > 0 ? v : 0);
+        ((resnet18_real *)(ar + 367933504))[c] = (resnet18_real)(shift + m);
+        ((resnet18_real *)(ar + 367933504))[512 + c] = (resnet18_real)(v > 0 ? v : 0);
     }
     }
     /* slice -> f32[1, 512], resnet18.dlm line 22 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((resnet18_real *)(ar + 80174464)) + i * 512, ((resnet18_real *)(ar + 80170368)) + i * 1024 + 0, 512 * sizeof(resnet18_real));
+        memcpy(((resnet18_real *)(ar + 372914240)) + i * 512, ((resnet18_real *)(ar + 367933504)) + i * 1024 + 0, 512 * sizeof(resnet18_real));
     }
     /* slice -> f32[1, 512], resnet18.dlm line 22 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((resnet18_real *)(ar + 80176512)) + i * 512, ((resnet18_real *)(ar + 80170368)) + i * 1024 + 512, 512 * sizeof(resnet18_real));
+        memcpy(((resnet18_real *)(ar + 367937600)) + i * 512, ((resnet18_real *)(ar + 367933504)) + i * 1024 + 512, 512 * sizeof(resnet18_real));
     }
     /* add -> f32[512], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 512; i0++) {
-        ((resnet18_real *)(ar + 80170368))[i0] = ((((resnet18_real *)(st + 44721216))[i0] * 0.9f) + (((resnet18_real *)(ar + 80174464))[i0] * 0.1f));
+        ((resnet18_real *)(ar + 518940736))[i0] = ((((resnet18_real *)(st + 44721216))[i0] * 0.9f) + (((resnet18_real *)(ar + 372914240))[i0] * 0.1f));
     }
     }
     /* add -> f32[512], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 512; i0++) {
-        ((resnet18_real *)(ar + 80172416))[i0] = ((((resnet18_real *)(st + 44723264))[i0] * 0.9f) + ((((resnet18_real *)(ar + 80176512))[i0] / ((resnet18_real *)(ar + 77778368))[0]) * 0.1f));
+        ((resnet18_real *)(ar + 518942784))[i0] = ((((resnet18_real *)(st + 44723264))[i0] * 0.9f) + ((((resnet18_real *)(ar + 367937600))[i0] / ((resnet18_real *)(ar + 384204864))[0]) * 0.1f));
     }
     }
     /* add -> f32[], resnet18.dlm line 22 */
     {
-    ((resnet18_real *)(ar + 77778368))[0] = (((resnet18_real *)(st + 44725312))[0] + 1.0f);
+    ((resnet18_real *)(ar + 518970880))[0] = (((resnet18_real *)(st + 44725312))[0] + 1.0f);
     }
     /* sqrt -> f32[512, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 512; i0++) {
-        ((resnet18_real *)(ar + 80178560))[i0] = sqrtf((((resnet18_real *)(ar + 80176512))[i0] + 1e-05f));
+        ((resnet18_real *)(ar + 372916288))[i0] = sqrtf((((resnet18_real *)(ar + 367937600))[i0] + 1e-05f));
     }
     }
     /* div -> f32[512, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 512; i0++) {
-        ((resnet18_real *)(ar + 80176512))[i0] = (((resnet18_real *)(st + 44717120))[i0] / ((resnet18_real *)(ar + 80178560))[i0]);
+        ((resnet18_real *)(ar + 372918336))[i0] = (((resnet18_real *)(st + 44717120))[i0] / ((resnet18_real *)(ar + 372916288))[i0]);
     }
     }
     /* sub -> f32[512, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 512; i0++) {
-        ((resnet18_real *)(ar + 80180608))[i0] = (((resnet18_real *)(st + 44719168))[i0] - (((resnet18_real *)(ar + 80174464))[i0] * ((resnet18_real *)(ar + 80176512))[i0]));
+        ((resnet18_real *)(ar + 370292800))[i0] = (((resnet18_real *)(st + 44719168))[i0] - (((resnet18_real *)(ar + 372914240))[i0] * ((resnet18_real *)(ar + 372918336))[i0]));
     }
     }
     /* relu -> f32[batch 128, 512, 3, 3], resnet18.dlm line 26 */
@@ -3644,31 +3644,31 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 512; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((resnet18_real *)(ar + 497694784))[i0 * 4608 + i1 * 9 + i2] = relu((((((resnet18_real *)(ar + 500054080))[i0 * 4608 + i1 * 9 + i2] * ((resnet18_real *)(ar + 80176512))[i1]) + ((resnet18_real *)(ar + 80180608))[i1]) + ((resnet18_real *)(ar + 492976192))[i0 * 4608 + i1 * 9 + i2]));
+                ((resnet18_real *)(ar + 367933504))[i0 * 4608 + i1 * 9 + i2] = relu((((((resnet18_real *)(ar + 365574208))[i0 * 4608 + i1 * 9 + i2] * ((resnet18_real *)(ar + 372918336))[i1]) + ((resnet18_real *)(ar + 370292800))[i1]) + ((resnet18_real *)(ar + 497694784))[i0 * 4608 + i1 * 9 + i2]));
             }
         }
     }
     }
     /* avg_pool -> f32[batch 128, 512, 1, 1], resnet18.dlm line 48 */
     {
-    avg_pool_fwd_0(((resnet18_real *)(ar + 497694784)), ((resnet18_real *)(ar + 80180608)), n);
+    avg_pool_fwd_0(((resnet18_real *)(ar + 367933504)), ((resnet18_real *)(ar + 370292800)), n);
     }
     /* matmul -> f32[batch 128, 10], resnet18.dlm line 50 */
     {
-    gemm(0, 1, n, 10, 512, ((resnet18_real *)(ar + 80180608)), 512, ((resnet18_real *)(st + 44725376)), 512, ((resnet18_real *)(ar + 80442752)), 10, 0);
+    gemm(0, 1, n, 10, 512, ((resnet18_real *)(ar + 370292800)), 512, ((resnet18_real *)(st + 44725376)), 512, ((resnet18_real *)(ar + 370554944)), 10, 0);
     }
     /* add -> f32[batch 128, 10], resnet18.dlm line 50 */
     {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 10; i1++) {
-            ((resnet18_real *)(ar + 80447872))[i0 * 10 + i1] = (((resnet18_real *)(ar + 80442752))[i0 * 10 + i1] + ((resnet18_real *)(st + 44745856))[i1]);
+            ((resnet18_real *)(ar + 370560064))[i0 * 10 + i1] = (((resnet18_real *)(ar + 370554944))[i0 * 10 + i1] + ((resnet18_real *)(st + 44745856))[i1]);
         }
     }
     }
     /* xent -> f32[batch 128], resnet18.dlm line 55 */
     {
     for (int64_t r = 0; r < n; r++) {
-        const resnet18_real *xr = ((resnet18_real *)(ar + 80447872)) + r * 10;
+        const resnet18_real *xr = ((resnet18_real *)(ar + 370560064)) + r * 10;
         int32_t label = y[r];
         resnet18_real mx = xr[0];
         for (int64_t j = 1; j < 10; j++)
@@ -3676,45 +3676,45 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
         double sum = 0.0;
         for (int64_t j = 0; j < 10; j++)
             sum += expv(xr[j] - mx);
-        ((resnet18_real *)(ar + 77780672))[r] = mx + (resnet18_real)log(sum) - xr[label];
+        ((resnet18_real *)(ar + 370554944))[r] = mx + (resnet18_real)log(sum) - xr[label];
     }
     }
     /* sum -> f32[], resnet18.dlm line 55 */
     {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
-        acc += ((resnet18_real *)(ar + 77780672))[i0];
+        acc += ((resnet18_real *)(ar + 370554944))[i0];
     }
-    ((resnet18_real *)(ar + 77781184))[0] = (resnet18_real)acc;
+    ((resnet18_real *)(ar + 370555456))[0] = (resnet18_real)acc;
     }
     /* divcount -> f32[], resnet18.dlm line 55 */
     {
-    ((resnet18_real *)(ar + 77780672))[0] = (((resnet18_real *)(ar + 77781184))[0] / (resnet18_real)(1 * n));
+    ((resnet18_real *)(ar + 518970944))[0] = (((resnet18_real *)(ar + 370555456))[0] / (resnet18_real)(1 * n));
     }
     /* argmax_eq -> f32[batch 128], resnet18.dlm line 59 */
     {
     for (int64_t r = 0; r < n; r++) {
-        const resnet18_real *xr = ((resnet18_real *)(ar + 80447872)) + r * 10;
+        const resnet18_real *xr = ((resnet18_real *)(ar + 370560064)) + r * 10;
         int32_t label = y[r];
         int64_t best = 0;
         for (int64_t j = 1; j < 10; j++)
             if (xr[j] > xr[best])
                 best = j;
-        ((resnet18_real *)(ar + 77780736))[r] = best == label ? 1.0f : 0.0f;
+        ((resnet18_real *)(ar + 370554944))[r] = best == label ? 1.0f : 0.0f;
     }
     }
     /* sum -> f32[], resnet18.dlm line 59 */
     {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
-        acc += ((resnet18_real *)(ar + 77780736))[i0];
+        acc += ((resnet18_real *)(ar + 370554944))[i0];
     }
-    ((resnet18_real *)(ar + 77781248))[0] = (resnet18_real)acc;
+    ((resnet18_real *)(ar + 518971008))[0] = (resnet18_real)acc;
     }
     if (metrics) {
-        metrics[0] = (double)((resnet18_real *)(ar + 77781248))[0];
+        metrics[0] = (double)((resnet18_real *)(ar + 518971008))[0];
     }
-    return ((resnet18_real *)(ar + 77780672))[0];
+    return ((resnet18_real *)(ar + 518970944))[0];
 }
 
 /* The hook that resnet18_set_grad_ready sets, process-wide. */
@@ -3734,18 +3734,18 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     (void)ar;
     /* divcount -> f32[], resnet18.dlm line 55 */
     {
-    ((resnet18_real *)(ar + 77780736))[0] = (1.0f / (resnet18_real)(1 * n));
+    ((resnet18_real *)(ar + 370554944))[0] = (1.0f / (resnet18_real)(1 * n));
     }
     /* copy -> f32[batch 128], resnet18.dlm line 55 */
     {
     for (int64_t i0 = 0; i0 < n; i0++) {
-        ((resnet18_real *)(ar + 77781312))[i0] = ((resnet18_real *)(ar + 77780736))[0];
+        ((resnet18_real *)(ar + 370565184))[i0] = ((resnet18_real *)(ar + 370554944))[0];
     }
     }
     /* xent_grad -> f32[batch 128, 10], resnet18.dlm line 55 */
     {
     for (int64_t r = 0; r < n; r++) {
-        const resnet18_real *xr = ((resnet18_real *)(ar + 80447872)) + r * 10;
+        const resnet18_real *xr = ((resnet18_real *)(ar + 370560064)) + r * 10;
         int32_t label = y[r];
         resnet18_real mx = xr[0];
         for (int64_t j = 1; j < 10; j++)
@@ -3753,8 +3753,8 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double sum = 0.0;
         for (int64_t j = 0; j < 10; j++)
             sum += expv(xr[j] - mx);
-        resnet18_real *yr = ((resnet18_real *)(ar + 80442752)) + r * 10;
-        resnet18_real scale = ((resnet18_real *)(ar + 77781312))[r], inv = (resnet18_real)(1.0 / sum);
+        resnet18_real *yr = ((resnet18_real *)(ar + 370554944)) + r * 10;
+        resnet18_real scale = ((resnet18_real *)(ar + 370565184))[r], inv = (resnet18_real)(1.0 / sum);
         for (int64_t j = 0; j < 10; j++)
             yr[j] = (expv(xr[j] - mx) * inv - (j == label ? 1.0f : 0.0f)) * scale;
     }
@@ -3764,7 +3764,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < 10; i0++) {
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
-            acc += ((resnet18_real *)(ar + 80442752))[i0 + i1 * 10];
+            acc += ((resnet18_real *)(ar + 370554944))[i0 + i1 * 10];
         }
         ((resnet18_real *)(ar + 44709888))[i0] = (resnet18_real)acc;
     }
@@ -3773,23 +3773,23 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         grad_ready(grad_ready_arg, state, 89455808, 40);
     /* matmul -> f32[batch 128, 512], resnet18.dlm line 50 */
     {
-    gemm(0, 0, n, 512, 10, ((resnet18_real *)(ar + 80442752)), 10, ((resnet18_real *)(st + 44725376)), 512, ((resnet18_real *)(ar + 80447872)), 512, 0);
+    gemm(0, 0, n, 512, 10, ((resnet18_real *)(ar + 370554944)), 10, ((resnet18_real *)(st + 44725376)), 512, ((resnet18_real *)(ar + 372652096)), 512, 0);
     }
     /* matmul -> f32[10, 512], resnet18.dlm line 50 */
     {
-    gemm(1, 0, 10, 512, n, ((resnet18_real *)(ar + 80442752)), 10, ((resnet18_real *)(ar + 80180608)), 512, ((resnet18_real *)(ar + 44689408)), 512, 0);
+    gemm(1, 0, 10, 512, n, ((resnet18_real *)(ar + 370554944)), 10, ((resnet18_real *)(ar + 370292800)), 512, ((resnet18_real *)(ar + 44689408)), 512, 0);
     }
     if (grad_ready) /* 10.weight */
         grad_ready(grad_ready_arg, state, 89435328, 20480);
     /* avg_pool_dx -> f32[batch 128, 512, 3, 3], resnet18.dlm line 48 */
     {
-    avg_pool_dx_0(((resnet18_real *)(ar + 80447872)), ((resnet18_real *)(ar + 502413376)), n);
+    avg_pool_dx_0(((resnet18_real *)(ar + 372652096)), ((resnet18_real *)(ar + 370292800)), n);
     }
     /* mul -> f32[batch 128, 512, 3, 3], resnet18.dlm line 26 */
     {
     RESNET18_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 4608; i0++) {
-        ((resnet18_real *)(ar + 504772672))[i0] = (((resnet18_real *)(ar + 502413376))[i0] * (((resnet18_real *)(ar + 497694784))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((resnet18_real *)(ar + 511850560))[i0] = (((resnet18_real *)(ar + 370292800))[i0] * (((resnet18_real *)(ar + 367933504))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 512, 1, 1], resnet18.dlm line 22 */
@@ -3799,7 +3799,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((resnet18_real *)(ar + 504772672))[i0 * 9 + i1 * 4608 + i2];
+                acc += ((resnet18_real *)(ar + 511850560))[i0 * 9 + i1 * 4608 + i2];
             }
         }
         ((resnet18_real *)(ar + 44687360))[i0] = (resnet18_real)acc;
@@ -3812,16 +3812,16 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += (((resnet18_real *)(ar + 504772672))[i0 * 9 + i1 * 4608 + i2] * ((resnet18_real *)(ar + 500054080))[i0 * 9 + i1 * 4608 + i2]);
+                acc += (((resnet18_real *)(ar + 511850560))[i0 * 9 + i1 * 4608 + i2] * ((resnet18_real *)(ar + 365574208))[i0 * 9 + i1 * 4608 + i2]);
             }
         }
-        ((resnet18_real *)(ar + 80180608))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 367933504))[i0] = (resnet18_real)acc;
     }
     }
     /* neg -> f32[512, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 512; i0++) {
-        ((resnet18_real *)(ar + 80182656))[i0] = (-((resnet18_real *)(ar + 44687360))[i0]);
+        ((resnet18_real *)(ar + 367935552))[i0] = (-((resnet18_real *)(ar + 44687360))[i0]);
     }
     }
     if (grad_ready) /* 7.1.bn2.bias */
@@ -3829,19 +3829,19 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     /* mul -> f32[512, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 512; i0++) {
-        ((resnet18_real *)(ar + 80184704))[i0] = (((resnet18_real *)(ar + 80182656))[i0] * ((resnet18_real *)(ar + 80176512))[i0]);
+        ((resnet18_real *)(ar + 367941696))[i0] = (((resnet18_real *)(ar + 367935552))[i0] * ((resnet18_real *)(ar + 372918336))[i0]);
     }
     }
     /* add -> f32[512, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 512; i0++) {
-        ((resnet18_real *)(ar + 80186752))[i0] = (((resnet18_real *)(ar + 80180608))[i0] + (((resnet18_real *)(ar + 80182656))[i0] * ((resnet18_real *)(ar + 80174464))[i0]));
+        ((resnet18_real *)(ar + 367937600))[i0] = (((resnet18_real *)(ar + 367933504))[i0] + (((resnet18_real *)(ar + 367935552))[i0] * ((resnet18_real *)(ar + 372914240))[i0]));
     }
     }
     /* div -> f32[512, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 512; i0++) {
-        ((resnet18_real *)(ar + 44685312))[i0] = (((resnet18_real *)(ar + 80186752))[i0] / ((resnet18_real *)(ar + 80178560))[i0]);
+        ((resnet18_real *)(ar + 44685312))[i0] = (((resnet18_real *)(ar + 367937600))[i0] / ((resnet18_real *)(ar + 372916288))[i0]);
     }
     }
     if (grad_ready) /* 7.1.bn2.weight */
@@ -3849,43 +3849,43 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     /* div -> f32[512, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 512; i0++) {
-        ((resnet18_real *)(ar + 80180608))[i0] = (((-((((resnet18_real *)(ar + 80186752))[i0] * ((resnet18_real *)(ar + 80176512))[i0]) / ((resnet18_real *)(ar + 80178560))[i0])) * 0.5f) / ((resnet18_real *)(ar + 80178560))[i0]);
+        ((resnet18_real *)(ar + 367939648))[i0] = (((-((((resnet18_real *)(ar + 367937600))[i0] * ((resnet18_real *)(ar + 372918336))[i0]) / ((resnet18_real *)(ar + 372916288))[i0])) * 0.5f) / ((resnet18_real *)(ar + 372916288))[i0]);
     }
     }
     /* unslice -> f32[2, 512], resnet18.dlm line 22 */
     {
-    memset(((resnet18_real *)(ar + 80186752)), 0, (size_t)(1) * 1024 * sizeof(resnet18_real));
+    memset(((resnet18_real *)(ar + 367933504)), 0, (size_t)(1) * 1024 * sizeof(resnet18_real));
     for (int64_t i = 0; i < 1; i++)
         for (int64_t j = 0; j < 1; j++)
-            memcpy(((resnet18_real *)(ar + 80186752)) + i * 1024 + 512 + j * 512, ((resnet18_real *)(ar + 80180608)) + i * 512 + j * 512, 512 * sizeof(resnet18_real));
+            memcpy(((resnet18_real *)(ar + 367933504)) + i * 1024 + 512 + j * 512, ((resnet18_real *)(ar + 367939648)) + i * 512 + j * 512, 512 * sizeof(resnet18_real));
     }
     /* unslice -> f32[2, 512], resnet18.dlm line 22 */
     {
-    memset(((resnet18_real *)(ar + 80178560)), 0, (size_t)(1) * 1024 * sizeof(resnet18_real));
+    memset(((resnet18_real *)(ar + 367937600)), 0, (size_t)(1) * 1024 * sizeof(resnet18_real));
     for (int64_t i = 0; i < 1; i++)
         for (int64_t j = 0; j < 1; j++)
-            memcpy(((resnet18_real *)(ar + 80178560)) + i * 1024 + 0 + j * 512, ((resnet18_real *)(ar + 80184704)) + i * 512 + j * 512, 512 * sizeof(resnet18_real));
+            memcpy(((resnet18_real *)(ar + 367937600)) + i * 1024 + 0 + j * 512, ((resnet18_real *)(ar + 367941696)) + i * 512 + j * 512, 512 * sizeof(resnet18_real));
     }
     /* add -> f32[2, 512], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 1024; i0++) {
-        ((resnet18_real *)(ar + 80182656))[i0] = (((resnet18_real *)(ar + 80186752))[i0] + ((resnet18_real *)(ar + 80178560))[i0]);
+        ((resnet18_real *)(ar + 367941696))[i0] = (((resnet18_real *)(ar + 367933504))[i0] + ((resnet18_real *)(ar + 367937600))[i0]);
     }
     }
     /* slice -> f32[1, 512], resnet18.dlm line 22 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((resnet18_real *)(ar + 80178560)) + i * 512, ((resnet18_real *)(ar + 80182656)) + i * 1024 + 0, 512 * sizeof(resnet18_real));
+        memcpy(((resnet18_real *)(ar + 367933504)) + i * 512, ((resnet18_real *)(ar + 367941696)) + i * 1024 + 0, 512 * sizeof(resnet18_real));
     }
     /* slice -> f32[1, 512], resnet18.dlm line 22 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((resnet18_real *)(ar + 80180608)) + i * 512, ((resnet18_real *)(ar + 80182656)) + i * 1024 + 512, 512 * sizeof(resnet18_real));
+        memcpy(((resnet18_real *)(ar + 367935552)) + i * 512, ((resnet18_real *)(ar + 367941696)) + i * 1024 + 512, 512 * sizeof(resnet18_real));
     }
     /* mul -> f32[512, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 512; i0++) {
-        ((resnet18_real *)(ar + 80182656))[i0] = (((resnet18_real *)(ar + 80180608))[i0] * 2.0f);
+        ((resnet18_real *)(ar + 367937600))[i0] = (((resnet18_real *)(ar + 367935552))[i0] * 2.0f);
     }
     }
     /* add -> f32[batch 128, 512, 3, 3], resnet18.dlm line 22 */
@@ -3894,7 +3894,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 512; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((resnet18_real *)(ar + 497694784))[i0 * 4608 + i1 * 9 + i2] = ((((resnet18_real *)(ar + 504772672))[i0 * 4608 + i1 * 9 + i2] * ((resnet18_real *)(ar + 80176512))[i1]) + ((((resnet18_real *)(ar + 80178560))[i1] + (((resnet18_real *)(ar + 80182656))[i1] * (((resnet18_real *)(ar + 500054080))[i0 * 4608 + i1 * 9 + i2] - ((resnet18_real *)(ar + 80174464))[i1]))) * ((resnet18_real *)(ar + 77778304))[0]));
+                ((resnet18_real *)(ar + 514209856))[i0 * 4608 + i1 * 9 + i2] = ((((resnet18_real *)(ar + 511850560))[i0 * 4608 + i1 * 9 + i2] * ((resnet18_real *)(ar + 372918336))[i1]) + ((((resnet18_real *)(ar + 367933504))[i1] + (((resnet18_real *)(ar + 367937600))[i1] * (((resnet18_real *)(ar + 365574208))[i0 * 4608 + i1 * 9 + i2] - ((resnet18_real *)(ar + 372914240))[i1]))) * ((resnet18_real *)(ar + 384225408))[0]));
             }
         }
     }
@@ -3906,7 +3906,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((resnet18_real *)(ar + 497694784))[i0 * 9 + i1 * 4608 + i2];
+                acc += ((resnet18_real *)(ar + 514209856))[i0 * 9 + i1 * 4608 + i2];
             }
         }
         ((resnet18_real *)(ar + 44683264))[i0] = (resnet18_real)acc;
@@ -3916,11 +3916,11 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         grad_ready(grad_ready_arg, state, 89429184, 2048);
     /* conv2d_dx -> f32[batch 128, 512, 3, 3], resnet18.dlm line 22 */
     {
-    conv2d_dx(((resnet18_real *)(ar + 500054080)), ((resnet18_real *)(st + 35277888)), ((resnet18_real *)(ar + 497694784)), (resnet18_real *)(ar + 507131968), n, 512, 101, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_dx(((resnet18_real *)(ar + 516569152)), ((resnet18_real *)(st + 35277888)), ((resnet18_real *)(ar + 514209856)), (resnet18_real *)(ar + 365574208), n, 512, 101, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[512, 512, 3, 3], resnet18.dlm line 22 */
     {
-    conv2d_dw(((resnet18_real *)(ar + 488257600)), ((resnet18_real *)(ar + 35246080)), ((resnet18_real *)(ar + 497694784)), (resnet18_real *)(ar + 507131968), n, 512, 101, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_dw(((resnet18_real *)(ar + 500054080)), ((resnet18_real *)(ar + 35246080)), ((resnet18_real *)(ar + 514209856)), (resnet18_real *)(ar + 365574208), n, 512, 101, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     if (grad_ready) /* 7.1.conv2.weight */
         grad_ready(grad_ready_arg, state, 79992000, 9437184);
@@ -3928,7 +3928,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     {
     RESNET18_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 4608; i0++) {
-        ((resnet18_real *)(ar + 497694784))[i0] = (((resnet18_real *)(ar + 500054080))[i0] * (((resnet18_real *)(ar + 488257600))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((resnet18_real *)(ar + 365574208))[i0] = (((resnet18_real *)(ar + 516569152))[i0] * (((resnet18_real *)(ar + 500054080))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 512, 1, 1], resnet18.dlm line 21 */
@@ -3938,7 +3938,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((resnet18_real *)(ar + 497694784))[i0 * 9 + i1 * 4608 + i2];
+                acc += ((resnet18_real *)(ar + 365574208))[i0 * 9 + i1 * 4608 + i2];
             }
         }
         ((resnet18_real *)(ar + 35244032))[i0] = (resnet18_real)acc;
@@ -3951,16 +3951,16 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += (((resnet18_real *)(ar + 497694784))[i0 * 9 + i1 * 4608 + i2] * ((resnet18_real *)(ar + 495335488))[i0 * 9 + i1 * 4608 + i2]);
+                acc += (((resnet18_real *)(ar + 365574208))[i0 * 9 + i1 * 4608 + i2] * ((resnet18_real *)(ar + 509491264))[i0 * 9 + i1 * 4608 + i2]);
             }
         }
-        ((resnet18_real *)(ar + 80174464))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 367933504))[i0] = (resnet18_real)acc;
     }
     }
     /* neg -> f32[512, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 512; i0++) {
-        ((resnet18_real *)(ar + 80176512))[i0] = (-((resnet18_real *)(ar + 35244032))[i0]);
+        ((resnet18_real *)(ar + 367935552))[i0] = (-((resnet18_real *)(ar + 35244032))[i0]);
     }
     }
     if (grad_ready) /* 7.1.bn1.bias */
@@ -3968,19 +3968,19 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     /* mul -> f32[512, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 512; i0++) {
-        ((resnet18_real *)(ar + 80178560))[i0] = (((resnet18_real *)(ar + 80176512))[i0] * ((resnet18_real *)(ar + 80166272))[i0]);
+        ((resnet18_real *)(ar + 367941696))[i0] = (((resnet18_real *)(ar + 367935552))[i0] * ((resnet18_real *)(ar + 384202816))[i0]);
     }
     }
     /* add -> f32[512, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 512; i0++) {
-        ((resnet18_real *)(ar + 80180608))[i0] = (((resnet18_real *)(ar + 80174464))[i0] + (((resnet18_real *)(ar + 80176512))[i0] * ((resnet18_real *)(ar + 80164224))[i0]));
+        ((resnet18_real *)(ar + 367937600))[i0] = (((resnet18_real *)(ar + 367933504))[i0] + (((resnet18_real *)(ar + 367935552))[i0] * ((resnet18_real *)(ar + 384198720))[i0]));
     }
     }
     /* div -> f32[512, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 512; i0++) {
-        ((resnet18_real *)(ar + 35241984))[i0] = (((resnet18_real *)(ar + 80180608))[i0] / ((resnet18_real *)(ar + 80168320))[i0]);
+        ((resnet18_real *)(ar + 35241984))[i0] = (((resnet18_real *)(ar + 367937600))[i0] / ((resnet18_real *)(ar + 384200768))[i0]);
     }
     }
     if (grad_ready) /* 7.1.bn1.weight */
@@ -3988,43 +3988,43 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     /* div -> f32[512, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 512; i0++) {
-        ((resnet18_real *)(ar + 80174464))[i0] = (((-((((resnet18_real *)(ar + 80180608))[i0] * ((resnet18_real *)(ar + 80166272))[i0]) / ((resnet18_real *)(ar + 80168320))[i0])) * 0.5f) / ((resnet18_real *)(ar + 80168320))[i0]);
+        ((resnet18_real *)(ar + 367939648))[i0] = (((-((((resnet18_real *)(ar + 367937600))[i0] * ((resnet18_real *)(ar + 384202816))[i0]) / ((resnet18_real *)(ar + 384200768))[i0])) * 0.5f) / ((resnet18_real *)(ar + 384200768))[i0]);
     }
     }
     /* unslice -> f32[2, 512], resnet18.dlm line 21 */
     {
-    memset(((resnet18_real *)(ar + 80180608)), 0, (size_t)(1) * 1024 * sizeof(resnet18_real));
+    memset(((resnet18_real *)(ar + 367933504)), 0, (size_t)(1) * 1024 * sizeof(resnet18_real));
     for (int64_t i = 0; i < 1; i++)
         for (int64_t j = 0; j < 1; j++)
-            memcpy(((resnet18_real *)(ar + 80180608)) + i * 1024 + 512 + j * 512, ((resnet18_real *)(ar + 80174464)) + i * 512 + j * 512, 512 * sizeof(resnet18_real));
+            memcpy(((resnet18_real *)(ar + 367933504)) + i * 1024 + 512 + j * 512, ((resnet18_real *)(ar + 367939648)) + i * 512 + j * 512, 512 * sizeof(resnet18_real));
     }
     /* unslice -> f32[2, 512], resnet18.dlm line 21 */
     {
-    memset(((resnet18_real *)(ar + 80174464)), 0, (size_t)(1) * 1024 * sizeof(resnet18_real));
+    memset(((resnet18_real *)(ar + 367937600)), 0, (size_t)(1) * 1024 * sizeof(resnet18_real));
     for (int64_t i = 0; i < 1; i++)
         for (int64_t j = 0; j < 1; j++)
-            memcpy(((resnet18_real *)(ar + 80174464)) + i * 1024 + 0 + j * 512, ((resnet18_real *)(ar + 80178560)) + i * 512 + j * 512, 512 * sizeof(resnet18_real));
+            memcpy(((resnet18_real *)(ar + 367937600)) + i * 1024 + 0 + j * 512, ((resnet18_real *)(ar + 367941696)) + i * 512 + j * 512, 512 * sizeof(resnet18_real));
     }
     /* add -> f32[2, 512], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 1024; i0++) {
-        ((resnet18_real *)(ar + 80184704))[i0] = (((resnet18_real *)(ar + 80180608))[i0] + ((resnet18_real *)(ar + 80174464))[i0]);
+        ((resnet18_real *)(ar + 367941696))[i0] = (((resnet18_real *)(ar + 367933504))[i0] + ((resnet18_real *)(ar + 367937600))[i0]);
     }
     }
     /* slice -> f32[1, 512], resnet18.dlm line 21 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((resnet18_real *)(ar + 80168320)) + i * 512, ((resnet18_real *)(ar + 80184704)) + i * 1024 + 0, 512 * sizeof(resnet18_real));
+        memcpy(((resnet18_real *)(ar + 367933504)) + i * 512, ((resnet18_real *)(ar + 367941696)) + i * 1024 + 0, 512 * sizeof(resnet18_real));
     }
     /* slice -> f32[1, 512], resnet18.dlm line 21 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((resnet18_real *)(ar + 80174464)) + i * 512, ((resnet18_real *)(ar + 80184704)) + i * 1024 + 512, 512 * sizeof(resnet18_real));
+        memcpy(((resnet18_real *)(ar + 367935552)) + i * 512, ((resnet18_real *)(ar + 367941696)) + i * 1024 + 512, 512 * sizeof(resnet18_real));
     }
     /* mul -> f32[512, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 512; i0++) {
-        ((resnet18_real *)(ar + 80176512))[i0] = (((resnet18_real *)(ar + 80174464))[i0] * 2.0f);
+        ((resnet18_real *)(ar + 367937600))[i0] = (((resnet18_real *)(ar + 367935552))[i0] * 2.0f);
     }
     }
     /* add -> f32[batch 128, 512, 3, 3], resnet18.dlm line 21 */
@@ -4033,7 +4033,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 512; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((resnet18_real *)(ar + 488257600))[i0 * 4608 + i1 * 9 + i2] = ((((resnet18_real *)(ar + 497694784))[i0 * 4608 + i1 * 9 + i2] * ((resnet18_real *)(ar + 80166272))[i1]) + ((((resnet18_real *)(ar + 80168320))[i1] + (((resnet18_real *)(ar + 80176512))[i1] * (((resnet18_real *)(ar + 495335488))[i0 * 4608 + i1 * 9 + i2] - ((resnet18_real *)(ar + 80164224))[i1]))) * ((resnet18_real *)(ar + 77778304))[0]));
+                ((resnet18_real *)(ar + 500054080))[i0 * 4608 + i1 * 9 + i2] = ((((resnet18_real *)(ar + 365574208))[i0 * 4608 + i1 * 9 + i2] * ((resnet18_real *)(ar + 384202816))[i1]) + ((((resnet18_real *)(ar + 367933504))[i1] + (((resnet18_real *)(ar + 367937600))[i1] * (((resnet18_real *)(ar + 509491264))[i0 * 4608 + i1 * 9 + i2] - ((resnet18_real *)(ar + 384198720))[i1]))) * ((resnet18_real *)(ar + 384225408))[0]));
             }
         }
     }
@@ -4045,7 +4045,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((resnet18_real *)(ar + 488257600))[i0 * 9 + i1 * 4608 + i2];
+                acc += ((resnet18_real *)(ar + 500054080))[i0 * 9 + i1 * 4608 + i2];
             }
         }
         ((resnet18_real *)(ar + 35239936))[i0] = (resnet18_real)acc;
@@ -4055,11 +4055,11 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         grad_ready(grad_ready_arg, state, 79985856, 2048);
     /* conv2d_dx -> f32[batch 128, 512, 3, 3], resnet18.dlm line 20 */
     {
-    conv2d_dx(((resnet18_real *)(ar + 495335488)), ((resnet18_real *)(st + 25830400)), ((resnet18_real *)(ar + 488257600)), (resnet18_real *)(ar + 507131968), n, 512, 101, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_dx(((resnet18_real *)(ar + 509491264)), ((resnet18_real *)(st + 25830400)), ((resnet18_real *)(ar + 500054080)), (resnet18_real *)(ar + 365574208), n, 512, 101, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[512, 512, 3, 3], resnet18.dlm line 20 */
     {
-    conv2d_dw(((resnet18_real *)(ar + 492976192)), ((resnet18_real *)(ar + 25802752)), ((resnet18_real *)(ar + 488257600)), (resnet18_real *)(ar + 507131968), n, 512, 101, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_dw(((resnet18_real *)(ar + 497694784)), ((resnet18_real *)(ar + 25802752)), ((resnet18_real *)(ar + 500054080)), (resnet18_real *)(ar + 365574208), n, 512, 101, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     if (grad_ready) /* 7.1.conv1.weight */
         grad_ready(grad_ready_arg, state, 70548672, 9437184);
@@ -4067,7 +4067,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     {
     RESNET18_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 4608; i0++) {
-        ((resnet18_real *)(ar + 488257600))[i0] = ((((resnet18_real *)(ar + 504772672))[i0] + ((resnet18_real *)(ar + 495335488))[i0]) * (((resnet18_real *)(ar + 492976192))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((resnet18_real *)(ar + 368726080))[i0] = ((((resnet18_real *)(ar + 511850560))[i0] + ((resnet18_real *)(ar + 509491264))[i0]) * (((resnet18_real *)(ar + 497694784))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 512, 1, 1], resnet18.dlm line 24 */
@@ -4077,7 +4077,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((resnet18_real *)(ar + 488257600))[i0 * 9 + i1 * 4608 + i2];
+                acc += ((resnet18_real *)(ar + 368726080))[i0 * 9 + i1 * 4608 + i2];
             }
         }
         ((resnet18_real *)(ar + 25276416))[i0] = (resnet18_real)acc;
@@ -4085,11 +4085,11 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 256, 6, 6], resnet18.dlm line 24 */
     {
-    conv2d_dx(((resnet18_real *)(ar + 492976192)), ((resnet18_real *)(st + 25304064)), ((resnet18_real *)(ar + 488257600)), (resnet18_real *)(ar + 497694784), n, 512, 114, 256, 6, 6, 1, 1, 3, 3, 2, 2, 0, 0);
+    conv2d_dx(((resnet18_real *)(ar + 497694784)), ((resnet18_real *)(st + 25304064)), ((resnet18_real *)(ar + 368726080)), (resnet18_real *)(ar + 365574208), n, 512, 114, 256, 6, 6, 1, 1, 3, 3, 2, 2, 0, 0);
     }
     /* conv2d_dw -> f32[512, 256, 1, 1], resnet18.dlm line 24 */
     {
-    conv2d_dw(((resnet18_real *)(ar + 478820416)), ((resnet18_real *)(ar + 25278464)), ((resnet18_real *)(ar + 488257600)), (resnet18_real *)(ar + 497694784), n, 512, 114, 256, 6, 6, 1, 1, 3, 3, 2, 2, 0, 0);
+    conv2d_dw(((resnet18_real *)(ar + 492976192)), ((resnet18_real *)(ar + 25278464)), ((resnet18_real *)(ar + 368726080)), (resnet18_real *)(ar + 365574208), n, 512, 114, 256, 6, 6, 1, 1, 3, 3, 2, 2, 0, 0);
     }
     if (grad_ready) /* 7.0.conv3.weight */
         grad_ready(grad_ready_arg, state, 70024384, 524288);
@@ -4100,16 +4100,16 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += (((resnet18_real *)(ar + 488257600))[i0 * 9 + i1 * 4608 + i2] * ((resnet18_real *)(ar + 490616896))[i0 * 9 + i1 * 4608 + i2]);
+                acc += (((resnet18_real *)(ar + 368726080))[i0 * 9 + i1 * 4608 + i2] * ((resnet18_real *)(ar + 507131968))[i0 * 9 + i1 * 4608 + i2]);
             }
         }
-        ((resnet18_real *)(ar + 80164224))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 365574208))[i0] = (resnet18_real)acc;
     }
     }
     /* neg -> f32[512, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 512; i0++) {
-        ((resnet18_real *)(ar + 80166272))[i0] = (-((resnet18_real *)(ar + 25276416))[i0]);
+        ((resnet18_real *)(ar + 365576256))[i0] = (-((resnet18_real *)(ar + 25276416))[i0]);
     }
     }
     if (grad_ready) /* 7.0.bn2.bias */
@@ -4117,19 +4117,19 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     /* mul -> f32[512, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 512; i0++) {
-        ((resnet18_real *)(ar + 80168320))[i0] = (((resnet18_real *)(ar + 80166272))[i0] * ((resnet18_real *)(ar + 80156032))[i0]);
+        ((resnet18_real *)(ar + 365582400))[i0] = (((resnet18_real *)(ar + 365576256))[i0] * ((resnet18_real *)(ar + 384196672))[i0]);
     }
     }
     /* add -> f32[512, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 512; i0++) {
-        ((resnet18_real *)(ar + 80174464))[i0] = (((resnet18_real *)(ar + 80164224))[i0] + (((resnet18_real *)(ar + 80166272))[i0] * ((resnet18_real *)(ar + 77790592))[i0]));
+        ((resnet18_real *)(ar + 365578304))[i0] = (((resnet18_real *)(ar + 365574208))[i0] + (((resnet18_real *)(ar + 365576256))[i0] * ((resnet18_real *)(ar + 384192576))[i0]));
     }
     }
     /* div -> f32[512, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 512; i0++) {
-        ((resnet18_real *)(ar + 25274368))[i0] = (((resnet18_real *)(ar + 80174464))[i0] / ((resnet18_real *)(ar + 80158080))[i0]);
+        ((resnet18_real *)(ar + 25274368))[i0] = (((resnet18_real *)(ar + 365578304))[i0] / ((resnet18_real *)(ar + 384194624))[i0]);
     }
     }
     if (grad_ready) /* 7.0.bn2.weight */
@@ -4137,43 +4137,43 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     /* div -> f32[512, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 512; i0++) {
-        ((resnet18_real *)(ar + 80164224))[i0] = (((-((((resnet18_real *)(ar + 80174464))[i0] * ((resnet18_real *)(ar + 80156032))[i0]) / ((resnet18_real *)(ar + 80158080))[i0])) * 0.5f) / ((resnet18_real *)(ar + 80158080))[i0]);
+        ((resnet18_real *)(ar + 365580352))[i0] = (((-((((resnet18_real *)(ar + 365578304))[i0] * ((resnet18_real *)(ar + 384196672))[i0]) / ((resnet18_real *)(ar + 384194624))[i0])) * 0.5f) / ((resnet18_real *)(ar + 384194624))[i0]);
     }
     }
     /* unslice -> f32[2, 512], resnet18.dlm line 22 */
     {
-    memset(((resnet18_real *)(ar + 80174464)), 0, (size_t)(1) * 1024 * sizeof(resnet18_real));
+    memset(((resnet18_real *)(ar + 365574208)), 0, (size_t)(1) * 1024 * sizeof(resnet18_real));
     for (int64_t i = 0; i < 1; i++)
         for (int64_t j = 0; j < 1; j++)
-            memcpy(((resnet18_real *)(ar + 80174464)) + i * 1024 + 512 + j * 512, ((resnet18_real *)(ar + 80164224)) + i * 512 + j * 512, 512 * sizeof(resnet18_real));
+            memcpy(((resnet18_real *)(ar + 365574208)) + i * 1024 + 512 + j * 512, ((resnet18_real *)(ar + 365580352)) + i * 512 + j * 512, 512 * sizeof(resnet18_real));
     }
     /* unslice -> f32[2, 512], resnet18.dlm line 22 */
     {
-    memset(((resnet18_real *)(ar + 80164224)), 0, (size_t)(1) * 1024 * sizeof(resnet18_real));
+    memset(((resnet18_real *)(ar + 365578304)), 0, (size_t)(1) * 1024 * sizeof(resnet18_real));
     for (int64_t i = 0; i < 1; i++)
         for (int64_t j = 0; j < 1; j++)
-            memcpy(((resnet18_real *)(ar + 80164224)) + i * 1024 + 0 + j * 512, ((resnet18_real *)(ar + 80168320)) + i * 512 + j * 512, 512 * sizeof(resnet18_real));
+            memcpy(((resnet18_real *)(ar + 365578304)) + i * 1024 + 0 + j * 512, ((resnet18_real *)(ar + 365582400)) + i * 512 + j * 512, 512 * sizeof(resnet18_real));
     }
     /* add -> f32[2, 512], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 1024; i0++) {
-        ((resnet18_real *)(ar + 80178560))[i0] = (((resnet18_real *)(ar + 80174464))[i0] + ((resnet18_real *)(ar + 80164224))[i0]);
+        ((resnet18_real *)(ar + 365582400))[i0] = (((resnet18_real *)(ar + 365574208))[i0] + ((resnet18_real *)(ar + 365578304))[i0]);
     }
     }
     /* slice -> f32[1, 512], resnet18.dlm line 22 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((resnet18_real *)(ar + 80158080)) + i * 512, ((resnet18_real *)(ar + 80178560)) + i * 1024 + 0, 512 * sizeof(resnet18_real));
+        memcpy(((resnet18_real *)(ar + 365574208)) + i * 512, ((resnet18_real *)(ar + 365582400)) + i * 1024 + 0, 512 * sizeof(resnet18_real));
     }
     /* slice -> f32[1, 512], resnet18.dlm line 22 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((resnet18_real *)(ar + 80164224)) + i * 512, ((resnet18_real *)(ar + 80178560)) + i * 1024 + 512, 512 * sizeof(resnet18_real));
+        memcpy(((resnet18_real *)(ar + 365576256)) + i * 512, ((resnet18_real *)(ar + 365582400)) + i * 1024 + 512, 512 * sizeof(resnet18_real));
     }
     /* mul -> f32[512, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 512; i0++) {
-        ((resnet18_real *)(ar + 80166272))[i0] = (((resnet18_real *)(ar + 80164224))[i0] * 2.0f);
+        ((resnet18_real *)(ar + 365578304))[i0] = (((resnet18_real *)(ar + 365576256))[i0] * 2.0f);
     }
     }
     /* add -> f32[batch 128, 512, 3, 3], resnet18.dlm line 22 */
@@ -4182,7 +4182,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 512; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((resnet18_real *)(ar + 497694784))[i0 * 4608 + i1 * 9 + i2] = ((((resnet18_real *)(ar + 488257600))[i0 * 4608 + i1 * 9 + i2] * ((resnet18_real *)(ar + 80156032))[i1]) + ((((resnet18_real *)(ar + 80158080))[i1] + (((resnet18_real *)(ar + 80166272))[i1] * (((resnet18_real *)(ar + 490616896))[i0 * 4608 + i1 * 9 + i2] - ((resnet18_real *)(ar + 77790592))[i1]))) * ((resnet18_real *)(ar + 77778304))[0]));
+                ((resnet18_real *)(ar + 509491264))[i0 * 4608 + i1 * 9 + i2] = ((((resnet18_real *)(ar + 368726080))[i0 * 4608 + i1 * 9 + i2] * ((resnet18_real *)(ar + 384196672))[i1]) + ((((resnet18_real *)(ar + 365574208))[i1] + (((resnet18_real *)(ar + 365578304))[i1] * (((resnet18_real *)(ar + 507131968))[i0 * 4608 + i1 * 9 + i2] - ((resnet18_real *)(ar + 384192576))[i1]))) * ((resnet18_real *)(ar + 384225408))[0]));
             }
         }
     }
@@ -4194,7 +4194,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((resnet18_real *)(ar + 497694784))[i0 * 9 + i1 * 4608 + i2];
+                acc += ((resnet18_real *)(ar + 509491264))[i0 * 9 + i1 * 4608 + i2];
             }
         }
         ((resnet18_real *)(ar + 25272320))[i0] = (resnet18_real)acc;
@@ -4204,11 +4204,11 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         grad_ready(grad_ready_arg, state, 70018240, 2048);
     /* conv2d_dx -> f32[batch 128, 512, 3, 3], resnet18.dlm line 22 */
     {
-    conv2d_dx(((resnet18_real *)(ar + 488257600)), ((resnet18_real *)(st + 15856576)), ((resnet18_real *)(ar + 497694784)), (resnet18_real *)(ar + 500054080), n, 512, 101, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_dx(((resnet18_real *)(ar + 507131968)), ((resnet18_real *)(st + 15856576)), ((resnet18_real *)(ar + 509491264)), (resnet18_real *)(ar + 365574208), n, 512, 101, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[512, 512, 3, 3], resnet18.dlm line 22 */
     {
-    conv2d_dw(((resnet18_real *)(ar + 77792640)), ((resnet18_real *)(ar + 15835136)), ((resnet18_real *)(ar + 497694784)), (resnet18_real *)(ar + 500054080), n, 512, 101, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_dw(((resnet18_real *)(ar + 504772672)), ((resnet18_real *)(ar + 15835136)), ((resnet18_real *)(ar + 509491264)), (resnet18_real *)(ar + 365574208), n, 512, 101, 512, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     if (grad_ready) /* 7.0.conv2.weight */
         grad_ready(grad_ready_arg, state, 60581056, 9437184);
@@ -4216,7 +4216,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     {
     RESNET18_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 4608; i0++) {
-        ((resnet18_real *)(ar + 490616896))[i0] = (((resnet18_real *)(ar + 488257600))[i0] * (((resnet18_real *)(ar + 77792640))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((resnet18_real *)(ar + 365574208))[i0] = (((resnet18_real *)(ar + 507131968))[i0] * (((resnet18_real *)(ar + 504772672))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 512, 1, 1], resnet18.dlm line 21 */
@@ -4226,7 +4226,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((resnet18_real *)(ar + 490616896))[i0 * 9 + i1 * 4608 + i2];
+                acc += ((resnet18_real *)(ar + 365574208))[i0 * 9 + i1 * 4608 + i2];
             }
         }
         ((resnet18_real *)(ar + 15833088))[i0] = (resnet18_real)acc;
@@ -4239,16 +4239,16 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += (((resnet18_real *)(ar + 490616896))[i0 * 9 + i1 * 4608 + i2] * ((resnet18_real *)(ar + 115490368))[i0 * 9 + i1 * 4608 + i2]);
+                acc += (((resnet18_real *)(ar + 365574208))[i0 * 9 + i1 * 4608 + i2] * ((resnet18_real *)(ar + 502413376))[i0 * 9 + i1 * 4608 + i2]);
             }
         }
-        ((resnet18_real *)(ar + 77790592))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 367933504))[i0] = (resnet18_real)acc;
     }
     }
     /* neg -> f32[512, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 512; i0++) {
-        ((resnet18_real *)(ar + 77792640))[i0] = (-((resnet18_real *)(ar + 15833088))[i0]);
+        ((resnet18_real *)(ar + 367935552))[i0] = (-((resnet18_real *)(ar + 15833088))[i0]);
     }
     }
     if (grad_ready) /* 7.0.bn1.bias */
@@ -4256,19 +4256,19 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     /* mul -> f32[512, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 512; i0++) {
-        ((resnet18_real *)(ar + 77794688))[i0] = (((resnet18_real *)(ar + 77792640))[i0] * ((resnet18_real *)(ar + 77784448))[i0]);
+        ((resnet18_real *)(ar + 367941696))[i0] = (((resnet18_real *)(ar + 367935552))[i0] * ((resnet18_real *)(ar + 384211008))[i0]);
     }
     }
     /* add -> f32[512, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 512; i0++) {
-        ((resnet18_real *)(ar + 77796736))[i0] = (((resnet18_real *)(ar + 77790592))[i0] + (((resnet18_real *)(ar + 77792640))[i0] * ((resnet18_real *)(ar + 77782400))[i0]));
+        ((resnet18_real *)(ar + 367937600))[i0] = (((resnet18_real *)(ar + 367933504))[i0] + (((resnet18_real *)(ar + 367935552))[i0] * ((resnet18_real *)(ar + 384208960))[i0]));
     }
     }
     /* div -> f32[512, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 512; i0++) {
-        ((resnet18_real *)(ar + 15831040))[i0] = (((resnet18_real *)(ar + 77796736))[i0] / ((resnet18_real *)(ar + 77788544))[i0]);
+        ((resnet18_real *)(ar + 15831040))[i0] = (((resnet18_real *)(ar + 367937600))[i0] / ((resnet18_real *)(ar + 384190528))[i0]);
     }
     }
     if (grad_ready) /* 7.0.bn1.weight */
@@ -4276,43 +4276,43 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     /* div -> f32[512, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 512; i0++) {
-        ((resnet18_real *)(ar + 77790592))[i0] = (((-((((resnet18_real *)(ar + 77796736))[i0] * ((resnet18_real *)(ar + 77784448))[i0]) / ((resnet18_real *)(ar + 77788544))[i0])) * 0.5f) / ((resnet18_real *)(ar + 77788544))[i0]);
+        ((resnet18_real *)(ar + 367939648))[i0] = (((-((((resnet18_real *)(ar + 367937600))[i0] * ((resnet18_real *)(ar + 384211008))[i0]) / ((resnet18_real *)(ar + 384190528))[i0])) * 0.5f) / ((resnet18_real *)(ar + 384190528))[i0]);
     }
     }
     /* unslice -> f32[2, 512], resnet18.dlm line 21 */
     {
-    memset(((resnet18_real *)(ar + 77796736)), 0, (size_t)(1) * 1024 * sizeof(resnet18_real));
+    memset(((resnet18_real *)(ar + 367933504)), 0, (size_t)(1) * 1024 * sizeof(resnet18_real));
     for (int64_t i = 0; i < 1; i++)
         for (int64_t j = 0; j < 1; j++)
-            memcpy(((resnet18_real *)(ar + 77796736)) + i * 1024 + 512 + j * 512, ((resnet18_real *)(ar + 77790592)) + i * 512 + j * 512, 512 * sizeof(resnet18_real));
+            memcpy(((resnet18_real *)(ar + 367933504)) + i * 1024 + 512 + j * 512, ((resnet18_real *)(ar + 367939648)) + i * 512 + j * 512, 512 * sizeof(resnet18_real));
     }
     /* unslice -> f32[2, 512], resnet18.dlm line 21 */
     {
-    memset(((resnet18_real *)(ar + 77788544)), 0, (size_t)(1) * 1024 * sizeof(resnet18_real));
+    memset(((resnet18_real *)(ar + 367937600)), 0, (size_t)(1) * 1024 * sizeof(resnet18_real));
     for (int64_t i = 0; i < 1; i++)
         for (int64_t j = 0; j < 1; j++)
-            memcpy(((resnet18_real *)(ar + 77788544)) + i * 1024 + 0 + j * 512, ((resnet18_real *)(ar + 77794688)) + i * 512 + j * 512, 512 * sizeof(resnet18_real));
+            memcpy(((resnet18_real *)(ar + 367937600)) + i * 1024 + 0 + j * 512, ((resnet18_real *)(ar + 367941696)) + i * 512 + j * 512, 512 * sizeof(resnet18_real));
     }
     /* add -> f32[2, 512], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 1024; i0++) {
-        ((resnet18_real *)(ar + 77792640))[i0] = (((resnet18_real *)(ar + 77796736))[i0] + ((resnet18_real *)(ar + 77788544))[i0]);
+        ((resnet18_real *)(ar + 367941696))[i0] = (((resnet18_real *)(ar + 367933504))[i0] + ((resnet18_real *)(ar + 367937600))[i0]);
     }
     }
     /* slice -> f32[1, 512], resnet18.dlm line 21 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((resnet18_real *)(ar + 77788544)) + i * 512, ((resnet18_real *)(ar + 77792640)) + i * 1024 + 0, 512 * sizeof(resnet18_real));
+        memcpy(((resnet18_real *)(ar + 367933504)) + i * 512, ((resnet18_real *)(ar + 367941696)) + i * 1024 + 0, 512 * sizeof(resnet18_real));
     }
     /* slice -> f32[1, 512], resnet18.dlm line 21 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((resnet18_real *)(ar + 77790592)) + i * 512, ((resnet18_real *)(ar + 77792640)) + i * 1024 + 512, 512 * sizeof(resnet18_real));
+        memcpy(((resnet18_real *)(ar + 367935552)) + i * 512, ((resnet18_real *)(ar + 367941696)) + i * 1024 + 512, 512 * sizeof(resnet18_real));
     }
     /* mul -> f32[512, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 512; i0++) {
-        ((resnet18_real *)(ar + 77792640))[i0] = (((resnet18_real *)(ar + 77790592))[i0] * 2.0f);
+        ((resnet18_real *)(ar + 367937600))[i0] = (((resnet18_real *)(ar + 367935552))[i0] * 2.0f);
     }
     }
     /* add -> f32[batch 128, 512, 3, 3], resnet18.dlm line 21 */
@@ -4321,7 +4321,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 512; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((resnet18_real *)(ar + 488257600))[i0 * 4608 + i1 * 9 + i2] = ((((resnet18_real *)(ar + 490616896))[i0 * 4608 + i1 * 9 + i2] * ((resnet18_real *)(ar + 77784448))[i1]) + ((((resnet18_real *)(ar + 77788544))[i1] + (((resnet18_real *)(ar + 77792640))[i1] * (((resnet18_real *)(ar + 115490368))[i0 * 4608 + i1 * 9 + i2] - ((resnet18_real *)(ar + 77782400))[i1]))) * ((resnet18_real *)(ar + 77778304))[0]));
+                ((resnet18_real *)(ar + 381849664))[i0 * 4608 + i1 * 9 + i2] = ((((resnet18_real *)(ar + 365574208))[i0 * 4608 + i1 * 9 + i2] * ((resnet18_real *)(ar + 384211008))[i1]) + ((((resnet18_real *)(ar + 367933504))[i1] + (((resnet18_real *)(ar + 367937600))[i1] * (((resnet18_real *)(ar + 502413376))[i0 * 4608 + i1 * 9 + i2] - ((resnet18_real *)(ar + 384208960))[i1]))) * ((resnet18_real *)(ar + 384225408))[0]));
             }
         }
     }
@@ -4333,7 +4333,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((resnet18_real *)(ar + 488257600))[i0 * 9 + i1 * 4608 + i2];
+                acc += ((resnet18_real *)(ar + 381849664))[i0 * 9 + i1 * 4608 + i2];
             }
         }
         ((resnet18_real *)(ar + 15828992))[i0] = (resnet18_real)acc;
@@ -4343,11 +4343,11 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         grad_ready(grad_ready_arg, state, 60574912, 2048);
     /* conv2d_dx -> f32[batch 128, 256, 6, 6], resnet18.dlm line 20 */
     {
-    conv2d_dx(((resnet18_real *)(ar + 497694784)), ((resnet18_real *)(st + 11127680)), ((resnet18_real *)(ar + 488257600)), (resnet18_real *)(ar + 502413376), n, 512, 114, 256, 6, 6, 3, 3, 3, 3, 2, 2, 1, 1);
+    conv2d_dx(((resnet18_real *)(ar + 377131072)), ((resnet18_real *)(st + 11127680)), ((resnet18_real *)(ar + 381849664)), (resnet18_real *)(ar + 365574208), n, 512, 114, 256, 6, 6, 3, 3, 3, 3, 2, 2, 1, 1);
     }
     /* conv2d_dw -> f32[512, 256, 3, 3], resnet18.dlm line 20 */
     {
-    conv2d_dw(((resnet18_real *)(ar + 478820416)), ((resnet18_real *)(ar + 11110400)), ((resnet18_real *)(ar + 488257600)), (resnet18_real *)(ar + 502413376), n, 512, 114, 256, 6, 6, 3, 3, 3, 3, 2, 2, 1, 1);
+    conv2d_dw(((resnet18_real *)(ar + 492976192)), ((resnet18_real *)(ar + 11110400)), ((resnet18_real *)(ar + 381849664)), (resnet18_real *)(ar + 365574208), n, 512, 114, 256, 6, 6, 3, 3, 3, 3, 2, 2, 1, 1);
     }
     if (grad_ready) /* 7.0.conv1.weight */
         grad_ready(grad_ready_arg, state, 55856320, 4718592);
@@ -4355,7 +4355,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     {
     RESNET18_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 9216; i0++) {
-        ((resnet18_real *)(ar + 488257600))[i0] = ((((resnet18_real *)(ar + 492976192))[i0] + ((resnet18_real *)(ar + 497694784))[i0]) * (((resnet18_real *)(ar + 478820416))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((resnet18_real *)(ar + 502413376))[i0] = ((((resnet18_real *)(ar + 497694784))[i0] + ((resnet18_real *)(ar + 377131072))[i0]) * (((resnet18_real *)(ar + 492976192))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 256, 1, 1], resnet18.dlm line 22 */
@@ -4365,7 +4365,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((resnet18_real *)(ar + 488257600))[i0 * 36 + i1 * 9216 + i2];
+                acc += ((resnet18_real *)(ar + 502413376))[i0 * 36 + i1 * 9216 + i2];
             }
         }
         ((resnet18_real *)(ar + 11109376))[i0] = (resnet18_real)acc;
@@ -4378,16 +4378,16 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += (((resnet18_real *)(ar + 488257600))[i0 * 36 + i1 * 9216 + i2] * ((resnet18_real *)(ar + 483539008))[i0 * 36 + i1 * 9216 + i2]);
+                acc += (((resnet18_real *)(ar + 502413376))[i0 * 36 + i1 * 9216 + i2] * ((resnet18_real *)(ar + 488257600))[i0 * 36 + i1 * 9216 + i2]);
             }
         }
-        ((resnet18_real *)(ar + 77781312))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 365574208))[i0] = (resnet18_real)acc;
     }
     }
     /* neg -> f32[256, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 256; i0++) {
-        ((resnet18_real *)(ar + 77782336))[i0] = (-((resnet18_real *)(ar + 11109376))[i0]);
+        ((resnet18_real *)(ar + 365575232))[i0] = (-((resnet18_real *)(ar + 11109376))[i0]);
     }
     }
     if (grad_ready) /* 6.1.bn2.bias */
@@ -4395,19 +4395,19 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     /* mul -> f32[256, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 256; i0++) {
-        ((resnet18_real *)(ar + 77783360))[i0] = (((resnet18_real *)(ar + 77782336))[i0] * ((resnet18_real *)(ar + 77776256))[i0]);
+        ((resnet18_real *)(ar + 365578304))[i0] = (((resnet18_real *)(ar + 365575232))[i0] * ((resnet18_real *)(ar + 384224320))[i0]);
     }
     }
     /* add -> f32[256, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 256; i0++) {
-        ((resnet18_real *)(ar + 77784384))[i0] = (((resnet18_real *)(ar + 77781312))[i0] + (((resnet18_real *)(ar + 77782336))[i0] * ((resnet18_real *)(ar + 77775232))[i0]));
+        ((resnet18_real *)(ar + 365576256))[i0] = (((resnet18_real *)(ar + 365574208))[i0] + (((resnet18_real *)(ar + 365575232))[i0] * ((resnet18_real *)(ar + 384222272))[i0]));
     }
     }
     /* div -> f32[256, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 256; i0++) {
-        ((resnet18_real *)(ar + 11108352))[i0] = (((resnet18_real *)(ar + 77784384))[i0] / ((resnet18_real *)(ar + 77777280))[i0]);
+        ((resnet18_real *)(ar + 11108352))[i0] = (((resnet18_real *)(ar + 365576256))[i0] / ((resnet18_real *)(ar + 384223296))[i0]);
     }
     }
     if (grad_ready) /* 6.1.bn2.weight */
@@ -4415,43 +4415,43 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     /* div -> f32[256, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 256; i0++) {
-        ((resnet18_real *)(ar + 77781312))[i0] = (((-((((resnet18_real *)(ar + 77784384))[i0] * ((resnet18_real *)(ar + 77776256))[i0]) / ((resnet18_real *)(ar + 77777280))[i0])) * 0.5f) / ((resnet18_real *)(ar + 77777280))[i0]);
+        ((resnet18_real *)(ar + 365577280))[i0] = (((-((((resnet18_real *)(ar + 365576256))[i0] * ((resnet18_real *)(ar + 384224320))[i0]) / ((resnet18_real *)(ar + 384223296))[i0])) * 0.5f) / ((resnet18_real *)(ar + 384223296))[i0]);
     }
     }
     /* unslice -> f32[2, 256], resnet18.dlm line 22 */
     {
-    memset(((resnet18_real *)(ar + 77784384)), 0, (size_t)(1) * 512 * sizeof(resnet18_real));
+    memset(((resnet18_real *)(ar + 365574208)), 0, (size_t)(1) * 512 * sizeof(resnet18_real));
     for (int64_t i = 0; i < 1; i++)
         for (int64_t j = 0; j < 1; j++)
-            memcpy(((resnet18_real *)(ar + 77784384)) + i * 512 + 256 + j * 256, ((resnet18_real *)(ar + 77781312)) + i * 256 + j * 256, 256 * sizeof(resnet18_real));
+            memcpy(((resnet18_real *)(ar + 365574208)) + i * 512 + 256 + j * 256, ((resnet18_real *)(ar + 365577280)) + i * 256 + j * 256, 256 * sizeof(resnet18_real));
     }
     /* unslice -> f32[2, 256], resnet18.dlm line 22 */
     {
-    memset(((resnet18_real *)(ar + 77781312)), 0, (size_t)(1) * 512 * sizeof(resnet18_real));
+    memset(((resnet18_real *)(ar + 365576256)), 0, (size_t)(1) * 512 * sizeof(resnet18_real));
     for (int64_t i = 0; i < 1; i++)
         for (int64_t j = 0; j < 1; j++)
-            memcpy(((resnet18_real *)(ar + 77781312)) + i * 512 + 0 + j * 256, ((resnet18_real *)(ar + 77783360)) + i * 256 + j * 256, 256 * sizeof(resnet18_real));
+            memcpy(((resnet18_real *)(ar + 365576256)) + i * 512 + 0 + j * 256, ((resnet18_real *)(ar + 365578304)) + i * 256 + j * 256, 256 * sizeof(resnet18_real));
     }
     /* add -> f32[2, 256], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 512; i0++) {
-        ((resnet18_real *)(ar + 77788544))[i0] = (((resnet18_real *)(ar + 77784384))[i0] + ((resnet18_real *)(ar + 77781312))[i0]);
+        ((resnet18_real *)(ar + 365578304))[i0] = (((resnet18_real *)(ar + 365574208))[i0] + ((resnet18_real *)(ar + 365576256))[i0]);
     }
     }
     /* slice -> f32[1, 256], resnet18.dlm line 22 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((resnet18_real *)(ar + 77777280)) + i * 256, ((resnet18_real *)(ar + 77788544)) + i * 512 + 0, 256 * sizeof(resnet18_real));
+        memcpy(((resnet18_real *)(ar + 365574208)) + i * 256, ((resnet18_real *)(ar + 365578304)) + i * 512 + 0, 256 * sizeof(resnet18_real));
     }
     /* slice -> f32[1, 256], resnet18.dlm line 22 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((resnet18_real *)(ar + 77781312)) + i * 256, ((resnet18_real *)(ar + 77788544)) + i * 512 + 256, 256 * sizeof(resnet18_real));
+        memcpy(((resnet18_real *)(ar + 365575232)) + i * 256, ((resnet18_real *)(ar + 365578304)) + i * 512 + 256, 256 * sizeof(resnet18_real));
     }
     /* mul -> f32[256, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 256; i0++) {
-        ((resnet18_real *)(ar + 77782336))[i0] = (((resnet18_real *)(ar + 77781312))[i0] * 2.0f);
+        ((resnet18_real *)(ar + 365576256))[i0] = (((resnet18_real *)(ar + 365575232))[i0] * 2.0f);
     }
     }
     /* add -> f32[batch 128, 256, 6, 6], resnet18.dlm line 22 */
@@ -4460,7 +4460,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 256; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((resnet18_real *)(ar + 478820416))[i0 * 9216 + i1 * 36 + i2] = ((((resnet18_real *)(ar + 488257600))[i0 * 9216 + i1 * 36 + i2] * ((resnet18_real *)(ar + 77776256))[i1]) + ((((resnet18_real *)(ar + 77777280))[i1] + (((resnet18_real *)(ar + 77782336))[i1] * (((resnet18_real *)(ar + 483539008))[i0 * 9216 + i1 * 36 + i2] - ((resnet18_real *)(ar + 77775232))[i1]))) * ((resnet18_real *)(ar + 63592000))[0]));
+                ((resnet18_real *)(ar + 376264768))[i0 * 9216 + i1 * 36 + i2] = ((((resnet18_real *)(ar + 502413376))[i0 * 9216 + i1 * 36 + i2] * ((resnet18_real *)(ar + 384224320))[i1]) + ((((resnet18_real *)(ar + 365574208))[i1] + (((resnet18_real *)(ar + 365576256))[i1] * (((resnet18_real *)(ar + 488257600))[i0 * 9216 + i1 * 36 + i2] - ((resnet18_real *)(ar + 384222272))[i1]))) * ((resnet18_real *)(ar + 384225344))[0]));
             }
         }
     }
@@ -4472,7 +4472,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((resnet18_real *)(ar + 478820416))[i0 * 36 + i1 * 9216 + i2];
+                acc += ((resnet18_real *)(ar + 376264768))[i0 * 36 + i1 * 9216 + i2];
             }
         }
         ((resnet18_real *)(ar + 11107328))[i0] = (resnet18_real)acc;
@@ -4482,11 +4482,11 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         grad_ready(grad_ready_arg, state, 55853248, 1024);
     /* conv2d_dx -> f32[batch 128, 256, 6, 6], resnet18.dlm line 22 */
     {
-    conv2d_dx(((resnet18_real *)(ar + 483539008)), ((resnet18_real *)(st + 8763200)), ((resnet18_real *)(ar + 478820416)), (resnet18_real *)(ar + 492976192), n, 256, 29, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_dx(((resnet18_real *)(ar + 488257600)), ((resnet18_real *)(st + 8763200)), ((resnet18_real *)(ar + 376264768)), (resnet18_real *)(ar + 365574208), n, 256, 29, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[256, 256, 3, 3], resnet18.dlm line 22 */
     {
-    conv2d_dw(((resnet18_real *)(ar + 459946048)), ((resnet18_real *)(ar + 8748032)), ((resnet18_real *)(ar + 478820416)), (resnet18_real *)(ar + 492976192), n, 256, 29, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_dw(((resnet18_real *)(ar + 483539008)), ((resnet18_real *)(ar + 8748032)), ((resnet18_real *)(ar + 376264768)), (resnet18_real *)(ar + 365574208), n, 256, 29, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     if (grad_ready) /* 6.1.conv2.weight */
         grad_ready(grad_ready_arg, state, 53493952, 2359296);
@@ -4494,7 +4494,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     {
     RESNET18_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 9216; i0++) {
-        ((resnet18_real *)(ar + 478820416))[i0] = (((resnet18_real *)(ar + 483539008))[i0] * (((resnet18_real *)(ar + 459946048))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((resnet18_real *)(ar + 365574208))[i0] = (((resnet18_real *)(ar + 488257600))[i0] * (((resnet18_real *)(ar + 483539008))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 256, 1, 1], resnet18.dlm line 21 */
@@ -4504,7 +4504,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((resnet18_real *)(ar + 478820416))[i0 * 36 + i1 * 9216 + i2];
+                acc += ((resnet18_real *)(ar + 365574208))[i0 * 36 + i1 * 9216 + i2];
             }
         }
         ((resnet18_real *)(ar + 8747008))[i0] = (resnet18_real)acc;
@@ -4517,16 +4517,16 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += (((resnet18_real *)(ar + 478820416))[i0 * 36 + i1 * 9216 + i2] * ((resnet18_real *)(ar + 474101824))[i0 * 36 + i1 * 9216 + i2]);
+                acc += (((resnet18_real *)(ar + 365574208))[i0 * 36 + i1 * 9216 + i2] * ((resnet18_real *)(ar + 464664640))[i0 * 36 + i1 * 9216 + i2]);
             }
         }
-        ((resnet18_real *)(ar + 77775232))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 370292800))[i0] = (resnet18_real)acc;
     }
     }
     /* neg -> f32[256, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 256; i0++) {
-        ((resnet18_real *)(ar + 77776256))[i0] = (-((resnet18_real *)(ar + 8747008))[i0]);
+        ((resnet18_real *)(ar + 370293824))[i0] = (-((resnet18_real *)(ar + 8747008))[i0]);
     }
     }
     if (grad_ready) /* 6.1.bn1.bias */
@@ -4534,19 +4534,19 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     /* mul -> f32[256, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 256; i0++) {
-        ((resnet18_real *)(ar + 77777280))[i0] = (((resnet18_real *)(ar + 77776256))[i0] * ((resnet18_real *)(ar + 77771072))[i0]);
+        ((resnet18_real *)(ar + 370296896))[i0] = (((resnet18_real *)(ar + 370293824))[i0] * ((resnet18_real *)(ar + 384221248))[i0]);
     }
     }
     /* add -> f32[256, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 256; i0++) {
-        ((resnet18_real *)(ar + 77781312))[i0] = (((resnet18_real *)(ar + 77775232))[i0] + (((resnet18_real *)(ar + 77776256))[i0] * ((resnet18_real *)(ar + 77770048))[i0]));
+        ((resnet18_real *)(ar + 370294848))[i0] = (((resnet18_real *)(ar + 370292800))[i0] + (((resnet18_real *)(ar + 370293824))[i0] * ((resnet18_real *)(ar + 384219200))[i0]));
     }
     }
     /* div -> f32[256, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 256; i0++) {
-        ((resnet18_real *)(ar + 8745984))[i0] = (((resnet18_real *)(ar + 77781312))[i0] / ((resnet18_real *)(ar + 77772160))[i0]);
+        ((resnet18_real *)(ar + 8745984))[i0] = (((resnet18_real *)(ar + 370294848))[i0] / ((resnet18_real *)(ar + 384220224))[i0]);
     }
     }
     if (grad_ready) /* 6.1.bn1.weight */
@@ -4554,43 +4554,43 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     /* div -> f32[256, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 256; i0++) {
-        ((resnet18_real *)(ar + 77775232))[i0] = (((-((((resnet18_real *)(ar + 77781312))[i0] * ((resnet18_real *)(ar + 77771072))[i0]) / ((resnet18_real *)(ar + 77772160))[i0])) * 0.5f) / ((resnet18_real *)(ar + 77772160))[i0]);
+        ((resnet18_real *)(ar + 370295872))[i0] = (((-((((resnet18_real *)(ar + 370294848))[i0] * ((resnet18_real *)(ar + 384221248))[i0]) / ((resnet18_real *)(ar + 384220224))[i0])) * 0.5f) / ((resnet18_real *)(ar + 384220224))[i0]);
     }
     }
     /* unslice -> f32[2, 256], resnet18.dlm line 21 */
     {
-    memset(((resnet18_real *)(ar + 77781312)), 0, (size_t)(1) * 512 * sizeof(resnet18_real));
+    memset(((resnet18_real *)(ar + 370292800)), 0, (size_t)(1) * 512 * sizeof(resnet18_real));
     for (int64_t i = 0; i < 1; i++)
         for (int64_t j = 0; j < 1; j++)
-            memcpy(((resnet18_real *)(ar + 77781312)) + i * 512 + 256 + j * 256, ((resnet18_real *)(ar + 77775232)) + i * 256 + j * 256, 256 * sizeof(resnet18_real));
+            memcpy(((resnet18_real *)(ar + 370292800)) + i * 512 + 256 + j * 256, ((resnet18_real *)(ar + 370295872)) + i * 256 + j * 256, 256 * sizeof(resnet18_real));
     }
     /* unslice -> f32[2, 256], resnet18.dlm line 21 */
     {
-    memset(((resnet18_real *)(ar + 77775232)), 0, (size_t)(1) * 512 * sizeof(resnet18_real));
+    memset(((resnet18_real *)(ar + 370294848)), 0, (size_t)(1) * 512 * sizeof(resnet18_real));
     for (int64_t i = 0; i < 1; i++)
         for (int64_t j = 0; j < 1; j++)
-            memcpy(((resnet18_real *)(ar + 77775232)) + i * 512 + 0 + j * 256, ((resnet18_real *)(ar + 77777280)) + i * 256 + j * 256, 256 * sizeof(resnet18_real));
+            memcpy(((resnet18_real *)(ar + 370294848)) + i * 512 + 0 + j * 256, ((resnet18_real *)(ar + 370296896)) + i * 256 + j * 256, 256 * sizeof(resnet18_real));
     }
     /* add -> f32[2, 256], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 512; i0++) {
-        ((resnet18_real *)(ar + 77783360))[i0] = (((resnet18_real *)(ar + 77781312))[i0] + ((resnet18_real *)(ar + 77775232))[i0]);
+        ((resnet18_real *)(ar + 370296896))[i0] = (((resnet18_real *)(ar + 370292800))[i0] + ((resnet18_real *)(ar + 370294848))[i0]);
     }
     }
     /* slice -> f32[1, 256], resnet18.dlm line 21 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((resnet18_real *)(ar + 77772160)) + i * 256, ((resnet18_real *)(ar + 77783360)) + i * 512 + 0, 256 * sizeof(resnet18_real));
+        memcpy(((resnet18_real *)(ar + 370292800)) + i * 256, ((resnet18_real *)(ar + 370296896)) + i * 512 + 0, 256 * sizeof(resnet18_real));
     }
     /* slice -> f32[1, 256], resnet18.dlm line 21 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((resnet18_real *)(ar + 77775232)) + i * 256, ((resnet18_real *)(ar + 77783360)) + i * 512 + 256, 256 * sizeof(resnet18_real));
+        memcpy(((resnet18_real *)(ar + 370293824)) + i * 256, ((resnet18_real *)(ar + 370296896)) + i * 512 + 256, 256 * sizeof(resnet18_real));
     }
     /* mul -> f32[256, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 256; i0++) {
-        ((resnet18_real *)(ar + 77776256))[i0] = (((resnet18_real *)(ar + 77775232))[i0] * 2.0f);
+        ((resnet18_real *)(ar + 370294848))[i0] = (((resnet18_real *)(ar + 370293824))[i0] * 2.0f);
     }
     }
     /* add -> f32[batch 128, 256, 6, 6], resnet18.dlm line 21 */
@@ -4599,7 +4599,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 256; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((resnet18_real *)(ar + 459946048))[i0 * 9216 + i1 * 36 + i2] = ((((resnet18_real *)(ar + 478820416))[i0 * 9216 + i1 * 36 + i2] * ((resnet18_real *)(ar + 77771072))[i1]) + ((((resnet18_real *)(ar + 77772160))[i1] + (((resnet18_real *)(ar + 77776256))[i1] * (((resnet18_real *)(ar + 474101824))[i0 * 9216 + i1 * 36 + i2] - ((resnet18_real *)(ar + 77770048))[i1]))) * ((resnet18_real *)(ar + 63592000))[0]));
+                ((resnet18_real *)(ar + 376264768))[i0 * 9216 + i1 * 36 + i2] = ((((resnet18_real *)(ar + 365574208))[i0 * 9216 + i1 * 36 + i2] * ((resnet18_real *)(ar + 384221248))[i1]) + ((((resnet18_real *)(ar + 370292800))[i1] + (((resnet18_real *)(ar + 370294848))[i1] * (((resnet18_real *)(ar + 464664640))[i0 * 9216 + i1 * 36 + i2] - ((resnet18_real *)(ar + 384219200))[i1]))) * ((resnet18_real *)(ar + 384225344))[0]));
             }
         }
     }
@@ -4611,7 +4611,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((resnet18_real *)(ar + 459946048))[i0 * 36 + i1 * 9216 + i2];
+                acc += ((resnet18_real *)(ar + 376264768))[i0 * 36 + i1 * 9216 + i2];
             }
         }
         ((resnet18_real *)(ar + 8744960))[i0] = (resnet18_real)acc;
@@ -4621,11 +4621,11 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         grad_ready(grad_ready_arg, state, 53490880, 1024);
     /* conv2d_dx -> f32[batch 128, 256, 6, 6], resnet18.dlm line 20 */
     {
-    conv2d_dx(((resnet18_real *)(ar + 474101824)), ((resnet18_real *)(st + 6398720)), ((resnet18_real *)(ar + 459946048)), (resnet18_real *)(ar + 492976192), n, 256, 29, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_dx(((resnet18_real *)(ar + 464664640)), ((resnet18_real *)(st + 6398720)), ((resnet18_real *)(ar + 376264768)), (resnet18_real *)(ar + 365574208), n, 256, 29, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[256, 256, 3, 3], resnet18.dlm line 20 */
     {
-    conv2d_dw(((resnet18_real *)(ar + 469383232)), ((resnet18_real *)(ar + 6385664)), ((resnet18_real *)(ar + 459946048)), (resnet18_real *)(ar + 492976192), n, 256, 29, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_dw(((resnet18_real *)(ar + 459946048)), ((resnet18_real *)(ar + 6385664)), ((resnet18_real *)(ar + 376264768)), (resnet18_real *)(ar + 365574208), n, 256, 29, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     if (grad_ready) /* 6.1.conv1.weight */
         grad_ready(grad_ready_arg, state, 51131584, 2359296);
@@ -4633,7 +4633,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     {
     RESNET18_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 9216; i0++) {
-        ((resnet18_real *)(ar + 459946048))[i0] = ((((resnet18_real *)(ar + 488257600))[i0] + ((resnet18_real *)(ar + 474101824))[i0]) * (((resnet18_real *)(ar + 469383232))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((resnet18_real *)(ar + 365574208))[i0] = ((((resnet18_real *)(ar + 502413376))[i0] + ((resnet18_real *)(ar + 464664640))[i0]) * (((resnet18_real *)(ar + 459946048))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 256, 1, 1], resnet18.dlm line 24 */
@@ -4643,7 +4643,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((resnet18_real *)(ar + 459946048))[i0 * 36 + i1 * 9216 + i2];
+                acc += ((resnet18_real *)(ar + 365574208))[i0 * 36 + i1 * 9216 + i2];
             }
         }
         ((resnet18_real *)(ar + 6253568))[i0] = (resnet18_real)acc;
@@ -4651,11 +4651,11 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 128, 12, 12], resnet18.dlm line 24 */
     {
-    conv2d_dx(((resnet18_real *)(ar + 469383232)), ((resnet18_real *)(st + 6266624)), ((resnet18_real *)(ar + 459946048)), (resnet18_real *)(ar + 115490368), n, 256, 56, 128, 12, 12, 1, 1, 6, 6, 2, 2, 0, 0);
+    conv2d_dx(((resnet18_real *)(ar + 459946048)), ((resnet18_real *)(st + 6266624)), ((resnet18_real *)(ar + 365574208)), (resnet18_real *)(ar + 370292800), n, 256, 56, 128, 12, 12, 1, 1, 6, 6, 2, 2, 0, 0);
     }
     /* conv2d_dw -> f32[256, 128, 1, 1], resnet18.dlm line 24 */
     {
-    conv2d_dw(((resnet18_real *)(ar + 441071680)), ((resnet18_real *)(ar + 6254592)), ((resnet18_real *)(ar + 459946048)), (resnet18_real *)(ar + 115490368), n, 256, 56, 128, 12, 12, 1, 1, 6, 6, 2, 2, 0, 0);
+    conv2d_dw(((resnet18_real *)(ar + 450508864)), ((resnet18_real *)(ar + 6254592)), ((resnet18_real *)(ar + 365574208)), (resnet18_real *)(ar + 370292800), n, 256, 56, 128, 12, 12, 1, 1, 6, 6, 2, 2, 0, 0);
     }
     if (grad_ready) /* 6.0.conv3.weight */
         grad_ready(grad_ready_arg, state, 51000512, 131072);
@@ -4666,16 +4666,16 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += (((resnet18_real *)(ar + 459946048))[i0 * 36 + i1 * 9216 + i2] * ((resnet18_real *)(ar + 464664640))[i0 * 36 + i1 * 9216 + i2]);
+                acc += (((resnet18_real *)(ar + 365574208))[i0 * 36 + i1 * 9216 + i2] * ((resnet18_real *)(ar + 478820416))[i0 * 36 + i1 * 9216 + i2]);
             }
         }
-        ((resnet18_real *)(ar + 77770048))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 370292800))[i0] = (resnet18_real)acc;
     }
     }
     /* neg -> f32[256, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 256; i0++) {
-        ((resnet18_real *)(ar + 77771072))[i0] = (-((resnet18_real *)(ar + 6253568))[i0]);
+        ((resnet18_real *)(ar + 370293824))[i0] = (-((resnet18_real *)(ar + 6253568))[i0]);
     }
     }
     if (grad_ready) /* 6.0.bn2.bias */
@@ -4683,19 +4683,19 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     /* mul -> f32[256, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 256; i0++) {
-        ((resnet18_real *)(ar + 77772160))[i0] = (((resnet18_real *)(ar + 77771072))[i0] * ((resnet18_real *)(ar + 77765888))[i0]);
+        ((resnet18_real *)(ar + 370296896))[i0] = (((resnet18_real *)(ar + 370293824))[i0] * ((resnet18_real *)(ar + 384218176))[i0]);
     }
     }
     /* add -> f32[256, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 256; i0++) {
-        ((resnet18_real *)(ar + 77775232))[i0] = (((resnet18_real *)(ar + 77770048))[i0] + (((resnet18_real *)(ar + 77771072))[i0] * ((resnet18_real *)(ar + 73044224))[i0]));
+        ((resnet18_real *)(ar + 370294848))[i0] = (((resnet18_real *)(ar + 370292800))[i0] + (((resnet18_real *)(ar + 370293824))[i0] * ((resnet18_real *)(ar + 384216128))[i0]));
     }
     }
     /* div -> f32[256, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 256; i0++) {
-        ((resnet18_real *)(ar + 6252544))[i0] = (((resnet18_real *)(ar + 77775232))[i0] / ((resnet18_real *)(ar + 77766976))[i0]);
+        ((resnet18_real *)(ar + 6252544))[i0] = (((resnet18_real *)(ar + 370294848))[i0] / ((resnet18_real *)(ar + 384217152))[i0]);
     }
     }
     if (grad_ready) /* 6.0.bn2.weight */
@@ -4703,43 +4703,43 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     /* div -> f32[256, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 256; i0++) {
-        ((resnet18_real *)(ar + 77770048))[i0] = (((-((((resnet18_real *)(ar + 77775232))[i0] * ((resnet18_real *)(ar + 77765888))[i0]) / ((resnet18_real *)(ar + 77766976))[i0])) * 0.5f) / ((resnet18_real *)(ar + 77766976))[i0]);
+        ((resnet18_real *)(ar + 370295872))[i0] = (((-((((resnet18_real *)(ar + 370294848))[i0] * ((resnet18_real *)(ar + 384218176))[i0]) / ((resnet18_real *)(ar + 384217152))[i0])) * 0.5f) / ((resnet18_real *)(ar + 384217152))[i0]);
     }
     }
     /* unslice -> f32[2, 256], resnet18.dlm line 22 */
     {
-    memset(((resnet18_real *)(ar + 77775232)), 0, (size_t)(1) * 512 * sizeof(resnet18_real));
+    memset(((resnet18_real *)(ar + 370292800)), 0, (size_t)(1) * 512 * sizeof(resnet18_real));
     for (int64_t i = 0; i < 1; i++)
         for (int64_t j = 0; j < 1; j++)
-            memcpy(((resnet18_real *)(ar + 77775232)) + i * 512 + 256 + j * 256, ((resnet18_real *)(ar + 77770048)) + i * 256 + j * 256, 256 * sizeof(resnet18_real));
+            memcpy(((resnet18_real *)(ar + 370292800)) + i * 512 + 256 + j * 256, ((resnet18_real *)(ar + 370295872)) + i * 256 + j * 256, 256 * sizeof(resnet18_real));
     }
     /* unslice -> f32[2, 256], resnet18.dlm line 22 */
     {
-    memset(((resnet18_real *)(ar + 77770048)), 0, (size_t)(1) * 512 * sizeof(resnet18_real));
+    memset(((resnet18_real *)(ar + 370294848)), 0, (size_t)(1) * 512 * sizeof(resnet18_real));
     for (int64_t i = 0; i < 1; i++)
         for (int64_t j = 0; j < 1; j++)
-            memcpy(((resnet18_real *)(ar + 77770048)) + i * 512 + 0 + j * 256, ((resnet18_real *)(ar + 77772160)) + i * 256 + j * 256, 256 * sizeof(resnet18_real));
+            memcpy(((resnet18_real *)(ar + 370294848)) + i * 512 + 0 + j * 256, ((resnet18_real *)(ar + 370296896)) + i * 256 + j * 256, 256 * sizeof(resnet18_real));
     }
     /* add -> f32[2, 256], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 512; i0++) {
-        ((resnet18_real *)(ar + 77781312))[i0] = (((resnet18_real *)(ar + 77775232))[i0] + ((resnet18_real *)(ar + 77770048))[i0]);
+        ((resnet18_real *)(ar + 370296896))[i0] = (((resnet18_real *)(ar + 370292800))[i0] + ((resnet18_real *)(ar + 370294848))[i0]);
     }
     }
     /* slice -> f32[1, 256], resnet18.dlm line 22 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((resnet18_real *)(ar + 77766976)) + i * 256, ((resnet18_real *)(ar + 77781312)) + i * 512 + 0, 256 * sizeof(resnet18_real));
+        memcpy(((resnet18_real *)(ar + 370292800)) + i * 256, ((resnet18_real *)(ar + 370296896)) + i * 512 + 0, 256 * sizeof(resnet18_real));
     }
     /* slice -> f32[1, 256], resnet18.dlm line 22 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((resnet18_real *)(ar + 77770048)) + i * 256, ((resnet18_real *)(ar + 77781312)) + i * 512 + 256, 256 * sizeof(resnet18_real));
+        memcpy(((resnet18_real *)(ar + 370293824)) + i * 256, ((resnet18_real *)(ar + 370296896)) + i * 512 + 256, 256 * sizeof(resnet18_real));
     }
     /* mul -> f32[256, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 256; i0++) {
-        ((resnet18_real *)(ar + 77771072))[i0] = (((resnet18_real *)(ar + 77770048))[i0] * 2.0f);
+        ((resnet18_real *)(ar + 370294848))[i0] = (((resnet18_real *)(ar + 370293824))[i0] * 2.0f);
     }
     }
     /* add -> f32[batch 128, 256, 6, 6], resnet18.dlm line 22 */
@@ -4748,7 +4748,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 256; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((resnet18_real *)(ar + 478820416))[i0 * 9216 + i1 * 36 + i2] = ((((resnet18_real *)(ar + 459946048))[i0 * 9216 + i1 * 36 + i2] * ((resnet18_real *)(ar + 77765888))[i1]) + ((((resnet18_real *)(ar + 77766976))[i1] + (((resnet18_real *)(ar + 77771072))[i1] * (((resnet18_real *)(ar + 464664640))[i0 * 9216 + i1 * 36 + i2] - ((resnet18_real *)(ar + 73044224))[i1]))) * ((resnet18_real *)(ar + 63592000))[0]));
+                ((resnet18_real *)(ar + 376264768))[i0 * 9216 + i1 * 36 + i2] = ((((resnet18_real *)(ar + 365574208))[i0 * 9216 + i1 * 36 + i2] * ((resnet18_real *)(ar + 384218176))[i1]) + ((((resnet18_real *)(ar + 370292800))[i1] + (((resnet18_real *)(ar + 370294848))[i1] * (((resnet18_real *)(ar + 478820416))[i0 * 9216 + i1 * 36 + i2] - ((resnet18_real *)(ar + 384216128))[i1]))) * ((resnet18_real *)(ar + 384225344))[0]));
             }
         }
     }
@@ -4760,7 +4760,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((resnet18_real *)(ar + 478820416))[i0 * 36 + i1 * 9216 + i2];
+                acc += ((resnet18_real *)(ar + 376264768))[i0 * 36 + i1 * 9216 + i2];
             }
         }
         ((resnet18_real *)(ar + 6251520))[i0] = (resnet18_real)acc;
@@ -4770,11 +4770,11 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         grad_ready(grad_ready_arg, state, 50997440, 1024);
     /* conv2d_dx -> f32[batch 128, 256, 6, 6], resnet18.dlm line 22 */
     {
-    conv2d_dx(((resnet18_real *)(ar + 459946048)), ((resnet18_real *)(st + 3902144)), ((resnet18_real *)(ar + 478820416)), (resnet18_real *)(ar + 483539008), n, 256, 29, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_dx(((resnet18_real *)(ar + 478820416)), ((resnet18_real *)(st + 3902144)), ((resnet18_real *)(ar + 376264768)), (resnet18_real *)(ar + 365574208), n, 256, 29, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[256, 256, 3, 3], resnet18.dlm line 22 */
     {
-    conv2d_dw(((resnet18_real *)(ar + 73045248)), ((resnet18_real *)(ar + 3892224)), ((resnet18_real *)(ar + 478820416)), (resnet18_real *)(ar + 483539008), n, 256, 29, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_dw(((resnet18_real *)(ar + 474101824)), ((resnet18_real *)(ar + 3892224)), ((resnet18_real *)(ar + 376264768)), (resnet18_real *)(ar + 365574208), n, 256, 29, 256, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     if (grad_ready) /* 6.0.conv2.weight */
         grad_ready(grad_ready_arg, state, 48638144, 2359296);
@@ -4782,7 +4782,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     {
     RESNET18_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 9216; i0++) {
-        ((resnet18_real *)(ar + 464664640))[i0] = (((resnet18_real *)(ar + 459946048))[i0] * (((resnet18_real *)(ar + 73045248))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((resnet18_real *)(ar + 365574208))[i0] = (((resnet18_real *)(ar + 478820416))[i0] * (((resnet18_real *)(ar + 474101824))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 256, 1, 1], resnet18.dlm line 21 */
@@ -4792,7 +4792,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((resnet18_real *)(ar + 464664640))[i0 * 36 + i1 * 9216 + i2];
+                acc += ((resnet18_real *)(ar + 365574208))[i0 * 36 + i1 * 9216 + i2];
             }
         }
         ((resnet18_real *)(ar + 3891200))[i0] = (resnet18_real)acc;
@@ -4805,16 +4805,16 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += (((resnet18_real *)(ar + 464664640))[i0 * 36 + i1 * 9216 + i2] * ((resnet18_real *)(ar + 110771776))[i0 * 36 + i1 * 9216 + i2]);
+                acc += (((resnet18_real *)(ar + 365574208))[i0 * 36 + i1 * 9216 + i2] * ((resnet18_real *)(ar + 469383232))[i0 * 36 + i1 * 9216 + i2]);
             }
         }
-        ((resnet18_real *)(ar + 73044224))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 370292800))[i0] = (resnet18_real)acc;
     }
     }
     /* neg -> f32[256, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 256; i0++) {
-        ((resnet18_real *)(ar + 73045248))[i0] = (-((resnet18_real *)(ar + 3891200))[i0]);
+        ((resnet18_real *)(ar + 370293824))[i0] = (-((resnet18_real *)(ar + 3891200))[i0]);
     }
     }
     if (grad_ready) /* 6.0.bn1.bias */
@@ -4822,19 +4822,19 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     /* mul -> f32[256, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 256; i0++) {
-        ((resnet18_real *)(ar + 73046272))[i0] = (((resnet18_real *)(ar + 73045248))[i0] * ((resnet18_real *)(ar + 73042176))[i0]);
+        ((resnet18_real *)(ar + 370296896))[i0] = (((resnet18_real *)(ar + 370293824))[i0] * ((resnet18_real *)(ar + 384215104))[i0]);
     }
     }
     /* add -> f32[256, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 256; i0++) {
-        ((resnet18_real *)(ar + 73047296))[i0] = (((resnet18_real *)(ar + 73044224))[i0] + (((resnet18_real *)(ar + 73045248))[i0] * ((resnet18_real *)(ar + 73041152))[i0]));
+        ((resnet18_real *)(ar + 370294848))[i0] = (((resnet18_real *)(ar + 370292800))[i0] + (((resnet18_real *)(ar + 370293824))[i0] * ((resnet18_real *)(ar + 384213056))[i0]));
     }
     }
     /* div -> f32[256, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 256; i0++) {
-        ((resnet18_real *)(ar + 3890176))[i0] = (((resnet18_real *)(ar + 73047296))[i0] / ((resnet18_real *)(ar + 73043200))[i0]);
+        ((resnet18_real *)(ar + 3890176))[i0] = (((resnet18_real *)(ar + 370294848))[i0] / ((resnet18_real *)(ar + 384214080))[i0]);
     }
     }
     if (grad_ready) /* 6.0.bn1.weight */
@@ -4842,43 +4842,43 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     /* div -> f32[256, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 256; i0++) {
-        ((resnet18_real *)(ar + 73044224))[i0] = (((-((((resnet18_real *)(ar + 73047296))[i0] * ((resnet18_real *)(ar + 73042176))[i0]) / ((resnet18_real *)(ar + 73043200))[i0])) * 0.5f) / ((resnet18_real *)(ar + 73043200))[i0]);
+        ((resnet18_real *)(ar + 370295872))[i0] = (((-((((resnet18_real *)(ar + 370294848))[i0] * ((resnet18_real *)(ar + 384215104))[i0]) / ((resnet18_real *)(ar + 384214080))[i0])) * 0.5f) / ((resnet18_real *)(ar + 384214080))[i0]);
     }
     }
     /* unslice -> f32[2, 256], resnet18.dlm line 21 */
     {
-    memset(((resnet18_real *)(ar + 73047296)), 0, (size_t)(1) * 512 * sizeof(resnet18_real));
+    memset(((resnet18_real *)(ar + 370292800)), 0, (size_t)(1) * 512 * sizeof(resnet18_real));
     for (int64_t i = 0; i < 1; i++)
         for (int64_t j = 0; j < 1; j++)
-            memcpy(((resnet18_real *)(ar + 73047296)) + i * 512 + 256 + j * 256, ((resnet18_real *)(ar + 73044224)) + i * 256 + j * 256, 256 * sizeof(resnet18_real));
+            memcpy(((resnet18_real *)(ar + 370292800)) + i * 512 + 256 + j * 256, ((resnet18_real *)(ar + 370295872)) + i * 256 + j * 256, 256 * sizeof(resnet18_real));
     }
     /* unslice -> f32[2, 256], resnet18.dlm line 21 */
     {
-    memset(((resnet18_real *)(ar + 73043200)), 0, (size_t)(1) * 512 * sizeof(resnet18_real));
+    memset(((resnet18_real *)(ar + 370294848)), 0, (size_t)(1) * 512 * sizeof(resnet18_real));
     for (int64_t i = 0; i < 1; i++)
         for (int64_t j = 0; j < 1; j++)
-            memcpy(((resnet18_real *)(ar + 73043200)) + i * 512 + 0 + j * 256, ((resnet18_real *)(ar + 73046272)) + i * 256 + j * 256, 256 * sizeof(resnet18_real));
+            memcpy(((resnet18_real *)(ar + 370294848)) + i * 512 + 0 + j * 256, ((resnet18_real *)(ar + 370296896)) + i * 256 + j * 256, 256 * sizeof(resnet18_real));
     }
     /* add -> f32[2, 256], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 512; i0++) {
-        ((resnet18_real *)(ar + 73045248))[i0] = (((resnet18_real *)(ar + 73047296))[i0] + ((resnet18_real *)(ar + 73043200))[i0]);
+        ((resnet18_real *)(ar + 370296896))[i0] = (((resnet18_real *)(ar + 370292800))[i0] + ((resnet18_real *)(ar + 370294848))[i0]);
     }
     }
     /* slice -> f32[1, 256], resnet18.dlm line 21 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((resnet18_real *)(ar + 73043200)) + i * 256, ((resnet18_real *)(ar + 73045248)) + i * 512 + 0, 256 * sizeof(resnet18_real));
+        memcpy(((resnet18_real *)(ar + 370292800)) + i * 256, ((resnet18_real *)(ar + 370296896)) + i * 512 + 0, 256 * sizeof(resnet18_real));
     }
     /* slice -> f32[1, 256], resnet18.dlm line 21 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((resnet18_real *)(ar + 73044224)) + i * 256, ((resnet18_real *)(ar + 73045248)) + i * 512 + 256, 256 * sizeof(resnet18_real));
+        memcpy(((resnet18_real *)(ar + 370293824)) + i * 256, ((resnet18_real *)(ar + 370296896)) + i * 512 + 256, 256 * sizeof(resnet18_real));
     }
     /* mul -> f32[256, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 256; i0++) {
-        ((resnet18_real *)(ar + 73045248))[i0] = (((resnet18_real *)(ar + 73044224))[i0] * 2.0f);
+        ((resnet18_real *)(ar + 370294848))[i0] = (((resnet18_real *)(ar + 370293824))[i0] * 2.0f);
     }
     }
     /* add -> f32[batch 128, 256, 6, 6], resnet18.dlm line 21 */
@@ -4887,7 +4887,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 256; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((resnet18_real *)(ar + 459946048))[i0 * 9216 + i1 * 36 + i2] = ((((resnet18_real *)(ar + 464664640))[i0 * 9216 + i1 * 36 + i2] * ((resnet18_real *)(ar + 73042176))[i1]) + ((((resnet18_real *)(ar + 73043200))[i1] + (((resnet18_real *)(ar + 73045248))[i1] * (((resnet18_real *)(ar + 110771776))[i0 * 9216 + i1 * 36 + i2] - ((resnet18_real *)(ar + 73041152))[i1]))) * ((resnet18_real *)(ar + 63592000))[0]));
+                ((resnet18_real *)(ar + 474101824))[i0 * 9216 + i1 * 36 + i2] = ((((resnet18_real *)(ar + 365574208))[i0 * 9216 + i1 * 36 + i2] * ((resnet18_real *)(ar + 384215104))[i1]) + ((((resnet18_real *)(ar + 370292800))[i1] + (((resnet18_real *)(ar + 370294848))[i1] * (((resnet18_real *)(ar + 469383232))[i0 * 9216 + i1 * 36 + i2] - ((resnet18_real *)(ar + 384213056))[i1]))) * ((resnet18_real *)(ar + 384225344))[0]));
             }
         }
     }
@@ -4899,7 +4899,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((resnet18_real *)(ar + 459946048))[i0 * 36 + i1 * 9216 + i2];
+                acc += ((resnet18_real *)(ar + 474101824))[i0 * 36 + i1 * 9216 + i2];
             }
         }
         ((resnet18_real *)(ar + 3889152))[i0] = (resnet18_real)acc;
@@ -4909,11 +4909,11 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         grad_ready(grad_ready_arg, state, 48635072, 1024);
     /* conv2d_dx -> f32[batch 128, 128, 12, 12], resnet18.dlm line 20 */
     {
-    conv2d_dx(((resnet18_real *)(ar + 478820416)), ((resnet18_real *)(st + 2717312)), ((resnet18_real *)(ar + 459946048)), (resnet18_real *)(ar + 110771776), n, 256, 29, 128, 12, 12, 3, 3, 6, 6, 2, 2, 1, 1);
+    conv2d_dx(((resnet18_real *)(ar + 365574208)), ((resnet18_real *)(st + 2717312)), ((resnet18_real *)(ar + 474101824)), (resnet18_real *)(ar + 375011392), n, 256, 29, 128, 12, 12, 3, 3, 6, 6, 2, 2, 1, 1);
     }
     /* conv2d_dw -> f32[256, 128, 3, 3], resnet18.dlm line 20 */
     {
-    conv2d_dw(((resnet18_real *)(ar + 441071680)), ((resnet18_real *)(ar + 2709504)), ((resnet18_real *)(ar + 459946048)), (resnet18_real *)(ar + 110771776), n, 256, 29, 128, 12, 12, 3, 3, 6, 6, 2, 2, 1, 1);
+    conv2d_dw(((resnet18_real *)(ar + 450508864)), ((resnet18_real *)(ar + 2709504)), ((resnet18_real *)(ar + 474101824)), (resnet18_real *)(ar + 375011392), n, 256, 29, 128, 12, 12, 3, 3, 6, 6, 2, 2, 1, 1);
     }
     if (grad_ready) /* 6.0.conv1.weight */
         grad_ready(grad_ready_arg, state, 47455424, 1179648);
@@ -4921,7 +4921,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     {
     RESNET18_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 18432; i0++) {
-        ((resnet18_real *)(ar + 459946048))[i0] = ((((resnet18_real *)(ar + 469383232))[i0] + ((resnet18_real *)(ar + 478820416))[i0]) * (((resnet18_real *)(ar + 441071680))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((resnet18_real *)(ar + 375011392))[i0] = ((((resnet18_real *)(ar + 459946048))[i0] + ((resnet18_real *)(ar + 365574208))[i0]) * (((resnet18_real *)(ar + 450508864))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 128, 1, 1], resnet18.dlm line 22 */
@@ -4931,7 +4931,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((resnet18_real *)(ar + 459946048))[i0 * 144 + i1 * 18432 + i2];
+                acc += ((resnet18_real *)(ar + 375011392))[i0 * 144 + i1 * 18432 + i2];
             }
         }
         ((resnet18_real *)(ar + 2708992))[i0] = (resnet18_real)acc;
@@ -4944,16 +4944,16 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += (((resnet18_real *)(ar + 459946048))[i0 * 144 + i1 * 18432 + i2] * ((resnet18_real *)(ar + 450508864))[i0 * 144 + i1 * 18432 + i2]);
+                acc += (((resnet18_real *)(ar + 375011392))[i0 * 144 + i1 * 18432 + i2] * ((resnet18_real *)(ar + 441071680))[i0 * 144 + i1 * 18432 + i2]);
             }
         }
-        ((resnet18_real *)(ar + 73041152))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 365574208))[i0] = (resnet18_real)acc;
     }
     }
     /* neg -> f32[128, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((resnet18_real *)(ar + 73041664))[i0] = (-((resnet18_real *)(ar + 2708992))[i0]);
+        ((resnet18_real *)(ar + 365574720))[i0] = (-((resnet18_real *)(ar + 2708992))[i0]);
     }
     }
     if (grad_ready) /* 5.1.bn2.bias */
@@ -4961,19 +4961,19 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     /* mul -> f32[128, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((resnet18_real *)(ar + 73042176))[i0] = (((resnet18_real *)(ar + 73041664))[i0] * ((resnet18_real *)(ar + 73038080))[i0]);
+        ((resnet18_real *)(ar + 365576256))[i0] = (((resnet18_real *)(ar + 365574720))[i0] * ((resnet18_real *)(ar + 518962752))[i0]);
     }
     }
     /* add -> f32[128, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((resnet18_real *)(ar + 73042688))[i0] = (((resnet18_real *)(ar + 73041152))[i0] + (((resnet18_real *)(ar + 73041664))[i0] * ((resnet18_real *)(ar + 73037568))[i0]));
+        ((resnet18_real *)(ar + 365575232))[i0] = (((resnet18_real *)(ar + 365574208))[i0] + (((resnet18_real *)(ar + 365574720))[i0] * ((resnet18_real *)(ar + 518960704))[i0]));
     }
     }
     /* div -> f32[128, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((resnet18_real *)(ar + 2708480))[i0] = (((resnet18_real *)(ar + 73042688))[i0] / ((resnet18_real *)(ar + 73038592))[i0]);
+        ((resnet18_real *)(ar + 2708480))[i0] = (((resnet18_real *)(ar + 365575232))[i0] / ((resnet18_real *)(ar + 518962240))[i0]);
     }
     }
     if (grad_ready) /* 5.1.bn2.weight */
@@ -4981,43 +4981,43 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     /* div -> f32[128, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((resnet18_real *)(ar + 73041152))[i0] = (((-((((resnet18_real *)(ar + 73042688))[i0] * ((resnet18_real *)(ar + 73038080))[i0]) / ((resnet18_real *)(ar + 73038592))[i0])) * 0.5f) / ((resnet18_real *)(ar + 73038592))[i0]);
+        ((resnet18_real *)(ar + 365575744))[i0] = (((-((((resnet18_real *)(ar + 365575232))[i0] * ((resnet18_real *)(ar + 518962752))[i0]) / ((resnet18_real *)(ar + 518962240))[i0])) * 0.5f) / ((resnet18_real *)(ar + 518962240))[i0]);
     }
     }
     /* unslice -> f32[2, 128], resnet18.dlm line 22 */
     {
-    memset(((resnet18_real *)(ar + 73042688)), 0, (size_t)(1) * 256 * sizeof(resnet18_real));
+    memset(((resnet18_real *)(ar + 365574208)), 0, (size_t)(1) * 256 * sizeof(resnet18_real));
     for (int64_t i = 0; i < 1; i++)
         for (int64_t j = 0; j < 1; j++)
-            memcpy(((resnet18_real *)(ar + 73042688)) + i * 256 + 128 + j * 128, ((resnet18_real *)(ar + 73041152)) + i * 128 + j * 128, 128 * sizeof(resnet18_real));
+            memcpy(((resnet18_real *)(ar + 365574208)) + i * 256 + 128 + j * 128, ((resnet18_real *)(ar + 365575744)) + i * 128 + j * 128, 128 * sizeof(resnet18_real));
     }
     /* unslice -> f32[2, 128], resnet18.dlm line 22 */
     {
-    memset(((resnet18_real *)(ar + 73041152)), 0, (size_t)(1) * 256 * sizeof(resnet18_real));
+    memset(((resnet18_real *)(ar + 365575232)), 0, (size_t)(1) * 256 * sizeof(resnet18_real));
     for (int64_t i = 0; i < 1; i++)
         for (int64_t j = 0; j < 1; j++)
-            memcpy(((resnet18_real *)(ar + 73041152)) + i * 256 + 0 + j * 128, ((resnet18_real *)(ar + 73042176)) + i * 128 + j * 128, 128 * sizeof(resnet18_real));
+            memcpy(((resnet18_real *)(ar + 365575232)) + i * 256 + 0 + j * 128, ((resnet18_real *)(ar + 365576256)) + i * 128 + j * 128, 128 * sizeof(resnet18_real));
     }
     /* add -> f32[2, 128], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 256; i0++) {
-        ((resnet18_real *)(ar + 73043712))[i0] = (((resnet18_real *)(ar + 73042688))[i0] + ((resnet18_real *)(ar + 73041152))[i0]);
+        ((resnet18_real *)(ar + 365576256))[i0] = (((resnet18_real *)(ar + 365574208))[i0] + ((resnet18_real *)(ar + 365575232))[i0]);
     }
     }
     /* slice -> f32[1, 128], resnet18.dlm line 22 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((resnet18_real *)(ar + 73038592)) + i * 128, ((resnet18_real *)(ar + 73043712)) + i * 256 + 0, 128 * sizeof(resnet18_real));
+        memcpy(((resnet18_real *)(ar + 450508864)) + i * 128, ((resnet18_real *)(ar + 365576256)) + i * 256 + 0, 128 * sizeof(resnet18_real));
     }
     /* slice -> f32[1, 128], resnet18.dlm line 22 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((resnet18_real *)(ar + 73041152)) + i * 128, ((resnet18_real *)(ar + 73043712)) + i * 256 + 128, 128 * sizeof(resnet18_real));
+        memcpy(((resnet18_real *)(ar + 365574208)) + i * 128, ((resnet18_real *)(ar + 365576256)) + i * 256 + 128, 128 * sizeof(resnet18_real));
     }
     /* mul -> f32[128, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((resnet18_real *)(ar + 73041664))[i0] = (((resnet18_real *)(ar + 73041152))[i0] * 2.0f);
+        ((resnet18_real *)(ar + 450509376))[i0] = (((resnet18_real *)(ar + 365574208))[i0] * 2.0f);
     }
     }
     /* add -> f32[batch 128, 128, 12, 12], resnet18.dlm line 22 */
@@ -5026,7 +5026,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((resnet18_real *)(ar + 441071680))[i0 * 18432 + i1 * 144 + i2] = ((((resnet18_real *)(ar + 459946048))[i0 * 18432 + i1 * 144 + i2] * ((resnet18_real *)(ar + 73038080))[i1]) + ((((resnet18_real *)(ar + 73038592))[i1] + (((resnet18_real *)(ar + 73041664))[i1] * (((resnet18_real *)(ar + 450508864))[i0 * 18432 + i1 * 144 + i2] - ((resnet18_real *)(ar + 73037568))[i1]))) * ((resnet18_real *)(ar + 63591168))[0]));
+                ((resnet18_real *)(ar + 365574208))[i0 * 18432 + i1 * 144 + i2] = ((((resnet18_real *)(ar + 375011392))[i0 * 18432 + i1 * 144 + i2] * ((resnet18_real *)(ar + 518962752))[i1]) + ((((resnet18_real *)(ar + 450508864))[i1] + (((resnet18_real *)(ar + 450509376))[i1] * (((resnet18_real *)(ar + 441071680))[i0 * 18432 + i1 * 144 + i2] - ((resnet18_real *)(ar + 518960704))[i1]))) * ((resnet18_real *)(ar + 518970112))[0]));
             }
         }
     }
@@ -5038,7 +5038,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((resnet18_real *)(ar + 441071680))[i0 * 144 + i1 * 18432 + i2];
+                acc += ((resnet18_real *)(ar + 365574208))[i0 * 144 + i1 * 18432 + i2];
             }
         }
         ((resnet18_real *)(ar + 2707968))[i0] = (resnet18_real)acc;
@@ -5048,11 +5048,11 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         grad_ready(grad_ready_arg, state, 47453888, 512);
     /* conv2d_dx -> f32[batch 128, 128, 12, 12], resnet18.dlm line 22 */
     {
-    conv2d_dx(((resnet18_real *)(ar + 450508864)), ((resnet18_real *)(st + 2124864)), ((resnet18_real *)(ar + 441071680)), (resnet18_real *)(ar + 110771776), n, 128, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dx(((resnet18_real *)(ar + 441071680)), ((resnet18_real *)(st + 2124864)), ((resnet18_real *)(ar + 365574208)), (resnet18_real *)(ar + 450508864), n, 128, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[128, 128, 3, 3], resnet18.dlm line 22 */
     {
-    conv2d_dw(((resnet18_real *)(ar + 403322944)), ((resnet18_real *)(ar + 2118144)), ((resnet18_real *)(ar + 441071680)), (resnet18_real *)(ar + 110771776), n, 128, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dw(((resnet18_real *)(ar + 431634496)), ((resnet18_real *)(ar + 2118144)), ((resnet18_real *)(ar + 365574208)), (resnet18_real *)(ar + 450508864), n, 128, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     if (grad_ready) /* 5.1.conv2.weight */
         grad_ready(grad_ready_arg, state, 46864064, 589824);
@@ -5060,7 +5060,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     {
     RESNET18_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 18432; i0++) {
-        ((resnet18_real *)(ar + 441071680))[i0] = (((resnet18_real *)(ar + 450508864))[i0] * (((resnet18_real *)(ar + 403322944))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((resnet18_real *)(ar + 365574208))[i0] = (((resnet18_real *)(ar + 441071680))[i0] * (((resnet18_real *)(ar + 431634496))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 128, 1, 1], resnet18.dlm line 21 */
@@ -5070,7 +5070,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((resnet18_real *)(ar + 441071680))[i0 * 144 + i1 * 18432 + i2];
+                acc += ((resnet18_real *)(ar + 365574208))[i0 * 144 + i1 * 18432 + i2];
             }
         }
         ((resnet18_real *)(ar + 2117632))[i0] = (resnet18_real)acc;
@@ -5083,16 +5083,16 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += (((resnet18_real *)(ar + 441071680))[i0 * 144 + i1 * 18432 + i2] * ((resnet18_real *)(ar + 431634496))[i0 * 144 + i1 * 18432 + i2]);
+                acc += (((resnet18_real *)(ar + 365574208))[i0 * 144 + i1 * 18432 + i2] * ((resnet18_real *)(ar + 422197312))[i0 * 144 + i1 * 18432 + i2]);
             }
         }
-        ((resnet18_real *)(ar + 73037568))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 431634496))[i0] = (resnet18_real)acc;
     }
     }
     /* neg -> f32[128, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((resnet18_real *)(ar + 73038080))[i0] = (-((resnet18_real *)(ar + 2117632))[i0]);
+        ((resnet18_real *)(ar + 431635008))[i0] = (-((resnet18_real *)(ar + 2117632))[i0]);
     }
     }
     if (grad_ready) /* 5.1.bn1.bias */
@@ -5100,19 +5100,19 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     /* mul -> f32[128, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((resnet18_real *)(ar + 73038592))[i0] = (((resnet18_real *)(ar + 73038080))[i0] * ((resnet18_real *)(ar + 73035520))[i0]);
+        ((resnet18_real *)(ar + 431636544))[i0] = (((resnet18_real *)(ar + 431635008))[i0] * ((resnet18_real *)(ar + 518960192))[i0]);
     }
     }
     /* add -> f32[128, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((resnet18_real *)(ar + 73041152))[i0] = (((resnet18_real *)(ar + 73037568))[i0] + (((resnet18_real *)(ar + 73038080))[i0] * ((resnet18_real *)(ar + 73035008))[i0]));
+        ((resnet18_real *)(ar + 431635520))[i0] = (((resnet18_real *)(ar + 431634496))[i0] + (((resnet18_real *)(ar + 431635008))[i0] * ((resnet18_real *)(ar + 518958144))[i0]));
     }
     }
     /* div -> f32[128, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((resnet18_real *)(ar + 2117120))[i0] = (((resnet18_real *)(ar + 73041152))[i0] / ((resnet18_real *)(ar + 73036032))[i0]);
+        ((resnet18_real *)(ar + 2117120))[i0] = (((resnet18_real *)(ar + 431635520))[i0] / ((resnet18_real *)(ar + 518959680))[i0]);
     }
     }
     if (grad_ready) /* 5.1.bn1.weight */
@@ -5120,43 +5120,43 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     /* div -> f32[128, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((resnet18_real *)(ar + 73037568))[i0] = (((-((((resnet18_real *)(ar + 73041152))[i0] * ((resnet18_real *)(ar + 73035520))[i0]) / ((resnet18_real *)(ar + 73036032))[i0])) * 0.5f) / ((resnet18_real *)(ar + 73036032))[i0]);
+        ((resnet18_real *)(ar + 431636032))[i0] = (((-((((resnet18_real *)(ar + 431635520))[i0] * ((resnet18_real *)(ar + 518960192))[i0]) / ((resnet18_real *)(ar + 518959680))[i0])) * 0.5f) / ((resnet18_real *)(ar + 518959680))[i0]);
     }
     }
     /* unslice -> f32[2, 128], resnet18.dlm line 21 */
     {
-    memset(((resnet18_real *)(ar + 73041152)), 0, (size_t)(1) * 256 * sizeof(resnet18_real));
+    memset(((resnet18_real *)(ar + 431634496)), 0, (size_t)(1) * 256 * sizeof(resnet18_real));
     for (int64_t i = 0; i < 1; i++)
         for (int64_t j = 0; j < 1; j++)
-            memcpy(((resnet18_real *)(ar + 73041152)) + i * 256 + 128 + j * 128, ((resnet18_real *)(ar + 73037568)) + i * 128 + j * 128, 128 * sizeof(resnet18_real));
+            memcpy(((resnet18_real *)(ar + 431634496)) + i * 256 + 128 + j * 128, ((resnet18_real *)(ar + 431636032)) + i * 128 + j * 128, 128 * sizeof(resnet18_real));
     }
     /* unslice -> f32[2, 128], resnet18.dlm line 21 */
     {
-    memset(((resnet18_real *)(ar + 73037568)), 0, (size_t)(1) * 256 * sizeof(resnet18_real));
+    memset(((resnet18_real *)(ar + 431635520)), 0, (size_t)(1) * 256 * sizeof(resnet18_real));
     for (int64_t i = 0; i < 1; i++)
         for (int64_t j = 0; j < 1; j++)
-            memcpy(((resnet18_real *)(ar + 73037568)) + i * 256 + 0 + j * 128, ((resnet18_real *)(ar + 73038592)) + i * 128 + j * 128, 128 * sizeof(resnet18_real));
+            memcpy(((resnet18_real *)(ar + 431635520)) + i * 256 + 0 + j * 128, ((resnet18_real *)(ar + 431636544)) + i * 128 + j * 128, 128 * sizeof(resnet18_real));
     }
     /* add -> f32[2, 128], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 256; i0++) {
-        ((resnet18_real *)(ar + 73042176))[i0] = (((resnet18_real *)(ar + 73041152))[i0] + ((resnet18_real *)(ar + 73037568))[i0]);
+        ((resnet18_real *)(ar + 431636544))[i0] = (((resnet18_real *)(ar + 431634496))[i0] + ((resnet18_real *)(ar + 431635520))[i0]);
     }
     }
     /* slice -> f32[1, 128], resnet18.dlm line 21 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((resnet18_real *)(ar + 73036032)) + i * 128, ((resnet18_real *)(ar + 73042176)) + i * 256 + 0, 128 * sizeof(resnet18_real));
+        memcpy(((resnet18_real *)(ar + 441071680)) + i * 128, ((resnet18_real *)(ar + 431636544)) + i * 256 + 0, 128 * sizeof(resnet18_real));
     }
     /* slice -> f32[1, 128], resnet18.dlm line 21 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((resnet18_real *)(ar + 73037568)) + i * 128, ((resnet18_real *)(ar + 73042176)) + i * 256 + 128, 128 * sizeof(resnet18_real));
+        memcpy(((resnet18_real *)(ar + 431634496)) + i * 128, ((resnet18_real *)(ar + 431636544)) + i * 256 + 128, 128 * sizeof(resnet18_real));
     }
     /* mul -> f32[128, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((resnet18_real *)(ar + 73038080))[i0] = (((resnet18_real *)(ar + 73037568))[i0] * 2.0f);
+        ((resnet18_real *)(ar + 441072192))[i0] = (((resnet18_real *)(ar + 431634496))[i0] * 2.0f);
     }
     }
     /* add -> f32[batch 128, 128, 12, 12], resnet18.dlm line 21 */
@@ -5165,7 +5165,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((resnet18_real *)(ar + 403322944))[i0 * 18432 + i1 * 144 + i2] = ((((resnet18_real *)(ar + 441071680))[i0 * 18432 + i1 * 144 + i2] * ((resnet18_real *)(ar + 73035520))[i1]) + ((((resnet18_real *)(ar + 73036032))[i1] + (((resnet18_real *)(ar + 73038080))[i1] * (((resnet18_real *)(ar + 431634496))[i0 * 18432 + i1 * 144 + i2] - ((resnet18_real *)(ar + 73035008))[i1]))) * ((resnet18_real *)(ar + 63591168))[0]));
+                ((resnet18_real *)(ar + 431634496))[i0 * 18432 + i1 * 144 + i2] = ((((resnet18_real *)(ar + 365574208))[i0 * 18432 + i1 * 144 + i2] * ((resnet18_real *)(ar + 518960192))[i1]) + ((((resnet18_real *)(ar + 441071680))[i1] + (((resnet18_real *)(ar + 441072192))[i1] * (((resnet18_real *)(ar + 422197312))[i0 * 18432 + i1 * 144 + i2] - ((resnet18_real *)(ar + 518958144))[i1]))) * ((resnet18_real *)(ar + 518970112))[0]));
             }
         }
     }
@@ -5177,7 +5177,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((resnet18_real *)(ar + 403322944))[i0 * 144 + i1 * 18432 + i2];
+                acc += ((resnet18_real *)(ar + 431634496))[i0 * 144 + i1 * 18432 + i2];
             }
         }
         ((resnet18_real *)(ar + 2116608))[i0] = (resnet18_real)acc;
@@ -5187,11 +5187,11 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         grad_ready(grad_ready_arg, state, 46862528, 512);
     /* conv2d_dx -> f32[batch 128, 128, 12, 12], resnet18.dlm line 20 */
     {
-    conv2d_dx(((resnet18_real *)(ar + 431634496)), ((resnet18_real *)(st + 1532416)), ((resnet18_real *)(ar + 403322944)), (resnet18_real *)(ar + 110771776), n, 128, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dx(((resnet18_real *)(ar + 365574208)), ((resnet18_real *)(st + 1532416)), ((resnet18_real *)(ar + 431634496)), (resnet18_real *)(ar + 422197312), n, 128, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[128, 128, 3, 3], resnet18.dlm line 20 */
     {
-    conv2d_dw(((resnet18_real *)(ar + 422197312)), ((resnet18_real *)(ar + 1526784)), ((resnet18_real *)(ar + 403322944)), (resnet18_real *)(ar + 110771776), n, 128, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dw(((resnet18_real *)(ar + 412760128)), ((resnet18_real *)(ar + 1526784)), ((resnet18_real *)(ar + 431634496)), (resnet18_real *)(ar + 422197312), n, 128, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     if (grad_ready) /* 5.1.conv1.weight */
         grad_ready(grad_ready_arg, state, 46272704, 589824);
@@ -5199,7 +5199,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     {
     RESNET18_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 18432; i0++) {
-        ((resnet18_real *)(ar + 403322944))[i0] = ((((resnet18_real *)(ar + 459946048))[i0] + ((resnet18_real *)(ar + 431634496))[i0]) * (((resnet18_real *)(ar + 422197312))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((resnet18_real *)(ar + 422197312))[i0] = ((((resnet18_real *)(ar + 375011392))[i0] + ((resnet18_real *)(ar + 365574208))[i0]) * (((resnet18_real *)(ar + 412760128))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 128, 1, 1], resnet18.dlm line 24 */
@@ -5209,7 +5209,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((resnet18_real *)(ar + 403322944))[i0 * 144 + i1 * 18432 + i2];
+                acc += ((resnet18_real *)(ar + 422197312))[i0 * 144 + i1 * 18432 + i2];
             }
         }
         ((resnet18_real *)(ar + 1493504))[i0] = (resnet18_real)acc;
@@ -5217,11 +5217,11 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     }
     /* conv2d_dx -> f32[batch 128, 64, 24, 24], resnet18.dlm line 24 */
     {
-    conv2d_dx(((resnet18_real *)(ar + 422197312)), ((resnet18_real *)(st + 1499136)), ((resnet18_real *)(ar + 403322944)), (resnet18_real *)(ar + 73041152), n, 128, 28, 64, 24, 24, 1, 1, 12, 12, 2, 2, 0, 0);
+    conv2d_dx(((resnet18_real *)(ar + 365574208)), ((resnet18_real *)(st + 1499136)), ((resnet18_real *)(ar + 422197312)), (resnet18_real *)(ar + 412760128), n, 128, 28, 64, 24, 24, 1, 1, 12, 12, 2, 2, 0, 0);
     }
     /* conv2d_dw -> f32[128, 64, 1, 1], resnet18.dlm line 24 */
     {
-    conv2d_dw(((resnet18_real *)(ar + 365574208)), ((resnet18_real *)(ar + 1494016)), ((resnet18_real *)(ar + 403322944)), (resnet18_real *)(ar + 73041152), n, 128, 28, 64, 24, 24, 1, 1, 12, 12, 2, 2, 0, 0);
+    conv2d_dw(((resnet18_real *)(ar + 327825472)), ((resnet18_real *)(ar + 1494016)), ((resnet18_real *)(ar + 422197312)), (resnet18_real *)(ar + 412760128), n, 128, 28, 64, 24, 24, 1, 1, 12, 12, 2, 2, 0, 0);
     }
     if (grad_ready) /* 5.0.conv3.weight */
         grad_ready(grad_ready_arg, state, 46239936, 32768);
@@ -5232,16 +5232,16 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += (((resnet18_real *)(ar + 403322944))[i0 * 144 + i1 * 18432 + i2] * ((resnet18_real *)(ar + 412760128))[i0 * 144 + i1 * 18432 + i2]);
+                acc += (((resnet18_real *)(ar + 422197312))[i0 * 144 + i1 * 18432 + i2] * ((resnet18_real *)(ar + 403322944))[i0 * 144 + i1 * 18432 + i2]);
             }
         }
-        ((resnet18_real *)(ar + 73035008))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 412760128))[i0] = (resnet18_real)acc;
     }
     }
     /* neg -> f32[128, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((resnet18_real *)(ar + 73035520))[i0] = (-((resnet18_real *)(ar + 1493504))[i0]);
+        ((resnet18_real *)(ar + 412760640))[i0] = (-((resnet18_real *)(ar + 1493504))[i0]);
     }
     }
     if (grad_ready) /* 5.0.bn2.bias */
@@ -5249,19 +5249,19 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     /* mul -> f32[128, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((resnet18_real *)(ar + 73036032))[i0] = (((resnet18_real *)(ar + 73035520))[i0] * ((resnet18_real *)(ar + 73032960))[i0]);
+        ((resnet18_real *)(ar + 412762176))[i0] = (((resnet18_real *)(ar + 412760640))[i0] * ((resnet18_real *)(ar + 518957632))[i0]);
     }
     }
     /* add -> f32[128, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((resnet18_real *)(ar + 73037568))[i0] = (((resnet18_real *)(ar + 73035008))[i0] + (((resnet18_real *)(ar + 73035520))[i0] * ((resnet18_real *)(ar + 63594240))[i0]));
+        ((resnet18_real *)(ar + 412761152))[i0] = (((resnet18_real *)(ar + 412760128))[i0] + (((resnet18_real *)(ar + 412760640))[i0] * ((resnet18_real *)(ar + 518955584))[i0]));
     }
     }
     /* div -> f32[128, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((resnet18_real *)(ar + 1492992))[i0] = (((resnet18_real *)(ar + 73037568))[i0] / ((resnet18_real *)(ar + 73033472))[i0]);
+        ((resnet18_real *)(ar + 1492992))[i0] = (((resnet18_real *)(ar + 412761152))[i0] / ((resnet18_real *)(ar + 518957120))[i0]);
     }
     }
     if (grad_ready) /* 5.0.bn2.weight */
@@ -5269,43 +5269,43 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     /* div -> f32[128, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((resnet18_real *)(ar + 73035008))[i0] = (((-((((resnet18_real *)(ar + 73037568))[i0] * ((resnet18_real *)(ar + 73032960))[i0]) / ((resnet18_real *)(ar + 73033472))[i0])) * 0.5f) / ((resnet18_real *)(ar + 73033472))[i0]);
+        ((resnet18_real *)(ar + 412761664))[i0] = (((-((((resnet18_real *)(ar + 412761152))[i0] * ((resnet18_real *)(ar + 518957632))[i0]) / ((resnet18_real *)(ar + 518957120))[i0])) * 0.5f) / ((resnet18_real *)(ar + 518957120))[i0]);
     }
     }
     /* unslice -> f32[2, 128], resnet18.dlm line 22 */
     {
-    memset(((resnet18_real *)(ar + 73037568)), 0, (size_t)(1) * 256 * sizeof(resnet18_real));
+    memset(((resnet18_real *)(ar + 412760128)), 0, (size_t)(1) * 256 * sizeof(resnet18_real));
     for (int64_t i = 0; i < 1; i++)
         for (int64_t j = 0; j < 1; j++)
-            memcpy(((resnet18_real *)(ar + 73037568)) + i * 256 + 128 + j * 128, ((resnet18_real *)(ar + 73035008)) + i * 128 + j * 128, 128 * sizeof(resnet18_real));
+            memcpy(((resnet18_real *)(ar + 412760128)) + i * 256 + 128 + j * 128, ((resnet18_real *)(ar + 412761664)) + i * 128 + j * 128, 128 * sizeof(resnet18_real));
     }
     /* unslice -> f32[2, 128], resnet18.dlm line 22 */
     {
-    memset(((resnet18_real *)(ar + 73035008)), 0, (size_t)(1) * 256 * sizeof(resnet18_real));
+    memset(((resnet18_real *)(ar + 412761152)), 0, (size_t)(1) * 256 * sizeof(resnet18_real));
     for (int64_t i = 0; i < 1; i++)
         for (int64_t j = 0; j < 1; j++)
-            memcpy(((resnet18_real *)(ar + 73035008)) + i * 256 + 0 + j * 128, ((resnet18_real *)(ar + 73036032)) + i * 128 + j * 128, 128 * sizeof(resnet18_real));
+            memcpy(((resnet18_real *)(ar + 412761152)) + i * 256 + 0 + j * 128, ((resnet18_real *)(ar + 412762176)) + i * 128 + j * 128, 128 * sizeof(resnet18_real));
     }
     /* add -> f32[2, 128], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 256; i0++) {
-        ((resnet18_real *)(ar + 73041152))[i0] = (((resnet18_real *)(ar + 73037568))[i0] + ((resnet18_real *)(ar + 73035008))[i0]);
+        ((resnet18_real *)(ar + 412762176))[i0] = (((resnet18_real *)(ar + 412760128))[i0] + ((resnet18_real *)(ar + 412761152))[i0]);
     }
     }
     /* slice -> f32[1, 128], resnet18.dlm line 22 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((resnet18_real *)(ar + 73033472)) + i * 128, ((resnet18_real *)(ar + 73041152)) + i * 256 + 0, 128 * sizeof(resnet18_real));
+        memcpy(((resnet18_real *)(ar + 431634496)) + i * 128, ((resnet18_real *)(ar + 412762176)) + i * 256 + 0, 128 * sizeof(resnet18_real));
     }
     /* slice -> f32[1, 128], resnet18.dlm line 22 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((resnet18_real *)(ar + 73035008)) + i * 128, ((resnet18_real *)(ar + 73041152)) + i * 256 + 128, 128 * sizeof(resnet18_real));
+        memcpy(((resnet18_real *)(ar + 412760128)) + i * 128, ((resnet18_real *)(ar + 412762176)) + i * 256 + 128, 128 * sizeof(resnet18_real));
     }
     /* mul -> f32[128, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((resnet18_real *)(ar + 73035520))[i0] = (((resnet18_real *)(ar + 73035008))[i0] * 2.0f);
+        ((resnet18_real *)(ar + 431635008))[i0] = (((resnet18_real *)(ar + 412760128))[i0] * 2.0f);
     }
     }
     /* add -> f32[batch 128, 128, 12, 12], resnet18.dlm line 22 */
@@ -5314,7 +5314,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((resnet18_real *)(ar + 441071680))[i0 * 18432 + i1 * 144 + i2] = ((((resnet18_real *)(ar + 403322944))[i0 * 18432 + i1 * 144 + i2] * ((resnet18_real *)(ar + 73032960))[i1]) + ((((resnet18_real *)(ar + 73033472))[i1] + (((resnet18_real *)(ar + 73035520))[i1] * (((resnet18_real *)(ar + 412760128))[i0 * 18432 + i1 * 144 + i2] - ((resnet18_real *)(ar + 63594240))[i1]))) * ((resnet18_real *)(ar + 63591168))[0]));
+                ((resnet18_real *)(ar + 412760128))[i0 * 18432 + i1 * 144 + i2] = ((((resnet18_real *)(ar + 422197312))[i0 * 18432 + i1 * 144 + i2] * ((resnet18_real *)(ar + 518957632))[i1]) + ((((resnet18_real *)(ar + 431634496))[i1] + (((resnet18_real *)(ar + 431635008))[i1] * (((resnet18_real *)(ar + 403322944))[i0 * 18432 + i1 * 144 + i2] - ((resnet18_real *)(ar + 518955584))[i1]))) * ((resnet18_real *)(ar + 518970112))[0]));
             }
         }
     }
@@ -5326,7 +5326,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((resnet18_real *)(ar + 441071680))[i0 * 144 + i1 * 18432 + i2];
+                acc += ((resnet18_real *)(ar + 412760128))[i0 * 144 + i1 * 18432 + i2];
             }
         }
         ((resnet18_real *)(ar + 1492480))[i0] = (resnet18_real)acc;
@@ -5336,11 +5336,11 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         grad_ready(grad_ready_arg, state, 46238400, 512);
     /* conv2d_dx -> f32[batch 128, 128, 12, 12], resnet18.dlm line 22 */
     {
-    conv2d_dx(((resnet18_real *)(ar + 403322944)), ((resnet18_real *)(st + 906688)), ((resnet18_real *)(ar + 441071680)), (resnet18_real *)(ar + 110771776), n, 128, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dx(((resnet18_real *)(ar + 403322944)), ((resnet18_real *)(st + 906688)), ((resnet18_real *)(ar + 412760128)), (resnet18_real *)(ar + 422197312), n, 128, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[128, 128, 3, 3], resnet18.dlm line 22 */
     {
-    conv2d_dw(((resnet18_real *)(ar + 63594752)), ((resnet18_real *)(ar + 902656)), ((resnet18_real *)(ar + 441071680)), (resnet18_real *)(ar + 110771776), n, 128, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_dw(((resnet18_real *)(ar + 393885760)), ((resnet18_real *)(ar + 902656)), ((resnet18_real *)(ar + 412760128)), (resnet18_real *)(ar + 422197312), n, 128, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     if (grad_ready) /* 5.0.conv2.weight */
         grad_ready(grad_ready_arg, state, 45648576, 589824);
@@ -5348,7 +5348,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     {
     RESNET18_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 18432; i0++) {
-        ((resnet18_real *)(ar + 412760128))[i0] = (((resnet18_real *)(ar + 403322944))[i0] * (((resnet18_real *)(ar + 63594752))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((resnet18_real *)(ar + 412760128))[i0] = (((resnet18_real *)(ar + 403322944))[i0] * (((resnet18_real *)(ar + 393885760))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 128, 1, 1], resnet18.dlm line 21 */
@@ -5371,16 +5371,16 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += (((resnet18_real *)(ar + 412760128))[i0 * 144 + i1 * 18432 + i2] * ((resnet18_real *)(ar + 101334592))[i0 * 144 + i1 * 18432 + i2]);
+                acc += (((resnet18_real *)(ar + 412760128))[i0 * 144 + i1 * 18432 + i2] * ((resnet18_real *)(ar + 384448576))[i0 * 144 + i1 * 18432 + i2]);
             }
         }
-        ((resnet18_real *)(ar + 63594240))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 393885760))[i0] = (resnet18_real)acc;
     }
     }
     /* neg -> f32[128, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((resnet18_real *)(ar + 63594752))[i0] = (-((resnet18_real *)(ar + 902144))[i0]);
+        ((resnet18_real *)(ar + 393886272))[i0] = (-((resnet18_real *)(ar + 902144))[i0]);
     }
     }
     if (grad_ready) /* 5.0.bn1.bias */
@@ -5388,19 +5388,19 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     /* mul -> f32[128, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((resnet18_real *)(ar + 63595264))[i0] = (((resnet18_real *)(ar + 63594752))[i0] * ((resnet18_real *)(ar + 63592704))[i0]);
+        ((resnet18_real *)(ar + 393887808))[i0] = (((resnet18_real *)(ar + 393886272))[i0] * ((resnet18_real *)(ar + 518955072))[i0]);
     }
     }
     /* add -> f32[128, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((resnet18_real *)(ar + 63595776))[i0] = (((resnet18_real *)(ar + 63594240))[i0] + (((resnet18_real *)(ar + 63594752))[i0] * ((resnet18_real *)(ar + 63592192))[i0]));
+        ((resnet18_real *)(ar + 393886784))[i0] = (((resnet18_real *)(ar + 393885760))[i0] + (((resnet18_real *)(ar + 393886272))[i0] * ((resnet18_real *)(ar + 518953024))[i0]));
     }
     }
     /* div -> f32[128, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((resnet18_real *)(ar + 901632))[i0] = (((resnet18_real *)(ar + 63595776))[i0] / ((resnet18_real *)(ar + 63593728))[i0]);
+        ((resnet18_real *)(ar + 901632))[i0] = (((resnet18_real *)(ar + 393886784))[i0] / ((resnet18_real *)(ar + 518954560))[i0]);
     }
     }
     if (grad_ready) /* 5.0.bn1.weight */
@@ -5408,43 +5408,43 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     /* div -> f32[128, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((resnet18_real *)(ar + 63594240))[i0] = (((-((((resnet18_real *)(ar + 63595776))[i0] * ((resnet18_real *)(ar + 63592704))[i0]) / ((resnet18_real *)(ar + 63593728))[i0])) * 0.5f) / ((resnet18_real *)(ar + 63593728))[i0]);
+        ((resnet18_real *)(ar + 393887296))[i0] = (((-((((resnet18_real *)(ar + 393886784))[i0] * ((resnet18_real *)(ar + 518955072))[i0]) / ((resnet18_real *)(ar + 518954560))[i0])) * 0.5f) / ((resnet18_real *)(ar + 518954560))[i0]);
     }
     }
     /* unslice -> f32[2, 128], resnet18.dlm line 21 */
     {
-    memset(((resnet18_real *)(ar + 63595776)), 0, (size_t)(1) * 256 * sizeof(resnet18_real));
+    memset(((resnet18_real *)(ar + 393885760)), 0, (size_t)(1) * 256 * sizeof(resnet18_real));
     for (int64_t i = 0; i < 1; i++)
         for (int64_t j = 0; j < 1; j++)
-            memcpy(((resnet18_real *)(ar + 63595776)) + i * 256 + 128 + j * 128, ((resnet18_real *)(ar + 63594240)) + i * 128 + j * 128, 128 * sizeof(resnet18_real));
+            memcpy(((resnet18_real *)(ar + 393885760)) + i * 256 + 128 + j * 128, ((resnet18_real *)(ar + 393887296)) + i * 128 + j * 128, 128 * sizeof(resnet18_real));
     }
     /* unslice -> f32[2, 128], resnet18.dlm line 21 */
     {
-    memset(((resnet18_real *)(ar + 63593728)), 0, (size_t)(1) * 256 * sizeof(resnet18_real));
+    memset(((resnet18_real *)(ar + 393886784)), 0, (size_t)(1) * 256 * sizeof(resnet18_real));
     for (int64_t i = 0; i < 1; i++)
         for (int64_t j = 0; j < 1; j++)
-            memcpy(((resnet18_real *)(ar + 63593728)) + i * 256 + 0 + j * 128, ((resnet18_real *)(ar + 63595264)) + i * 128 + j * 128, 128 * sizeof(resnet18_real));
+            memcpy(((resnet18_real *)(ar + 393886784)) + i * 256 + 0 + j * 128, ((resnet18_real *)(ar + 393887808)) + i * 128 + j * 128, 128 * sizeof(resnet18_real));
     }
     /* add -> f32[2, 128], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 256; i0++) {
-        ((resnet18_real *)(ar + 63594752))[i0] = (((resnet18_real *)(ar + 63595776))[i0] + ((resnet18_real *)(ar + 63593728))[i0]);
+        ((resnet18_real *)(ar + 393887808))[i0] = (((resnet18_real *)(ar + 393885760))[i0] + ((resnet18_real *)(ar + 393886784))[i0]);
     }
     }
     /* slice -> f32[1, 128], resnet18.dlm line 21 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((resnet18_real *)(ar + 63593728)) + i * 128, ((resnet18_real *)(ar + 63594752)) + i * 256 + 0, 128 * sizeof(resnet18_real));
+        memcpy(((resnet18_real *)(ar + 393885760)) + i * 128, ((resnet18_real *)(ar + 393887808)) + i * 256 + 0, 128 * sizeof(resnet18_real));
     }
     /* slice -> f32[1, 128], resnet18.dlm line 21 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((resnet18_real *)(ar + 63594240)) + i * 128, ((resnet18_real *)(ar + 63594752)) + i * 256 + 128, 128 * sizeof(resnet18_real));
+        memcpy(((resnet18_real *)(ar + 393886272)) + i * 128, ((resnet18_real *)(ar + 393887808)) + i * 256 + 128, 128 * sizeof(resnet18_real));
     }
     /* mul -> f32[128, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((resnet18_real *)(ar + 63594752))[i0] = (((resnet18_real *)(ar + 63594240))[i0] * 2.0f);
+        ((resnet18_real *)(ar + 393886784))[i0] = (((resnet18_real *)(ar + 393886272))[i0] * 2.0f);
     }
     }
     /* add -> f32[batch 128, 128, 12, 12], resnet18.dlm line 21 */
@@ -5453,7 +5453,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((resnet18_real *)(ar + 403322944))[i0 * 18432 + i1 * 144 + i2] = ((((resnet18_real *)(ar + 412760128))[i0 * 18432 + i1 * 144 + i2] * ((resnet18_real *)(ar + 63592704))[i1]) + ((((resnet18_real *)(ar + 63593728))[i1] + (((resnet18_real *)(ar + 63594752))[i1] * (((resnet18_real *)(ar + 101334592))[i0 * 18432 + i1 * 144 + i2] - ((resnet18_real *)(ar + 63592192))[i1]))) * ((resnet18_real *)(ar + 63591168))[0]));
+                ((resnet18_real *)(ar + 403322944))[i0 * 18432 + i1 * 144 + i2] = ((((resnet18_real *)(ar + 412760128))[i0 * 18432 + i1 * 144 + i2] * ((resnet18_real *)(ar + 518955072))[i1]) + ((((resnet18_real *)(ar + 393885760))[i1] + (((resnet18_real *)(ar + 393886784))[i1] * (((resnet18_real *)(ar + 384448576))[i0 * 18432 + i1 * 144 + i2] - ((resnet18_real *)(ar + 518953024))[i1]))) * ((resnet18_real *)(ar + 518970112))[0]));
             }
         }
     }
@@ -5475,11 +5475,11 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         grad_ready(grad_ready_arg, state, 45647040, 512);
     /* conv2d_dx -> f32[batch 128, 64, 24, 24], resnet18.dlm line 20 */
     {
-    conv2d_dx(((resnet18_real *)(ar + 441071680)), ((resnet18_real *)(st + 609152)), ((resnet18_real *)(ar + 403322944)), (resnet18_real *)(ar + 63593728), n, 128, 8, 64, 24, 24, 3, 3, 12, 12, 2, 2, 1, 1);
+    conv2d_dx(((resnet18_real *)(ar + 384448576)), ((resnet18_real *)(st + 609152)), ((resnet18_real *)(ar + 403322944)), (resnet18_real *)(ar + 412760128), n, 128, 8, 64, 24, 24, 3, 3, 12, 12, 2, 2, 1, 1);
     }
     /* conv2d_dw -> f32[128, 64, 3, 3], resnet18.dlm line 20 */
     {
-    conv2d_dw(((resnet18_real *)(ar + 365574208)), ((resnet18_real *)(ar + 606208)), ((resnet18_real *)(ar + 403322944)), (resnet18_real *)(ar + 63593728), n, 128, 8, 64, 24, 24, 3, 3, 12, 12, 2, 2, 1, 1);
+    conv2d_dw(((resnet18_real *)(ar + 327825472)), ((resnet18_real *)(ar + 606208)), ((resnet18_real *)(ar + 403322944)), (resnet18_real *)(ar + 412760128), n, 128, 8, 64, 24, 24, 3, 3, 12, 12, 2, 2, 1, 1);
     }
     if (grad_ready) /* 5.0.conv1.weight */
         grad_ready(grad_ready_arg, state, 45352128, 294912);
@@ -5487,7 +5487,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     {
     RESNET18_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 36864; i0++) {
-        ((resnet18_real *)(ar + 403322944))[i0] = ((((resnet18_real *)(ar + 422197312))[i0] + ((resnet18_real *)(ar + 441071680))[i0]) * (((resnet18_real *)(ar + 365574208))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((resnet18_real *)(ar + 403322944))[i0] = ((((resnet18_real *)(ar + 365574208))[i0] + ((resnet18_real *)(ar + 384448576))[i0]) * (((resnet18_real *)(ar + 327825472))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 64, 1, 1], resnet18.dlm line 22 */
@@ -5510,16 +5510,16 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += (((resnet18_real *)(ar + 403322944))[i0 * 576 + i1 * 36864 + i2] * ((resnet18_real *)(ar + 384448576))[i0 * 576 + i1 * 36864 + i2]);
+                acc += (((resnet18_real *)(ar + 403322944))[i0 * 576 + i1 * 36864 + i2] * ((resnet18_real *)(ar + 346699840))[i0 * 576 + i1 * 36864 + i2]);
             }
         }
-        ((resnet18_real *)(ar + 63592192))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 327825472))[i0] = (resnet18_real)acc;
     }
     }
     /* neg -> f32[64, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((resnet18_real *)(ar + 63592448))[i0] = (-((resnet18_real *)(ar + 605952))[i0]);
+        ((resnet18_real *)(ar + 327825728))[i0] = (-((resnet18_real *)(ar + 605952))[i0]);
     }
     }
     if (grad_ready) /* 4.1.bn2.bias */
@@ -5527,19 +5527,19 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     /* mul -> f32[64, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((resnet18_real *)(ar + 63592704))[i0] = (((resnet18_real *)(ar + 63592448))[i0] * ((resnet18_real *)(ar + 63590656))[i0]);
+        ((resnet18_real *)(ar + 327826496))[i0] = (((resnet18_real *)(ar + 327825728))[i0] * ((resnet18_real *)(ar + 518969408))[i0]);
     }
     }
     /* add -> f32[64, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((resnet18_real *)(ar + 63592960))[i0] = (((resnet18_real *)(ar + 63592192))[i0] + (((resnet18_real *)(ar + 63592448))[i0] * ((resnet18_real *)(ar + 63590400))[i0]));
+        ((resnet18_real *)(ar + 327825984))[i0] = (((resnet18_real *)(ar + 327825472))[i0] + (((resnet18_real *)(ar + 327825728))[i0] * ((resnet18_real *)(ar + 518968384))[i0]));
     }
     }
     /* div -> f32[64, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((resnet18_real *)(ar + 605696))[i0] = (((resnet18_real *)(ar + 63592960))[i0] / ((resnet18_real *)(ar + 63590912))[i0]);
+        ((resnet18_real *)(ar + 605696))[i0] = (((resnet18_real *)(ar + 327825984))[i0] / ((resnet18_real *)(ar + 518969152))[i0]);
     }
     }
     if (grad_ready) /* 4.1.bn2.weight */
@@ -5547,43 +5547,43 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     /* div -> f32[64, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((resnet18_real *)(ar + 63592192))[i0] = (((-((((resnet18_real *)(ar + 63592960))[i0] * ((resnet18_real *)(ar + 63590656))[i0]) / ((resnet18_real *)(ar + 63590912))[i0])) * 0.5f) / ((resnet18_real *)(ar + 63590912))[i0]);
+        ((resnet18_real *)(ar + 327826240))[i0] = (((-((((resnet18_real *)(ar + 327825984))[i0] * ((resnet18_real *)(ar + 518969408))[i0]) / ((resnet18_real *)(ar + 518969152))[i0])) * 0.5f) / ((resnet18_real *)(ar + 518969152))[i0]);
     }
     }
     /* unslice -> f32[2, 64], resnet18.dlm line 22 */
     {
-    memset(((resnet18_real *)(ar + 63593728)), 0, (size_t)(1) * 128 * sizeof(resnet18_real));
+    memset(((resnet18_real *)(ar + 327825472)), 0, (size_t)(1) * 128 * sizeof(resnet18_real));
     for (int64_t i = 0; i < 1; i++)
         for (int64_t j = 0; j < 1; j++)
-            memcpy(((resnet18_real *)(ar + 63593728)) + i * 128 + 64 + j * 64, ((resnet18_real *)(ar + 63592192)) + i * 64 + j * 64, 64 * sizeof(resnet18_real));
+            memcpy(((resnet18_real *)(ar + 327825472)) + i * 128 + 64 + j * 64, ((resnet18_real *)(ar + 327826240)) + i * 64 + j * 64, 64 * sizeof(resnet18_real));
     }
     /* unslice -> f32[2, 64], resnet18.dlm line 22 */
     {
-    memset(((resnet18_real *)(ar + 63592192)), 0, (size_t)(1) * 128 * sizeof(resnet18_real));
+    memset(((resnet18_real *)(ar + 327825984)), 0, (size_t)(1) * 128 * sizeof(resnet18_real));
     for (int64_t i = 0; i < 1; i++)
         for (int64_t j = 0; j < 1; j++)
-            memcpy(((resnet18_real *)(ar + 63592192)) + i * 128 + 0 + j * 64, ((resnet18_real *)(ar + 63592704)) + i * 64 + j * 64, 64 * sizeof(resnet18_real));
+            memcpy(((resnet18_real *)(ar + 327825984)) + i * 128 + 0 + j * 64, ((resnet18_real *)(ar + 327826496)) + i * 64 + j * 64, 64 * sizeof(resnet18_real));
     }
     /* add -> f32[2, 64], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((resnet18_real *)(ar + 63592704))[i0] = (((resnet18_real *)(ar + 63593728))[i0] + ((resnet18_real *)(ar + 63592192))[i0]);
+        ((resnet18_real *)(ar + 327826496))[i0] = (((resnet18_real *)(ar + 327825472))[i0] + ((resnet18_real *)(ar + 327825984))[i0]);
     }
     }
     /* slice -> f32[1, 64], resnet18.dlm line 22 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((resnet18_real *)(ar + 63590912)) + i * 64, ((resnet18_real *)(ar + 63592704)) + i * 128 + 0, 64 * sizeof(resnet18_real));
+        memcpy(((resnet18_real *)(ar + 365574208)) + i * 64, ((resnet18_real *)(ar + 327826496)) + i * 128 + 0, 64 * sizeof(resnet18_real));
     }
     /* slice -> f32[1, 64], resnet18.dlm line 22 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((resnet18_real *)(ar + 63592192)) + i * 64, ((resnet18_real *)(ar + 63592704)) + i * 128 + 64, 64 * sizeof(resnet18_real));
+        memcpy(((resnet18_real *)(ar + 327825472)) + i * 64, ((resnet18_real *)(ar + 327826496)) + i * 128 + 64, 64 * sizeof(resnet18_real));
     }
     /* mul -> f32[64, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((resnet18_real *)(ar + 63592448))[i0] = (((resnet18_real *)(ar + 63592192))[i0] * 2.0f);
+        ((resnet18_real *)(ar + 365574464))[i0] = (((resnet18_real *)(ar + 327825472))[i0] * 2.0f);
     }
     }
     /* add -> f32[batch 128, 64, 24, 24], resnet18.dlm line 22 */
@@ -5592,7 +5592,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((resnet18_real *)(ar + 365574208))[i0 * 36864 + i1 * 576 + i2] = ((((resnet18_real *)(ar + 403322944))[i0 * 36864 + i1 * 576 + i2] * ((resnet18_real *)(ar + 63590656))[i1]) + ((((resnet18_real *)(ar + 63590912))[i1] + (((resnet18_real *)(ar + 63592448))[i1] * (((resnet18_real *)(ar + 384448576))[i0 * 36864 + i1 * 576 + i2] - ((resnet18_real *)(ar + 63590400))[i1]))) * ((resnet18_real *)(ar + 44710336))[0]));
+                ((resnet18_real *)(ar + 327825472))[i0 * 36864 + i1 * 576 + i2] = ((((resnet18_real *)(ar + 403322944))[i0 * 36864 + i1 * 576 + i2] * ((resnet18_real *)(ar + 518969408))[i1]) + ((((resnet18_real *)(ar + 365574208))[i1] + (((resnet18_real *)(ar + 365574464))[i1] * (((resnet18_real *)(ar + 346699840))[i0 * 36864 + i1 * 576 + i2] - ((resnet18_real *)(ar + 518968384))[i1]))) * ((resnet18_real *)(ar + 518969792))[0]));
             }
         }
     }
@@ -5604,7 +5604,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += ((resnet18_real *)(ar + 365574208))[i0 * 576 + i1 * 36864 + i2];
+                acc += ((resnet18_real *)(ar + 327825472))[i0 * 576 + i1 * 36864 + i2];
             }
         }
         ((resnet18_real *)(ar + 605440))[i0] = (resnet18_real)acc;
@@ -5614,11 +5614,11 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         grad_ready(grad_ready_arg, state, 45351360, 256);
     /* conv2d_dx -> f32[batch 128, 64, 24, 24], resnet18.dlm line 22 */
     {
-    conv2d_dx(((resnet18_real *)(ar + 384448576)), ((resnet18_real *)(st + 460352)), ((resnet18_real *)(ar + 365574208)), (resnet18_real *)(ar + 63593728), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_dx(((resnet18_real *)(ar + 346699840)), ((resnet18_real *)(st + 460352)), ((resnet18_real *)(ar + 327825472)), (resnet18_real *)(ar + 365574208), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[64, 64, 3, 3], resnet18.dlm line 22 */
     {
-    conv2d_dw(((resnet18_real *)(ar + 327825472)), ((resnet18_real *)(ar + 457984)), ((resnet18_real *)(ar + 365574208)), (resnet18_real *)(ar + 63593728), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_dw(((resnet18_real *)(ar + 290076736)), ((resnet18_real *)(ar + 457984)), ((resnet18_real *)(ar + 327825472)), (resnet18_real *)(ar + 365574208), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     if (grad_ready) /* 4.1.conv2.weight */
         grad_ready(grad_ready_arg, state, 45203904, 147456);
@@ -5626,7 +5626,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     {
     RESNET18_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 36864; i0++) {
-        ((resnet18_real *)(ar + 365574208))[i0] = (((resnet18_real *)(ar + 384448576))[i0] * (((resnet18_real *)(ar + 327825472))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((resnet18_real *)(ar + 327825472))[i0] = (((resnet18_real *)(ar + 346699840))[i0] * (((resnet18_real *)(ar + 290076736))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 64, 1, 1], resnet18.dlm line 21 */
@@ -5636,7 +5636,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += ((resnet18_real *)(ar + 365574208))[i0 * 576 + i1 * 36864 + i2];
+                acc += ((resnet18_real *)(ar + 327825472))[i0 * 576 + i1 * 36864 + i2];
             }
         }
         ((resnet18_real *)(ar + 457728))[i0] = (resnet18_real)acc;
@@ -5649,16 +5649,16 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += (((resnet18_real *)(ar + 365574208))[i0 * 576 + i1 * 36864 + i2] * ((resnet18_real *)(ar + 346699840))[i0 * 576 + i1 * 36864 + i2]);
+                acc += (((resnet18_real *)(ar + 327825472))[i0 * 576 + i1 * 36864 + i2] * ((resnet18_real *)(ar + 308951104))[i0 * 576 + i1 * 36864 + i2]);
             }
         }
-        ((resnet18_real *)(ar + 63590400))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 290076736))[i0] = (resnet18_real)acc;
     }
     }
     /* neg -> f32[64, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((resnet18_real *)(ar + 63590656))[i0] = (-((resnet18_real *)(ar + 457728))[i0]);
+        ((resnet18_real *)(ar + 290076992))[i0] = (-((resnet18_real *)(ar + 457728))[i0]);
     }
     }
     if (grad_ready) /* 4.1.bn1.bias */
@@ -5666,19 +5666,19 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     /* mul -> f32[64, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((resnet18_real *)(ar + 63590912))[i0] = (((resnet18_real *)(ar + 63590656))[i0] * ((resnet18_real *)(ar + 63589312))[i0]);
+        ((resnet18_real *)(ar + 290077760))[i0] = (((resnet18_real *)(ar + 290076992))[i0] * ((resnet18_real *)(ar + 518968128))[i0]);
     }
     }
     /* add -> f32[64, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((resnet18_real *)(ar + 63592192))[i0] = (((resnet18_real *)(ar + 63590400))[i0] + (((resnet18_real *)(ar + 63590656))[i0] * ((resnet18_real *)(ar + 63589056))[i0]));
+        ((resnet18_real *)(ar + 290077248))[i0] = (((resnet18_real *)(ar + 290076736))[i0] + (((resnet18_real *)(ar + 290076992))[i0] * ((resnet18_real *)(ar + 518967104))[i0]));
     }
     }
     /* div -> f32[64, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((resnet18_real *)(ar + 457472))[i0] = (((resnet18_real *)(ar + 63592192))[i0] / ((resnet18_real *)(ar + 63589632))[i0]);
+        ((resnet18_real *)(ar + 457472))[i0] = (((resnet18_real *)(ar + 290077248))[i0] / ((resnet18_real *)(ar + 518967872))[i0]);
     }
     }
     if (grad_ready) /* 4.1.bn1.weight */
@@ -5686,43 +5686,43 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     /* div -> f32[64, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((resnet18_real *)(ar + 63590400))[i0] = (((-((((resnet18_real *)(ar + 63592192))[i0] * ((resnet18_real *)(ar + 63589312))[i0]) / ((resnet18_real *)(ar + 63589632))[i0])) * 0.5f) / ((resnet18_real *)(ar + 63589632))[i0]);
+        ((resnet18_real *)(ar + 290077504))[i0] = (((-((((resnet18_real *)(ar + 290077248))[i0] * ((resnet18_real *)(ar + 518968128))[i0]) / ((resnet18_real *)(ar + 518967872))[i0])) * 0.5f) / ((resnet18_real *)(ar + 518967872))[i0]);
     }
     }
     /* unslice -> f32[2, 64], resnet18.dlm line 21 */
     {
-    memset(((resnet18_real *)(ar + 63592192)), 0, (size_t)(1) * 128 * sizeof(resnet18_real));
+    memset(((resnet18_real *)(ar + 290076736)), 0, (size_t)(1) * 128 * sizeof(resnet18_real));
     for (int64_t i = 0; i < 1; i++)
         for (int64_t j = 0; j < 1; j++)
-            memcpy(((resnet18_real *)(ar + 63592192)) + i * 128 + 64 + j * 64, ((resnet18_real *)(ar + 63590400)) + i * 64 + j * 64, 64 * sizeof(resnet18_real));
+            memcpy(((resnet18_real *)(ar + 290076736)) + i * 128 + 64 + j * 64, ((resnet18_real *)(ar + 290077504)) + i * 64 + j * 64, 64 * sizeof(resnet18_real));
     }
     /* unslice -> f32[2, 64], resnet18.dlm line 21 */
     {
-    memset(((resnet18_real *)(ar + 63590400)), 0, (size_t)(1) * 128 * sizeof(resnet18_real));
+    memset(((resnet18_real *)(ar + 290077248)), 0, (size_t)(1) * 128 * sizeof(resnet18_real));
     for (int64_t i = 0; i < 1; i++)
         for (int64_t j = 0; j < 1; j++)
-            memcpy(((resnet18_real *)(ar + 63590400)) + i * 128 + 0 + j * 64, ((resnet18_real *)(ar + 63590912)) + i * 64 + j * 64, 64 * sizeof(resnet18_real));
+            memcpy(((resnet18_real *)(ar + 290077248)) + i * 128 + 0 + j * 64, ((resnet18_real *)(ar + 290077760)) + i * 64 + j * 64, 64 * sizeof(resnet18_real));
     }
     /* add -> f32[2, 64], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((resnet18_real *)(ar + 63592704))[i0] = (((resnet18_real *)(ar + 63592192))[i0] + ((resnet18_real *)(ar + 63590400))[i0]);
+        ((resnet18_real *)(ar + 290077760))[i0] = (((resnet18_real *)(ar + 290076736))[i0] + ((resnet18_real *)(ar + 290077248))[i0]);
     }
     }
     /* slice -> f32[1, 64], resnet18.dlm line 21 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((resnet18_real *)(ar + 63589632)) + i * 64, ((resnet18_real *)(ar + 63592704)) + i * 128 + 0, 64 * sizeof(resnet18_real));
+        memcpy(((resnet18_real *)(ar + 346699840)) + i * 64, ((resnet18_real *)(ar + 290077760)) + i * 128 + 0, 64 * sizeof(resnet18_real));
     }
     /* slice -> f32[1, 64], resnet18.dlm line 21 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((resnet18_real *)(ar + 63590400)) + i * 64, ((resnet18_real *)(ar + 63592704)) + i * 128 + 64, 64 * sizeof(resnet18_real));
+        memcpy(((resnet18_real *)(ar + 290076736)) + i * 64, ((resnet18_real *)(ar + 290077760)) + i * 128 + 64, 64 * sizeof(resnet18_real));
     }
     /* mul -> f32[64, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((resnet18_real *)(ar + 63590656))[i0] = (((resnet18_real *)(ar + 63590400))[i0] * 2.0f);
+        ((resnet18_real *)(ar + 346700096))[i0] = (((resnet18_real *)(ar + 290076736))[i0] * 2.0f);
     }
     }
     /* add -> f32[batch 128, 64, 24, 24], resnet18.dlm line 21 */
@@ -5731,7 +5731,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((resnet18_real *)(ar + 327825472))[i0 * 36864 + i1 * 576 + i2] = ((((resnet18_real *)(ar + 365574208))[i0 * 36864 + i1 * 576 + i2] * ((resnet18_real *)(ar + 63589312))[i1]) + ((((resnet18_real *)(ar + 63589632))[i1] + (((resnet18_real *)(ar + 63590656))[i1] * (((resnet18_real *)(ar + 346699840))[i0 * 36864 + i1 * 576 + i2] - ((resnet18_real *)(ar + 63589056))[i1]))) * ((resnet18_real *)(ar + 44710336))[0]));
+                ((resnet18_real *)(ar + 290076736))[i0 * 36864 + i1 * 576 + i2] = ((((resnet18_real *)(ar + 327825472))[i0 * 36864 + i1 * 576 + i2] * ((resnet18_real *)(ar + 518968128))[i1]) + ((((resnet18_real *)(ar + 346699840))[i1] + (((resnet18_real *)(ar + 346700096))[i1] * (((resnet18_real *)(ar + 308951104))[i0 * 36864 + i1 * 576 + i2] - ((resnet18_real *)(ar + 518967104))[i1]))) * ((resnet18_real *)(ar + 518969792))[0]));
             }
         }
     }
@@ -5743,7 +5743,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += ((resnet18_real *)(ar + 327825472))[i0 * 576 + i1 * 36864 + i2];
+                acc += ((resnet18_real *)(ar + 290076736))[i0 * 576 + i1 * 36864 + i2];
             }
         }
         ((resnet18_real *)(ar + 457216))[i0] = (resnet18_real)acc;
@@ -5753,11 +5753,11 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         grad_ready(grad_ready_arg, state, 45203136, 256);
     /* conv2d_dx -> f32[batch 128, 64, 24, 24], resnet18.dlm line 20 */
     {
-    conv2d_dx(((resnet18_real *)(ar + 346699840)), ((resnet18_real *)(st + 311552)), ((resnet18_real *)(ar + 327825472)), (resnet18_real *)(ar + 63593728), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_dx(((resnet18_real *)(ar + 308951104)), ((resnet18_real *)(st + 311552)), ((resnet18_real *)(ar + 290076736)), (resnet18_real *)(ar + 327825472), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[64, 64, 3, 3], resnet18.dlm line 20 */
     {
-    conv2d_dw(((resnet18_real *)(ar + 290076736)), ((resnet18_real *)(ar + 309760)), ((resnet18_real *)(ar + 327825472)), (resnet18_real *)(ar + 63593728), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_dw(((resnet18_real *)(ar + 252328000)), ((resnet18_real *)(ar + 309760)), ((resnet18_real *)(ar + 290076736)), (resnet18_real *)(ar + 327825472), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     if (grad_ready) /* 4.1.conv1.weight */
         grad_ready(grad_ready_arg, state, 45055680, 147456);
@@ -5765,7 +5765,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     {
     RESNET18_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 36864; i0++) {
-        ((resnet18_real *)(ar + 327825472))[i0] = ((((resnet18_real *)(ar + 403322944))[i0] + ((resnet18_real *)(ar + 346699840))[i0]) * (((resnet18_real *)(ar + 290076736))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((resnet18_real *)(ar + 290076736))[i0] = ((((resnet18_real *)(ar + 403322944))[i0] + ((resnet18_real *)(ar + 308951104))[i0]) * (((resnet18_real *)(ar + 252328000))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 64, 1, 1], resnet18.dlm line 22 */
@@ -5775,7 +5775,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += ((resnet18_real *)(ar + 327825472))[i0 * 576 + i1 * 36864 + i2];
+                acc += ((resnet18_real *)(ar + 290076736))[i0 * 576 + i1 * 36864 + i2];
             }
         }
         ((resnet18_real *)(ar + 309504))[i0] = (resnet18_real)acc;
@@ -5788,16 +5788,16 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += (((resnet18_real *)(ar + 327825472))[i0 * 576 + i1 * 36864 + i2] * ((resnet18_real *)(ar + 308951104))[i0 * 576 + i1 * 36864 + i2]);
+                acc += (((resnet18_real *)(ar + 290076736))[i0 * 576 + i1 * 36864 + i2] * ((resnet18_real *)(ar + 271202368))[i0 * 576 + i1 * 36864 + i2]);
             }
         }
-        ((resnet18_real *)(ar + 63589056))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 252328000))[i0] = (resnet18_real)acc;
     }
     }
     /* neg -> f32[64, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((resnet18_real *)(ar + 63589312))[i0] = (-((resnet18_real *)(ar + 309504))[i0]);
+        ((resnet18_real *)(ar + 252328256))[i0] = (-((resnet18_real *)(ar + 309504))[i0]);
     }
     }
     if (grad_ready) /* 4.0.bn2.bias */
@@ -5805,19 +5805,19 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     /* mul -> f32[64, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((resnet18_real *)(ar + 63589632))[i0] = (((resnet18_real *)(ar + 63589312))[i0] * ((resnet18_real *)(ar + 63587968))[i0]);
+        ((resnet18_real *)(ar + 252329024))[i0] = (((resnet18_real *)(ar + 252328256))[i0] * ((resnet18_real *)(ar + 518966848))[i0]);
     }
     }
     /* add -> f32[64, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((resnet18_real *)(ar + 63590400))[i0] = (((resnet18_real *)(ar + 63589056))[i0] + (((resnet18_real *)(ar + 63589312))[i0] * ((resnet18_real *)(ar + 63587712))[i0]));
+        ((resnet18_real *)(ar + 252328512))[i0] = (((resnet18_real *)(ar + 252328000))[i0] + (((resnet18_real *)(ar + 252328256))[i0] * ((resnet18_real *)(ar + 518965824))[i0]));
     }
     }
     /* div -> f32[64, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((resnet18_real *)(ar + 309248))[i0] = (((resnet18_real *)(ar + 63590400))[i0] / ((resnet18_real *)(ar + 63588288))[i0]);
+        ((resnet18_real *)(ar + 309248))[i0] = (((resnet18_real *)(ar + 252328512))[i0] / ((resnet18_real *)(ar + 518966592))[i0]);
     }
     }
     if (grad_ready) /* 4.0.bn2.weight */
@@ -5825,43 +5825,43 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     /* div -> f32[64, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((resnet18_real *)(ar + 63589056))[i0] = (((-((((resnet18_real *)(ar + 63590400))[i0] * ((resnet18_real *)(ar + 63587968))[i0]) / ((resnet18_real *)(ar + 63588288))[i0])) * 0.5f) / ((resnet18_real *)(ar + 63588288))[i0]);
+        ((resnet18_real *)(ar + 252328768))[i0] = (((-((((resnet18_real *)(ar + 252328512))[i0] * ((resnet18_real *)(ar + 518966848))[i0]) / ((resnet18_real *)(ar + 518966592))[i0])) * 0.5f) / ((resnet18_real *)(ar + 518966592))[i0]);
     }
     }
     /* unslice -> f32[2, 64], resnet18.dlm line 22 */
     {
-    memset(((resnet18_real *)(ar + 63590400)), 0, (size_t)(1) * 128 * sizeof(resnet18_real));
+    memset(((resnet18_real *)(ar + 252328000)), 0, (size_t)(1) * 128 * sizeof(resnet18_real));
     for (int64_t i = 0; i < 1; i++)
         for (int64_t j = 0; j < 1; j++)
-            memcpy(((resnet18_real *)(ar + 63590400)) + i * 128 + 64 + j * 64, ((resnet18_real *)(ar + 63589056)) + i * 64 + j * 64, 64 * sizeof(resnet18_real));
+            memcpy(((resnet18_real *)(ar + 252328000)) + i * 128 + 64 + j * 64, ((resnet18_real *)(ar + 252328768)) + i * 64 + j * 64, 64 * sizeof(resnet18_real));
     }
     /* unslice -> f32[2, 64], resnet18.dlm line 22 */
     {
-    memset(((resnet18_real *)(ar + 63589056)), 0, (size_t)(1) * 128 * sizeof(resnet18_real));
+    memset(((resnet18_real *)(ar + 252328512)), 0, (size_t)(1) * 128 * sizeof(resnet18_real));
     for (int64_t i = 0; i < 1; i++)
         for (int64_t j = 0; j < 1; j++)
-            memcpy(((resnet18_real *)(ar + 63589056)) + i * 128 + 0 + j * 64, ((resnet18_real *)(ar + 63589632)) + i * 64 + j * 64, 64 * sizeof(resnet18_real));
+            memcpy(((resnet18_real *)(ar + 252328512)) + i * 128 + 0 + j * 64, ((resnet18_real *)(ar + 252329024)) + i * 64 + j * 64, 64 * sizeof(resnet18_real));
     }
     /* add -> f32[2, 64], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((resnet18_real *)(ar + 63592192))[i0] = (((resnet18_real *)(ar + 63590400))[i0] + ((resnet18_real *)(ar + 63589056))[i0]);
+        ((resnet18_real *)(ar + 252329024))[i0] = (((resnet18_real *)(ar + 252328000))[i0] + ((resnet18_real *)(ar + 252328512))[i0]);
     }
     }
     /* slice -> f32[1, 64], resnet18.dlm line 22 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((resnet18_real *)(ar + 63588288)) + i * 64, ((resnet18_real *)(ar + 63592192)) + i * 128 + 0, 64 * sizeof(resnet18_real));
+        memcpy(((resnet18_real *)(ar + 308951104)) + i * 64, ((resnet18_real *)(ar + 252329024)) + i * 128 + 0, 64 * sizeof(resnet18_real));
     }
     /* slice -> f32[1, 64], resnet18.dlm line 22 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((resnet18_real *)(ar + 63589056)) + i * 64, ((resnet18_real *)(ar + 63592192)) + i * 128 + 64, 64 * sizeof(resnet18_real));
+        memcpy(((resnet18_real *)(ar + 252328000)) + i * 64, ((resnet18_real *)(ar + 252329024)) + i * 128 + 64, 64 * sizeof(resnet18_real));
     }
     /* mul -> f32[64, 1, 1], resnet18.dlm line 22 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((resnet18_real *)(ar + 63589312))[i0] = (((resnet18_real *)(ar + 63589056))[i0] * 2.0f);
+        ((resnet18_real *)(ar + 308951360))[i0] = (((resnet18_real *)(ar + 252328000))[i0] * 2.0f);
     }
     }
     /* add -> f32[batch 128, 64, 24, 24], resnet18.dlm line 22 */
@@ -5870,7 +5870,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((resnet18_real *)(ar + 290076736))[i0 * 36864 + i1 * 576 + i2] = ((((resnet18_real *)(ar + 327825472))[i0 * 36864 + i1 * 576 + i2] * ((resnet18_real *)(ar + 63587968))[i1]) + ((((resnet18_real *)(ar + 63588288))[i1] + (((resnet18_real *)(ar + 63589312))[i1] * (((resnet18_real *)(ar + 308951104))[i0 * 36864 + i1 * 576 + i2] - ((resnet18_real *)(ar + 63587712))[i1]))) * ((resnet18_real *)(ar + 44710336))[0]));
+                ((resnet18_real *)(ar + 252328000))[i0 * 36864 + i1 * 576 + i2] = ((((resnet18_real *)(ar + 290076736))[i0 * 36864 + i1 * 576 + i2] * ((resnet18_real *)(ar + 518966848))[i1]) + ((((resnet18_real *)(ar + 308951104))[i1] + (((resnet18_real *)(ar + 308951360))[i1] * (((resnet18_real *)(ar + 271202368))[i0 * 36864 + i1 * 576 + i2] - ((resnet18_real *)(ar + 518965824))[i1]))) * ((resnet18_real *)(ar + 518969792))[0]));
             }
         }
     }
@@ -5882,7 +5882,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += ((resnet18_real *)(ar + 290076736))[i0 * 576 + i1 * 36864 + i2];
+                acc += ((resnet18_real *)(ar + 252328000))[i0 * 576 + i1 * 36864 + i2];
             }
         }
         ((resnet18_real *)(ar + 308992))[i0] = (resnet18_real)acc;
@@ -5892,11 +5892,11 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         grad_ready(grad_ready_arg, state, 45054912, 256);
     /* conv2d_dx -> f32[batch 128, 64, 24, 24], resnet18.dlm line 22 */
     {
-    conv2d_dx(((resnet18_real *)(ar + 308951104)), ((resnet18_real *)(st + 162752)), ((resnet18_real *)(ar + 290076736)), (resnet18_real *)(ar + 63593728), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_dx(((resnet18_real *)(ar + 271202368)), ((resnet18_real *)(st + 162752)), ((resnet18_real *)(ar + 252328000)), (resnet18_real *)(ar + 308951104), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[64, 64, 3, 3], resnet18.dlm line 22 */
     {
-    conv2d_dw(((resnet18_real *)(ar + 271202368)), ((resnet18_real *)(ar + 161536)), ((resnet18_real *)(ar + 290076736)), (resnet18_real *)(ar + 63593728), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_dw(((resnet18_real *)(ar + 214579264)), ((resnet18_real *)(ar + 161536)), ((resnet18_real *)(ar + 252328000)), (resnet18_real *)(ar + 308951104), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     if (grad_ready) /* 4.0.conv2.weight */
         grad_ready(grad_ready_arg, state, 44907456, 147456);
@@ -5904,7 +5904,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     {
     RESNET18_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 36864; i0++) {
-        ((resnet18_real *)(ar + 290076736))[i0] = (((resnet18_real *)(ar + 308951104))[i0] * (((resnet18_real *)(ar + 271202368))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((resnet18_real *)(ar + 252328000))[i0] = (((resnet18_real *)(ar + 271202368))[i0] * (((resnet18_real *)(ar + 214579264))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 64, 1, 1], resnet18.dlm line 21 */
@@ -5914,7 +5914,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += ((resnet18_real *)(ar + 290076736))[i0 * 576 + i1 * 36864 + i2];
+                acc += ((resnet18_real *)(ar + 252328000))[i0 * 576 + i1 * 36864 + i2];
             }
         }
         ((resnet18_real *)(ar + 161280))[i0] = (resnet18_real)acc;
@@ -5927,16 +5927,16 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += (((resnet18_real *)(ar + 290076736))[i0 * 576 + i1 * 36864 + i2] * ((resnet18_real *)(ar + 82460224))[i0 * 576 + i1 * 36864 + i2]);
+                acc += (((resnet18_real *)(ar + 252328000))[i0 * 576 + i1 * 36864 + i2] * ((resnet18_real *)(ar + 233453632))[i0 * 576 + i1 * 36864 + i2]);
             }
         }
-        ((resnet18_real *)(ar + 63587712))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 214579264))[i0] = (resnet18_real)acc;
     }
     }
     /* neg -> f32[64, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((resnet18_real *)(ar + 63587968))[i0] = (-((resnet18_real *)(ar + 161280))[i0]);
+        ((resnet18_real *)(ar + 214579520))[i0] = (-((resnet18_real *)(ar + 161280))[i0]);
     }
     }
     if (grad_ready) /* 4.0.bn1.bias */
@@ -5944,19 +5944,19 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     /* mul -> f32[64, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((resnet18_real *)(ar + 63588288))[i0] = (((resnet18_real *)(ar + 63587968))[i0] * ((resnet18_real *)(ar + 63586624))[i0]);
+        ((resnet18_real *)(ar + 214580288))[i0] = (((resnet18_real *)(ar + 214579520))[i0] * ((resnet18_real *)(ar + 518965568))[i0]);
     }
     }
     /* add -> f32[64, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((resnet18_real *)(ar + 63589056))[i0] = (((resnet18_real *)(ar + 63587712))[i0] + (((resnet18_real *)(ar + 63587968))[i0] * ((resnet18_real *)(ar + 63586368))[i0]));
+        ((resnet18_real *)(ar + 214579776))[i0] = (((resnet18_real *)(ar + 214579264))[i0] + (((resnet18_real *)(ar + 214579520))[i0] * ((resnet18_real *)(ar + 518964544))[i0]));
     }
     }
     /* div -> f32[64, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((resnet18_real *)(ar + 161024))[i0] = (((resnet18_real *)(ar + 63589056))[i0] / ((resnet18_real *)(ar + 63586944))[i0]);
+        ((resnet18_real *)(ar + 161024))[i0] = (((resnet18_real *)(ar + 214579776))[i0] / ((resnet18_real *)(ar + 518965312))[i0]);
     }
     }
     if (grad_ready) /* 4.0.bn1.weight */
@@ -5964,43 +5964,43 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     /* div -> f32[64, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((resnet18_real *)(ar + 63587712))[i0] = (((-((((resnet18_real *)(ar + 63589056))[i0] * ((resnet18_real *)(ar + 63586624))[i0]) / ((resnet18_real *)(ar + 63586944))[i0])) * 0.5f) / ((resnet18_real *)(ar + 63586944))[i0]);
+        ((resnet18_real *)(ar + 214580032))[i0] = (((-((((resnet18_real *)(ar + 214579776))[i0] * ((resnet18_real *)(ar + 518965568))[i0]) / ((resnet18_real *)(ar + 518965312))[i0])) * 0.5f) / ((resnet18_real *)(ar + 518965312))[i0]);
     }
     }
     /* unslice -> f32[2, 64], resnet18.dlm line 21 */
     {
-    memset(((resnet18_real *)(ar + 63589056)), 0, (size_t)(1) * 128 * sizeof(resnet18_real));
+    memset(((resnet18_real *)(ar + 214579264)), 0, (size_t)(1) * 128 * sizeof(resnet18_real));
     for (int64_t i = 0; i < 1; i++)
         for (int64_t j = 0; j < 1; j++)
-            memcpy(((resnet18_real *)(ar + 63589056)) + i * 128 + 64 + j * 64, ((resnet18_real *)(ar + 63587712)) + i * 64 + j * 64, 64 * sizeof(resnet18_real));
+            memcpy(((resnet18_real *)(ar + 214579264)) + i * 128 + 64 + j * 64, ((resnet18_real *)(ar + 214580032)) + i * 64 + j * 64, 64 * sizeof(resnet18_real));
     }
     /* unslice -> f32[2, 64], resnet18.dlm line 21 */
     {
-    memset(((resnet18_real *)(ar + 63587712)), 0, (size_t)(1) * 128 * sizeof(resnet18_real));
+    memset(((resnet18_real *)(ar + 214579776)), 0, (size_t)(1) * 128 * sizeof(resnet18_real));
     for (int64_t i = 0; i < 1; i++)
         for (int64_t j = 0; j < 1; j++)
-            memcpy(((resnet18_real *)(ar + 63587712)) + i * 128 + 0 + j * 64, ((resnet18_real *)(ar + 63588288)) + i * 64 + j * 64, 64 * sizeof(resnet18_real));
+            memcpy(((resnet18_real *)(ar + 214579776)) + i * 128 + 0 + j * 64, ((resnet18_real *)(ar + 214580288)) + i * 64 + j * 64, 64 * sizeof(resnet18_real));
     }
     /* add -> f32[2, 64], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((resnet18_real *)(ar + 63590400))[i0] = (((resnet18_real *)(ar + 63589056))[i0] + ((resnet18_real *)(ar + 63587712))[i0]);
+        ((resnet18_real *)(ar + 214580288))[i0] = (((resnet18_real *)(ar + 214579264))[i0] + ((resnet18_real *)(ar + 214579776))[i0]);
     }
     }
     /* slice -> f32[1, 64], resnet18.dlm line 21 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((resnet18_real *)(ar + 63586944)) + i * 64, ((resnet18_real *)(ar + 63590400)) + i * 128 + 0, 64 * sizeof(resnet18_real));
+        memcpy(((resnet18_real *)(ar + 271202368)) + i * 64, ((resnet18_real *)(ar + 214580288)) + i * 128 + 0, 64 * sizeof(resnet18_real));
     }
     /* slice -> f32[1, 64], resnet18.dlm line 21 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((resnet18_real *)(ar + 63587712)) + i * 64, ((resnet18_real *)(ar + 63590400)) + i * 128 + 64, 64 * sizeof(resnet18_real));
+        memcpy(((resnet18_real *)(ar + 214579264)) + i * 64, ((resnet18_real *)(ar + 214580288)) + i * 128 + 64, 64 * sizeof(resnet18_real));
     }
     /* mul -> f32[64, 1, 1], resnet18.dlm line 21 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((resnet18_real *)(ar + 63587968))[i0] = (((resnet18_real *)(ar + 63587712))[i0] * 2.0f);
+        ((resnet18_real *)(ar + 271202624))[i0] = (((resnet18_real *)(ar + 214579264))[i0] * 2.0f);
     }
     }
     /* add -> f32[batch 128, 64, 24, 24], resnet18.dlm line 21 */
@@ -6009,7 +6009,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((resnet18_real *)(ar + 271202368))[i0 * 36864 + i1 * 576 + i2] = ((((resnet18_real *)(ar + 290076736))[i0 * 36864 + i1 * 576 + i2] * ((resnet18_real *)(ar + 63586624))[i1]) + ((((resnet18_real *)(ar + 63586944))[i1] + (((resnet18_real *)(ar + 63587968))[i1] * (((resnet18_real *)(ar + 82460224))[i0 * 36864 + i1 * 576 + i2] - ((resnet18_real *)(ar + 63586368))[i1]))) * ((resnet18_real *)(ar + 44710336))[0]));
+                ((resnet18_real *)(ar + 214579264))[i0 * 36864 + i1 * 576 + i2] = ((((resnet18_real *)(ar + 252328000))[i0 * 36864 + i1 * 576 + i2] * ((resnet18_real *)(ar + 518965568))[i1]) + ((((resnet18_real *)(ar + 271202368))[i1] + (((resnet18_real *)(ar + 271202624))[i1] * (((resnet18_real *)(ar + 233453632))[i0 * 36864 + i1 * 576 + i2] - ((resnet18_real *)(ar + 518964544))[i1]))) * ((resnet18_real *)(ar + 518969792))[0]));
             }
         }
     }
@@ -6021,7 +6021,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += ((resnet18_real *)(ar + 271202368))[i0 * 576 + i1 * 36864 + i2];
+                acc += ((resnet18_real *)(ar + 214579264))[i0 * 576 + i1 * 36864 + i2];
             }
         }
         ((resnet18_real *)(ar + 160768))[i0] = (resnet18_real)acc;
@@ -6031,30 +6031,30 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         grad_ready(grad_ready_arg, state, 44906688, 256);
     /* conv2d_dx -> f32[batch 128, 64, 24, 24], resnet18.dlm line 20 */
     {
-    conv2d_dx(((resnet18_real *)(ar + 80174464)), ((resnet18_real *)(st + 13952)), ((resnet18_real *)(ar + 271202368)), (resnet18_real *)(ar + 63593728), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_dx(((resnet18_real *)(ar + 233453632)), ((resnet18_real *)(st + 13952)), ((resnet18_real *)(ar + 214579264)), (resnet18_real *)(ar + 252328000), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* add -> f32[batch 128, 64, 24, 24], resnet18.dlm line 20 */
     {
     RESNET18_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 36864; i0++) {
-        ((resnet18_real *)(ar + 99048832))[i0] = (((resnet18_real *)(ar + 327825472))[i0] + ((resnet18_real *)(ar + 80174464))[i0]);
+        ((resnet18_real *)(ar + 271202368))[i0] = (((resnet18_real *)(ar + 290076736))[i0] + ((resnet18_real *)(ar + 233453632))[i0]);
     }
     }
     /* conv2d_dw -> f32[64, 64, 3, 3], resnet18.dlm line 20 */
     {
-    conv2d_dw(((resnet18_real *)(ar + 44711488)), ((resnet18_real *)(ar + 13312)), ((resnet18_real *)(ar + 271202368)), (resnet18_real *)(ar + 63593728), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_dw(((resnet18_real *)(ar + 195704896)), ((resnet18_real *)(ar + 13312)), ((resnet18_real *)(ar + 214579264)), (resnet18_real *)(ar + 233453632), n, 64, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     if (grad_ready) /* 4.0.conv1.weight */
         grad_ready(grad_ready_arg, state, 44759232, 147456);
     /* max_pool_dx -> f32[batch 128, 64, 48, 48], resnet18.dlm line 43 */
     {
-    pool_max_dx(((resnet18_real *)(ar + 195704896)), ((resnet18_real *)(ar + 99048832)), ((resnet18_real *)(ar + 271202368)), n * 64, 48, 48, 24, 24, 3, 3, 2, 2, 1, 1);
+    pool_max_dx(((resnet18_real *)(ar + 44709952)), ((resnet18_real *)(ar + 271202368)), ((resnet18_real *)(ar + 195704896)), n * 64, 48, 48, 24, 24, 3, 3, 2, 2, 1, 1);
     }
     /* mul -> f32[batch 128, 64, 48, 48], resnet18.dlm line 42 */
     {
     RESNET18_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 147456; i0++) {
-        ((resnet18_real *)(ar + 346699840))[i0] = (((resnet18_real *)(ar + 271202368))[i0] * (((resnet18_real *)(ar + 195704896))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((resnet18_real *)(ar + 271202368))[i0] = (((resnet18_real *)(ar + 195704896))[i0] * (((resnet18_real *)(ar + 44709952))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 64, 1, 1], resnet18.dlm line 42 */
@@ -6064,7 +6064,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 2304; i2++) {
-                acc += ((resnet18_real *)(ar + 346699840))[i0 * 2304 + i1 * 147456 + i2];
+                acc += ((resnet18_real *)(ar + 271202368))[i0 * 2304 + i1 * 147456 + i2];
             }
         }
         ((resnet18_real *)(ar + 13056))[i0] = (resnet18_real)acc;
@@ -6077,16 +6077,16 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 2304; i2++) {
-                acc += (((resnet18_real *)(ar + 346699840))[i0 * 2304 + i1 * 147456 + i2] * ((resnet18_real *)(ar + 120207424))[i0 * 2304 + i1 * 147456 + i2]);
+                acc += (((resnet18_real *)(ar + 271202368))[i0 * 2304 + i1 * 147456 + i2] * ((resnet18_real *)(ar + 120207424))[i0 * 2304 + i1 * 147456 + i2]);
             }
         }
-        ((resnet18_real *)(ar + 44711488))[i0] = (resnet18_real)acc;
+        ((resnet18_real *)(ar + 44709952))[i0] = (resnet18_real)acc;
     }
     }
     /* neg -> f32[64, 1, 1], resnet18.dlm line 42 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((resnet18_real *)(ar + 44711744))[i0] = (-((resnet18_real *)(ar + 13056))[i0]);
+        ((resnet18_real *)(ar + 44710208))[i0] = (-((resnet18_real *)(ar + 13056))[i0]);
     }
     }
     if (grad_ready) /* 1.bias */
@@ -6094,19 +6094,19 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     /* mul -> f32[64, 1, 1], resnet18.dlm line 42 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((resnet18_real *)(ar + 44712000))[i0] = (((resnet18_real *)(ar + 44711744))[i0] * ((resnet18_real *)(ar + 44710720))[i0]);
+        ((resnet18_real *)(ar + 44710976))[i0] = (((resnet18_real *)(ar + 44710208))[i0] * ((resnet18_real *)(ar + 518964288))[i0]);
     }
     }
     /* add -> f32[64, 1, 1], resnet18.dlm line 42 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((resnet18_real *)(ar + 44712256))[i0] = (((resnet18_real *)(ar + 44711488))[i0] + (((resnet18_real *)(ar + 44711744))[i0] * ((resnet18_real *)(ar + 44710464))[i0]));
+        ((resnet18_real *)(ar + 44710464))[i0] = (((resnet18_real *)(ar + 44709952))[i0] + (((resnet18_real *)(ar + 44710208))[i0] * ((resnet18_real *)(ar + 518963264))[i0]));
     }
     }
     /* div -> f32[64, 1, 1], resnet18.dlm line 42 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((resnet18_real *)(ar + 12800))[i0] = (((resnet18_real *)(ar + 44712256))[i0] / ((resnet18_real *)(ar + 44711232))[i0]);
+        ((resnet18_real *)(ar + 12800))[i0] = (((resnet18_real *)(ar + 44710464))[i0] / ((resnet18_real *)(ar + 518964032))[i0]);
     }
     }
     if (grad_ready) /* 1.weight */
@@ -6114,43 +6114,43 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     /* div -> f32[64, 1, 1], resnet18.dlm line 42 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((resnet18_real *)(ar + 44711488))[i0] = (((-((((resnet18_real *)(ar + 44712256))[i0] * ((resnet18_real *)(ar + 44710720))[i0]) / ((resnet18_real *)(ar + 44711232))[i0])) * 0.5f) / ((resnet18_real *)(ar + 44711232))[i0]);
+        ((resnet18_real *)(ar + 44710720))[i0] = (((-((((resnet18_real *)(ar + 44710464))[i0] * ((resnet18_real *)(ar + 518964288))[i0]) / ((resnet18_real *)(ar + 518964032))[i0])) * 0.5f) / ((resnet18_real *)(ar + 518964032))[i0]);
     }
     }
     /* unslice -> f32[2, 64], resnet18.dlm line 42 */
     {
-    memset(((resnet18_real *)(ar + 44712256)), 0, (size_t)(1) * 128 * sizeof(resnet18_real));
+    memset(((resnet18_real *)(ar + 44709952)), 0, (size_t)(1) * 128 * sizeof(resnet18_real));
     for (int64_t i = 0; i < 1; i++)
         for (int64_t j = 0; j < 1; j++)
-            memcpy(((resnet18_real *)(ar + 44712256)) + i * 128 + 64 + j * 64, ((resnet18_real *)(ar + 44711488)) + i * 64 + j * 64, 64 * sizeof(resnet18_real));
+            memcpy(((resnet18_real *)(ar + 44709952)) + i * 128 + 64 + j * 64, ((resnet18_real *)(ar + 44710720)) + i * 64 + j * 64, 64 * sizeof(resnet18_real));
     }
     /* unslice -> f32[2, 64], resnet18.dlm line 42 */
     {
-    memset(((resnet18_real *)(ar + 44711232)), 0, (size_t)(1) * 128 * sizeof(resnet18_real));
+    memset(((resnet18_real *)(ar + 44710464)), 0, (size_t)(1) * 128 * sizeof(resnet18_real));
     for (int64_t i = 0; i < 1; i++)
         for (int64_t j = 0; j < 1; j++)
-            memcpy(((resnet18_real *)(ar + 44711232)) + i * 128 + 0 + j * 64, ((resnet18_real *)(ar + 44712000)) + i * 64 + j * 64, 64 * sizeof(resnet18_real));
+            memcpy(((resnet18_real *)(ar + 44710464)) + i * 128 + 0 + j * 64, ((resnet18_real *)(ar + 44710976)) + i * 64 + j * 64, 64 * sizeof(resnet18_real));
     }
     /* add -> f32[2, 64], resnet18.dlm line 42 */
     {
     for (int64_t i0 = 0; i0 < 128; i0++) {
-        ((resnet18_real *)(ar + 44711744))[i0] = (((resnet18_real *)(ar + 44712256))[i0] + ((resnet18_real *)(ar + 44711232))[i0]);
+        ((resnet18_real *)(ar + 44710976))[i0] = (((resnet18_real *)(ar + 44709952))[i0] + ((resnet18_real *)(ar + 44710464))[i0]);
     }
     }
     /* slice -> f32[1, 64], resnet18.dlm line 42 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((resnet18_real *)(ar + 44711232)) + i * 64, ((resnet18_real *)(ar + 44711744)) + i * 128 + 0, 64 * sizeof(resnet18_real));
+        memcpy(((resnet18_real *)(ar + 195704896)) + i * 64, ((resnet18_real *)(ar + 44710976)) + i * 128 + 0, 64 * sizeof(resnet18_real));
     }
     /* slice -> f32[1, 64], resnet18.dlm line 42 */
     {
     for (int64_t i = 0; i < 1; i++)
-        memcpy(((resnet18_real *)(ar + 44711488)) + i * 64, ((resnet18_real *)(ar + 44711744)) + i * 128 + 64, 64 * sizeof(resnet18_real));
+        memcpy(((resnet18_real *)(ar + 44709952)) + i * 64, ((resnet18_real *)(ar + 44710976)) + i * 128 + 64, 64 * sizeof(resnet18_real));
     }
     /* mul -> f32[64, 1, 1], resnet18.dlm line 42 */
     {
     for (int64_t i0 = 0; i0 < 64; i0++) {
-        ((resnet18_real *)(ar + 44711744))[i0] = (((resnet18_real *)(ar + 44711488))[i0] * 2.0f);
+        ((resnet18_real *)(ar + 195705152))[i0] = (((resnet18_real *)(ar + 44709952))[i0] * 2.0f);
     }
     }
     /* add -> f32[batch 128, 64, 48, 48], resnet18.dlm line 42 */
@@ -6159,7 +6159,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 2304; i2++) {
-                ((resnet18_real *)(ar + 195704896))[i0 * 147456 + i1 * 2304 + i2] = ((((resnet18_real *)(ar + 346699840))[i0 * 147456 + i1 * 2304 + i2] * ((resnet18_real *)(ar + 44710720))[i1]) + ((((resnet18_real *)(ar + 44711232))[i1] + (((resnet18_real *)(ar + 44711744))[i1] * (((resnet18_real *)(ar + 120207424))[i0 * 147456 + i1 * 2304 + i2] - ((resnet18_real *)(ar + 44710464))[i1]))) * ((resnet18_real *)(ar + 44709952))[0]));
+                ((resnet18_real *)(ar + 44709952))[i0 * 147456 + i1 * 2304 + i2] = ((((resnet18_real *)(ar + 271202368))[i0 * 147456 + i1 * 2304 + i2] * ((resnet18_real *)(ar + 518964288))[i1]) + ((((resnet18_real *)(ar + 195704896))[i1] + (((resnet18_real *)(ar + 195705152))[i1] * (((resnet18_real *)(ar + 120207424))[i0 * 147456 + i1 * 2304 + i2] - ((resnet18_real *)(ar + 518963264))[i1]))) * ((resnet18_real *)(ar + 518969664))[0]));
             }
         }
     }
@@ -6171,7 +6171,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 2304; i2++) {
-                acc += ((resnet18_real *)(ar + 195704896))[i0 * 2304 + i1 * 147456 + i2];
+                acc += ((resnet18_real *)(ar + 44709952))[i0 * 2304 + i1 * 147456 + i2];
             }
         }
         ((resnet18_real *)(ar + 12544))[i0] = (resnet18_real)acc;
@@ -6181,7 +6181,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         grad_ready(grad_ready_arg, state, 44758464, 256);
     /* conv2d_dw -> f32[64, 1, 7, 7], resnet18.dlm line 41 */
     {
-    conv2d_dw_direct_0(x, ((resnet18_real *)(ar + 0)), ((resnet18_real *)(ar + 195704896)), (resnet18_real *)(ar + 44711232), n);
+    conv2d_dw_direct_0(x, ((resnet18_real *)(ar + 0)), ((resnet18_real *)(ar + 44709952)), (resnet18_real *)(ar + 120207424), n);
     }
     if (grad_ready) /* 0.weight */
         grad_ready(grad_ready_arg, state, 44745920, 12544);
@@ -6899,107 +6899,107 @@ void resnet18_step(void *state, resnet18_real lr) {
         }
     }
     /* 1.running_mean := */
-    memcpy(st + 13376, ((resnet18_real *)(ar + 44710080)), (size_t)256);
+    memcpy(st + 13376, ((resnet18_real *)(ar + 518963520)), (size_t)256);
     /* 1.running_var := */
-    memcpy(st + 13632, ((resnet18_real *)(ar + 44710976)), (size_t)256);
+    memcpy(st + 13632, ((resnet18_real *)(ar + 518963776)), (size_t)256);
     /* 1.num_batches_tracked := */
-    memcpy(st + 13888, ((resnet18_real *)(ar + 44710016)), (size_t)4);
+    memcpy(st + 13888, ((resnet18_real *)(ar + 518969728)), (size_t)4);
     /* 4.0.bn1.running_mean := */
-    memcpy(st + 162176, ((resnet18_real *)(ar + 63585856)), (size_t)256);
+    memcpy(st + 162176, ((resnet18_real *)(ar + 518964800)), (size_t)256);
     /* 4.0.bn1.running_var := */
-    memcpy(st + 162432, ((resnet18_real *)(ar + 63586112)), (size_t)256);
+    memcpy(st + 162432, ((resnet18_real *)(ar + 518965056)), (size_t)256);
     /* 4.0.bn1.num_batches_tracked := */
-    memcpy(st + 162688, ((resnet18_real *)(ar + 63586880)), (size_t)4);
+    memcpy(st + 162688, ((resnet18_real *)(ar + 518969856)), (size_t)4);
     /* 4.0.bn2.running_mean := */
-    memcpy(st + 310976, ((resnet18_real *)(ar + 63587200)), (size_t)256);
+    memcpy(st + 310976, ((resnet18_real *)(ar + 518966080)), (size_t)256);
     /* 4.0.bn2.running_var := */
-    memcpy(st + 311232, ((resnet18_real *)(ar + 63587456)), (size_t)256);
+    memcpy(st + 311232, ((resnet18_real *)(ar + 518966336)), (size_t)256);
     /* 4.0.bn2.num_batches_tracked := */
-    memcpy(st + 311488, ((resnet18_real *)(ar + 63588224)), (size_t)4);
+    memcpy(st + 311488, ((resnet18_real *)(ar + 518969920)), (size_t)4);
     /* 4.1.bn1.running_mean := */
-    memcpy(st + 459776, ((resnet18_real *)(ar + 63588544)), (size_t)256);
+    memcpy(st + 459776, ((resnet18_real *)(ar + 518967360)), (size_t)256);
     /* 4.1.bn1.running_var := */
-    memcpy(st + 460032, ((resnet18_real *)(ar + 63588800)), (size_t)256);
+    memcpy(st + 460032, ((resnet18_real *)(ar + 518967616)), (size_t)256);
     /* 4.1.bn1.num_batches_tracked := */
-    memcpy(st + 460288, ((resnet18_real *)(ar + 63589568)), (size_t)4);
+    memcpy(st + 460288, ((resnet18_real *)(ar + 518969984)), (size_t)4);
     /* 4.1.bn2.running_mean := */
-    memcpy(st + 608576, ((resnet18_real *)(ar + 63589888)), (size_t)256);
+    memcpy(st + 608576, ((resnet18_real *)(ar + 518968640)), (size_t)256);
     /* 4.1.bn2.running_var := */
-    memcpy(st + 608832, ((resnet18_real *)(ar + 63590144)), (size_t)256);
+    memcpy(st + 608832, ((resnet18_real *)(ar + 518968896)), (size_t)256);
     /* 4.1.bn2.num_batches_tracked := */
-    memcpy(st + 609088, ((resnet18_real *)(ar + 44710400)), (size_t)4);
+    memcpy(st + 609088, ((resnet18_real *)(ar + 518970048)), (size_t)4);
     /* 5.0.bn1.running_mean := */
-    memcpy(st + 905600, ((resnet18_real *)(ar + 63591296)), (size_t)512);
+    memcpy(st + 905600, ((resnet18_real *)(ar + 518953536)), (size_t)512);
     /* 5.0.bn1.running_var := */
-    memcpy(st + 906112, ((resnet18_real *)(ar + 63593216)), (size_t)512);
+    memcpy(st + 906112, ((resnet18_real *)(ar + 518954048)), (size_t)512);
     /* 5.0.bn1.num_batches_tracked := */
-    memcpy(st + 906624, ((resnet18_real *)(ar + 63591808)), (size_t)4);
+    memcpy(st + 906624, ((resnet18_real *)(ar + 518970176)), (size_t)4);
     /* 5.0.bn2.running_mean := */
-    memcpy(st + 1498048, ((resnet18_real *)(ar + 73031936)), (size_t)512);
+    memcpy(st + 1498048, ((resnet18_real *)(ar + 518956096)), (size_t)512);
     /* 5.0.bn2.running_var := */
-    memcpy(st + 1498560, ((resnet18_real *)(ar + 73032448)), (size_t)512);
+    memcpy(st + 1498560, ((resnet18_real *)(ar + 518956608)), (size_t)512);
     /* 5.0.bn2.num_batches_tracked := */
-    memcpy(st + 1499072, ((resnet18_real *)(ar + 63591872)), (size_t)4);
+    memcpy(st + 1499072, ((resnet18_real *)(ar + 518970240)), (size_t)4);
     /* 5.1.bn1.running_mean := */
-    memcpy(st + 2123776, ((resnet18_real *)(ar + 73033984)), (size_t)512);
+    memcpy(st + 2123776, ((resnet18_real *)(ar + 518958656)), (size_t)512);
     /* 5.1.bn1.running_var := */
-    memcpy(st + 2124288, ((resnet18_real *)(ar + 73034496)), (size_t)512);
+    memcpy(st + 2124288, ((resnet18_real *)(ar + 518959168)), (size_t)512);
     /* 5.1.bn1.num_batches_tracked := */
-    memcpy(st + 2124800, ((resnet18_real *)(ar + 63591936)), (size_t)4);
+    memcpy(st + 2124800, ((resnet18_real *)(ar + 518970304)), (size_t)4);
     /* 5.1.bn2.running_mean := */
-    memcpy(st + 2716224, ((resnet18_real *)(ar + 73036544)), (size_t)512);
+    memcpy(st + 2716224, ((resnet18_real *)(ar + 518961216)), (size_t)512);
     /* 5.1.bn2.running_var := */
-    memcpy(st + 2716736, ((resnet18_real *)(ar + 73037056)), (size_t)512);
+    memcpy(st + 2716736, ((resnet18_real *)(ar + 518961728)), (size_t)512);
     /* 5.1.bn2.num_batches_tracked := */
-    memcpy(st + 2717248, ((resnet18_real *)(ar + 63591232)), (size_t)4);
+    memcpy(st + 2717248, ((resnet18_real *)(ar + 518970368)), (size_t)4);
     /* 6.0.bn1.running_mean := */
-    memcpy(st + 3900032, ((resnet18_real *)(ar + 73039104)), (size_t)1024);
+    memcpy(st + 3900032, ((resnet18_real *)(ar + 518944832)), (size_t)1024);
     /* 6.0.bn1.running_var := */
-    memcpy(st + 3901056, ((resnet18_real *)(ar + 73040128)), (size_t)1024);
+    memcpy(st + 3901056, ((resnet18_real *)(ar + 518945856)), (size_t)1024);
     /* 6.0.bn1.num_batches_tracked := */
-    memcpy(st + 3902080, ((resnet18_real *)(ar + 63592128)), (size_t)4);
+    memcpy(st + 3902080, ((resnet18_real *)(ar + 518970432)), (size_t)4);
     /* 6.0.bn2.running_mean := */
-    memcpy(st + 6264512, ((resnet18_real *)(ar + 77763840)), (size_t)1024);
+    memcpy(st + 6264512, ((resnet18_real *)(ar + 518946880)), (size_t)1024);
     /* 6.0.bn2.running_var := */
-    memcpy(st + 6265536, ((resnet18_real *)(ar + 77764864)), (size_t)1024);
+    memcpy(st + 6265536, ((resnet18_real *)(ar + 518947904)), (size_t)1024);
     /* 6.0.bn2.num_batches_tracked := */
-    memcpy(st + 6266560, ((resnet18_real *)(ar + 77766912)), (size_t)4);
+    memcpy(st + 6266560, ((resnet18_real *)(ar + 518970496)), (size_t)4);
     /* 6.1.bn1.running_mean := */
-    memcpy(st + 8761088, ((resnet18_real *)(ar + 77768000)), (size_t)1024);
+    memcpy(st + 8761088, ((resnet18_real *)(ar + 518948928)), (size_t)1024);
     /* 6.1.bn1.running_var := */
-    memcpy(st + 8762112, ((resnet18_real *)(ar + 77769024)), (size_t)1024);
+    memcpy(st + 8762112, ((resnet18_real *)(ar + 518949952)), (size_t)1024);
     /* 6.1.bn1.num_batches_tracked := */
-    memcpy(st + 8763136, ((resnet18_real *)(ar + 77772096)), (size_t)4);
+    memcpy(st + 8763136, ((resnet18_real *)(ar + 518970560)), (size_t)4);
     /* 6.1.bn2.running_mean := */
-    memcpy(st + 11125568, ((resnet18_real *)(ar + 77773184)), (size_t)1024);
+    memcpy(st + 11125568, ((resnet18_real *)(ar + 518950976)), (size_t)1024);
     /* 6.1.bn2.running_var := */
-    memcpy(st + 11126592, ((resnet18_real *)(ar + 77774208)), (size_t)1024);
+    memcpy(st + 11126592, ((resnet18_real *)(ar + 518952000)), (size_t)1024);
     /* 6.1.bn2.num_batches_tracked := */
-    memcpy(st + 11127616, ((resnet18_real *)(ar + 63592064)), (size_t)4);
+    memcpy(st + 11127616, ((resnet18_real *)(ar + 518970624)), (size_t)4);
     /* 7.0.bn1.running_mean := */
-    memcpy(st + 15852416, ((resnet18_real *)(ar + 77778432)), (size_t)2048);
+    memcpy(st + 15852416, ((resnet18_real *)(ar + 518928448)), (size_t)2048);
     /* 7.0.bn1.running_var := */
-    memcpy(st + 15854464, ((resnet18_real *)(ar + 77786496)), (size_t)2048);
+    memcpy(st + 15854464, ((resnet18_real *)(ar + 518930496)), (size_t)2048);
     /* 7.0.bn1.num_batches_tracked := */
-    memcpy(st + 15856512, ((resnet18_real *)(ar + 77780480)), (size_t)4);
+    memcpy(st + 15856512, ((resnet18_real *)(ar + 518970688)), (size_t)4);
     /* 7.0.bn2.running_mean := */
-    memcpy(st + 25299904, ((resnet18_real *)(ar + 80151936)), (size_t)2048);
+    memcpy(st + 25299904, ((resnet18_real *)(ar + 518932544)), (size_t)2048);
     /* 7.0.bn2.running_var := */
-    memcpy(st + 25301952, ((resnet18_real *)(ar + 80153984)), (size_t)2048);
+    memcpy(st + 25301952, ((resnet18_real *)(ar + 518934592)), (size_t)2048);
     /* 7.0.bn2.num_batches_tracked := */
-    memcpy(st + 25304000, ((resnet18_real *)(ar + 77780544)), (size_t)4);
+    memcpy(st + 25304000, ((resnet18_real *)(ar + 518970752)), (size_t)4);
     /* 7.1.bn1.running_mean := */
-    memcpy(st + 35273728, ((resnet18_real *)(ar + 80160128)), (size_t)2048);
+    memcpy(st + 35273728, ((resnet18_real *)(ar + 518936640)), (size_t)2048);
     /* 7.1.bn1.running_var := */
-    memcpy(st + 35275776, ((resnet18_real *)(ar + 80162176)), (size_t)2048);
+    memcpy(st + 35275776, ((resnet18_real *)(ar + 518938688)), (size_t)2048);
     /* 7.1.bn1.num_batches_tracked := */
-    memcpy(st + 35277824, ((resnet18_real *)(ar + 77780608)), (size_t)4);
+    memcpy(st + 35277824, ((resnet18_real *)(ar + 518970816)), (size_t)4);
     /* 7.1.bn2.running_mean := */
-    memcpy(st + 44721216, ((resnet18_real *)(ar + 80170368)), (size_t)2048);
+    memcpy(st + 44721216, ((resnet18_real *)(ar + 518940736)), (size_t)2048);
     /* 7.1.bn2.running_var := */
-    memcpy(st + 44723264, ((resnet18_real *)(ar + 80172416)), (size_t)2048);
+    memcpy(st + 44723264, ((resnet18_real *)(ar + 518942784)), (size_t)2048);
     /* 7.1.bn2.num_batches_tracked := */
-    memcpy(st + 44725312, ((resnet18_real *)(ar + 77778368)), (size_t)4);
+    memcpy(st + 44725312, ((resnet18_real *)(ar + 518970880)), (size_t)4);
 }
 
 resnet18_real resnet18_train_step(void *state, int n, const resnet18_real *x, const int32_t *y, resnet18_real lr, double *metrics) {

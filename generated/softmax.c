@@ -181,7 +181,7 @@ softmax_real softmax_forward_train(void *state, int n, const softmax_real *x, co
     }
     /* divcount -> f32[], softmax.dlm line 18 */
     {
-    ((softmax_real *)(ar + 31424))[0] = (((softmax_real *)(ar + 32448))[0] / (softmax_real)(1 * n));
+    ((softmax_real *)(ar + 52928))[0] = (((softmax_real *)(ar + 32448))[0] / (softmax_real)(1 * n));
     }
     /* argmax_eq -> f32[batch 256], softmax.dlm line 22 */
     {
@@ -192,21 +192,21 @@ softmax_real softmax_forward_train(void *state, int n, const softmax_real *x, co
         for (int64_t j = 1; j < 10; j++)
             if (xr[j] > xr[best])
                 best = j;
-        ((softmax_real *)(ar + 31488))[r] = best == label ? 1.0f : 0.0f;
+        ((softmax_real *)(ar + 31424))[r] = best == label ? 1.0f : 0.0f;
     }
     }
     /* sum -> f32[], softmax.dlm line 22 */
     {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
-        acc += ((softmax_real *)(ar + 31488))[i0];
+        acc += ((softmax_real *)(ar + 31424))[i0];
     }
-    ((softmax_real *)(ar + 32512))[0] = (softmax_real)acc;
+    ((softmax_real *)(ar + 52992))[0] = (softmax_real)acc;
     }
     if (metrics) {
-        metrics[0] = (double)((softmax_real *)(ar + 32512))[0];
+        metrics[0] = (double)((softmax_real *)(ar + 52992))[0];
     }
-    return ((softmax_real *)(ar + 31424))[0];
+    return ((softmax_real *)(ar + 52928))[0];
 }
 
 /* The hook that softmax_set_grad_ready sets, process-wide. */
@@ -226,12 +226,12 @@ int softmax_backward(void *state, int n, const softmax_real *x, const int32_t *y
     (void)ar;
     /* divcount -> f32[], softmax.dlm line 18 */
     {
-    ((softmax_real *)(ar + 31488))[0] = (1.0f / (softmax_real)(1 * n));
+    ((softmax_real *)(ar + 31424))[0] = (1.0f / (softmax_real)(1 * n));
     }
     /* copy -> f32[batch 256], softmax.dlm line 18 */
     {
     for (int64_t i0 = 0; i0 < n; i0++) {
-        ((softmax_real *)(ar + 32576))[i0] = ((softmax_real *)(ar + 31488))[0];
+        ((softmax_real *)(ar + 51904))[i0] = ((softmax_real *)(ar + 31424))[0];
     }
     }
     /* xent_grad -> f32[batch 256, 10], softmax.dlm line 18 */
@@ -245,8 +245,8 @@ int softmax_backward(void *state, int n, const softmax_real *x, const int32_t *y
         double sum = 0.0;
         for (int64_t j = 0; j < 10; j++)
             sum += expv(xr[j] - mx);
-        softmax_real *yr = ((softmax_real *)(ar + 51904)) + r * 10;
-        softmax_real scale = ((softmax_real *)(ar + 32576))[r], inv = (softmax_real)(1.0 / sum);
+        softmax_real *yr = ((softmax_real *)(ar + 31424)) + r * 10;
+        softmax_real scale = ((softmax_real *)(ar + 51904))[r], inv = (softmax_real)(1.0 / sum);
         for (int64_t j = 0; j < 10; j++)
             yr[j] = (expv(xr[j] - mx) * inv - (j == label ? 1.0f : 0.0f)) * scale;
     }
@@ -256,7 +256,7 @@ int softmax_backward(void *state, int n, const softmax_real *x, const int32_t *y
     for (int64_t i0 = 0; i0 < 10; i0++) {
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
-            acc += ((softmax_real *)(ar + 51904))[i0 + i1 * 10];
+            acc += ((softmax_real *)(ar + 31424))[i0 + i1 * 10];
         }
         ((softmax_real *)(ar + 31360))[i0] = (softmax_real)acc;
     }
@@ -265,7 +265,7 @@ int softmax_backward(void *state, int n, const softmax_real *x, const int32_t *y
         grad_ready(grad_ready_arg, state, 62848, 40);
     /* matmul -> f32[10, 784], softmax.dlm line 10 */
     {
-    gemm(1, 0, 10, 784, n, ((softmax_real *)(ar + 51904)), 10, x, 784, ((softmax_real *)(ar + 0)), 784, 0);
+    gemm(1, 0, 10, 784, n, ((softmax_real *)(ar + 31424)), 10, x, 784, ((softmax_real *)(ar + 0)), 784, 0);
     }
     if (grad_ready) /* 1.weight */
         grad_ready(grad_ready_arg, state, 31488, 31360);

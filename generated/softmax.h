@@ -24,7 +24,7 @@ extern "C" {
 #define SOFTMAX_LOAD_DAMAGED (-3) /* a CRC mismatch */
 
 #define SOFTMAX_MAX_BATCH 256
-#define SOFTMAX_STATE_BYTES 93632
+#define SOFTMAX_STATE_BYTES 84544
 #define SOFTMAX_PARAM_COUNT 2
 #define SOFTMAX_PARAM_ELEMENTS 7850
 #define SOFTMAX_INPUT_X_SIZE 784 /* per example: f32[batch 256, 1, 28, 28] */

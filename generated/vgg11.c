@@ -870,11 +870,11 @@ vgg11_real vgg11_forward_train(void *state, int n, const vgg11_real *x, const in
     }
     /* max_pool -> f32[batch 128, 16, 112, 112], vgg11.dlm line 26 */
     {
-    max_pool_fwd_0(((vgg11_real *)(ar + 583415104)), ((vgg11_real *)(ar + 172373312)), n);
+    max_pool_fwd_0(((vgg11_real *)(ar + 583415104)), ((vgg11_real *)(ar + 1199977792)), n);
     }
     /* conv2d -> f32[batch 128, 32, 112, 112], vgg11.dlm line 24 */
     {
-    conv2d_fwd(((vgg11_real *)(ar + 172373312)), ((vgg11_real *)(st + 704)), ((vgg11_real *)(ar + 275133760)), (vgg11_real *)(ar + 480654656), n, 32, 1, 16, 112, 112, 3, 3, 112, 112, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_real *)(ar + 1199977792)), ((vgg11_real *)(st + 704)), ((vgg11_real *)(ar + 172373312)), (vgg11_real *)(ar + 377894208), n, 32, 1, 16, 112, 112, 3, 3, 112, 112, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 32, 112, 112], vgg11.dlm line 24 */
     {
@@ -882,18 +882,18 @@ vgg11_real vgg11_forward_train(void *state, int n, const vgg11_real *x, const in
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 32; i1++) {
             for (int64_t i2 = 0; i2 < 12544; i2++) {
-                ((vgg11_real *)(ar + 994456896))[i0 * 401408 + i1 * 12544 + i2] = relu((((vgg11_real *)(ar + 275133760))[i0 * 401408 + i1 * 12544 + i2] + ((vgg11_real *)(st + 19136))[i1]));
+                ((vgg11_real *)(ar + 377894208))[i0 * 401408 + i1 * 12544 + i2] = relu((((vgg11_real *)(ar + 172373312))[i0 * 401408 + i1 * 12544 + i2] + ((vgg11_real *)(st + 19136))[i1]));
             }
         }
     }
     }
     /* max_pool -> f32[batch 128, 32, 56, 56], vgg11.dlm line 26 */
     {
-    max_pool_fwd_1(((vgg11_real *)(ar + 994456896)), ((vgg11_real *)(ar + 275133760)), n);
+    max_pool_fwd_1(((vgg11_real *)(ar + 377894208)), ((vgg11_real *)(ar + 1302738240)), n);
     }
     /* conv2d -> f32[batch 128, 64, 56, 56], vgg11.dlm line 24 */
     {
-    conv2d_fwd(((vgg11_real *)(ar + 275133760)), ((vgg11_real *)(st + 19264)), ((vgg11_real *)(ar + 326513984)), (vgg11_real *)(ar + 429274432), n, 64, 1, 32, 56, 56, 3, 3, 56, 56, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_real *)(ar + 1302738240)), ((vgg11_real *)(st + 19264)), ((vgg11_real *)(ar + 172373312)), (vgg11_real *)(ar + 275133760), n, 64, 1, 32, 56, 56, 3, 3, 56, 56, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 64, 56, 56], vgg11.dlm line 24 */
     {
@@ -901,14 +901,14 @@ vgg11_real vgg11_forward_train(void *state, int n, const vgg11_real *x, const in
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 3136; i2++) {
-                ((vgg11_real *)(ar + 429274432))[i0 * 200704 + i1 * 3136 + i2] = relu((((vgg11_real *)(ar + 326513984))[i0 * 200704 + i1 * 3136 + i2] + ((vgg11_real *)(st + 92992))[i1]));
+                ((vgg11_real *)(ar + 275133760))[i0 * 200704 + i1 * 3136 + i2] = relu((((vgg11_real *)(ar + 172373312))[i0 * 200704 + i1 * 3136 + i2] + ((vgg11_real *)(st + 92992))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 64, 56, 56], vgg11.dlm line 24 */
     {
-    conv2d_fwd(((vgg11_real *)(ar + 429274432)), ((vgg11_real *)(st + 93248)), ((vgg11_real *)(ar + 326513984)), (vgg11_real *)(ar + 532034880), n, 64, 1, 64, 56, 56, 3, 3, 56, 56, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_real *)(ar + 275133760)), ((vgg11_real *)(st + 93248)), ((vgg11_real *)(ar + 172373312)), (vgg11_real *)(ar + 994456896), n, 64, 1, 64, 56, 56, 3, 3, 56, 56, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 64, 56, 56], vgg11.dlm line 24 */
     {
@@ -916,18 +916,18 @@ vgg11_real vgg11_forward_train(void *state, int n, const vgg11_real *x, const in
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 3136; i2++) {
-                ((vgg11_real *)(ar + 1199977792))[i0 * 200704 + i1 * 3136 + i2] = relu((((vgg11_real *)(ar + 326513984))[i0 * 200704 + i1 * 3136 + i2] + ((vgg11_real *)(st + 240704))[i1]));
+                ((vgg11_real *)(ar + 994456896))[i0 * 200704 + i1 * 3136 + i2] = relu((((vgg11_real *)(ar + 172373312))[i0 * 200704 + i1 * 3136 + i2] + ((vgg11_real *)(st + 240704))[i1]));
             }
         }
     }
     }
     /* max_pool -> f32[batch 128, 64, 28, 28], vgg11.dlm line 26 */
     {
-    max_pool_fwd_2(((vgg11_real *)(ar + 1199977792)), ((vgg11_real *)(ar + 326513984)), n);
+    max_pool_fwd_2(((vgg11_real *)(ar + 994456896)), ((vgg11_real *)(ar + 1354118464)), n);
     }
     /* conv2d -> f32[batch 128, 128, 28, 28], vgg11.dlm line 24 */
     {
-    conv2d_fwd(((vgg11_real *)(ar + 326513984)), ((vgg11_real *)(st + 240960)), ((vgg11_real *)(ar + 352204096)), (vgg11_real *)(ar + 403584320), n, 128, 2, 64, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_real *)(ar + 1354118464)), ((vgg11_real *)(st + 240960)), ((vgg11_real *)(ar + 172373312)), (vgg11_real *)(ar + 223753536), n, 128, 2, 64, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 128, 28, 28], vgg11.dlm line 24 */
     {
@@ -935,14 +935,14 @@ vgg11_real vgg11_forward_train(void *state, int n, const vgg11_real *x, const in
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 784; i2++) {
-                ((vgg11_real *)(ar + 532034880))[i0 * 100352 + i1 * 784 + i2] = relu((((vgg11_real *)(ar + 352204096))[i0 * 100352 + i1 * 784 + i2] + ((vgg11_real *)(st + 535872))[i1]));
+                ((vgg11_real *)(ar + 223753536))[i0 * 100352 + i1 * 784 + i2] = relu((((vgg11_real *)(ar + 172373312))[i0 * 100352 + i1 * 784 + i2] + ((vgg11_real *)(st + 535872))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 128, 28, 28], vgg11.dlm line 24 */
     {
-    conv2d_fwd(((vgg11_real *)(ar + 532034880)), ((vgg11_real *)(st + 536384)), ((vgg11_real *)(ar + 352204096)), (vgg11_real *)(ar + 403584320), n, 128, 2, 128, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_real *)(ar + 223753536)), ((vgg11_real *)(st + 536384)), ((vgg11_real *)(ar + 172373312)), (vgg11_real *)(ar + 1097217344), n, 128, 2, 128, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 128, 28, 28], vgg11.dlm line 24 */
     {
@@ -950,18 +950,18 @@ vgg11_real vgg11_forward_train(void *state, int n, const vgg11_real *x, const in
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 784; i2++) {
-                ((vgg11_real *)(ar + 1302738240))[i0 * 100352 + i1 * 784 + i2] = relu((((vgg11_real *)(ar + 352204096))[i0 * 100352 + i1 * 784 + i2] + ((vgg11_real *)(st + 1126208))[i1]));
+                ((vgg11_real *)(ar + 1097217344))[i0 * 100352 + i1 * 784 + i2] = relu((((vgg11_real *)(ar + 172373312))[i0 * 100352 + i1 * 784 + i2] + ((vgg11_real *)(st + 1126208))[i1]));
             }
         }
     }
     }
     /* max_pool -> f32[batch 128, 128, 14, 14], vgg11.dlm line 26 */
     {
-    max_pool_fwd_3(((vgg11_real *)(ar + 1302738240)), ((vgg11_real *)(ar + 352204096)), n);
+    max_pool_fwd_3(((vgg11_real *)(ar + 1097217344)), ((vgg11_real *)(ar + 172373312)), n);
     }
     /* conv2d -> f32[batch 128, 128, 14, 14], vgg11.dlm line 24 */
     {
-    conv2d_fwd(((vgg11_real *)(ar + 352204096)), ((vgg11_real *)(st + 1126720)), ((vgg11_real *)(ar + 365049152)), (vgg11_real *)(ar + 377894208), n, 128, 6, 128, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_real *)(ar + 172373312)), ((vgg11_real *)(st + 1126720)), ((vgg11_real *)(ar + 185218368)), (vgg11_real *)(ar + 198063424), n, 128, 6, 128, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 128, 14, 14], vgg11.dlm line 24 */
     {
@@ -969,14 +969,14 @@ vgg11_real vgg11_forward_train(void *state, int n, const vgg11_real *x, const in
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 196; i2++) {
-                ((vgg11_real *)(ar + 377894208))[i0 * 25088 + i1 * 196 + i2] = relu((((vgg11_real *)(ar + 365049152))[i0 * 25088 + i1 * 196 + i2] + ((vgg11_real *)(st + 1716544))[i1]));
+                ((vgg11_real *)(ar + 198063424))[i0 * 25088 + i1 * 196 + i2] = relu((((vgg11_real *)(ar + 185218368))[i0 * 25088 + i1 * 196 + i2] + ((vgg11_real *)(st + 1716544))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 128, 14, 14], vgg11.dlm line 24 */
     {
-    conv2d_fwd(((vgg11_real *)(ar + 377894208)), ((vgg11_real *)(st + 1717056)), ((vgg11_real *)(ar + 365049152)), (vgg11_real *)(ar + 390739264), n, 128, 6, 128, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_real *)(ar + 198063424)), ((vgg11_real *)(st + 1717056)), ((vgg11_real *)(ar + 185218368)), (vgg11_real *)(ar + 210908480), n, 128, 6, 128, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 128, 14, 14], vgg11.dlm line 24 */
     {
@@ -984,25 +984,25 @@ vgg11_real vgg11_forward_train(void *state, int n, const vgg11_real *x, const in
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 196; i2++) {
-                ((vgg11_real *)(ar + 390739264))[i0 * 25088 + i1 * 196 + i2] = relu((((vgg11_real *)(ar + 365049152))[i0 * 25088 + i1 * 196 + i2] + ((vgg11_real *)(st + 2306880))[i1]));
+                ((vgg11_real *)(ar + 210908480))[i0 * 25088 + i1 * 196 + i2] = relu((((vgg11_real *)(ar + 185218368))[i0 * 25088 + i1 * 196 + i2] + ((vgg11_real *)(st + 2306880))[i1]));
             }
         }
     }
     }
     /* max_pool -> f32[batch 128, 128, 7, 7], vgg11.dlm line 26 */
     {
-    max_pool_fwd_4(((vgg11_real *)(ar + 390739264)), ((vgg11_real *)(ar + 365049152)), n);
+    max_pool_fwd_4(((vgg11_real *)(ar + 210908480)), ((vgg11_real *)(ar + 185218368)), n);
     }
     /* matmul -> f32[batch 128, 4096], vgg11.dlm line 39 */
     {
-    gemm(0, 1, n, 4096, 6272, ((vgg11_real *)(ar + 365049152)), 6272, ((vgg11_real *)(st + 2307392)), 6272, ((vgg11_real *)(ar + 368260416)), 4096, 0);
+    gemm(0, 1, n, 4096, 6272, ((vgg11_real *)(ar + 185218368)), 6272, ((vgg11_real *)(st + 2307392)), 6272, ((vgg11_real *)(ar + 188429632)), 4096, 0);
     }
     /* relu -> f32[batch 128, 4096], vgg11.dlm line 39 */
     {
     VGG11_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 4096; i1++) {
-            ((vgg11_real *)(ar + 370357568))[i0 * 4096 + i1] = relu((((vgg11_real *)(ar + 368260416))[i0 * 4096 + i1] + ((vgg11_real *)(st + 105067840))[i1]));
+            ((vgg11_real *)(ar + 190526784))[i0 * 4096 + i1] = relu((((vgg11_real *)(ar + 188429632))[i0 * 4096 + i1] + ((vgg11_real *)(st + 105067840))[i1]));
         }
     }
     }
@@ -1010,19 +1010,19 @@ vgg11_real vgg11_forward_train(void *state, int n, const vgg11_real *x, const in
     {
     VGG11_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 4096; i0++) {
-        ((vgg11_real *)(ar + 368260416))[i0] = (((vgg11_real *)(ar + 370357568))[i0] * dropmask(st, 1, (uint64_t)(i0), 4096u, 0.5f));
+        ((vgg11_real *)(ar + 188429632))[i0] = (((vgg11_real *)(ar + 190526784))[i0] * dropmask(st, 1, (uint64_t)(i0), 4096u, 0.5f));
     }
     }
     /* matmul -> f32[batch 128, 4096], vgg11.dlm line 40 */
     {
-    gemm(0, 1, n, 4096, 4096, ((vgg11_real *)(ar + 368260416)), 4096, ((vgg11_real *)(st + 105084224)), 4096, ((vgg11_real *)(ar + 372454720)), 4096, 0);
+    gemm(0, 1, n, 4096, 4096, ((vgg11_real *)(ar + 188429632)), 4096, ((vgg11_real *)(st + 105084224)), 4096, ((vgg11_real *)(ar + 192623936)), 4096, 0);
     }
     /* relu -> f32[batch 128, 4096], vgg11.dlm line 40 */
     {
     VGG11_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 4096; i1++) {
-            ((vgg11_real *)(ar + 374551872))[i0 * 4096 + i1] = relu((((vgg11_real *)(ar + 372454720))[i0 * 4096 + i1] + ((vgg11_real *)(st + 172193088))[i1]));
+            ((vgg11_real *)(ar + 194721088))[i0 * 4096 + i1] = relu((((vgg11_real *)(ar + 192623936))[i0 * 4096 + i1] + ((vgg11_real *)(st + 172193088))[i1]));
         }
     }
     }
@@ -1030,25 +1030,25 @@ vgg11_real vgg11_forward_train(void *state, int n, const vgg11_real *x, const in
     {
     VGG11_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 4096; i0++) {
-        ((vgg11_real *)(ar + 372454720))[i0] = (((vgg11_real *)(ar + 374551872))[i0] * dropmask(st, 2, (uint64_t)(i0), 4096u, 0.5f));
+        ((vgg11_real *)(ar + 192623936))[i0] = (((vgg11_real *)(ar + 194721088))[i0] * dropmask(st, 2, (uint64_t)(i0), 4096u, 0.5f));
     }
     }
     /* matmul -> f32[batch 128, 10], vgg11.dlm line 41 */
     {
-    gemm(0, 1, n, 10, 4096, ((vgg11_real *)(ar + 372454720)), 4096, ((vgg11_real *)(st + 172209472)), 4096, ((vgg11_real *)(ar + 376649024)), 10, 0);
+    gemm(0, 1, n, 10, 4096, ((vgg11_real *)(ar + 192623936)), 4096, ((vgg11_real *)(st + 172209472)), 4096, ((vgg11_real *)(ar + 196818240)), 10, 0);
     }
     /* add -> f32[batch 128, 10], vgg11.dlm line 41 */
     {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 10; i1++) {
-            ((vgg11_real *)(ar + 376654144))[i0 * 10 + i1] = (((vgg11_real *)(ar + 376649024))[i0 * 10 + i1] + ((vgg11_real *)(st + 172373312))[i1]);
+            ((vgg11_real *)(ar + 196823360))[i0 * 10 + i1] = (((vgg11_real *)(ar + 196818240))[i0 * 10 + i1] + ((vgg11_real *)(st + 172373312))[i1]);
         }
     }
     }
     /* xent -> f32[batch 128], vgg11.dlm line 48 */
     {
     for (int64_t r = 0; r < n; r++) {
-        const vgg11_real *xr = ((vgg11_real *)(ar + 376654144)) + r * 10;
+        const vgg11_real *xr = ((vgg11_real *)(ar + 196823360)) + r * 10;
         int32_t label = y[r];
         vgg11_real mx = xr[0];
         for (int64_t j = 1; j < 10; j++)
@@ -1056,45 +1056,45 @@ vgg11_real vgg11_forward_train(void *state, int n, const vgg11_real *x, const in
         double sum = 0.0;
         for (int64_t j = 0; j < 10; j++)
             sum += expv(xr[j] - mx);
-        ((vgg11_real *)(ar + 376649024))[r] = mx + (vgg11_real)log(sum) - xr[label];
+        ((vgg11_real *)(ar + 196818240))[r] = mx + (vgg11_real)log(sum) - xr[label];
     }
     }
     /* sum -> f32[], vgg11.dlm line 48 */
     {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
-        acc += ((vgg11_real *)(ar + 376649024))[i0];
+        acc += ((vgg11_real *)(ar + 196818240))[i0];
     }
-    ((vgg11_real *)(ar + 376649536))[0] = (vgg11_real)acc;
+    ((vgg11_real *)(ar + 196818752))[0] = (vgg11_real)acc;
     }
     /* divcount -> f32[], vgg11.dlm line 48 */
     {
-    ((vgg11_real *)(ar + 376649024))[0] = (((vgg11_real *)(ar + 376649536))[0] / (vgg11_real)(1 * n));
+    ((vgg11_real *)(ar + 1405498688))[0] = (((vgg11_real *)(ar + 196818752))[0] / (vgg11_real)(1 * n));
     }
     /* argmax_eq -> f32[batch 128], vgg11.dlm line 52 */
     {
     for (int64_t r = 0; r < n; r++) {
-        const vgg11_real *xr = ((vgg11_real *)(ar + 376654144)) + r * 10;
+        const vgg11_real *xr = ((vgg11_real *)(ar + 196823360)) + r * 10;
         int32_t label = y[r];
         int64_t best = 0;
         for (int64_t j = 1; j < 10; j++)
             if (xr[j] > xr[best])
                 best = j;
-        ((vgg11_real *)(ar + 376649088))[r] = best == label ? 1.0f : 0.0f;
+        ((vgg11_real *)(ar + 196818240))[r] = best == label ? 1.0f : 0.0f;
     }
     }
     /* sum -> f32[], vgg11.dlm line 52 */
     {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
-        acc += ((vgg11_real *)(ar + 376649088))[i0];
+        acc += ((vgg11_real *)(ar + 196818240))[i0];
     }
-    ((vgg11_real *)(ar + 376649600))[0] = (vgg11_real)acc;
+    ((vgg11_real *)(ar + 1405498752))[0] = (vgg11_real)acc;
     }
     if (metrics) {
-        metrics[0] = (double)((vgg11_real *)(ar + 376649600))[0];
+        metrics[0] = (double)((vgg11_real *)(ar + 1405498752))[0];
     }
-    return ((vgg11_real *)(ar + 376649024))[0];
+    return ((vgg11_real *)(ar + 1405498688))[0];
 }
 
 /* The hook that vgg11_set_grad_ready sets, process-wide. */
@@ -1114,18 +1114,18 @@ int vgg11_backward(void *state, int n, const vgg11_real *x, const int32_t *y) {
     (void)ar;
     /* divcount -> f32[], vgg11.dlm line 48 */
     {
-    ((vgg11_real *)(ar + 376649088))[0] = (1.0f / (vgg11_real)(1 * n));
+    ((vgg11_real *)(ar + 196818240))[0] = (1.0f / (vgg11_real)(1 * n));
     }
     /* copy -> f32[batch 128], vgg11.dlm line 48 */
     {
     for (int64_t i0 = 0; i0 < n; i0++) {
-        ((vgg11_real *)(ar + 376649664))[i0] = ((vgg11_real *)(ar + 376649088))[0];
+        ((vgg11_real *)(ar + 196828480))[i0] = ((vgg11_real *)(ar + 196818240))[0];
     }
     }
     /* xent_grad -> f32[batch 128, 10], vgg11.dlm line 48 */
     {
     for (int64_t r = 0; r < n; r++) {
-        const vgg11_real *xr = ((vgg11_real *)(ar + 376654144)) + r * 10;
+        const vgg11_real *xr = ((vgg11_real *)(ar + 196823360)) + r * 10;
         int32_t label = y[r];
         vgg11_real mx = xr[0];
         for (int64_t j = 1; j < 10; j++)
@@ -1133,8 +1133,8 @@ int vgg11_backward(void *state, int n, const vgg11_real *x, const int32_t *y) {
         double sum = 0.0;
         for (int64_t j = 0; j < 10; j++)
             sum += expv(xr[j] - mx);
-        vgg11_real *yr = ((vgg11_real *)(ar + 376659264)) + r * 10;
-        vgg11_real scale = ((vgg11_real *)(ar + 376649664))[r], inv = (vgg11_real)(1.0 / sum);
+        vgg11_real *yr = ((vgg11_real *)(ar + 196818240)) + r * 10;
+        vgg11_real scale = ((vgg11_real *)(ar + 196828480))[r], inv = (vgg11_real)(1.0 / sum);
         for (int64_t j = 0; j < 10; j++)
             yr[j] = (expv(xr[j] - mx) * inv - (j == label ? 1.0f : 0.0f)) * scale;
     }
@@ -1144,7 +1144,7 @@ int vgg11_backward(void *state, int n, const vgg11_real *x, const int32_t *y) {
     for (int64_t i0 = 0; i0 < 10; i0++) {
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
-            acc += ((vgg11_real *)(ar + 376659264))[i0 + i1 * 10];
+            acc += ((vgg11_real *)(ar + 196818240))[i0 + i1 * 10];
         }
         ((vgg11_real *)(ar + 172373248))[i0] = (vgg11_real)acc;
     }
@@ -1153,11 +1153,11 @@ int vgg11_backward(void *state, int n, const vgg11_real *x, const int32_t *y) {
         grad_ready(grad_ready_arg, state, 344746624, 40);
     /* matmul -> f32[batch 128, 4096], vgg11.dlm line 41 */
     {
-    gemm(0, 0, n, 4096, 10, ((vgg11_real *)(ar + 376659264)), 10, ((vgg11_real *)(st + 172209472)), 4096, ((vgg11_real *)(ar + 403584320)), 4096, 0);
+    gemm(0, 0, n, 4096, 10, ((vgg11_real *)(ar + 196818240)), 10, ((vgg11_real *)(st + 172209472)), 4096, ((vgg11_real *)(ar + 1148597568)), 4096, 0);
     }
     /* matmul -> f32[10, 4096], vgg11.dlm line 41 */
     {
-    gemm(1, 0, 10, 4096, n, ((vgg11_real *)(ar + 376659264)), 10, ((vgg11_real *)(ar + 372454720)), 4096, ((vgg11_real *)(ar + 172209408)), 4096, 0);
+    gemm(1, 0, 10, 4096, n, ((vgg11_real *)(ar + 196818240)), 10, ((vgg11_real *)(ar + 192623936)), 4096, ((vgg11_real *)(ar + 172209408)), 4096, 0);
     }
     if (grad_ready) /* 12.weight */
         grad_ready(grad_ready_arg, state, 344582784, 163840);
@@ -1165,7 +1165,7 @@ int vgg11_backward(void *state, int n, const vgg11_real *x, const int32_t *y) {
     {
     VGG11_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 4096; i0++) {
-        ((vgg11_real *)(ar + 372454720))[i0] = ((((vgg11_real *)(ar + 403584320))[i0] * dropmask(st, 2, (uint64_t)(i0), 4096u, 0.5f)) * (((vgg11_real *)(ar + 374551872))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((vgg11_real *)(ar + 192623936))[i0] = ((((vgg11_real *)(ar + 1148597568))[i0] * dropmask(st, 2, (uint64_t)(i0), 4096u, 0.5f)) * (((vgg11_real *)(ar + 194721088))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[4096], vgg11.dlm line 40 */
@@ -1174,7 +1174,7 @@ int vgg11_backward(void *state, int n, const vgg11_real *x, const int32_t *y) {
     for (int64_t i0 = 0; i0 < 4096; i0++) {
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
-            acc += ((vgg11_real *)(ar + 372454720))[i0 + i1 * 4096];
+            acc += ((vgg11_real *)(ar + 192623936))[i0 + i1 * 4096];
         }
         ((vgg11_real *)(ar + 172193024))[i0] = (vgg11_real)acc;
     }
@@ -1183,11 +1183,11 @@ int vgg11_backward(void *state, int n, const vgg11_real *x, const int32_t *y) {
         grad_ready(grad_ready_arg, state, 344566400, 16384);
     /* matmul -> f32[batch 128, 4096], vgg11.dlm line 40 */
     {
-    gemm(0, 0, n, 4096, 4096, ((vgg11_real *)(ar + 372454720)), 4096, ((vgg11_real *)(st + 105084224)), 4096, ((vgg11_real *)(ar + 374551872)), 4096, 0);
+    gemm(0, 0, n, 4096, 4096, ((vgg11_real *)(ar + 192623936)), 4096, ((vgg11_real *)(st + 105084224)), 4096, ((vgg11_real *)(ar + 194721088)), 4096, 0);
     }
     /* matmul -> f32[4096, 4096], vgg11.dlm line 40 */
     {
-    gemm(1, 0, 4096, 4096, n, ((vgg11_real *)(ar + 372454720)), 4096, ((vgg11_real *)(ar + 368260416)), 4096, ((vgg11_real *)(ar + 105084160)), 4096, 0);
+    gemm(1, 0, 4096, 4096, n, ((vgg11_real *)(ar + 192623936)), 4096, ((vgg11_real *)(ar + 188429632)), 4096, ((vgg11_real *)(ar + 105084160)), 4096, 0);
     }
     if (grad_ready) /* 9.weight */
         grad_ready(grad_ready_arg, state, 277457536, 67108864);
@@ -1195,7 +1195,7 @@ int vgg11_backward(void *state, int n, const vgg11_real *x, const int32_t *y) {
     {
     VGG11_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 4096; i0++) {
-        ((vgg11_real *)(ar + 368260416))[i0] = ((((vgg11_real *)(ar + 374551872))[i0] * dropmask(st, 1, (uint64_t)(i0), 4096u, 0.5f)) * (((vgg11_real *)(ar + 370357568))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((vgg11_real *)(ar + 188429632))[i0] = ((((vgg11_real *)(ar + 194721088))[i0] * dropmask(st, 1, (uint64_t)(i0), 4096u, 0.5f)) * (((vgg11_real *)(ar + 190526784))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[4096], vgg11.dlm line 39 */
@@ -1204,7 +1204,7 @@ int vgg11_backward(void *state, int n, const vgg11_real *x, const int32_t *y) {
     for (int64_t i0 = 0; i0 < 4096; i0++) {
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
-            acc += ((vgg11_real *)(ar + 368260416))[i0 + i1 * 4096];
+            acc += ((vgg11_real *)(ar + 188429632))[i0 + i1 * 4096];
         }
         ((vgg11_real *)(ar + 105067776))[i0] = (vgg11_real)acc;
     }
@@ -1213,23 +1213,23 @@ int vgg11_backward(void *state, int n, const vgg11_real *x, const int32_t *y) {
         grad_ready(grad_ready_arg, state, 277441152, 16384);
     /* matmul -> f32[batch 128, 6272], vgg11.dlm line 39 */
     {
-    gemm(0, 0, n, 6272, 4096, ((vgg11_real *)(ar + 368260416)), 4096, ((vgg11_real *)(st + 2307392)), 6272, ((vgg11_real *)(ar + 370357568)), 6272, 0);
+    gemm(0, 0, n, 6272, 4096, ((vgg11_real *)(ar + 188429632)), 4096, ((vgg11_real *)(st + 2307392)), 6272, ((vgg11_real *)(ar + 1148597568)), 6272, 0);
     }
     /* matmul -> f32[4096, 6272], vgg11.dlm line 39 */
     {
-    gemm(1, 0, 4096, 6272, n, ((vgg11_real *)(ar + 368260416)), 4096, ((vgg11_real *)(ar + 365049152)), 6272, ((vgg11_real *)(ar + 2307328)), 6272, 0);
+    gemm(1, 0, 4096, 6272, n, ((vgg11_real *)(ar + 188429632)), 4096, ((vgg11_real *)(ar + 185218368)), 6272, ((vgg11_real *)(ar + 2307328)), 6272, 0);
     }
     if (grad_ready) /* 6.weight */
         grad_ready(grad_ready_arg, state, 174680704, 102760448);
     /* max_pool_dx -> f32[batch 128, 128, 14, 14], vgg11.dlm line 26 */
     {
-    max_pool_dx_0(((vgg11_real *)(ar + 390739264)), ((vgg11_real *)(ar + 370357568)), ((vgg11_real *)(ar + 403584320)), n);
+    max_pool_dx_0(((vgg11_real *)(ar + 210908480)), ((vgg11_real *)(ar + 1148597568)), ((vgg11_real *)(ar + 185218368)), n);
     }
     /* mul -> f32[batch 128, 128, 14, 14], vgg11.dlm line 24 */
     {
     VGG11_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 25088; i0++) {
-        ((vgg11_real *)(ar + 416429376))[i0] = (((vgg11_real *)(ar + 403584320))[i0] * (((vgg11_real *)(ar + 390739264))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((vgg11_real *)(ar + 1148597568))[i0] = (((vgg11_real *)(ar + 185218368))[i0] * (((vgg11_real *)(ar + 210908480))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 128, 1, 1], vgg11.dlm line 24 */
@@ -1239,7 +1239,7 @@ int vgg11_backward(void *state, int n, const vgg11_real *x, const int32_t *y) {
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 196; i2++) {
-                acc += ((vgg11_real *)(ar + 416429376))[i0 * 196 + i1 * 25088 + i2];
+                acc += ((vgg11_real *)(ar + 1148597568))[i0 * 196 + i1 * 25088 + i2];
             }
         }
         ((vgg11_real *)(ar + 2306816))[i0] = (vgg11_real)acc;
@@ -1249,11 +1249,11 @@ int vgg11_backward(void *state, int n, const vgg11_real *x, const int32_t *y) {
         grad_ready(grad_ready_arg, state, 174680192, 512);
     /* conv2d_dx -> f32[batch 128, 128, 14, 14], vgg11.dlm line 24 */
     {
-    conv2d_dx(((vgg11_real *)(ar + 390739264)), ((vgg11_real *)(st + 1717056)), ((vgg11_real *)(ar + 416429376)), (vgg11_real *)(ar + 365049152), n, 128, 6, 128, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
+    conv2d_dx(((vgg11_real *)(ar + 185218368)), ((vgg11_real *)(st + 1717056)), ((vgg11_real *)(ar + 1148597568)), (vgg11_real *)(ar + 210908480), n, 128, 6, 128, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[128, 128, 3, 3], vgg11.dlm line 24 */
     {
-    conv2d_dw(((vgg11_real *)(ar + 377894208)), ((vgg11_real *)(ar + 1716992)), ((vgg11_real *)(ar + 416429376)), (vgg11_real *)(ar + 365049152), n, 128, 6, 128, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
+    conv2d_dw(((vgg11_real *)(ar + 198063424)), ((vgg11_real *)(ar + 1716992)), ((vgg11_real *)(ar + 1148597568)), (vgg11_real *)(ar + 210908480), n, 128, 6, 128, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
     }
     if (grad_ready) /* 4.2.weight */
         grad_ready(grad_ready_arg, state, 174090368, 589824);
@@ -1261,7 +1261,7 @@ int vgg11_backward(void *state, int n, const vgg11_real *x, const int32_t *y) {
     {
     VGG11_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 25088; i0++) {
-        ((vgg11_real *)(ar + 403584320))[i0] = (((vgg11_real *)(ar + 390739264))[i0] * (((vgg11_real *)(ar + 377894208))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((vgg11_real *)(ar + 210908480))[i0] = (((vgg11_real *)(ar + 185218368))[i0] * (((vgg11_real *)(ar + 198063424))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 128, 1, 1], vgg11.dlm line 24 */
@@ -1271,7 +1271,7 @@ int vgg11_backward(void *state, int n, const vgg11_real *x, const int32_t *y) {
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 196; i2++) {
-                acc += ((vgg11_real *)(ar + 403584320))[i0 * 196 + i1 * 25088 + i2];
+                acc += ((vgg11_real *)(ar + 210908480))[i0 * 196 + i1 * 25088 + i2];
             }
         }
         ((vgg11_real *)(ar + 1716480))[i0] = (vgg11_real)acc;
@@ -1281,23 +1281,23 @@ int vgg11_backward(void *state, int n, const vgg11_real *x, const int32_t *y) {
         grad_ready(grad_ready_arg, state, 174089856, 512);
     /* conv2d_dx -> f32[batch 128, 128, 14, 14], vgg11.dlm line 24 */
     {
-    conv2d_dx(((vgg11_real *)(ar + 376649664)), ((vgg11_real *)(st + 1126720)), ((vgg11_real *)(ar + 403584320)), (vgg11_real *)(ar + 365049152), n, 128, 6, 128, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
+    conv2d_dx(((vgg11_real *)(ar + 1148597568)), ((vgg11_real *)(st + 1126720)), ((vgg11_real *)(ar + 210908480)), (vgg11_real *)(ar + 185218368), n, 128, 6, 128, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[128, 128, 3, 3], vgg11.dlm line 24 */
     {
-    conv2d_dw(((vgg11_real *)(ar + 352204096)), ((vgg11_real *)(ar + 1126656)), ((vgg11_real *)(ar + 403584320)), (vgg11_real *)(ar + 365049152), n, 128, 6, 128, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
+    conv2d_dw(((vgg11_real *)(ar + 172373312)), ((vgg11_real *)(ar + 1126656)), ((vgg11_real *)(ar + 210908480)), (vgg11_real *)(ar + 185218368), n, 128, 6, 128, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
     }
     if (grad_ready) /* 4.0.weight */
         grad_ready(grad_ready_arg, state, 173500032, 589824);
     /* max_pool_dx -> f32[batch 128, 128, 28, 28], vgg11.dlm line 26 */
     {
-    max_pool_dx_1(((vgg11_real *)(ar + 1302738240)), ((vgg11_real *)(ar + 376649664)), ((vgg11_real *)(ar + 1354118464)), n);
+    max_pool_dx_1(((vgg11_real *)(ar + 1097217344)), ((vgg11_real *)(ar + 1148597568)), ((vgg11_real *)(ar + 172373312)), n);
     }
     /* mul -> f32[batch 128, 128, 28, 28], vgg11.dlm line 24 */
     {
     VGG11_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 100352; i0++) {
-        ((vgg11_real *)(ar + 376649664))[i0] = (((vgg11_real *)(ar + 1354118464))[i0] * (((vgg11_real *)(ar + 1302738240))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((vgg11_real *)(ar + 1148597568))[i0] = (((vgg11_real *)(ar + 172373312))[i0] * (((vgg11_real *)(ar + 1097217344))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 128, 1, 1], vgg11.dlm line 24 */
@@ -1307,7 +1307,7 @@ int vgg11_backward(void *state, int n, const vgg11_real *x, const int32_t *y) {
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 784; i2++) {
-                acc += ((vgg11_real *)(ar + 376649664))[i0 * 784 + i1 * 100352 + i2];
+                acc += ((vgg11_real *)(ar + 1148597568))[i0 * 784 + i1 * 100352 + i2];
             }
         }
         ((vgg11_real *)(ar + 1126144))[i0] = (vgg11_real)acc;
@@ -1317,11 +1317,11 @@ int vgg11_backward(void *state, int n, const vgg11_real *x, const int32_t *y) {
         grad_ready(grad_ready_arg, state, 173499520, 512);
     /* conv2d_dx -> f32[batch 128, 128, 28, 28], vgg11.dlm line 24 */
     {
-    conv2d_dx(((vgg11_real *)(ar + 1302738240)), ((vgg11_real *)(st + 536384)), ((vgg11_real *)(ar + 376649664)), (vgg11_real *)(ar + 352204096), n, 128, 2, 128, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
+    conv2d_dx(((vgg11_real *)(ar + 172373312)), ((vgg11_real *)(st + 536384)), ((vgg11_real *)(ar + 1148597568)), (vgg11_real *)(ar + 1097217344), n, 128, 2, 128, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[128, 128, 3, 3], vgg11.dlm line 24 */
     {
-    conv2d_dw(((vgg11_real *)(ar + 532034880)), ((vgg11_real *)(ar + 536320)), ((vgg11_real *)(ar + 376649664)), (vgg11_real *)(ar + 352204096), n, 128, 2, 128, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
+    conv2d_dw(((vgg11_real *)(ar + 223753536)), ((vgg11_real *)(ar + 536320)), ((vgg11_real *)(ar + 1148597568)), (vgg11_real *)(ar + 1097217344), n, 128, 2, 128, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
     }
     if (grad_ready) /* 3.2.weight */
         grad_ready(grad_ready_arg, state, 172909696, 589824);
@@ -1329,7 +1329,7 @@ int vgg11_backward(void *state, int n, const vgg11_real *x, const int32_t *y) {
     {
     VGG11_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 100352; i0++) {
-        ((vgg11_real *)(ar + 376649664))[i0] = (((vgg11_real *)(ar + 1302738240))[i0] * (((vgg11_real *)(ar + 532034880))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((vgg11_real *)(ar + 1097217344))[i0] = (((vgg11_real *)(ar + 172373312))[i0] * (((vgg11_real *)(ar + 223753536))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 128, 1, 1], vgg11.dlm line 24 */
@@ -1339,7 +1339,7 @@ int vgg11_backward(void *state, int n, const vgg11_real *x, const int32_t *y) {
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 784; i2++) {
-                acc += ((vgg11_real *)(ar + 376649664))[i0 * 784 + i1 * 100352 + i2];
+                acc += ((vgg11_real *)(ar + 1097217344))[i0 * 784 + i1 * 100352 + i2];
             }
         }
         ((vgg11_real *)(ar + 535808))[i0] = (vgg11_real)acc;
@@ -1349,23 +1349,23 @@ int vgg11_backward(void *state, int n, const vgg11_real *x, const int32_t *y) {
         grad_ready(grad_ready_arg, state, 172909184, 512);
     /* conv2d_dx -> f32[batch 128, 64, 28, 28], vgg11.dlm line 24 */
     {
-    conv2d_dx(((vgg11_real *)(ar + 532034880)), ((vgg11_real *)(st + 240960)), ((vgg11_real *)(ar + 376649664)), (vgg11_real *)(ar + 352204096), n, 128, 2, 64, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
+    conv2d_dx(((vgg11_real *)(ar + 1148597568)), ((vgg11_real *)(st + 240960)), ((vgg11_real *)(ar + 1097217344)), (vgg11_real *)(ar + 172373312), n, 128, 2, 64, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[128, 64, 3, 3], vgg11.dlm line 24 */
     {
-    conv2d_dw(((vgg11_real *)(ar + 326513984)), ((vgg11_real *)(ar + 240896)), ((vgg11_real *)(ar + 376649664)), (vgg11_real *)(ar + 352204096), n, 128, 2, 64, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
+    conv2d_dw(((vgg11_real *)(ar + 1354118464)), ((vgg11_real *)(ar + 240896)), ((vgg11_real *)(ar + 1097217344)), (vgg11_real *)(ar + 172373312), n, 128, 2, 64, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
     }
     if (grad_ready) /* 3.0.weight */
         grad_ready(grad_ready_arg, state, 172614272, 294912);
     /* max_pool_dx -> f32[batch 128, 64, 56, 56], vgg11.dlm line 26 */
     {
-    max_pool_dx_2(((vgg11_real *)(ar + 1199977792)), ((vgg11_real *)(ar + 532034880)), ((vgg11_real *)(ar + 1302738240)), n);
+    max_pool_dx_2(((vgg11_real *)(ar + 994456896)), ((vgg11_real *)(ar + 1148597568)), ((vgg11_real *)(ar + 172373312)), n);
     }
     /* mul -> f32[batch 128, 64, 56, 56], vgg11.dlm line 24 */
     {
     VGG11_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 200704; i0++) {
-        ((vgg11_real *)(ar + 1405498688))[i0] = (((vgg11_real *)(ar + 1302738240))[i0] * (((vgg11_real *)(ar + 1199977792))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((vgg11_real *)(ar + 1097217344))[i0] = (((vgg11_real *)(ar + 172373312))[i0] * (((vgg11_real *)(ar + 994456896))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 64, 1, 1], vgg11.dlm line 24 */
@@ -1375,7 +1375,7 @@ int vgg11_backward(void *state, int n, const vgg11_real *x, const int32_t *y) {
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 3136; i2++) {
-                acc += ((vgg11_real *)(ar + 1405498688))[i0 * 3136 + i1 * 200704 + i2];
+                acc += ((vgg11_real *)(ar + 1097217344))[i0 * 3136 + i1 * 200704 + i2];
             }
         }
         ((vgg11_real *)(ar + 240640))[i0] = (vgg11_real)acc;
@@ -1385,11 +1385,11 @@ int vgg11_backward(void *state, int n, const vgg11_real *x, const int32_t *y) {
         grad_ready(grad_ready_arg, state, 172614016, 256);
     /* conv2d_dx -> f32[batch 128, 64, 56, 56], vgg11.dlm line 24 */
     {
-    conv2d_dx(((vgg11_real *)(ar + 1199977792)), ((vgg11_real *)(st + 93248)), ((vgg11_real *)(ar + 1405498688)), (vgg11_real *)(ar + 326513984), n, 64, 1, 64, 56, 56, 3, 3, 56, 56, 1, 1, 1, 1);
+    conv2d_dx(((vgg11_real *)(ar + 172373312)), ((vgg11_real *)(st + 93248)), ((vgg11_real *)(ar + 1097217344)), (vgg11_real *)(ar + 994456896), n, 64, 1, 64, 56, 56, 3, 3, 56, 56, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[64, 64, 3, 3], vgg11.dlm line 24 */
     {
-    conv2d_dw(((vgg11_real *)(ar + 429274432)), ((vgg11_real *)(ar + 93184)), ((vgg11_real *)(ar + 1405498688)), (vgg11_real *)(ar + 326513984), n, 64, 1, 64, 56, 56, 3, 3, 56, 56, 1, 1, 1, 1);
+    conv2d_dw(((vgg11_real *)(ar + 275133760)), ((vgg11_real *)(ar + 93184)), ((vgg11_real *)(ar + 1097217344)), (vgg11_real *)(ar + 994456896), n, 64, 1, 64, 56, 56, 3, 3, 56, 56, 1, 1, 1, 1);
     }
     if (grad_ready) /* 2.2.weight */
         grad_ready(grad_ready_arg, state, 172466560, 147456);
@@ -1397,7 +1397,7 @@ int vgg11_backward(void *state, int n, const vgg11_real *x, const int32_t *y) {
     {
     VGG11_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 200704; i0++) {
-        ((vgg11_real *)(ar + 1302738240))[i0] = (((vgg11_real *)(ar + 1199977792))[i0] * (((vgg11_real *)(ar + 429274432))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((vgg11_real *)(ar + 994456896))[i0] = (((vgg11_real *)(ar + 172373312))[i0] * (((vgg11_real *)(ar + 275133760))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 64, 1, 1], vgg11.dlm line 24 */
@@ -1407,7 +1407,7 @@ int vgg11_backward(void *state, int n, const vgg11_real *x, const int32_t *y) {
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 3136; i2++) {
-                acc += ((vgg11_real *)(ar + 1302738240))[i0 * 3136 + i1 * 200704 + i2];
+                acc += ((vgg11_real *)(ar + 994456896))[i0 * 3136 + i1 * 200704 + i2];
             }
         }
         ((vgg11_real *)(ar + 92928))[i0] = (vgg11_real)acc;
@@ -1417,23 +1417,23 @@ int vgg11_backward(void *state, int n, const vgg11_real *x, const int32_t *y) {
         grad_ready(grad_ready_arg, state, 172466304, 256);
     /* conv2d_dx -> f32[batch 128, 32, 56, 56], vgg11.dlm line 24 */
     {
-    conv2d_dx(((vgg11_real *)(ar + 376649664)), ((vgg11_real *)(st + 19264)), ((vgg11_real *)(ar + 1302738240)), (vgg11_real *)(ar + 326513984), n, 64, 1, 32, 56, 56, 3, 3, 56, 56, 1, 1, 1, 1);
+    conv2d_dx(((vgg11_real *)(ar + 1097217344)), ((vgg11_real *)(st + 19264)), ((vgg11_real *)(ar + 994456896)), (vgg11_real *)(ar + 172373312), n, 64, 1, 32, 56, 56, 3, 3, 56, 56, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[64, 32, 3, 3], vgg11.dlm line 24 */
     {
-    conv2d_dw(((vgg11_real *)(ar + 275133760)), ((vgg11_real *)(ar + 19200)), ((vgg11_real *)(ar + 1302738240)), (vgg11_real *)(ar + 326513984), n, 64, 1, 32, 56, 56, 3, 3, 56, 56, 1, 1, 1, 1);
+    conv2d_dw(((vgg11_real *)(ar + 1302738240)), ((vgg11_real *)(ar + 19200)), ((vgg11_real *)(ar + 994456896)), (vgg11_real *)(ar + 172373312), n, 64, 1, 32, 56, 56, 3, 3, 56, 56, 1, 1, 1, 1);
     }
     if (grad_ready) /* 2.0.weight */
         grad_ready(grad_ready_arg, state, 172392576, 73728);
     /* max_pool_dx -> f32[batch 128, 32, 112, 112], vgg11.dlm line 26 */
     {
-    max_pool_dx_3(((vgg11_real *)(ar + 994456896)), ((vgg11_real *)(ar + 376649664)), ((vgg11_real *)(ar + 1199977792)), n);
+    max_pool_dx_3(((vgg11_real *)(ar + 377894208)), ((vgg11_real *)(ar + 1097217344)), ((vgg11_real *)(ar + 172373312)), n);
     }
     /* mul -> f32[batch 128, 32, 112, 112], vgg11.dlm line 24 */
     {
     VGG11_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 401408; i0++) {
-        ((vgg11_real *)(ar + 376649664))[i0] = (((vgg11_real *)(ar + 1199977792))[i0] * (((vgg11_real *)(ar + 994456896))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((vgg11_real *)(ar + 994456896))[i0] = (((vgg11_real *)(ar + 172373312))[i0] * (((vgg11_real *)(ar + 377894208))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 32, 1, 1], vgg11.dlm line 24 */
@@ -1443,7 +1443,7 @@ int vgg11_backward(void *state, int n, const vgg11_real *x, const int32_t *y) {
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 12544; i2++) {
-                acc += ((vgg11_real *)(ar + 376649664))[i0 * 12544 + i1 * 401408 + i2];
+                acc += ((vgg11_real *)(ar + 994456896))[i0 * 12544 + i1 * 401408 + i2];
             }
         }
         ((vgg11_real *)(ar + 19072))[i0] = (vgg11_real)acc;
@@ -1453,23 +1453,23 @@ int vgg11_backward(void *state, int n, const vgg11_real *x, const int32_t *y) {
         grad_ready(grad_ready_arg, state, 172392448, 128);
     /* conv2d_dx -> f32[batch 128, 16, 112, 112], vgg11.dlm line 24 */
     {
-    conv2d_dx(((vgg11_real *)(ar + 994456896)), ((vgg11_real *)(st + 704)), ((vgg11_real *)(ar + 376649664)), (vgg11_real *)(ar + 275133760), n, 32, 1, 16, 112, 112, 3, 3, 112, 112, 1, 1, 1, 1);
+    conv2d_dx(((vgg11_real *)(ar + 1302738240)), ((vgg11_real *)(st + 704)), ((vgg11_real *)(ar + 994456896)), (vgg11_real *)(ar + 172373312), n, 32, 1, 16, 112, 112, 3, 3, 112, 112, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[32, 16, 3, 3], vgg11.dlm line 24 */
     {
-    conv2d_dw(((vgg11_real *)(ar + 172373312)), ((vgg11_real *)(ar + 640)), ((vgg11_real *)(ar + 376649664)), (vgg11_real *)(ar + 275133760), n, 32, 1, 16, 112, 112, 3, 3, 112, 112, 1, 1, 1, 1);
+    conv2d_dw(((vgg11_real *)(ar + 1199977792)), ((vgg11_real *)(ar + 640)), ((vgg11_real *)(ar + 994456896)), (vgg11_real *)(ar + 172373312), n, 32, 1, 16, 112, 112, 3, 3, 112, 112, 1, 1, 1, 1);
     }
     if (grad_ready) /* 1.0.weight */
         grad_ready(grad_ready_arg, state, 172374016, 18432);
     /* max_pool_dx -> f32[batch 128, 16, 224, 224], vgg11.dlm line 26 */
     {
-    max_pool_dx_4(((vgg11_real *)(ar + 583415104)), ((vgg11_real *)(ar + 994456896)), ((vgg11_real *)(ar + 1097217344)), n);
+    max_pool_dx_4(((vgg11_real *)(ar + 583415104)), ((vgg11_real *)(ar + 1302738240)), ((vgg11_real *)(ar + 172373312)), n);
     }
     /* mul -> f32[batch 128, 16, 224, 224], vgg11.dlm line 24 */
     {
     VGG11_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 802816; i0++) {
-        ((vgg11_real *)(ar + 1508259136))[i0] = (((vgg11_real *)(ar + 1097217344))[i0] * (((vgg11_real *)(ar + 583415104))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((vgg11_real *)(ar + 994456896))[i0] = (((vgg11_real *)(ar + 172373312))[i0] * (((vgg11_real *)(ar + 583415104))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 16, 1, 1], vgg11.dlm line 24 */
@@ -1479,7 +1479,7 @@ int vgg11_backward(void *state, int n, const vgg11_real *x, const int32_t *y) {
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 50176; i2++) {
-                acc += ((vgg11_real *)(ar + 1508259136))[i0 * 50176 + i1 * 802816 + i2];
+                acc += ((vgg11_real *)(ar + 994456896))[i0 * 50176 + i1 * 802816 + i2];
             }
         }
         ((vgg11_real *)(ar + 576))[i0] = (vgg11_real)acc;
@@ -1489,7 +1489,7 @@ int vgg11_backward(void *state, int n, const vgg11_real *x, const int32_t *y) {
         grad_ready(grad_ready_arg, state, 172373952, 64);
     /* conv2d_dw -> f32[16, 1, 3, 3], vgg11.dlm line 24 */
     {
-    conv2d_dw(x, ((vgg11_real *)(ar + 0)), ((vgg11_real *)(ar + 1508259136)), (vgg11_real *)(ar + 172373312), n, 16, 1, 1, 224, 224, 3, 3, 224, 224, 1, 1, 1, 1);
+    conv2d_dw(x, ((vgg11_real *)(ar + 0)), ((vgg11_real *)(ar + 994456896)), (vgg11_real *)(ar + 172373312), n, 16, 1, 1, 224, 224, 3, 3, 224, 224, 1, 1, 1, 1);
     }
     if (grad_ready) /* 0.0.weight */
         grad_ready(grad_ready_arg, state, 172373376, 576);

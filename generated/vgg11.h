@@ -24,7 +24,7 @@ extern "C" {
 #define VGG11_LOAD_DAMAGED (-3) /* a CRC mismatch */
 
 #define VGG11_MAX_BATCH 128
-#define VGG11_STATE_BYTES 2091674304
+#define VGG11_STATE_BYTES 1577872192
 #define VGG11_PARAM_COUNT 22
 #define VGG11_PARAM_ELEMENTS 43093322
 #define VGG11_INPUT_X_SIZE 50176 /* per example: f32[batch 128, 1, 224, 224] */

@@ -870,11 +870,11 @@ vgg11_full_real vgg11_full_forward_train(void *state, int n, const vgg11_full_re
     }
     /* max_pool -> f32[batch 128, 64, 112, 112], vgg11_full.dlm line 27 */
     {
-    max_pool_fwd_0(((vgg11_full_real *)(ar + 2159391808)), ((vgg11_full_real *)(ar + 515224640)), n);
+    max_pool_fwd_0(((vgg11_full_real *)(ar + 2159391808)), ((vgg11_full_real *)(ar + 4625642560)), n);
     }
     /* conv2d -> f32[batch 128, 128, 112, 112], vgg11_full.dlm line 25 */
     {
-    conv2d_fwd(((vgg11_full_real *)(ar + 515224640)), ((vgg11_full_real *)(st + 2624)), ((vgg11_full_real *)(ar + 926266432)), (vgg11_full_real *)(ar + 1748350016), n, 128, 1, 64, 112, 112, 3, 3, 112, 112, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_full_real *)(ar + 4625642560)), ((vgg11_full_real *)(st + 2624)), ((vgg11_full_real *)(ar + 515224640)), (vgg11_full_real *)(ar + 1337308224), n, 128, 1, 64, 112, 112, 3, 3, 112, 112, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 128, 112, 112], vgg11_full.dlm line 25 */
     {
@@ -882,18 +882,18 @@ vgg11_full_real vgg11_full_forward_train(void *state, int n, const vgg11_full_re
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 12544; i2++) {
-                ((vgg11_full_real *)(ar + 3803558976))[i0 * 1605632 + i1 * 12544 + i2] = relu((((vgg11_full_real *)(ar + 926266432))[i0 * 1605632 + i1 * 12544 + i2] + ((vgg11_full_real *)(st + 297536))[i1]));
+                ((vgg11_full_real *)(ar + 1337308224))[i0 * 1605632 + i1 * 12544 + i2] = relu((((vgg11_full_real *)(ar + 515224640))[i0 * 1605632 + i1 * 12544 + i2] + ((vgg11_full_real *)(st + 297536))[i1]));
             }
         }
     }
     }
     /* max_pool -> f32[batch 128, 128, 56, 56], vgg11_full.dlm line 27 */
     {
-    max_pool_fwd_1(((vgg11_full_real *)(ar + 3803558976)), ((vgg11_full_real *)(ar + 926266432)), n);
+    max_pool_fwd_1(((vgg11_full_real *)(ar + 1337308224)), ((vgg11_full_real *)(ar + 5036684352)), n);
     }
     /* conv2d -> f32[batch 128, 256, 56, 56], vgg11_full.dlm line 25 */
     {
-    conv2d_fwd(((vgg11_full_real *)(ar + 926266432)), ((vgg11_full_real *)(st + 298048)), ((vgg11_full_real *)(ar + 1131787328)), (vgg11_full_real *)(ar + 1542829120), n, 256, 1, 128, 56, 56, 3, 3, 56, 56, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_full_real *)(ar + 5036684352)), ((vgg11_full_real *)(st + 298048)), ((vgg11_full_real *)(ar + 515224640)), (vgg11_full_real *)(ar + 926266432), n, 256, 1, 128, 56, 56, 3, 3, 56, 56, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 256, 56, 56], vgg11_full.dlm line 25 */
     {
@@ -901,14 +901,14 @@ vgg11_full_real vgg11_full_forward_train(void *state, int n, const vgg11_full_re
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 256; i1++) {
             for (int64_t i2 = 0; i2 < 3136; i2++) {
-                ((vgg11_full_real *)(ar + 1542829120))[i0 * 802816 + i1 * 3136 + i2] = relu((((vgg11_full_real *)(ar + 1131787328))[i0 * 802816 + i1 * 3136 + i2] + ((vgg11_full_real *)(st + 1477696))[i1]));
+                ((vgg11_full_real *)(ar + 926266432))[i0 * 802816 + i1 * 3136 + i2] = relu((((vgg11_full_real *)(ar + 515224640))[i0 * 802816 + i1 * 3136 + i2] + ((vgg11_full_real *)(st + 1477696))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 256, 56, 56], vgg11_full.dlm line 25 */
     {
-    conv2d_fwd(((vgg11_full_real *)(ar + 1542829120)), ((vgg11_full_real *)(st + 1478720)), ((vgg11_full_real *)(ar + 1131787328)), (vgg11_full_real *)(ar + 1953870912), n, 256, 1, 256, 56, 56, 3, 3, 56, 56, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_full_real *)(ar + 926266432)), ((vgg11_full_real *)(st + 1478720)), ((vgg11_full_real *)(ar + 515224640)), (vgg11_full_real *)(ar + 3803558976), n, 256, 1, 256, 56, 56, 3, 3, 56, 56, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 256, 56, 56], vgg11_full.dlm line 25 */
     {
@@ -916,18 +916,18 @@ vgg11_full_real vgg11_full_forward_train(void *state, int n, const vgg11_full_re
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 256; i1++) {
             for (int64_t i2 = 0; i2 < 3136; i2++) {
-                ((vgg11_full_real *)(ar + 4625642560))[i0 * 802816 + i1 * 3136 + i2] = relu((((vgg11_full_real *)(ar + 1131787328))[i0 * 802816 + i1 * 3136 + i2] + ((vgg11_full_real *)(st + 3838016))[i1]));
+                ((vgg11_full_real *)(ar + 3803558976))[i0 * 802816 + i1 * 3136 + i2] = relu((((vgg11_full_real *)(ar + 515224640))[i0 * 802816 + i1 * 3136 + i2] + ((vgg11_full_real *)(st + 3838016))[i1]));
             }
         }
     }
     }
     /* max_pool -> f32[batch 128, 256, 28, 28], vgg11_full.dlm line 27 */
     {
-    max_pool_fwd_2(((vgg11_full_real *)(ar + 4625642560)), ((vgg11_full_real *)(ar + 1131787328)), n);
+    max_pool_fwd_2(((vgg11_full_real *)(ar + 3803558976)), ((vgg11_full_real *)(ar + 5242205248)), n);
     }
     /* conv2d -> f32[batch 128, 512, 28, 28], vgg11_full.dlm line 25 */
     {
-    conv2d_fwd(((vgg11_full_real *)(ar + 1131787328)), ((vgg11_full_real *)(st + 3839040)), ((vgg11_full_real *)(ar + 1234547776)), (vgg11_full_real *)(ar + 1440068672), n, 512, 2, 256, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_full_real *)(ar + 5242205248)), ((vgg11_full_real *)(st + 3839040)), ((vgg11_full_real *)(ar + 515224640)), (vgg11_full_real *)(ar + 720745536), n, 512, 2, 256, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 512, 28, 28], vgg11_full.dlm line 25 */
     {
@@ -935,14 +935,14 @@ vgg11_full_real vgg11_full_forward_train(void *state, int n, const vgg11_full_re
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 512; i1++) {
             for (int64_t i2 = 0; i2 < 784; i2++) {
-                ((vgg11_full_real *)(ar + 1953870912))[i0 * 401408 + i1 * 784 + i2] = relu((((vgg11_full_real *)(ar + 1234547776))[i0 * 401408 + i1 * 784 + i2] + ((vgg11_full_real *)(st + 8557632))[i1]));
+                ((vgg11_full_real *)(ar + 720745536))[i0 * 401408 + i1 * 784 + i2] = relu((((vgg11_full_real *)(ar + 515224640))[i0 * 401408 + i1 * 784 + i2] + ((vgg11_full_real *)(st + 8557632))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 512, 28, 28], vgg11_full.dlm line 25 */
     {
-    conv2d_fwd(((vgg11_full_real *)(ar + 1953870912)), ((vgg11_full_real *)(st + 8559680)), ((vgg11_full_real *)(ar + 1234547776)), (vgg11_full_real *)(ar + 1440068672), n, 512, 1, 512, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_full_real *)(ar + 720745536)), ((vgg11_full_real *)(st + 8559680)), ((vgg11_full_real *)(ar + 515224640)), (vgg11_full_real *)(ar + 4214600768), n, 512, 1, 512, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 512, 28, 28], vgg11_full.dlm line 25 */
     {
@@ -950,18 +950,18 @@ vgg11_full_real vgg11_full_forward_train(void *state, int n, const vgg11_full_re
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 512; i1++) {
             for (int64_t i2 = 0; i2 < 784; i2++) {
-                ((vgg11_full_real *)(ar + 5036684352))[i0 * 401408 + i1 * 784 + i2] = relu((((vgg11_full_real *)(ar + 1234547776))[i0 * 401408 + i1 * 784 + i2] + ((vgg11_full_real *)(st + 17996864))[i1]));
+                ((vgg11_full_real *)(ar + 4214600768))[i0 * 401408 + i1 * 784 + i2] = relu((((vgg11_full_real *)(ar + 515224640))[i0 * 401408 + i1 * 784 + i2] + ((vgg11_full_real *)(st + 17996864))[i1]));
             }
         }
     }
     }
     /* max_pool -> f32[batch 128, 512, 14, 14], vgg11_full.dlm line 27 */
     {
-    max_pool_fwd_3(((vgg11_full_real *)(ar + 5036684352)), ((vgg11_full_real *)(ar + 1234547776)), n);
+    max_pool_fwd_3(((vgg11_full_real *)(ar + 4214600768)), ((vgg11_full_real *)(ar + 515224640)), n);
     }
     /* conv2d -> f32[batch 128, 512, 14, 14], vgg11_full.dlm line 25 */
     {
-    conv2d_fwd(((vgg11_full_real *)(ar + 1234547776)), ((vgg11_full_real *)(st + 17998912)), ((vgg11_full_real *)(ar + 1285928000)), (vgg11_full_real *)(ar + 1337308224), n, 512, 4, 512, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_full_real *)(ar + 515224640)), ((vgg11_full_real *)(st + 17998912)), ((vgg11_full_real *)(ar + 566604864)), (vgg11_full_real *)(ar + 617985088), n, 512, 4, 512, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 512, 14, 14], vgg11_full.dlm line 25 */
     {
@@ -969,14 +969,14 @@ vgg11_full_real vgg11_full_forward_train(void *state, int n, const vgg11_full_re
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 512; i1++) {
             for (int64_t i2 = 0; i2 < 196; i2++) {
-                ((vgg11_full_real *)(ar + 1337308224))[i0 * 100352 + i1 * 196 + i2] = relu((((vgg11_full_real *)(ar + 1285928000))[i0 * 100352 + i1 * 196 + i2] + ((vgg11_full_real *)(st + 27436096))[i1]));
+                ((vgg11_full_real *)(ar + 617985088))[i0 * 100352 + i1 * 196 + i2] = relu((((vgg11_full_real *)(ar + 566604864))[i0 * 100352 + i1 * 196 + i2] + ((vgg11_full_real *)(st + 27436096))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 512, 14, 14], vgg11_full.dlm line 25 */
     {
-    conv2d_fwd(((vgg11_full_real *)(ar + 1337308224)), ((vgg11_full_real *)(st + 27438144)), ((vgg11_full_real *)(ar + 1285928000)), (vgg11_full_real *)(ar + 1388688448), n, 512, 4, 512, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
+    conv2d_fwd(((vgg11_full_real *)(ar + 617985088)), ((vgg11_full_real *)(st + 27438144)), ((vgg11_full_real *)(ar + 566604864)), (vgg11_full_real *)(ar + 669365312), n, 512, 4, 512, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 512, 14, 14], vgg11_full.dlm line 25 */
     {
@@ -984,25 +984,25 @@ vgg11_full_real vgg11_full_forward_train(void *state, int n, const vgg11_full_re
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 512; i1++) {
             for (int64_t i2 = 0; i2 < 196; i2++) {
-                ((vgg11_full_real *)(ar + 1388688448))[i0 * 100352 + i1 * 196 + i2] = relu((((vgg11_full_real *)(ar + 1285928000))[i0 * 100352 + i1 * 196 + i2] + ((vgg11_full_real *)(st + 36875328))[i1]));
+                ((vgg11_full_real *)(ar + 669365312))[i0 * 100352 + i1 * 196 + i2] = relu((((vgg11_full_real *)(ar + 566604864))[i0 * 100352 + i1 * 196 + i2] + ((vgg11_full_real *)(st + 36875328))[i1]));
             }
         }
     }
     }
     /* max_pool -> f32[batch 128, 512, 7, 7], vgg11_full.dlm line 27 */
     {
-    max_pool_fwd_4(((vgg11_full_real *)(ar + 1388688448)), ((vgg11_full_real *)(ar + 1285928000)), n);
+    max_pool_fwd_4(((vgg11_full_real *)(ar + 669365312)), ((vgg11_full_real *)(ar + 566604864)), n);
     }
     /* matmul -> f32[batch 128, 4096], vgg11_full.dlm line 39 */
     {
-    gemm(0, 1, n, 4096, 25088, ((vgg11_full_real *)(ar + 1285928000)), 25088, ((vgg11_full_real *)(st + 36877376)), 25088, ((vgg11_full_real *)(ar + 1298773056)), 4096, 0);
+    gemm(0, 1, n, 4096, 25088, ((vgg11_full_real *)(ar + 566604864)), 25088, ((vgg11_full_real *)(st + 36877376)), 25088, ((vgg11_full_real *)(ar + 579449920)), 4096, 0);
     }
     /* relu -> f32[batch 128, 4096], vgg11_full.dlm line 39 */
     {
     VGG11_FULL_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 4096; i1++) {
-            ((vgg11_full_real *)(ar + 1300870208))[i0 * 4096 + i1] = relu((((vgg11_full_real *)(ar + 1298773056))[i0 * 4096 + i1] + ((vgg11_full_real *)(st + 447919168))[i1]));
+            ((vgg11_full_real *)(ar + 581547072))[i0 * 4096 + i1] = relu((((vgg11_full_real *)(ar + 579449920))[i0 * 4096 + i1] + ((vgg11_full_real *)(st + 447919168))[i1]));
         }
     }
     }
@@ -1010,19 +1010,19 @@ vgg11_full_real vgg11_full_forward_train(void *state, int n, const vgg11_full_re
     {
     VGG11_FULL_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 4096; i0++) {
-        ((vgg11_full_real *)(ar + 1298773056))[i0] = (((vgg11_full_real *)(ar + 1300870208))[i0] * dropmask(st, 1, (uint64_t)(i0), 4096u, 0.5f));
+        ((vgg11_full_real *)(ar + 579449920))[i0] = (((vgg11_full_real *)(ar + 581547072))[i0] * dropmask(st, 1, (uint64_t)(i0), 4096u, 0.5f));
     }
     }
     /* matmul -> f32[batch 128, 4096], vgg11_full.dlm line 40 */
     {
-    gemm(0, 1, n, 4096, 4096, ((vgg11_full_real *)(ar + 1298773056)), 4096, ((vgg11_full_real *)(st + 447935552)), 4096, ((vgg11_full_real *)(ar + 1302967360)), 4096, 0);
+    gemm(0, 1, n, 4096, 4096, ((vgg11_full_real *)(ar + 579449920)), 4096, ((vgg11_full_real *)(st + 447935552)), 4096, ((vgg11_full_real *)(ar + 583644224)), 4096, 0);
     }
     /* relu -> f32[batch 128, 4096], vgg11_full.dlm line 40 */
     {
     VGG11_FULL_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 4096; i1++) {
-            ((vgg11_full_real *)(ar + 1305064512))[i0 * 4096 + i1] = relu((((vgg11_full_real *)(ar + 1302967360))[i0 * 4096 + i1] + ((vgg11_full_real *)(st + 515044416))[i1]));
+            ((vgg11_full_real *)(ar + 585741376))[i0 * 4096 + i1] = relu((((vgg11_full_real *)(ar + 583644224))[i0 * 4096 + i1] + ((vgg11_full_real *)(st + 515044416))[i1]));
         }
     }
     }
@@ -1030,25 +1030,25 @@ vgg11_full_real vgg11_full_forward_train(void *state, int n, const vgg11_full_re
     {
     VGG11_FULL_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 4096; i0++) {
-        ((vgg11_full_real *)(ar + 1302967360))[i0] = (((vgg11_full_real *)(ar + 1305064512))[i0] * dropmask(st, 2, (uint64_t)(i0), 4096u, 0.5f));
+        ((vgg11_full_real *)(ar + 583644224))[i0] = (((vgg11_full_real *)(ar + 585741376))[i0] * dropmask(st, 2, (uint64_t)(i0), 4096u, 0.5f));
     }
     }
     /* matmul -> f32[batch 128, 10], vgg11_full.dlm line 41 */
     {
-    gemm(0, 1, n, 10, 4096, ((vgg11_full_real *)(ar + 1302967360)), 4096, ((vgg11_full_real *)(st + 515060800)), 4096, ((vgg11_full_real *)(ar + 1307161664)), 10, 0);
+    gemm(0, 1, n, 10, 4096, ((vgg11_full_real *)(ar + 583644224)), 4096, ((vgg11_full_real *)(st + 515060800)), 4096, ((vgg11_full_real *)(ar + 587838528)), 10, 0);
     }
     /* add -> f32[batch 128, 10], vgg11_full.dlm line 41 */
     {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 10; i1++) {
-            ((vgg11_full_real *)(ar + 1307166784))[i0 * 10 + i1] = (((vgg11_full_real *)(ar + 1307161664))[i0 * 10 + i1] + ((vgg11_full_real *)(st + 515224640))[i1]);
+            ((vgg11_full_real *)(ar + 587843648))[i0 * 10 + i1] = (((vgg11_full_real *)(ar + 587838528))[i0 * 10 + i1] + ((vgg11_full_real *)(st + 515224640))[i1]);
         }
     }
     }
     /* xent -> f32[batch 128], vgg11_full.dlm line 48 */
     {
     for (int64_t r = 0; r < n; r++) {
-        const vgg11_full_real *xr = ((vgg11_full_real *)(ar + 1307166784)) + r * 10;
+        const vgg11_full_real *xr = ((vgg11_full_real *)(ar + 587843648)) + r * 10;
         int32_t label = y[r];
         vgg11_full_real mx = xr[0];
         for (int64_t j = 1; j < 10; j++)
@@ -1056,45 +1056,45 @@ vgg11_full_real vgg11_full_forward_train(void *state, int n, const vgg11_full_re
         double sum = 0.0;
         for (int64_t j = 0; j < 10; j++)
             sum += expv(xr[j] - mx);
-        ((vgg11_full_real *)(ar + 1307161664))[r] = mx + (vgg11_full_real)log(sum) - xr[label];
+        ((vgg11_full_real *)(ar + 587838528))[r] = mx + (vgg11_full_real)log(sum) - xr[label];
     }
     }
     /* sum -> f32[], vgg11_full.dlm line 48 */
     {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
-        acc += ((vgg11_full_real *)(ar + 1307161664))[i0];
+        acc += ((vgg11_full_real *)(ar + 587838528))[i0];
     }
-    ((vgg11_full_real *)(ar + 1307162176))[0] = (vgg11_full_real)acc;
+    ((vgg11_full_real *)(ar + 587839040))[0] = (vgg11_full_real)acc;
     }
     /* divcount -> f32[], vgg11_full.dlm line 48 */
     {
-    ((vgg11_full_real *)(ar + 1307161664))[0] = (((vgg11_full_real *)(ar + 1307162176))[0] / (vgg11_full_real)(1 * n));
+    ((vgg11_full_real *)(ar + 5447726144))[0] = (((vgg11_full_real *)(ar + 587839040))[0] / (vgg11_full_real)(1 * n));
     }
     /* argmax_eq -> f32[batch 128], vgg11_full.dlm line 52 */
     {
     for (int64_t r = 0; r < n; r++) {
-        const vgg11_full_real *xr = ((vgg11_full_real *)(ar + 1307166784)) + r * 10;
+        const vgg11_full_real *xr = ((vgg11_full_real *)(ar + 587843648)) + r * 10;
         int32_t label = y[r];
         int64_t best = 0;
         for (int64_t j = 1; j < 10; j++)
             if (xr[j] > xr[best])
                 best = j;
-        ((vgg11_full_real *)(ar + 1307161728))[r] = best == label ? 1.0f : 0.0f;
+        ((vgg11_full_real *)(ar + 587838528))[r] = best == label ? 1.0f : 0.0f;
     }
     }
     /* sum -> f32[], vgg11_full.dlm line 52 */
     {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
-        acc += ((vgg11_full_real *)(ar + 1307161728))[i0];
+        acc += ((vgg11_full_real *)(ar + 587838528))[i0];
     }
-    ((vgg11_full_real *)(ar + 1307162240))[0] = (vgg11_full_real)acc;
+    ((vgg11_full_real *)(ar + 5447726208))[0] = (vgg11_full_real)acc;
     }
     if (metrics) {
-        metrics[0] = (double)((vgg11_full_real *)(ar + 1307162240))[0];
+        metrics[0] = (double)((vgg11_full_real *)(ar + 5447726208))[0];
     }
-    return ((vgg11_full_real *)(ar + 1307161664))[0];
+    return ((vgg11_full_real *)(ar + 5447726144))[0];
 }
 
 /* The hook that vgg11_full_set_grad_ready sets, process-wide. */
@@ -1114,18 +1114,18 @@ int vgg11_full_backward(void *state, int n, const vgg11_full_real *x, const int3
     (void)ar;
     /* divcount -> f32[], vgg11_full.dlm line 48 */
     {
-    ((vgg11_full_real *)(ar + 1307161728))[0] = (1.0f / (vgg11_full_real)(1 * n));
+    ((vgg11_full_real *)(ar + 587839040))[0] = (1.0f / (vgg11_full_real)(1 * n));
     }
     /* copy -> f32[batch 128], vgg11_full.dlm line 48 */
     {
     for (int64_t i0 = 0; i0 < n; i0++) {
-        ((vgg11_full_real *)(ar + 1307162304))[i0] = ((vgg11_full_real *)(ar + 1307161728))[0];
+        ((vgg11_full_real *)(ar + 587838528))[i0] = ((vgg11_full_real *)(ar + 587839040))[0];
     }
     }
     /* xent_grad -> f32[batch 128, 10], vgg11_full.dlm line 48 */
     {
     for (int64_t r = 0; r < n; r++) {
-        const vgg11_full_real *xr = ((vgg11_full_real *)(ar + 1307166784)) + r * 10;
+        const vgg11_full_real *xr = ((vgg11_full_real *)(ar + 587843648)) + r * 10;
         int32_t label = y[r];
         vgg11_full_real mx = xr[0];
         for (int64_t j = 1; j < 10; j++)
@@ -1133,8 +1133,8 @@ int vgg11_full_backward(void *state, int n, const vgg11_full_real *x, const int3
         double sum = 0.0;
         for (int64_t j = 0; j < 10; j++)
             sum += expv(xr[j] - mx);
-        vgg11_full_real *yr = ((vgg11_full_real *)(ar + 1307171904)) + r * 10;
-        vgg11_full_real scale = ((vgg11_full_real *)(ar + 1307162304))[r], inv = (vgg11_full_real)(1.0 / sum);
+        vgg11_full_real *yr = ((vgg11_full_real *)(ar + 589935680)) + r * 10;
+        vgg11_full_real scale = ((vgg11_full_real *)(ar + 587838528))[r], inv = (vgg11_full_real)(1.0 / sum);
         for (int64_t j = 0; j < 10; j++)
             yr[j] = (expv(xr[j] - mx) * inv - (j == label ? 1.0f : 0.0f)) * scale;
     }
@@ -1144,7 +1144,7 @@ int vgg11_full_backward(void *state, int n, const vgg11_full_real *x, const int3
     for (int64_t i0 = 0; i0 < 10; i0++) {
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
-            acc += ((vgg11_full_real *)(ar + 1307171904))[i0 + i1 * 10];
+            acc += ((vgg11_full_real *)(ar + 589935680))[i0 + i1 * 10];
         }
         ((vgg11_full_real *)(ar + 515224576))[i0] = (vgg11_full_real)acc;
     }
@@ -1153,11 +1153,11 @@ int vgg11_full_backward(void *state, int n, const vgg11_full_real *x, const int3
         grad_ready(grad_ready_arg, state, 1030449280, 40);
     /* matmul -> f32[batch 128, 4096], vgg11_full.dlm line 41 */
     {
-    gemm(0, 0, n, 4096, 10, ((vgg11_full_real *)(ar + 1307171904)), 10, ((vgg11_full_real *)(st + 515060800)), 4096, ((vgg11_full_real *)(ar + 1307177024)), 4096, 0);
+    gemm(0, 0, n, 4096, 10, ((vgg11_full_real *)(ar + 589935680)), 10, ((vgg11_full_real *)(st + 515060800)), 4096, ((vgg11_full_real *)(ar + 587838528)), 4096, 0);
     }
     /* matmul -> f32[10, 4096], vgg11_full.dlm line 41 */
     {
-    gemm(1, 0, 10, 4096, n, ((vgg11_full_real *)(ar + 1307171904)), 10, ((vgg11_full_real *)(ar + 1302967360)), 4096, ((vgg11_full_real *)(ar + 515060736)), 4096, 0);
+    gemm(1, 0, 10, 4096, n, ((vgg11_full_real *)(ar + 589935680)), 10, ((vgg11_full_real *)(ar + 583644224)), 4096, ((vgg11_full_real *)(ar + 515060736)), 4096, 0);
     }
     if (grad_ready) /* 12.weight */
         grad_ready(grad_ready_arg, state, 1030285440, 163840);
@@ -1165,7 +1165,7 @@ int vgg11_full_backward(void *state, int n, const vgg11_full_real *x, const int3
     {
     VGG11_FULL_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 4096; i0++) {
-        ((vgg11_full_real *)(ar + 1302967360))[i0] = ((((vgg11_full_real *)(ar + 1307177024))[i0] * dropmask(st, 2, (uint64_t)(i0), 4096u, 0.5f)) * (((vgg11_full_real *)(ar + 1305064512))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((vgg11_full_real *)(ar + 583644224))[i0] = ((((vgg11_full_real *)(ar + 587838528))[i0] * dropmask(st, 2, (uint64_t)(i0), 4096u, 0.5f)) * (((vgg11_full_real *)(ar + 585741376))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[4096], vgg11_full.dlm line 40 */
@@ -1174,7 +1174,7 @@ int vgg11_full_backward(void *state, int n, const vgg11_full_real *x, const int3
     for (int64_t i0 = 0; i0 < 4096; i0++) {
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
-            acc += ((vgg11_full_real *)(ar + 1302967360))[i0 + i1 * 4096];
+            acc += ((vgg11_full_real *)(ar + 583644224))[i0 + i1 * 4096];
         }
         ((vgg11_full_real *)(ar + 515044352))[i0] = (vgg11_full_real)acc;
     }
@@ -1183,11 +1183,11 @@ int vgg11_full_backward(void *state, int n, const vgg11_full_real *x, const int3
         grad_ready(grad_ready_arg, state, 1030269056, 16384);
     /* matmul -> f32[batch 128, 4096], vgg11_full.dlm line 40 */
     {
-    gemm(0, 0, n, 4096, 4096, ((vgg11_full_real *)(ar + 1302967360)), 4096, ((vgg11_full_real *)(st + 447935552)), 4096, ((vgg11_full_real *)(ar + 1305064512)), 4096, 0);
+    gemm(0, 0, n, 4096, 4096, ((vgg11_full_real *)(ar + 583644224)), 4096, ((vgg11_full_real *)(st + 447935552)), 4096, ((vgg11_full_real *)(ar + 585741376)), 4096, 0);
     }
     /* matmul -> f32[4096, 4096], vgg11_full.dlm line 40 */
     {
-    gemm(1, 0, 4096, 4096, n, ((vgg11_full_real *)(ar + 1302967360)), 4096, ((vgg11_full_real *)(ar + 1298773056)), 4096, ((vgg11_full_real *)(ar + 447935488)), 4096, 0);
+    gemm(1, 0, 4096, 4096, n, ((vgg11_full_real *)(ar + 583644224)), 4096, ((vgg11_full_real *)(ar + 579449920)), 4096, ((vgg11_full_real *)(ar + 447935488)), 4096, 0);
     }
     if (grad_ready) /* 9.weight */
         grad_ready(grad_ready_arg, state, 963160192, 67108864);
@@ -1195,7 +1195,7 @@ int vgg11_full_backward(void *state, int n, const vgg11_full_real *x, const int3
     {
     VGG11_FULL_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 4096; i0++) {
-        ((vgg11_full_real *)(ar + 1298773056))[i0] = ((((vgg11_full_real *)(ar + 1305064512))[i0] * dropmask(st, 1, (uint64_t)(i0), 4096u, 0.5f)) * (((vgg11_full_real *)(ar + 1300870208))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((vgg11_full_real *)(ar + 579449920))[i0] = ((((vgg11_full_real *)(ar + 585741376))[i0] * dropmask(st, 1, (uint64_t)(i0), 4096u, 0.5f)) * (((vgg11_full_real *)(ar + 581547072))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[4096], vgg11_full.dlm line 39 */
@@ -1204,7 +1204,7 @@ int vgg11_full_backward(void *state, int n, const vgg11_full_real *x, const int3
     for (int64_t i0 = 0; i0 < 4096; i0++) {
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
-            acc += ((vgg11_full_real *)(ar + 1298773056))[i0 + i1 * 4096];
+            acc += ((vgg11_full_real *)(ar + 579449920))[i0 + i1 * 4096];
         }
         ((vgg11_full_real *)(ar + 447919104))[i0] = (vgg11_full_real)acc;
     }
@@ -1213,23 +1213,23 @@ int vgg11_full_backward(void *state, int n, const vgg11_full_real *x, const int3
         grad_ready(grad_ready_arg, state, 963143808, 16384);
     /* matmul -> f32[batch 128, 25088], vgg11_full.dlm line 39 */
     {
-    gemm(0, 0, n, 25088, 4096, ((vgg11_full_real *)(ar + 1298773056)), 4096, ((vgg11_full_real *)(st + 36877376)), 25088, ((vgg11_full_real *)(ar + 1307162304)), 25088, 0);
+    gemm(0, 0, n, 25088, 4096, ((vgg11_full_real *)(ar + 579449920)), 4096, ((vgg11_full_real *)(st + 36877376)), 25088, ((vgg11_full_real *)(ar + 4420121664)), 25088, 0);
     }
     /* matmul -> f32[4096, 25088], vgg11_full.dlm line 39 */
     {
-    gemm(1, 0, 4096, 25088, n, ((vgg11_full_real *)(ar + 1298773056)), 4096, ((vgg11_full_real *)(ar + 1285928000)), 25088, ((vgg11_full_real *)(ar + 36877312)), 25088, 0);
+    gemm(1, 0, 4096, 25088, n, ((vgg11_full_real *)(ar + 579449920)), 4096, ((vgg11_full_real *)(ar + 566604864)), 25088, ((vgg11_full_real *)(ar + 36877312)), 25088, 0);
     }
     if (grad_ready) /* 6.weight */
         grad_ready(grad_ready_arg, state, 552102016, 411041792);
     /* max_pool_dx -> f32[batch 128, 512, 14, 14], vgg11_full.dlm line 27 */
     {
-    max_pool_dx_0(((vgg11_full_real *)(ar + 1388688448)), ((vgg11_full_real *)(ar + 1307162304)), ((vgg11_full_real *)(ar + 1440068672)), n);
+    max_pool_dx_0(((vgg11_full_real *)(ar + 669365312)), ((vgg11_full_real *)(ar + 4420121664)), ((vgg11_full_real *)(ar + 566604864)), n);
     }
     /* mul -> f32[batch 128, 512, 14, 14], vgg11_full.dlm line 25 */
     {
     VGG11_FULL_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 100352; i0++) {
-        ((vgg11_full_real *)(ar + 1491448896))[i0] = (((vgg11_full_real *)(ar + 1440068672))[i0] * (((vgg11_full_real *)(ar + 1388688448))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((vgg11_full_real *)(ar + 4420121664))[i0] = (((vgg11_full_real *)(ar + 566604864))[i0] * (((vgg11_full_real *)(ar + 669365312))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 512, 1, 1], vgg11_full.dlm line 25 */
@@ -1239,7 +1239,7 @@ int vgg11_full_backward(void *state, int n, const vgg11_full_real *x, const int3
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 196; i2++) {
-                acc += ((vgg11_full_real *)(ar + 1491448896))[i0 * 196 + i1 * 100352 + i2];
+                acc += ((vgg11_full_real *)(ar + 4420121664))[i0 * 196 + i1 * 100352 + i2];
             }
         }
         ((vgg11_full_real *)(ar + 36875264))[i0] = (vgg11_full_real)acc;
@@ -1249,11 +1249,11 @@ int vgg11_full_backward(void *state, int n, const vgg11_full_real *x, const int3
         grad_ready(grad_ready_arg, state, 552099968, 2048);
     /* conv2d_dx -> f32[batch 128, 512, 14, 14], vgg11_full.dlm line 25 */
     {
-    conv2d_dx(((vgg11_full_real *)(ar + 1388688448)), ((vgg11_full_real *)(st + 27438144)), ((vgg11_full_real *)(ar + 1491448896)), (vgg11_full_real *)(ar + 1285928000), n, 512, 4, 512, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
+    conv2d_dx(((vgg11_full_real *)(ar + 566604864)), ((vgg11_full_real *)(st + 27438144)), ((vgg11_full_real *)(ar + 4420121664)), (vgg11_full_real *)(ar + 669365312), n, 512, 4, 512, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[512, 512, 3, 3], vgg11_full.dlm line 25 */
     {
-    conv2d_dw(((vgg11_full_real *)(ar + 1337308224)), ((vgg11_full_real *)(ar + 27438080)), ((vgg11_full_real *)(ar + 1491448896)), (vgg11_full_real *)(ar + 1285928000), n, 512, 4, 512, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
+    conv2d_dw(((vgg11_full_real *)(ar + 617985088)), ((vgg11_full_real *)(ar + 27438080)), ((vgg11_full_real *)(ar + 4420121664)), (vgg11_full_real *)(ar + 669365312), n, 512, 4, 512, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
     }
     if (grad_ready) /* 4.2.weight */
         grad_ready(grad_ready_arg, state, 542662784, 9437184);
@@ -1261,7 +1261,7 @@ int vgg11_full_backward(void *state, int n, const vgg11_full_real *x, const int3
     {
     VGG11_FULL_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 100352; i0++) {
-        ((vgg11_full_real *)(ar + 1440068672))[i0] = (((vgg11_full_real *)(ar + 1388688448))[i0] * (((vgg11_full_real *)(ar + 1337308224))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((vgg11_full_real *)(ar + 669365312))[i0] = (((vgg11_full_real *)(ar + 566604864))[i0] * (((vgg11_full_real *)(ar + 617985088))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 512, 1, 1], vgg11_full.dlm line 25 */
@@ -1271,7 +1271,7 @@ int vgg11_full_backward(void *state, int n, const vgg11_full_real *x, const int3
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 196; i2++) {
-                acc += ((vgg11_full_real *)(ar + 1440068672))[i0 * 196 + i1 * 100352 + i2];
+                acc += ((vgg11_full_real *)(ar + 669365312))[i0 * 196 + i1 * 100352 + i2];
             }
         }
         ((vgg11_full_real *)(ar + 27436032))[i0] = (vgg11_full_real)acc;
@@ -1281,23 +1281,23 @@ int vgg11_full_backward(void *state, int n, const vgg11_full_real *x, const int3
         grad_ready(grad_ready_arg, state, 542660736, 2048);
     /* conv2d_dx -> f32[batch 128, 512, 14, 14], vgg11_full.dlm line 25 */
     {
-    conv2d_dx(((vgg11_full_real *)(ar + 1307162304)), ((vgg11_full_real *)(st + 17998912)), ((vgg11_full_real *)(ar + 1440068672)), (vgg11_full_real *)(ar + 1285928000), n, 512, 4, 512, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
+    conv2d_dx(((vgg11_full_real *)(ar + 4420121664)), ((vgg11_full_real *)(st + 17998912)), ((vgg11_full_real *)(ar + 669365312)), (vgg11_full_real *)(ar + 566604864), n, 512, 4, 512, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[512, 512, 3, 3], vgg11_full.dlm line 25 */
     {
-    conv2d_dw(((vgg11_full_real *)(ar + 1234547776)), ((vgg11_full_real *)(ar + 17998848)), ((vgg11_full_real *)(ar + 1440068672)), (vgg11_full_real *)(ar + 1285928000), n, 512, 4, 512, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
+    conv2d_dw(((vgg11_full_real *)(ar + 515224640)), ((vgg11_full_real *)(ar + 17998848)), ((vgg11_full_real *)(ar + 669365312)), (vgg11_full_real *)(ar + 566604864), n, 512, 4, 512, 14, 14, 3, 3, 14, 14, 1, 1, 1, 1);
     }
     if (grad_ready) /* 4.0.weight */
         grad_ready(grad_ready_arg, state, 533223552, 9437184);
     /* max_pool_dx -> f32[batch 128, 512, 28, 28], vgg11_full.dlm line 27 */
     {
-    max_pool_dx_1(((vgg11_full_real *)(ar + 5036684352)), ((vgg11_full_real *)(ar + 1307162304)), ((vgg11_full_real *)(ar + 5242205248)), n);
+    max_pool_dx_1(((vgg11_full_real *)(ar + 4214600768)), ((vgg11_full_real *)(ar + 4420121664)), ((vgg11_full_real *)(ar + 515224640)), n);
     }
     /* mul -> f32[batch 128, 512, 28, 28], vgg11_full.dlm line 25 */
     {
     VGG11_FULL_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 401408; i0++) {
-        ((vgg11_full_real *)(ar + 1307162304))[i0] = (((vgg11_full_real *)(ar + 5242205248))[i0] * (((vgg11_full_real *)(ar + 5036684352))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((vgg11_full_real *)(ar + 4420121664))[i0] = (((vgg11_full_real *)(ar + 515224640))[i0] * (((vgg11_full_real *)(ar + 4214600768))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 512, 1, 1], vgg11_full.dlm line 25 */
@@ -1307,7 +1307,7 @@ int vgg11_full_backward(void *state, int n, const vgg11_full_real *x, const int3
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 784; i2++) {
-                acc += ((vgg11_full_real *)(ar + 1307162304))[i0 * 784 + i1 * 401408 + i2];
+                acc += ((vgg11_full_real *)(ar + 4420121664))[i0 * 784 + i1 * 401408 + i2];
             }
         }
         ((vgg11_full_real *)(ar + 17996800))[i0] = (vgg11_full_real)acc;
@@ -1317,11 +1317,11 @@ int vgg11_full_backward(void *state, int n, const vgg11_full_real *x, const int3
         grad_ready(grad_ready_arg, state, 533221504, 2048);
     /* conv2d_dx -> f32[batch 128, 512, 28, 28], vgg11_full.dlm line 25 */
     {
-    conv2d_dx(((vgg11_full_real *)(ar + 5036684352)), ((vgg11_full_real *)(st + 8559680)), ((vgg11_full_real *)(ar + 1307162304)), (vgg11_full_real *)(ar + 1234547776), n, 512, 1, 512, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
+    conv2d_dx(((vgg11_full_real *)(ar + 515224640)), ((vgg11_full_real *)(st + 8559680)), ((vgg11_full_real *)(ar + 4420121664)), (vgg11_full_real *)(ar + 4214600768), n, 512, 1, 512, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[512, 512, 3, 3], vgg11_full.dlm line 25 */
     {
-    conv2d_dw(((vgg11_full_real *)(ar + 1953870912)), ((vgg11_full_real *)(ar + 8559616)), ((vgg11_full_real *)(ar + 1307162304)), (vgg11_full_real *)(ar + 1234547776), n, 512, 1, 512, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
+    conv2d_dw(((vgg11_full_real *)(ar + 720745536)), ((vgg11_full_real *)(ar + 8559616)), ((vgg11_full_real *)(ar + 4420121664)), (vgg11_full_real *)(ar + 4214600768), n, 512, 1, 512, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
     }
     if (grad_ready) /* 3.2.weight */
         grad_ready(grad_ready_arg, state, 523784320, 9437184);
@@ -1329,7 +1329,7 @@ int vgg11_full_backward(void *state, int n, const vgg11_full_real *x, const int3
     {
     VGG11_FULL_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 401408; i0++) {
-        ((vgg11_full_real *)(ar + 1307162304))[i0] = (((vgg11_full_real *)(ar + 5036684352))[i0] * (((vgg11_full_real *)(ar + 1953870912))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((vgg11_full_real *)(ar + 4214600768))[i0] = (((vgg11_full_real *)(ar + 515224640))[i0] * (((vgg11_full_real *)(ar + 720745536))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 512, 1, 1], vgg11_full.dlm line 25 */
@@ -1339,7 +1339,7 @@ int vgg11_full_backward(void *state, int n, const vgg11_full_real *x, const int3
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 784; i2++) {
-                acc += ((vgg11_full_real *)(ar + 1307162304))[i0 * 784 + i1 * 401408 + i2];
+                acc += ((vgg11_full_real *)(ar + 4214600768))[i0 * 784 + i1 * 401408 + i2];
             }
         }
         ((vgg11_full_real *)(ar + 8557568))[i0] = (vgg11_full_real)acc;
@@ -1349,23 +1349,23 @@ int vgg11_full_backward(void *state, int n, const vgg11_full_real *x, const int3
         grad_ready(grad_ready_arg, state, 523782272, 2048);
     /* conv2d_dx -> f32[batch 128, 256, 28, 28], vgg11_full.dlm line 25 */
     {
-    conv2d_dx(((vgg11_full_real *)(ar + 1953870912)), ((vgg11_full_real *)(st + 3839040)), ((vgg11_full_real *)(ar + 1307162304)), (vgg11_full_real *)(ar + 1234547776), n, 512, 2, 256, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
+    conv2d_dx(((vgg11_full_real *)(ar + 4420121664)), ((vgg11_full_real *)(st + 3839040)), ((vgg11_full_real *)(ar + 4214600768)), (vgg11_full_real *)(ar + 515224640), n, 512, 2, 256, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[512, 256, 3, 3], vgg11_full.dlm line 25 */
     {
-    conv2d_dw(((vgg11_full_real *)(ar + 1131787328)), ((vgg11_full_real *)(ar + 3838976)), ((vgg11_full_real *)(ar + 1307162304)), (vgg11_full_real *)(ar + 1234547776), n, 512, 2, 256, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
+    conv2d_dw(((vgg11_full_real *)(ar + 5242205248)), ((vgg11_full_real *)(ar + 3838976)), ((vgg11_full_real *)(ar + 4214600768)), (vgg11_full_real *)(ar + 515224640), n, 512, 2, 256, 28, 28, 3, 3, 28, 28, 1, 1, 1, 1);
     }
     if (grad_ready) /* 3.0.weight */
         grad_ready(grad_ready_arg, state, 519063680, 4718592);
     /* max_pool_dx -> f32[batch 128, 256, 56, 56], vgg11_full.dlm line 27 */
     {
-    max_pool_dx_2(((vgg11_full_real *)(ar + 4625642560)), ((vgg11_full_real *)(ar + 1953870912)), ((vgg11_full_real *)(ar + 5036684352)), n);
+    max_pool_dx_2(((vgg11_full_real *)(ar + 3803558976)), ((vgg11_full_real *)(ar + 4420121664)), ((vgg11_full_real *)(ar + 515224640)), n);
     }
     /* mul -> f32[batch 128, 256, 56, 56], vgg11_full.dlm line 25 */
     {
     VGG11_FULL_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 802816; i0++) {
-        ((vgg11_full_real *)(ar + 5447726144))[i0] = (((vgg11_full_real *)(ar + 5036684352))[i0] * (((vgg11_full_real *)(ar + 4625642560))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((vgg11_full_real *)(ar + 4214600768))[i0] = (((vgg11_full_real *)(ar + 515224640))[i0] * (((vgg11_full_real *)(ar + 3803558976))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 256, 1, 1], vgg11_full.dlm line 25 */
@@ -1375,7 +1375,7 @@ int vgg11_full_backward(void *state, int n, const vgg11_full_real *x, const int3
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 3136; i2++) {
-                acc += ((vgg11_full_real *)(ar + 5447726144))[i0 * 3136 + i1 * 802816 + i2];
+                acc += ((vgg11_full_real *)(ar + 4214600768))[i0 * 3136 + i1 * 802816 + i2];
             }
         }
         ((vgg11_full_real *)(ar + 3837952))[i0] = (vgg11_full_real)acc;
@@ -1385,11 +1385,11 @@ int vgg11_full_backward(void *state, int n, const vgg11_full_real *x, const int3
         grad_ready(grad_ready_arg, state, 519062656, 1024);
     /* conv2d_dx -> f32[batch 128, 256, 56, 56], vgg11_full.dlm line 25 */
     {
-    conv2d_dx(((vgg11_full_real *)(ar + 4625642560)), ((vgg11_full_real *)(st + 1478720)), ((vgg11_full_real *)(ar + 5447726144)), (vgg11_full_real *)(ar + 1131787328), n, 256, 1, 256, 56, 56, 3, 3, 56, 56, 1, 1, 1, 1);
+    conv2d_dx(((vgg11_full_real *)(ar + 515224640)), ((vgg11_full_real *)(st + 1478720)), ((vgg11_full_real *)(ar + 4214600768)), (vgg11_full_real *)(ar + 3803558976), n, 256, 1, 256, 56, 56, 3, 3, 56, 56, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[256, 256, 3, 3], vgg11_full.dlm line 25 */
     {
-    conv2d_dw(((vgg11_full_real *)(ar + 1542829120)), ((vgg11_full_real *)(ar + 1478656)), ((vgg11_full_real *)(ar + 5447726144)), (vgg11_full_real *)(ar + 1131787328), n, 256, 1, 256, 56, 56, 3, 3, 56, 56, 1, 1, 1, 1);
+    conv2d_dw(((vgg11_full_real *)(ar + 926266432)), ((vgg11_full_real *)(ar + 1478656)), ((vgg11_full_real *)(ar + 4214600768)), (vgg11_full_real *)(ar + 3803558976), n, 256, 1, 256, 56, 56, 3, 3, 56, 56, 1, 1, 1, 1);
     }
     if (grad_ready) /* 2.2.weight */
         grad_ready(grad_ready_arg, state, 516703360, 2359296);
@@ -1397,7 +1397,7 @@ int vgg11_full_backward(void *state, int n, const vgg11_full_real *x, const int3
     {
     VGG11_FULL_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 802816; i0++) {
-        ((vgg11_full_real *)(ar + 5036684352))[i0] = (((vgg11_full_real *)(ar + 4625642560))[i0] * (((vgg11_full_real *)(ar + 1542829120))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((vgg11_full_real *)(ar + 3803558976))[i0] = (((vgg11_full_real *)(ar + 515224640))[i0] * (((vgg11_full_real *)(ar + 926266432))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 256, 1, 1], vgg11_full.dlm line 25 */
@@ -1407,7 +1407,7 @@ int vgg11_full_backward(void *state, int n, const vgg11_full_real *x, const int3
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 3136; i2++) {
-                acc += ((vgg11_full_real *)(ar + 5036684352))[i0 * 3136 + i1 * 802816 + i2];
+                acc += ((vgg11_full_real *)(ar + 3803558976))[i0 * 3136 + i1 * 802816 + i2];
             }
         }
         ((vgg11_full_real *)(ar + 1477632))[i0] = (vgg11_full_real)acc;
@@ -1417,23 +1417,23 @@ int vgg11_full_backward(void *state, int n, const vgg11_full_real *x, const int3
         grad_ready(grad_ready_arg, state, 516702336, 1024);
     /* conv2d_dx -> f32[batch 128, 128, 56, 56], vgg11_full.dlm line 25 */
     {
-    conv2d_dx(((vgg11_full_real *)(ar + 1307162304)), ((vgg11_full_real *)(st + 298048)), ((vgg11_full_real *)(ar + 5036684352)), (vgg11_full_real *)(ar + 1131787328), n, 256, 1, 128, 56, 56, 3, 3, 56, 56, 1, 1, 1, 1);
+    conv2d_dx(((vgg11_full_real *)(ar + 4214600768)), ((vgg11_full_real *)(st + 298048)), ((vgg11_full_real *)(ar + 3803558976)), (vgg11_full_real *)(ar + 515224640), n, 256, 1, 128, 56, 56, 3, 3, 56, 56, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[256, 128, 3, 3], vgg11_full.dlm line 25 */
     {
-    conv2d_dw(((vgg11_full_real *)(ar + 926266432)), ((vgg11_full_real *)(ar + 297984)), ((vgg11_full_real *)(ar + 5036684352)), (vgg11_full_real *)(ar + 1131787328), n, 256, 1, 128, 56, 56, 3, 3, 56, 56, 1, 1, 1, 1);
+    conv2d_dw(((vgg11_full_real *)(ar + 5036684352)), ((vgg11_full_real *)(ar + 297984)), ((vgg11_full_real *)(ar + 3803558976)), (vgg11_full_real *)(ar + 515224640), n, 256, 1, 128, 56, 56, 3, 3, 56, 56, 1, 1, 1, 1);
     }
     if (grad_ready) /* 2.0.weight */
         grad_ready(grad_ready_arg, state, 515522688, 1179648);
     /* max_pool_dx -> f32[batch 128, 128, 112, 112], vgg11_full.dlm line 27 */
     {
-    max_pool_dx_3(((vgg11_full_real *)(ar + 3803558976)), ((vgg11_full_real *)(ar + 1307162304)), ((vgg11_full_real *)(ar + 4625642560)), n);
+    max_pool_dx_3(((vgg11_full_real *)(ar + 1337308224)), ((vgg11_full_real *)(ar + 4214600768)), ((vgg11_full_real *)(ar + 515224640)), n);
     }
     /* mul -> f32[batch 128, 128, 112, 112], vgg11_full.dlm line 25 */
     {
     VGG11_FULL_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 1605632; i0++) {
-        ((vgg11_full_real *)(ar + 1307162304))[i0] = (((vgg11_full_real *)(ar + 4625642560))[i0] * (((vgg11_full_real *)(ar + 3803558976))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((vgg11_full_real *)(ar + 3803558976))[i0] = (((vgg11_full_real *)(ar + 515224640))[i0] * (((vgg11_full_real *)(ar + 1337308224))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 128, 1, 1], vgg11_full.dlm line 25 */
@@ -1443,7 +1443,7 @@ int vgg11_full_backward(void *state, int n, const vgg11_full_real *x, const int3
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 12544; i2++) {
-                acc += ((vgg11_full_real *)(ar + 1307162304))[i0 * 12544 + i1 * 1605632 + i2];
+                acc += ((vgg11_full_real *)(ar + 3803558976))[i0 * 12544 + i1 * 1605632 + i2];
             }
         }
         ((vgg11_full_real *)(ar + 297472))[i0] = (vgg11_full_real)acc;
@@ -1453,23 +1453,23 @@ int vgg11_full_backward(void *state, int n, const vgg11_full_real *x, const int3
         grad_ready(grad_ready_arg, state, 515522176, 512);
     /* conv2d_dx -> f32[batch 128, 64, 112, 112], vgg11_full.dlm line 25 */
     {
-    conv2d_dx(((vgg11_full_real *)(ar + 3803558976)), ((vgg11_full_real *)(st + 2624)), ((vgg11_full_real *)(ar + 1307162304)), (vgg11_full_real *)(ar + 926266432), n, 128, 1, 64, 112, 112, 3, 3, 112, 112, 1, 1, 1, 1);
+    conv2d_dx(((vgg11_full_real *)(ar + 5036684352)), ((vgg11_full_real *)(st + 2624)), ((vgg11_full_real *)(ar + 3803558976)), (vgg11_full_real *)(ar + 515224640), n, 128, 1, 64, 112, 112, 3, 3, 112, 112, 1, 1, 1, 1);
     }
     /* conv2d_dw -> f32[128, 64, 3, 3], vgg11_full.dlm line 25 */
     {
-    conv2d_dw(((vgg11_full_real *)(ar + 515224640)), ((vgg11_full_real *)(ar + 2560)), ((vgg11_full_real *)(ar + 1307162304)), (vgg11_full_real *)(ar + 926266432), n, 128, 1, 64, 112, 112, 3, 3, 112, 112, 1, 1, 1, 1);
+    conv2d_dw(((vgg11_full_real *)(ar + 4625642560)), ((vgg11_full_real *)(ar + 2560)), ((vgg11_full_real *)(ar + 3803558976)), (vgg11_full_real *)(ar + 515224640), n, 128, 1, 64, 112, 112, 3, 3, 112, 112, 1, 1, 1, 1);
     }
     if (grad_ready) /* 1.0.weight */
         grad_ready(grad_ready_arg, state, 515227264, 294912);
     /* max_pool_dx -> f32[batch 128, 64, 224, 224], vgg11_full.dlm line 27 */
     {
-    max_pool_dx_4(((vgg11_full_real *)(ar + 2159391808)), ((vgg11_full_real *)(ar + 3803558976)), ((vgg11_full_real *)(ar + 4214600768)), n);
+    max_pool_dx_4(((vgg11_full_real *)(ar + 2159391808)), ((vgg11_full_real *)(ar + 5036684352)), ((vgg11_full_real *)(ar + 515224640)), n);
     }
     /* mul -> f32[batch 128, 64, 224, 224], vgg11_full.dlm line 25 */
     {
     VGG11_FULL_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n * 3211264; i0++) {
-        ((vgg11_full_real *)(ar + 5858767936))[i0] = (((vgg11_full_real *)(ar + 4214600768))[i0] * (((vgg11_full_real *)(ar + 2159391808))[i0] > 0.0f ? 1.0f : 0.0f));
+        ((vgg11_full_real *)(ar + 3803558976))[i0] = (((vgg11_full_real *)(ar + 515224640))[i0] * (((vgg11_full_real *)(ar + 2159391808))[i0] > 0.0f ? 1.0f : 0.0f));
     }
     }
     /* sum -> f32[1, 64, 1, 1], vgg11_full.dlm line 25 */
@@ -1479,7 +1479,7 @@ int vgg11_full_backward(void *state, int n, const vgg11_full_real *x, const int3
         double acc = 0.0;
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 50176; i2++) {
-                acc += ((vgg11_full_real *)(ar + 5858767936))[i0 * 50176 + i1 * 3211264 + i2];
+                acc += ((vgg11_full_real *)(ar + 3803558976))[i0 * 50176 + i1 * 3211264 + i2];
             }
         }
         ((vgg11_full_real *)(ar + 2304))[i0] = (vgg11_full_real)acc;
@@ -1489,7 +1489,7 @@ int vgg11_full_backward(void *state, int n, const vgg11_full_real *x, const int3
         grad_ready(grad_ready_arg, state, 515227008, 256);
     /* conv2d_dw -> f32[64, 1, 3, 3], vgg11_full.dlm line 25 */
     {
-    conv2d_dw(x, ((vgg11_full_real *)(ar + 0)), ((vgg11_full_real *)(ar + 5858767936)), (vgg11_full_real *)(ar + 515224640), n, 64, 1, 1, 224, 224, 3, 3, 224, 224, 1, 1, 1, 1);
+    conv2d_dw(x, ((vgg11_full_real *)(ar + 0)), ((vgg11_full_real *)(ar + 3803558976)), (vgg11_full_real *)(ar + 515224640), n, 64, 1, 1, 224, 224, 3, 3, 224, 224, 1, 1, 1, 1);
     }
     if (grad_ready) /* 0.0.weight */
         grad_ready(grad_ready_arg, state, 515224704, 2304);

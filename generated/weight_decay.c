@@ -177,10 +177,10 @@ weight_decay_real weight_decay_forward_train(void *state, int n, const weight_de
     }
     /* add -> f32[], weight_decay.dlm line 26 */
     {
-    ((weight_decay_real *)(ar + 1088))[0] = ((((weight_decay_real *)(ar + 896))[0] / (weight_decay_real)(1 * n)) + (3.0f * ((weight_decay_real *)(ar + 1024))[0]));
+    ((weight_decay_real *)(ar + 1728))[0] = ((((weight_decay_real *)(ar + 896))[0] / (weight_decay_real)(1 * n)) + (3.0f * ((weight_decay_real *)(ar + 1024))[0]));
     }
     (void)metrics;
-    return ((weight_decay_real *)(ar + 1088))[0];
+    return ((weight_decay_real *)(ar + 1728))[0];
 }
 
 /* The hook that weight_decay_set_grad_ready sets, process-wide. */
@@ -206,17 +206,17 @@ int weight_decay_backward(void *state, int n, const weight_decay_real *x, const 
     /* mul -> f32[batch 5, 1], weight_decay.dlm line 26 */
     {
     for (int64_t i0 = 0; i0 < n; i0++) {
-        ((weight_decay_real *)(ar + 1024))[i0] = (((((weight_decay_real *)(ar + 896))[0] * 0.5f) * ((weight_decay_real *)(ar + 960))[i0]) * 2.0f);
+        ((weight_decay_real *)(ar + 1792))[i0] = (((((weight_decay_real *)(ar + 896))[0] * 0.5f) * ((weight_decay_real *)(ar + 960))[i0]) * 2.0f);
     }
     }
     /* matmul -> f32[1, 200], weight_decay.dlm line 18 */
     {
-    gemm(1, 0, 1, 200, n, ((weight_decay_real *)(ar + 1024)), 1, x, 200, ((weight_decay_real *)(ar + 1152)), 200, 0);
+    gemm(1, 0, 1, 200, n, ((weight_decay_real *)(ar + 1792)), 1, x, 200, ((weight_decay_real *)(ar + 896)), 200, 0);
     }
     /* add -> f32[1, 200], weight_decay.dlm line 18 */
     {
     for (int64_t i0 = 0; i0 < 200; i0++) {
-        ((weight_decay_real *)(ar + 0))[i0] = (((k21[i0] * ((weight_decay_real *)(st + 64))[i0]) * 2.0f) + ((weight_decay_real *)(ar + 1152))[i0]);
+        ((weight_decay_real *)(ar + 0))[i0] = (((k21[i0] * ((weight_decay_real *)(st + 64))[i0]) * 2.0f) + ((weight_decay_real *)(ar + 896))[i0]);
     }
     }
     if (grad_ready) /* 0.weight */
@@ -225,7 +225,7 @@ int weight_decay_backward(void *state, int n, const weight_decay_real *x, const 
     {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
-        acc += ((weight_decay_real *)(ar + 1024))[i0];
+        acc += ((weight_decay_real *)(ar + 1792))[i0];
     }
     ((weight_decay_real *)(ar + 832))[0] = (weight_decay_real)acc;
     }
