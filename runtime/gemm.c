@@ -217,7 +217,6 @@ int dlrt_gemm_isa_supported(DlrtGemmIsa isa) {
 
 static int chosen = -1;    /* the DlrtGemmIsa in use, or -1 before the first product */
 static int route = -1;     /* the DlrtGemmRoute DLRT_GEMM asks for, or -1 before the first product */
-static int blas_wins = -1; /* the rule's answer for products of more than one row, decided once */
 
 DlrtGemmIsa dlrt_gemm_select(void) {
     int isa = dlrt_gemm_isa_supported(DLRT_GEMM_AVX512) ? DLRT_GEMM_AVX512
@@ -229,7 +228,6 @@ DlrtGemmIsa dlrt_gemm_select(void) {
             isa = i;
     __atomic_store_n(&chosen, isa, __ATOMIC_RELAXED);
     __atomic_store_n(&route, -1, __ATOMIC_RELAXED);
-    __atomic_store_n(&blas_wins, -1, __ATOMIC_RELAXED);
     return (DlrtGemmIsa)isa;
 }
 
@@ -400,41 +398,20 @@ DlrtGemmRoute dlrt_gemm_route(void) {
     return (DlrtGemmRoute)r;
 }
 
-/* The vector bits of OpenBLAS's kernels, from the core it chose when it loaded (OPENBLAS_CORETYPE, else the CPU):
- * its AVX-512 cores, its AVX2+FMA ones (Zen runs Haswell's kernels), or anything older. */
-static int blas_bits(void) {
-    const char *core = openblas_get_corename();
-    static const char *const avx512[] = {"SkylakeX", "Cooperlake", "SapphireRapids"}, *const avx2[] = {"Haswell",
-                                                                                                       "Zen"};
-    for (size_t i = 0; core && i < sizeof avx512 / sizeof avx512[0]; i++)
-        if (strcmp(core, avx512[i]) == 0)
-            return 512;
-    for (size_t i = 0; core && i < sizeof avx2 / sizeof avx2[0]; i++)
-        if (strcmp(core, avx2[i]) == 0)
-            return 256;
-    return 128;
-}
-
-/* The rule, measured on AlexNet's products (docs/trainer.md): at equal vector width OpenBLAS's kernels are faster
- * than dlc's (SkylakeX 139 GFLOP/s against dlc's AVX-512 127; Haswell 98 against dlc's AVX2 90), and a wider
- * kernel beats a narrower one (dlc's AVX-512 128 against OpenBLAS's Haswell 98). So OpenBLAS takes the products
- * when its kernels are at least as wide as dlc's, and one-row products (sgemv, which packs nothing) always. */
+/* The rule, one thread pool: dlc's kernel takes every product of more than one row wherever it has a vector path
+ * (AVX-512, or AVX2 and FMA), and OpenBLAS runs on one thread. OpenBLAS's kernels were 6% faster than dlc's at
+ * AlexNet's shapes on one thread (docs/trainer.md), but on two its idle threads spin on sched_yield against the
+ * generated code's OpenMP ones (32% of LeNet's time in the scheduler), and its bits depend on its thread count for
+ * some shapes, so it could not take the cores without a trainer's results depending on --threads. The rule
+ * depends only on the CPU, never on the thread count. OpenBLAS keeps one-row products (sgemv, which packs
+ * nothing) and every product where dlc has only its portable C kernel. */
 int dlrt_gemm_uses_blas(int m, int n, int k) {
     (void)n;
     (void)k;
     DlrtGemmRoute forced = dlrt_gemm_route();
     if (forced != DLRT_ROUTE_AUTO)
         return forced == DLRT_ROUTE_BLAS;
-    if (m == 1)
-        return 1;
-    int wins = __atomic_load_n(&blas_wins, __ATOMIC_RELAXED);
-    if (wins < 0) {
-        DlrtGemmIsa isa = dlrt_gemm_isa();
-        int dlc_bits = isa == DLRT_GEMM_AVX512 ? 512 : isa == DLRT_GEMM_AVX2 ? 256 : 0;
-        wins = blas_bits() >= dlc_bits;
-        __atomic_store_n(&blas_wins, wins, __ATOMIC_RELAXED);
-    }
-    return wins;
+    return m == 1 || dlrt_gemm_isa() == DLRT_GEMM_PORTABLE;
 }
 
 void dlrt_gemm_f32(int ta, int tb, int m, int n, int k, const float *a, int lda, const float *b, int ldb, float *c,

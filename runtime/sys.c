@@ -158,12 +158,29 @@ int64_t dlrt_peak_rss(void) {
 #endif
 }
 
+const char *dlrt_wait_policy(int ranks_on_host) {
+    return dlrt_gemm_route() == DLRT_ROUTE_BLAS || ranks_on_host != 1 ? "passive" : "active";
+}
+
+void dlrt_exec_with_wait_policy(int argc, char **argv, int ranks_on_host) {
+#ifdef _OPENMP
+    if (getenv("OMP_WAIT_POLICY") || argc <= 0)
+        return;
+    setenv("OMP_WAIT_POLICY", dlrt_wait_policy(ranks_on_host), 1);
+    execv("/proc/self/exe", argv);
+#else
+    (void)argc;
+    (void)argv;
+    (void)ranks_on_host;
+#endif
+}
+
 int dlrt_set_threads(int n, double largest_blas_flops) {
     if (n <= 0) {
         long cores = sysconf(_SC_NPROCESSORS_ONLN);
         n = cores > 0 ? (int)cores : 1;
     }
-    openblas_set_num_threads(largest_blas_flops < 48e6 ? 1 : n);
+    openblas_set_num_threads(dlrt_gemm_route() == DLRT_ROUTE_BLAS && largest_blas_flops >= 48e6 ? n : 1);
 #ifdef _OPENMP
     omp_set_num_threads(n);
 #endif

@@ -170,6 +170,18 @@ static void test_routing(void) {
     printf("\n    the rule here: %s (dlc's kernel: %s, OpenBLAS's core: %s) ",
            dlrt_gemm_uses_blas(M, N, K) ? "OpenBLAS" : "dlc", dlrt_gemm_isa_name(dlrt_gemm_isa()),
            openblas_get_corename());
+    /* the rule asks the CPU only (dlc's kernels, never OpenBLAS's core nor the thread count): dlc's kernel on every
+     * vector path, OpenBLAS where dlc has only portable C */
+    for (size_t p = 0; p < sizeof paths / sizeof paths[0]; p++) {
+        if (!dlrt_gemm_isa_supported(paths[p].isa))
+            continue;
+        setenv("DLRT_ISA", paths[p].name, 1);
+        dlrt_gemm_select();
+        CU_ASSERT_EQUAL(dlrt_gemm_uses_blas(M, N, K), paths[p].isa == DLRT_GEMM_PORTABLE);
+        CU_ASSERT(dlrt_gemm_uses_blas(1, N, K));
+    }
+    unsetenv("DLRT_ISA");
+    dlrt_gemm_select();
 }
 
 int main(void) {
