@@ -831,9 +831,12 @@ int dlrt_train_run_dist(const DlrtModel *model, int argc, char **argv, FILE *out
  * (docs/trainer.md): LeNet 32,900 examples/s passive, 38,300 active; BN-LeNet 18,400 and 33,800. */
 const char *dlrt_wait_policy(int ranks_on_host);
 
-/* When OMP_WAIT_POLICY is unset (and the runtime is built with OpenMP): sets it to dlrt_wait_policy(ranks_on_host)
- * and executes the program (/proc/self/exe) again with argv, since OpenMP reads the policy once, when it loads.
- * Returns only when it does not execute (a user's own policy, argc 0, or execv failing). */
+/* When OMP_WAIT_POLICY is unset (and the runtime is built with OpenMP): sets it to dlrt_wait_policy(ranks_on_host),
+ * and with "active" GOMP_SPINCOUNT to DLRT_SPIN_COUNT unless the user set it (libgomp's idle threads then spin
+ * that many times, about 0.1 ms, before they sleep, rather than for minutes), and executes the program
+ * (/proc/self/exe) again with argv, since OpenMP reads both once, when it loads. Returns only when it does not
+ * execute (a user's own policy, argc 0, or execv failing). */
+#define DLRT_SPIN_COUNT "3000"
 void dlrt_exec_with_wait_policy(int argc, char **argv, int ranks_on_host);
 
 /* main() of a trainer: dlrt_exec_with_wait_policy (one process: 1 rank on the host), then dlrt_train_run on stdout

@@ -17,7 +17,7 @@
  * and its valid part stored or added. Each element of C is summed the same way wherever its tile lies: the kernel
  * sums a KC slice from zero, one FMA per k, then stores it (the first slice of a product that does not accumulate)
  * or adds it to C. So the AVX2 and AVX-512 kernels give the same bits. Threads (OpenMP) split the packing and the
- * tiles of C by columns, never k, so the result is the same bits whatever the thread count.
+ * tiles of C, never k, so the result is the same bits whatever the thread count.
  *
  * The path: the best one the CPU has (avx512: AVX512F, avx2: AVX2 and FMA), or the one DLRT_ISA=avx512|avx2|
  * portable names when the CPU has it (the same variable that picks the generated code's kernels).
@@ -311,19 +311,21 @@ static int reserve(size_t floats) {
     return 1;
 }
 
-/* C's rows i0.. (mc) and columns j0.. (nc) = the packed slivers' product, plus C when add; tiles by columns
- * across threads. */
+/* C's rows i0.. (mc) and columns j0.. (nc) = the packed slivers' product, plus C when add. Threads take runs of
+ * tiles, column by column: a thread keeps one B sliver in L1 down its run, and a product with few columns (a
+ * linear layer of 10 or 84 outputs is one to three slivers) still gives every thread tiles. Each tile is the
+ * same computation whoever runs it. */
 static void multiply(const Path *P, int kc, const float *ap, const float *bp, float *c, int ldc, int mc, int nc,
                      int add) {
     int mr = P->mr, nr = P->nr;
     int row_slivers = (mc + mr - 1) / mr, col_slivers = (nc + nr - 1) / nr;
 #ifdef _OPENMP
-#pragma omp for schedule(static)
+#pragma omp for collapse(2) schedule(static)
 #endif
     for (int t = 0; t < col_slivers; t++) {
-        const float *b = bp + (size_t)t * (size_t)kc * (size_t)nr;
-        int cols = nc - t * nr < nr ? nc - t * nr : nr;
         for (int s = 0; s < row_slivers; s++) {
+            const float *b = bp + (size_t)t * (size_t)kc * (size_t)nr;
+            int cols = nc - t * nr < nr ? nc - t * nr : nr;
             const float *a = ap + (size_t)s * (size_t)kc * (size_t)mr;
             int rows = mc - s * mr < mr ? mc - s * mr : mr;
             float *ct = c + (size_t)(s * mr) * (size_t)ldc + (size_t)(t * nr);

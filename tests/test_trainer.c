@@ -20,7 +20,7 @@
 #include <unistd.h>
 
 #include "dlc.h"
-#include "dlrt_core.h"
+#include "dlrt.h"
 
 #ifndef BUILD_ROOT
 #define BUILD_ROOT "."
@@ -889,30 +889,33 @@ static void test_threads_same_bytes(void) {
     }
 }
 
-/* The wait policy libgomp reports last (OMP_DISPLAY_ENV: the trainer and the process it re-executes each print
- * theirs), or NULL when none is printed. */
-static const char *wait_policy_of(const char *env) {
+/* What libgomp reports last for `key` (OMP_DISPLAY_ENV=verbose: the trainer and the process it re-executes each
+ * print their settings), e.g. "ACTIVE" for "OMP_WAIT_POLICY = '", or NULL when it prints none. */
+static const char *omp_setting(const char *env, const char *key) {
     char *err;
-    run(xsprintf(&scratch, "env -u OMP_WAIT_POLICY %s OMP_DISPLAY_ENV=true %s --help", env, trainer("mlp")), NULL,
-        &err);
-    const char *last = NULL, *key = "OMP_WAIT_POLICY = '";
+    run(xsprintf(&scratch, "env -u OMP_WAIT_POLICY -u GOMP_SPINCOUNT %s OMP_DISPLAY_ENV=verbose %s --help", env,
+                 trainer("mlp")),
+        NULL, &err);
+    const char *last = NULL;
     for (const char *p = strstr(err, key); p; p = strstr(p + 1, key))
         last = p + strlen(key);
-    return last ? (strncmp(last, "ACTIVE", 6) == 0 ? "active" : "passive") : NULL;
+    return last ? xstrndup(&scratch, last, strcspn(last, "'")) : NULL;
 }
 
-/* Idle OpenMP threads spin (active) where they are the trainer's only pool, and sleep (passive) beside OpenBLAS's
- * own threads (DLRT_GEMM=blas); a policy the user set is kept. */
+/* Idle OpenMP threads spin a while (active, spinning DLRT_SPIN_COUNT times) where they are the trainer's only
+ * pool, and sleep (passive) beside OpenBLAS's own threads (DLRT_GEMM=blas); what the user set is kept. */
 static void test_wait_policy(void) {
-    const char *policy = wait_policy_of("");
-    if (!policy) {
+    const char *policy = "OMP_WAIT_POLICY = '", *spin = "GOMP_SPINCOUNT = '";
+    if (!omp_setting("", policy)) {
         printf("\n    skipped: this OpenMP prints no OMP_DISPLAY_ENV, so the policy cannot be seen ");
         return;
     }
-    CU_ASSERT_STRING_EQUAL(policy, "active");
-    CU_ASSERT_STRING_EQUAL(wait_policy_of("DLRT_GEMM=blas"), "passive");
-    CU_ASSERT_STRING_EQUAL(wait_policy_of("OMP_WAIT_POLICY=passive"), "passive");
-    CU_ASSERT_STRING_EQUAL(wait_policy_of("DLRT_GEMM=blas OMP_WAIT_POLICY=active"), "active");
+    CU_ASSERT_STRING_EQUAL(omp_setting("", policy), "ACTIVE");
+    CU_ASSERT_STRING_EQUAL(omp_setting("", spin), DLRT_SPIN_COUNT);
+    CU_ASSERT_STRING_EQUAL(omp_setting("GOMP_SPINCOUNT=50", spin), "50");
+    CU_ASSERT_STRING_EQUAL(omp_setting("DLRT_GEMM=blas", policy), "PASSIVE");
+    CU_ASSERT_STRING_EQUAL(omp_setting("OMP_WAIT_POLICY=passive", policy), "PASSIVE");
+    CU_ASSERT_STRING_EQUAL(omp_setting("DLRT_GEMM=blas OMP_WAIT_POLICY=active", policy), "ACTIVE");
 }
 
 /* A small classifier with momentum and a cosine schedule after a 2-epoch warmup, built once for the tests below. */
