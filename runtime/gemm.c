@@ -215,8 +215,8 @@ int dlrt_gemm_isa_supported(DlrtGemmIsa isa) {
     }
 }
 
-static int chosen = -1;    /* the DlrtGemmIsa in use, or -1 before the first product */
-static int route = -1;     /* the DlrtGemmRoute DLRT_GEMM asks for, or -1 before the first product */
+static int chosen = -1; /* the DlrtGemmIsa in use, or -1 before the first product */
+static int route = -1;  /* the DlrtGemmRoute DLRT_GEMM asks for, or -1 before the first product */
 
 DlrtGemmIsa dlrt_gemm_select(void) {
     int isa = dlrt_gemm_isa_supported(DLRT_GEMM_AVX512) ? DLRT_GEMM_AVX512

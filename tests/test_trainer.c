@@ -874,8 +874,9 @@ static void test_threads_same_bytes(void) {
         size_t len[2];
         for (int t = 0; t < 2; t++) {
             ckpt[t] = tmp(xsprintf(&scratch, "%s-threads%d.ckpt", models[m], t + 1));
-            CU_ASSERT_EQUAL_FATAL(run(xsprintf(&scratch, "%s --data '%s' --epochs 1 --limit 640 --threads %d --quiet "
-                                                         "--save '%s'",
+            CU_ASSERT_EQUAL_FATAL(run(xsprintf(&scratch,
+                                               "%s --data '%s' --epochs 1 --limit 640 --threads %d --quiet "
+                                               "--save '%s'",
                                                trainer(models[m]), data_dir, t + 1, ckpt[t]),
                                       NULL, NULL),
                                   0);

@@ -32,8 +32,8 @@ static float uniform(unsigned *s) {
 /* m, n, k: 1 and the tiles' edges (4, 6, 12 rows; 16, 32 columns) either side, and past KC = 384, MC = 192 and
  * NC = 1024; the last three large enough (4 MFLOP) to be split between threads, the very last one column sliver
  * of ten (a 10-class output layer) whose rows the threads share */
-static const int shapes[][3] = {{1, 1, 1},    {1, 37, 5},     {2, 3, 4},     {5, 17, 3},     {11, 31, 13},
-                                {12, 32, 16}, {13, 33, 17},   {25, 65, 100}, {37, 15, 257},  {193, 47, 31},
+static const int shapes[][3] = {{1, 1, 1},    {1, 37, 5},     {2, 3, 4},      {5, 17, 3},     {11, 31, 13},
+                                {12, 32, 16}, {13, 33, 17},   {25, 65, 100},  {37, 15, 257},  {193, 47, 31},
                                 {7, 3073, 9}, {100, 97, 513}, {200, 70, 300}, {400, 10, 1100}};
 
 /* One product of the shape on the chosen path: against the double sum, the error of an f32 sum of k products in
