@@ -255,7 +255,7 @@ void dlrt_usage(FILE *out, const char *prog, const char *model, const DlrtArgs *
             "  --seed N              random seed (default %llu)\n"
             "  --data PATH           IDX folder, or CSV file / folder with train.csv and test.csv\n"
             "  --limit N             use the first N training examples (and at most N test examples)\n"
-            "  --threads N           threads for the generated loops and BLAS (default: all cores)\n"
+            "  --threads N           threads for the generated loops and products (default: all cores)\n"
             "  --report FILE         write a JSON summary at the end\n"
             "  --metrics FILE.csv    per-epoch metrics\n"
             "  --plot FILE.svg       training curves\n"

@@ -503,14 +503,15 @@ double dlrt_now(void);
 /* Peak resident set size of this process in bytes (getrusage), or -1. */
 int64_t dlrt_peak_rss(void);
 
-/* Sets OpenMP's thread count (when compiled with OpenMP) and OpenBLAS's. n <= 0 means all online cores. OpenBLAS
- * gets one thread when the model's largest BLAS call (`largest_blas_flops`, which dlc computes) is under 48
- * MFLOP: splitting a product that small costs more than it saves. Softmax regression's 256x784x10 products ran at
- * 67 GFLOP/s on one thread and 44 on two. LeNet's 256x400x120 (24.6 MFLOP) ran at 132 and 216 alone, but between
- * its calls OpenBLAS's idle threads spin on sched_yield against the generated code's OpenMP threads (perf: 32% of
- * the two-thread run in the kernel's scheduler): LeNet trained at 26,500 examples/s on two threads with two BLAS
- * threads and 31,500-32,900 with one (Xeon, idle, 2026-12-06). The MLP's 256x784x256 (103 MFLOP) keeps two:
- * 158,500 against 94,700. Returns n. */
+/* Sets OpenMP's thread count (when compiled with OpenMP) and OpenBLAS's. n <= 0 means all online cores. The
+ * products of an f32 trainer run on dlc's own kernel and its OpenMP threads (dlrt_gemm_f32's rule), so OpenBLAS,
+ * which keeps one-row products and CPUs without AVX2, gets one thread: a second pool of threads spun on
+ * sched_yield against the OpenMP ones (perf: 32% of LeNet's two-thread run in the kernel's scheduler), and its
+ * bits depend on its thread count for some shapes. Only under DLRT_GEMM=blas (every product OpenBLAS's, as the
+ * trainers were before libdlrt had its own) does OpenBLAS get the n threads, and then only when the model's
+ * largest BLAS call (`largest_blas_flops`, which dlc computes) is at least 48 MFLOP: splitting a smaller product
+ * costs more than it saves (softmax regression's 256x784x10 products ran at 67 GFLOP/s on one thread and 44 on
+ * two). Returns n. */
 int dlrt_set_threads(int n, double largest_blas_flops);
 
 /* ---------------------------------------------------------------------------------------------------------- */
@@ -684,8 +685,8 @@ typedef enum { DLRT_ROUTE_AUTO, DLRT_ROUTE_DLC, DLRT_ROUTE_BLAS } DlrtGemmRoute;
 DlrtGemmRoute dlrt_gemm_route(void);
 
 /* Whether dlrt_gemm_f32 gives an m x n x k product to OpenBLAS (1) or to dlrt_sgemm (0). The rule (DLRT_GEMM
- * unset): OpenBLAS when its kernels (the core it chose, OPENBLAS_CORETYPE) are at least as wide as dlc's, and for
- * one-row products; otherwise dlc's. */
+ * unset), which depends on the CPU and never on the thread count: dlc's kernel wherever it has a vector path
+ * (AVX-512 or AVX2), OpenBLAS (on one thread, dlrt_set_threads) for one-row products and on other CPUs. */
 int dlrt_gemm_uses_blas(int m, int n, int k);
 
 /* The f32 trainers' product (they install it with <name>_set_gemm): dlrt_sgemm or OpenBLAS, per shape. */
@@ -823,10 +824,23 @@ typedef struct DlrtDist {
 /* dlrt_train_run as one rank of a data-parallel run over dist (NULL: the single process of dlrt_train_run). */
 int dlrt_train_run_dist(const DlrtModel *model, int argc, char **argv, FILE *out, FILE *err, const DlrtDist *dist);
 
-/* main() of a trainer: dlrt_train_run on stdout and stderr. Built with OpenMP, it first makes idle OpenMP
- * threads sleep rather than spin (they would take the cores OpenBLAS needs between the generated loops): when
- * OMP_WAIT_POLICY is unset it sets it to "passive" and executes the program (/proc/self/exe) again with argv,
- * since OpenMP reads the policy once, at start-up. */
+/* The OpenMP wait policy for a trainer whose user set none: "active" (idle threads spin, so the next of a step's
+ * many short parallel regions starts at once) when the trainer's threads are its cores' only pool, "passive"
+ * (they sleep) when OpenBLAS runs threads of its own (DLRT_GEMM=blas) or when other ranks of a data-parallel run
+ * may share the host's cores (`ranks_on_host` above 1, or 0: not known). Measured on two threads of an idle Xeon
+ * (docs/trainer.md): LeNet 32,900 examples/s passive, 38,300 active; BN-LeNet 18,400 and 33,800. */
+const char *dlrt_wait_policy(int ranks_on_host);
+
+/* When OMP_WAIT_POLICY is unset (and the runtime is built with OpenMP): sets it to dlrt_wait_policy(ranks_on_host),
+ * and with "active" GOMP_SPINCOUNT to DLRT_SPIN_COUNT unless the user set it (libgomp's idle threads then spin
+ * that many times, about 0.1 ms, before they sleep, rather than for minutes), and executes the program
+ * (/proc/self/exe) again with argv, since OpenMP reads both once, when it loads. Returns only when it does not
+ * execute (a user's own policy, argc 0, or execv failing). */
+#define DLRT_SPIN_COUNT "3000"
+void dlrt_exec_with_wait_policy(int argc, char **argv, int ranks_on_host);
+
+/* main() of a trainer: dlrt_exec_with_wait_policy (one process: 1 rank on the host), then dlrt_train_run on stdout
+ * and stderr. */
 int dlrt_train_main(const DlrtModel *model, int argc, char **argv);
 
 #ifdef __cplusplus

@@ -91,13 +91,22 @@ static int progress(const DlrtDist *d) {
     return done;
 }
 
-int dlrt_mpi_train_main(const DlrtModel *model, int argc, char **argv) {
-#ifdef _OPENMP
-    if (!getenv("OMP_WAIT_POLICY") && argc > 0) {
-        setenv("OMP_WAIT_POLICY", "passive", 1);
-        execv("/proc/self/exe", argv);
+/* The ranks on this host, from the launcher's environment (MPI_Init has not run yet): 0 when it does not say. */
+static int ranks_on_host(void) {
+    const char *names[] = {"OMPI_COMM_WORLD_LOCAL_SIZE", "MPI_LOCALNRANKS"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        const char *v = getenv(names[i]);
+        long n = v ? strtol(v, NULL, 10) : 0;
+        if (n > 0 && n < INT_MAX)
+            return (int)n;
     }
-#endif
+    return 0;
+}
+
+int dlrt_mpi_train_main(const DlrtModel *model, int argc, char **argv) {
+    /* several ranks on a host may share its cores (--threads, or more ranks than cores), where a rank's spinning
+     * threads would take the time another rank's step needs, and every rank waits for the slowest at each sum */
+    dlrt_exec_with_wait_policy(argc, argv, ranks_on_host());
     MPI_Init(&argc, &argv);
     Pending pending = {0};
     DlrtDist d = {.impl = &pending,

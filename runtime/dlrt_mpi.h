@@ -11,7 +11,8 @@ extern "C" {
 
 /* main() of a data-parallel trainer, run as `mpirun -np N <name>-train [flags]`: initialises MPI, runs
  * dlrt_train_run_dist over MPI_COMM_WORLD on stdout and stderr, finalises MPI and returns the exit status (the
- * same on every rank). With OpenMP it first sets OMP_WAIT_POLICY as dlrt_train_main does. */
+ * same on every rank). It first calls dlrt_exec_with_wait_policy with the ranks on this host as the launcher's
+ * environment gives them (Open MPI's OMPI_COMM_WORLD_LOCAL_SIZE, MPICH's MPI_LOCALNRANKS; unknown: 0). */
 int dlrt_mpi_train_main(const DlrtModel *model, int argc, char **argv);
 
 #ifdef __cplusplus

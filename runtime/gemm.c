@@ -17,7 +17,7 @@
  * and its valid part stored or added. Each element of C is summed the same way wherever its tile lies: the kernel
  * sums a KC slice from zero, one FMA per k, then stores it (the first slice of a product that does not accumulate)
  * or adds it to C. So the AVX2 and AVX-512 kernels give the same bits. Threads (OpenMP) split the packing and the
- * tiles of C by columns, never k, so the result is the same bits whatever the thread count.
+ * tiles of C, never k, so the result is the same bits whatever the thread count.
  *
  * The path: the best one the CPU has (avx512: AVX512F, avx2: AVX2 and FMA), or the one DLRT_ISA=avx512|avx2|
  * portable names when the CPU has it (the same variable that picks the generated code's kernels).
@@ -215,9 +215,8 @@ int dlrt_gemm_isa_supported(DlrtGemmIsa isa) {
     }
 }
 
-static int chosen = -1;    /* the DlrtGemmIsa in use, or -1 before the first product */
-static int route = -1;     /* the DlrtGemmRoute DLRT_GEMM asks for, or -1 before the first product */
-static int blas_wins = -1; /* the rule's answer for products of more than one row, decided once */
+static int chosen = -1; /* the DlrtGemmIsa in use, or -1 before the first product */
+static int route = -1;  /* the DlrtGemmRoute DLRT_GEMM asks for, or -1 before the first product */
 
 DlrtGemmIsa dlrt_gemm_select(void) {
     int isa = dlrt_gemm_isa_supported(DLRT_GEMM_AVX512) ? DLRT_GEMM_AVX512
@@ -229,7 +228,6 @@ DlrtGemmIsa dlrt_gemm_select(void) {
             isa = i;
     __atomic_store_n(&chosen, isa, __ATOMIC_RELAXED);
     __atomic_store_n(&route, -1, __ATOMIC_RELAXED);
-    __atomic_store_n(&blas_wins, -1, __ATOMIC_RELAXED);
     return (DlrtGemmIsa)isa;
 }
 
@@ -313,19 +311,21 @@ static int reserve(size_t floats) {
     return 1;
 }
 
-/* C's rows i0.. (mc) and columns j0.. (nc) = the packed slivers' product, plus C when add; tiles by columns
- * across threads. */
+/* C's rows i0.. (mc) and columns j0.. (nc) = the packed slivers' product, plus C when add. Threads take runs of
+ * tiles, column by column: a thread keeps one B sliver in L1 down its run, and a product with few columns (a
+ * linear layer of 10 or 84 outputs is one to three slivers) still gives every thread tiles. Each tile is the
+ * same computation whoever runs it. */
 static void multiply(const Path *P, int kc, const float *ap, const float *bp, float *c, int ldc, int mc, int nc,
                      int add) {
     int mr = P->mr, nr = P->nr;
     int row_slivers = (mc + mr - 1) / mr, col_slivers = (nc + nr - 1) / nr;
 #ifdef _OPENMP
-#pragma omp for schedule(static)
+#pragma omp for collapse(2) schedule(static)
 #endif
     for (int t = 0; t < col_slivers; t++) {
-        const float *b = bp + (size_t)t * (size_t)kc * (size_t)nr;
-        int cols = nc - t * nr < nr ? nc - t * nr : nr;
         for (int s = 0; s < row_slivers; s++) {
+            const float *b = bp + (size_t)t * (size_t)kc * (size_t)nr;
+            int cols = nc - t * nr < nr ? nc - t * nr : nr;
             const float *a = ap + (size_t)s * (size_t)kc * (size_t)mr;
             int rows = mc - s * mr < mr ? mc - s * mr : mr;
             float *ct = c + (size_t)(s * mr) * (size_t)ldc + (size_t)(t * nr);
@@ -400,41 +400,20 @@ DlrtGemmRoute dlrt_gemm_route(void) {
     return (DlrtGemmRoute)r;
 }
 
-/* The vector bits of OpenBLAS's kernels, from the core it chose when it loaded (OPENBLAS_CORETYPE, else the CPU):
- * its AVX-512 cores, its AVX2+FMA ones (Zen runs Haswell's kernels), or anything older. */
-static int blas_bits(void) {
-    const char *core = openblas_get_corename();
-    static const char *const avx512[] = {"SkylakeX", "Cooperlake", "SapphireRapids"}, *const avx2[] = {"Haswell",
-                                                                                                       "Zen"};
-    for (size_t i = 0; core && i < sizeof avx512 / sizeof avx512[0]; i++)
-        if (strcmp(core, avx512[i]) == 0)
-            return 512;
-    for (size_t i = 0; core && i < sizeof avx2 / sizeof avx2[0]; i++)
-        if (strcmp(core, avx2[i]) == 0)
-            return 256;
-    return 128;
-}
-
-/* The rule, measured on AlexNet's products (docs/trainer.md): at equal vector width OpenBLAS's kernels are faster
- * than dlc's (SkylakeX 139 GFLOP/s against dlc's AVX-512 127; Haswell 98 against dlc's AVX2 90), and a wider
- * kernel beats a narrower one (dlc's AVX-512 128 against OpenBLAS's Haswell 98). So OpenBLAS takes the products
- * when its kernels are at least as wide as dlc's, and one-row products (sgemv, which packs nothing) always. */
+/* The rule, one thread pool: dlc's kernel takes every product of more than one row wherever it has a vector path
+ * (AVX-512, or AVX2 and FMA), and OpenBLAS runs on one thread. OpenBLAS's kernels were 6% faster than dlc's at
+ * AlexNet's shapes on one thread (docs/trainer.md), but on two its idle threads spin on sched_yield against the
+ * generated code's OpenMP ones (32% of LeNet's time in the scheduler), and its bits depend on its thread count for
+ * some shapes, so it could not take the cores without a trainer's results depending on --threads. The rule
+ * depends only on the CPU, never on the thread count. OpenBLAS keeps one-row products (sgemv, which packs
+ * nothing) and every product where dlc has only its portable C kernel. */
 int dlrt_gemm_uses_blas(int m, int n, int k) {
     (void)n;
     (void)k;
     DlrtGemmRoute forced = dlrt_gemm_route();
     if (forced != DLRT_ROUTE_AUTO)
         return forced == DLRT_ROUTE_BLAS;
-    if (m == 1)
-        return 1;
-    int wins = __atomic_load_n(&blas_wins, __ATOMIC_RELAXED);
-    if (wins < 0) {
-        DlrtGemmIsa isa = dlrt_gemm_isa();
-        int dlc_bits = isa == DLRT_GEMM_AVX512 ? 512 : isa == DLRT_GEMM_AVX2 ? 256 : 0;
-        wins = blas_bits() >= dlc_bits;
-        __atomic_store_n(&blas_wins, wins, __ATOMIC_RELAXED);
-    }
-    return wins;
+    return m == 1 || dlrt_gemm_isa() == DLRT_GEMM_PORTABLE;
 }
 
 void dlrt_gemm_f32(int ta, int tb, int m, int n, int k, const float *a, int lda, const float *b, int ldb, float *c,

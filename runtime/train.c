@@ -437,9 +437,9 @@ static int run(DlrtTrainer *t) {
     dlrt_dist_check_kernels(t);
     if ((status = dlrt_dist_agree(t, precision(t))) != 0)
         return status;
-    /* OpenBLAS's bits depend on its thread count for some shapes (it picks other kernels): the canonical order
-     * calls it on one thread, its calls being one chunk's, and the generated loops (whose sums are the same on
-     * any number of threads) take the cores */
+    /* OpenBLAS's bits depend on its thread count for some shapes (it picks other kernels), so it runs on one
+     * thread (dlrt_set_threads) and dlc's products and generated loops, whose sums are the same on any number of
+     * threads, take the cores; under DLRT_GEMM=blas the canonical order still keeps it on one */
     dlrt_set_threads(t->args.has_threads ? t->args.threads
                      : t->dist           ? dlrt_dist_threads(t->dist)
                                          : 0,
@@ -609,11 +609,6 @@ int dlrt_train_run_dist(const DlrtModel *model, int argc, char **argv, FILE *out
 }
 
 int dlrt_train_main(const DlrtModel *model, int argc, char **argv) {
-#ifdef _OPENMP
-    if (!getenv("OMP_WAIT_POLICY") && argc > 0) {
-        setenv("OMP_WAIT_POLICY", "passive", 1);
-        execv("/proc/self/exe", argv);
-    }
-#endif
+    dlrt_exec_with_wait_policy(argc, argv, 1);
     return dlrt_train_run(model, argc, argv, stdout, stderr);
 }

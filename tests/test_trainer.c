@@ -20,7 +20,7 @@
 #include <unistd.h>
 
 #include "dlc.h"
-#include "dlrt_core.h"
+#include "dlrt.h"
 
 #ifndef BUILD_ROOT
 #define BUILD_ROOT "."
@@ -864,6 +864,61 @@ static void test_recompute_same_bytes(void) {
     }
 }
 
+/* Results do not depend on the thread count (issue 18's rule): dlc's products split the columns of C, the generated
+ * loops split whole outputs, OpenBLAS runs on one thread. The MLP's products (256 x 784 x 256) are split on two
+ * threads, LeNet's convolutions and BN-LeNet's phases too. */
+static void test_threads_same_bytes(void) {
+    const char *models[] = {"mlp", "lenet", "batchnorm"};
+    for (size_t m = 0; m < sizeof models / sizeof models[0]; m++) {
+        char *ckpt[2], *bytes[2];
+        size_t len[2];
+        for (int t = 0; t < 2; t++) {
+            ckpt[t] = tmp(xsprintf(&scratch, "%s-threads%d.ckpt", models[m], t + 1));
+            CU_ASSERT_EQUAL_FATAL(run(xsprintf(&scratch,
+                                               "%s --data '%s' --epochs 1 --limit 640 --threads %d --quiet "
+                                               "--save '%s'",
+                                               trainer(models[m]), data_dir, t + 1, ckpt[t]),
+                                      NULL, NULL),
+                                  0);
+            bytes[t] = slurp(ckpt[t], &len[t]);
+        }
+        CU_ASSERT_FATAL(bytes[0] && bytes[1] && len[0] > 0);
+        bool same = len[0] == len[1] && memcmp(bytes[0], bytes[1], len[0]) == 0;
+        CU_ASSERT(same);
+        if (!same)
+            printf("\n    %s: --threads 1 and --threads 2 wrote different checkpoints\n", models[m]);
+    }
+}
+
+/* What libgomp reports last for `key` (OMP_DISPLAY_ENV=verbose: the trainer and the process it re-executes each
+ * print their settings), e.g. "ACTIVE" for "OMP_WAIT_POLICY = '", or NULL when it prints none. */
+static const char *omp_setting(const char *env, const char *key) {
+    char *err;
+    run(xsprintf(&scratch, "env -u OMP_WAIT_POLICY -u GOMP_SPINCOUNT %s OMP_DISPLAY_ENV=verbose %s --help", env,
+                 trainer("mlp")),
+        NULL, &err);
+    const char *last = NULL;
+    for (const char *p = strstr(err, key); p; p = strstr(p + 1, key))
+        last = p + strlen(key);
+    return last ? xstrndup(&scratch, last, strcspn(last, "'")) : NULL;
+}
+
+/* Idle OpenMP threads spin a while (active, spinning DLRT_SPIN_COUNT times) where they are the trainer's only
+ * pool, and sleep (passive) beside OpenBLAS's own threads (DLRT_GEMM=blas); what the user set is kept. */
+static void test_wait_policy(void) {
+    const char *policy = "OMP_WAIT_POLICY = '", *spin = "GOMP_SPINCOUNT = '";
+    if (!omp_setting("", policy)) {
+        printf("\n    skipped: this OpenMP prints no OMP_DISPLAY_ENV, so the policy cannot be seen ");
+        return;
+    }
+    CU_ASSERT_STRING_EQUAL(omp_setting("", policy), "ACTIVE");
+    CU_ASSERT_STRING_EQUAL(omp_setting("", spin), DLRT_SPIN_COUNT);
+    CU_ASSERT_STRING_EQUAL(omp_setting("GOMP_SPINCOUNT=50", spin), "50");
+    CU_ASSERT_STRING_EQUAL(omp_setting("DLRT_GEMM=blas", policy), "PASSIVE");
+    CU_ASSERT_STRING_EQUAL(omp_setting("OMP_WAIT_POLICY=passive", policy), "PASSIVE");
+    CU_ASSERT_STRING_EQUAL(omp_setting("DLRT_GEMM=blas OMP_WAIT_POLICY=active", policy), "ACTIVE");
+}
+
 /* A small classifier with momentum and a cosine schedule after a 2-epoch warmup, built once for the tests below. */
 static char *scheduled_trainer(void) {
     static char *exe;
@@ -1345,6 +1400,8 @@ int main(void) {
         {"kill and resume mlp", test_kill_and_resume_mlp},
         {"kill and resume adam dropout", test_kill_and_resume_adam_dropout},
         {"--recompute trains to the same bytes", test_recompute_same_bytes},
+        {"--threads 1 and 2 train to the same bytes", test_threads_same_bytes},
+        {"OpenMP's wait policy", test_wait_policy},
         {"kill and resume batch norm's states", test_kill_and_resume_batchnorm},
         {"kill and resume a schedule, --valid and --save-best", test_kill_and_resume_schedule},
         {"--valid, --save-best and a schedule's lr column", test_valid_and_schedule},

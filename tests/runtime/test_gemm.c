@@ -30,10 +30,11 @@ static float uniform(unsigned *s) {
 }
 
 /* m, n, k: 1 and the tiles' edges (4, 6, 12 rows; 16, 32 columns) either side, and past KC = 384, MC = 192 and
- * NC = 1024 */
-static const int shapes[][3] = {{1, 1, 1},    {1, 37, 5},     {2, 3, 4},     {5, 17, 3},    {11, 31, 13},
-                                {12, 32, 16}, {13, 33, 17},   {25, 65, 100}, {37, 15, 257}, {193, 47, 31},
-                                {7, 3073, 9}, {100, 97, 513}, {200, 70, 300}};
+ * NC = 1024; the last three large enough (4 MFLOP) to be split between threads, the very last one column sliver
+ * of ten (a 10-class output layer) whose rows the threads share */
+static const int shapes[][3] = {{1, 1, 1},    {1, 37, 5},     {2, 3, 4},      {5, 17, 3},     {11, 31, 13},
+                                {12, 32, 16}, {13, 33, 17},   {25, 65, 100},  {37, 15, 257},  {193, 47, 31},
+                                {7, 3073, 9}, {100, 97, 513}, {200, 70, 300}, {400, 10, 1100}};
 
 /* One product of the shape on the chosen path: against the double sum, the error of an f32 sum of k products in
  * any order (k + 2) * 2^-24 of the sum of magnitudes at most; and on 2 threads the same bits as on 1. */
@@ -170,6 +171,18 @@ static void test_routing(void) {
     printf("\n    the rule here: %s (dlc's kernel: %s, OpenBLAS's core: %s) ",
            dlrt_gemm_uses_blas(M, N, K) ? "OpenBLAS" : "dlc", dlrt_gemm_isa_name(dlrt_gemm_isa()),
            openblas_get_corename());
+    /* the rule asks the CPU only (dlc's kernels, never OpenBLAS's core nor the thread count): dlc's kernel on every
+     * vector path, OpenBLAS where dlc has only portable C */
+    for (size_t p = 0; p < sizeof paths / sizeof paths[0]; p++) {
+        if (!dlrt_gemm_isa_supported(paths[p].isa))
+            continue;
+        setenv("DLRT_ISA", paths[p].name, 1);
+        dlrt_gemm_select();
+        CU_ASSERT_EQUAL(dlrt_gemm_uses_blas(M, N, K), paths[p].isa == DLRT_GEMM_PORTABLE);
+        CU_ASSERT(dlrt_gemm_uses_blas(1, N, K));
+    }
+    unsetenv("DLRT_ISA");
+    dlrt_gemm_select();
 }
 
 int main(void) {

@@ -1361,16 +1361,28 @@ static void test_misc(void) {
     CU_ASSERT(dlrt_peak_rss() > 1 << 20);
     CU_ASSERT_EQUAL(dlrt_set_threads(1, 1e9), 1);
     CU_ASSERT(dlrt_set_threads(0, 1e9) >= 1);
-    /* OpenBLAS gets one thread when the model's largest product is small (under 48 MFLOP: LeNet's 24.6), all of
-     * them otherwise (the MLP's 103) */
-    CU_ASSERT_EQUAL(dlrt_set_threads(2, 4e6), 2);
+    /* OpenBLAS gets one thread: the OpenMP threads are the only pool, and the trainer's active wait policy says so */
+    unsetenv("DLRT_GEMM");
+    dlrt_gemm_select();
+    CU_ASSERT_EQUAL(dlrt_set_threads(2, 103e6), 2);
     CU_ASSERT_EQUAL(openblas_get_num_threads(), 1);
+    CU_ASSERT_STRING_EQUAL(dlrt_wait_policy(1), "active");
+    /* ranks that may share the host's cores sleep when idle, as do threads beside OpenBLAS's own */
+    CU_ASSERT_STRING_EQUAL(dlrt_wait_policy(2), "passive");
+    CU_ASSERT_STRING_EQUAL(dlrt_wait_policy(0), "passive");
+    /* DLRT_GEMM=blas: OpenBLAS's products as before, its threads when the model's largest product is not small
+     * (under 48 MFLOP: LeNet's 24.6 gets one, the MLP's 103 all) */
+    setenv("DLRT_GEMM", "blas", 1);
+    dlrt_gemm_select();
+    CU_ASSERT_STRING_EQUAL(dlrt_wait_policy(1), "passive");
     CU_ASSERT_EQUAL(dlrt_set_threads(2, 24.6e6), 2);
     CU_ASSERT_EQUAL(openblas_get_num_threads(), 1);
     if (sysconf(_SC_NPROCESSORS_ONLN) >= 2) {
         dlrt_set_threads(2, 103e6);
         CU_ASSERT_EQUAL(openblas_get_num_threads(), 2);
     }
+    unsetenv("DLRT_GEMM");
+    dlrt_gemm_select();
     CU_ASSERT_STRING_EQUAL(dlrt_fashion_mnist_class(9), "ankle boot");
     CU_ASSERT_STRING_EQUAL(dlrt_fashion_mnist_class(10), "?");
 }
