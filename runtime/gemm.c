@@ -605,25 +605,26 @@ static void pack_a_conv(const Path *P, const Conv *cv, int i0, int mc, int p0, i
     for (int sl = 0; sl < slivers; sl++) {
         float *dst = ap + (size_t)sl * (size_t)kc * (size_t)mr;
         int rows = mc - sl * mr < mr ? mc - sl * mr : mr, first = i0 + sl * mr;
-        for (int p = 0; p < kc; p++) {
-            const float *src;
-            size_t step;
-            if (cv->op == DLRT_CONV_DX) {
-                /* column (k, r, s) of the turned kernel; rows c step by R*S */
+        /* the rows of a sliver lie R*S (dx) or P*Q (dw) apart: the path's transposing copy gathers them */
+        if (cv->op == DLRT_CONV_DX)
+            for (int p = 0; p < kc; p++) {
+                /* column (k, r, s) of the turned kernel reads w[k][c][R-1-r][S-1-s]: one column at a time, as the
+                 * columns run backwards through w */
                 int col = p0 + p, k = col / rs, turned = rs - 1 - col % rs;
-                src = cv->a + ((size_t)k * (size_t)cv->m + (size_t)first) * (size_t)rs + (size_t)turned;
-                step = (size_t)rs;
-            } else {
-                /* column (i, pq) of dy; rows k step by P*Q */
-                int col = p0 + p, i = col / pq;
-                src = cv->a + ((size_t)i * (size_t)cv->m + (size_t)first) * (size_t)pq + (size_t)(col % pq);
-                step = (size_t)pq;
+                P->transpose(cv->a + ((size_t)k * (size_t)cv->m + (size_t)first) * (size_t)rs + (size_t)turned,
+                             (size_t)rs, rows, 1, dst + (size_t)p * (size_t)mr, mr);
             }
-            for (int r = 0; r < rows; r++)
-                dst[(size_t)p * (size_t)mr + (size_t)r] = src[(size_t)r * step];
-            for (int r = rows; r < mr; r++)
+        else
+            for (int p = 0; p < kc;) {
+                /* columns (i, pq) of dy: a run of them within one image at a time */
+                int col = p0 + p, i = col / pq, count = pq - col % pq < kc - p ? pq - col % pq : kc - p;
+                P->transpose(cv->a + ((size_t)i * (size_t)cv->m + (size_t)first) * (size_t)pq + (size_t)(col % pq),
+                             (size_t)pq, rows, count, dst + (size_t)p * (size_t)mr, mr);
+                p += count;
+            }
+        for (int r = rows; r < mr; r++)
+            for (int p = 0; p < kc; p++)
                 dst[(size_t)p * (size_t)mr + (size_t)r] = 0;
-        }
     }
 }
 
