@@ -213,15 +213,11 @@ static void pool_max_fwd(const alexnet_real *x, alexnet_real *y, alexnet_real *d
             for (int64_t q = 0; q < Q; q++) {
                 int64_t left = q * sw - pw;
                 int64_t s0 = left < 0 ? -left : 0, s1 = W - left < S ? W - left : S;
-                alexnet_real best = -INFINITY;
-                int64_t at = -1;
+                alexnet_real best = x[(pl * H + top + r0) * W + left + s0];
                 for (int64_t r = r0; r < r1; r++)
                     for (int64_t s = s0; s < s1; s++) {
                         int64_t i = (pl * H + top + r) * W + left + s;
-                        if (x[i] > best || at < 0) {
-                            best = x[i];
-                            at = i;
-                        }
+                        best = x[i] > best ? x[i] : best;
                     }
                 y[(pl * P + p) * Q + q] = best;
             }
@@ -239,18 +235,16 @@ static void pool_max_dx(const alexnet_real *x, const alexnet_real *y, alexnet_re
             for (int64_t q = 0; q < Q; q++) {
                 int64_t left = q * sw - pw;
                 int64_t s0 = left < 0 ? -left : 0, s1 = W - left < S ? W - left : S;
-                alexnet_real best = -INFINITY;
-                int64_t at = -1;
+                int64_t at = (pl * H + top + r0) * W + left + s0;
+                alexnet_real best = x[at];
                 for (int64_t r = r0; r < r1; r++)
                     for (int64_t s = s0; s < s1; s++) {
                         int64_t i = (pl * H + top + r) * W + left + s;
-                        if (x[i] > best || at < 0) {
-                            best = x[i];
-                            at = i;
-                        }
+                        int greater = x[i] > best;
+                        at = greater ? i : at;
+                        best = greater ? x[i] : best;
                     }
-                if (at >= 0)
-                    dx[at] += y[(pl * P + p) * Q + q];
+                dx[at] += y[(pl * P + p) * Q + q];
             }
         }
     }

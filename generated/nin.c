@@ -213,15 +213,11 @@ static void pool_max_fwd(const nin_real *x, nin_real *y, nin_real *dx, int64_t p
             for (int64_t q = 0; q < Q; q++) {
                 int64_t left = q * sw - pw;
                 int64_t s0 = left < 0 ? -left : 0, s1 = W - left < S ? W - left : S;
-                nin_real best = -INFINITY;
-                int64_t at = -1;
+                nin_real best = x[(pl * H + top + r0) * W + left + s0];
                 for (int64_t r = r0; r < r1; r++)
                     for (int64_t s = s0; s < s1; s++) {
                         int64_t i = (pl * H + top + r) * W + left + s;
-                        if (x[i] > best || at < 0) {
-                            best = x[i];
-                            at = i;
-                        }
+                        best = x[i] > best ? x[i] : best;
                     }
                 y[(pl * P + p) * Q + q] = best;
             }
@@ -261,18 +257,16 @@ static void pool_max_dx(const nin_real *x, const nin_real *y, nin_real *dx, int6
             for (int64_t q = 0; q < Q; q++) {
                 int64_t left = q * sw - pw;
                 int64_t s0 = left < 0 ? -left : 0, s1 = W - left < S ? W - left : S;
-                nin_real best = -INFINITY;
-                int64_t at = -1;
+                int64_t at = (pl * H + top + r0) * W + left + s0;
+                nin_real best = x[at];
                 for (int64_t r = r0; r < r1; r++)
                     for (int64_t s = s0; s < s1; s++) {
                         int64_t i = (pl * H + top + r) * W + left + s;
-                        if (x[i] > best || at < 0) {
-                            best = x[i];
-                            at = i;
-                        }
+                        int greater = x[i] > best;
+                        at = greater ? i : at;
+                        best = greater ? x[i] : best;
                     }
-                if (at >= 0)
-                    dx[at] += y[(pl * P + p) * Q + q];
+                dx[at] += y[(pl * P + p) * Q + q];
             }
         }
     }
