@@ -704,10 +704,10 @@ void dlrt_gemm_f32(int ta, int tb, int m, int n, int k, const float *a, int lda,
  * Returns 1, or 0 without touching out when it does not take the product: DLRT_GEMM=blas, a strided dx, offsets
  * beyond 32 bits, or no memory for the packed operands; the caller then runs im2col and its product. */
 enum { DLRT_CONV_FWD, DLRT_CONV_DX, DLRT_CONV_DW };
-typedef int (*DlrtConvFn)(int op, int g, int K, int C, int H, int W, int R, int S, int P, int Q, int sh, int sw,
-                          int ph, int pw, const float *a, const float *image, float *out, int accumulate);
-int dlrt_conv_f32(int op, int g, int K, int C, int H, int W, int R, int S, int P, int Q, int sh, int sw, int ph,
-                  int pw, const float *a, const float *image, float *out, int accumulate);
+typedef int (*DlrtConvFn)(int op, int g, int K, int C, int H, int W, int R, int S, int P, int Q, int sh, int sw, int ph,
+                          int pw, const float *a, const float *image, float *out, int accumulate);
+int dlrt_conv_f32(int op, int g, int K, int C, int H, int W, int R, int S, int P, int Q, int sh, int sw, int ph, int pw,
+                  const float *a, const float *image, float *out, int accumulate);
 
 /* A compiled model as the trainer sees it: `dlc build` emits one as a static constant in <name>_train.c, its
  * function pointers set to the generated functions of <name>.h (docs/compiler.md says what they compute). The

@@ -628,16 +628,17 @@ static void pack_a_conv(const Path *P, const Conv *cv, int i0, int mc, int p0, i
     }
 }
 
-int dlrt_conv_f32(int op, int g, int K, int C, int H, int W, int R, int S, int P, int Q, int sh, int sw, int ph,
-                  int pw, const float *a, const float *image, float *out, int accumulate) {
+int dlrt_conv_f32(int op, int g, int K, int C, int H, int W, int R, int S, int P, int Q, int sh, int sw, int ph, int pw,
+                  const float *a, const float *image, float *out, int accumulate) {
     if (dlrt_gemm_route() == DLRT_ROUTE_BLAS || g <= 0 || (op == DLRT_CONV_DX && (sh != 1 || sw != 1)))
         return 0;
     Conv cv;
     if (op == DLRT_CONV_DX)
         cv = (Conv){op, C, g * H * W, K * R * S, K, P, Q, R, S, H, W, 1, 1, R - 1 - ph, S - 1 - pw, a, image};
-    else
-        cv = (Conv){op, K, op == DLRT_CONV_FWD ? g * P * Q : C * R * S, op == DLRT_CONV_FWD ? C * R * S : g * P * Q,
-                    C, H, W, R, S, P, Q, sh, sw, ph, pw, a, image};
+    else {
+        int fwd = op == DLRT_CONV_FWD, cols = fwd ? g * P * Q : C * R * S, depth = fwd ? C * R * S : g * P * Q;
+        cv = (Conv){op, K, cols, depth, C, H, W, R, S, P, Q, sh, sw, ph, pw, a, image};
+    }
     /* the gathers' offsets are 32-bit */
     if ((double)g * cv.ci * cv.hi * cv.wi > 0x7FFFFFFF || (double)cv.m * cv.k > 0x7FFFFFFF)
         return 0;

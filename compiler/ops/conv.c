@@ -433,8 +433,9 @@ static void conv_helpers(Emit *e, const bool *used_by_op) {
                 "        int64_t g = n - b0 < G ? n - b0 : G;\n",
                 R);
         if (hook)
-            fprintf(o, "        if (!conv_hook || !conv_hook(0, %s, w, x + b0 * C * H * W, g > 1 ? buf : y + b0 * K * P * "
-                       "Q, 0)) {\n",
+            fprintf(o,
+                    "        if (!conv_hook || !conv_hook(0, %s, w, x + b0 * C * H * W, g > 1 ? buf : y + b0 * K * P * "
+                    "Q, 0)) {\n",
                     hook_geo);
         fprintf(o,
                 "%s        im2col(x, col, b0, g, C, H, W, R, S, P, Q, sh, sw, ph, pw);\n"
@@ -493,13 +494,12 @@ static void conv_helpers(Emit *e, const bool *used_by_op) {
                     "            continue;\n"
                     "        }\n",
                     hook_geo);
-        fprintf(o,
-                "        if (g > 1)\n"
-                "            chunk_move(dy + b0 * K * P * Q, buf, K, g, P * Q, 0);\n"
-                "        gemm(1, 0, (int)(C * R * S), (int)(g * P * Q), (int)K, w, (int)(C * R * S), "
-                "g > 1 ? buf : dy + b0 * K * P * Q, (int)(g * P * Q), col, (int)(g * P * Q), 0);\n"
-                "        col2im(col, dx, b0, g, C, H, W, R, S, P, Q, sh, sw, ph, pw);\n"
-                "    }\n}\n");
+        fprintf(o, "        if (g > 1)\n"
+                   "            chunk_move(dy + b0 * K * P * Q, buf, K, g, P * Q, 0);\n"
+                   "        gemm(1, 0, (int)(C * R * S), (int)(g * P * Q), (int)K, w, (int)(C * R * S), "
+                   "g > 1 ? buf : dy + b0 * K * P * Q, (int)(g * P * Q), col, (int)(g * P * Q), 0);\n"
+                   "        col2im(col, dx, b0, g, C, H, W, R, S, P, Q, sh, sw, ph, pw);\n"
+                   "    }\n}\n");
     }
     if (used[OP_CONV2D_DW]) {
         fprintf(o, "\n/* dw = dy times the columns of x, summed over the batch. */\n");

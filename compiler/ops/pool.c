@@ -175,8 +175,10 @@ static void pool_helpers(Emit *e, const bool *used) {
         if (k == 0)
             fprintf(o, "                %s best = x[(pl * H + top + r0) * W + left + s0];\n", R);
         else if (is_max)
-            fprintf(o, "                int64_t at = (pl * H + top + r0) * W + left + s0;\n                %s best = x[at];\n",
-                    R);
+            fprintf(
+                o,
+                "                int64_t at = (pl * H + top + r0) * W + left + s0;\n                %s best = x[at];\n",
+                R);
         else if (fwd)
             fprintf(o, "                %s acc = 0;\n", R);
         fprintf(o, "                for (int64_t r = r0; r < r1; r++)\n"

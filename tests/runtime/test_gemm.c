@@ -182,20 +182,19 @@ typedef struct {
 } Geo;
 
 static const Geo geos[] = {
-    {2, 13, 50, 9, 9, 3, 3, 1, 1, 1, 1},   /* C*R*S = 450 crosses KC */
-    {3, 5, 2, 20, 20, 3, 3, 1, 1, 1, 1},   /* g*P*Q = 1200 crosses NC */
-    {1, 200, 3, 6, 7, 5, 3, 1, 1, 2, 0},   /* K crosses MC; a 5x3 kernel, uneven padding */
-    {2, 7, 4, 11, 10, 3, 3, 2, 2, 1, 1},   /* stride 2 (dx declines) */
-    {3, 9, 6, 7, 7, 1, 1, 2, 2, 0, 0},     /* ResNet's 1x1 projection */
-    {2, 4, 1, 16, 16, 7, 7, 2, 2, 3, 3},   /* a stem: 7x7, stride 2, padding 3 */
-    {5, 33, 17, 3, 3, 3, 3, 1, 1, 1, 1},   /* 3x3 images, windows mostly padding */
-    {2, 3, 5, 4, 5, 3, 3, 1, 1, 2, 2},     /* padding wider than half the kernel */
+    {2, 13, 50, 9, 9, 3, 3, 1, 1, 1, 1}, /* C*R*S = 450 crosses KC */
+    {3, 5, 2, 20, 20, 3, 3, 1, 1, 1, 1}, /* g*P*Q = 1200 crosses NC */
+    {1, 200, 3, 6, 7, 5, 3, 1, 1, 2, 0}, /* K crosses MC; a 5x3 kernel, uneven padding */
+    {2, 7, 4, 11, 10, 3, 3, 2, 2, 1, 1}, /* stride 2 (dx declines) */
+    {3, 9, 6, 7, 7, 1, 1, 2, 2, 0, 0},   /* ResNet's 1x1 projection */
+    {2, 4, 1, 16, 16, 7, 7, 2, 2, 3, 3}, /* a stem: 7x7, stride 2, padding 3 */
+    {5, 33, 17, 3, 3, 3, 3, 1, 1, 1, 1}, /* 3x3 images, windows mostly padding */
+    {2, 3, 5, 4, 5, 3, 3, 1, 1, 2, 2},   /* padding wider than half the kernel */
 };
 
 /* The convolution of geometry e, op, in doubles: sum[i] and mag[i] (the sum of its terms' magnitudes) for each
  * element i of dlrt_conv_f32's output, every term visited once. */
-static void conv_ref(const Geo *e, int op, const float *w, const float *x, const float *dy, double *sum,
-                     double *mag) {
+static void conv_ref(const Geo *e, int op, const float *w, const float *x, const float *dy, double *sum, double *mag) {
     int P = (e->H + 2 * e->ph - e->R) / e->sh + 1, Q = (e->W + 2 * e->pw - e->S) / e->sw + 1;
     for (int i = 0; i < e->g; i++)
         for (int k = 0; k < e->K; k++)
@@ -208,11 +207,14 @@ static void conv_ref(const Geo *e, int op, const float *w, const float *x, const
                                 if (h < 0 || h >= e->H || v < 0 || v >= e->W)
                                     continue;
                                 size_t wi = (((size_t)k * (size_t)e->C + (size_t)c) * (size_t)e->R + (size_t)r) *
-                                                (size_t)e->S + (size_t)s,
+                                                (size_t)e->S +
+                                            (size_t)s,
                                        xi = (((size_t)i * (size_t)e->C + (size_t)c) * (size_t)e->H + (size_t)h) *
-                                                (size_t)e->W + (size_t)v,
+                                                (size_t)e->W +
+                                            (size_t)v,
                                        yi = (((size_t)i * (size_t)e->K + (size_t)k) * (size_t)P + (size_t)p) *
-                                                (size_t)Q + (size_t)q;
+                                                (size_t)Q +
+                                            (size_t)q;
                                 /* the output element the term belongs to, in the layout dlrt_conv_f32 writes */
                                 size_t at;
                                 double t;
