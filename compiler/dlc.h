@@ -476,6 +476,7 @@ bool shape_broadcast(const Shape *a, const Shape *b, Shape *out);
  * that every op has what its class needs. */
 
 typedef struct Emit Emit;
+typedef struct Compiled Compiled;
 typedef struct QuantKernel QuantKernel;
 typedef IrNode *(*RewriteFn)(Graph *g, IrNode *n); /* an equivalent node, or NULL */
 
@@ -719,6 +720,8 @@ ConvGeo conv_geo(const IrNode *n);
  * block and an output sums at most 512 products (LeNet's layers), the matrix products of im2col would be too
  * small for BLAS to pay for the columns' memory traffic. dx needs stride 1. */
 bool conv_direct(const IrNode *n);
+/* Whether some convolution kernel of the model runs through im2col and a matrix product. */
+bool conv_im2col(Compiled *c);
 
 /* ---- ops/pool.c: max_pool, avg_pool and their gradients ---- */
 
@@ -919,6 +922,9 @@ unsigned emit_calls(Compiled *c);
 /* Whether the model's gemm() calls the product installed by <name>_set_gemm first (f32 training code that calls
  * sgemm somewhere). */
 bool emit_has_gemm_hook(Compiled *c, const EmitOptions *o);
+/* Whether its im2col convolutions call the implicit product installed by <name>_set_conv first (the same code,
+ * when some convolution runs through im2col). */
+bool emit_has_conv_hook(Compiled *c, const EmitOptions *o);
 /* Whether a function the compiled model exports has a bounded while loop to report (Graph.loop_limits). */
 bool emit_has_loop_limits(const Compiled *c);
 /* Whether the training code reports each gradient as backward finishes it (<name>_set_grad_ready). */

@@ -521,6 +521,11 @@ bool emit_has_gemm_hook(Compiled *c, const EmitOptions *o) {
     return !o->f64 && !o->infer && !o->portable && (emit_calls(c) & CALLS_GEMM);
 }
 
+/* <name>_set_conv, in the same code: an implicit product (libdlrt's dlrt_conv_f32) for the convolutions that would
+ * run through im2col, which takes a chunk's product or declines it (returning 0), and the code then runs im2col
+ * and gemm as without it. Unset, the code is what it was without the hook, bit for bit. */
+bool emit_has_conv_hook(Compiled *c, const EmitOptions *o) { return emit_has_gemm_hook(c, o) && conv_im2col(c); }
+
 /* <name>_isa(): which compilation of the kernels that have one per instruction set runs (2 AVX-512, 1 AVX2 with
  * FMA, 0 the portable C), decided on the first call from the CPU (GCC's and Clang's __builtin_cpu_supports), or the
  * path DLRT_ISA names (avx512, avx2, portable) when the CPU has it: tests force each path with it. The answer is
@@ -696,6 +701,11 @@ static void emit_prelude(Emit *e) {
     if (emit_has_gemm_hook(e->c, e->opt))
         fprintf(o,
                 "\n/* The product %s_set_gemm installed instead of sgemm, or NULL. */\nstatic %s_gemm_fn gemm_hook;\n",
+                e->name, e->name);
+    if (emit_has_conv_hook(e->c, e->opt))
+        fprintf(o,
+                "\n/* The implicit convolution product %s_set_conv installed, asked before im2col, or NULL. */\n"
+                "static %s_conv_fn conv_hook;\n",
                 e->name, e->name);
     fprintf(o, "\n/* C[m x n] = op(A) op(B), row-major; op transposes when ta / tb. */\n");
     fprintf(o,
@@ -1236,6 +1246,8 @@ void emit_source(FILE *out, Compiled *c, const EmitOptions *opt) {
     fprintf(out, "\nuint64_t *%s_example_base(void *state) {\n    return &((header *)state)->base;\n}\n", e.name);
     if (emit_has_gemm_hook(c, e.opt))
         fprintf(out, "\nvoid %s_set_gemm(%s_gemm_fn product) {\n    gemm_hook = product;\n}\n", e.name, e.name);
+    if (emit_has_conv_hook(c, e.opt))
+        fprintf(out, "\nvoid %s_set_conv(%s_conv_fn conv) {\n    conv_hook = conv;\n}\n", e.name, e.name);
     if (emit_has_loop_limits(c))
         fprintf(out,
                 "\nint %s_loop_limit(const void *state) {\n    return (int)((const header *)state)->loop_limit;\n}\n",

@@ -381,6 +381,22 @@ void emit_header(FILE *out, Compiled *c, const EmitOptions *opt) {
                 e.name, (int)strlen(e.name) + 22, "");
         fprintf(out, "void %s_set_gemm(%s_gemm_fn product);\n", e.name, e.name);
     }
+    if (emit_has_conv_hook(c, opt)) {
+        fprintf(
+            out,
+            "/* A chunk of g images' convolution, x [g, C, H, W] with w [K, C, R, S] into [g, K, P, Q], to run\n"
+            " * instead of im2col and the product: op 0 the forward product into out [K x g*P*Q] (a = w, image\n"
+            " * = x), 1 the input gradient into out [C x g*H*W] (a = w, image = dy), 2 the weight gradient into\n"
+            " * out [K x C*R*S], added to it when accumulate (a = dy, image = x). It returns 0, leaving out alone,\n"
+            " * for a product it does not take, which then runs as without it. The trainers pass libdlrt's\n"
+            " * dlrt_conv_f32. NULL, the default, is im2col. Set it before the first call, not during one. */\n");
+        fprintf(out,
+                "typedef int (*%s_conv_fn)(int op, int g, int K, int C, int H, int W, int R, int S, int P, int Q, int "
+                "sh,\n%*sint sw, int ph, int pw, const float *a, const float *image, float *out,\n%*sint "
+                "accumulate);\n",
+                e.name, (int)strlen(e.name) + 24, "", (int)strlen(e.name) + 24, "");
+        fprintf(out, "void %s_set_conv(%s_conv_fn conv);\n", e.name, e.name);
+    }
     if (emit_has_loop_limits(c)) {
         fprintf(out,
                 "/* The .dlm line of the first bounded while loop whose condition still held after its last\n"

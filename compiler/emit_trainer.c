@@ -267,6 +267,8 @@ void emit_trainer(FILE *o, Compiled *c, const EmitOptions *opt) {
         fprintf(o, "    .loop_limit = %s_loop_limit,\n", name);
     if (emit_has_gemm_hook(c, opt))
         fprintf(o, "    .set_gemm = %s_set_gemm,\n", name);
+    if (emit_has_conv_hook(c, opt))
+        fprintf(o, "    .set_conv = %s_set_conv,\n", name);
     fprintf(o, "};\n\n");
     if (opt->mpi)
         fprintf(o, "int main(int argc, char **argv) { return dlrt_mpi_train_main(&%s_model, argc, argv); }\n", name);

@@ -74,6 +74,9 @@ static int densenet_isa(void) {
 /* The product densenet_set_gemm installed instead of sgemm, or NULL. */
 static densenet_gemm_fn gemm_hook;
 
+/* The implicit convolution product densenet_set_conv installed, asked before im2col, or NULL. */
+static densenet_conv_fn conv_hook;
+
 /* C[m x n] = op(A) op(B), row-major; op transposes when ta / tb. */
 static void gemm(int ta, int tb, int m, int n, int k, const densenet_real *a, int lda, const densenet_real *b, int ldb, densenet_real *c, int ldc, int accumulate) {
     if (gemm_hook) {
@@ -513,8 +516,10 @@ static void conv2d_fwd(const densenet_real *x, const densenet_real *w, densenet_
     densenet_real *buf = col + C * R * S * G * P * Q;
     for (int64_t b0 = 0; b0 < n; b0 += G) {
         int64_t g = n - b0 < G ? n - b0 : G;
-        im2col(x, col, b0, g, C, H, W, R, S, P, Q, sh, sw, ph, pw);
-        gemm(0, 0, (int)K, (int)(g * P * Q), (int)(C * R * S), w, (int)(C * R * S), col, (int)(g * P * Q), g > 1 ? buf : y + b0 * K * P * Q, (int)(g * P * Q), 0);
+        if (!conv_hook || !conv_hook(0, (int)g, (int)K, (int)C, (int)H, (int)W, (int)R, (int)S, (int)P, (int)Q, (int)sh, (int)sw, (int)ph, (int)pw, w, x + b0 * C * H * W, g > 1 ? buf : y + b0 * K * P * Q, 0)) {
+            im2col(x, col, b0, g, C, H, W, R, S, P, Q, sh, sw, ph, pw);
+            gemm(0, 0, (int)K, (int)(g * P * Q), (int)(C * R * S), w, (int)(C * R * S), col, (int)(g * P * Q), g > 1 ? buf : y + b0 * K * P * Q, (int)(g * P * Q), 0);
+        }
         if (g > 1)
             chunk_move(buf, y + b0 * K * P * Q, K, g, P * Q, 1);
     }
@@ -551,6 +556,12 @@ static void conv2d_dx(densenet_real *dx, const densenet_real *w, const densenet_
     densenet_real *buf = col + C * R * S * G * P * Q;
     for (int64_t b0 = 0; b0 < n; b0 += G) {
         int64_t g = n - b0 < G ? n - b0 : G;
+        if (conv_hook && H * W <= R * S * P * Q &&
+            conv_hook(1, (int)g, (int)K, (int)C, (int)H, (int)W, (int)R, (int)S, (int)P, (int)Q, (int)sh, (int)sw, (int)ph, (int)pw, w, dy + b0 * K * P * Q, g > 1 ? col : dx + b0 * C * H * W, 0)) {
+            if (g > 1)
+                chunk_move(col, dx + b0 * C * H * W, C, g, H * W, 1);
+            continue;
+        }
         if (g > 1)
             chunk_move(dy + b0 * K * P * Q, buf, K, g, P * Q, 0);
         gemm(1, 0, (int)(C * R * S), (int)(g * P * Q), (int)K, w, (int)(C * R * S), g > 1 ? buf : dy + b0 * K * P * Q, (int)(g * P * Q), col, (int)(g * P * Q), 0);
@@ -563,6 +574,8 @@ static void conv2d_dw(const densenet_real *x, densenet_real *dw, const densenet_
     densenet_real *buf = col + C * R * S * G * P * Q;
     for (int64_t b0 = 0; b0 < n; b0 += G) {
         int64_t g = n - b0 < G ? n - b0 : G;
+        if (conv_hook && conv_hook(2, (int)g, (int)K, (int)C, (int)H, (int)W, (int)R, (int)S, (int)P, (int)Q, (int)sh, (int)sw, (int)ph, (int)pw, dy + b0 * K * P * Q, x + b0 * C * H * W, dw, b0 > 0))
+            continue;
         im2col(x, col, b0, g, C, H, W, R, S, P, Q, sh, sw, ph, pw);
         if (g > 1)
             chunk_move(dy + b0 * K * P * Q, buf, K, g, P * Q, 0);
@@ -582,15 +595,11 @@ static void pool_max_fwd(const densenet_real *x, densenet_real *y, densenet_real
             for (int64_t q = 0; q < Q; q++) {
                 int64_t left = q * sw - pw;
                 int64_t s0 = left < 0 ? -left : 0, s1 = W - left < S ? W - left : S;
-                densenet_real best = -INFINITY;
-                int64_t at = -1;
+                densenet_real best = x[(pl * H + top + r0) * W + left + s0];
                 for (int64_t r = r0; r < r1; r++)
                     for (int64_t s = s0; s < s1; s++) {
                         int64_t i = (pl * H + top + r) * W + left + s;
-                        if (x[i] > best || at < 0) {
-                            best = x[i];
-                            at = i;
-                        }
+                        best = x[i] > best ? x[i] : best;
                     }
                 y[(pl * P + p) * Q + q] = best;
             }
@@ -608,18 +617,16 @@ static void pool_max_dx(const densenet_real *x, const densenet_real *y, densenet
             for (int64_t q = 0; q < Q; q++) {
                 int64_t left = q * sw - pw;
                 int64_t s0 = left < 0 ? -left : 0, s1 = W - left < S ? W - left : S;
-                densenet_real best = -INFINITY;
-                int64_t at = -1;
+                int64_t at = (pl * H + top + r0) * W + left + s0;
+                densenet_real best = x[at];
                 for (int64_t r = r0; r < r1; r++)
                     for (int64_t s = s0; s < s1; s++) {
                         int64_t i = (pl * H + top + r) * W + left + s;
-                        if (x[i] > best || at < 0) {
-                            best = x[i];
-                            at = i;
-                        }
+                        int greater = x[i] > best;
+                        at = greater ? i : at;
+                        best = greater ? x[i] : best;
                     }
-                if (at >= 0)
-                    dx[at] += y[(pl * P + p) * Q + q];
+                dx[at] += y[(pl * P + p) * Q + q];
             }
         }
     }
@@ -10559,4 +10566,8 @@ uint64_t *densenet_example_base(void *state) {
 
 void densenet_set_gemm(densenet_gemm_fn product) {
     gemm_hook = product;
+}
+
+void densenet_set_conv(densenet_conv_fn conv) {
+    conv_hook = conv;
 }

@@ -60,6 +60,9 @@ static inline vgg11_real dropmask(const unsigned char *st, uint64_t site, uint64
 /* The product vgg11_set_gemm installed instead of sgemm, or NULL. */
 static vgg11_gemm_fn gemm_hook;
 
+/* The implicit convolution product vgg11_set_conv installed, asked before im2col, or NULL. */
+static vgg11_conv_fn conv_hook;
+
 /* C[m x n] = op(A) op(B), row-major; op transposes when ta / tb. */
 static void gemm(int ta, int tb, int m, int n, int k, const vgg11_real *a, int lda, const vgg11_real *b, int ldb, vgg11_real *c, int ldc, int accumulate) {
     if (gemm_hook) {
@@ -376,8 +379,10 @@ static void conv2d_fwd(const vgg11_real *x, const vgg11_real *w, vgg11_real *y, 
     vgg11_real *buf = col + C * R * S * G * P * Q;
     for (int64_t b0 = 0; b0 < n; b0 += G) {
         int64_t g = n - b0 < G ? n - b0 : G;
-        im2col(x, col, b0, g, C, H, W, R, S, P, Q, sh, sw, ph, pw);
-        gemm(0, 0, (int)K, (int)(g * P * Q), (int)(C * R * S), w, (int)(C * R * S), col, (int)(g * P * Q), g > 1 ? buf : y + b0 * K * P * Q, (int)(g * P * Q), 0);
+        if (!conv_hook || !conv_hook(0, (int)g, (int)K, (int)C, (int)H, (int)W, (int)R, (int)S, (int)P, (int)Q, (int)sh, (int)sw, (int)ph, (int)pw, w, x + b0 * C * H * W, g > 1 ? buf : y + b0 * K * P * Q, 0)) {
+            im2col(x, col, b0, g, C, H, W, R, S, P, Q, sh, sw, ph, pw);
+            gemm(0, 0, (int)K, (int)(g * P * Q), (int)(C * R * S), w, (int)(C * R * S), col, (int)(g * P * Q), g > 1 ? buf : y + b0 * K * P * Q, (int)(g * P * Q), 0);
+        }
         if (g > 1)
             chunk_move(buf, y + b0 * K * P * Q, K, g, P * Q, 1);
     }
@@ -414,6 +419,12 @@ static void conv2d_dx(vgg11_real *dx, const vgg11_real *w, const vgg11_real *dy,
     vgg11_real *buf = col + C * R * S * G * P * Q;
     for (int64_t b0 = 0; b0 < n; b0 += G) {
         int64_t g = n - b0 < G ? n - b0 : G;
+        if (conv_hook && H * W <= R * S * P * Q &&
+            conv_hook(1, (int)g, (int)K, (int)C, (int)H, (int)W, (int)R, (int)S, (int)P, (int)Q, (int)sh, (int)sw, (int)ph, (int)pw, w, dy + b0 * K * P * Q, g > 1 ? col : dx + b0 * C * H * W, 0)) {
+            if (g > 1)
+                chunk_move(col, dx + b0 * C * H * W, C, g, H * W, 1);
+            continue;
+        }
         if (g > 1)
             chunk_move(dy + b0 * K * P * Q, buf, K, g, P * Q, 0);
         gemm(1, 0, (int)(C * R * S), (int)(g * P * Q), (int)K, w, (int)(C * R * S), g > 1 ? buf : dy + b0 * K * P * Q, (int)(g * P * Q), col, (int)(g * P * Q), 0);
@@ -426,6 +437,8 @@ static void conv2d_dw(const vgg11_real *x, vgg11_real *dw, const vgg11_real *dy,
     vgg11_real *buf = col + C * R * S * G * P * Q;
     for (int64_t b0 = 0; b0 < n; b0 += G) {
         int64_t g = n - b0 < G ? n - b0 : G;
+        if (conv_hook && conv_hook(2, (int)g, (int)K, (int)C, (int)H, (int)W, (int)R, (int)S, (int)P, (int)Q, (int)sh, (int)sw, (int)ph, (int)pw, dy + b0 * K * P * Q, x + b0 * C * H * W, dw, b0 > 0))
+            continue;
         im2col(x, col, b0, g, C, H, W, R, S, P, Q, sh, sw, ph, pw);
         if (g > 1)
             chunk_move(dy + b0 * K * P * Q, buf, K, g, P * Q, 0);
@@ -2259,4 +2272,8 @@ uint64_t *vgg11_example_base(void *state) {
 
 void vgg11_set_gemm(vgg11_gemm_fn product) {
     gemm_hook = product;
+}
+
+void vgg11_set_conv(vgg11_conv_fn conv) {
+    conv_hook = conv;
 }

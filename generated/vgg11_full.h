@@ -143,6 +143,16 @@ uint64_t *vgg11_full_example_base(void *state);
 typedef void (*vgg11_full_gemm_fn)(int ta, int tb, int m, int n, int k, const float *a, int lda, const float *b,
                                 int ldb, float *c, int ldc, int accumulate);
 void vgg11_full_set_gemm(vgg11_full_gemm_fn product);
+/* A chunk of g images' convolution, x [g, C, H, W] with w [K, C, R, S] into [g, K, P, Q], to run
+ * instead of im2col and the product: op 0 the forward product into out [K x g*P*Q] (a = w, image
+ * = x), 1 the input gradient into out [C x g*H*W] (a = w, image = dy), 2 the weight gradient into
+ * out [K x C*R*S], added to it when accumulate (a = dy, image = x). It returns 0, leaving out alone,
+ * for a product it does not take, which then runs as without it. The trainers pass libdlrt's
+ * dlrt_conv_f32. NULL, the default, is im2col. Set it before the first call, not during one. */
+typedef int (*vgg11_full_conv_fn)(int op, int g, int K, int C, int H, int W, int R, int S, int P, int Q, int sh,
+                                  int sw, int ph, int pw, const float *a, const float *image, float *out,
+                                  int accumulate);
+void vgg11_full_set_conv(vgg11_full_conv_fn conv);
 
 #ifdef __cplusplus
 }

@@ -693,6 +693,23 @@ int dlrt_gemm_uses_blas(int m, int n, int k);
 void dlrt_gemm_f32(int ta, int tb, int m, int n, int k, const float *a, int lda, const float *b, int ldb, float *c,
                    int ldc, int accumulate);
 
+/* The convolutions dlrt_conv_f32 computes for a chunk of g images (the type of <name>_conv_fn: the generated code
+ * calls it instead of im2col and gemm once <name>_set_conv passes it). The convolution: x [g, C, H, W], w [K, C,
+ * R, S], y [g, K, P, Q], stride sh x sw, padding ph x pw. By op:
+ *   DLRT_CONV_FWD  out [K x g*P*Q] (the chunk's y, channel-major) = w . columns of x     (a = w, image = x)
+ *   DLRT_CONV_DX   out [C x g*H*W] (dx, channel-major) = the transposed convolution of dy with w, stride 1 only
+ *                                                                                        (a = w, image = dy)
+ *   DLRT_CONV_DW   out [K x C*R*S] = dy . (columns of x)^T, plus out when accumulate    (a = dy, image = x)
+ * image and dy in the images' layout. The columns are packed from the images straight into dlrt_sgemm's slivers
+ * (an implicit product: no im2col buffer), and summed as dlrt_sgemm sums, the same bits on any thread count.
+ * Returns 1, or 0 without touching out when it does not take the product: DLRT_GEMM=blas, a strided dx, offsets
+ * beyond 32 bits, or no memory for the packed operands; the caller then runs im2col and its product. */
+enum { DLRT_CONV_FWD, DLRT_CONV_DX, DLRT_CONV_DW };
+typedef int (*DlrtConvFn)(int op, int g, int K, int C, int H, int W, int R, int S, int P, int Q, int sh, int sw, int ph,
+                          int pw, const float *a, const float *image, float *out, int accumulate);
+int dlrt_conv_f32(int op, int g, int K, int C, int H, int W, int R, int S, int P, int Q, int sh, int sw, int ph, int pw,
+                  const float *a, const float *image, float *out, int accumulate);
+
 /* A compiled model as the trainer sees it: `dlc build` emits one as a static constant in <name>_train.c, its
  * function pointers set to the generated functions of <name>.h (docs/compiler.md says what they compute). The
  * generated code is f32: every pointer has the exact type of the function it names. */
@@ -766,6 +783,11 @@ typedef struct {
      * dlrt_gemm_f32, or dlrt_gemm_bf16 with --precision bf16, once, before the first step (the hook belongs to
      * the program, not to a state block) */
     void (*set_gemm)(DlrtGemmFn gemm);
+
+    /* <name>_set_conv, where the generated code lowers convolutions to im2col and gemm (else NULL): the f32
+     * trainer passes it dlrt_conv_f32, before the first step (with --precision bf16 it stays unset, so the
+     * convolutions' products go through set_gemm's bf16 product) */
+    void (*set_conv)(DlrtConvFn conv);
 } DlrtModel;
 
 /* The instruction set of the translation unit that expands it, as the trainer's descriptor records it: the

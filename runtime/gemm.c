@@ -429,3 +429,221 @@ void dlrt_gemm_f32(int ta, int tb, int m, int n, int k, const float *a, int lda,
         cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, 1, a, lda,
                     b, ldb, accumulate ? 1 : 0, c, ldc);
 }
+
+/* ---- convolutions as implicit products: the columns packed straight from the images ----
+ *
+ * dlrt_conv_f32 runs a chunk of images' convolution as one product on the kernels above, but packs the operand
+ * that im2col would have laid out (the columns) straight from the images into its slivers: no column buffer, and
+ * the images are read once per panel instead of written out and read back. Three products:
+ *
+ *   forward  out [K x g*P*Q] = w [K x C*R*S] . columns of x [g, C, H, W]
+ *   dx       out [C x g*H*W] = the columns of dy [g, K, P, Q] for a forward convolution with the kernel turned by
+ *            180 degrees and its channel axes swapped, padding R-1-ph (stride 1 only: no col2im pass)
+ *   dw       out [K x C*R*S] (+)= dy [K x g*P*Q], read in the images' layout, . the columns of x, transposed
+ *
+ * Both packed operands are functions of their indices: an element of the columns is image[o_row + o_col] where
+ * (h_row + h_col, w_row + w_col) lies inside the image, else zero padding. The row and column parts are
+ * computed once per sliver, so packing is one gather per vector of the sliver. The product's sums run as in
+ * dlrt_sgemm (a KC slice from zero, one FMA per k, threads over columns): the same bits on any thread count. */
+
+typedef struct {
+    int op; /* DLRT_CONV_FWD, DLRT_CONV_DX, DLRT_CONV_DW */
+    int m, n, k;
+    /* the image the columns read and the convolution they serve, as a forward one: [g, ci, hi, wi] read by an
+     * r x s kernel at stride sh, sw and padding ph, pw into ho x wo outputs */
+    int ci, hi, wi, r, s, ho, wo, sh, sw, ph, pw;
+    const float *a;     /* w (forward, dx) or dy (dw) */
+    const float *image; /* x (forward, dw) or dy (dx) */
+} Conv;
+
+/* The parts of one index of the columns. A column index (i, p, q) of the forward product: the window's corner;
+ * a row index (c, r, s): the offset inside it. */
+typedef struct {
+    int off, h, w;
+} Part;
+
+static Part window_part(const Conv *cv, int j) {
+    int pq = cv->ho * cv->wo, i = j / pq, p = j % pq / cv->wo, q = j % cv->wo;
+    int h = p * cv->sh - cv->ph, w = q * cv->sw - cv->pw;
+    return (Part){(i * cv->ci * cv->hi + h) * cv->wi + w, h, w};
+}
+
+static Part offset_part(const Conv *cv, int row) {
+    int c = row / (cv->r * cv->s), r = row / cv->s % cv->r, s = row % cv->s;
+    return (Part){(c * cv->hi + r) * cv->wi + s, r, s};
+}
+
+/* dst[p * nr + j] = image[orow[p] + ocol[j]] where (hrow[p] + hcol[j], wrow[p] + wcol[j]) lies in hi x wi, else
+ * 0, for p < kc and j < nr. */
+typedef struct {
+    const float *image;
+    int hi, wi;
+    const int *orow, *hrow, *wrow, *ocol, *hcol, *wcol;
+} Gather;
+
+static void gather_portable(const Gather *g, int kc, int nr, float *dst) {
+    for (int p = 0; p < kc; p++)
+        for (int j = 0; j < nr; j++) {
+            int h = g->hrow[p] + g->hcol[j], w = g->wrow[p] + g->wcol[j];
+            dst[(size_t)p * (size_t)nr + (size_t)j] =
+                (unsigned)h < (unsigned)g->hi && (unsigned)w < (unsigned)g->wi ? g->image[g->orow[p] + g->ocol[j]] : 0;
+        }
+}
+
+#if GEMM_X86
+__attribute__((target("avx512f"))) static void gather_avx512(const Gather *g, int kc, int nr, float *dst) {
+    __m512i hi = _mm512_set1_epi32(g->hi), wi = _mm512_set1_epi32(g->wi);
+    for (int j0 = 0; j0 < nr; j0 += 16) {
+        __m512i oc = _mm512_loadu_si512(g->ocol + j0), hc = _mm512_loadu_si512(g->hcol + j0),
+                wc = _mm512_loadu_si512(g->wcol + j0);
+        for (int p = 0; p < kc; p++) {
+            __m512i h = _mm512_add_epi32(hc, _mm512_set1_epi32(g->hrow[p]));
+            __m512i w = _mm512_add_epi32(wc, _mm512_set1_epi32(g->wrow[p]));
+            __mmask16 in = _mm512_cmplt_epu32_mask(h, hi) & _mm512_cmplt_epu32_mask(w, wi);
+            __m512i at = _mm512_add_epi32(oc, _mm512_set1_epi32(g->orow[p]));
+            _mm512_store_ps(dst + (size_t)p * (size_t)nr + (size_t)j0,
+                            _mm512_mask_i32gather_ps(_mm512_setzero_ps(), in, at, g->image, 4));
+        }
+    }
+}
+
+__attribute__((target("avx2,fma"))) static void gather_avx2(const Gather *g, int kc, int nr, float *dst) {
+    /* unsigned h < hi as signed compares: h >= 0 and h < hi */
+    __m256i hi = _mm256_set1_epi32(g->hi), wi = _mm256_set1_epi32(g->wi), neg = _mm256_set1_epi32(-1);
+    for (int j0 = 0; j0 < nr; j0 += 8) {
+        __m256i oc = _mm256_loadu_si256((const __m256i *)(g->ocol + j0)),
+                hc = _mm256_loadu_si256((const __m256i *)(g->hcol + j0)),
+                wc = _mm256_loadu_si256((const __m256i *)(g->wcol + j0));
+        for (int p = 0; p < kc; p++) {
+            __m256i h = _mm256_add_epi32(hc, _mm256_set1_epi32(g->hrow[p]));
+            __m256i w = _mm256_add_epi32(wc, _mm256_set1_epi32(g->wrow[p]));
+            __m256i in = _mm256_and_si256(_mm256_and_si256(_mm256_cmpgt_epi32(h, neg), _mm256_cmpgt_epi32(hi, h)),
+                                          _mm256_and_si256(_mm256_cmpgt_epi32(w, neg), _mm256_cmpgt_epi32(wi, w)));
+            __m256i at = _mm256_add_epi32(oc, _mm256_set1_epi32(g->orow[p]));
+            _mm256_store_ps(dst + (size_t)p * (size_t)nr + (size_t)j0,
+                            _mm256_mask_i32gather_ps(_mm256_setzero_ps(), g->image, at, _mm256_castsi256_ps(in), 4));
+        }
+    }
+}
+#endif
+
+static void gather(const Path *P, const Gather *g, int kc, float *dst) {
+#if GEMM_X86
+    if (P->isa == DLRT_GEMM_AVX512) {
+        gather_avx512(g, kc, P->nr, dst);
+        return;
+    }
+    if (P->isa == DLRT_GEMM_AVX2) {
+        gather_avx2(g, kc, P->nr, dst);
+        return;
+    }
+#endif
+    gather_portable(g, kc, P->nr, dst);
+}
+
+/* The product's B, rows p0.. (kc) and columns j0.. (nc), as NR-wide slivers: the columns of the image (forward,
+ * dx: rows are kernel offsets, columns windows), or their transpose (dw: rows are windows, columns offsets). */
+static void pack_b_conv(const Path *P, const Conv *cv, int p0, int kc, int j0, int nc, float *bp) {
+    int nr = P->nr, slivers = (nc + nr - 1) / nr;
+    Part (*row_part)(const Conv *, int) = cv->op == DLRT_CONV_DW ? window_part : offset_part;
+    Part (*col_part)(const Conv *, int) = cv->op == DLRT_CONV_DW ? offset_part : window_part;
+    /* the rows' parts serve every sliver: each thread computes them once */
+    int orow[KC], hrow[KC], wrow[KC];
+    for (int p = 0; p < kc; p++) {
+        Part t = row_part(cv, p0 + p);
+        orow[p] = t.off, hrow[p] = t.h, wrow[p] = t.w;
+    }
+#ifdef _OPENMP
+#pragma omp for schedule(static)
+#endif
+    for (int sl = 0; sl < slivers; sl++) {
+        int ocol[MAX_NR], hcol[MAX_NR], wcol[MAX_NR];
+        for (int j = 0; j < nr; j++) {
+            int col = j0 + sl * nr + j;
+            /* a column beyond the product reads as padding */
+            Part t = col < j0 + nc ? col_part(cv, col) : (Part){0, -0x20000000, 0};
+            ocol[j] = t.off, hcol[j] = t.h, wcol[j] = t.w;
+        }
+        Gather g = {cv->image, cv->hi, cv->wi, orow, hrow, wrow, ocol, hcol, wcol};
+        gather(P, &g, kc, bp + (size_t)sl * (size_t)kc * (size_t)nr);
+    }
+}
+
+/* The product's A, rows i0.. (mc) and columns p0.. (kc), as MR-tall slivers: w as it lies (forward), w turned
+ * and transposed (dx: A[c][(k, r, s)] = w[k][c][R-1-r][S-1-s]), or dy in the images' layout (dw: A[k][(i, pq)] =
+ * dy[i][k][pq]). */
+static void pack_a_conv(const Path *P, const Conv *cv, int i0, int mc, int p0, int kc, float *ap) {
+    if (cv->op == DLRT_CONV_FWD) {
+        pack_a(P, 0, cv->a, cv->k, i0, mc, p0, kc, ap);
+        return;
+    }
+    int mr = P->mr, slivers = (mc + mr - 1) / mr, rs = cv->r * cv->s, pq = cv->ho * cv->wo;
+#ifdef _OPENMP
+#pragma omp for schedule(static)
+#endif
+    for (int sl = 0; sl < slivers; sl++) {
+        float *dst = ap + (size_t)sl * (size_t)kc * (size_t)mr;
+        int rows = mc - sl * mr < mr ? mc - sl * mr : mr, first = i0 + sl * mr;
+        /* the rows of a sliver lie R*S (dx) or P*Q (dw) apart: the path's transposing copy gathers them */
+        if (cv->op == DLRT_CONV_DX)
+            for (int p = 0; p < kc; p++) {
+                /* column (k, r, s) of the turned kernel reads w[k][c][R-1-r][S-1-s]: one column at a time, as the
+                 * columns run backwards through w */
+                int col = p0 + p, k = col / rs, turned = rs - 1 - col % rs;
+                P->transpose(cv->a + ((size_t)k * (size_t)cv->m + (size_t)first) * (size_t)rs + (size_t)turned,
+                             (size_t)rs, rows, 1, dst + (size_t)p * (size_t)mr, mr);
+            }
+        else
+            for (int p = 0; p < kc;) {
+                /* columns (i, pq) of dy: a run of them within one image at a time */
+                int col = p0 + p, i = col / pq, count = pq - col % pq < kc - p ? pq - col % pq : kc - p;
+                P->transpose(cv->a + ((size_t)i * (size_t)cv->m + (size_t)first) * (size_t)pq + (size_t)(col % pq),
+                             (size_t)pq, rows, count, dst + (size_t)p * (size_t)mr, mr);
+                p += count;
+            }
+        for (int r = rows; r < mr; r++)
+            for (int p = 0; p < kc; p++)
+                dst[(size_t)p * (size_t)mr + (size_t)r] = 0;
+    }
+}
+
+int dlrt_conv_f32(int op, int g, int K, int C, int H, int W, int R, int S, int P, int Q, int sh, int sw, int ph, int pw,
+                  const float *a, const float *image, float *out, int accumulate) {
+    if (dlrt_gemm_route() == DLRT_ROUTE_BLAS || g <= 0 || (op == DLRT_CONV_DX && (sh != 1 || sw != 1)))
+        return 0;
+    Conv cv;
+    if (op == DLRT_CONV_DX)
+        cv = (Conv){op, C, g * H * W, K * R * S, K, P, Q, R, S, H, W, 1, 1, R - 1 - ph, S - 1 - pw, a, image};
+    else {
+        int fwd = op == DLRT_CONV_FWD, cols = fwd ? g * P * Q : C * R * S, depth = fwd ? C * R * S : g * P * Q;
+        cv = (Conv){op, K, cols, depth, C, H, W, R, S, P, Q, sh, sw, ph, pw, a, image};
+    }
+    /* the gathers' offsets are 32-bit */
+    if ((double)g * cv.ci * cv.hi * cv.wi > 0x7FFFFFFF || (double)cv.m * cv.k > 0x7FFFFFFF)
+        return 0;
+    const Path *Pa = path_of(dlrt_gemm_isa());
+    int m = cv.m, n = cv.n, k = cv.k, mr = Pa->mr, nr = Pa->nr;
+    int kc_max = k < KC ? k : KC, mc_max = m < MC ? m : MC, nc_max = n < NC ? n : NC;
+    size_t a_floats = ((size_t)((mc_max + mr - 1) / mr * mr) * (size_t)kc_max + 15) / 16 * 16;
+    size_t b_floats = (size_t)((nc_max + nr - 1) / nr * nr) * (size_t)kc_max;
+    if (!reserve(a_floats + b_floats))
+        return 0;
+    float *ap = packed, *bp = packed + a_floats;
+#ifdef _OPENMP
+    int threads = (double)m * n * k < 4e6 ? 1 : omp_get_max_threads();
+#pragma omp parallel num_threads(threads)
+#endif
+    for (int j0 = 0; j0 < n; j0 += NC) {
+        int nc = n - j0 < NC ? n - j0 : NC;
+        for (int p0 = 0; p0 < k; p0 += KC) {
+            int kc = k - p0 < KC ? k - p0 : KC;
+            pack_b_conv(Pa, &cv, p0, kc, j0, nc, bp);
+            for (int i0 = 0; i0 < m; i0 += MC) {
+                int mc = m - i0 < MC ? m - i0 : MC;
+                pack_a_conv(Pa, &cv, i0, mc, p0, kc, ap);
+                multiply(Pa, kc, ap, bp, out + (size_t)i0 * (size_t)n + (size_t)j0, n, mc, nc, accumulate || p0 > 0);
+            }
+        }
+    }
+    return 1;
+}

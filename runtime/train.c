@@ -193,11 +193,14 @@ static int refuse_order(DlrtTrainer *t, const char *path, const DlrtCheckpoint *
 }
 
 /* The model's matrix products: f32 ones go to dlrt_gemm_f32 (dlc's kernels, or OpenBLAS's where the rule of
- * gemm.c says); --precision bf16 needs a model that calls sgemm somewhere and a CPU with AMX or AVX512-BF16. */
+ * gemm.c says), its im2col convolutions to dlrt_conv_f32; --precision bf16 needs a model that calls sgemm
+ * somewhere and a CPU with AMX or AVX512-BF16. */
 static int precision(DlrtTrainer *t) {
     if (!t->args.precision || strcmp(t->args.precision, "bf16") != 0) {
         if (t->m->set_gemm)
             t->m->set_gemm(dlrt_gemm_f32);
+        if (t->m->set_conv)
+            t->m->set_conv(dlrt_conv_f32);
         return 0;
     }
     if (!t->m->set_gemm) {

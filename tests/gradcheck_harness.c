@@ -22,7 +22,8 @@
  *                                     little-endian. For models too large for a VALUES file or a text trace.
  *
  * With -DDLRT_GEMM_HOOK (an f32 build linked with runtime/gemm.c), the model's matrix products go to libdlrt's
- * dlrt_gemm_f32, as in a trainer, instead of OpenBLAS's sgemm.
+ * dlrt_gemm_f32, as in a trainer, instead of OpenBLAS's sgemm; with -DDLRT_CONV_HOOK as well, its im2col
+ * convolutions go to dlrt_conv_f32's implicit products.
  *
  * Output lines: `loss STEP VALUE`, `before|grad|after STEP NAME TRAINABLE v0 v1 ...`, `grad STEP NAME T null`,
  * `output STEPS NAME 0 v0 v1 ...`. */
@@ -325,6 +326,9 @@ int main(int argc, char **argv) {
     }
 #ifdef DLRT_GEMM_HOOK
     CAT(MODEL, _set_gemm)(dlrt_gemm_f32);
+#endif
+#ifdef DLRT_CONV_HOOK
+    CAT(MODEL, _set_conv)(dlrt_conv_f32);
 #endif
     int n = atoi(argv[3]);
     if (n < 1 || n > MAX_BATCH) {

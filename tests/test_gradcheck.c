@@ -858,6 +858,38 @@ static void test_isa_paths(void) {
             CU_ASSERT(strcmp(f32_out[k], f32_out[2]) != 0);
 }
 
+/* The f32 build b32 (linked with runtime/gemm.c) on every kernel path the CPU has (DLRT_ISA), with DLRT_GEMM=dlc:
+ * one step's gradients (`grads` of them) against the f64 build's; and with DLRT_GEMM=blas other bits than the last
+ * path's (OpenBLAS's sgemm rounds otherwise: the hooks did send the products to dlc's kernels). */
+static void f32_paths_near_f64(Build *b64, Build *b32, int grads, const char *what) {
+    char *t64;
+    CU_ASSERT_FATAL(harness(b64, "trace 11 5 1 0.1", &t64) == 0);
+    Trace a;
+    CU_ASSERT_FATAL(trace_parse(t64, &a));
+    static const char *const isas[] = {"avx512", "avx2", "portable"};
+    char *last = NULL;
+    setenv("DLRT_GEMM", "dlc", 1);
+    for (size_t k = 0; k < sizeof isas / sizeof isas[0]; k++) {
+        const char *missing = isa_missing(isas[k]); /* what the generated code's path needs, a superset of gemm.c's */
+        if (missing) {
+            printf("\n  skipped DLRT_ISA=%s: this CPU has no %s", isas[k], missing);
+            continue;
+        }
+        setenv("DLRT_ISA", isas[k], 1);
+        char *t32;
+        Trace b;
+        CU_ASSERT_FATAL(harness(b32, "trace 11 5 1 0.1", &t32) == 0 && trace_parse(t32, &b));
+        last = t32;
+        CU_ASSERT(f32_near_f64(&a, &b, fmt("DLRT_ISA=%s %s", isas[k], what)) == grads);
+    }
+    unsetenv("DLRT_ISA");
+    setenv("DLRT_GEMM", "blas", 1);
+    char *blas;
+    CU_ASSERT_FATAL(harness(b32, "trace 11 5 1 0.1", &blas) == 0);
+    CU_ASSERT(last && strcmp(last, blas) != 0);
+    unsetenv("DLRT_GEMM");
+}
+
 /* The matrix products of the generated code (linear layers, an im2col convolution and a 1x1 one: every
  * transpose the emitter writes, and a dw that accumulates over chunks) through libdlrt's dlrt_gemm_f32 with
  * DLRT_GEMM=dlc, on every kernel path of runtime/gemm.c the CPU has (DLRT_ISA): the f32 gradients of one step
@@ -883,34 +915,45 @@ static void test_dlc_gemm(void) {
         CU_FAIL("model did not build");
         return;
     }
-    char *t64;
-    CU_ASSERT_FATAL(harness(&b64, "trace 11 5 1 0.1", &t64) == 0);
-    Trace a;
-    CU_ASSERT_FATAL(trace_parse(t64, &a));
-    static const char *const isas[] = {"avx512", "avx2", "portable"};
-    char *last = NULL;
-    setenv("DLRT_GEMM", "dlc", 1);
-    for (size_t k = 0; k < sizeof isas / sizeof isas[0]; k++) {
-        const char *missing = isa_missing(isas[k]); /* what the generated code's path needs, a superset of gemm.c's */
-        if (missing) {
-            printf("\n  skipped DLRT_ISA=%s: this CPU has no %s", isas[k], missing);
-            continue;
-        }
-        setenv("DLRT_ISA", isas[k], 1);
-        char *t32;
-        Trace b;
-        CU_ASSERT_FATAL(harness(&b32, "trace 11 5 1 0.1", &t32) == 0 && trace_parse(t32, &b));
-        last = t32;
-        /* two convolutions and two linear layers, weight and bias each */
-        CU_ASSERT(f32_near_f64(&a, &b, fmt("DLRT_ISA=%s DLRT_GEMM=dlc", isas[k])) == 8);
+    /* two convolutions and two linear layers, weight and bias each */
+    f32_paths_near_f64(&b64, &b32, 8, "DLRT_GEMM=dlc");
+}
+
+/* The implicit convolutions (runtime/gemm.c's dlrt_conv_f32, which the trainers install with <name>_set_conv) in a
+ * model whose im2col convolutions take every path of it: a 3x3 convolution over chunks of 2, 2 and 1 images (30x30
+ * images: its forward product and dx's written through the chunk buffer, and a dw that accumulates over chunks),
+ * whose input has a gradient (dx as the turned kernel's forward product); a strided one, whose dx the hook declines
+ * (gemm and col2im). On every kernel path the CPU has: the f32 gradients of one step against the f64 build's
+ * central-difference-checked code, and with DLRT_GEMM=blas (the hook declining everything) other bits. */
+static void test_dlc_conv(void) {
+    const char *text = "input x: f32[batch, 2, 30, 30]\n"
+                       "input y: i32[batch]\n"
+                       "a = x |> conv2d(64, kernel=1) |> tanh\n"
+                       "b = a |> conv2d(6, kernel=3, padding=1) |> tanh\n"
+                       "s = a |> conv2d(5, kernel=3, stride=2, padding=1) |> tanh\n"
+                       "logits = linear(flatten(b), 10) + linear(flatten(s), 10)\n"
+                       "output logits\n"
+                       "train {\n"
+                       "    loss = cross_entropy(logits, y)\n"
+                       "    optimizer = sgd(lr = 0.1)\n"
+                       "    batch = 5\n"
+                       "}\n";
+    const char *inputs = "F(x,X) L(y,Y,10)";
+    Build b64, b32;
+    if (!build_with(&b64, "conv_f64", text, inputs, "--dtype f64", "-O2 -DNO_EVAL_OUTPUT") ||
+        !build_with(&b32, "conv_f32", text, inputs, "--dtype f32",
+                    "-O2 -DNO_EVAL_OUTPUT -DDLRT_GEMM_HOOK -DDLRT_CONV_HOOK -iquote " SOURCE_ROOT
+                    "/runtime " SOURCE_ROOT "/runtime/gemm.c")) {
+        CU_FAIL("model did not build");
+        return;
     }
-    unsetenv("DLRT_ISA");
-    /* OpenBLAS's sgemm rounds otherwise: the hook did send the products to dlc's kernel */
-    setenv("DLRT_GEMM", "blas", 1);
-    char *blas;
-    CU_ASSERT_FATAL(harness(&b32, "trace 11 5 1 0.1", &blas) == 0);
-    CU_ASSERT(last && strcmp(last, blas) != 0);
-    unsetenv("DLRT_GEMM");
+    char *out;
+    int rc = harness(&b64, "check 7 5 12 1e-6", &out);
+    CU_ASSERT_EQUAL(rc, 0);
+    if (rc != 0)
+        fail("gradient check of the implicit convolutions' model (f64)", out);
+    /* three convolutions and two linear layers, weight and bias each */
+    f32_paths_near_f64(&b64, &b32, 10, "implicit convolutions");
 }
 
 /* --recompute (recompute.c): a residual model with batch norm whose step computes element-wise forward values
@@ -1016,6 +1059,7 @@ int main(int argc, char **argv) {
         CU_pSuite k = CU_add_suite("direct convolution kernels on each instruction set (DLRT_ISA)", NULL, NULL);
         CU_add_test(k, "gradients, and f32 against f64, on every path the CPU has", test_isa_paths);
         CU_add_test(k, "f32 gradients through dlc's matrix product against f64, on every path", test_dlc_gemm);
+        CU_add_test(k, "f32 gradients through the implicit convolutions against f64, on every path", test_dlc_conv);
         CU_pSuite r = CU_add_suite("--recompute", NULL, NULL);
         CU_add_test(r, "gradients, f32 against f64, and the same f32 bits as without it", test_recompute);
     }

@@ -336,14 +336,18 @@ static void emit_conv(Emit *e, IrNode *n) {
 }
 
 /* Whether some kernel of op `op` runs through im2col (neither direct nor pointwise). */
-static bool im2col_op(Emit *e, Op op) {
+static bool im2col_op(Compiled *c, Op op) {
     for (int f = 0; f < FN_COUNT; f++)
-        for (int i = 0; i < e->c->fn[f].kernels.n; i++) {
-            IrNode *k = e->c->fn[f].kernels.v[i];
+        for (int i = 0; i < c->fn[f].kernels.n; i++) {
+            IrNode *k = c->fn[f].kernels.v[i];
             if (k->op == op && !conv_direct(k) && !conv_pointwise(k))
                 return true;
         }
     return false;
+}
+
+bool conv_im2col(Compiled *c) {
+    return im2col_op(c, OP_CONV2D) || im2col_op(c, OP_CONV2D_DX) || im2col_op(c, OP_CONV2D_DW);
 }
 
 /* im2col and its drivers, written once per generated file for the convolutions that do not run direct;
@@ -353,10 +357,14 @@ static void conv_helpers(Emit *e, const bool *used_by_op) {
     bool used[OP_COUNT] = {0};
     static const Op convs[] = {OP_CONV2D, OP_CONV2D_DX, OP_CONV2D_DW};
     for (size_t i = 0; i < sizeof convs / sizeof convs[0]; i++)
-        used[convs[i]] = used_by_op[convs[i]] && im2col_op(e, convs[i]);
+        used[convs[i]] = used_by_op[convs[i]] && im2col_op(e->c, convs[i]);
     const char *R = e->real;
     const char *geo = "int64_t C, int64_t H, int64_t W, int64_t R, int64_t S, int64_t P, int64_t Q, int64_t sh, "
                       "int64_t sw, int64_t ph, int64_t pw";
+    /* f32 training code asks <name>_set_conv's implicit product first, which declines what it does not take */
+    bool hook = emit_has_conv_hook(e->c, e->opt);
+    const char *hook_geo = "(int)g, (int)K, (int)C, (int)H, (int)W, (int)R, (int)S, (int)P, (int)Q, (int)sh, (int)sw, "
+                           "(int)ph, (int)pw";
     fprintf(o, "\n/* Convolutions as matrix products over a chunk of g images at a time: im2col lays the chunk's\n"
                " * receptive fields out as columns, col[(c*R + r)*S + s][(i*P + p)*Q + q], zero where the window\n"
                " * overhangs the padding. */\n");
@@ -422,14 +430,23 @@ static void conv_helpers(Emit *e, const bool *used_by_op) {
         fprintf(o,
                 "    %s *buf = col + C * R * S * G * P * Q;\n"
                 "    for (int64_t b0 = 0; b0 < n; b0 += G) {\n"
-                "        int64_t g = n - b0 < G ? n - b0 : G;\n"
-                "        im2col(x, col, b0, g, C, H, W, R, S, P, Q, sh, sw, ph, pw);\n"
-                "        gemm(0, 0, (int)K, (int)(g * P * Q), (int)(C * R * S), w, (int)(C * R * S), col, "
-                "(int)(g * P * Q), g > 1 ? buf : y + b0 * K * P * Q, (int)(g * P * Q), 0);\n"
-                "        if (g > 1)\n"
-                "            chunk_move(buf, y + b0 * K * P * Q, K, g, P * Q, 1);\n"
-                "    }\n}\n",
+                "        int64_t g = n - b0 < G ? n - b0 : G;\n",
                 R);
+        if (hook)
+            fprintf(o,
+                    "        if (!conv_hook || !conv_hook(0, %s, w, x + b0 * C * H * W, g > 1 ? buf : y + b0 * K * P * "
+                    "Q, 0)) {\n",
+                    hook_geo);
+        fprintf(o,
+                "%s        im2col(x, col, b0, g, C, H, W, R, S, P, Q, sh, sw, ph, pw);\n"
+                "%s        gemm(0, 0, (int)K, (int)(g * P * Q), (int)(C * R * S), w, (int)(C * R * S), col, "
+                "(int)(g * P * Q), g > 1 ? buf : y + b0 * K * P * Q, (int)(g * P * Q), 0);\n",
+                hook ? "    " : "", hook ? "    " : "");
+        if (hook)
+            fprintf(o, "        }\n");
+        fprintf(o, "        if (g > 1)\n"
+                   "            chunk_move(buf, y + b0 * K * P * Q, K, g, P * Q, 1);\n"
+                   "    }\n}\n");
     }
     if (used[OP_CONV2D_DX]) {
         fprintf(o, "\n/* dx = the transposed convolution of dy with w: columns W^T dy, added back into images. */\n");
@@ -465,14 +482,24 @@ static void conv_helpers(Emit *e, const bool *used_by_op) {
         fprintf(o,
                 "    %s *buf = col + C * R * S * G * P * Q;\n"
                 "    for (int64_t b0 = 0; b0 < n; b0 += G) {\n"
-                "        int64_t g = n - b0 < G ? n - b0 : G;\n"
-                "        if (g > 1)\n"
-                "            chunk_move(dy + b0 * K * P * Q, buf, K, g, P * Q, 0);\n"
-                "        gemm(1, 0, (int)(C * R * S), (int)(g * P * Q), (int)K, w, (int)(C * R * S), "
-                "g > 1 ? buf : dy + b0 * K * P * Q, (int)(g * P * Q), col, (int)(g * P * Q), 0);\n"
-                "        col2im(col, dx, b0, g, C, H, W, R, S, P, Q, sh, sw, ph, pw);\n"
-                "    }\n}\n",
+                "        int64_t g = n - b0 < G ? n - b0 : G;\n",
                 R);
+        /* the implicit product's [C, g * H * W] takes the columns' place (stride 1: H * W <= R * S * P * Q) */
+        if (hook)
+            fprintf(o,
+                    "        if (conv_hook && H * W <= R * S * P * Q &&\n"
+                    "            conv_hook(1, %s, w, dy + b0 * K * P * Q, g > 1 ? col : dx + b0 * C * H * W, 0)) {\n"
+                    "            if (g > 1)\n"
+                    "                chunk_move(col, dx + b0 * C * H * W, C, g, H * W, 1);\n"
+                    "            continue;\n"
+                    "        }\n",
+                    hook_geo);
+        fprintf(o, "        if (g > 1)\n"
+                   "            chunk_move(dy + b0 * K * P * Q, buf, K, g, P * Q, 0);\n"
+                   "        gemm(1, 0, (int)(C * R * S), (int)(g * P * Q), (int)K, w, (int)(C * R * S), "
+                   "g > 1 ? buf : dy + b0 * K * P * Q, (int)(g * P * Q), col, (int)(g * P * Q), 0);\n"
+                   "        col2im(col, dx, b0, g, C, H, W, R, S, P, Q, sh, sw, ph, pw);\n"
+                   "    }\n}\n");
     }
     if (used[OP_CONV2D_DW]) {
         fprintf(o, "\n/* dw = dy times the columns of x, summed over the batch. */\n");
@@ -483,14 +510,19 @@ static void conv_helpers(Emit *e, const bool *used_by_op) {
         fprintf(o,
                 "    %s *buf = col + C * R * S * G * P * Q;\n"
                 "    for (int64_t b0 = 0; b0 < n; b0 += G) {\n"
-                "        int64_t g = n - b0 < G ? n - b0 : G;\n"
-                "        im2col(x, col, b0, g, C, H, W, R, S, P, Q, sh, sw, ph, pw);\n"
-                "        if (g > 1)\n"
-                "            chunk_move(dy + b0 * K * P * Q, buf, K, g, P * Q, 0);\n"
-                "        gemm(0, 1, (int)K, (int)(C * R * S), (int)(g * P * Q), g > 1 ? buf : dy + b0 * K * P * Q, "
-                "(int)(g * P * Q), col, (int)(g * P * Q), dw, (int)(C * R * S), b0 > 0);\n"
-                "    }\n}\n",
+                "        int64_t g = n - b0 < G ? n - b0 : G;\n",
                 R);
+        if (hook)
+            fprintf(o,
+                    "        if (conv_hook && conv_hook(2, %s, dy + b0 * K * P * Q, x + b0 * C * H * W, dw, b0 > 0))\n"
+                    "            continue;\n",
+                    hook_geo);
+        fprintf(o, "        im2col(x, col, b0, g, C, H, W, R, S, P, Q, sh, sw, ph, pw);\n"
+                   "        if (g > 1)\n"
+                   "            chunk_move(dy + b0 * K * P * Q, buf, K, g, P * Q, 0);\n"
+                   "        gemm(0, 1, (int)K, (int)(C * R * S), (int)(g * P * Q), g > 1 ? buf : dy + b0 * K * P * Q, "
+                   "(int)(g * P * Q), col, (int)(g * P * Q), dw, (int)(C * R * S), b0 > 0);\n"
+                   "    }\n}\n");
     }
 }
 

@@ -170,17 +170,26 @@ static void pool_helpers(Emit *e, const bool *used) {
                    "            for (int64_t q = 0; q < Q; q++) {\n"
                    "                int64_t left = q * sw - pw;\n"
                    "                int64_t s0 = left < 0 ? -left : 0, s1 = W - left < S ? W - left : S;\n");
-        if (is_max)
-            fprintf(o, "                %s best = -INFINITY;\n                int64_t at = -1;\n", R);
+        /* max: the window's first element, then each one strictly greater (a NaN only where it comes first), as
+         * selects rather than branches on the data */
+        if (k == 0)
+            fprintf(o, "                %s best = x[(pl * H + top + r0) * W + left + s0];\n", R);
+        else if (is_max)
+            fprintf(
+                o,
+                "                int64_t at = (pl * H + top + r0) * W + left + s0;\n                %s best = x[at];\n",
+                R);
         else if (fwd)
             fprintf(o, "                %s acc = 0;\n", R);
         fprintf(o, "                for (int64_t r = r0; r < r1; r++)\n"
                    "                    for (int64_t s = s0; s < s1; s++) {\n"
                    "                        int64_t i = (pl * H + top + r) * W + left + s;\n");
-        if (is_max)
-            fprintf(o,
-                    "                        if (x[i] > best || at < 0) {\n                            best = x[i];\n"
-                    "                            at = i;\n                        }\n");
+        if (k == 0)
+            fprintf(o, "                        best = x[i] > best ? x[i] : best;\n");
+        else if (is_max)
+            fprintf(o, "                        int greater = x[i] > best;\n"
+                       "                        at = greater ? i : at;\n"
+                       "                        best = greater ? x[i] : best;\n");
         else if (fwd)
             fprintf(o, "                        acc += x[i];\n");
         else
@@ -191,7 +200,7 @@ static void pool_helpers(Emit *e, const bool *used) {
         else if (k == 1)
             fprintf(o, "                y[(pl * P + p) * Q + q] = acc / (%s)(R * S);\n", R);
         else if (k == 2)
-            fprintf(o, "                if (at >= 0)\n                    dx[at] += y[(pl * P + p) * Q + q];\n");
+            fprintf(o, "                dx[at] += y[(pl * P + p) * Q + q];\n");
         fprintf(o, "            }\n        }\n    }\n}\n");
     }
 }

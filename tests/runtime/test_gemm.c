@@ -2,7 +2,9 @@
  * (DLRT_ISA forces each; a path the CPU lacks is skipped with the feature named) against a double-precision
  * product, over shapes that leave partial tiles in m, n and k and cross the cache blocks (KC, MC, NC), with every
  * transpose, accumulate, and leading dimensions wider than the matrices; the same bits on 1 and 2 threads; and
- * the routing of dlrt_gemm_f32 (DLRT_GEMM=dlc|blas). */
+ * the routing of dlrt_gemm_f32 (DLRT_GEMM=dlc|blas). dlrt_conv_f32's implicit products (forward, dx, dw) on every
+ * path against double-precision convolutions written as plain loops, over geometries that cross the same blocks,
+ * with strides, paddings and non-square kernels, and the same bits on 1 and 2 threads. */
 #include <CUnit/Basic.h>
 #include <cblas.h>
 #include <math.h>
@@ -185,6 +187,154 @@ static void test_routing(void) {
     dlrt_gemm_select();
 }
 
+/* ---- dlrt_conv_f32 ---- */
+
+/* A chunk of g images: x [g, C, H, W], w [K, C, R, S], y [g, K, P, Q]. */
+typedef struct {
+    int g, K, C, H, W, R, S, sh, sw, ph, pw;
+} Geo;
+
+static const Geo geos[] = {
+    {2, 13, 50, 9, 9, 3, 3, 1, 1, 1, 1}, /* C*R*S = 450 crosses KC */
+    {3, 5, 2, 20, 20, 3, 3, 1, 1, 1, 1}, /* g*P*Q = 1200 crosses NC */
+    {1, 200, 3, 6, 7, 5, 3, 1, 1, 2, 0}, /* K crosses MC; a 5x3 kernel, uneven padding */
+    {2, 7, 4, 11, 10, 3, 3, 2, 2, 1, 1}, /* stride 2 (dx declines) */
+    {3, 9, 6, 7, 7, 1, 1, 2, 2, 0, 0},   /* ResNet's 1x1 projection */
+    {2, 4, 1, 16, 16, 7, 7, 2, 2, 3, 3}, /* a stem: 7x7, stride 2, padding 3 */
+    {5, 33, 17, 3, 3, 3, 3, 1, 1, 1, 1}, /* 3x3 images, windows mostly padding */
+    {2, 3, 5, 4, 5, 3, 3, 1, 1, 2, 2},   /* padding wider than half the kernel */
+};
+
+/* The convolution of geometry e, op, in doubles: sum[i] and mag[i] (the sum of its terms' magnitudes) for each
+ * element i of dlrt_conv_f32's output, every term visited once. */
+static void conv_ref(const Geo *e, int op, const float *w, const float *x, const float *dy, double *sum, double *mag) {
+    int P = (e->H + 2 * e->ph - e->R) / e->sh + 1, Q = (e->W + 2 * e->pw - e->S) / e->sw + 1;
+    for (int i = 0; i < e->g; i++)
+        for (int k = 0; k < e->K; k++)
+            for (int c = 0; c < e->C; c++)
+                for (int r = 0; r < e->R; r++)
+                    for (int s = 0; s < e->S; s++)
+                        for (int p = 0; p < P; p++)
+                            for (int q = 0; q < Q; q++) {
+                                int h = p * e->sh - e->ph + r, v = q * e->sw - e->pw + s;
+                                if (h < 0 || h >= e->H || v < 0 || v >= e->W)
+                                    continue;
+                                size_t wi = (((size_t)k * (size_t)e->C + (size_t)c) * (size_t)e->R + (size_t)r) *
+                                                (size_t)e->S +
+                                            (size_t)s,
+                                       xi = (((size_t)i * (size_t)e->C + (size_t)c) * (size_t)e->H + (size_t)h) *
+                                                (size_t)e->W +
+                                            (size_t)v,
+                                       yi = (((size_t)i * (size_t)e->K + (size_t)k) * (size_t)P + (size_t)p) *
+                                                (size_t)Q +
+                                            (size_t)q;
+                                /* the output element the term belongs to, in the layout dlrt_conv_f32 writes */
+                                size_t at;
+                                double t;
+                                if (op == DLRT_CONV_FWD) {
+                                    at = (size_t)k * (size_t)(e->g * P * Q) + (size_t)(i * P * Q + p * Q + q);
+                                    t = (double)w[wi] * x[xi];
+                                } else if (op == DLRT_CONV_DX) {
+                                    at = (size_t)c * (size_t)(e->g * e->H * e->W) +
+                                         (size_t)(i * e->H * e->W + h * e->W + v);
+                                    t = (double)w[wi] * dy[yi];
+                                } else {
+                                    at = wi;
+                                    t = (double)dy[yi] * x[xi];
+                                }
+                                sum[at] += t;
+                                mag[at] += fabs(t);
+                            }
+}
+
+/* One op of one geometry on the chosen path: 1 and 2 threads give the same bits, and every element is within the
+ * f32 bound of the double convolution (plus what was there, for dw accumulating). dx with a stride declines. */
+static void check_conv(const char *path, const Geo *e, int op, int acc, unsigned seed) {
+    int P = (e->H + 2 * e->ph - e->R) / e->sh + 1, Q = (e->W + 2 * e->pw - e->S) / e->sw + 1;
+    size_t nw = (size_t)(e->K * e->C * e->R * e->S), nx = (size_t)(e->g * e->C * e->H * e->W),
+           ny = (size_t)(e->g * e->K * P * Q);
+    size_t nout = op == DLRT_CONV_FWD ? ny : op == DLRT_CONV_DX ? nx : nw;
+    float *w = malloc(sizeof(float) * nw), *x = malloc(sizeof(float) * nx), *dy = malloc(sizeof(float) * ny);
+    float *out = malloc(sizeof(float) * nout), *out2 = malloc(sizeof(float) * nout),
+          *before = malloc(sizeof(float) * nout);
+    CU_ASSERT_FATAL(w && x && dy && out && out2 && before);
+    for (size_t i = 0; i < nw; i++)
+        w[i] = uniform(&seed);
+    for (size_t i = 0; i < nx; i++)
+        x[i] = uniform(&seed);
+    for (size_t i = 0; i < ny; i++)
+        dy[i] = uniform(&seed);
+    for (size_t i = 0; i < nout; i++)
+        before[i] = out[i] = out2[i] = uniform(&seed);
+    const float *a = op == DLRT_CONV_DW ? dy : w, *image = op == DLRT_CONV_DX ? dy : x;
+    int took[2];
+    for (int t = 0; t < 2; t++) {
+#ifdef _OPENMP
+        omp_set_num_threads(t + 1);
+#endif
+        took[t] = dlrt_conv_f32(op, e->g, e->K, e->C, e->H, e->W, e->R, e->S, P, Q, e->sh, e->sw, e->ph, e->pw, a,
+                                image, t ? out2 : out, acc);
+    }
+    CU_ASSERT_EQUAL(took[0], took[1]);
+    if (op == DLRT_CONV_DX && (e->sh != 1 || e->sw != 1)) {
+        CU_ASSERT_EQUAL(took[0], 0);
+        CU_ASSERT_EQUAL(memcmp(out, before, sizeof(float) * nout), 0);
+    } else {
+        CU_ASSERT_EQUAL(took[0], 1);
+        CU_ASSERT_EQUAL(memcmp(out, out2, sizeof(float) * nout), 0);
+        double worst = 0;
+        int terms = op == DLRT_CONV_FWD ? e->C * e->R * e->S : op == DLRT_CONV_DX ? e->K * e->R * e->S : e->g * P * Q;
+        double *sum = calloc(nout, sizeof(double)), *mag = calloc(nout, sizeof(double));
+        CU_ASSERT_FATAL(sum && mag);
+        conv_ref(e, op, w, x, dy, sum, mag);
+        for (size_t i = 0; i < nout; i++) {
+            double old = acc ? before[i] : 0, want = sum[i] + old;
+            double err = fabs(out[i] - want) / ((terms + 2) * 0x1p-24 * (mag[i] + fabs(old)) + 1e-30);
+            worst = err > worst ? err : worst;
+        }
+        free(sum);
+        free(mag);
+        if (worst > 1)
+            printf("\n    %s: conv op %d geometry %d: %.2f of the bound", path, op, (int)(e - geos), worst);
+        CU_ASSERT(worst <= 1);
+    }
+    free(w);
+    free(x);
+    free(dy);
+    free(out);
+    free(out2);
+    free(before);
+}
+
+static void test_conv_paths(void) {
+    for (size_t p = 0; p < sizeof paths / sizeof *paths; p++) {
+        if (!dlrt_gemm_isa_supported(paths[p].isa)) {
+            printf("\n    skipped the %s path: this CPU has no %s", paths[p].name, paths[p].needs);
+            continue;
+        }
+        setenv("DLRT_ISA", paths[p].name, 1);
+        CU_ASSERT_EQUAL(dlrt_gemm_select(), paths[p].isa);
+        for (size_t e = 0; e < sizeof geos / sizeof *geos; e++)
+            for (int op = DLRT_CONV_FWD; op <= DLRT_CONV_DW; op++)
+                check_conv(paths[p].name, &geos[e], op, op == DLRT_CONV_DW && e % 2, (unsigned)(e * 3 + (size_t)op));
+    }
+    unsetenv("DLRT_ISA");
+    dlrt_gemm_select();
+}
+
+/* DLRT_GEMM=blas: dlrt_conv_f32 declines every product (the generated code then runs im2col and sgemm). */
+static void test_conv_declines(void) {
+    float w[9] = {0}, x[16] = {0}, out[4] = {1, 2, 3, 4};
+    setenv("DLRT_GEMM", "blas", 1);
+    dlrt_gemm_select();
+    CU_ASSERT_EQUAL(dlrt_conv_f32(DLRT_CONV_FWD, 1, 1, 1, 4, 4, 3, 3, 2, 2, 1, 1, 0, 0, w, x, out, 0), 0);
+    CU_ASSERT(out[0] == 1 && out[3] == 4);
+    unsetenv("DLRT_GEMM");
+    dlrt_gemm_select();
+    CU_ASSERT_EQUAL(dlrt_conv_f32(DLRT_CONV_FWD, 1, 1, 1, 4, 4, 3, 3, 2, 2, 1, 1, 0, 0, w, x, out, 0), 1);
+    CU_ASSERT(out[0] == 0 && out[3] == 0);
+}
+
 int main(void) {
     if (CU_initialize_registry() != CUE_SUCCESS)
         return 1;
@@ -192,6 +342,9 @@ int main(void) {
     CU_add_test(s, "every kernel path against a double product, on 1 and 2 threads", test_paths);
     CU_add_test(s, "the AVX2 and AVX-512 kernels give the same bits", test_paths_agree);
     CU_add_test(s, "DLRT_GEMM routes dlrt_gemm_f32", test_routing);
+    CU_add_test(s, "dlrt_conv_f32 on every kernel path against double convolutions, on 1 and 2 threads",
+                test_conv_paths);
+    CU_add_test(s, "DLRT_GEMM=blas: dlrt_conv_f32 declines", test_conv_declines);
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
     unsigned failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
