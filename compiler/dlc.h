@@ -440,6 +440,7 @@ typedef struct Graph {
      * fold into the kernels that read them (fold.c); NULL otherwise */
     const double **baked;
     int baked_from;  /* the node count when simplification began: fold.c counts consumers below it */
+    bool keep_outputs; /* every kernel stores its own result (--quantize: quant.c picks kernels from the schedule) */
     Vec(int) folded; /* ids of the nodes fold.c replaced, dead from then on */
     /* hash-consing table */
     IrNode **table;
@@ -566,7 +567,12 @@ enum {
     CALLS_GEMM = 32,
     CALLS_ISA = 64,
     CALLS_SIGMOID = 128,
+    CALLS_SUM16 = 256,
 };
+
+/* What a kernel's own function can apply to its results before storing them (OpRule.epilogue): an element-wise
+ * epilogue (a bias per output channel, an activation), then 2x2 pooling (pool_fusable). */
+enum { EPI_ELEM = 1, EPI_POOL = 2 };
 
 struct OpRule {
     /* The shape rule: checks the operands and attributes and builds the node (hash-consed, maybe folded), or
@@ -601,6 +607,9 @@ struct OpRule {
     bool (*own_fn)(const IrNode *n);
     const char *own_fn_prefix;
     void (*emit_own_fn)(Emit *e, const IrNode *n, const char *fname);
+    /* Kernels with an own function: what it can apply to its results in registers (EPI_* bits, 0: nothing);
+     * sched_build decides, emit_epilogue tells the emitter. */
+    unsigned (*epilogue)(const IrNode *n);
     void (*helpers)(Emit *e, const bool *used);
     unsigned calls;
     unsigned (*calls_of)(const IrNode *n);
@@ -704,6 +713,8 @@ IrNode *b_argmax_eq(Graph *g, IrNode *logits, IrNode *labels, Loc loc);
 /* ---- ops/matmul.c: matrix products ---- */
 
 IrNode *b_matmul(Graph *g, IrNode *a, IrNode *b, bool ta, bool tb, Loc loc);
+/* <name>_sum16 (CALLS_SUM16): the batch-1 products' 16 partial sums of a dot product added in a fixed tree. */
+void emit_matvec_sum16(Emit *e);
 
 /* ---- ops/conv.c: conv2d, conv2d_dx, conv2d_dw ---- */
 
@@ -724,6 +735,11 @@ bool conv_direct(const IrNode *n);
 
 IrNode *b_pool(Graph *g, Op op, IrNode *x, const int64_t win[2], const int64_t stride[2], const int64_t pad[2],
                Loc loc);
+/* Forward pooling over 2x2 windows that tile the image: a convolution's function can apply it (EPI_POOL). */
+bool pool_fusable(const IrNode *n);
+/* The statements (at indent d) that store forward pooling n of one window into lvalue, from the window's elements
+ * (rows, then columns) as C expressions at[]: the same operations in the same order as n's own kernel. */
+void pool_emit_window(Emit *e, const IrNode *n, char *const *at, const char *lvalue, const char *d);
 
 /* ---- elab.c: AST -> graph ---- */
 
@@ -784,6 +800,10 @@ typedef struct Sched {
     Vec(IrNode *) roots;
     bool *live;            /* needed by a root */
     bool *inl;             /* element-wise, computed inside its one consumer's loop: no buffer */
+    /* Epilogues (FN_FORWARD, FN_EVALUATE): kernel k's own function applies the element-wise node epilogue[k] to
+     * its results, then the pooling pooled[k] (or NULL), and stores only the last; k and the nodes it computes
+     * but the last are inl. producer[last] = k: the schedule lists the last, emitted as k's call. */
+    IrNode **epilogue, **pooled, **producer;
     int *uses;             /* consumers among live nodes */
     Vec(IrNode *) kernels; /* materialised nodes in execution order */
     int64_t *offset;       /* arena byte offset of a materialised node's buffer; -1 when it has none */
@@ -948,6 +968,24 @@ typedef struct {
 } IsaLoop;
 /* What comes before the return type of a kernel's always-inlined body. */
 const char *emit_isa_inline(Emit *e);
+/* Kernel k's epilogue in the schedule being emitted (e->s): the element-wise node, the pooling, the operands read
+ * per output channel (bias[i], the function's parameter bi, read at channel * stride[i]) and the node whose buffer
+ * it stores into. False when k stores its own result. */
+enum { EPI_MAX_BIAS = 4 };
+typedef struct Epilogue {
+    const Sched *s;
+    const IrNode *kernel;
+    IrNode *elem, *pool, *out;
+    int nbias;
+    IrNode *bias[EPI_MAX_BIAS];
+    int64_t stride[EPI_MAX_BIAS];
+} Epilogue;
+bool emit_epilogue(Emit *e, const IrNode *k, Epilogue *ep);
+/* The C expression of ep's element-wise node for k's result `acc` in output channel `chan`. */
+char *emit_epilogue_expr(Emit *e, const Epilogue *ep, const IrNode *k, const char *acc, const char *chan);
+/* ep's parameters of k's own function (", const float *restrict b0, ..."), and the call's arguments. */
+char *emit_epilogue_params(Emit *e, const Epilogue *ep);
+char *emit_epilogue_args(Emit *e, const Epilogue *ep);
 /* Kernel fname's own function `fname(l->params, int64_t n)`, compiled per instruction set: a wrapper for each
  * holds l's loop, and fname calls the one <name>_isa() picks, or runs the loop as portable C. */
 void emit_isa_kernel(Emit *e, const char *fname, const IsaLoop *l);

@@ -88,8 +88,335 @@ static void gemm(int ta, int tb, int m, int n, int k, const googlenet_real *a, i
 }
 
 /* conv2d, googlenet.dlm line 23: x [n, 1, 96, 96], w [64, 1, 7, 7], y [n, 64, 48, 48], stride 2x2, padding 3x3.
+ * Per image: a zero-padded copy, then tiles of 16 columns of up to 6 output channels.
+ * Then line 23's relu on the sums. */
+GOOGLENET_INLINE static inline void conv2d_fwd_direct_0_image(const googlenet_real *restrict x, const googlenet_real *restrict w, const googlenet_real *restrict b0, googlenet_real *restrict y, int64_t b) {
+    googlenet_real xp[1][101][101];
+    memset(xp, 0, sizeof(xp));
+    for (int c = 0; c < 1; c++)
+        for (int h = 0; h < 96; h++)
+            memcpy(&xp[c][h + 3][3], x + (b * 1 + c) * 9216 + h * 96, 96 * sizeof(googlenet_real));
+    for (int64_t k = 0; k < 60; k += 6)
+        for (int p = 0; p < 48; p++) {
+            const int r0 = p * 2 < 3 ? 3 - p * 2 : 0;
+            const int r1 = 99 - p * 2 < 7 ? 99 - p * 2 : 7;
+            for (int q0 = 0; q0 < 48; q0 += 16) {
+                googlenet_real a0[16] = {0}, a1[16] = {0}, a2[16] = {0}, a3[16] = {0}, a4[16] = {0}, a5[16] = {0};
+                for (int c = 0; c < 1; c++)
+                    for (int r = r0; r < r1; r++)
+                        for (int s = 0; s < 7; s++) {
+                            const googlenet_real *src = &xp[c][p * 2 + r][q0 * 2 + s];
+                            const googlenet_real *wk = w + ((k * 1 + c) * 7 + r) * 7 + s;
+                            googlenet_real w0 = wk[0], w1 = wk[49], w2 = wk[98], w3 = wk[147], w4 = wk[196], w5 = wk[245];
+                            for (int q = 0; q < 16; q++) {
+                                googlenet_real v = src[q * 2];
+                                a0[q] += w0 * v;
+                                a1[q] += w1 * v;
+                                a2[q] += w2 * v;
+                                a3[q] += w3 * v;
+                                a4[q] += w4 * v;
+                                a5[q] += w5 * v;
+                            }
+                        }
+                for (int l = 0; l < 16; l++) {
+                    a0[l] = relu((a0[l] + b0[k]));
+                    a1[l] = relu((a1[l] + b0[k + 1]));
+                    a2[l] = relu((a2[l] + b0[k + 2]));
+                    a3[l] = relu((a3[l] + b0[k + 3]));
+                    a4[l] = relu((a4[l] + b0[k + 4]));
+                    a5[l] = relu((a5[l] + b0[k + 5]));
+                }
+                googlenet_real *out = y + ((b * 64 + k) * 48 + p) * 48 + q0;
+                for (int q = 0; q < 16; q++) {
+                    out[0 + q] = a0[q];
+                    out[2304 + q] = a1[q];
+                    out[4608 + q] = a2[q];
+                    out[6912 + q] = a3[q];
+                    out[9216 + q] = a4[q];
+                    out[11520 + q] = a5[q];
+                }
+            }
+        }
+    {
+        const int64_t k = 60;
+        for (int p = 0; p < 48; p++) {
+            const int r0 = p * 2 < 3 ? 3 - p * 2 : 0;
+            const int r1 = 99 - p * 2 < 7 ? 99 - p * 2 : 7;
+            for (int q0 = 0; q0 < 48; q0 += 16) {
+                googlenet_real a0[16] = {0}, a1[16] = {0}, a2[16] = {0}, a3[16] = {0};
+                for (int c = 0; c < 1; c++)
+                    for (int r = r0; r < r1; r++)
+                        for (int s = 0; s < 7; s++) {
+                            const googlenet_real *src = &xp[c][p * 2 + r][q0 * 2 + s];
+                            const googlenet_real *wk = w + ((k * 1 + c) * 7 + r) * 7 + s;
+                            googlenet_real w0 = wk[0], w1 = wk[49], w2 = wk[98], w3 = wk[147];
+                            for (int q = 0; q < 16; q++) {
+                                googlenet_real v = src[q * 2];
+                                a0[q] += w0 * v;
+                                a1[q] += w1 * v;
+                                a2[q] += w2 * v;
+                                a3[q] += w3 * v;
+                            }
+                        }
+                for (int l = 0; l < 16; l++) {
+                    a0[l] = relu((a0[l] + b0[k]));
+                    a1[l] = relu((a1[l] + b0[k + 1]));
+                    a2[l] = relu((a2[l] + b0[k + 2]));
+                    a3[l] = relu((a3[l] + b0[k + 3]));
+                }
+                googlenet_real *out = y + ((b * 64 + k) * 48 + p) * 48 + q0;
+                for (int q = 0; q < 16; q++) {
+                    out[0 + q] = a0[q];
+                    out[2304 + q] = a1[q];
+                    out[4608 + q] = a2[q];
+                    out[6912 + q] = a3[q];
+                }
+            }
+        }
+    }
+}
+#if GOOGLENET_X86
+GOOGLENET_AVX512 static void conv2d_fwd_direct_0_avx512(const googlenet_real *restrict x, const googlenet_real *restrict w, const googlenet_real *restrict b0, googlenet_real *restrict y, int64_t n) {
+    GOOGLENET_PARALLEL_FOR
+    for (int64_t i = 0; i < n; i++)
+        conv2d_fwd_direct_0_image(x, w, b0, y, i);
+}
+GOOGLENET_AVX2 static void conv2d_fwd_direct_0_avx2(const googlenet_real *restrict x, const googlenet_real *restrict w, const googlenet_real *restrict b0, googlenet_real *restrict y, int64_t n) {
+    GOOGLENET_PARALLEL_FOR
+    for (int64_t i = 0; i < n; i++)
+        conv2d_fwd_direct_0_image(x, w, b0, y, i);
+}
+#endif
+static void conv2d_fwd_direct_0(const googlenet_real *restrict x, const googlenet_real *restrict w, const googlenet_real *restrict b0, googlenet_real *restrict y, int64_t n) {
+#if GOOGLENET_X86
+    switch (googlenet_isa()) {
+    case 2:
+        conv2d_fwd_direct_0_avx512(x, w, b0, y, n);
+        return;
+    case 1:
+        conv2d_fwd_direct_0_avx2(x, w, b0, y, n);
+        return;
+    default:
+        break;
+    }
+#endif
+    GOOGLENET_PARALLEL_FOR
+    for (int64_t i = 0; i < n; i++)
+        conv2d_fwd_direct_0_image(x, w, b0, y, i);
+}
+
+/* conv2d, googlenet.dlm line 17: x [n, 16, 12, 12], w [32, 16, 5, 5], y [n, 32, 12, 12], stride 1x1, padding 2x2.
+ * Per image: a zero-padded copy, then tiles of 16 columns of up to 6 output channels.
+ * Then line 17's relu on the sums. */
+GOOGLENET_INLINE static inline void conv2d_fwd_direct_1_image(const googlenet_real *restrict x, const googlenet_real *restrict w, const googlenet_real *restrict b0, googlenet_real *restrict y, int64_t b) {
+    googlenet_real xp[16][16][20];
+    memset(xp, 0, sizeof(xp));
+    for (int c = 0; c < 16; c++)
+        for (int h = 0; h < 12; h++)
+            memcpy(&xp[c][h + 2][2], x + (b * 16 + c) * 144 + h * 12, 12 * sizeof(googlenet_real));
+    for (int64_t k = 0; k < 30; k += 6)
+        for (int p = 0; p < 12; p++) {
+            const int r0 = p < 2 ? 2 - p : 0;
+            const int r1 = 14 - p < 5 ? 14 - p : 5;
+            {
+                const int q0 = 0;
+                googlenet_real a0[16] = {0}, a1[16] = {0}, a2[16] = {0}, a3[16] = {0}, a4[16] = {0}, a5[16] = {0};
+                for (int c = 0; c < 16; c++)
+                    for (int r = r0; r < r1; r++)
+                        for (int s = 0; s < 5; s++) {
+                            const googlenet_real *src = &xp[c][p + r][q0 + s];
+                            const googlenet_real *wk = w + ((k * 16 + c) * 5 + r) * 5 + s;
+                            googlenet_real w0 = wk[0], w1 = wk[400], w2 = wk[800], w3 = wk[1200], w4 = wk[1600], w5 = wk[2000];
+                            for (int q = 0; q < 16; q++) {
+                                googlenet_real v = src[q];
+                                a0[q] += w0 * v;
+                                a1[q] += w1 * v;
+                                a2[q] += w2 * v;
+                                a3[q] += w3 * v;
+                                a4[q] += w4 * v;
+                                a5[q] += w5 * v;
+                            }
+                        }
+                for (int l = 0; l < 16; l++) {
+                    a0[l] = relu((a0[l] + b0[k]));
+                    a1[l] = relu((a1[l] + b0[k + 1]));
+                    a2[l] = relu((a2[l] + b0[k + 2]));
+                    a3[l] = relu((a3[l] + b0[k + 3]));
+                    a4[l] = relu((a4[l] + b0[k + 4]));
+                    a5[l] = relu((a5[l] + b0[k + 5]));
+                }
+                googlenet_real *out = y + ((b * 32 + k) * 12 + p) * 12 + q0;
+                for (int q = 0; q < 12; q++) {
+                    out[0 + q] = a0[q];
+                    out[144 + q] = a1[q];
+                    out[288 + q] = a2[q];
+                    out[432 + q] = a3[q];
+                    out[576 + q] = a4[q];
+                    out[720 + q] = a5[q];
+                }
+            }
+        }
+    {
+        const int64_t k = 30;
+        for (int p = 0; p < 12; p++) {
+            const int r0 = p < 2 ? 2 - p : 0;
+            const int r1 = 14 - p < 5 ? 14 - p : 5;
+            {
+                const int q0 = 0;
+                googlenet_real a0[16] = {0}, a1[16] = {0};
+                for (int c = 0; c < 16; c++)
+                    for (int r = r0; r < r1; r++)
+                        for (int s = 0; s < 5; s++) {
+                            const googlenet_real *src = &xp[c][p + r][q0 + s];
+                            const googlenet_real *wk = w + ((k * 16 + c) * 5 + r) * 5 + s;
+                            googlenet_real w0 = wk[0], w1 = wk[400];
+                            for (int q = 0; q < 16; q++) {
+                                googlenet_real v = src[q];
+                                a0[q] += w0 * v;
+                                a1[q] += w1 * v;
+                            }
+                        }
+                for (int l = 0; l < 16; l++) {
+                    a0[l] = relu((a0[l] + b0[k]));
+                    a1[l] = relu((a1[l] + b0[k + 1]));
+                }
+                googlenet_real *out = y + ((b * 32 + k) * 12 + p) * 12 + q0;
+                for (int q = 0; q < 12; q++) {
+                    out[0 + q] = a0[q];
+                    out[144 + q] = a1[q];
+                }
+            }
+        }
+    }
+}
+#if GOOGLENET_X86
+GOOGLENET_AVX512 static void conv2d_fwd_direct_1_avx512(const googlenet_real *restrict x, const googlenet_real *restrict w, const googlenet_real *restrict b0, googlenet_real *restrict y, int64_t n) {
+    GOOGLENET_PARALLEL_FOR
+    for (int64_t i = 0; i < n; i++)
+        conv2d_fwd_direct_1_image(x, w, b0, y, i);
+}
+GOOGLENET_AVX2 static void conv2d_fwd_direct_1_avx2(const googlenet_real *restrict x, const googlenet_real *restrict w, const googlenet_real *restrict b0, googlenet_real *restrict y, int64_t n) {
+    GOOGLENET_PARALLEL_FOR
+    for (int64_t i = 0; i < n; i++)
+        conv2d_fwd_direct_1_image(x, w, b0, y, i);
+}
+#endif
+static void conv2d_fwd_direct_1(const googlenet_real *restrict x, const googlenet_real *restrict w, const googlenet_real *restrict b0, googlenet_real *restrict y, int64_t n) {
+#if GOOGLENET_X86
+    switch (googlenet_isa()) {
+    case 2:
+        conv2d_fwd_direct_1_avx512(x, w, b0, y, n);
+        return;
+    case 1:
+        conv2d_fwd_direct_1_avx2(x, w, b0, y, n);
+        return;
+    default:
+        break;
+    }
+#endif
+    GOOGLENET_PARALLEL_FOR
+    for (int64_t i = 0; i < n; i++)
+        conv2d_fwd_direct_1_image(x, w, b0, y, i);
+}
+
+/* conv2d, googlenet.dlm line 17: x [n, 16, 6, 6], w [48, 16, 5, 5], y [n, 48, 6, 6], stride 1x1, padding 2x2.
+ * Per image: a zero-padded copy, then tiles of 16 columns of up to 6 output channels.
+ * Then line 17's relu on the sums. */
+GOOGLENET_INLINE static inline void conv2d_fwd_direct_2_image(const googlenet_real *restrict x, const googlenet_real *restrict w, const googlenet_real *restrict b0, googlenet_real *restrict y, int64_t b) {
+    googlenet_real xp[16][10][20];
+    memset(xp, 0, sizeof(xp));
+    for (int c = 0; c < 16; c++)
+        for (int h = 0; h < 6; h++)
+            memcpy(&xp[c][h + 2][2], x + (b * 16 + c) * 36 + h * 6, 6 * sizeof(googlenet_real));
+    for (int64_t k = 0; k < 48; k += 6)
+        for (int p = 0; p < 6; p++) {
+            const int r0 = p < 2 ? 2 - p : 0;
+            const int r1 = 8 - p < 5 ? 8 - p : 5;
+            {
+                const int q0 = 0;
+                googlenet_real a0[16] = {0}, a1[16] = {0}, a2[16] = {0}, a3[16] = {0}, a4[16] = {0}, a5[16] = {0};
+                for (int c = 0; c < 16; c++)
+                    for (int r = r0; r < r1; r++)
+                        for (int s = 0; s < 5; s++) {
+                            const googlenet_real *src = &xp[c][p + r][q0 + s];
+                            const googlenet_real *wk = w + ((k * 16 + c) * 5 + r) * 5 + s;
+                            googlenet_real w0 = wk[0], w1 = wk[400], w2 = wk[800], w3 = wk[1200], w4 = wk[1600], w5 = wk[2000];
+                            for (int q = 0; q < 16; q++) {
+                                googlenet_real v = src[q];
+                                a0[q] += w0 * v;
+                                a1[q] += w1 * v;
+                                a2[q] += w2 * v;
+                                a3[q] += w3 * v;
+                                a4[q] += w4 * v;
+                                a5[q] += w5 * v;
+                            }
+                        }
+                for (int l = 0; l < 16; l++) {
+                    a0[l] = relu((a0[l] + b0[k]));
+                    a1[l] = relu((a1[l] + b0[k + 1]));
+                    a2[l] = relu((a2[l] + b0[k + 2]));
+                    a3[l] = relu((a3[l] + b0[k + 3]));
+                    a4[l] = relu((a4[l] + b0[k + 4]));
+                    a5[l] = relu((a5[l] + b0[k + 5]));
+                }
+                googlenet_real *out = y + ((b * 48 + k) * 6 + p) * 6 + q0;
+                for (int q = 0; q < 6; q++) {
+                    out[0 + q] = a0[q];
+                    out[36 + q] = a1[q];
+                    out[72 + q] = a2[q];
+                    out[108 + q] = a3[q];
+                    out[144 + q] = a4[q];
+                    out[180 + q] = a5[q];
+                }
+            }
+        }
+}
+#if GOOGLENET_X86
+GOOGLENET_AVX512 static void conv2d_fwd_direct_2_avx512(const googlenet_real *restrict x, const googlenet_real *restrict w, const googlenet_real *restrict b0, googlenet_real *restrict y, int64_t n) {
+    GOOGLENET_PARALLEL_FOR
+    for (int64_t i = 0; i < n; i++)
+        conv2d_fwd_direct_2_image(x, w, b0, y, i);
+}
+GOOGLENET_AVX2 static void conv2d_fwd_direct_2_avx2(const googlenet_real *restrict x, const googlenet_real *restrict w, const googlenet_real *restrict b0, googlenet_real *restrict y, int64_t n) {
+    GOOGLENET_PARALLEL_FOR
+    for (int64_t i = 0; i < n; i++)
+        conv2d_fwd_direct_2_image(x, w, b0, y, i);
+}
+#endif
+static void conv2d_fwd_direct_2(const googlenet_real *restrict x, const googlenet_real *restrict w, const googlenet_real *restrict b0, googlenet_real *restrict y, int64_t n) {
+#if GOOGLENET_X86
+    switch (googlenet_isa()) {
+    case 2:
+        conv2d_fwd_direct_2_avx512(x, w, b0, y, n);
+        return;
+    case 1:
+        conv2d_fwd_direct_2_avx2(x, w, b0, y, n);
+        return;
+    default:
+        break;
+    }
+#endif
+    GOOGLENET_PARALLEL_FOR
+    for (int64_t i = 0; i < n; i++)
+        conv2d_fwd_direct_2_image(x, w, b0, y, i);
+}
+
+/* avg_pool forward, googlenet.dlm line 39: 3x3 windows that tile the planes of [n, 1024, 3, 3] into 1x1. */
+static void avg_pool_fwd_0(const googlenet_real *restrict x, googlenet_real *restrict y, int64_t n) {
+    GOOGLENET_PARALLEL_FOR
+    for (int64_t pl = 0; pl < n * 1024; pl++)
+        for (int p = 0; p < 1; p++) {
+            const googlenet_real *top = x + (pl * 3 + p * 3) * 3;
+            int64_t o = (pl * 1 + p) * 1;
+            for (int q = 0; q < 1; q++) {
+                y[o + q] = (top[q * 3] + top[q * 3 + 1] + top[q * 3 + 2] + top[q * 3 + 3] + top[q * 3 + 4] + top[q * 3 + 5] + top[q * 3 + 6] + top[q * 3 + 7] + top[q * 3 + 8]) * (googlenet_real)0.1111111111111111;
+            }
+        }
+}
+
+/* conv2d, googlenet.dlm line 23: x [n, 1, 96, 96], w [64, 1, 7, 7], y [n, 64, 48, 48], stride 2x2, padding 3x3.
  * Per image: a zero-padded copy, then tiles of 16 columns of up to 6 output channels. */
-GOOGLENET_INLINE static inline void conv2d_fwd_direct_0_image(const googlenet_real *restrict x, const googlenet_real *restrict w, googlenet_real *restrict y, int64_t b) {
+GOOGLENET_INLINE static inline void conv2d_fwd_direct_3_image(const googlenet_real *restrict x, const googlenet_real *restrict w, googlenet_real *restrict y, int64_t b) {
     googlenet_real xp[1][101][101];
     memset(xp, 0, sizeof(xp));
     for (int c = 0; c < 1; c++)
@@ -161,25 +488,25 @@ GOOGLENET_INLINE static inline void conv2d_fwd_direct_0_image(const googlenet_re
     }
 }
 #if GOOGLENET_X86
-GOOGLENET_AVX512 static void conv2d_fwd_direct_0_avx512(const googlenet_real *restrict x, const googlenet_real *restrict w, googlenet_real *restrict y, int64_t n) {
+GOOGLENET_AVX512 static void conv2d_fwd_direct_3_avx512(const googlenet_real *restrict x, const googlenet_real *restrict w, googlenet_real *restrict y, int64_t n) {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i = 0; i < n; i++)
-        conv2d_fwd_direct_0_image(x, w, y, i);
+        conv2d_fwd_direct_3_image(x, w, y, i);
 }
-GOOGLENET_AVX2 static void conv2d_fwd_direct_0_avx2(const googlenet_real *restrict x, const googlenet_real *restrict w, googlenet_real *restrict y, int64_t n) {
+GOOGLENET_AVX2 static void conv2d_fwd_direct_3_avx2(const googlenet_real *restrict x, const googlenet_real *restrict w, googlenet_real *restrict y, int64_t n) {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i = 0; i < n; i++)
-        conv2d_fwd_direct_0_image(x, w, y, i);
+        conv2d_fwd_direct_3_image(x, w, y, i);
 }
 #endif
-static void conv2d_fwd_direct_0(const googlenet_real *restrict x, const googlenet_real *restrict w, googlenet_real *restrict y, int64_t n) {
+static void conv2d_fwd_direct_3(const googlenet_real *restrict x, const googlenet_real *restrict w, googlenet_real *restrict y, int64_t n) {
 #if GOOGLENET_X86
     switch (googlenet_isa()) {
     case 2:
-        conv2d_fwd_direct_0_avx512(x, w, y, n);
+        conv2d_fwd_direct_3_avx512(x, w, y, n);
         return;
     case 1:
-        conv2d_fwd_direct_0_avx2(x, w, y, n);
+        conv2d_fwd_direct_3_avx2(x, w, y, n);
         return;
     default:
         break;
@@ -187,12 +514,12 @@ static void conv2d_fwd_direct_0(const googlenet_real *restrict x, const googlene
 #endif
     GOOGLENET_PARALLEL_FOR
     for (int64_t i = 0; i < n; i++)
-        conv2d_fwd_direct_0_image(x, w, y, i);
+        conv2d_fwd_direct_3_image(x, w, y, i);
 }
 
 /* conv2d, googlenet.dlm line 17: x [n, 16, 12, 12], w [32, 16, 5, 5], y [n, 32, 12, 12], stride 1x1, padding 2x2.
  * Per image: a zero-padded copy, then tiles of 16 columns of up to 6 output channels. */
-GOOGLENET_INLINE static inline void conv2d_fwd_direct_1_image(const googlenet_real *restrict x, const googlenet_real *restrict w, googlenet_real *restrict y, int64_t b) {
+GOOGLENET_INLINE static inline void conv2d_fwd_direct_4_image(const googlenet_real *restrict x, const googlenet_real *restrict w, googlenet_real *restrict y, int64_t b) {
     googlenet_real xp[16][16][20];
     memset(xp, 0, sizeof(xp));
     for (int c = 0; c < 16; c++)
@@ -262,25 +589,25 @@ GOOGLENET_INLINE static inline void conv2d_fwd_direct_1_image(const googlenet_re
     }
 }
 #if GOOGLENET_X86
-GOOGLENET_AVX512 static void conv2d_fwd_direct_1_avx512(const googlenet_real *restrict x, const googlenet_real *restrict w, googlenet_real *restrict y, int64_t n) {
+GOOGLENET_AVX512 static void conv2d_fwd_direct_4_avx512(const googlenet_real *restrict x, const googlenet_real *restrict w, googlenet_real *restrict y, int64_t n) {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i = 0; i < n; i++)
-        conv2d_fwd_direct_1_image(x, w, y, i);
+        conv2d_fwd_direct_4_image(x, w, y, i);
 }
-GOOGLENET_AVX2 static void conv2d_fwd_direct_1_avx2(const googlenet_real *restrict x, const googlenet_real *restrict w, googlenet_real *restrict y, int64_t n) {
+GOOGLENET_AVX2 static void conv2d_fwd_direct_4_avx2(const googlenet_real *restrict x, const googlenet_real *restrict w, googlenet_real *restrict y, int64_t n) {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i = 0; i < n; i++)
-        conv2d_fwd_direct_1_image(x, w, y, i);
+        conv2d_fwd_direct_4_image(x, w, y, i);
 }
 #endif
-static void conv2d_fwd_direct_1(const googlenet_real *restrict x, const googlenet_real *restrict w, googlenet_real *restrict y, int64_t n) {
+static void conv2d_fwd_direct_4(const googlenet_real *restrict x, const googlenet_real *restrict w, googlenet_real *restrict y, int64_t n) {
 #if GOOGLENET_X86
     switch (googlenet_isa()) {
     case 2:
-        conv2d_fwd_direct_1_avx512(x, w, y, n);
+        conv2d_fwd_direct_4_avx512(x, w, y, n);
         return;
     case 1:
-        conv2d_fwd_direct_1_avx2(x, w, y, n);
+        conv2d_fwd_direct_4_avx2(x, w, y, n);
         return;
     default:
         break;
@@ -288,12 +615,12 @@ static void conv2d_fwd_direct_1(const googlenet_real *restrict x, const googlene
 #endif
     GOOGLENET_PARALLEL_FOR
     for (int64_t i = 0; i < n; i++)
-        conv2d_fwd_direct_1_image(x, w, y, i);
+        conv2d_fwd_direct_4_image(x, w, y, i);
 }
 
 /* conv2d, googlenet.dlm line 17: x [n, 16, 6, 6], w [48, 16, 5, 5], y [n, 48, 6, 6], stride 1x1, padding 2x2.
  * Per image: a zero-padded copy, then tiles of 16 columns of up to 6 output channels. */
-GOOGLENET_INLINE static inline void conv2d_fwd_direct_2_image(const googlenet_real *restrict x, const googlenet_real *restrict w, googlenet_real *restrict y, int64_t b) {
+GOOGLENET_INLINE static inline void conv2d_fwd_direct_5_image(const googlenet_real *restrict x, const googlenet_real *restrict w, googlenet_real *restrict y, int64_t b) {
     googlenet_real xp[16][10][20];
     memset(xp, 0, sizeof(xp));
     for (int c = 0; c < 16; c++)
@@ -335,25 +662,25 @@ GOOGLENET_INLINE static inline void conv2d_fwd_direct_2_image(const googlenet_re
         }
 }
 #if GOOGLENET_X86
-GOOGLENET_AVX512 static void conv2d_fwd_direct_2_avx512(const googlenet_real *restrict x, const googlenet_real *restrict w, googlenet_real *restrict y, int64_t n) {
+GOOGLENET_AVX512 static void conv2d_fwd_direct_5_avx512(const googlenet_real *restrict x, const googlenet_real *restrict w, googlenet_real *restrict y, int64_t n) {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i = 0; i < n; i++)
-        conv2d_fwd_direct_2_image(x, w, y, i);
+        conv2d_fwd_direct_5_image(x, w, y, i);
 }
-GOOGLENET_AVX2 static void conv2d_fwd_direct_2_avx2(const googlenet_real *restrict x, const googlenet_real *restrict w, googlenet_real *restrict y, int64_t n) {
+GOOGLENET_AVX2 static void conv2d_fwd_direct_5_avx2(const googlenet_real *restrict x, const googlenet_real *restrict w, googlenet_real *restrict y, int64_t n) {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i = 0; i < n; i++)
-        conv2d_fwd_direct_2_image(x, w, y, i);
+        conv2d_fwd_direct_5_image(x, w, y, i);
 }
 #endif
-static void conv2d_fwd_direct_2(const googlenet_real *restrict x, const googlenet_real *restrict w, googlenet_real *restrict y, int64_t n) {
+static void conv2d_fwd_direct_5(const googlenet_real *restrict x, const googlenet_real *restrict w, googlenet_real *restrict y, int64_t n) {
 #if GOOGLENET_X86
     switch (googlenet_isa()) {
     case 2:
-        conv2d_fwd_direct_2_avx512(x, w, y, n);
+        conv2d_fwd_direct_5_avx512(x, w, y, n);
         return;
     case 1:
-        conv2d_fwd_direct_2_avx2(x, w, y, n);
+        conv2d_fwd_direct_5_avx2(x, w, y, n);
         return;
     default:
         break;
@@ -361,20 +688,7 @@ static void conv2d_fwd_direct_2(const googlenet_real *restrict x, const googlene
 #endif
     GOOGLENET_PARALLEL_FOR
     for (int64_t i = 0; i < n; i++)
-        conv2d_fwd_direct_2_image(x, w, y, i);
-}
-
-/* avg_pool forward, googlenet.dlm line 39: 3x3 windows that tile the planes of [n, 1024, 3, 3] into 1x1. */
-static void avg_pool_fwd_0(const googlenet_real *restrict x, googlenet_real *restrict y, int64_t n) {
-    GOOGLENET_PARALLEL_FOR
-    for (int64_t pl = 0; pl < n * 1024; pl++)
-        for (int p = 0; p < 1; p++) {
-            const googlenet_real *top = x + (pl * 3 + p * 3) * 3;
-            int64_t o = (pl * 1 + p) * 1;
-            for (int q = 0; q < 1; q++) {
-                y[o + q] = (top[q * 3] + top[q * 3 + 1] + top[q * 3 + 2] + top[q * 3 + 3] + top[q * 3 + 4] + top[q * 3 + 5] + top[q * 3 + 6] + top[q * 3 + 7] + top[q * 3 + 8]) * (googlenet_real)0.1111111111111111;
-            }
-        }
+        conv2d_fwd_direct_5_image(x, w, y, i);
 }
 
 /* avg_pool backward, googlenet.dlm line 39: 3x3 windows that tile the planes of [n, 1024, 3, 3] into 1x1. */
@@ -2006,29 +2320,18 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     unsigned char *st = (unsigned char *)state;
     unsigned char *ar = st + 23910272;
     (void)ar;
-    /* conv2d -> f32[batch 128, 64, 48, 48], googlenet.dlm line 23 */
+    /* conv2d + relu -> f32[batch 128, 64, 48, 48], googlenet.dlm line 23 */
     {
-    conv2d_fwd_direct_0(x, ((googlenet_real *)(st + 64)), ((googlenet_real *)(ar + 0)), n);
-    }
-    /* relu -> f32[batch 128, 64, 48, 48], googlenet.dlm line 23 */
-    {
-    GOOGLENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 64; i1++) {
-            for (int64_t i2 = 0; i2 < 2304; i2++) {
-                ((googlenet_real *)(ar + 75497472))[i0 * 147456 + i1 * 2304 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 147456 + i1 * 2304 + i2] + ((googlenet_real *)(st + 12608))[i1]));
-            }
-        }
-    }
+    conv2d_fwd_direct_0(x, ((googlenet_real *)(st + 64)), ((googlenet_real *)(st + 12608)), ((googlenet_real *)(ar + 0)), n);
     }
     /* max_pool -> f32[batch 128, 64, 24, 24], googlenet.dlm line 24 */
     {
-    pool_max_fwd(((googlenet_real *)(ar + 75497472)), ((googlenet_real *)(ar + 0)), NULL, n * 64, 48, 48, 24, 24, 3, 3, 2, 2, 1, 1);
+    pool_max_fwd(((googlenet_real *)(ar + 0)), ((googlenet_real *)(ar + 75497472)), NULL, n * 64, 48, 48, 24, 24, 3, 3, 2, 2, 1, 1);
     }
     /* conv2d -> f32[batch 128, 64, 24, 24], googlenet.dlm line 25 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 64, 576, 64, ((googlenet_real *)(st + 12864)), 64, ((googlenet_real *)(ar + 0)) + i * 36864, 576, ((googlenet_real *)(ar + 18874368)) + i * 36864, 576, 0);
+        gemm(0, 0, 64, 576, 64, ((googlenet_real *)(st + 12864)), 64, ((googlenet_real *)(ar + 75497472)) + i * 36864, 576, ((googlenet_real *)(ar + 0)) + i * 36864, 576, 0);
     }
     /* relu -> f32[batch 128, 64, 24, 24], googlenet.dlm line 25 */
     {
@@ -2036,14 +2339,14 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((googlenet_real *)(ar + 0))[i0 * 36864 + i1 * 576 + i2] = relu((((googlenet_real *)(ar + 18874368))[i0 * 36864 + i1 * 576 + i2] + ((googlenet_real *)(st + 29248))[i1]));
+                ((googlenet_real *)(ar + 18874368))[i0 * 36864 + i1 * 576 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 36864 + i1 * 576 + i2] + ((googlenet_real *)(st + 29248))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 192, 24, 24], googlenet.dlm line 26 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 0)), ((googlenet_real *)(st + 29504)), ((googlenet_real *)(ar + 18874368)), (googlenet_real *)(ar + 75497472), n, 192, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_fwd(((googlenet_real *)(ar + 18874368)), ((googlenet_real *)(st + 29504)), ((googlenet_real *)(ar + 37748736)), (googlenet_real *)(ar + 0), n, 192, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 192, 24, 24], googlenet.dlm line 26 */
     {
@@ -2051,14 +2354,14 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 192; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((googlenet_real *)(ar + 75497472))[i0 * 110592 + i1 * 576 + i2] = relu((((googlenet_real *)(ar + 18874368))[i0 * 110592 + i1 * 576 + i2] + ((googlenet_real *)(st + 471872))[i1]));
+                ((googlenet_real *)(ar + 94371840))[i0 * 110592 + i1 * 576 + i2] = relu((((googlenet_real *)(ar + 37748736))[i0 * 110592 + i1 * 576 + i2] + ((googlenet_real *)(st + 471872))[i1]));
             }
         }
     }
     }
     /* max_pool -> f32[batch 128, 192, 12, 12], googlenet.dlm line 27 */
     {
-    pool_max_fwd(((googlenet_real *)(ar + 75497472)), ((googlenet_real *)(ar + 0)), NULL, n * 192, 24, 24, 12, 12, 3, 3, 2, 2, 1, 1);
+    pool_max_fwd(((googlenet_real *)(ar + 94371840)), ((googlenet_real *)(ar + 0)), NULL, n * 192, 24, 24, 12, 12, 3, 3, 2, 2, 1, 1);
     }
     /* conv2d -> f32[batch 128, 64, 12, 12], googlenet.dlm line 15 */
     {
@@ -2123,20 +2426,9 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
         }
     }
     }
-    /* conv2d -> f32[batch 128, 32, 12, 12], googlenet.dlm line 17 */
+    /* conv2d + relu -> f32[batch 128, 32, 12, 12], googlenet.dlm line 17 */
     {
-    conv2d_fwd_direct_1(((googlenet_real *)(ar + 15335424)), ((googlenet_real *)(st + 1051392)), ((googlenet_real *)(ar + 16515072)), n);
-    }
-    /* relu -> f32[batch 128, 32, 12, 12], googlenet.dlm line 17 */
-    {
-    GOOGLENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 32; i1++) {
-            for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((googlenet_real *)(ar + 14155776))[i0 * 4608 + i1 * 144 + i2] = relu((((googlenet_real *)(ar + 16515072))[i0 * 4608 + i1 * 144 + i2] + ((googlenet_real *)(st + 1102592))[i1]));
-            }
-        }
-    }
+    conv2d_fwd_direct_1(((googlenet_real *)(ar + 15335424)), ((googlenet_real *)(st + 1051392)), ((googlenet_real *)(st + 1102592)), ((googlenet_real *)(ar + 16515072)), n);
     }
     /* max_pool -> f32[batch 128, 192, 12, 12], googlenet.dlm line 18 */
     {
@@ -2165,7 +2457,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     for (int64_t i = 0; i < n; i++)
         memcpy(((googlenet_real *)(ar + 33030144)) + i * 36864 + 9216, ((googlenet_real *)(ar + 23592960)) + i * 18432, 18432 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 33030144)) + i * 36864 + 27648, ((googlenet_real *)(ar + 14155776)) + i * 4608, 4608 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 33030144)) + i * 36864 + 27648, ((googlenet_real *)(ar + 16515072)) + i * 4608, 4608 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
         memcpy(((googlenet_real *)(ar + 33030144)) + i * 36864 + 32256, ((googlenet_real *)(ar + 2359296)) + i * 4608, 4608 * sizeof(googlenet_real));
     }
@@ -2345,20 +2637,9 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
         }
     }
     }
-    /* conv2d -> f32[batch 128, 48, 6, 6], googlenet.dlm line 17 */
+    /* conv2d + relu -> f32[batch 128, 48, 6, 6], googlenet.dlm line 17 */
     {
-    conv2d_fwd_direct_2(((googlenet_real *)(ar + 9142272)), ((googlenet_real *)(st + 3986944)), ((googlenet_real *)(ar + 9437184)), n);
-    }
-    /* relu -> f32[batch 128, 48, 6, 6], googlenet.dlm line 17 */
-    {
-    GOOGLENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 48; i1++) {
-            for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 10321920))[i0 * 1728 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 9437184))[i0 * 1728 + i1 * 36 + i2] + ((googlenet_real *)(st + 4063744))[i1]));
-            }
-        }
-    }
+    conv2d_fwd_direct_2(((googlenet_real *)(ar + 9142272)), ((googlenet_real *)(st + 3986944)), ((googlenet_real *)(st + 4063744)), ((googlenet_real *)(ar + 9437184)), n);
     }
     /* max_pool -> f32[batch 128, 480, 6, 6], googlenet.dlm line 18 */
     {
@@ -2387,7 +2668,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     for (int64_t i = 0; i < n; i++)
         memcpy(((googlenet_real *)(ar + 23592960)) + i * 18432 + 6912, ((googlenet_real *)(ar + 19759104)) + i * 7488, 7488 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 23592960)) + i * 18432 + 14400, ((googlenet_real *)(ar + 10321920)) + i * 1728, 1728 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 23592960)) + i * 18432 + 14400, ((googlenet_real *)(ar + 9437184)) + i * 1728, 1728 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
         memcpy(((googlenet_real *)(ar + 23592960)) + i * 18432 + 16128, ((googlenet_real *)(ar + 1179648)) + i * 2304, 2304 * sizeof(googlenet_real));
     }
@@ -3080,7 +3361,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     (void)ar;
     /* conv2d -> f32[batch 128, 64, 48, 48], googlenet.dlm line 23 */
     {
-    conv2d_fwd_direct_0(x, ((googlenet_real *)(st + 64)), ((googlenet_real *)(ar + 23910208)), n);
+    conv2d_fwd_direct_3(x, ((googlenet_real *)(st + 64)), ((googlenet_real *)(ar + 23910208)), n);
     }
     /* relu -> f32[batch 128, 64, 48, 48], googlenet.dlm line 23 */
     {
@@ -3197,7 +3478,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     }
     /* conv2d -> f32[batch 128, 32, 12, 12], googlenet.dlm line 17 */
     {
-    conv2d_fwd_direct_1(((googlenet_real *)(ar + 58120000)), ((googlenet_real *)(st + 1051392)), ((googlenet_real *)(ar + 59299648)), n);
+    conv2d_fwd_direct_4(((googlenet_real *)(ar + 58120000)), ((googlenet_real *)(st + 1051392)), ((googlenet_real *)(ar + 59299648)), n);
     }
     /* relu -> f32[batch 128, 32, 12, 12], googlenet.dlm line 17 */
     {
@@ -3419,7 +3700,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     }
     /* conv2d -> f32[batch 128, 48, 6, 6], googlenet.dlm line 17 */
     {
-    conv2d_fwd_direct_2(((googlenet_real *)(ar + 57235264)), ((googlenet_real *)(st + 3986944)), ((googlenet_real *)(ar + 59299648)), n);
+    conv2d_fwd_direct_5(((googlenet_real *)(ar + 57235264)), ((googlenet_real *)(st + 3986944)), ((googlenet_real *)(ar + 59299648)), n);
     }
     /* relu -> f32[batch 128, 48, 6, 6], googlenet.dlm line 17 */
     {
@@ -7572,29 +7853,18 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     unsigned char *st = (unsigned char *)state;
     unsigned char *ar = st + 23910272;
     (void)ar;
-    /* conv2d -> f32[batch 128, 64, 48, 48], googlenet.dlm line 23 */
+    /* conv2d + relu -> f32[batch 128, 64, 48, 48], googlenet.dlm line 23 */
     {
-    conv2d_fwd_direct_0(x, ((googlenet_real *)(st + 64)), ((googlenet_real *)(ar + 0)), n);
-    }
-    /* relu -> f32[batch 128, 64, 48, 48], googlenet.dlm line 23 */
-    {
-    GOOGLENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 64; i1++) {
-            for (int64_t i2 = 0; i2 < 2304; i2++) {
-                ((googlenet_real *)(ar + 75497472))[i0 * 147456 + i1 * 2304 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 147456 + i1 * 2304 + i2] + ((googlenet_real *)(st + 12608))[i1]));
-            }
-        }
-    }
+    conv2d_fwd_direct_0(x, ((googlenet_real *)(st + 64)), ((googlenet_real *)(st + 12608)), ((googlenet_real *)(ar + 0)), n);
     }
     /* max_pool -> f32[batch 128, 64, 24, 24], googlenet.dlm line 24 */
     {
-    pool_max_fwd(((googlenet_real *)(ar + 75497472)), ((googlenet_real *)(ar + 0)), NULL, n * 64, 48, 48, 24, 24, 3, 3, 2, 2, 1, 1);
+    pool_max_fwd(((googlenet_real *)(ar + 0)), ((googlenet_real *)(ar + 75497472)), NULL, n * 64, 48, 48, 24, 24, 3, 3, 2, 2, 1, 1);
     }
     /* conv2d -> f32[batch 128, 64, 24, 24], googlenet.dlm line 25 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 64, 576, 64, ((googlenet_real *)(st + 12864)), 64, ((googlenet_real *)(ar + 0)) + i * 36864, 576, ((googlenet_real *)(ar + 18874368)) + i * 36864, 576, 0);
+        gemm(0, 0, 64, 576, 64, ((googlenet_real *)(st + 12864)), 64, ((googlenet_real *)(ar + 75497472)) + i * 36864, 576, ((googlenet_real *)(ar + 0)) + i * 36864, 576, 0);
     }
     /* relu -> f32[batch 128, 64, 24, 24], googlenet.dlm line 25 */
     {
@@ -7602,14 +7872,14 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((googlenet_real *)(ar + 0))[i0 * 36864 + i1 * 576 + i2] = relu((((googlenet_real *)(ar + 18874368))[i0 * 36864 + i1 * 576 + i2] + ((googlenet_real *)(st + 29248))[i1]));
+                ((googlenet_real *)(ar + 18874368))[i0 * 36864 + i1 * 576 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 36864 + i1 * 576 + i2] + ((googlenet_real *)(st + 29248))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 192, 24, 24], googlenet.dlm line 26 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 0)), ((googlenet_real *)(st + 29504)), ((googlenet_real *)(ar + 18874368)), (googlenet_real *)(ar + 75497472), n, 192, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_fwd(((googlenet_real *)(ar + 18874368)), ((googlenet_real *)(st + 29504)), ((googlenet_real *)(ar + 37748736)), (googlenet_real *)(ar + 0), n, 192, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 192, 24, 24], googlenet.dlm line 26 */
     {
@@ -7617,14 +7887,14 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 192; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((googlenet_real *)(ar + 75497472))[i0 * 110592 + i1 * 576 + i2] = relu((((googlenet_real *)(ar + 18874368))[i0 * 110592 + i1 * 576 + i2] + ((googlenet_real *)(st + 471872))[i1]));
+                ((googlenet_real *)(ar + 94371840))[i0 * 110592 + i1 * 576 + i2] = relu((((googlenet_real *)(ar + 37748736))[i0 * 110592 + i1 * 576 + i2] + ((googlenet_real *)(st + 471872))[i1]));
             }
         }
     }
     }
     /* max_pool -> f32[batch 128, 192, 12, 12], googlenet.dlm line 27 */
     {
-    pool_max_fwd(((googlenet_real *)(ar + 75497472)), ((googlenet_real *)(ar + 0)), NULL, n * 192, 24, 24, 12, 12, 3, 3, 2, 2, 1, 1);
+    pool_max_fwd(((googlenet_real *)(ar + 94371840)), ((googlenet_real *)(ar + 0)), NULL, n * 192, 24, 24, 12, 12, 3, 3, 2, 2, 1, 1);
     }
     /* conv2d -> f32[batch 128, 64, 12, 12], googlenet.dlm line 15 */
     {
@@ -7689,20 +7959,9 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
         }
     }
     }
-    /* conv2d -> f32[batch 128, 32, 12, 12], googlenet.dlm line 17 */
+    /* conv2d + relu -> f32[batch 128, 32, 12, 12], googlenet.dlm line 17 */
     {
-    conv2d_fwd_direct_1(((googlenet_real *)(ar + 15335424)), ((googlenet_real *)(st + 1051392)), ((googlenet_real *)(ar + 16515072)), n);
-    }
-    /* relu -> f32[batch 128, 32, 12, 12], googlenet.dlm line 17 */
-    {
-    GOOGLENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 32; i1++) {
-            for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((googlenet_real *)(ar + 14155776))[i0 * 4608 + i1 * 144 + i2] = relu((((googlenet_real *)(ar + 16515072))[i0 * 4608 + i1 * 144 + i2] + ((googlenet_real *)(st + 1102592))[i1]));
-            }
-        }
-    }
+    conv2d_fwd_direct_1(((googlenet_real *)(ar + 15335424)), ((googlenet_real *)(st + 1051392)), ((googlenet_real *)(st + 1102592)), ((googlenet_real *)(ar + 16515072)), n);
     }
     /* max_pool -> f32[batch 128, 192, 12, 12], googlenet.dlm line 18 */
     {
@@ -7731,7 +7990,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     for (int64_t i = 0; i < n; i++)
         memcpy(((googlenet_real *)(ar + 33030144)) + i * 36864 + 9216, ((googlenet_real *)(ar + 23592960)) + i * 18432, 18432 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 33030144)) + i * 36864 + 27648, ((googlenet_real *)(ar + 14155776)) + i * 4608, 4608 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 33030144)) + i * 36864 + 27648, ((googlenet_real *)(ar + 16515072)) + i * 4608, 4608 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
         memcpy(((googlenet_real *)(ar + 33030144)) + i * 36864 + 32256, ((googlenet_real *)(ar + 2359296)) + i * 4608, 4608 * sizeof(googlenet_real));
     }
@@ -7911,20 +8170,9 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
         }
     }
     }
-    /* conv2d -> f32[batch 128, 48, 6, 6], googlenet.dlm line 17 */
+    /* conv2d + relu -> f32[batch 128, 48, 6, 6], googlenet.dlm line 17 */
     {
-    conv2d_fwd_direct_2(((googlenet_real *)(ar + 9142272)), ((googlenet_real *)(st + 3986944)), ((googlenet_real *)(ar + 9437184)), n);
-    }
-    /* relu -> f32[batch 128, 48, 6, 6], googlenet.dlm line 17 */
-    {
-    GOOGLENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 48; i1++) {
-            for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 10321920))[i0 * 1728 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 9437184))[i0 * 1728 + i1 * 36 + i2] + ((googlenet_real *)(st + 4063744))[i1]));
-            }
-        }
-    }
+    conv2d_fwd_direct_2(((googlenet_real *)(ar + 9142272)), ((googlenet_real *)(st + 3986944)), ((googlenet_real *)(st + 4063744)), ((googlenet_real *)(ar + 9437184)), n);
     }
     /* max_pool -> f32[batch 128, 480, 6, 6], googlenet.dlm line 18 */
     {
@@ -7953,7 +8201,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     for (int64_t i = 0; i < n; i++)
         memcpy(((googlenet_real *)(ar + 23592960)) + i * 18432 + 6912, ((googlenet_real *)(ar + 19759104)) + i * 7488, 7488 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 23592960)) + i * 18432 + 14400, ((googlenet_real *)(ar + 10321920)) + i * 1728, 1728 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 23592960)) + i * 18432 + 14400, ((googlenet_real *)(ar + 9437184)) + i * 1728, 1728 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
         memcpy(((googlenet_real *)(ar + 23592960)) + i * 18432 + 16128, ((googlenet_real *)(ar + 1179648)) + i * 2304, 2304 * sizeof(googlenet_real));
     }
