@@ -440,11 +440,13 @@ typedef struct Graph {
      * fold into the kernels that read them (fold.c); NULL otherwise */
     const double **baked;
     int baked_from;  /* the node count when simplification began: fold.c counts consumers below it */
-    bool keep_outputs; /* every kernel stores its own result (--quantize: quant.c picks kernels from the schedule) */
     Vec(int) folded; /* ids of the nodes fold.c replaced, dead from then on */
     /* hash-consing table */
     IrNode **table;
     int table_cap;
+    /* every kernel stores its own result, none takes an epilogue (fuse.c): --quantize, whose plan picks kernels
+     * from the schedule, and DLC_EPILOGUES=0 */
+    bool keep_outputs;
 } Graph;
 
 Graph *graph_new(Ctx *ctx, const char *name);
@@ -800,10 +802,6 @@ typedef struct Sched {
     Vec(IrNode *) roots;
     bool *live;            /* needed by a root */
     bool *inl;             /* element-wise, computed inside its one consumer's loop: no buffer */
-    /* Epilogues (FN_FORWARD, FN_EVALUATE): kernel k's own function applies the element-wise node epilogue[k] to
-     * its results, then the pooling pooled[k] (or NULL), and stores only the last; k and the nodes it computes
-     * but the last are inl. producer[last] = k: the schedule lists the last, emitted as k's call. */
-    IrNode **epilogue, **pooled, **producer;
     int *uses;             /* consumers among live nodes */
     Vec(IrNode *) kernels; /* materialised nodes in execution order */
     int64_t *offset;       /* arena byte offset of a materialised node's buffer; -1 when it has none */
@@ -814,6 +812,10 @@ typedef struct Sched {
     int loops_unfused, loops_fused;
     int train_split; /* FN_TRAIN: kernels before this index are the forward pass, the rest backward */
     int nfwd_roots;  /* FN_TRAIN: the first roots (loss, metrics) are the forward pass's */
+    /* Epilogues (FN_FORWARD, FN_EVALUATE): kernel k's own function applies the element-wise node epilogue[k] to
+     * its results, then the pooling pooled[k] (or NULL), and stores only the last; k and the nodes it computes
+     * but the last are inl. producer[last] = k: the schedule lists the last, emitted as k's call. */
+    IrNode **epilogue, **pooled, **producer;
 } Sched;
 
 /* A fused loop reads at most FUSE_MAX_SRC tensors and its expression nests at most FUSE_MAX_DEPTH ops deep. */

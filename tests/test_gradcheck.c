@@ -908,15 +908,15 @@ static void test_epilogues(void) {
             unsetenv("DLC_EPILOGUES");
             CU_ASSERT_FATAL(ok);
         }
-    CU_ASSERT_FATAL(
-        build_with(&fma32, "epi_f32_fma", text, inputs, "--dtype f32 --batch 1", fmt("-O2 -ffp-contract=fast %s", out)));
+    CU_ASSERT_FATAL(build_with(&fma32, "epi_f32_fma", text, inputs, "--dtype f32 --batch 1",
+                               fmt("-O2 -ffp-contract=fast %s", out)));
     /* not vacuous: the fused file's forward and evaluation passes have the three convolutions' and two products'
      * epilogues, and pool in two of them; the other file has none */
     char *c = slurp(fmt("%s/epi_f32_fused.out/epi_f32_fused.c", workdir));
     char *plain = slurp(fmt("%s/epi_f32_plain.out/epi_f32_plain.c", workdir));
-    CU_ASSERT(count_of(c, "/* conv2d + sigmoid + avg_pool -> ") == 2 && count_of(c, "/* conv2d + relu + max_pool -> ") == 2 &&
-              count_of(c, "/* conv2d + tanh -> ") == 2 && count_of(c, "/* matmul + sigmoid -> ") == 2 &&
-              count_of(c, "/* matmul + add -> ") == 2);
+    CU_ASSERT(count_of(c, "/* conv2d + sigmoid + avg_pool -> ") == 2 &&
+              count_of(c, "/* conv2d + relu + max_pool -> ") == 2 && count_of(c, "/* conv2d + tanh -> ") == 2 &&
+              count_of(c, "/* matmul + sigmoid -> ") == 2 && count_of(c, "/* matmul + add -> ") == 2);
     CU_ASSERT(count_of(plain, "/* conv2d + ") == 0 && count_of(plain, "/* matmul + ") == 0);
     static const char *const isas[] = {"avx512", "avx2", "portable"};
     for (int k = 0; k < 3; k++) {

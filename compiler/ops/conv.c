@@ -987,18 +987,18 @@ static void emit_conv_own(Emit *e, const IrNode *n, const char *fname) {
             what, model, n->loc.line, g.C, g.H, g.W, g.K, g.C, g.R, g.S, g.K, g.P, g.Q, g.sh, g.sw, g.ph, g.pw);
     Epilogue ep;
     bool fused = n->op == OP_CONV2D && emit_epilogue(e, n, &ep);
-    const char *then = !fused ? ""
-                       : xsprintf(e->ctx, "\n * Then line %d's %s on the sums%s.", ep.elem->loc.line,
-                                  op_info[ep.elem->op].name,
-                                  ep.pool ? xsprintf(e->ctx, ", and line %d's %s of each two rows", ep.pool->loc.line,
-                                                     op_info[ep.pool->op].name)
-                                          : "");
+    const char *then =
+        !fused ? ""
+               : xsprintf(e->ctx, "\n * Then line %d's %s on the sums%s.", ep.elem->loc.line, op_info[ep.elem->op].name,
+                          ep.pool ? xsprintf(e->ctx, ", and line %d's %s of each two rows", ep.pool->loc.line,
+                                             op_info[ep.pool->op].name)
+                                  : "");
     if (n->op == OP_CONV2D && lanes_over_k(&g))
         fprintf(o, " * Per image%s: per output row, a partial sum per column over %d output channels at once.%s */\n",
                 g.ph == 0 && g.pw == 0 ? "" : " (a zero-padded copy)", TILE, then);
     else if (n->op == OP_CONV2D)
-        fprintf(o, " * Per image: a zero-padded copy, then tiles of %d columns of up to %d output channels.%s */\n", TILE,
-                KBLOCK, then);
+        fprintf(o, " * Per image: a zero-padded copy, then tiles of %d columns of up to %d output channels.%s */\n",
+                TILE, KBLOCK, then);
     else if (n->op == OP_CONV2D_DX)
         fprintf(o,
                 " * dx = dy (*) w turned by 180 degrees, padded by %" PRId64 "x%" PRId64

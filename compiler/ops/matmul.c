@@ -93,7 +93,8 @@ static unsigned epilogue_matmul(const IrNode *n) { return matmul_vec(n) ? EPI_EL
 
 void emit_matvec_sum16(Emit *e) {
     const char *R = e->real;
-    fprintf(e->o, "\n/* A dot product's %d partial sums added in a fixed tree: halves, quarters, eighths, then two. */\n",
+    fprintf(e->o,
+            "\n/* A dot product's %d partial sums added in a fixed tree: halves, quarters, eighths, then two. */\n",
             VEC);
     fprintf(e->o, "%s%s %s_sum16(%s *s) {\n", emit_isa_inline(e), R, e->name, R);
     for (int h = VEC / 2; h >= 2; h /= 2)
@@ -172,7 +173,8 @@ static void emit_matvec_own(Emit *e, const IrNode *n, const char *fname) {
     for (int i = 0; fused && i < ep.nbias; i++)
         ba = xsprintf(e->ctx, "%s, b%d", ba, i);
     /* the batch is at most one row (matmul_vec): no parallel loop */
-    IsaLoop l = {.params = xsprintf(e->ctx, "const %s *restrict x, const %s *restrict w%s, %s *restrict y", R, R, bp, R),
+    IsaLoop l = {.params =
+                     xsprintf(e->ctx, "const %s *restrict x, const %s *restrict w%s, %s *restrict y", R, R, bp, R),
                  .args = xsprintf(e->ctx, "x, w%s, y", ba),
                  .setup = "",
                  .count = "n",
