@@ -786,6 +786,13 @@ static void emit_prelude(Emit *e) {
     if (!e->opt->portable)
         fprintf(o, "#include <cblas.h>\n");
     fprintf(o, "\n");
+    if (e->opt->infer && !e->opt->portable)
+        /* ISO C modes (-std=c11) turn GCC's contraction of a * b + c into one FMA off; its GNU modes and Clang
+         * contract. The inference code asks for it, so that its kernels run at the FMA units' rate (twice the
+         * multiply-adds per cycle of a multiply and an add) and round alike whatever -std the application builds
+         * with. It changes nothing where the target has no FMA (the portable path, --portable). */
+        fprintf(o,
+                "#if defined(__GNUC__) && !defined(__clang__)\n#pragma GCC optimize(\"fp-contract=fast\")\n#endif\n\n");
     emit_parallel_for(e);
     fprintf(o, "\n");
     fprintf(o, "/* The state block starts with this header; parameters, optimizer state and the arena follow. */\n");
