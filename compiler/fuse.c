@@ -104,7 +104,8 @@ static void find_epilogues(Sched *s, IrNode **consumer, const bool *is_root) {
         const OpRule *r = op_rule(k->op);
         unsigned can = s->live[id] && r->epilogue ? r->epilogue(k) : 0;
         int nbias = 0;
-        if (!(can & EPI_ELEM) || is_root[id] || s->uses[id] != 1)
+        /* (a kernel with scratch keeps its place: the plan gives scratch to the kernels it lists) */
+        if (!(can & EPI_ELEM) || is_root[id] || s->uses[id] != 1 || op_scratch(k) > 0)
             continue;
         while (s->inl[m->id] && !op_rule(m->op)->recompute) /* the loop k's consumer is fused into */
             m = consumer[m->id];
