@@ -444,6 +444,9 @@ typedef struct Graph {
     /* hash-consing table */
     IrNode **table;
     int table_cap;
+    /* every kernel stores its own result, none takes an epilogue (fuse.c): --quantize, whose plan picks kernels
+     * from the schedule, and DLC_EPILOGUES=0 */
+    bool keep_outputs;
 } Graph;
 
 Graph *graph_new(Ctx *ctx, const char *name);
@@ -567,7 +570,12 @@ enum {
     CALLS_GEMM = 32,
     CALLS_ISA = 64,
     CALLS_SIGMOID = 128,
+    CALLS_SUM16 = 256,
 };
+
+/* What a kernel's own function can apply to its results before storing them (OpRule.epilogue): an element-wise
+ * epilogue (a bias per output channel, an activation), then 2x2 pooling (pool_fusable). */
+enum { EPI_ELEM = 1, EPI_POOL = 2 };
 
 struct OpRule {
     /* The shape rule: checks the operands and attributes and builds the node (hash-consed, maybe folded), or
@@ -602,6 +610,9 @@ struct OpRule {
     bool (*own_fn)(const IrNode *n);
     const char *own_fn_prefix;
     void (*emit_own_fn)(Emit *e, const IrNode *n, const char *fname);
+    /* Kernels with an own function: what it can apply to its results in registers (EPI_* bits, 0: nothing);
+     * sched_build decides, emit_epilogue tells the emitter. */
+    unsigned (*epilogue)(const IrNode *n);
     void (*helpers)(Emit *e, const bool *used);
     unsigned calls;
     unsigned (*calls_of)(const IrNode *n);
@@ -705,6 +716,8 @@ IrNode *b_argmax_eq(Graph *g, IrNode *logits, IrNode *labels, Loc loc);
 /* ---- ops/matmul.c: matrix products ---- */
 
 IrNode *b_matmul(Graph *g, IrNode *a, IrNode *b, bool ta, bool tb, Loc loc);
+/* <name>_sum16 (CALLS_SUM16): the batch-1 products' 16 partial sums of a dot product added in a fixed tree. */
+void emit_matvec_sum16(Emit *e);
 
 /* ---- ops/conv.c: conv2d, conv2d_dx, conv2d_dw ---- */
 
@@ -727,6 +740,11 @@ bool conv_im2col(Compiled *c);
 
 IrNode *b_pool(Graph *g, Op op, IrNode *x, const int64_t win[2], const int64_t stride[2], const int64_t pad[2],
                Loc loc);
+/* Forward pooling over 2x2 windows that tile the image: a convolution's function can apply it (EPI_POOL). */
+bool pool_fusable(const IrNode *n);
+/* The statements (at indent d) that store forward pooling n of one window into lvalue, from the window's elements
+ * (rows, then columns) as C expressions at[]: the same operations in the same order as n's own kernel. */
+void pool_emit_window(Emit *e, const IrNode *n, char *const *at, const char *lvalue, const char *d);
 
 /* ---- elab.c: AST -> graph ---- */
 
@@ -797,6 +815,10 @@ typedef struct Sched {
     int loops_unfused, loops_fused;
     int train_split; /* FN_TRAIN: kernels before this index are the forward pass, the rest backward */
     int nfwd_roots;  /* FN_TRAIN: the first roots (loss, metrics) are the forward pass's */
+    /* Epilogues (FN_FORWARD, FN_EVALUATE): kernel k's own function applies the element-wise node epilogue[k] to
+     * its results, then the pooling pooled[k] (or NULL), and stores only the last; k and the nodes it computes
+     * but the last are inl. producer[last] = k: the schedule lists the last, emitted as k's call. */
+    IrNode **epilogue, **pooled, **producer;
 } Sched;
 
 /* A fused loop reads at most FUSE_MAX_SRC tensors and its expression nests at most FUSE_MAX_DEPTH ops deep. */
@@ -956,6 +978,24 @@ typedef struct {
 } IsaLoop;
 /* What comes before the return type of a kernel's always-inlined body. */
 const char *emit_isa_inline(Emit *e);
+/* Kernel k's epilogue in the schedule being emitted (e->s): the element-wise node, the pooling, the operands read
+ * per output channel (bias[i], the function's parameter bi, read at channel * stride[i]) and the node whose buffer
+ * it stores into. False when k stores its own result. */
+enum { EPI_MAX_BIAS = 4 };
+typedef struct Epilogue {
+    const Sched *s;
+    const IrNode *kernel;
+    IrNode *elem, *pool, *out;
+    int nbias;
+    IrNode *bias[EPI_MAX_BIAS];
+    int64_t stride[EPI_MAX_BIAS];
+} Epilogue;
+bool emit_epilogue(Emit *e, const IrNode *k, Epilogue *ep);
+/* The C expression of ep's element-wise node for k's result `acc` in output channel `chan`. */
+char *emit_epilogue_expr(Emit *e, const Epilogue *ep, const IrNode *k, const char *acc, const char *chan);
+/* ep's parameters of k's own function (", const float *restrict b0, ..."), and the call's arguments. */
+char *emit_epilogue_params(Emit *e, const Epilogue *ep);
+char *emit_epilogue_args(Emit *e, const Epilogue *ep);
 /* Kernel fname's own function `fname(l->params, int64_t n)`, compiled per instruction set: a wrapper for each
  * holds l's loop, and fname calls the one <name>_isa() picks, or runs the loop as portable C. */
 void emit_isa_kernel(Emit *e, const char *fname, const IsaLoop *l);

@@ -368,6 +368,9 @@ static bool own_fn(const Emit *e, const IrNode *n) {
     return r->own_fn && r->own_fn(n) && !quant_of(e->c, n); /* an int8 kernel has a function of its own */
 }
 
+/* The node whose kernel computes schedule entry n: the kernel that applies n as its epilogue, else n itself. */
+static IrNode *computed_by(const Sched *s, IrNode *n) { return s->producer[n->id] ? s->producer[n->id] : n; }
+
 /* Same op, operand and result shapes and attributes: one specialised function serves both. */
 static bool same_geometry(const IrNode *a, const IrNode *b) {
     if (a->op != b->op || a->nin != b->nin || !shape_eq(&a->shape, &b->shape) ||
@@ -379,32 +382,144 @@ static bool same_geometry(const IrNode *a, const IrNode *b) {
     return true;
 }
 
+static bool epilogue_in(Emit *e, const Sched *s, const IrNode *k, Epilogue *ep);
+
+/* Kernel a of schedule sa and b of sb have the same geometry and epilogue (the same expression over the
+ * accumulator and the same pooling): one function serves both. */
+static bool same_kernel(Emit *e, const Sched *sa, const IrNode *a, const Sched *sb, const IrNode *b) {
+    Epilogue ea, eb;
+    bool fa = epilogue_in(e, sa, a, &ea), fb = epilogue_in(e, sb, b, &eb);
+    if (!same_geometry(a, b) || fa != fb)
+        return false;
+    if (!fa)
+        return true;
+    if (ea.nbias != eb.nbias || memcmp(ea.stride, eb.stride, sizeof ea.stride) != 0 || !ea.pool != !eb.pool ||
+        (ea.pool && !same_geometry(ea.pool, eb.pool)))
+        return false;
+    return strcmp(emit_epilogue_expr(e, &ea, a, "v", "c"), emit_epilogue_expr(e, &eb, b, "v", "c")) == 0;
+}
+
 /* Whether kernel i of function f has a function of its own and no earlier kernel has its geometry: each such
  * kernel gets one function, shared by the later ones. */
 static bool first_own_fn(Emit *e, int f, int i) {
-    IrNode *n = e->c->fn[f].kernels.v[i];
+    Sched *s = &e->c->fn[f];
+    IrNode *n = computed_by(s, s->kernels.v[i]);
     if (!own_fn(e, n))
         return false;
     for (int pf = 0; pf <= f; pf++)
-        for (int pi = 0; pi < (pf == f ? i : e->c->fn[pf].kernels.n); pi++)
-            if (same_geometry(e->c->fn[pf].kernels.v[pi], n) && own_fn(e, e->c->fn[pf].kernels.v[pi]))
+        for (int pi = 0; pi < (pf == f ? i : e->c->fn[pf].kernels.n); pi++) {
+            Sched *ps = &e->c->fn[pf];
+            IrNode *m = computed_by(ps, ps->kernels.v[pi]);
+            if (own_fn(e, m) && same_kernel(e, ps, m, s, n))
                 return false;
+        }
     return true;
 }
 
-/* conv2d_fwd_direct_0, conv2d_dw_direct_0, avg_pool_fwd_0, ...: numbered per op in order of first use. */
+/* conv2d_fwd_direct_0, conv2d_dw_direct_0, avg_pool_fwd_0, ...: numbered per op in order of first use. Kernel n
+ * belongs to the schedule being emitted. */
 char *emit_own_fn_name(Emit *e, const IrNode *n) {
     int id = 0;
     for (int f = 0; f < FN_COUNT; f++)
         for (int i = 0; i < e->c->fn[f].kernels.n; i++) {
-            IrNode *m = e->c->fn[f].kernels.v[i];
+            Sched *s = &e->c->fn[f];
+            IrNode *m = computed_by(s, s->kernels.v[i]);
             if (m->op != n->op || !first_own_fn(e, f, i))
                 continue;
-            if (same_geometry(m, n))
+            if (same_kernel(e, s, m, e->s, n))
                 return xsprintf(e->ctx, "%s%d", op_rule(n->op)->own_fn_prefix, id);
             id++;
         }
     die("kernel %d has no function of its own", n->id);
+}
+
+/* ---- epilogues: bias, activation and pooling inside a kernel's own function (fuse.c) ---- */
+
+static bool epilogue_in(Emit *e, const Sched *s, const IrNode *k, Epilogue *ep) {
+    memset(ep, 0, sizeof *ep);
+    if (!s->epilogue || !s->epilogue[k->id])
+        return false;
+    ep->s = s;
+    ep->kernel = k;
+    ep->elem = s->epilogue[k->id];
+    ep->pool = s->pooled[k->id];
+    ep->out = ep->pool ? ep->pool : ep->elem;
+    /* the per-channel operands of the element-wise tree, each once, in the order the tree reads them */
+    IrNode *stack[64];
+    int sp = 0;
+    stack[sp++] = ep->elem;
+    while (sp) {
+        IrNode *m = stack[--sp];
+        for (int i = m->nin - 1; i >= 0; i--) {
+            IrNode *in = m->in[i];
+            double v;
+            if (in == k || (ir_is_const(in, &v) && in->shape.rank == 0))
+                continue;
+            if (s->inl[in->id]) {
+                if (sp == 64)
+                    die("epilogue of kernel %d nests too deep", k->id);
+                stack[sp++] = in;
+                continue;
+            }
+            bool seen = false;
+            for (int j = 0; j < ep->nbias; j++)
+                seen |= ep->bias[j] == in;
+            if (seen)
+                continue;
+            if (ep->nbias == EPI_MAX_BIAS)
+                die("epilogue of kernel %d reads too many operands", k->id);
+            int64_t strides[MAX_RANK];
+            aligned_strides(&k->shape, &in->shape, strides);
+            ep->stride[ep->nbias] = strides[1];
+            ep->bias[ep->nbias++] = in;
+        }
+    }
+    (void)e;
+    return true;
+}
+
+bool emit_epilogue(Emit *e, const IrNode *k, Epilogue *ep) { return epilogue_in(e, e->s, k, ep); }
+
+static char *epilogue_expr(Emit *e, const Epilogue *ep, const IrNode *k, const IrNode *m, const char *acc,
+                           const char *chan) {
+    char *x[MAX_IN] = {0};
+    for (int i = 0; i < m->nin; i++) {
+        IrNode *in = m->in[i];
+        double v;
+        if (in == k) {
+            x[i] = xstrdup(e->ctx, acc);
+        } else if (ir_is_const(in, &v) && in->shape.rank == 0) {
+            x[i] = emit_lit(e, v);
+        } else if (ep->s->inl[in->id]) {
+            x[i] = epilogue_expr(e, ep, k, in, acc, chan);
+        } else {
+            int b = 0;
+            while (ep->bias[b] != in)
+                b++;
+            x[i] = ep->stride[b] == 0   ? xsprintf(e->ctx, "b%d[0]", b)
+                   : ep->stride[b] == 1 ? xsprintf(e->ctx, "b%d[%s]", b, chan)
+                                        : xsprintf(e->ctx, "b%d[(%s) * %" PRId64 "]", b, chan, ep->stride[b]);
+        }
+    }
+    return op_rule(m->op)->c_expr(e, m, x, "0"); /* no op of an epilogue reads its flat index (fuse.c) */
+}
+
+char *emit_epilogue_expr(Emit *e, const Epilogue *ep, const IrNode *k, const char *acc, const char *chan) {
+    return epilogue_expr(e, ep, k, ep->elem, acc, chan);
+}
+
+char *emit_epilogue_params(Emit *e, const Epilogue *ep) {
+    char *p = xstrdup(e->ctx, "");
+    for (int i = 0; i < ep->nbias; i++)
+        p = xsprintf(e->ctx, "%s, const %s *restrict b%d", p, e->real, i);
+    return p;
+}
+
+char *emit_epilogue_args(Emit *e, const Epilogue *ep) {
+    char *p = xstrdup(e->ctx, "");
+    for (int i = 0; i < ep->nbias; i++)
+        p = xsprintf(e->ctx, "%s, %s", p, emit_ptr(e, ep->bias[i]));
+    return p;
 }
 
 /* What comes before a kernel's always-inlined body (emit_isa_kernel): under --portable a plain static inline. */
@@ -456,6 +571,11 @@ void emit_isa_kernel(Emit *e, const char *fname, const IsaLoop *l) {
 }
 
 static void emit_kernel(Emit *e, IrNode *n) {
+    if (e->s->producer[n->id]) { /* an epilogue: its kernel's call */
+        IrNode *k = e->s->producer[n->id];
+        op_rule(k->op)->emit(e, k);
+        return;
+    }
     if (quant_of(e->c, n)) {
         quant_emit_kernel(e, n);
         return;
@@ -671,6 +791,13 @@ static void emit_prelude(Emit *e) {
     if (!e->opt->portable)
         fprintf(o, "#include <cblas.h>\n");
     fprintf(o, "\n");
+    if (e->opt->infer && !e->opt->portable)
+        /* ISO C modes (-std=c11) turn GCC's contraction of a * b + c into one FMA off; its GNU modes and Clang
+         * contract. The inference code asks for it, so that its kernels run at the FMA units' rate (twice the
+         * multiply-adds per cycle of a multiply and an add) and round alike whatever -std the application builds
+         * with. It changes nothing where the target has no FMA (the portable path, --portable). */
+        fprintf(o,
+                "#if defined(__GNUC__) && !defined(__clang__)\n#pragma GCC optimize(\"fp-contract=fast\")\n#endif\n\n");
     emit_parallel_for(e);
     fprintf(o, "\n");
     fprintf(o, "/* The state block starts with this header; parameters, optimizer state and the arena follow. */\n");
@@ -696,6 +823,8 @@ static void emit_prelude(Emit *e) {
         emit_dropmask(e);
     if ((calls & CALLS_ISA) && !e->opt->portable)
         emit_isa(e);
+    if (calls & CALLS_SUM16)
+        emit_matvec_sum16(e);
     if (!(calls & CALLS_GEMM))
         return;
     if (emit_has_gemm_hook(e->c, e->opt))
@@ -765,18 +894,21 @@ static void emit_kernel_helpers(Emit *e) {
     for (int f = 0; f < FN_COUNT; f++) {
         Sched *s = &e->c->fn[f];
         for (int i = 0; i < s->kernels.n; i++) {
-            IrNode *k = s->kernels.v[i];
+            IrNode *k = computed_by(s, s->kernels.v[i]);
             if (!own_fn(e, k) && !quant_of(e->c, k))
                 used[k->op] = true;
         }
     }
+    Sched *was = e->s;
     for (int f = 0; f < FN_COUNT; f++)
         for (int i = 0; i < e->c->fn[f].kernels.n; i++) {
-            IrNode *k = e->c->fn[f].kernels.v[i];
+            e->s = &e->c->fn[f]; /* the kernel's epilogue is its schedule's */
+            IrNode *k = computed_by(e->s, e->s->kernels.v[i]);
             if (!first_own_fn(e, f, i))
                 continue;
             op_rule(k->op)->emit_own_fn(e, k, emit_own_fn_name(e, k));
         }
+    e->s = was;
     /* ops of a family share their helpers: each function once */
     void (*done[OP_COUNT])(Emit *, const bool *);
     int ndone = 0;
@@ -872,7 +1004,14 @@ static void emit_schedule(Emit *e, Sched *s, int from, int to) {
         IrNode *n = s->kernels.v[k];
         if (e->grad_final && k == s->train_split) /* gradients the forward pass finished */
             emit_grad_ready(e, 0, k - 1);
-        fprintf(e->o, "    /* %s -> %s", op_info[n->op].name, type_str(e->ctx, n->dtype, &n->shape));
+        IrNode *by = s->producer[n->id];
+        Epilogue ep;
+        if (by && epilogue_in(e, s, by, &ep)) /* an epilogue: its kernel's ops in turn */
+            fprintf(e->o, "    /* %s + %s%s%s", op_info[by->op].name, op_info[ep.elem->op].name, ep.pool ? " + " : "",
+                    ep.pool ? op_info[ep.pool->op].name : "");
+        else
+            fprintf(e->o, "    /* %s", op_info[n->op].name);
+        fprintf(e->o, " -> %s", type_str(e->ctx, n->dtype, &n->shape));
         if (n->loc.src)
             fprintf(e->o, ", %s.dlm line %d", e->name, n->loc.line);
         fprintf(e->o, " */\n    {\n");

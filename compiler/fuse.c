@@ -7,9 +7,16 @@
  * wherever they are used, so they are never stored at all. Common subexpressions were merged when the nodes
  * were built (hash-consing), and constants folded (the ops' builders).
  *
+ * Inference and evaluation schedules go one step further: a kernel whose function can (OpRule.epilogue: the direct
+ * convolutions, the batch-1 products) computes its one element-wise consumer too, when that reads nothing but the
+ * kernel's result, scalars and leaves that vary along the output channels alone (bias + activation), and then the
+ * 2x2 pooling that is that consumer's one reader. The kernel applies them to its results before they leave the
+ * registers, so the element-wise loop and the pooling pass disappear with their buffers. Training's step keeps its
+ * kernels' outputs (its backward pass and --recompute read them).
+ *
  * Requires: roots whose inputs all precede them (node ids); for FN_TRAIN, s->nfwd_roots set. Guarantees: s->kernels
  * lists every node that needs a loop or a library call, in an order that respects dependencies; s->inl marks the fused
- * ones. */
+ * ones; s->epilogue, s->pooled and s->producer describe the epilogues (dlc.h). */
 #include "dlc.h"
 
 /* The shape a node's loop iterates over when it is emitted as a loop. */
@@ -53,6 +60,70 @@ static void bound_loop(Sched *s, IrNode *m, int *nsrc, int *depth) {
     }
 }
 
+/* Whether operand shape `a`, aligned right against kernel output shape `k`, varies along axis 1 alone. */
+static bool per_channel(const Shape *k, const Shape *a) {
+    int off = k->rank - a->rank;
+    if (a->batched || off < 0 || k->rank < 2)
+        return false;
+    for (int d = 0; d < a->rank; d++)
+        if (a->d[d] != 1 && d + off != 1)
+            return false;
+    return true;
+}
+
+/* Whether kernel k can compute node m, read inside m's fused loop: every operand there is k itself, a scalar
+ * constant or a leaf that varies along the output channels alone (at most EPI_MAX_BIAS reads), and no op needs
+ * more than its operands (a dropout mask hashes its flat index, divcount reads the batch size). */
+static bool epilogue_tree(const Sched *s, const IrNode *k, const IrNode *m, int *nbias) {
+    if (op_rule(m->op)->recompute || m->op == OP_DIVCOUNT || m->dtype != k->dtype)
+        return false;
+    for (int i = 0; i < m->nin; i++) {
+        const IrNode *in = m->in[i];
+        double v;
+        if (in == k || (ir_is_const(in, &v) && in->shape.rank == 0))
+            continue;
+        if (s->inl[in->id]) {
+            if (!epilogue_tree(s, k, in, nbias))
+                return false;
+            continue;
+        }
+        if (op_info[ir_storage((IrNode *)in)->op].cls != OPC_LEAF || !per_channel(&k->shape, &in->shape) ||
+            ++*nbias > EPI_MAX_BIAS)
+            return false;
+    }
+    return true;
+}
+
+/* The epilogues of an inference or evaluation schedule, after the inline decisions (the comment at the top). */
+static void find_epilogues(Sched *s, IrNode **consumer, const bool *is_root) {
+    Graph *g = s->g;
+    if (s->kind == FN_TRAIN || g->keep_outputs)
+        return;
+    for (int id = 0; id < g->nodes.n; id++) {
+        IrNode *k = g->nodes.v[id], *m = consumer[id];
+        const OpRule *r = op_rule(k->op);
+        unsigned can = s->live[id] && r->epilogue ? r->epilogue(k) : 0;
+        int nbias = 0;
+        /* (a kernel with scratch keeps its place: the plan gives scratch to the kernels it lists) */
+        if (!(can & EPI_ELEM) || is_root[id] || s->uses[id] != 1 || op_scratch(k) > 0)
+            continue;
+        while (s->inl[m->id] && !op_rule(m->op)->recompute) /* the loop k's consumer is fused into */
+            m = consumer[m->id];
+        if (op_info[m->op].cls != OPC_ELEM || s->inl[m->id] || !shape_eq(&m->shape, &k->shape) ||
+            !epilogue_tree(s, k, m, &nbias))
+            continue;
+        s->epilogue[id] = m;
+        s->inl[id] = true;
+        IrNode *last = m, *p = consumer[m->id];
+        if ((can & EPI_POOL) && !is_root[m->id] && s->uses[m->id] == 1 && pool_fusable(p)) {
+            s->pooled[id] = p;
+            s->inl[m->id] = true;
+            last = p;
+        }
+        s->producer[last->id] = k;
+    }
+}
+
 void sched_build(Sched *s, Graph *g, FnKind kind, IrNode **roots, int nroots) {
     Ctx *ctx = g->ctx;
     int n = g->nodes.n;
@@ -63,6 +134,9 @@ void sched_build(Sched *s, Graph *g, FnKind kind, IrNode **roots, int nroots) {
     s->live = xalloc(ctx, (size_t)n);
     s->inl = xalloc(ctx, (size_t)n);
     s->uses = xalloc(ctx, sizeof(int) * (size_t)n);
+    s->epilogue = xalloc(ctx, sizeof(IrNode *) * (size_t)n);
+    s->pooled = xalloc(ctx, sizeof(IrNode *) * (size_t)n);
+    s->producer = xalloc(ctx, sizeof(IrNode *) * (size_t)n);
     ir_mark_live(g, roots, nroots, s->live);
 
     IrNode **consumer = xalloc(ctx, sizeof(IrNode *) * (size_t)n);
@@ -108,6 +182,7 @@ void sched_build(Sched *s, Graph *g, FnKind kind, IrNode **roots, int nroots) {
         else
             s->inl[id] = s->uses[id] == 1 && same_shape_users[id];
     }
+    find_epilogues(s, consumer, is_root);
 
     /* kernels: the forward roots' cone first, so a training step's forward pass is a prefix */
     bool *placed = xalloc(ctx, (size_t)n);

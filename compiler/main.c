@@ -874,6 +874,10 @@ static Compiled *compile_file(Ctx *ctx, const Options *o) {
     const double **baked = NULL;
     if (o->weights && !(baked = read_weights(o->weights, train, o->f64)))
         return NULL;
+    /* int8 kernels replace f32 ones, which then keep no epilogue (fuse.c); DLC_EPILOGUES=0 turns them off, so
+     * that tests compare the fused code with the unfused one bit for bit */
+    const char *epi = getenv("DLC_EPILOGUES");
+    eval->keep_outputs = o->quantize != NULL || (epi && strcmp(epi, "0") == 0);
     Compiled *c = compile_model(train, eval, o->f64 ? 8 : 4, o->infer, o->dump_after, baked, o->recompute);
     if (o->quantize && !calibrate(o, c))
         return NULL;

@@ -51,6 +51,17 @@ static int blocks_isa(void) {
 #define BLOCKS_INLINE
 #endif
 
+/* A dot product's 16 partial sums added in a fixed tree: halves, quarters, eighths, then two. */
+BLOCKS_INLINE static inline blocks_real blocks_sum16(blocks_real *s) {
+    for (int j = 0; j < 8; j++)
+        s[j] += s[j + 8];
+    for (int j = 0; j < 4; j++)
+        s[j] += s[j + 4];
+    for (int j = 0; j < 2; j++)
+        s[j] += s[j + 2];
+    return s[0] + s[1];
+}
+
 /* The product blocks_set_gemm installed instead of sgemm, or NULL. */
 static blocks_gemm_fn gemm_hook;
 
@@ -68,8 +79,8 @@ static void gemm(int ta, int tb, int m, int n, int k, const blocks_real *a, int 
 }
 
 /* matmul, blocks.dlm line 10: y [n, 256] = x [n, 20] w^T, w [256, 20], a row at a time:
- * 8 rows of w at once, each in 16 partial sums, added in a fixed tree. */
-BLOCKS_INLINE static inline void matvec_0_row(const blocks_real *restrict x, const blocks_real *restrict w, blocks_real *restrict y, int64_t i) {
+ * 8 rows of w at once, each in 16 partial sums, added in a fixed tree; then line 10's relu over the row. */
+BLOCKS_INLINE static inline void matvec_0_row(const blocks_real *restrict x, const blocks_real *restrict w, const blocks_real *restrict b0, blocks_real *restrict y, int64_t i) {
     const blocks_real *xr = x + i * 20;
     for (int o = 0; o < 256; o += 8) {
         blocks_real s0[16] = {0}, s1[16] = {0}, s2[16] = {0}, s3[16] = {0}, s4[16] = {0}, s5[16] = {0}, s6[16] = {0}, s7[16] = {0};
@@ -97,94 +108,48 @@ BLOCKS_INLINE static inline void matvec_0_row(const blocks_real *restrict x, con
             s6[j] += wr[136 + j] * v;
             s7[j] += wr[156 + j] * v;
         }
-        for (int j = 0; j < 8; j++)
-            s0[j] += s0[j + 8];
-        for (int j = 0; j < 4; j++)
-            s0[j] += s0[j + 4];
-        for (int j = 0; j < 2; j++)
-            s0[j] += s0[j + 2];
-        y[i * 256 + o + 0] = s0[0] + s0[1];
-        for (int j = 0; j < 8; j++)
-            s1[j] += s1[j + 8];
-        for (int j = 0; j < 4; j++)
-            s1[j] += s1[j + 4];
-        for (int j = 0; j < 2; j++)
-            s1[j] += s1[j + 2];
-        y[i * 256 + o + 1] = s1[0] + s1[1];
-        for (int j = 0; j < 8; j++)
-            s2[j] += s2[j + 8];
-        for (int j = 0; j < 4; j++)
-            s2[j] += s2[j + 4];
-        for (int j = 0; j < 2; j++)
-            s2[j] += s2[j + 2];
-        y[i * 256 + o + 2] = s2[0] + s2[1];
-        for (int j = 0; j < 8; j++)
-            s3[j] += s3[j + 8];
-        for (int j = 0; j < 4; j++)
-            s3[j] += s3[j + 4];
-        for (int j = 0; j < 2; j++)
-            s3[j] += s3[j + 2];
-        y[i * 256 + o + 3] = s3[0] + s3[1];
-        for (int j = 0; j < 8; j++)
-            s4[j] += s4[j + 8];
-        for (int j = 0; j < 4; j++)
-            s4[j] += s4[j + 4];
-        for (int j = 0; j < 2; j++)
-            s4[j] += s4[j + 2];
-        y[i * 256 + o + 4] = s4[0] + s4[1];
-        for (int j = 0; j < 8; j++)
-            s5[j] += s5[j + 8];
-        for (int j = 0; j < 4; j++)
-            s5[j] += s5[j + 4];
-        for (int j = 0; j < 2; j++)
-            s5[j] += s5[j + 2];
-        y[i * 256 + o + 5] = s5[0] + s5[1];
-        for (int j = 0; j < 8; j++)
-            s6[j] += s6[j + 8];
-        for (int j = 0; j < 4; j++)
-            s6[j] += s6[j + 4];
-        for (int j = 0; j < 2; j++)
-            s6[j] += s6[j + 2];
-        y[i * 256 + o + 6] = s6[0] + s6[1];
-        for (int j = 0; j < 8; j++)
-            s7[j] += s7[j + 8];
-        for (int j = 0; j < 4; j++)
-            s7[j] += s7[j + 4];
-        for (int j = 0; j < 2; j++)
-            s7[j] += s7[j + 2];
-        y[i * 256 + o + 7] = s7[0] + s7[1];
+        y[i * 256 + o + 0] = blocks_sum16(s0);
+        y[i * 256 + o + 1] = blocks_sum16(s1);
+        y[i * 256 + o + 2] = blocks_sum16(s2);
+        y[i * 256 + o + 3] = blocks_sum16(s3);
+        y[i * 256 + o + 4] = blocks_sum16(s4);
+        y[i * 256 + o + 5] = blocks_sum16(s5);
+        y[i * 256 + o + 6] = blocks_sum16(s6);
+        y[i * 256 + o + 7] = blocks_sum16(s7);
     }
+    for (int o = 0; o < 256; o++)
+        y[i * 256 + o] = relu((y[i * 256 + o] + b0[o]));
 }
 #if BLOCKS_X86
-BLOCKS_AVX512 static void matvec_0_avx512(const blocks_real *restrict x, const blocks_real *restrict w, blocks_real *restrict y, int64_t n) {
+BLOCKS_AVX512 static void matvec_0_avx512(const blocks_real *restrict x, const blocks_real *restrict w, const blocks_real *restrict b0, blocks_real *restrict y, int64_t n) {
     for (int64_t i = 0; i < n; i++)
-        matvec_0_row(x, w, y, i);
+        matvec_0_row(x, w, b0, y, i);
 }
-BLOCKS_AVX2 static void matvec_0_avx2(const blocks_real *restrict x, const blocks_real *restrict w, blocks_real *restrict y, int64_t n) {
+BLOCKS_AVX2 static void matvec_0_avx2(const blocks_real *restrict x, const blocks_real *restrict w, const blocks_real *restrict b0, blocks_real *restrict y, int64_t n) {
     for (int64_t i = 0; i < n; i++)
-        matvec_0_row(x, w, y, i);
+        matvec_0_row(x, w, b0, y, i);
 }
 #endif
-static void matvec_0(const blocks_real *restrict x, const blocks_real *restrict w, blocks_real *restrict y, int64_t n) {
+static void matvec_0(const blocks_real *restrict x, const blocks_real *restrict w, const blocks_real *restrict b0, blocks_real *restrict y, int64_t n) {
 #if BLOCKS_X86
     switch (blocks_isa()) {
     case 2:
-        matvec_0_avx512(x, w, y, n);
+        matvec_0_avx512(x, w, b0, y, n);
         return;
     case 1:
-        matvec_0_avx2(x, w, y, n);
+        matvec_0_avx2(x, w, b0, y, n);
         return;
     default:
         break;
     }
 #endif
     for (int64_t i = 0; i < n; i++)
-        matvec_0_row(x, w, y, i);
+        matvec_0_row(x, w, b0, y, i);
 }
 
 /* matmul, blocks.dlm line 10: y [n, 10] = x [n, 256] w^T, w [10, 256], a row at a time:
- * 8 rows of w at once, each in 16 partial sums, added in a fixed tree. */
-BLOCKS_INLINE static inline void matvec_1_row(const blocks_real *restrict x, const blocks_real *restrict w, blocks_real *restrict y, int64_t i) {
+ * 8 rows of w at once, each in 16 partial sums, added in a fixed tree; then line 10's add over the row. */
+BLOCKS_INLINE static inline void matvec_1_row(const blocks_real *restrict x, const blocks_real *restrict w, const blocks_real *restrict b0, blocks_real *restrict y, int64_t i) {
     const blocks_real *xr = x + i * 256;
     for (int o = 0; o < 8; o += 8) {
         blocks_real s0[16] = {0}, s1[16] = {0}, s2[16] = {0}, s3[16] = {0}, s4[16] = {0}, s5[16] = {0}, s6[16] = {0}, s7[16] = {0};
@@ -201,62 +166,14 @@ BLOCKS_INLINE static inline void matvec_1_row(const blocks_real *restrict x, con
                 s6[j] += wr[1536 + k0 + j] * v;
                 s7[j] += wr[1792 + k0 + j] * v;
             }
-        for (int j = 0; j < 8; j++)
-            s0[j] += s0[j + 8];
-        for (int j = 0; j < 4; j++)
-            s0[j] += s0[j + 4];
-        for (int j = 0; j < 2; j++)
-            s0[j] += s0[j + 2];
-        y[i * 10 + o + 0] = s0[0] + s0[1];
-        for (int j = 0; j < 8; j++)
-            s1[j] += s1[j + 8];
-        for (int j = 0; j < 4; j++)
-            s1[j] += s1[j + 4];
-        for (int j = 0; j < 2; j++)
-            s1[j] += s1[j + 2];
-        y[i * 10 + o + 1] = s1[0] + s1[1];
-        for (int j = 0; j < 8; j++)
-            s2[j] += s2[j + 8];
-        for (int j = 0; j < 4; j++)
-            s2[j] += s2[j + 4];
-        for (int j = 0; j < 2; j++)
-            s2[j] += s2[j + 2];
-        y[i * 10 + o + 2] = s2[0] + s2[1];
-        for (int j = 0; j < 8; j++)
-            s3[j] += s3[j + 8];
-        for (int j = 0; j < 4; j++)
-            s3[j] += s3[j + 4];
-        for (int j = 0; j < 2; j++)
-            s3[j] += s3[j + 2];
-        y[i * 10 + o + 3] = s3[0] + s3[1];
-        for (int j = 0; j < 8; j++)
-            s4[j] += s4[j + 8];
-        for (int j = 0; j < 4; j++)
-            s4[j] += s4[j + 4];
-        for (int j = 0; j < 2; j++)
-            s4[j] += s4[j + 2];
-        y[i * 10 + o + 4] = s4[0] + s4[1];
-        for (int j = 0; j < 8; j++)
-            s5[j] += s5[j + 8];
-        for (int j = 0; j < 4; j++)
-            s5[j] += s5[j + 4];
-        for (int j = 0; j < 2; j++)
-            s5[j] += s5[j + 2];
-        y[i * 10 + o + 5] = s5[0] + s5[1];
-        for (int j = 0; j < 8; j++)
-            s6[j] += s6[j + 8];
-        for (int j = 0; j < 4; j++)
-            s6[j] += s6[j + 4];
-        for (int j = 0; j < 2; j++)
-            s6[j] += s6[j + 2];
-        y[i * 10 + o + 6] = s6[0] + s6[1];
-        for (int j = 0; j < 8; j++)
-            s7[j] += s7[j + 8];
-        for (int j = 0; j < 4; j++)
-            s7[j] += s7[j + 4];
-        for (int j = 0; j < 2; j++)
-            s7[j] += s7[j + 2];
-        y[i * 10 + o + 7] = s7[0] + s7[1];
+        y[i * 10 + o + 0] = blocks_sum16(s0);
+        y[i * 10 + o + 1] = blocks_sum16(s1);
+        y[i * 10 + o + 2] = blocks_sum16(s2);
+        y[i * 10 + o + 3] = blocks_sum16(s3);
+        y[i * 10 + o + 4] = blocks_sum16(s4);
+        y[i * 10 + o + 5] = blocks_sum16(s5);
+        y[i * 10 + o + 6] = blocks_sum16(s6);
+        y[i * 10 + o + 7] = blocks_sum16(s7);
     }
     blocks_real s0[16] = {0}, s1[16] = {0};
     const blocks_real *wr = w + 8 * 256;
@@ -266,51 +183,41 @@ BLOCKS_INLINE static inline void matvec_1_row(const blocks_real *restrict x, con
             s0[j] += wr[0 + k0 + j] * v;
             s1[j] += wr[256 + k0 + j] * v;
         }
-    for (int j = 0; j < 8; j++)
-        s0[j] += s0[j + 8];
-    for (int j = 0; j < 4; j++)
-        s0[j] += s0[j + 4];
-    for (int j = 0; j < 2; j++)
-        s0[j] += s0[j + 2];
-    y[i * 10 + 8 + 0] = s0[0] + s0[1];
-    for (int j = 0; j < 8; j++)
-        s1[j] += s1[j + 8];
-    for (int j = 0; j < 4; j++)
-        s1[j] += s1[j + 4];
-    for (int j = 0; j < 2; j++)
-        s1[j] += s1[j + 2];
-    y[i * 10 + 8 + 1] = s1[0] + s1[1];
+    y[i * 10 + 8 + 0] = blocks_sum16(s0);
+    y[i * 10 + 8 + 1] = blocks_sum16(s1);
+    for (int o = 0; o < 10; o++)
+        y[i * 10 + o] = (y[i * 10 + o] + b0[o]);
 }
 #if BLOCKS_X86
-BLOCKS_AVX512 static void matvec_1_avx512(const blocks_real *restrict x, const blocks_real *restrict w, blocks_real *restrict y, int64_t n) {
+BLOCKS_AVX512 static void matvec_1_avx512(const blocks_real *restrict x, const blocks_real *restrict w, const blocks_real *restrict b0, blocks_real *restrict y, int64_t n) {
     for (int64_t i = 0; i < n; i++)
-        matvec_1_row(x, w, y, i);
+        matvec_1_row(x, w, b0, y, i);
 }
-BLOCKS_AVX2 static void matvec_1_avx2(const blocks_real *restrict x, const blocks_real *restrict w, blocks_real *restrict y, int64_t n) {
+BLOCKS_AVX2 static void matvec_1_avx2(const blocks_real *restrict x, const blocks_real *restrict w, const blocks_real *restrict b0, blocks_real *restrict y, int64_t n) {
     for (int64_t i = 0; i < n; i++)
-        matvec_1_row(x, w, y, i);
+        matvec_1_row(x, w, b0, y, i);
 }
 #endif
-static void matvec_1(const blocks_real *restrict x, const blocks_real *restrict w, blocks_real *restrict y, int64_t n) {
+static void matvec_1(const blocks_real *restrict x, const blocks_real *restrict w, const blocks_real *restrict b0, blocks_real *restrict y, int64_t n) {
 #if BLOCKS_X86
     switch (blocks_isa()) {
     case 2:
-        matvec_1_avx512(x, w, y, n);
+        matvec_1_avx512(x, w, b0, y, n);
         return;
     case 1:
-        matvec_1_avx2(x, w, y, n);
+        matvec_1_avx2(x, w, b0, y, n);
         return;
     default:
         break;
     }
 #endif
     for (int64_t i = 0; i < n; i++)
-        matvec_1_row(x, w, y, i);
+        matvec_1_row(x, w, b0, y, i);
 }
 
 /* matmul, blocks.dlm line 32: y [n, 20] = x [n, 20] w^T, w [20, 20], a row at a time:
- * 8 rows of w at once, each in 16 partial sums, added in a fixed tree. */
-BLOCKS_INLINE static inline void matvec_2_row(const blocks_real *restrict x, const blocks_real *restrict w, blocks_real *restrict y, int64_t i) {
+ * 8 rows of w at once, each in 16 partial sums, added in a fixed tree; then line 32's add over the row. */
+BLOCKS_INLINE static inline void matvec_2_row(const blocks_real *restrict x, const blocks_real *restrict w, const blocks_real *restrict b0, blocks_real *restrict y, int64_t i) {
     const blocks_real *xr = x + i * 20;
     for (int o = 0; o < 16; o += 8) {
         blocks_real s0[16] = {0}, s1[16] = {0}, s2[16] = {0}, s3[16] = {0}, s4[16] = {0}, s5[16] = {0}, s6[16] = {0}, s7[16] = {0};
@@ -338,62 +245,14 @@ BLOCKS_INLINE static inline void matvec_2_row(const blocks_real *restrict x, con
             s6[j] += wr[136 + j] * v;
             s7[j] += wr[156 + j] * v;
         }
-        for (int j = 0; j < 8; j++)
-            s0[j] += s0[j + 8];
-        for (int j = 0; j < 4; j++)
-            s0[j] += s0[j + 4];
-        for (int j = 0; j < 2; j++)
-            s0[j] += s0[j + 2];
-        y[i * 20 + o + 0] = s0[0] + s0[1];
-        for (int j = 0; j < 8; j++)
-            s1[j] += s1[j + 8];
-        for (int j = 0; j < 4; j++)
-            s1[j] += s1[j + 4];
-        for (int j = 0; j < 2; j++)
-            s1[j] += s1[j + 2];
-        y[i * 20 + o + 1] = s1[0] + s1[1];
-        for (int j = 0; j < 8; j++)
-            s2[j] += s2[j + 8];
-        for (int j = 0; j < 4; j++)
-            s2[j] += s2[j + 4];
-        for (int j = 0; j < 2; j++)
-            s2[j] += s2[j + 2];
-        y[i * 20 + o + 2] = s2[0] + s2[1];
-        for (int j = 0; j < 8; j++)
-            s3[j] += s3[j + 8];
-        for (int j = 0; j < 4; j++)
-            s3[j] += s3[j + 4];
-        for (int j = 0; j < 2; j++)
-            s3[j] += s3[j + 2];
-        y[i * 20 + o + 3] = s3[0] + s3[1];
-        for (int j = 0; j < 8; j++)
-            s4[j] += s4[j + 8];
-        for (int j = 0; j < 4; j++)
-            s4[j] += s4[j + 4];
-        for (int j = 0; j < 2; j++)
-            s4[j] += s4[j + 2];
-        y[i * 20 + o + 4] = s4[0] + s4[1];
-        for (int j = 0; j < 8; j++)
-            s5[j] += s5[j + 8];
-        for (int j = 0; j < 4; j++)
-            s5[j] += s5[j + 4];
-        for (int j = 0; j < 2; j++)
-            s5[j] += s5[j + 2];
-        y[i * 20 + o + 5] = s5[0] + s5[1];
-        for (int j = 0; j < 8; j++)
-            s6[j] += s6[j + 8];
-        for (int j = 0; j < 4; j++)
-            s6[j] += s6[j + 4];
-        for (int j = 0; j < 2; j++)
-            s6[j] += s6[j + 2];
-        y[i * 20 + o + 6] = s6[0] + s6[1];
-        for (int j = 0; j < 8; j++)
-            s7[j] += s7[j + 8];
-        for (int j = 0; j < 4; j++)
-            s7[j] += s7[j + 4];
-        for (int j = 0; j < 2; j++)
-            s7[j] += s7[j + 2];
-        y[i * 20 + o + 7] = s7[0] + s7[1];
+        y[i * 20 + o + 0] = blocks_sum16(s0);
+        y[i * 20 + o + 1] = blocks_sum16(s1);
+        y[i * 20 + o + 2] = blocks_sum16(s2);
+        y[i * 20 + o + 3] = blocks_sum16(s3);
+        y[i * 20 + o + 4] = blocks_sum16(s4);
+        y[i * 20 + o + 5] = blocks_sum16(s5);
+        y[i * 20 + o + 6] = blocks_sum16(s6);
+        y[i * 20 + o + 7] = blocks_sum16(s7);
     }
     blocks_real s0[16] = {0}, s1[16] = {0}, s2[16] = {0}, s3[16] = {0};
     const blocks_real *wr = w + 16 * 20;
@@ -412,65 +271,43 @@ BLOCKS_INLINE static inline void matvec_2_row(const blocks_real *restrict x, con
         s2[j] += wr[56 + j] * v;
         s3[j] += wr[76 + j] * v;
     }
-    for (int j = 0; j < 8; j++)
-        s0[j] += s0[j + 8];
-    for (int j = 0; j < 4; j++)
-        s0[j] += s0[j + 4];
-    for (int j = 0; j < 2; j++)
-        s0[j] += s0[j + 2];
-    y[i * 20 + 16 + 0] = s0[0] + s0[1];
-    for (int j = 0; j < 8; j++)
-        s1[j] += s1[j + 8];
-    for (int j = 0; j < 4; j++)
-        s1[j] += s1[j + 4];
-    for (int j = 0; j < 2; j++)
-        s1[j] += s1[j + 2];
-    y[i * 20 + 16 + 1] = s1[0] + s1[1];
-    for (int j = 0; j < 8; j++)
-        s2[j] += s2[j + 8];
-    for (int j = 0; j < 4; j++)
-        s2[j] += s2[j + 4];
-    for (int j = 0; j < 2; j++)
-        s2[j] += s2[j + 2];
-    y[i * 20 + 16 + 2] = s2[0] + s2[1];
-    for (int j = 0; j < 8; j++)
-        s3[j] += s3[j + 8];
-    for (int j = 0; j < 4; j++)
-        s3[j] += s3[j + 4];
-    for (int j = 0; j < 2; j++)
-        s3[j] += s3[j + 2];
-    y[i * 20 + 16 + 3] = s3[0] + s3[1];
+    y[i * 20 + 16 + 0] = blocks_sum16(s0);
+    y[i * 20 + 16 + 1] = blocks_sum16(s1);
+    y[i * 20 + 16 + 2] = blocks_sum16(s2);
+    y[i * 20 + 16 + 3] = blocks_sum16(s3);
+    for (int o = 0; o < 20; o++)
+        y[i * 20 + o] = (y[i * 20 + o] + b0[o]);
 }
 #if BLOCKS_X86
-BLOCKS_AVX512 static void matvec_2_avx512(const blocks_real *restrict x, const blocks_real *restrict w, blocks_real *restrict y, int64_t n) {
+BLOCKS_AVX512 static void matvec_2_avx512(const blocks_real *restrict x, const blocks_real *restrict w, const blocks_real *restrict b0, blocks_real *restrict y, int64_t n) {
     for (int64_t i = 0; i < n; i++)
-        matvec_2_row(x, w, y, i);
+        matvec_2_row(x, w, b0, y, i);
 }
-BLOCKS_AVX2 static void matvec_2_avx2(const blocks_real *restrict x, const blocks_real *restrict w, blocks_real *restrict y, int64_t n) {
+BLOCKS_AVX2 static void matvec_2_avx2(const blocks_real *restrict x, const blocks_real *restrict w, const blocks_real *restrict b0, blocks_real *restrict y, int64_t n) {
     for (int64_t i = 0; i < n; i++)
-        matvec_2_row(x, w, y, i);
+        matvec_2_row(x, w, b0, y, i);
 }
 #endif
-static void matvec_2(const blocks_real *restrict x, const blocks_real *restrict w, blocks_real *restrict y, int64_t n) {
+static void matvec_2(const blocks_real *restrict x, const blocks_real *restrict w, const blocks_real *restrict b0, blocks_real *restrict y, int64_t n) {
 #if BLOCKS_X86
     switch (blocks_isa()) {
     case 2:
-        matvec_2_avx512(x, w, y, n);
+        matvec_2_avx512(x, w, b0, y, n);
         return;
     case 1:
-        matvec_2_avx2(x, w, y, n);
+        matvec_2_avx2(x, w, b0, y, n);
         return;
     default:
         break;
     }
 #endif
     for (int64_t i = 0; i < n; i++)
-        matvec_2_row(x, w, y, i);
+        matvec_2_row(x, w, b0, y, i);
 }
 
 /* matmul, blocks.dlm line 44: y [n, 64] = x [n, 20] w^T, w [64, 20], a row at a time:
- * 8 rows of w at once, each in 16 partial sums, added in a fixed tree. */
-BLOCKS_INLINE static inline void matvec_3_row(const blocks_real *restrict x, const blocks_real *restrict w, blocks_real *restrict y, int64_t i) {
+ * 8 rows of w at once, each in 16 partial sums, added in a fixed tree; then line 44's relu over the row. */
+BLOCKS_INLINE static inline void matvec_3_row(const blocks_real *restrict x, const blocks_real *restrict w, const blocks_real *restrict b0, blocks_real *restrict y, int64_t i) {
     const blocks_real *xr = x + i * 20;
     for (int o = 0; o < 64; o += 8) {
         blocks_real s0[16] = {0}, s1[16] = {0}, s2[16] = {0}, s3[16] = {0}, s4[16] = {0}, s5[16] = {0}, s6[16] = {0}, s7[16] = {0};
@@ -498,94 +335,48 @@ BLOCKS_INLINE static inline void matvec_3_row(const blocks_real *restrict x, con
             s6[j] += wr[136 + j] * v;
             s7[j] += wr[156 + j] * v;
         }
-        for (int j = 0; j < 8; j++)
-            s0[j] += s0[j + 8];
-        for (int j = 0; j < 4; j++)
-            s0[j] += s0[j + 4];
-        for (int j = 0; j < 2; j++)
-            s0[j] += s0[j + 2];
-        y[i * 64 + o + 0] = s0[0] + s0[1];
-        for (int j = 0; j < 8; j++)
-            s1[j] += s1[j + 8];
-        for (int j = 0; j < 4; j++)
-            s1[j] += s1[j + 4];
-        for (int j = 0; j < 2; j++)
-            s1[j] += s1[j + 2];
-        y[i * 64 + o + 1] = s1[0] + s1[1];
-        for (int j = 0; j < 8; j++)
-            s2[j] += s2[j + 8];
-        for (int j = 0; j < 4; j++)
-            s2[j] += s2[j + 4];
-        for (int j = 0; j < 2; j++)
-            s2[j] += s2[j + 2];
-        y[i * 64 + o + 2] = s2[0] + s2[1];
-        for (int j = 0; j < 8; j++)
-            s3[j] += s3[j + 8];
-        for (int j = 0; j < 4; j++)
-            s3[j] += s3[j + 4];
-        for (int j = 0; j < 2; j++)
-            s3[j] += s3[j + 2];
-        y[i * 64 + o + 3] = s3[0] + s3[1];
-        for (int j = 0; j < 8; j++)
-            s4[j] += s4[j + 8];
-        for (int j = 0; j < 4; j++)
-            s4[j] += s4[j + 4];
-        for (int j = 0; j < 2; j++)
-            s4[j] += s4[j + 2];
-        y[i * 64 + o + 4] = s4[0] + s4[1];
-        for (int j = 0; j < 8; j++)
-            s5[j] += s5[j + 8];
-        for (int j = 0; j < 4; j++)
-            s5[j] += s5[j + 4];
-        for (int j = 0; j < 2; j++)
-            s5[j] += s5[j + 2];
-        y[i * 64 + o + 5] = s5[0] + s5[1];
-        for (int j = 0; j < 8; j++)
-            s6[j] += s6[j + 8];
-        for (int j = 0; j < 4; j++)
-            s6[j] += s6[j + 4];
-        for (int j = 0; j < 2; j++)
-            s6[j] += s6[j + 2];
-        y[i * 64 + o + 6] = s6[0] + s6[1];
-        for (int j = 0; j < 8; j++)
-            s7[j] += s7[j + 8];
-        for (int j = 0; j < 4; j++)
-            s7[j] += s7[j + 4];
-        for (int j = 0; j < 2; j++)
-            s7[j] += s7[j + 2];
-        y[i * 64 + o + 7] = s7[0] + s7[1];
+        y[i * 64 + o + 0] = blocks_sum16(s0);
+        y[i * 64 + o + 1] = blocks_sum16(s1);
+        y[i * 64 + o + 2] = blocks_sum16(s2);
+        y[i * 64 + o + 3] = blocks_sum16(s3);
+        y[i * 64 + o + 4] = blocks_sum16(s4);
+        y[i * 64 + o + 5] = blocks_sum16(s5);
+        y[i * 64 + o + 6] = blocks_sum16(s6);
+        y[i * 64 + o + 7] = blocks_sum16(s7);
     }
+    for (int o = 0; o < 64; o++)
+        y[i * 64 + o] = relu((y[i * 64 + o] + b0[o]));
 }
 #if BLOCKS_X86
-BLOCKS_AVX512 static void matvec_3_avx512(const blocks_real *restrict x, const blocks_real *restrict w, blocks_real *restrict y, int64_t n) {
+BLOCKS_AVX512 static void matvec_3_avx512(const blocks_real *restrict x, const blocks_real *restrict w, const blocks_real *restrict b0, blocks_real *restrict y, int64_t n) {
     for (int64_t i = 0; i < n; i++)
-        matvec_3_row(x, w, y, i);
+        matvec_3_row(x, w, b0, y, i);
 }
-BLOCKS_AVX2 static void matvec_3_avx2(const blocks_real *restrict x, const blocks_real *restrict w, blocks_real *restrict y, int64_t n) {
+BLOCKS_AVX2 static void matvec_3_avx2(const blocks_real *restrict x, const blocks_real *restrict w, const blocks_real *restrict b0, blocks_real *restrict y, int64_t n) {
     for (int64_t i = 0; i < n; i++)
-        matvec_3_row(x, w, y, i);
+        matvec_3_row(x, w, b0, y, i);
 }
 #endif
-static void matvec_3(const blocks_real *restrict x, const blocks_real *restrict w, blocks_real *restrict y, int64_t n) {
+static void matvec_3(const blocks_real *restrict x, const blocks_real *restrict w, const blocks_real *restrict b0, blocks_real *restrict y, int64_t n) {
 #if BLOCKS_X86
     switch (blocks_isa()) {
     case 2:
-        matvec_3_avx512(x, w, y, n);
+        matvec_3_avx512(x, w, b0, y, n);
         return;
     case 1:
-        matvec_3_avx2(x, w, y, n);
+        matvec_3_avx2(x, w, b0, y, n);
         return;
     default:
         break;
     }
 #endif
     for (int64_t i = 0; i < n; i++)
-        matvec_3_row(x, w, y, i);
+        matvec_3_row(x, w, b0, y, i);
 }
 
 /* matmul, blocks.dlm line 44: y [n, 32] = x [n, 64] w^T, w [32, 64], a row at a time:
- * 8 rows of w at once, each in 16 partial sums, added in a fixed tree. */
-BLOCKS_INLINE static inline void matvec_4_row(const blocks_real *restrict x, const blocks_real *restrict w, blocks_real *restrict y, int64_t i) {
+ * 8 rows of w at once, each in 16 partial sums, added in a fixed tree; then line 44's relu over the row. */
+BLOCKS_INLINE static inline void matvec_4_row(const blocks_real *restrict x, const blocks_real *restrict w, const blocks_real *restrict b0, blocks_real *restrict y, int64_t i) {
     const blocks_real *xr = x + i * 64;
     for (int o = 0; o < 32; o += 8) {
         blocks_real s0[16] = {0}, s1[16] = {0}, s2[16] = {0}, s3[16] = {0}, s4[16] = {0}, s5[16] = {0}, s6[16] = {0}, s7[16] = {0};
@@ -602,94 +393,48 @@ BLOCKS_INLINE static inline void matvec_4_row(const blocks_real *restrict x, con
                 s6[j] += wr[384 + k0 + j] * v;
                 s7[j] += wr[448 + k0 + j] * v;
             }
-        for (int j = 0; j < 8; j++)
-            s0[j] += s0[j + 8];
-        for (int j = 0; j < 4; j++)
-            s0[j] += s0[j + 4];
-        for (int j = 0; j < 2; j++)
-            s0[j] += s0[j + 2];
-        y[i * 32 + o + 0] = s0[0] + s0[1];
-        for (int j = 0; j < 8; j++)
-            s1[j] += s1[j + 8];
-        for (int j = 0; j < 4; j++)
-            s1[j] += s1[j + 4];
-        for (int j = 0; j < 2; j++)
-            s1[j] += s1[j + 2];
-        y[i * 32 + o + 1] = s1[0] + s1[1];
-        for (int j = 0; j < 8; j++)
-            s2[j] += s2[j + 8];
-        for (int j = 0; j < 4; j++)
-            s2[j] += s2[j + 4];
-        for (int j = 0; j < 2; j++)
-            s2[j] += s2[j + 2];
-        y[i * 32 + o + 2] = s2[0] + s2[1];
-        for (int j = 0; j < 8; j++)
-            s3[j] += s3[j + 8];
-        for (int j = 0; j < 4; j++)
-            s3[j] += s3[j + 4];
-        for (int j = 0; j < 2; j++)
-            s3[j] += s3[j + 2];
-        y[i * 32 + o + 3] = s3[0] + s3[1];
-        for (int j = 0; j < 8; j++)
-            s4[j] += s4[j + 8];
-        for (int j = 0; j < 4; j++)
-            s4[j] += s4[j + 4];
-        for (int j = 0; j < 2; j++)
-            s4[j] += s4[j + 2];
-        y[i * 32 + o + 4] = s4[0] + s4[1];
-        for (int j = 0; j < 8; j++)
-            s5[j] += s5[j + 8];
-        for (int j = 0; j < 4; j++)
-            s5[j] += s5[j + 4];
-        for (int j = 0; j < 2; j++)
-            s5[j] += s5[j + 2];
-        y[i * 32 + o + 5] = s5[0] + s5[1];
-        for (int j = 0; j < 8; j++)
-            s6[j] += s6[j + 8];
-        for (int j = 0; j < 4; j++)
-            s6[j] += s6[j + 4];
-        for (int j = 0; j < 2; j++)
-            s6[j] += s6[j + 2];
-        y[i * 32 + o + 6] = s6[0] + s6[1];
-        for (int j = 0; j < 8; j++)
-            s7[j] += s7[j + 8];
-        for (int j = 0; j < 4; j++)
-            s7[j] += s7[j + 4];
-        for (int j = 0; j < 2; j++)
-            s7[j] += s7[j + 2];
-        y[i * 32 + o + 7] = s7[0] + s7[1];
+        y[i * 32 + o + 0] = blocks_sum16(s0);
+        y[i * 32 + o + 1] = blocks_sum16(s1);
+        y[i * 32 + o + 2] = blocks_sum16(s2);
+        y[i * 32 + o + 3] = blocks_sum16(s3);
+        y[i * 32 + o + 4] = blocks_sum16(s4);
+        y[i * 32 + o + 5] = blocks_sum16(s5);
+        y[i * 32 + o + 6] = blocks_sum16(s6);
+        y[i * 32 + o + 7] = blocks_sum16(s7);
     }
+    for (int o = 0; o < 32; o++)
+        y[i * 32 + o] = relu((y[i * 32 + o] + b0[o]));
 }
 #if BLOCKS_X86
-BLOCKS_AVX512 static void matvec_4_avx512(const blocks_real *restrict x, const blocks_real *restrict w, blocks_real *restrict y, int64_t n) {
+BLOCKS_AVX512 static void matvec_4_avx512(const blocks_real *restrict x, const blocks_real *restrict w, const blocks_real *restrict b0, blocks_real *restrict y, int64_t n) {
     for (int64_t i = 0; i < n; i++)
-        matvec_4_row(x, w, y, i);
+        matvec_4_row(x, w, b0, y, i);
 }
-BLOCKS_AVX2 static void matvec_4_avx2(const blocks_real *restrict x, const blocks_real *restrict w, blocks_real *restrict y, int64_t n) {
+BLOCKS_AVX2 static void matvec_4_avx2(const blocks_real *restrict x, const blocks_real *restrict w, const blocks_real *restrict b0, blocks_real *restrict y, int64_t n) {
     for (int64_t i = 0; i < n; i++)
-        matvec_4_row(x, w, y, i);
+        matvec_4_row(x, w, b0, y, i);
 }
 #endif
-static void matvec_4(const blocks_real *restrict x, const blocks_real *restrict w, blocks_real *restrict y, int64_t n) {
+static void matvec_4(const blocks_real *restrict x, const blocks_real *restrict w, const blocks_real *restrict b0, blocks_real *restrict y, int64_t n) {
 #if BLOCKS_X86
     switch (blocks_isa()) {
     case 2:
-        matvec_4_avx512(x, w, y, n);
+        matvec_4_avx512(x, w, b0, y, n);
         return;
     case 1:
-        matvec_4_avx2(x, w, y, n);
+        matvec_4_avx2(x, w, b0, y, n);
         return;
     default:
         break;
     }
 #endif
     for (int64_t i = 0; i < n; i++)
-        matvec_4_row(x, w, y, i);
+        matvec_4_row(x, w, b0, y, i);
 }
 
 /* matmul, blocks.dlm line 48: y [n, 16] = x [n, 32] w^T, w [16, 32], a row at a time:
- * 8 rows of w at once, each in 16 partial sums, added in a fixed tree. */
-BLOCKS_INLINE static inline void matvec_5_row(const blocks_real *restrict x, const blocks_real *restrict w, blocks_real *restrict y, int64_t i) {
+ * 8 rows of w at once, each in 16 partial sums, added in a fixed tree; then line 48's add over the row. */
+BLOCKS_INLINE static inline void matvec_5_row(const blocks_real *restrict x, const blocks_real *restrict w, const blocks_real *restrict b0, blocks_real *restrict y, int64_t i) {
     const blocks_real *xr = x + i * 32;
     for (int o = 0; o < 16; o += 8) {
         blocks_real s0[16] = {0}, s1[16] = {0}, s2[16] = {0}, s3[16] = {0}, s4[16] = {0}, s5[16] = {0}, s6[16] = {0}, s7[16] = {0};
@@ -706,94 +451,48 @@ BLOCKS_INLINE static inline void matvec_5_row(const blocks_real *restrict x, con
                 s6[j] += wr[192 + k0 + j] * v;
                 s7[j] += wr[224 + k0 + j] * v;
             }
-        for (int j = 0; j < 8; j++)
-            s0[j] += s0[j + 8];
-        for (int j = 0; j < 4; j++)
-            s0[j] += s0[j + 4];
-        for (int j = 0; j < 2; j++)
-            s0[j] += s0[j + 2];
-        y[i * 16 + o + 0] = s0[0] + s0[1];
-        for (int j = 0; j < 8; j++)
-            s1[j] += s1[j + 8];
-        for (int j = 0; j < 4; j++)
-            s1[j] += s1[j + 4];
-        for (int j = 0; j < 2; j++)
-            s1[j] += s1[j + 2];
-        y[i * 16 + o + 1] = s1[0] + s1[1];
-        for (int j = 0; j < 8; j++)
-            s2[j] += s2[j + 8];
-        for (int j = 0; j < 4; j++)
-            s2[j] += s2[j + 4];
-        for (int j = 0; j < 2; j++)
-            s2[j] += s2[j + 2];
-        y[i * 16 + o + 2] = s2[0] + s2[1];
-        for (int j = 0; j < 8; j++)
-            s3[j] += s3[j + 8];
-        for (int j = 0; j < 4; j++)
-            s3[j] += s3[j + 4];
-        for (int j = 0; j < 2; j++)
-            s3[j] += s3[j + 2];
-        y[i * 16 + o + 3] = s3[0] + s3[1];
-        for (int j = 0; j < 8; j++)
-            s4[j] += s4[j + 8];
-        for (int j = 0; j < 4; j++)
-            s4[j] += s4[j + 4];
-        for (int j = 0; j < 2; j++)
-            s4[j] += s4[j + 2];
-        y[i * 16 + o + 4] = s4[0] + s4[1];
-        for (int j = 0; j < 8; j++)
-            s5[j] += s5[j + 8];
-        for (int j = 0; j < 4; j++)
-            s5[j] += s5[j + 4];
-        for (int j = 0; j < 2; j++)
-            s5[j] += s5[j + 2];
-        y[i * 16 + o + 5] = s5[0] + s5[1];
-        for (int j = 0; j < 8; j++)
-            s6[j] += s6[j + 8];
-        for (int j = 0; j < 4; j++)
-            s6[j] += s6[j + 4];
-        for (int j = 0; j < 2; j++)
-            s6[j] += s6[j + 2];
-        y[i * 16 + o + 6] = s6[0] + s6[1];
-        for (int j = 0; j < 8; j++)
-            s7[j] += s7[j + 8];
-        for (int j = 0; j < 4; j++)
-            s7[j] += s7[j + 4];
-        for (int j = 0; j < 2; j++)
-            s7[j] += s7[j + 2];
-        y[i * 16 + o + 7] = s7[0] + s7[1];
+        y[i * 16 + o + 0] = blocks_sum16(s0);
+        y[i * 16 + o + 1] = blocks_sum16(s1);
+        y[i * 16 + o + 2] = blocks_sum16(s2);
+        y[i * 16 + o + 3] = blocks_sum16(s3);
+        y[i * 16 + o + 4] = blocks_sum16(s4);
+        y[i * 16 + o + 5] = blocks_sum16(s5);
+        y[i * 16 + o + 6] = blocks_sum16(s6);
+        y[i * 16 + o + 7] = blocks_sum16(s7);
     }
+    for (int o = 0; o < 16; o++)
+        y[i * 16 + o] = (y[i * 16 + o] + b0[o]);
 }
 #if BLOCKS_X86
-BLOCKS_AVX512 static void matvec_5_avx512(const blocks_real *restrict x, const blocks_real *restrict w, blocks_real *restrict y, int64_t n) {
+BLOCKS_AVX512 static void matvec_5_avx512(const blocks_real *restrict x, const blocks_real *restrict w, const blocks_real *restrict b0, blocks_real *restrict y, int64_t n) {
     for (int64_t i = 0; i < n; i++)
-        matvec_5_row(x, w, y, i);
+        matvec_5_row(x, w, b0, y, i);
 }
-BLOCKS_AVX2 static void matvec_5_avx2(const blocks_real *restrict x, const blocks_real *restrict w, blocks_real *restrict y, int64_t n) {
+BLOCKS_AVX2 static void matvec_5_avx2(const blocks_real *restrict x, const blocks_real *restrict w, const blocks_real *restrict b0, blocks_real *restrict y, int64_t n) {
     for (int64_t i = 0; i < n; i++)
-        matvec_5_row(x, w, y, i);
+        matvec_5_row(x, w, b0, y, i);
 }
 #endif
-static void matvec_5(const blocks_real *restrict x, const blocks_real *restrict w, blocks_real *restrict y, int64_t n) {
+static void matvec_5(const blocks_real *restrict x, const blocks_real *restrict w, const blocks_real *restrict b0, blocks_real *restrict y, int64_t n) {
 #if BLOCKS_X86
     switch (blocks_isa()) {
     case 2:
-        matvec_5_avx512(x, w, y, n);
+        matvec_5_avx512(x, w, b0, y, n);
         return;
     case 1:
-        matvec_5_avx2(x, w, y, n);
+        matvec_5_avx2(x, w, b0, y, n);
         return;
     default:
         break;
     }
 #endif
     for (int64_t i = 0; i < n; i++)
-        matvec_5_row(x, w, y, i);
+        matvec_5_row(x, w, b0, y, i);
 }
 
 /* matmul, blocks.dlm line 55: y [n, 20] = x [n, 16] w^T, w [20, 16], a row at a time:
- * 8 rows of w at once, each in 16 partial sums, added in a fixed tree. */
-BLOCKS_INLINE static inline void matvec_6_row(const blocks_real *restrict x, const blocks_real *restrict w, blocks_real *restrict y, int64_t i) {
+ * 8 rows of w at once, each in 16 partial sums, added in a fixed tree; then line 55's add over the row. */
+BLOCKS_INLINE static inline void matvec_6_row(const blocks_real *restrict x, const blocks_real *restrict w, const blocks_real *restrict b0, blocks_real *restrict y, int64_t i) {
     const blocks_real *xr = x + i * 16;
     for (int o = 0; o < 16; o += 8) {
         blocks_real s0[16] = {0}, s1[16] = {0}, s2[16] = {0}, s3[16] = {0}, s4[16] = {0}, s5[16] = {0}, s6[16] = {0}, s7[16] = {0};
@@ -810,62 +509,14 @@ BLOCKS_INLINE static inline void matvec_6_row(const blocks_real *restrict x, con
                 s6[j] += wr[96 + k0 + j] * v;
                 s7[j] += wr[112 + k0 + j] * v;
             }
-        for (int j = 0; j < 8; j++)
-            s0[j] += s0[j + 8];
-        for (int j = 0; j < 4; j++)
-            s0[j] += s0[j + 4];
-        for (int j = 0; j < 2; j++)
-            s0[j] += s0[j + 2];
-        y[i * 20 + o + 0] = s0[0] + s0[1];
-        for (int j = 0; j < 8; j++)
-            s1[j] += s1[j + 8];
-        for (int j = 0; j < 4; j++)
-            s1[j] += s1[j + 4];
-        for (int j = 0; j < 2; j++)
-            s1[j] += s1[j + 2];
-        y[i * 20 + o + 1] = s1[0] + s1[1];
-        for (int j = 0; j < 8; j++)
-            s2[j] += s2[j + 8];
-        for (int j = 0; j < 4; j++)
-            s2[j] += s2[j + 4];
-        for (int j = 0; j < 2; j++)
-            s2[j] += s2[j + 2];
-        y[i * 20 + o + 2] = s2[0] + s2[1];
-        for (int j = 0; j < 8; j++)
-            s3[j] += s3[j + 8];
-        for (int j = 0; j < 4; j++)
-            s3[j] += s3[j + 4];
-        for (int j = 0; j < 2; j++)
-            s3[j] += s3[j + 2];
-        y[i * 20 + o + 3] = s3[0] + s3[1];
-        for (int j = 0; j < 8; j++)
-            s4[j] += s4[j + 8];
-        for (int j = 0; j < 4; j++)
-            s4[j] += s4[j + 4];
-        for (int j = 0; j < 2; j++)
-            s4[j] += s4[j + 2];
-        y[i * 20 + o + 4] = s4[0] + s4[1];
-        for (int j = 0; j < 8; j++)
-            s5[j] += s5[j + 8];
-        for (int j = 0; j < 4; j++)
-            s5[j] += s5[j + 4];
-        for (int j = 0; j < 2; j++)
-            s5[j] += s5[j + 2];
-        y[i * 20 + o + 5] = s5[0] + s5[1];
-        for (int j = 0; j < 8; j++)
-            s6[j] += s6[j + 8];
-        for (int j = 0; j < 4; j++)
-            s6[j] += s6[j + 4];
-        for (int j = 0; j < 2; j++)
-            s6[j] += s6[j + 2];
-        y[i * 20 + o + 6] = s6[0] + s6[1];
-        for (int j = 0; j < 8; j++)
-            s7[j] += s7[j + 8];
-        for (int j = 0; j < 4; j++)
-            s7[j] += s7[j + 4];
-        for (int j = 0; j < 2; j++)
-            s7[j] += s7[j + 2];
-        y[i * 20 + o + 7] = s7[0] + s7[1];
+        y[i * 20 + o + 0] = blocks_sum16(s0);
+        y[i * 20 + o + 1] = blocks_sum16(s1);
+        y[i * 20 + o + 2] = blocks_sum16(s2);
+        y[i * 20 + o + 3] = blocks_sum16(s3);
+        y[i * 20 + o + 4] = blocks_sum16(s4);
+        y[i * 20 + o + 5] = blocks_sum16(s5);
+        y[i * 20 + o + 6] = blocks_sum16(s6);
+        y[i * 20 + o + 7] = blocks_sum16(s7);
     }
     blocks_real s0[16] = {0}, s1[16] = {0}, s2[16] = {0}, s3[16] = {0};
     const blocks_real *wr = w + 16 * 16;
@@ -877,60 +528,38 @@ BLOCKS_INLINE static inline void matvec_6_row(const blocks_real *restrict x, con
             s2[j] += wr[32 + k0 + j] * v;
             s3[j] += wr[48 + k0 + j] * v;
         }
-    for (int j = 0; j < 8; j++)
-        s0[j] += s0[j + 8];
-    for (int j = 0; j < 4; j++)
-        s0[j] += s0[j + 4];
-    for (int j = 0; j < 2; j++)
-        s0[j] += s0[j + 2];
-    y[i * 20 + 16 + 0] = s0[0] + s0[1];
-    for (int j = 0; j < 8; j++)
-        s1[j] += s1[j + 8];
-    for (int j = 0; j < 4; j++)
-        s1[j] += s1[j + 4];
-    for (int j = 0; j < 2; j++)
-        s1[j] += s1[j + 2];
-    y[i * 20 + 16 + 1] = s1[0] + s1[1];
-    for (int j = 0; j < 8; j++)
-        s2[j] += s2[j + 8];
-    for (int j = 0; j < 4; j++)
-        s2[j] += s2[j + 4];
-    for (int j = 0; j < 2; j++)
-        s2[j] += s2[j + 2];
-    y[i * 20 + 16 + 2] = s2[0] + s2[1];
-    for (int j = 0; j < 8; j++)
-        s3[j] += s3[j + 8];
-    for (int j = 0; j < 4; j++)
-        s3[j] += s3[j + 4];
-    for (int j = 0; j < 2; j++)
-        s3[j] += s3[j + 2];
-    y[i * 20 + 16 + 3] = s3[0] + s3[1];
+    y[i * 20 + 16 + 0] = blocks_sum16(s0);
+    y[i * 20 + 16 + 1] = blocks_sum16(s1);
+    y[i * 20 + 16 + 2] = blocks_sum16(s2);
+    y[i * 20 + 16 + 3] = blocks_sum16(s3);
+    for (int o = 0; o < 20; o++)
+        y[i * 20 + o] = (y[i * 20 + o] + b0[o]);
 }
 #if BLOCKS_X86
-BLOCKS_AVX512 static void matvec_6_avx512(const blocks_real *restrict x, const blocks_real *restrict w, blocks_real *restrict y, int64_t n) {
+BLOCKS_AVX512 static void matvec_6_avx512(const blocks_real *restrict x, const blocks_real *restrict w, const blocks_real *restrict b0, blocks_real *restrict y, int64_t n) {
     for (int64_t i = 0; i < n; i++)
-        matvec_6_row(x, w, y, i);
+        matvec_6_row(x, w, b0, y, i);
 }
-BLOCKS_AVX2 static void matvec_6_avx2(const blocks_real *restrict x, const blocks_real *restrict w, blocks_real *restrict y, int64_t n) {
+BLOCKS_AVX2 static void matvec_6_avx2(const blocks_real *restrict x, const blocks_real *restrict w, const blocks_real *restrict b0, blocks_real *restrict y, int64_t n) {
     for (int64_t i = 0; i < n; i++)
-        matvec_6_row(x, w, y, i);
+        matvec_6_row(x, w, b0, y, i);
 }
 #endif
-static void matvec_6(const blocks_real *restrict x, const blocks_real *restrict w, blocks_real *restrict y, int64_t n) {
+static void matvec_6(const blocks_real *restrict x, const blocks_real *restrict w, const blocks_real *restrict b0, blocks_real *restrict y, int64_t n) {
 #if BLOCKS_X86
     switch (blocks_isa()) {
     case 2:
-        matvec_6_avx512(x, w, y, n);
+        matvec_6_avx512(x, w, b0, y, n);
         return;
     case 1:
-        matvec_6_avx2(x, w, y, n);
+        matvec_6_avx2(x, w, b0, y, n);
         return;
     default:
         break;
     }
 #endif
     for (int64_t i = 0; i < n; i++)
-        matvec_6_row(x, w, y, i);
+        matvec_6_row(x, w, b0, y, i);
 }
 
 
@@ -1183,111 +812,47 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     unsigned char *st = (unsigned char *)state;
     unsigned char *ar = st + 119360;
     (void)ar;
-    /* matmul -> f32[batch 1, 256], blocks.dlm line 10 */
+    /* matmul + relu -> f32[batch 1, 256], blocks.dlm line 10 */
     {
-    matvec_0(x, ((blocks_real *)(st + 64)), ((blocks_real *)(ar + 0)), n);
+    matvec_0(x, ((blocks_real *)(st + 64)), ((blocks_real *)(st + 20544)), ((blocks_real *)(ar + 0)), n);
     }
-    /* relu -> f32[batch 1, 256], blocks.dlm line 10 */
+    /* matmul + add -> f32[batch 1, 10], blocks.dlm line 10 */
     {
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 256; i1++) {
-            ((blocks_real *)(ar + 1024))[i0 * 256 + i1] = relu((((blocks_real *)(ar + 0))[i0 * 256 + i1] + ((blocks_real *)(st + 20544))[i1]));
-        }
+    matvec_1(((blocks_real *)(ar + 0)), ((blocks_real *)(st + 21568)), ((blocks_real *)(st + 31808)), ((blocks_real *)(ar + 1024)), n);
     }
-    }
-    /* matmul -> f32[batch 1, 10], blocks.dlm line 10 */
+    /* matmul + relu -> f32[batch 1, 256], blocks.dlm line 14 */
     {
-    matvec_1(((blocks_real *)(ar + 1024)), ((blocks_real *)(st + 21568)), ((blocks_real *)(ar + 0)), n);
+    matvec_0(x, ((blocks_real *)(st + 31872)), ((blocks_real *)(st + 52352)), ((blocks_real *)(ar + 0)), n);
     }
-    /* add -> f32[batch 1, 10], blocks.dlm line 10 */
+    /* matmul + add -> f32[batch 1, 10], blocks.dlm line 14 */
     {
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 10; i1++) {
-            ((blocks_real *)(ar + 2048))[i0 * 10 + i1] = (((blocks_real *)(ar + 0))[i0 * 10 + i1] + ((blocks_real *)(st + 31808))[i1]);
-        }
+    matvec_1(((blocks_real *)(ar + 0)), ((blocks_real *)(st + 53376)), ((blocks_real *)(st + 63616)), ((blocks_real *)(ar + 1088)), n);
     }
-    }
-    /* matmul -> f32[batch 1, 256], blocks.dlm line 14 */
+    /* matmul + relu -> f32[batch 1, 256], blocks.dlm line 21 */
     {
-    matvec_0(x, ((blocks_real *)(st + 31872)), ((blocks_real *)(ar + 0)), n);
+    matvec_0(x, ((blocks_real *)(st + 63680)), ((blocks_real *)(st + 84160)), ((blocks_real *)(ar + 0)), n);
     }
-    /* relu -> f32[batch 1, 256], blocks.dlm line 14 */
+    /* matmul + add -> f32[batch 1, 10], blocks.dlm line 21 */
     {
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 256; i1++) {
-            ((blocks_real *)(ar + 1024))[i0 * 256 + i1] = relu((((blocks_real *)(ar + 0))[i0 * 256 + i1] + ((blocks_real *)(st + 52352))[i1]));
-        }
+    matvec_1(((blocks_real *)(ar + 0)), ((blocks_real *)(st + 85184)), ((blocks_real *)(st + 95424)), ((blocks_real *)(ar + 1152)), n);
     }
-    }
-    /* matmul -> f32[batch 1, 10], blocks.dlm line 14 */
+    /* matmul + add -> f32[batch 1, 20], blocks.dlm line 32 */
     {
-    matvec_1(((blocks_real *)(ar + 1024)), ((blocks_real *)(st + 53376)), ((blocks_real *)(ar + 0)), n);
-    }
-    /* add -> f32[batch 1, 10], blocks.dlm line 14 */
-    {
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 10; i1++) {
-            ((blocks_real *)(ar + 2112))[i0 * 10 + i1] = (((blocks_real *)(ar + 0))[i0 * 10 + i1] + ((blocks_real *)(st + 63616))[i1]);
-        }
-    }
-    }
-    /* matmul -> f32[batch 1, 256], blocks.dlm line 21 */
-    {
-    matvec_0(x, ((blocks_real *)(st + 63680)), ((blocks_real *)(ar + 0)), n);
-    }
-    /* relu -> f32[batch 1, 256], blocks.dlm line 21 */
-    {
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 256; i1++) {
-            ((blocks_real *)(ar + 1024))[i0 * 256 + i1] = relu((((blocks_real *)(ar + 0))[i0 * 256 + i1] + ((blocks_real *)(st + 84160))[i1]));
-        }
-    }
-    }
-    /* matmul -> f32[batch 1, 10], blocks.dlm line 21 */
-    {
-    matvec_1(((blocks_real *)(ar + 1024)), ((blocks_real *)(st + 85184)), ((blocks_real *)(ar + 0)), n);
-    }
-    /* add -> f32[batch 1, 10], blocks.dlm line 21 */
-    {
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 10; i1++) {
-            ((blocks_real *)(ar + 512))[i0 * 10 + i1] = (((blocks_real *)(ar + 0))[i0 * 10 + i1] + ((blocks_real *)(st + 95424))[i1]);
-        }
-    }
-    }
-    /* matmul -> f32[batch 1, 20], blocks.dlm line 32 */
-    {
-    matvec_2(x, ((blocks_real *)(st + 97088)), ((blocks_real *)(ar + 0)), n);
-    }
-    /* add -> f32[batch 1, 20], blocks.dlm line 32 */
-    {
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 20; i1++) {
-            ((blocks_real *)(ar + 128))[i0 * 20 + i1] = (((blocks_real *)(ar + 0))[i0 * 20 + i1] + ((blocks_real *)(st + 98688))[i1]);
-        }
-    }
+    matvec_2(x, ((blocks_real *)(st + 97088)), ((blocks_real *)(st + 98688)), ((blocks_real *)(ar + 0)), n);
     }
     /* matmul -> f32[batch 1, 20], blocks.dlm line 33 */
     {
-    gemm(0, 0, n, 20, 20, ((blocks_real *)(ar + 128)), 20, ((blocks_real *)(st + 95488)), 20, ((blocks_real *)(ar + 0)), 20, 0);
+    gemm(0, 0, n, 20, 20, ((blocks_real *)(ar + 0)), 20, ((blocks_real *)(st + 95488)), 20, ((blocks_real *)(ar + 128)), 20, 0);
     }
     /* relu -> f32[batch 1, 20], blocks.dlm line 33 */
     {
     for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 128))[i0] = relu((((blocks_real *)(ar + 0))[i0] + 1.0f));
+        ((blocks_real *)(ar + 0))[i0] = relu((((blocks_real *)(ar + 128))[i0] + 1.0f));
     }
     }
-    /* matmul -> f32[batch 1, 20], blocks.dlm line 34 */
+    /* matmul + add -> f32[batch 1, 20], blocks.dlm line 34 */
     {
-    matvec_2(((blocks_real *)(ar + 128)), ((blocks_real *)(st + 97088)), ((blocks_real *)(ar + 0)), n);
-    }
-    /* add -> f32[batch 1, 20], blocks.dlm line 34 */
-    {
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 20; i1++) {
-            ((blocks_real *)(ar + 128))[i0 * 20 + i1] = (((blocks_real *)(ar + 0))[i0 * 20 + i1] + ((blocks_real *)(st + 98688))[i1]);
-        }
-    }
+    matvec_2(((blocks_real *)(ar + 0)), ((blocks_real *)(st + 97088)), ((blocks_real *)(st + 98688)), ((blocks_real *)(ar + 128)), n);
     }
     /* sum -> f32[], blocks.dlm line 35 */
     {
@@ -1301,12 +866,32 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     }
     /* gt -> f32[], blocks.dlm line 35 */
     {
-    ((blocks_real *)(ar + 256))[0] = (((blocks_real *)(ar + 0))[0] > 1.0f ? 1.0f : 0.0f);
+    ((blocks_real *)(ar + 64))[0] = (((blocks_real *)(ar + 0))[0] > 1.0f ? 1.0f : 0.0f);
     }
     /* where -> f32[batch 1, 20], blocks.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 0))[i0] = (((blocks_real *)(ar + 256))[0] != 0.0f ? (((blocks_real *)(ar + 128))[i0] / 2.0f) : ((blocks_real *)(ar + 128))[i0]);
+        ((blocks_real *)(ar + 256))[i0] = (((blocks_real *)(ar + 64))[0] != 0.0f ? (((blocks_real *)(ar + 128))[i0] / 2.0f) : ((blocks_real *)(ar + 128))[i0]);
+    }
+    }
+    /* sum -> f32[], blocks.dlm line 35 */
+    {
+    double acc = 0.0;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 20; i1++) {
+            acc += fabsf(((blocks_real *)(ar + 256))[i0 * 20 + i1]);
+        }
+    }
+    ((blocks_real *)(ar + 0))[0] = (blocks_real)acc;
+    }
+    /* mul -> f32[], blocks.dlm line 35 */
+    {
+    ((blocks_real *)(ar + 128))[0] = (((blocks_real *)(ar + 64))[0] * (((blocks_real *)(ar + 0))[0] > 1.0f ? 1.0f : 0.0f));
+    }
+    /* where -> f32[batch 1, 20], blocks.dlm line 35 */
+    {
+    for (int64_t i0 = 0; i0 < n * 20; i0++) {
+        ((blocks_real *)(ar + 0))[i0] = (((blocks_real *)(ar + 128))[0] != 0.0f ? (((blocks_real *)(ar + 256))[i0] / 2.0f) : ((blocks_real *)(ar + 256))[i0]);
     }
     }
     /* sum -> f32[], blocks.dlm line 35 */
@@ -1317,16 +902,16 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
             acc += fabsf(((blocks_real *)(ar + 0))[i0 * 20 + i1]);
         }
     }
-    ((blocks_real *)(ar + 128))[0] = (blocks_real)acc;
+    ((blocks_real *)(ar + 192))[0] = (blocks_real)acc;
     }
     /* mul -> f32[], blocks.dlm line 35 */
     {
-    ((blocks_real *)(ar + 320))[0] = (((blocks_real *)(ar + 256))[0] * (((blocks_real *)(ar + 128))[0] > 1.0f ? 1.0f : 0.0f));
+    ((blocks_real *)(ar + 256))[0] = (((blocks_real *)(ar + 128))[0] * (((blocks_real *)(ar + 192))[0] > 1.0f ? 1.0f : 0.0f));
     }
     /* where -> f32[batch 1, 20], blocks.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 128))[i0] = (((blocks_real *)(ar + 320))[0] != 0.0f ? (((blocks_real *)(ar + 0))[i0] / 2.0f) : ((blocks_real *)(ar + 0))[i0]);
+        ((blocks_real *)(ar + 128))[i0] = (((blocks_real *)(ar + 256))[0] != 0.0f ? (((blocks_real *)(ar + 0))[i0] / 2.0f) : ((blocks_real *)(ar + 0))[i0]);
     }
     }
     /* sum -> f32[], blocks.dlm line 35 */
@@ -1341,12 +926,32 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     }
     /* mul -> f32[], blocks.dlm line 35 */
     {
-    ((blocks_real *)(ar + 256))[0] = (((blocks_real *)(ar + 320))[0] * (((blocks_real *)(ar + 0))[0] > 1.0f ? 1.0f : 0.0f));
+    ((blocks_real *)(ar + 64))[0] = (((blocks_real *)(ar + 256))[0] * (((blocks_real *)(ar + 0))[0] > 1.0f ? 1.0f : 0.0f));
     }
     /* where -> f32[batch 1, 20], blocks.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 0))[i0] = (((blocks_real *)(ar + 256))[0] != 0.0f ? (((blocks_real *)(ar + 128))[i0] / 2.0f) : ((blocks_real *)(ar + 128))[i0]);
+        ((blocks_real *)(ar + 256))[i0] = (((blocks_real *)(ar + 64))[0] != 0.0f ? (((blocks_real *)(ar + 128))[i0] / 2.0f) : ((blocks_real *)(ar + 128))[i0]);
+    }
+    }
+    /* sum -> f32[], blocks.dlm line 35 */
+    {
+    double acc = 0.0;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 20; i1++) {
+            acc += fabsf(((blocks_real *)(ar + 256))[i0 * 20 + i1]);
+        }
+    }
+    ((blocks_real *)(ar + 0))[0] = (blocks_real)acc;
+    }
+    /* mul -> f32[], blocks.dlm line 35 */
+    {
+    ((blocks_real *)(ar + 128))[0] = (((blocks_real *)(ar + 64))[0] * (((blocks_real *)(ar + 0))[0] > 1.0f ? 1.0f : 0.0f));
+    }
+    /* where -> f32[batch 1, 20], blocks.dlm line 35 */
+    {
+    for (int64_t i0 = 0; i0 < n * 20; i0++) {
+        ((blocks_real *)(ar + 0))[i0] = (((blocks_real *)(ar + 128))[0] != 0.0f ? (((blocks_real *)(ar + 256))[i0] / 2.0f) : ((blocks_real *)(ar + 256))[i0]);
     }
     }
     /* sum -> f32[], blocks.dlm line 35 */
@@ -1357,16 +962,16 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
             acc += fabsf(((blocks_real *)(ar + 0))[i0 * 20 + i1]);
         }
     }
-    ((blocks_real *)(ar + 128))[0] = (blocks_real)acc;
+    ((blocks_real *)(ar + 192))[0] = (blocks_real)acc;
     }
     /* mul -> f32[], blocks.dlm line 35 */
     {
-    ((blocks_real *)(ar + 320))[0] = (((blocks_real *)(ar + 256))[0] * (((blocks_real *)(ar + 128))[0] > 1.0f ? 1.0f : 0.0f));
+    ((blocks_real *)(ar + 256))[0] = (((blocks_real *)(ar + 128))[0] * (((blocks_real *)(ar + 192))[0] > 1.0f ? 1.0f : 0.0f));
     }
     /* where -> f32[batch 1, 20], blocks.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 128))[i0] = (((blocks_real *)(ar + 320))[0] != 0.0f ? (((blocks_real *)(ar + 0))[i0] / 2.0f) : ((blocks_real *)(ar + 0))[i0]);
+        ((blocks_real *)(ar + 128))[i0] = (((blocks_real *)(ar + 256))[0] != 0.0f ? (((blocks_real *)(ar + 0))[i0] / 2.0f) : ((blocks_real *)(ar + 0))[i0]);
     }
     }
     /* sum -> f32[], blocks.dlm line 35 */
@@ -1381,12 +986,32 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     }
     /* mul -> f32[], blocks.dlm line 35 */
     {
-    ((blocks_real *)(ar + 256))[0] = (((blocks_real *)(ar + 320))[0] * (((blocks_real *)(ar + 0))[0] > 1.0f ? 1.0f : 0.0f));
+    ((blocks_real *)(ar + 64))[0] = (((blocks_real *)(ar + 256))[0] * (((blocks_real *)(ar + 0))[0] > 1.0f ? 1.0f : 0.0f));
     }
     /* where -> f32[batch 1, 20], blocks.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 0))[i0] = (((blocks_real *)(ar + 256))[0] != 0.0f ? (((blocks_real *)(ar + 128))[i0] / 2.0f) : ((blocks_real *)(ar + 128))[i0]);
+        ((blocks_real *)(ar + 256))[i0] = (((blocks_real *)(ar + 64))[0] != 0.0f ? (((blocks_real *)(ar + 128))[i0] / 2.0f) : ((blocks_real *)(ar + 128))[i0]);
+    }
+    }
+    /* sum -> f32[], blocks.dlm line 35 */
+    {
+    double acc = 0.0;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 20; i1++) {
+            acc += fabsf(((blocks_real *)(ar + 256))[i0 * 20 + i1]);
+        }
+    }
+    ((blocks_real *)(ar + 0))[0] = (blocks_real)acc;
+    }
+    /* mul -> f32[], blocks.dlm line 35 */
+    {
+    ((blocks_real *)(ar + 128))[0] = (((blocks_real *)(ar + 64))[0] * (((blocks_real *)(ar + 0))[0] > 1.0f ? 1.0f : 0.0f));
+    }
+    /* where -> f32[batch 1, 20], blocks.dlm line 35 */
+    {
+    for (int64_t i0 = 0; i0 < n * 20; i0++) {
+        ((blocks_real *)(ar + 0))[i0] = (((blocks_real *)(ar + 128))[0] != 0.0f ? (((blocks_real *)(ar + 256))[i0] / 2.0f) : ((blocks_real *)(ar + 256))[i0]);
     }
     }
     /* sum -> f32[], blocks.dlm line 35 */
@@ -1397,16 +1022,16 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
             acc += fabsf(((blocks_real *)(ar + 0))[i0 * 20 + i1]);
         }
     }
-    ((blocks_real *)(ar + 128))[0] = (blocks_real)acc;
+    ((blocks_real *)(ar + 192))[0] = (blocks_real)acc;
     }
     /* mul -> f32[], blocks.dlm line 35 */
     {
-    ((blocks_real *)(ar + 320))[0] = (((blocks_real *)(ar + 256))[0] * (((blocks_real *)(ar + 128))[0] > 1.0f ? 1.0f : 0.0f));
+    ((blocks_real *)(ar + 256))[0] = (((blocks_real *)(ar + 128))[0] * (((blocks_real *)(ar + 192))[0] > 1.0f ? 1.0f : 0.0f));
     }
     /* where -> f32[batch 1, 20], blocks.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 128))[i0] = (((blocks_real *)(ar + 320))[0] != 0.0f ? (((blocks_real *)(ar + 0))[i0] / 2.0f) : ((blocks_real *)(ar + 0))[i0]);
+        ((blocks_real *)(ar + 128))[i0] = (((blocks_real *)(ar + 256))[0] != 0.0f ? (((blocks_real *)(ar + 0))[i0] / 2.0f) : ((blocks_real *)(ar + 0))[i0]);
     }
     }
     /* sum -> f32[], blocks.dlm line 35 */
@@ -1421,12 +1046,32 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     }
     /* mul -> f32[], blocks.dlm line 35 */
     {
-    ((blocks_real *)(ar + 256))[0] = (((blocks_real *)(ar + 320))[0] * (((blocks_real *)(ar + 0))[0] > 1.0f ? 1.0f : 0.0f));
+    ((blocks_real *)(ar + 64))[0] = (((blocks_real *)(ar + 256))[0] * (((blocks_real *)(ar + 0))[0] > 1.0f ? 1.0f : 0.0f));
     }
     /* where -> f32[batch 1, 20], blocks.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 0))[i0] = (((blocks_real *)(ar + 256))[0] != 0.0f ? (((blocks_real *)(ar + 128))[i0] / 2.0f) : ((blocks_real *)(ar + 128))[i0]);
+        ((blocks_real *)(ar + 256))[i0] = (((blocks_real *)(ar + 64))[0] != 0.0f ? (((blocks_real *)(ar + 128))[i0] / 2.0f) : ((blocks_real *)(ar + 128))[i0]);
+    }
+    }
+    /* sum -> f32[], blocks.dlm line 35 */
+    {
+    double acc = 0.0;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 20; i1++) {
+            acc += fabsf(((blocks_real *)(ar + 256))[i0 * 20 + i1]);
+        }
+    }
+    ((blocks_real *)(ar + 0))[0] = (blocks_real)acc;
+    }
+    /* mul -> f32[], blocks.dlm line 35 */
+    {
+    ((blocks_real *)(ar + 128))[0] = (((blocks_real *)(ar + 64))[0] * (((blocks_real *)(ar + 0))[0] > 1.0f ? 1.0f : 0.0f));
+    }
+    /* where -> f32[batch 1, 20], blocks.dlm line 35 */
+    {
+    for (int64_t i0 = 0; i0 < n * 20; i0++) {
+        ((blocks_real *)(ar + 0))[i0] = (((blocks_real *)(ar + 128))[0] != 0.0f ? (((blocks_real *)(ar + 256))[i0] / 2.0f) : ((blocks_real *)(ar + 256))[i0]);
     }
     }
     /* sum -> f32[], blocks.dlm line 35 */
@@ -1437,16 +1082,16 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
             acc += fabsf(((blocks_real *)(ar + 0))[i0 * 20 + i1]);
         }
     }
-    ((blocks_real *)(ar + 128))[0] = (blocks_real)acc;
+    ((blocks_real *)(ar + 192))[0] = (blocks_real)acc;
     }
     /* mul -> f32[], blocks.dlm line 35 */
     {
-    ((blocks_real *)(ar + 320))[0] = (((blocks_real *)(ar + 256))[0] * (((blocks_real *)(ar + 128))[0] > 1.0f ? 1.0f : 0.0f));
+    ((blocks_real *)(ar + 256))[0] = (((blocks_real *)(ar + 128))[0] * (((blocks_real *)(ar + 192))[0] > 1.0f ? 1.0f : 0.0f));
     }
     /* where -> f32[batch 1, 20], blocks.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 128))[i0] = (((blocks_real *)(ar + 320))[0] != 0.0f ? (((blocks_real *)(ar + 0))[i0] / 2.0f) : ((blocks_real *)(ar + 0))[i0]);
+        ((blocks_real *)(ar + 128))[i0] = (((blocks_real *)(ar + 256))[0] != 0.0f ? (((blocks_real *)(ar + 0))[i0] / 2.0f) : ((blocks_real *)(ar + 0))[i0]);
     }
     }
     /* sum -> f32[], blocks.dlm line 35 */
@@ -1461,12 +1106,32 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     }
     /* mul -> f32[], blocks.dlm line 35 */
     {
-    ((blocks_real *)(ar + 256))[0] = (((blocks_real *)(ar + 320))[0] * (((blocks_real *)(ar + 0))[0] > 1.0f ? 1.0f : 0.0f));
+    ((blocks_real *)(ar + 64))[0] = (((blocks_real *)(ar + 256))[0] * (((blocks_real *)(ar + 0))[0] > 1.0f ? 1.0f : 0.0f));
     }
     /* where -> f32[batch 1, 20], blocks.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 0))[i0] = (((blocks_real *)(ar + 256))[0] != 0.0f ? (((blocks_real *)(ar + 128))[i0] / 2.0f) : ((blocks_real *)(ar + 128))[i0]);
+        ((blocks_real *)(ar + 256))[i0] = (((blocks_real *)(ar + 64))[0] != 0.0f ? (((blocks_real *)(ar + 128))[i0] / 2.0f) : ((blocks_real *)(ar + 128))[i0]);
+    }
+    }
+    /* sum -> f32[], blocks.dlm line 35 */
+    {
+    double acc = 0.0;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 20; i1++) {
+            acc += fabsf(((blocks_real *)(ar + 256))[i0 * 20 + i1]);
+        }
+    }
+    ((blocks_real *)(ar + 0))[0] = (blocks_real)acc;
+    }
+    /* mul -> f32[], blocks.dlm line 35 */
+    {
+    ((blocks_real *)(ar + 128))[0] = (((blocks_real *)(ar + 64))[0] * (((blocks_real *)(ar + 0))[0] > 1.0f ? 1.0f : 0.0f));
+    }
+    /* where -> f32[batch 1, 20], blocks.dlm line 35 */
+    {
+    for (int64_t i0 = 0; i0 < n * 20; i0++) {
+        ((blocks_real *)(ar + 0))[i0] = (((blocks_real *)(ar + 128))[0] != 0.0f ? (((blocks_real *)(ar + 256))[i0] / 2.0f) : ((blocks_real *)(ar + 256))[i0]);
     }
     }
     /* sum -> f32[], blocks.dlm line 35 */
@@ -1477,16 +1142,16 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
             acc += fabsf(((blocks_real *)(ar + 0))[i0 * 20 + i1]);
         }
     }
-    ((blocks_real *)(ar + 128))[0] = (blocks_real)acc;
+    ((blocks_real *)(ar + 192))[0] = (blocks_real)acc;
     }
     /* mul -> f32[], blocks.dlm line 35 */
     {
-    ((blocks_real *)(ar + 320))[0] = (((blocks_real *)(ar + 256))[0] * (((blocks_real *)(ar + 128))[0] > 1.0f ? 1.0f : 0.0f));
+    ((blocks_real *)(ar + 256))[0] = (((blocks_real *)(ar + 128))[0] * (((blocks_real *)(ar + 192))[0] > 1.0f ? 1.0f : 0.0f));
     }
     /* where -> f32[batch 1, 20], blocks.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 128))[i0] = (((blocks_real *)(ar + 320))[0] != 0.0f ? (((blocks_real *)(ar + 0))[i0] / 2.0f) : ((blocks_real *)(ar + 0))[i0]);
+        ((blocks_real *)(ar + 128))[i0] = (((blocks_real *)(ar + 256))[0] != 0.0f ? (((blocks_real *)(ar + 0))[i0] / 2.0f) : ((blocks_real *)(ar + 0))[i0]);
     }
     }
     /* sum -> f32[], blocks.dlm line 35 */
@@ -1501,12 +1166,32 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     }
     /* mul -> f32[], blocks.dlm line 35 */
     {
-    ((blocks_real *)(ar + 256))[0] = (((blocks_real *)(ar + 320))[0] * (((blocks_real *)(ar + 0))[0] > 1.0f ? 1.0f : 0.0f));
+    ((blocks_real *)(ar + 64))[0] = (((blocks_real *)(ar + 256))[0] * (((blocks_real *)(ar + 0))[0] > 1.0f ? 1.0f : 0.0f));
     }
     /* where -> f32[batch 1, 20], blocks.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 0))[i0] = (((blocks_real *)(ar + 256))[0] != 0.0f ? (((blocks_real *)(ar + 128))[i0] / 2.0f) : ((blocks_real *)(ar + 128))[i0]);
+        ((blocks_real *)(ar + 256))[i0] = (((blocks_real *)(ar + 64))[0] != 0.0f ? (((blocks_real *)(ar + 128))[i0] / 2.0f) : ((blocks_real *)(ar + 128))[i0]);
+    }
+    }
+    /* sum -> f32[], blocks.dlm line 35 */
+    {
+    double acc = 0.0;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 20; i1++) {
+            acc += fabsf(((blocks_real *)(ar + 256))[i0 * 20 + i1]);
+        }
+    }
+    ((blocks_real *)(ar + 0))[0] = (blocks_real)acc;
+    }
+    /* mul -> f32[], blocks.dlm line 35 */
+    {
+    ((blocks_real *)(ar + 128))[0] = (((blocks_real *)(ar + 64))[0] * (((blocks_real *)(ar + 0))[0] > 1.0f ? 1.0f : 0.0f));
+    }
+    /* where -> f32[batch 1, 20], blocks.dlm line 35 */
+    {
+    for (int64_t i0 = 0; i0 < n * 20; i0++) {
+        ((blocks_real *)(ar + 0))[i0] = (((blocks_real *)(ar + 128))[0] != 0.0f ? (((blocks_real *)(ar + 256))[i0] / 2.0f) : ((blocks_real *)(ar + 256))[i0]);
     }
     }
     /* sum -> f32[], blocks.dlm line 35 */
@@ -1517,16 +1202,16 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
             acc += fabsf(((blocks_real *)(ar + 0))[i0 * 20 + i1]);
         }
     }
-    ((blocks_real *)(ar + 128))[0] = (blocks_real)acc;
+    ((blocks_real *)(ar + 192))[0] = (blocks_real)acc;
     }
     /* mul -> f32[], blocks.dlm line 35 */
     {
-    ((blocks_real *)(ar + 320))[0] = (((blocks_real *)(ar + 256))[0] * (((blocks_real *)(ar + 128))[0] > 1.0f ? 1.0f : 0.0f));
+    ((blocks_real *)(ar + 256))[0] = (((blocks_real *)(ar + 128))[0] * (((blocks_real *)(ar + 192))[0] > 1.0f ? 1.0f : 0.0f));
     }
     /* where -> f32[batch 1, 20], blocks.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 128))[i0] = (((blocks_real *)(ar + 320))[0] != 0.0f ? (((blocks_real *)(ar + 0))[i0] / 2.0f) : ((blocks_real *)(ar + 0))[i0]);
+        ((blocks_real *)(ar + 128))[i0] = (((blocks_real *)(ar + 256))[0] != 0.0f ? (((blocks_real *)(ar + 0))[i0] / 2.0f) : ((blocks_real *)(ar + 0))[i0]);
     }
     }
     /* sum -> f32[], blocks.dlm line 35 */
@@ -1541,12 +1226,32 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     }
     /* mul -> f32[], blocks.dlm line 35 */
     {
-    ((blocks_real *)(ar + 256))[0] = (((blocks_real *)(ar + 320))[0] * (((blocks_real *)(ar + 0))[0] > 1.0f ? 1.0f : 0.0f));
+    ((blocks_real *)(ar + 64))[0] = (((blocks_real *)(ar + 256))[0] * (((blocks_real *)(ar + 0))[0] > 1.0f ? 1.0f : 0.0f));
     }
     /* where -> f32[batch 1, 20], blocks.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 0))[i0] = (((blocks_real *)(ar + 256))[0] != 0.0f ? (((blocks_real *)(ar + 128))[i0] / 2.0f) : ((blocks_real *)(ar + 128))[i0]);
+        ((blocks_real *)(ar + 256))[i0] = (((blocks_real *)(ar + 64))[0] != 0.0f ? (((blocks_real *)(ar + 128))[i0] / 2.0f) : ((blocks_real *)(ar + 128))[i0]);
+    }
+    }
+    /* sum -> f32[], blocks.dlm line 35 */
+    {
+    double acc = 0.0;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 20; i1++) {
+            acc += fabsf(((blocks_real *)(ar + 256))[i0 * 20 + i1]);
+        }
+    }
+    ((blocks_real *)(ar + 0))[0] = (blocks_real)acc;
+    }
+    /* mul -> f32[], blocks.dlm line 35 */
+    {
+    ((blocks_real *)(ar + 128))[0] = (((blocks_real *)(ar + 64))[0] * (((blocks_real *)(ar + 0))[0] > 1.0f ? 1.0f : 0.0f));
+    }
+    /* where -> f32[batch 1, 20], blocks.dlm line 35 */
+    {
+    for (int64_t i0 = 0; i0 < n * 20; i0++) {
+        ((blocks_real *)(ar + 0))[i0] = (((blocks_real *)(ar + 128))[0] != 0.0f ? (((blocks_real *)(ar + 256))[i0] / 2.0f) : ((blocks_real *)(ar + 256))[i0]);
     }
     }
     /* sum -> f32[], blocks.dlm line 35 */
@@ -1557,16 +1262,16 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
             acc += fabsf(((blocks_real *)(ar + 0))[i0 * 20 + i1]);
         }
     }
-    ((blocks_real *)(ar + 128))[0] = (blocks_real)acc;
+    ((blocks_real *)(ar + 192))[0] = (blocks_real)acc;
     }
     /* mul -> f32[], blocks.dlm line 35 */
     {
-    ((blocks_real *)(ar + 320))[0] = (((blocks_real *)(ar + 256))[0] * (((blocks_real *)(ar + 128))[0] > 1.0f ? 1.0f : 0.0f));
+    ((blocks_real *)(ar + 256))[0] = (((blocks_real *)(ar + 128))[0] * (((blocks_real *)(ar + 192))[0] > 1.0f ? 1.0f : 0.0f));
     }
     /* where -> f32[batch 1, 20], blocks.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 128))[i0] = (((blocks_real *)(ar + 320))[0] != 0.0f ? (((blocks_real *)(ar + 0))[i0] / 2.0f) : ((blocks_real *)(ar + 0))[i0]);
+        ((blocks_real *)(ar + 128))[i0] = (((blocks_real *)(ar + 256))[0] != 0.0f ? (((blocks_real *)(ar + 0))[i0] / 2.0f) : ((blocks_real *)(ar + 0))[i0]);
     }
     }
     /* sum -> f32[], blocks.dlm line 35 */
@@ -1581,12 +1286,32 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     }
     /* mul -> f32[], blocks.dlm line 35 */
     {
-    ((blocks_real *)(ar + 256))[0] = (((blocks_real *)(ar + 320))[0] * (((blocks_real *)(ar + 0))[0] > 1.0f ? 1.0f : 0.0f));
+    ((blocks_real *)(ar + 64))[0] = (((blocks_real *)(ar + 256))[0] * (((blocks_real *)(ar + 0))[0] > 1.0f ? 1.0f : 0.0f));
     }
     /* where -> f32[batch 1, 20], blocks.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 0))[i0] = (((blocks_real *)(ar + 256))[0] != 0.0f ? (((blocks_real *)(ar + 128))[i0] / 2.0f) : ((blocks_real *)(ar + 128))[i0]);
+        ((blocks_real *)(ar + 256))[i0] = (((blocks_real *)(ar + 64))[0] != 0.0f ? (((blocks_real *)(ar + 128))[i0] / 2.0f) : ((blocks_real *)(ar + 128))[i0]);
+    }
+    }
+    /* sum -> f32[], blocks.dlm line 35 */
+    {
+    double acc = 0.0;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 20; i1++) {
+            acc += fabsf(((blocks_real *)(ar + 256))[i0 * 20 + i1]);
+        }
+    }
+    ((blocks_real *)(ar + 0))[0] = (blocks_real)acc;
+    }
+    /* mul -> f32[], blocks.dlm line 35 */
+    {
+    ((blocks_real *)(ar + 128))[0] = (((blocks_real *)(ar + 64))[0] * (((blocks_real *)(ar + 0))[0] > 1.0f ? 1.0f : 0.0f));
+    }
+    /* where -> f32[batch 1, 20], blocks.dlm line 35 */
+    {
+    for (int64_t i0 = 0; i0 < n * 20; i0++) {
+        ((blocks_real *)(ar + 0))[i0] = (((blocks_real *)(ar + 128))[0] != 0.0f ? (((blocks_real *)(ar + 256))[i0] / 2.0f) : ((blocks_real *)(ar + 256))[i0]);
     }
     }
     /* sum -> f32[], blocks.dlm line 35 */
@@ -1597,16 +1322,16 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
             acc += fabsf(((blocks_real *)(ar + 0))[i0 * 20 + i1]);
         }
     }
-    ((blocks_real *)(ar + 128))[0] = (blocks_real)acc;
+    ((blocks_real *)(ar + 192))[0] = (blocks_real)acc;
     }
     /* mul -> f32[], blocks.dlm line 35 */
     {
-    ((blocks_real *)(ar + 320))[0] = (((blocks_real *)(ar + 256))[0] * (((blocks_real *)(ar + 128))[0] > 1.0f ? 1.0f : 0.0f));
+    ((blocks_real *)(ar + 256))[0] = (((blocks_real *)(ar + 128))[0] * (((blocks_real *)(ar + 192))[0] > 1.0f ? 1.0f : 0.0f));
     }
     /* where -> f32[batch 1, 20], blocks.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 128))[i0] = (((blocks_real *)(ar + 320))[0] != 0.0f ? (((blocks_real *)(ar + 0))[i0] / 2.0f) : ((blocks_real *)(ar + 0))[i0]);
+        ((blocks_real *)(ar + 128))[i0] = (((blocks_real *)(ar + 256))[0] != 0.0f ? (((blocks_real *)(ar + 0))[i0] / 2.0f) : ((blocks_real *)(ar + 0))[i0]);
     }
     }
     /* sum -> f32[], blocks.dlm line 35 */
@@ -1621,12 +1346,32 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     }
     /* mul -> f32[], blocks.dlm line 35 */
     {
-    ((blocks_real *)(ar + 256))[0] = (((blocks_real *)(ar + 320))[0] * (((blocks_real *)(ar + 0))[0] > 1.0f ? 1.0f : 0.0f));
+    ((blocks_real *)(ar + 64))[0] = (((blocks_real *)(ar + 256))[0] * (((blocks_real *)(ar + 0))[0] > 1.0f ? 1.0f : 0.0f));
     }
     /* where -> f32[batch 1, 20], blocks.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 0))[i0] = (((blocks_real *)(ar + 256))[0] != 0.0f ? (((blocks_real *)(ar + 128))[i0] / 2.0f) : ((blocks_real *)(ar + 128))[i0]);
+        ((blocks_real *)(ar + 256))[i0] = (((blocks_real *)(ar + 64))[0] != 0.0f ? (((blocks_real *)(ar + 128))[i0] / 2.0f) : ((blocks_real *)(ar + 128))[i0]);
+    }
+    }
+    /* sum -> f32[], blocks.dlm line 35 */
+    {
+    double acc = 0.0;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 20; i1++) {
+            acc += fabsf(((blocks_real *)(ar + 256))[i0 * 20 + i1]);
+        }
+    }
+    ((blocks_real *)(ar + 0))[0] = (blocks_real)acc;
+    }
+    /* mul -> f32[], blocks.dlm line 35 */
+    {
+    ((blocks_real *)(ar + 128))[0] = (((blocks_real *)(ar + 64))[0] * (((blocks_real *)(ar + 0))[0] > 1.0f ? 1.0f : 0.0f));
+    }
+    /* where -> f32[batch 1, 20], blocks.dlm line 35 */
+    {
+    for (int64_t i0 = 0; i0 < n * 20; i0++) {
+        ((blocks_real *)(ar + 0))[i0] = (((blocks_real *)(ar + 128))[0] != 0.0f ? (((blocks_real *)(ar + 256))[i0] / 2.0f) : ((blocks_real *)(ar + 256))[i0]);
     }
     }
     /* sum -> f32[], blocks.dlm line 35 */
@@ -1637,16 +1382,16 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
             acc += fabsf(((blocks_real *)(ar + 0))[i0 * 20 + i1]);
         }
     }
-    ((blocks_real *)(ar + 128))[0] = (blocks_real)acc;
+    ((blocks_real *)(ar + 192))[0] = (blocks_real)acc;
     }
     /* mul -> f32[], blocks.dlm line 35 */
     {
-    ((blocks_real *)(ar + 320))[0] = (((blocks_real *)(ar + 256))[0] * (((blocks_real *)(ar + 128))[0] > 1.0f ? 1.0f : 0.0f));
+    ((blocks_real *)(ar + 256))[0] = (((blocks_real *)(ar + 128))[0] * (((blocks_real *)(ar + 192))[0] > 1.0f ? 1.0f : 0.0f));
     }
     /* where -> f32[batch 1, 20], blocks.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 128))[i0] = (((blocks_real *)(ar + 320))[0] != 0.0f ? (((blocks_real *)(ar + 0))[i0] / 2.0f) : ((blocks_real *)(ar + 0))[i0]);
+        ((blocks_real *)(ar + 128))[i0] = (((blocks_real *)(ar + 256))[0] != 0.0f ? (((blocks_real *)(ar + 0))[i0] / 2.0f) : ((blocks_real *)(ar + 0))[i0]);
     }
     }
     /* sum -> f32[], blocks.dlm line 35 */
@@ -1661,12 +1406,32 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     }
     /* mul -> f32[], blocks.dlm line 35 */
     {
-    ((blocks_real *)(ar + 256))[0] = (((blocks_real *)(ar + 320))[0] * (((blocks_real *)(ar + 0))[0] > 1.0f ? 1.0f : 0.0f));
+    ((blocks_real *)(ar + 64))[0] = (((blocks_real *)(ar + 256))[0] * (((blocks_real *)(ar + 0))[0] > 1.0f ? 1.0f : 0.0f));
     }
     /* where -> f32[batch 1, 20], blocks.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 0))[i0] = (((blocks_real *)(ar + 256))[0] != 0.0f ? (((blocks_real *)(ar + 128))[i0] / 2.0f) : ((blocks_real *)(ar + 128))[i0]);
+        ((blocks_real *)(ar + 256))[i0] = (((blocks_real *)(ar + 64))[0] != 0.0f ? (((blocks_real *)(ar + 128))[i0] / 2.0f) : ((blocks_real *)(ar + 128))[i0]);
+    }
+    }
+    /* sum -> f32[], blocks.dlm line 35 */
+    {
+    double acc = 0.0;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 20; i1++) {
+            acc += fabsf(((blocks_real *)(ar + 256))[i0 * 20 + i1]);
+        }
+    }
+    ((blocks_real *)(ar + 0))[0] = (blocks_real)acc;
+    }
+    /* mul -> f32[], blocks.dlm line 35 */
+    {
+    ((blocks_real *)(ar + 128))[0] = (((blocks_real *)(ar + 64))[0] * (((blocks_real *)(ar + 0))[0] > 1.0f ? 1.0f : 0.0f));
+    }
+    /* where -> f32[batch 1, 20], blocks.dlm line 35 */
+    {
+    for (int64_t i0 = 0; i0 < n * 20; i0++) {
+        ((blocks_real *)(ar + 0))[i0] = (((blocks_real *)(ar + 128))[0] != 0.0f ? (((blocks_real *)(ar + 256))[i0] / 2.0f) : ((blocks_real *)(ar + 256))[i0]);
     }
     }
     /* sum -> f32[], blocks.dlm line 35 */
@@ -1677,16 +1442,16 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
             acc += fabsf(((blocks_real *)(ar + 0))[i0 * 20 + i1]);
         }
     }
-    ((blocks_real *)(ar + 128))[0] = (blocks_real)acc;
+    ((blocks_real *)(ar + 192))[0] = (blocks_real)acc;
     }
     /* mul -> f32[], blocks.dlm line 35 */
     {
-    ((blocks_real *)(ar + 320))[0] = (((blocks_real *)(ar + 256))[0] * (((blocks_real *)(ar + 128))[0] > 1.0f ? 1.0f : 0.0f));
+    ((blocks_real *)(ar + 256))[0] = (((blocks_real *)(ar + 128))[0] * (((blocks_real *)(ar + 192))[0] > 1.0f ? 1.0f : 0.0f));
     }
     /* where -> f32[batch 1, 20], blocks.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 128))[i0] = (((blocks_real *)(ar + 320))[0] != 0.0f ? (((blocks_real *)(ar + 0))[i0] / 2.0f) : ((blocks_real *)(ar + 0))[i0]);
+        ((blocks_real *)(ar + 128))[i0] = (((blocks_real *)(ar + 256))[0] != 0.0f ? (((blocks_real *)(ar + 0))[i0] / 2.0f) : ((blocks_real *)(ar + 0))[i0]);
     }
     }
     /* sum -> f32[], blocks.dlm line 35 */
@@ -1701,12 +1466,32 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     }
     /* mul -> f32[], blocks.dlm line 35 */
     {
-    ((blocks_real *)(ar + 256))[0] = (((blocks_real *)(ar + 320))[0] * (((blocks_real *)(ar + 0))[0] > 1.0f ? 1.0f : 0.0f));
+    ((blocks_real *)(ar + 64))[0] = (((blocks_real *)(ar + 256))[0] * (((blocks_real *)(ar + 0))[0] > 1.0f ? 1.0f : 0.0f));
     }
     /* where -> f32[batch 1, 20], blocks.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 0))[i0] = (((blocks_real *)(ar + 256))[0] != 0.0f ? (((blocks_real *)(ar + 128))[i0] / 2.0f) : ((blocks_real *)(ar + 128))[i0]);
+        ((blocks_real *)(ar + 256))[i0] = (((blocks_real *)(ar + 64))[0] != 0.0f ? (((blocks_real *)(ar + 128))[i0] / 2.0f) : ((blocks_real *)(ar + 128))[i0]);
+    }
+    }
+    /* sum -> f32[], blocks.dlm line 35 */
+    {
+    double acc = 0.0;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 20; i1++) {
+            acc += fabsf(((blocks_real *)(ar + 256))[i0 * 20 + i1]);
+        }
+    }
+    ((blocks_real *)(ar + 0))[0] = (blocks_real)acc;
+    }
+    /* mul -> f32[], blocks.dlm line 35 */
+    {
+    ((blocks_real *)(ar + 128))[0] = (((blocks_real *)(ar + 64))[0] * (((blocks_real *)(ar + 0))[0] > 1.0f ? 1.0f : 0.0f));
+    }
+    /* where -> f32[batch 1, 20], blocks.dlm line 35 */
+    {
+    for (int64_t i0 = 0; i0 < n * 20; i0++) {
+        ((blocks_real *)(ar + 0))[i0] = (((blocks_real *)(ar + 128))[0] != 0.0f ? (((blocks_real *)(ar + 256))[i0] / 2.0f) : ((blocks_real *)(ar + 256))[i0]);
     }
     }
     /* sum -> f32[], blocks.dlm line 35 */
@@ -1717,342 +1502,74 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
             acc += fabsf(((blocks_real *)(ar + 0))[i0 * 20 + i1]);
         }
     }
-    ((blocks_real *)(ar + 128))[0] = (blocks_real)acc;
+    ((blocks_real *)(ar + 192))[0] = (blocks_real)acc;
     }
     /* mul -> f32[], blocks.dlm line 35 */
     {
-    ((blocks_real *)(ar + 320))[0] = (((blocks_real *)(ar + 256))[0] * (((blocks_real *)(ar + 128))[0] > 1.0f ? 1.0f : 0.0f));
-    }
-    /* where -> f32[batch 1, 20], blocks.dlm line 35 */
-    {
-    for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 128))[i0] = (((blocks_real *)(ar + 320))[0] != 0.0f ? (((blocks_real *)(ar + 0))[i0] / 2.0f) : ((blocks_real *)(ar + 0))[i0]);
-    }
-    }
-    /* sum -> f32[], blocks.dlm line 35 */
-    {
-    double acc = 0.0;
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 128))[i0 * 20 + i1]);
-        }
-    }
-    ((blocks_real *)(ar + 0))[0] = (blocks_real)acc;
-    }
-    /* mul -> f32[], blocks.dlm line 35 */
-    {
-    ((blocks_real *)(ar + 256))[0] = (((blocks_real *)(ar + 320))[0] * (((blocks_real *)(ar + 0))[0] > 1.0f ? 1.0f : 0.0f));
-    }
-    /* where -> f32[batch 1, 20], blocks.dlm line 35 */
-    {
-    for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 0))[i0] = (((blocks_real *)(ar + 256))[0] != 0.0f ? (((blocks_real *)(ar + 128))[i0] / 2.0f) : ((blocks_real *)(ar + 128))[i0]);
-    }
-    }
-    /* sum -> f32[], blocks.dlm line 35 */
-    {
-    double acc = 0.0;
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 0))[i0 * 20 + i1]);
-        }
-    }
-    ((blocks_real *)(ar + 128))[0] = (blocks_real)acc;
-    }
-    /* mul -> f32[], blocks.dlm line 35 */
-    {
-    ((blocks_real *)(ar + 320))[0] = (((blocks_real *)(ar + 256))[0] * (((blocks_real *)(ar + 128))[0] > 1.0f ? 1.0f : 0.0f));
-    }
-    /* where -> f32[batch 1, 20], blocks.dlm line 35 */
-    {
-    for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 128))[i0] = (((blocks_real *)(ar + 320))[0] != 0.0f ? (((blocks_real *)(ar + 0))[i0] / 2.0f) : ((blocks_real *)(ar + 0))[i0]);
-    }
-    }
-    /* sum -> f32[], blocks.dlm line 35 */
-    {
-    double acc = 0.0;
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 128))[i0 * 20 + i1]);
-        }
-    }
-    ((blocks_real *)(ar + 0))[0] = (blocks_real)acc;
-    }
-    /* mul -> f32[], blocks.dlm line 35 */
-    {
-    ((blocks_real *)(ar + 256))[0] = (((blocks_real *)(ar + 320))[0] * (((blocks_real *)(ar + 0))[0] > 1.0f ? 1.0f : 0.0f));
-    }
-    /* where -> f32[batch 1, 20], blocks.dlm line 35 */
-    {
-    for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 0))[i0] = (((blocks_real *)(ar + 256))[0] != 0.0f ? (((blocks_real *)(ar + 128))[i0] / 2.0f) : ((blocks_real *)(ar + 128))[i0]);
-    }
-    }
-    /* sum -> f32[], blocks.dlm line 35 */
-    {
-    double acc = 0.0;
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 0))[i0 * 20 + i1]);
-        }
-    }
-    ((blocks_real *)(ar + 128))[0] = (blocks_real)acc;
-    }
-    /* mul -> f32[], blocks.dlm line 35 */
-    {
-    ((blocks_real *)(ar + 320))[0] = (((blocks_real *)(ar + 256))[0] * (((blocks_real *)(ar + 128))[0] > 1.0f ? 1.0f : 0.0f));
-    }
-    /* where -> f32[batch 1, 20], blocks.dlm line 35 */
-    {
-    for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 128))[i0] = (((blocks_real *)(ar + 320))[0] != 0.0f ? (((blocks_real *)(ar + 0))[i0] / 2.0f) : ((blocks_real *)(ar + 0))[i0]);
-    }
-    }
-    /* sum -> f32[], blocks.dlm line 35 */
-    {
-    double acc = 0.0;
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 128))[i0 * 20 + i1]);
-        }
-    }
-    ((blocks_real *)(ar + 0))[0] = (blocks_real)acc;
-    }
-    /* mul -> f32[], blocks.dlm line 35 */
-    {
-    ((blocks_real *)(ar + 256))[0] = (((blocks_real *)(ar + 320))[0] * (((blocks_real *)(ar + 0))[0] > 1.0f ? 1.0f : 0.0f));
-    }
-    /* where -> f32[batch 1, 20], blocks.dlm line 35 */
-    {
-    for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 0))[i0] = (((blocks_real *)(ar + 256))[0] != 0.0f ? (((blocks_real *)(ar + 128))[i0] / 2.0f) : ((blocks_real *)(ar + 128))[i0]);
-    }
-    }
-    /* sum -> f32[], blocks.dlm line 35 */
-    {
-    double acc = 0.0;
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 0))[i0 * 20 + i1]);
-        }
-    }
-    ((blocks_real *)(ar + 128))[0] = (blocks_real)acc;
-    }
-    /* mul -> f32[], blocks.dlm line 35 */
-    {
-    ((blocks_real *)(ar + 320))[0] = (((blocks_real *)(ar + 256))[0] * (((blocks_real *)(ar + 128))[0] > 1.0f ? 1.0f : 0.0f));
-    }
-    /* where -> f32[batch 1, 20], blocks.dlm line 35 */
-    {
-    for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 128))[i0] = (((blocks_real *)(ar + 320))[0] != 0.0f ? (((blocks_real *)(ar + 0))[i0] / 2.0f) : ((blocks_real *)(ar + 0))[i0]);
-    }
-    }
-    /* sum -> f32[], blocks.dlm line 35 */
-    {
-    double acc = 0.0;
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 128))[i0 * 20 + i1]);
-        }
-    }
-    ((blocks_real *)(ar + 0))[0] = (blocks_real)acc;
-    }
-    /* mul -> f32[], blocks.dlm line 35 */
-    {
-    ((blocks_real *)(ar + 256))[0] = (((blocks_real *)(ar + 320))[0] * (((blocks_real *)(ar + 0))[0] > 1.0f ? 1.0f : 0.0f));
-    }
-    /* where -> f32[batch 1, 20], blocks.dlm line 35 */
-    {
-    for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 0))[i0] = (((blocks_real *)(ar + 256))[0] != 0.0f ? (((blocks_real *)(ar + 128))[i0] / 2.0f) : ((blocks_real *)(ar + 128))[i0]);
-    }
-    }
-    /* sum -> f32[], blocks.dlm line 35 */
-    {
-    double acc = 0.0;
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 0))[i0 * 20 + i1]);
-        }
-    }
-    ((blocks_real *)(ar + 128))[0] = (blocks_real)acc;
-    }
-    /* mul -> f32[], blocks.dlm line 35 */
-    {
-    ((blocks_real *)(ar + 320))[0] = (((blocks_real *)(ar + 256))[0] * (((blocks_real *)(ar + 128))[0] > 1.0f ? 1.0f : 0.0f));
-    }
-    /* where -> f32[batch 1, 20], blocks.dlm line 35 */
-    {
-    for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 128))[i0] = (((blocks_real *)(ar + 320))[0] != 0.0f ? (((blocks_real *)(ar + 0))[i0] / 2.0f) : ((blocks_real *)(ar + 0))[i0]);
-    }
-    }
-    /* sum -> f32[], blocks.dlm line 35 */
-    {
-    double acc = 0.0;
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 128))[i0 * 20 + i1]);
-        }
-    }
-    ((blocks_real *)(ar + 0))[0] = (blocks_real)acc;
-    }
-    /* mul -> f32[], blocks.dlm line 35 */
-    {
-    ((blocks_real *)(ar + 256))[0] = (((blocks_real *)(ar + 320))[0] * (((blocks_real *)(ar + 0))[0] > 1.0f ? 1.0f : 0.0f));
-    }
-    /* where -> f32[batch 1, 20], blocks.dlm line 35 */
-    {
-    for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 0))[i0] = (((blocks_real *)(ar + 256))[0] != 0.0f ? (((blocks_real *)(ar + 128))[i0] / 2.0f) : ((blocks_real *)(ar + 128))[i0]);
-    }
-    }
-    /* sum -> f32[], blocks.dlm line 35 */
-    {
-    double acc = 0.0;
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 0))[i0 * 20 + i1]);
-        }
-    }
-    ((blocks_real *)(ar + 128))[0] = (blocks_real)acc;
-    }
-    /* mul -> f32[], blocks.dlm line 35 */
-    {
-    ((blocks_real *)(ar + 320))[0] = (((blocks_real *)(ar + 256))[0] * (((blocks_real *)(ar + 128))[0] > 1.0f ? 1.0f : 0.0f));
-    }
-    /* where -> f32[batch 1, 20], blocks.dlm line 35 */
-    {
-    for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 128))[i0] = (((blocks_real *)(ar + 320))[0] != 0.0f ? (((blocks_real *)(ar + 0))[i0] / 2.0f) : ((blocks_real *)(ar + 0))[i0]);
-    }
-    }
-    /* sum -> f32[], blocks.dlm line 35 */
-    {
-    double acc = 0.0;
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 128))[i0 * 20 + i1]);
-        }
-    }
-    ((blocks_real *)(ar + 0))[0] = (blocks_real)acc;
-    }
-    /* mul -> f32[], blocks.dlm line 35 */
-    {
-    ((blocks_real *)(ar + 576))[0] = (((blocks_real *)(ar + 320))[0] * (((blocks_real *)(ar + 0))[0] > 1.0f ? 1.0f : 0.0f));
+    ((blocks_real *)(ar + 256))[0] = (((blocks_real *)(ar + 128))[0] * (((blocks_real *)(ar + 192))[0] > 1.0f ? 1.0f : 0.0f));
     }
     /* sum -> f32[], blocks.dlm line 38 */
     {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += ((blocks_real *)(ar + 128))[i0 * 20 + i1];
+            acc += ((blocks_real *)(ar + 0))[i0 * 20 + i1];
         }
     }
-    ((blocks_real *)(ar + 640))[0] = (blocks_real)acc;
+    ((blocks_real *)(ar + 128))[0] = (blocks_real)acc;
     }
-    /* matmul -> f32[batch 1, 64], blocks.dlm line 44 */
+    /* matmul + relu -> f32[batch 1, 64], blocks.dlm line 44 */
     {
-    matvec_3(x, ((blocks_real *)(st + 98816)), ((blocks_real *)(ar + 0)), n);
+    matvec_3(x, ((blocks_real *)(st + 98816)), ((blocks_real *)(st + 103936)), ((blocks_real *)(ar + 320)), n);
     }
-    /* relu -> f32[batch 1, 64], blocks.dlm line 44 */
+    /* matmul + relu -> f32[batch 1, 32], blocks.dlm line 44 */
     {
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 64; i1++) {
-            ((blocks_real *)(ar + 256))[i0 * 64 + i1] = relu((((blocks_real *)(ar + 0))[i0 * 64 + i1] + ((blocks_real *)(st + 103936))[i1]));
-        }
+    matvec_4(((blocks_real *)(ar + 320)), ((blocks_real *)(st + 104192)), ((blocks_real *)(st + 112384)), ((blocks_real *)(ar + 0)), n);
     }
-    }
-    /* matmul -> f32[batch 1, 32], blocks.dlm line 44 */
+    /* matmul + add -> f32[batch 1, 16], blocks.dlm line 48 */
     {
-    matvec_4(((blocks_real *)(ar + 256)), ((blocks_real *)(st + 104192)), ((blocks_real *)(ar + 0)), n);
+    matvec_5(((blocks_real *)(ar + 0)), ((blocks_real *)(st + 112512)), ((blocks_real *)(st + 114560)), ((blocks_real *)(ar + 192)), n);
     }
-    /* relu -> f32[batch 1, 32], blocks.dlm line 44 */
+    /* matmul + add -> f32[batch 1, 20], blocks.dlm line 55 */
     {
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 32; i1++) {
-            ((blocks_real *)(ar + 128))[i0 * 32 + i1] = relu((((blocks_real *)(ar + 0))[i0 * 32 + i1] + ((blocks_real *)(st + 112384))[i1]));
-        }
+    matvec_6(((blocks_real *)(ar + 192)), ((blocks_real *)(st + 114624)), ((blocks_real *)(st + 115904)), ((blocks_real *)(ar + 0)), n);
     }
-    }
-    /* matmul -> f32[batch 1, 16], blocks.dlm line 48 */
+    /* matmul + add -> f32[batch 1, 20], blocks.dlm line 32 */
     {
-    matvec_5(((blocks_real *)(ar + 128)), ((blocks_real *)(st + 112512)), ((blocks_real *)(ar + 0)), n);
-    }
-    /* add -> f32[batch 1, 16], blocks.dlm line 48 */
-    {
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 16; i1++) {
-            ((blocks_real *)(ar + 128))[i0 * 16 + i1] = (((blocks_real *)(ar + 0))[i0 * 16 + i1] + ((blocks_real *)(st + 114560))[i1]);
-        }
-    }
-    }
-    /* matmul -> f32[batch 1, 20], blocks.dlm line 55 */
-    {
-    matvec_6(((blocks_real *)(ar + 128)), ((blocks_real *)(st + 114624)), ((blocks_real *)(ar + 0)), n);
-    }
-    /* add -> f32[batch 1, 20], blocks.dlm line 55 */
-    {
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 20; i1++) {
-            ((blocks_real *)(ar + 128))[i0 * 20 + i1] = (((blocks_real *)(ar + 0))[i0 * 20 + i1] + ((blocks_real *)(st + 115904))[i1]);
-        }
-    }
-    }
-    /* matmul -> f32[batch 1, 20], blocks.dlm line 32 */
-    {
-    matvec_2(((blocks_real *)(ar + 128)), ((blocks_real *)(st + 117632)), ((blocks_real *)(ar + 0)), n);
-    }
-    /* add -> f32[batch 1, 20], blocks.dlm line 32 */
-    {
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 20; i1++) {
-            ((blocks_real *)(ar + 128))[i0 * 20 + i1] = (((blocks_real *)(ar + 0))[i0 * 20 + i1] + ((blocks_real *)(st + 119232))[i1]);
-        }
-    }
+    matvec_2(((blocks_real *)(ar + 0)), ((blocks_real *)(st + 117632)), ((blocks_real *)(st + 119232)), ((blocks_real *)(ar + 320)), n);
     }
     /* matmul -> f32[batch 1, 20], blocks.dlm line 33 */
     {
-    gemm(0, 0, n, 20, 20, ((blocks_real *)(ar + 128)), 20, ((blocks_real *)(st + 116032)), 20, ((blocks_real *)(ar + 0)), 20, 0);
+    gemm(0, 0, n, 20, 20, ((blocks_real *)(ar + 320)), 20, ((blocks_real *)(st + 116032)), 20, ((blocks_real *)(ar + 0)), 20, 0);
     }
     /* relu -> f32[batch 1, 20], blocks.dlm line 33 */
     {
     for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 128))[i0] = relu((((blocks_real *)(ar + 0))[i0] + 1.0f));
+        ((blocks_real *)(ar + 320))[i0] = relu((((blocks_real *)(ar + 0))[i0] + 1.0f));
     }
     }
-    /* matmul -> f32[batch 1, 20], blocks.dlm line 34 */
+    /* matmul + add -> f32[batch 1, 20], blocks.dlm line 34 */
     {
-    matvec_2(((blocks_real *)(ar + 128)), ((blocks_real *)(st + 117632)), ((blocks_real *)(ar + 0)), n);
-    }
-    /* add -> f32[batch 1, 20], blocks.dlm line 34 */
-    {
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 20; i1++) {
-            ((blocks_real *)(ar + 128))[i0 * 20 + i1] = (((blocks_real *)(ar + 0))[i0 * 20 + i1] + ((blocks_real *)(st + 119232))[i1]);
-        }
-    }
+    matvec_2(((blocks_real *)(ar + 320)), ((blocks_real *)(st + 117632)), ((blocks_real *)(st + 119232)), ((blocks_real *)(ar + 0)), n);
     }
     /* sum -> f32[], blocks.dlm line 35 */
     {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 128))[i0 * 20 + i1]);
+            acc += fabsf(((blocks_real *)(ar + 0))[i0 * 20 + i1]);
         }
     }
-    ((blocks_real *)(ar + 0))[0] = (blocks_real)acc;
+    ((blocks_real *)(ar + 192))[0] = (blocks_real)acc;
     }
     /* gt -> f32[], blocks.dlm line 35 */
     {
-    ((blocks_real *)(ar + 256))[0] = (((blocks_real *)(ar + 0))[0] > 1.0f ? 1.0f : 0.0f);
+    ((blocks_real *)(ar + 320))[0] = (((blocks_real *)(ar + 192))[0] > 1.0f ? 1.0f : 0.0f);
     }
     /* where -> f32[batch 1, 20], blocks.dlm line 35 */
     {
     for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 0))[i0] = (((blocks_real *)(ar + 256))[0] != 0.0f ? (((blocks_real *)(ar + 128))[i0] / 2.0f) : ((blocks_real *)(ar + 128))[i0]);
+        ((blocks_real *)(ar + 384))[i0] = (((blocks_real *)(ar + 320))[0] != 0.0f ? (((blocks_real *)(ar + 0))[i0] / 2.0f) : ((blocks_real *)(ar + 0))[i0]);
     }
     }
     /* sum -> f32[], blocks.dlm line 35 */
@@ -2060,627 +1577,7 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 0))[i0 * 20 + i1]);
-        }
-    }
-    ((blocks_real *)(ar + 128))[0] = (blocks_real)acc;
-    }
-    /* mul -> f32[], blocks.dlm line 35 */
-    {
-    ((blocks_real *)(ar + 320))[0] = (((blocks_real *)(ar + 256))[0] * (((blocks_real *)(ar + 128))[0] > 1.0f ? 1.0f : 0.0f));
-    }
-    /* where -> f32[batch 1, 20], blocks.dlm line 35 */
-    {
-    for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 128))[i0] = (((blocks_real *)(ar + 320))[0] != 0.0f ? (((blocks_real *)(ar + 0))[i0] / 2.0f) : ((blocks_real *)(ar + 0))[i0]);
-    }
-    }
-    /* sum -> f32[], blocks.dlm line 35 */
-    {
-    double acc = 0.0;
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 128))[i0 * 20 + i1]);
-        }
-    }
-    ((blocks_real *)(ar + 0))[0] = (blocks_real)acc;
-    }
-    /* mul -> f32[], blocks.dlm line 35 */
-    {
-    ((blocks_real *)(ar + 256))[0] = (((blocks_real *)(ar + 320))[0] * (((blocks_real *)(ar + 0))[0] > 1.0f ? 1.0f : 0.0f));
-    }
-    /* where -> f32[batch 1, 20], blocks.dlm line 35 */
-    {
-    for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 0))[i0] = (((blocks_real *)(ar + 256))[0] != 0.0f ? (((blocks_real *)(ar + 128))[i0] / 2.0f) : ((blocks_real *)(ar + 128))[i0]);
-    }
-    }
-    /* sum -> f32[], blocks.dlm line 35 */
-    {
-    double acc = 0.0;
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 0))[i0 * 20 + i1]);
-        }
-    }
-    ((blocks_real *)(ar + 128))[0] = (blocks_real)acc;
-    }
-    /* mul -> f32[], blocks.dlm line 35 */
-    {
-    ((blocks_real *)(ar + 320))[0] = (((blocks_real *)(ar + 256))[0] * (((blocks_real *)(ar + 128))[0] > 1.0f ? 1.0f : 0.0f));
-    }
-    /* where -> f32[batch 1, 20], blocks.dlm line 35 */
-    {
-    for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 128))[i0] = (((blocks_real *)(ar + 320))[0] != 0.0f ? (((blocks_real *)(ar + 0))[i0] / 2.0f) : ((blocks_real *)(ar + 0))[i0]);
-    }
-    }
-    /* sum -> f32[], blocks.dlm line 35 */
-    {
-    double acc = 0.0;
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 128))[i0 * 20 + i1]);
-        }
-    }
-    ((blocks_real *)(ar + 0))[0] = (blocks_real)acc;
-    }
-    /* mul -> f32[], blocks.dlm line 35 */
-    {
-    ((blocks_real *)(ar + 256))[0] = (((blocks_real *)(ar + 320))[0] * (((blocks_real *)(ar + 0))[0] > 1.0f ? 1.0f : 0.0f));
-    }
-    /* where -> f32[batch 1, 20], blocks.dlm line 35 */
-    {
-    for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 0))[i0] = (((blocks_real *)(ar + 256))[0] != 0.0f ? (((blocks_real *)(ar + 128))[i0] / 2.0f) : ((blocks_real *)(ar + 128))[i0]);
-    }
-    }
-    /* sum -> f32[], blocks.dlm line 35 */
-    {
-    double acc = 0.0;
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 0))[i0 * 20 + i1]);
-        }
-    }
-    ((blocks_real *)(ar + 128))[0] = (blocks_real)acc;
-    }
-    /* mul -> f32[], blocks.dlm line 35 */
-    {
-    ((blocks_real *)(ar + 320))[0] = (((blocks_real *)(ar + 256))[0] * (((blocks_real *)(ar + 128))[0] > 1.0f ? 1.0f : 0.0f));
-    }
-    /* where -> f32[batch 1, 20], blocks.dlm line 35 */
-    {
-    for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 128))[i0] = (((blocks_real *)(ar + 320))[0] != 0.0f ? (((blocks_real *)(ar + 0))[i0] / 2.0f) : ((blocks_real *)(ar + 0))[i0]);
-    }
-    }
-    /* sum -> f32[], blocks.dlm line 35 */
-    {
-    double acc = 0.0;
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 128))[i0 * 20 + i1]);
-        }
-    }
-    ((blocks_real *)(ar + 0))[0] = (blocks_real)acc;
-    }
-    /* mul -> f32[], blocks.dlm line 35 */
-    {
-    ((blocks_real *)(ar + 256))[0] = (((blocks_real *)(ar + 320))[0] * (((blocks_real *)(ar + 0))[0] > 1.0f ? 1.0f : 0.0f));
-    }
-    /* where -> f32[batch 1, 20], blocks.dlm line 35 */
-    {
-    for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 0))[i0] = (((blocks_real *)(ar + 256))[0] != 0.0f ? (((blocks_real *)(ar + 128))[i0] / 2.0f) : ((blocks_real *)(ar + 128))[i0]);
-    }
-    }
-    /* sum -> f32[], blocks.dlm line 35 */
-    {
-    double acc = 0.0;
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 0))[i0 * 20 + i1]);
-        }
-    }
-    ((blocks_real *)(ar + 128))[0] = (blocks_real)acc;
-    }
-    /* mul -> f32[], blocks.dlm line 35 */
-    {
-    ((blocks_real *)(ar + 320))[0] = (((blocks_real *)(ar + 256))[0] * (((blocks_real *)(ar + 128))[0] > 1.0f ? 1.0f : 0.0f));
-    }
-    /* where -> f32[batch 1, 20], blocks.dlm line 35 */
-    {
-    for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 128))[i0] = (((blocks_real *)(ar + 320))[0] != 0.0f ? (((blocks_real *)(ar + 0))[i0] / 2.0f) : ((blocks_real *)(ar + 0))[i0]);
-    }
-    }
-    /* sum -> f32[], blocks.dlm line 35 */
-    {
-    double acc = 0.0;
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 128))[i0 * 20 + i1]);
-        }
-    }
-    ((blocks_real *)(ar + 0))[0] = (blocks_real)acc;
-    }
-    /* mul -> f32[], blocks.dlm line 35 */
-    {
-    ((blocks_real *)(ar + 256))[0] = (((blocks_real *)(ar + 320))[0] * (((blocks_real *)(ar + 0))[0] > 1.0f ? 1.0f : 0.0f));
-    }
-    /* where -> f32[batch 1, 20], blocks.dlm line 35 */
-    {
-    for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 0))[i0] = (((blocks_real *)(ar + 256))[0] != 0.0f ? (((blocks_real *)(ar + 128))[i0] / 2.0f) : ((blocks_real *)(ar + 128))[i0]);
-    }
-    }
-    /* sum -> f32[], blocks.dlm line 35 */
-    {
-    double acc = 0.0;
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 0))[i0 * 20 + i1]);
-        }
-    }
-    ((blocks_real *)(ar + 128))[0] = (blocks_real)acc;
-    }
-    /* mul -> f32[], blocks.dlm line 35 */
-    {
-    ((blocks_real *)(ar + 320))[0] = (((blocks_real *)(ar + 256))[0] * (((blocks_real *)(ar + 128))[0] > 1.0f ? 1.0f : 0.0f));
-    }
-    /* where -> f32[batch 1, 20], blocks.dlm line 35 */
-    {
-    for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 128))[i0] = (((blocks_real *)(ar + 320))[0] != 0.0f ? (((blocks_real *)(ar + 0))[i0] / 2.0f) : ((blocks_real *)(ar + 0))[i0]);
-    }
-    }
-    /* sum -> f32[], blocks.dlm line 35 */
-    {
-    double acc = 0.0;
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 128))[i0 * 20 + i1]);
-        }
-    }
-    ((blocks_real *)(ar + 0))[0] = (blocks_real)acc;
-    }
-    /* mul -> f32[], blocks.dlm line 35 */
-    {
-    ((blocks_real *)(ar + 256))[0] = (((blocks_real *)(ar + 320))[0] * (((blocks_real *)(ar + 0))[0] > 1.0f ? 1.0f : 0.0f));
-    }
-    /* where -> f32[batch 1, 20], blocks.dlm line 35 */
-    {
-    for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 0))[i0] = (((blocks_real *)(ar + 256))[0] != 0.0f ? (((blocks_real *)(ar + 128))[i0] / 2.0f) : ((blocks_real *)(ar + 128))[i0]);
-    }
-    }
-    /* sum -> f32[], blocks.dlm line 35 */
-    {
-    double acc = 0.0;
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 0))[i0 * 20 + i1]);
-        }
-    }
-    ((blocks_real *)(ar + 128))[0] = (blocks_real)acc;
-    }
-    /* mul -> f32[], blocks.dlm line 35 */
-    {
-    ((blocks_real *)(ar + 320))[0] = (((blocks_real *)(ar + 256))[0] * (((blocks_real *)(ar + 128))[0] > 1.0f ? 1.0f : 0.0f));
-    }
-    /* where -> f32[batch 1, 20], blocks.dlm line 35 */
-    {
-    for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 128))[i0] = (((blocks_real *)(ar + 320))[0] != 0.0f ? (((blocks_real *)(ar + 0))[i0] / 2.0f) : ((blocks_real *)(ar + 0))[i0]);
-    }
-    }
-    /* sum -> f32[], blocks.dlm line 35 */
-    {
-    double acc = 0.0;
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 128))[i0 * 20 + i1]);
-        }
-    }
-    ((blocks_real *)(ar + 0))[0] = (blocks_real)acc;
-    }
-    /* mul -> f32[], blocks.dlm line 35 */
-    {
-    ((blocks_real *)(ar + 256))[0] = (((blocks_real *)(ar + 320))[0] * (((blocks_real *)(ar + 0))[0] > 1.0f ? 1.0f : 0.0f));
-    }
-    /* where -> f32[batch 1, 20], blocks.dlm line 35 */
-    {
-    for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 0))[i0] = (((blocks_real *)(ar + 256))[0] != 0.0f ? (((blocks_real *)(ar + 128))[i0] / 2.0f) : ((blocks_real *)(ar + 128))[i0]);
-    }
-    }
-    /* sum -> f32[], blocks.dlm line 35 */
-    {
-    double acc = 0.0;
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 0))[i0 * 20 + i1]);
-        }
-    }
-    ((blocks_real *)(ar + 128))[0] = (blocks_real)acc;
-    }
-    /* mul -> f32[], blocks.dlm line 35 */
-    {
-    ((blocks_real *)(ar + 320))[0] = (((blocks_real *)(ar + 256))[0] * (((blocks_real *)(ar + 128))[0] > 1.0f ? 1.0f : 0.0f));
-    }
-    /* where -> f32[batch 1, 20], blocks.dlm line 35 */
-    {
-    for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 128))[i0] = (((blocks_real *)(ar + 320))[0] != 0.0f ? (((blocks_real *)(ar + 0))[i0] / 2.0f) : ((blocks_real *)(ar + 0))[i0]);
-    }
-    }
-    /* sum -> f32[], blocks.dlm line 35 */
-    {
-    double acc = 0.0;
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 128))[i0 * 20 + i1]);
-        }
-    }
-    ((blocks_real *)(ar + 0))[0] = (blocks_real)acc;
-    }
-    /* mul -> f32[], blocks.dlm line 35 */
-    {
-    ((blocks_real *)(ar + 256))[0] = (((blocks_real *)(ar + 320))[0] * (((blocks_real *)(ar + 0))[0] > 1.0f ? 1.0f : 0.0f));
-    }
-    /* where -> f32[batch 1, 20], blocks.dlm line 35 */
-    {
-    for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 0))[i0] = (((blocks_real *)(ar + 256))[0] != 0.0f ? (((blocks_real *)(ar + 128))[i0] / 2.0f) : ((blocks_real *)(ar + 128))[i0]);
-    }
-    }
-    /* sum -> f32[], blocks.dlm line 35 */
-    {
-    double acc = 0.0;
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 0))[i0 * 20 + i1]);
-        }
-    }
-    ((blocks_real *)(ar + 128))[0] = (blocks_real)acc;
-    }
-    /* mul -> f32[], blocks.dlm line 35 */
-    {
-    ((blocks_real *)(ar + 320))[0] = (((blocks_real *)(ar + 256))[0] * (((blocks_real *)(ar + 128))[0] > 1.0f ? 1.0f : 0.0f));
-    }
-    /* where -> f32[batch 1, 20], blocks.dlm line 35 */
-    {
-    for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 128))[i0] = (((blocks_real *)(ar + 320))[0] != 0.0f ? (((blocks_real *)(ar + 0))[i0] / 2.0f) : ((blocks_real *)(ar + 0))[i0]);
-    }
-    }
-    /* sum -> f32[], blocks.dlm line 35 */
-    {
-    double acc = 0.0;
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 128))[i0 * 20 + i1]);
-        }
-    }
-    ((blocks_real *)(ar + 0))[0] = (blocks_real)acc;
-    }
-    /* mul -> f32[], blocks.dlm line 35 */
-    {
-    ((blocks_real *)(ar + 256))[0] = (((blocks_real *)(ar + 320))[0] * (((blocks_real *)(ar + 0))[0] > 1.0f ? 1.0f : 0.0f));
-    }
-    /* where -> f32[batch 1, 20], blocks.dlm line 35 */
-    {
-    for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 0))[i0] = (((blocks_real *)(ar + 256))[0] != 0.0f ? (((blocks_real *)(ar + 128))[i0] / 2.0f) : ((blocks_real *)(ar + 128))[i0]);
-    }
-    }
-    /* sum -> f32[], blocks.dlm line 35 */
-    {
-    double acc = 0.0;
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 0))[i0 * 20 + i1]);
-        }
-    }
-    ((blocks_real *)(ar + 128))[0] = (blocks_real)acc;
-    }
-    /* mul -> f32[], blocks.dlm line 35 */
-    {
-    ((blocks_real *)(ar + 320))[0] = (((blocks_real *)(ar + 256))[0] * (((blocks_real *)(ar + 128))[0] > 1.0f ? 1.0f : 0.0f));
-    }
-    /* where -> f32[batch 1, 20], blocks.dlm line 35 */
-    {
-    for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 128))[i0] = (((blocks_real *)(ar + 320))[0] != 0.0f ? (((blocks_real *)(ar + 0))[i0] / 2.0f) : ((blocks_real *)(ar + 0))[i0]);
-    }
-    }
-    /* sum -> f32[], blocks.dlm line 35 */
-    {
-    double acc = 0.0;
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 128))[i0 * 20 + i1]);
-        }
-    }
-    ((blocks_real *)(ar + 0))[0] = (blocks_real)acc;
-    }
-    /* mul -> f32[], blocks.dlm line 35 */
-    {
-    ((blocks_real *)(ar + 256))[0] = (((blocks_real *)(ar + 320))[0] * (((blocks_real *)(ar + 0))[0] > 1.0f ? 1.0f : 0.0f));
-    }
-    /* where -> f32[batch 1, 20], blocks.dlm line 35 */
-    {
-    for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 0))[i0] = (((blocks_real *)(ar + 256))[0] != 0.0f ? (((blocks_real *)(ar + 128))[i0] / 2.0f) : ((blocks_real *)(ar + 128))[i0]);
-    }
-    }
-    /* sum -> f32[], blocks.dlm line 35 */
-    {
-    double acc = 0.0;
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 0))[i0 * 20 + i1]);
-        }
-    }
-    ((blocks_real *)(ar + 128))[0] = (blocks_real)acc;
-    }
-    /* mul -> f32[], blocks.dlm line 35 */
-    {
-    ((blocks_real *)(ar + 320))[0] = (((blocks_real *)(ar + 256))[0] * (((blocks_real *)(ar + 128))[0] > 1.0f ? 1.0f : 0.0f));
-    }
-    /* where -> f32[batch 1, 20], blocks.dlm line 35 */
-    {
-    for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 128))[i0] = (((blocks_real *)(ar + 320))[0] != 0.0f ? (((blocks_real *)(ar + 0))[i0] / 2.0f) : ((blocks_real *)(ar + 0))[i0]);
-    }
-    }
-    /* sum -> f32[], blocks.dlm line 35 */
-    {
-    double acc = 0.0;
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 128))[i0 * 20 + i1]);
-        }
-    }
-    ((blocks_real *)(ar + 0))[0] = (blocks_real)acc;
-    }
-    /* mul -> f32[], blocks.dlm line 35 */
-    {
-    ((blocks_real *)(ar + 256))[0] = (((blocks_real *)(ar + 320))[0] * (((blocks_real *)(ar + 0))[0] > 1.0f ? 1.0f : 0.0f));
-    }
-    /* where -> f32[batch 1, 20], blocks.dlm line 35 */
-    {
-    for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 0))[i0] = (((blocks_real *)(ar + 256))[0] != 0.0f ? (((blocks_real *)(ar + 128))[i0] / 2.0f) : ((blocks_real *)(ar + 128))[i0]);
-    }
-    }
-    /* sum -> f32[], blocks.dlm line 35 */
-    {
-    double acc = 0.0;
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 0))[i0 * 20 + i1]);
-        }
-    }
-    ((blocks_real *)(ar + 128))[0] = (blocks_real)acc;
-    }
-    /* mul -> f32[], blocks.dlm line 35 */
-    {
-    ((blocks_real *)(ar + 320))[0] = (((blocks_real *)(ar + 256))[0] * (((blocks_real *)(ar + 128))[0] > 1.0f ? 1.0f : 0.0f));
-    }
-    /* where -> f32[batch 1, 20], blocks.dlm line 35 */
-    {
-    for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 128))[i0] = (((blocks_real *)(ar + 320))[0] != 0.0f ? (((blocks_real *)(ar + 0))[i0] / 2.0f) : ((blocks_real *)(ar + 0))[i0]);
-    }
-    }
-    /* sum -> f32[], blocks.dlm line 35 */
-    {
-    double acc = 0.0;
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 128))[i0 * 20 + i1]);
-        }
-    }
-    ((blocks_real *)(ar + 0))[0] = (blocks_real)acc;
-    }
-    /* mul -> f32[], blocks.dlm line 35 */
-    {
-    ((blocks_real *)(ar + 256))[0] = (((blocks_real *)(ar + 320))[0] * (((blocks_real *)(ar + 0))[0] > 1.0f ? 1.0f : 0.0f));
-    }
-    /* where -> f32[batch 1, 20], blocks.dlm line 35 */
-    {
-    for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 0))[i0] = (((blocks_real *)(ar + 256))[0] != 0.0f ? (((blocks_real *)(ar + 128))[i0] / 2.0f) : ((blocks_real *)(ar + 128))[i0]);
-    }
-    }
-    /* sum -> f32[], blocks.dlm line 35 */
-    {
-    double acc = 0.0;
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 0))[i0 * 20 + i1]);
-        }
-    }
-    ((blocks_real *)(ar + 128))[0] = (blocks_real)acc;
-    }
-    /* mul -> f32[], blocks.dlm line 35 */
-    {
-    ((blocks_real *)(ar + 320))[0] = (((blocks_real *)(ar + 256))[0] * (((blocks_real *)(ar + 128))[0] > 1.0f ? 1.0f : 0.0f));
-    }
-    /* where -> f32[batch 1, 20], blocks.dlm line 35 */
-    {
-    for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 128))[i0] = (((blocks_real *)(ar + 320))[0] != 0.0f ? (((blocks_real *)(ar + 0))[i0] / 2.0f) : ((blocks_real *)(ar + 0))[i0]);
-    }
-    }
-    /* sum -> f32[], blocks.dlm line 35 */
-    {
-    double acc = 0.0;
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 128))[i0 * 20 + i1]);
-        }
-    }
-    ((blocks_real *)(ar + 0))[0] = (blocks_real)acc;
-    }
-    /* mul -> f32[], blocks.dlm line 35 */
-    {
-    ((blocks_real *)(ar + 256))[0] = (((blocks_real *)(ar + 320))[0] * (((blocks_real *)(ar + 0))[0] > 1.0f ? 1.0f : 0.0f));
-    }
-    /* where -> f32[batch 1, 20], blocks.dlm line 35 */
-    {
-    for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 0))[i0] = (((blocks_real *)(ar + 256))[0] != 0.0f ? (((blocks_real *)(ar + 128))[i0] / 2.0f) : ((blocks_real *)(ar + 128))[i0]);
-    }
-    }
-    /* sum -> f32[], blocks.dlm line 35 */
-    {
-    double acc = 0.0;
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 0))[i0 * 20 + i1]);
-        }
-    }
-    ((blocks_real *)(ar + 128))[0] = (blocks_real)acc;
-    }
-    /* mul -> f32[], blocks.dlm line 35 */
-    {
-    ((blocks_real *)(ar + 320))[0] = (((blocks_real *)(ar + 256))[0] * (((blocks_real *)(ar + 128))[0] > 1.0f ? 1.0f : 0.0f));
-    }
-    /* where -> f32[batch 1, 20], blocks.dlm line 35 */
-    {
-    for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 128))[i0] = (((blocks_real *)(ar + 320))[0] != 0.0f ? (((blocks_real *)(ar + 0))[i0] / 2.0f) : ((blocks_real *)(ar + 0))[i0]);
-    }
-    }
-    /* sum -> f32[], blocks.dlm line 35 */
-    {
-    double acc = 0.0;
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 128))[i0 * 20 + i1]);
-        }
-    }
-    ((blocks_real *)(ar + 0))[0] = (blocks_real)acc;
-    }
-    /* mul -> f32[], blocks.dlm line 35 */
-    {
-    ((blocks_real *)(ar + 256))[0] = (((blocks_real *)(ar + 320))[0] * (((blocks_real *)(ar + 0))[0] > 1.0f ? 1.0f : 0.0f));
-    }
-    /* where -> f32[batch 1, 20], blocks.dlm line 35 */
-    {
-    for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 0))[i0] = (((blocks_real *)(ar + 256))[0] != 0.0f ? (((blocks_real *)(ar + 128))[i0] / 2.0f) : ((blocks_real *)(ar + 128))[i0]);
-    }
-    }
-    /* sum -> f32[], blocks.dlm line 35 */
-    {
-    double acc = 0.0;
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 0))[i0 * 20 + i1]);
-        }
-    }
-    ((blocks_real *)(ar + 128))[0] = (blocks_real)acc;
-    }
-    /* mul -> f32[], blocks.dlm line 35 */
-    {
-    ((blocks_real *)(ar + 320))[0] = (((blocks_real *)(ar + 256))[0] * (((blocks_real *)(ar + 128))[0] > 1.0f ? 1.0f : 0.0f));
-    }
-    /* where -> f32[batch 1, 20], blocks.dlm line 35 */
-    {
-    for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 128))[i0] = (((blocks_real *)(ar + 320))[0] != 0.0f ? (((blocks_real *)(ar + 0))[i0] / 2.0f) : ((blocks_real *)(ar + 0))[i0]);
-    }
-    }
-    /* sum -> f32[], blocks.dlm line 35 */
-    {
-    double acc = 0.0;
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 128))[i0 * 20 + i1]);
-        }
-    }
-    ((blocks_real *)(ar + 0))[0] = (blocks_real)acc;
-    }
-    /* mul -> f32[], blocks.dlm line 35 */
-    {
-    ((blocks_real *)(ar + 256))[0] = (((blocks_real *)(ar + 320))[0] * (((blocks_real *)(ar + 0))[0] > 1.0f ? 1.0f : 0.0f));
-    }
-    /* where -> f32[batch 1, 20], blocks.dlm line 35 */
-    {
-    for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 0))[i0] = (((blocks_real *)(ar + 256))[0] != 0.0f ? (((blocks_real *)(ar + 128))[i0] / 2.0f) : ((blocks_real *)(ar + 128))[i0]);
-    }
-    }
-    /* sum -> f32[], blocks.dlm line 35 */
-    {
-    double acc = 0.0;
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 0))[i0 * 20 + i1]);
-        }
-    }
-    ((blocks_real *)(ar + 128))[0] = (blocks_real)acc;
-    }
-    /* mul -> f32[], blocks.dlm line 35 */
-    {
-    ((blocks_real *)(ar + 320))[0] = (((blocks_real *)(ar + 256))[0] * (((blocks_real *)(ar + 128))[0] > 1.0f ? 1.0f : 0.0f));
-    }
-    /* where -> f32[batch 1, 20], blocks.dlm line 35 */
-    {
-    for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 128))[i0] = (((blocks_real *)(ar + 320))[0] != 0.0f ? (((blocks_real *)(ar + 0))[i0] / 2.0f) : ((blocks_real *)(ar + 0))[i0]);
-    }
-    }
-    /* sum -> f32[], blocks.dlm line 35 */
-    {
-    double acc = 0.0;
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 128))[i0 * 20 + i1]);
-        }
-    }
-    ((blocks_real *)(ar + 0))[0] = (blocks_real)acc;
-    }
-    /* mul -> f32[], blocks.dlm line 35 */
-    {
-    ((blocks_real *)(ar + 256))[0] = (((blocks_real *)(ar + 320))[0] * (((blocks_real *)(ar + 0))[0] > 1.0f ? 1.0f : 0.0f));
-    }
-    /* where -> f32[batch 1, 20], blocks.dlm line 35 */
-    {
-    for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 0))[i0] = (((blocks_real *)(ar + 256))[0] != 0.0f ? (((blocks_real *)(ar + 128))[i0] / 2.0f) : ((blocks_real *)(ar + 128))[i0]);
-    }
-    }
-    /* sum -> f32[], blocks.dlm line 35 */
-    {
-    double acc = 0.0;
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 0))[i0 * 20 + i1]);
-        }
-    }
-    ((blocks_real *)(ar + 128))[0] = (blocks_real)acc;
-    }
-    /* mul -> f32[], blocks.dlm line 35 */
-    {
-    ((blocks_real *)(ar + 320))[0] = (((blocks_real *)(ar + 256))[0] * (((blocks_real *)(ar + 128))[0] > 1.0f ? 1.0f : 0.0f));
-    }
-    /* where -> f32[batch 1, 20], blocks.dlm line 35 */
-    {
-    for (int64_t i0 = 0; i0 < n * 20; i0++) {
-        ((blocks_real *)(ar + 128))[i0] = (((blocks_real *)(ar + 320))[0] != 0.0f ? (((blocks_real *)(ar + 0))[i0] / 2.0f) : ((blocks_real *)(ar + 0))[i0]);
-    }
-    }
-    /* sum -> f32[], blocks.dlm line 35 */
-    {
-    double acc = 0.0;
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += fabsf(((blocks_real *)(ar + 128))[i0 * 20 + i1]);
+            acc += fabsf(((blocks_real *)(ar + 384))[i0 * 20 + i1]);
         }
     }
     ((blocks_real *)(ar + 0))[0] = (blocks_real)acc;
@@ -2689,38 +1586,658 @@ int blocks_forward(void *state, int n, const blocks_real *x) {
     {
     ((blocks_real *)(ar + 64))[0] = (((blocks_real *)(ar + 320))[0] * (((blocks_real *)(ar + 0))[0] > 1.0f ? 1.0f : 0.0f));
     }
+    /* where -> f32[batch 1, 20], blocks.dlm line 35 */
+    {
+    for (int64_t i0 = 0; i0 < n * 20; i0++) {
+        ((blocks_real *)(ar + 512))[i0] = (((blocks_real *)(ar + 64))[0] != 0.0f ? (((blocks_real *)(ar + 384))[i0] / 2.0f) : ((blocks_real *)(ar + 384))[i0]);
+    }
+    }
+    /* sum -> f32[], blocks.dlm line 35 */
+    {
+    double acc = 0.0;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 20; i1++) {
+            acc += fabsf(((blocks_real *)(ar + 512))[i0 * 20 + i1]);
+        }
+    }
+    ((blocks_real *)(ar + 0))[0] = (blocks_real)acc;
+    }
+    /* mul -> f32[], blocks.dlm line 35 */
+    {
+    ((blocks_real *)(ar + 192))[0] = (((blocks_real *)(ar + 64))[0] * (((blocks_real *)(ar + 0))[0] > 1.0f ? 1.0f : 0.0f));
+    }
+    /* where -> f32[batch 1, 20], blocks.dlm line 35 */
+    {
+    for (int64_t i0 = 0; i0 < n * 20; i0++) {
+        ((blocks_real *)(ar + 0))[i0] = (((blocks_real *)(ar + 192))[0] != 0.0f ? (((blocks_real *)(ar + 512))[i0] / 2.0f) : ((blocks_real *)(ar + 512))[i0]);
+    }
+    }
+    /* sum -> f32[], blocks.dlm line 35 */
+    {
+    double acc = 0.0;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 20; i1++) {
+            acc += fabsf(((blocks_real *)(ar + 0))[i0 * 20 + i1]);
+        }
+    }
+    ((blocks_real *)(ar + 320))[0] = (blocks_real)acc;
+    }
+    /* mul -> f32[], blocks.dlm line 35 */
+    {
+    ((blocks_real *)(ar + 384))[0] = (((blocks_real *)(ar + 192))[0] * (((blocks_real *)(ar + 320))[0] > 1.0f ? 1.0f : 0.0f));
+    }
+    /* where -> f32[batch 1, 20], blocks.dlm line 35 */
+    {
+    for (int64_t i0 = 0; i0 < n * 20; i0++) {
+        ((blocks_real *)(ar + 448))[i0] = (((blocks_real *)(ar + 384))[0] != 0.0f ? (((blocks_real *)(ar + 0))[i0] / 2.0f) : ((blocks_real *)(ar + 0))[i0]);
+    }
+    }
+    /* sum -> f32[], blocks.dlm line 35 */
+    {
+    double acc = 0.0;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 20; i1++) {
+            acc += fabsf(((blocks_real *)(ar + 448))[i0 * 20 + i1]);
+        }
+    }
+    ((blocks_real *)(ar + 0))[0] = (blocks_real)acc;
+    }
+    /* mul -> f32[], blocks.dlm line 35 */
+    {
+    ((blocks_real *)(ar + 64))[0] = (((blocks_real *)(ar + 384))[0] * (((blocks_real *)(ar + 0))[0] > 1.0f ? 1.0f : 0.0f));
+    }
+    /* where -> f32[batch 1, 20], blocks.dlm line 35 */
+    {
+    for (int64_t i0 = 0; i0 < n * 20; i0++) {
+        ((blocks_real *)(ar + 320))[i0] = (((blocks_real *)(ar + 64))[0] != 0.0f ? (((blocks_real *)(ar + 448))[i0] / 2.0f) : ((blocks_real *)(ar + 448))[i0]);
+    }
+    }
+    /* sum -> f32[], blocks.dlm line 35 */
+    {
+    double acc = 0.0;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 20; i1++) {
+            acc += fabsf(((blocks_real *)(ar + 320))[i0 * 20 + i1]);
+        }
+    }
+    ((blocks_real *)(ar + 0))[0] = (blocks_real)acc;
+    }
+    /* mul -> f32[], blocks.dlm line 35 */
+    {
+    ((blocks_real *)(ar + 192))[0] = (((blocks_real *)(ar + 64))[0] * (((blocks_real *)(ar + 0))[0] > 1.0f ? 1.0f : 0.0f));
+    }
+    /* where -> f32[batch 1, 20], blocks.dlm line 35 */
+    {
+    for (int64_t i0 = 0; i0 < n * 20; i0++) {
+        ((blocks_real *)(ar + 0))[i0] = (((blocks_real *)(ar + 192))[0] != 0.0f ? (((blocks_real *)(ar + 320))[i0] / 2.0f) : ((blocks_real *)(ar + 320))[i0]);
+    }
+    }
+    /* sum -> f32[], blocks.dlm line 35 */
+    {
+    double acc = 0.0;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 20; i1++) {
+            acc += fabsf(((blocks_real *)(ar + 0))[i0 * 20 + i1]);
+        }
+    }
+    ((blocks_real *)(ar + 320))[0] = (blocks_real)acc;
+    }
+    /* mul -> f32[], blocks.dlm line 35 */
+    {
+    ((blocks_real *)(ar + 384))[0] = (((blocks_real *)(ar + 192))[0] * (((blocks_real *)(ar + 320))[0] > 1.0f ? 1.0f : 0.0f));
+    }
+    /* where -> f32[batch 1, 20], blocks.dlm line 35 */
+    {
+    for (int64_t i0 = 0; i0 < n * 20; i0++) {
+        ((blocks_real *)(ar + 448))[i0] = (((blocks_real *)(ar + 384))[0] != 0.0f ? (((blocks_real *)(ar + 0))[i0] / 2.0f) : ((blocks_real *)(ar + 0))[i0]);
+    }
+    }
+    /* sum -> f32[], blocks.dlm line 35 */
+    {
+    double acc = 0.0;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 20; i1++) {
+            acc += fabsf(((blocks_real *)(ar + 448))[i0 * 20 + i1]);
+        }
+    }
+    ((blocks_real *)(ar + 0))[0] = (blocks_real)acc;
+    }
+    /* mul -> f32[], blocks.dlm line 35 */
+    {
+    ((blocks_real *)(ar + 64))[0] = (((blocks_real *)(ar + 384))[0] * (((blocks_real *)(ar + 0))[0] > 1.0f ? 1.0f : 0.0f));
+    }
+    /* where -> f32[batch 1, 20], blocks.dlm line 35 */
+    {
+    for (int64_t i0 = 0; i0 < n * 20; i0++) {
+        ((blocks_real *)(ar + 320))[i0] = (((blocks_real *)(ar + 64))[0] != 0.0f ? (((blocks_real *)(ar + 448))[i0] / 2.0f) : ((blocks_real *)(ar + 448))[i0]);
+    }
+    }
+    /* sum -> f32[], blocks.dlm line 35 */
+    {
+    double acc = 0.0;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 20; i1++) {
+            acc += fabsf(((blocks_real *)(ar + 320))[i0 * 20 + i1]);
+        }
+    }
+    ((blocks_real *)(ar + 0))[0] = (blocks_real)acc;
+    }
+    /* mul -> f32[], blocks.dlm line 35 */
+    {
+    ((blocks_real *)(ar + 192))[0] = (((blocks_real *)(ar + 64))[0] * (((blocks_real *)(ar + 0))[0] > 1.0f ? 1.0f : 0.0f));
+    }
+    /* where -> f32[batch 1, 20], blocks.dlm line 35 */
+    {
+    for (int64_t i0 = 0; i0 < n * 20; i0++) {
+        ((blocks_real *)(ar + 0))[i0] = (((blocks_real *)(ar + 192))[0] != 0.0f ? (((blocks_real *)(ar + 320))[i0] / 2.0f) : ((blocks_real *)(ar + 320))[i0]);
+    }
+    }
+    /* sum -> f32[], blocks.dlm line 35 */
+    {
+    double acc = 0.0;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 20; i1++) {
+            acc += fabsf(((blocks_real *)(ar + 0))[i0 * 20 + i1]);
+        }
+    }
+    ((blocks_real *)(ar + 320))[0] = (blocks_real)acc;
+    }
+    /* mul -> f32[], blocks.dlm line 35 */
+    {
+    ((blocks_real *)(ar + 384))[0] = (((blocks_real *)(ar + 192))[0] * (((blocks_real *)(ar + 320))[0] > 1.0f ? 1.0f : 0.0f));
+    }
+    /* where -> f32[batch 1, 20], blocks.dlm line 35 */
+    {
+    for (int64_t i0 = 0; i0 < n * 20; i0++) {
+        ((blocks_real *)(ar + 448))[i0] = (((blocks_real *)(ar + 384))[0] != 0.0f ? (((blocks_real *)(ar + 0))[i0] / 2.0f) : ((blocks_real *)(ar + 0))[i0]);
+    }
+    }
+    /* sum -> f32[], blocks.dlm line 35 */
+    {
+    double acc = 0.0;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 20; i1++) {
+            acc += fabsf(((blocks_real *)(ar + 448))[i0 * 20 + i1]);
+        }
+    }
+    ((blocks_real *)(ar + 0))[0] = (blocks_real)acc;
+    }
+    /* mul -> f32[], blocks.dlm line 35 */
+    {
+    ((blocks_real *)(ar + 64))[0] = (((blocks_real *)(ar + 384))[0] * (((blocks_real *)(ar + 0))[0] > 1.0f ? 1.0f : 0.0f));
+    }
+    /* where -> f32[batch 1, 20], blocks.dlm line 35 */
+    {
+    for (int64_t i0 = 0; i0 < n * 20; i0++) {
+        ((blocks_real *)(ar + 320))[i0] = (((blocks_real *)(ar + 64))[0] != 0.0f ? (((blocks_real *)(ar + 448))[i0] / 2.0f) : ((blocks_real *)(ar + 448))[i0]);
+    }
+    }
+    /* sum -> f32[], blocks.dlm line 35 */
+    {
+    double acc = 0.0;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 20; i1++) {
+            acc += fabsf(((blocks_real *)(ar + 320))[i0 * 20 + i1]);
+        }
+    }
+    ((blocks_real *)(ar + 0))[0] = (blocks_real)acc;
+    }
+    /* mul -> f32[], blocks.dlm line 35 */
+    {
+    ((blocks_real *)(ar + 192))[0] = (((blocks_real *)(ar + 64))[0] * (((blocks_real *)(ar + 0))[0] > 1.0f ? 1.0f : 0.0f));
+    }
+    /* where -> f32[batch 1, 20], blocks.dlm line 35 */
+    {
+    for (int64_t i0 = 0; i0 < n * 20; i0++) {
+        ((blocks_real *)(ar + 0))[i0] = (((blocks_real *)(ar + 192))[0] != 0.0f ? (((blocks_real *)(ar + 320))[i0] / 2.0f) : ((blocks_real *)(ar + 320))[i0]);
+    }
+    }
+    /* sum -> f32[], blocks.dlm line 35 */
+    {
+    double acc = 0.0;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 20; i1++) {
+            acc += fabsf(((blocks_real *)(ar + 0))[i0 * 20 + i1]);
+        }
+    }
+    ((blocks_real *)(ar + 320))[0] = (blocks_real)acc;
+    }
+    /* mul -> f32[], blocks.dlm line 35 */
+    {
+    ((blocks_real *)(ar + 384))[0] = (((blocks_real *)(ar + 192))[0] * (((blocks_real *)(ar + 320))[0] > 1.0f ? 1.0f : 0.0f));
+    }
+    /* where -> f32[batch 1, 20], blocks.dlm line 35 */
+    {
+    for (int64_t i0 = 0; i0 < n * 20; i0++) {
+        ((blocks_real *)(ar + 448))[i0] = (((blocks_real *)(ar + 384))[0] != 0.0f ? (((blocks_real *)(ar + 0))[i0] / 2.0f) : ((blocks_real *)(ar + 0))[i0]);
+    }
+    }
+    /* sum -> f32[], blocks.dlm line 35 */
+    {
+    double acc = 0.0;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 20; i1++) {
+            acc += fabsf(((blocks_real *)(ar + 448))[i0 * 20 + i1]);
+        }
+    }
+    ((blocks_real *)(ar + 0))[0] = (blocks_real)acc;
+    }
+    /* mul -> f32[], blocks.dlm line 35 */
+    {
+    ((blocks_real *)(ar + 64))[0] = (((blocks_real *)(ar + 384))[0] * (((blocks_real *)(ar + 0))[0] > 1.0f ? 1.0f : 0.0f));
+    }
+    /* where -> f32[batch 1, 20], blocks.dlm line 35 */
+    {
+    for (int64_t i0 = 0; i0 < n * 20; i0++) {
+        ((blocks_real *)(ar + 320))[i0] = (((blocks_real *)(ar + 64))[0] != 0.0f ? (((blocks_real *)(ar + 448))[i0] / 2.0f) : ((blocks_real *)(ar + 448))[i0]);
+    }
+    }
+    /* sum -> f32[], blocks.dlm line 35 */
+    {
+    double acc = 0.0;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 20; i1++) {
+            acc += fabsf(((blocks_real *)(ar + 320))[i0 * 20 + i1]);
+        }
+    }
+    ((blocks_real *)(ar + 0))[0] = (blocks_real)acc;
+    }
+    /* mul -> f32[], blocks.dlm line 35 */
+    {
+    ((blocks_real *)(ar + 192))[0] = (((blocks_real *)(ar + 64))[0] * (((blocks_real *)(ar + 0))[0] > 1.0f ? 1.0f : 0.0f));
+    }
+    /* where -> f32[batch 1, 20], blocks.dlm line 35 */
+    {
+    for (int64_t i0 = 0; i0 < n * 20; i0++) {
+        ((blocks_real *)(ar + 0))[i0] = (((blocks_real *)(ar + 192))[0] != 0.0f ? (((blocks_real *)(ar + 320))[i0] / 2.0f) : ((blocks_real *)(ar + 320))[i0]);
+    }
+    }
+    /* sum -> f32[], blocks.dlm line 35 */
+    {
+    double acc = 0.0;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 20; i1++) {
+            acc += fabsf(((blocks_real *)(ar + 0))[i0 * 20 + i1]);
+        }
+    }
+    ((blocks_real *)(ar + 320))[0] = (blocks_real)acc;
+    }
+    /* mul -> f32[], blocks.dlm line 35 */
+    {
+    ((blocks_real *)(ar + 384))[0] = (((blocks_real *)(ar + 192))[0] * (((blocks_real *)(ar + 320))[0] > 1.0f ? 1.0f : 0.0f));
+    }
+    /* where -> f32[batch 1, 20], blocks.dlm line 35 */
+    {
+    for (int64_t i0 = 0; i0 < n * 20; i0++) {
+        ((blocks_real *)(ar + 448))[i0] = (((blocks_real *)(ar + 384))[0] != 0.0f ? (((blocks_real *)(ar + 0))[i0] / 2.0f) : ((blocks_real *)(ar + 0))[i0]);
+    }
+    }
+    /* sum -> f32[], blocks.dlm line 35 */
+    {
+    double acc = 0.0;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 20; i1++) {
+            acc += fabsf(((blocks_real *)(ar + 448))[i0 * 20 + i1]);
+        }
+    }
+    ((blocks_real *)(ar + 0))[0] = (blocks_real)acc;
+    }
+    /* mul -> f32[], blocks.dlm line 35 */
+    {
+    ((blocks_real *)(ar + 64))[0] = (((blocks_real *)(ar + 384))[0] * (((blocks_real *)(ar + 0))[0] > 1.0f ? 1.0f : 0.0f));
+    }
+    /* where -> f32[batch 1, 20], blocks.dlm line 35 */
+    {
+    for (int64_t i0 = 0; i0 < n * 20; i0++) {
+        ((blocks_real *)(ar + 320))[i0] = (((blocks_real *)(ar + 64))[0] != 0.0f ? (((blocks_real *)(ar + 448))[i0] / 2.0f) : ((blocks_real *)(ar + 448))[i0]);
+    }
+    }
+    /* sum -> f32[], blocks.dlm line 35 */
+    {
+    double acc = 0.0;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 20; i1++) {
+            acc += fabsf(((blocks_real *)(ar + 320))[i0 * 20 + i1]);
+        }
+    }
+    ((blocks_real *)(ar + 0))[0] = (blocks_real)acc;
+    }
+    /* mul -> f32[], blocks.dlm line 35 */
+    {
+    ((blocks_real *)(ar + 192))[0] = (((blocks_real *)(ar + 64))[0] * (((blocks_real *)(ar + 0))[0] > 1.0f ? 1.0f : 0.0f));
+    }
+    /* where -> f32[batch 1, 20], blocks.dlm line 35 */
+    {
+    for (int64_t i0 = 0; i0 < n * 20; i0++) {
+        ((blocks_real *)(ar + 0))[i0] = (((blocks_real *)(ar + 192))[0] != 0.0f ? (((blocks_real *)(ar + 320))[i0] / 2.0f) : ((blocks_real *)(ar + 320))[i0]);
+    }
+    }
+    /* sum -> f32[], blocks.dlm line 35 */
+    {
+    double acc = 0.0;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 20; i1++) {
+            acc += fabsf(((blocks_real *)(ar + 0))[i0 * 20 + i1]);
+        }
+    }
+    ((blocks_real *)(ar + 320))[0] = (blocks_real)acc;
+    }
+    /* mul -> f32[], blocks.dlm line 35 */
+    {
+    ((blocks_real *)(ar + 384))[0] = (((blocks_real *)(ar + 192))[0] * (((blocks_real *)(ar + 320))[0] > 1.0f ? 1.0f : 0.0f));
+    }
+    /* where -> f32[batch 1, 20], blocks.dlm line 35 */
+    {
+    for (int64_t i0 = 0; i0 < n * 20; i0++) {
+        ((blocks_real *)(ar + 448))[i0] = (((blocks_real *)(ar + 384))[0] != 0.0f ? (((blocks_real *)(ar + 0))[i0] / 2.0f) : ((blocks_real *)(ar + 0))[i0]);
+    }
+    }
+    /* sum -> f32[], blocks.dlm line 35 */
+    {
+    double acc = 0.0;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 20; i1++) {
+            acc += fabsf(((blocks_real *)(ar + 448))[i0 * 20 + i1]);
+        }
+    }
+    ((blocks_real *)(ar + 0))[0] = (blocks_real)acc;
+    }
+    /* mul -> f32[], blocks.dlm line 35 */
+    {
+    ((blocks_real *)(ar + 64))[0] = (((blocks_real *)(ar + 384))[0] * (((blocks_real *)(ar + 0))[0] > 1.0f ? 1.0f : 0.0f));
+    }
+    /* where -> f32[batch 1, 20], blocks.dlm line 35 */
+    {
+    for (int64_t i0 = 0; i0 < n * 20; i0++) {
+        ((blocks_real *)(ar + 320))[i0] = (((blocks_real *)(ar + 64))[0] != 0.0f ? (((blocks_real *)(ar + 448))[i0] / 2.0f) : ((blocks_real *)(ar + 448))[i0]);
+    }
+    }
+    /* sum -> f32[], blocks.dlm line 35 */
+    {
+    double acc = 0.0;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 20; i1++) {
+            acc += fabsf(((blocks_real *)(ar + 320))[i0 * 20 + i1]);
+        }
+    }
+    ((blocks_real *)(ar + 0))[0] = (blocks_real)acc;
+    }
+    /* mul -> f32[], blocks.dlm line 35 */
+    {
+    ((blocks_real *)(ar + 192))[0] = (((blocks_real *)(ar + 64))[0] * (((blocks_real *)(ar + 0))[0] > 1.0f ? 1.0f : 0.0f));
+    }
+    /* where -> f32[batch 1, 20], blocks.dlm line 35 */
+    {
+    for (int64_t i0 = 0; i0 < n * 20; i0++) {
+        ((blocks_real *)(ar + 0))[i0] = (((blocks_real *)(ar + 192))[0] != 0.0f ? (((blocks_real *)(ar + 320))[i0] / 2.0f) : ((blocks_real *)(ar + 320))[i0]);
+    }
+    }
+    /* sum -> f32[], blocks.dlm line 35 */
+    {
+    double acc = 0.0;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 20; i1++) {
+            acc += fabsf(((blocks_real *)(ar + 0))[i0 * 20 + i1]);
+        }
+    }
+    ((blocks_real *)(ar + 320))[0] = (blocks_real)acc;
+    }
+    /* mul -> f32[], blocks.dlm line 35 */
+    {
+    ((blocks_real *)(ar + 384))[0] = (((blocks_real *)(ar + 192))[0] * (((blocks_real *)(ar + 320))[0] > 1.0f ? 1.0f : 0.0f));
+    }
+    /* where -> f32[batch 1, 20], blocks.dlm line 35 */
+    {
+    for (int64_t i0 = 0; i0 < n * 20; i0++) {
+        ((blocks_real *)(ar + 448))[i0] = (((blocks_real *)(ar + 384))[0] != 0.0f ? (((blocks_real *)(ar + 0))[i0] / 2.0f) : ((blocks_real *)(ar + 0))[i0]);
+    }
+    }
+    /* sum -> f32[], blocks.dlm line 35 */
+    {
+    double acc = 0.0;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 20; i1++) {
+            acc += fabsf(((blocks_real *)(ar + 448))[i0 * 20 + i1]);
+        }
+    }
+    ((blocks_real *)(ar + 0))[0] = (blocks_real)acc;
+    }
+    /* mul -> f32[], blocks.dlm line 35 */
+    {
+    ((blocks_real *)(ar + 64))[0] = (((blocks_real *)(ar + 384))[0] * (((blocks_real *)(ar + 0))[0] > 1.0f ? 1.0f : 0.0f));
+    }
+    /* where -> f32[batch 1, 20], blocks.dlm line 35 */
+    {
+    for (int64_t i0 = 0; i0 < n * 20; i0++) {
+        ((blocks_real *)(ar + 320))[i0] = (((blocks_real *)(ar + 64))[0] != 0.0f ? (((blocks_real *)(ar + 448))[i0] / 2.0f) : ((blocks_real *)(ar + 448))[i0]);
+    }
+    }
+    /* sum -> f32[], blocks.dlm line 35 */
+    {
+    double acc = 0.0;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 20; i1++) {
+            acc += fabsf(((blocks_real *)(ar + 320))[i0 * 20 + i1]);
+        }
+    }
+    ((blocks_real *)(ar + 0))[0] = (blocks_real)acc;
+    }
+    /* mul -> f32[], blocks.dlm line 35 */
+    {
+    ((blocks_real *)(ar + 192))[0] = (((blocks_real *)(ar + 64))[0] * (((blocks_real *)(ar + 0))[0] > 1.0f ? 1.0f : 0.0f));
+    }
+    /* where -> f32[batch 1, 20], blocks.dlm line 35 */
+    {
+    for (int64_t i0 = 0; i0 < n * 20; i0++) {
+        ((blocks_real *)(ar + 0))[i0] = (((blocks_real *)(ar + 192))[0] != 0.0f ? (((blocks_real *)(ar + 320))[i0] / 2.0f) : ((blocks_real *)(ar + 320))[i0]);
+    }
+    }
+    /* sum -> f32[], blocks.dlm line 35 */
+    {
+    double acc = 0.0;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 20; i1++) {
+            acc += fabsf(((blocks_real *)(ar + 0))[i0 * 20 + i1]);
+        }
+    }
+    ((blocks_real *)(ar + 320))[0] = (blocks_real)acc;
+    }
+    /* mul -> f32[], blocks.dlm line 35 */
+    {
+    ((blocks_real *)(ar + 384))[0] = (((blocks_real *)(ar + 192))[0] * (((blocks_real *)(ar + 320))[0] > 1.0f ? 1.0f : 0.0f));
+    }
+    /* where -> f32[batch 1, 20], blocks.dlm line 35 */
+    {
+    for (int64_t i0 = 0; i0 < n * 20; i0++) {
+        ((blocks_real *)(ar + 448))[i0] = (((blocks_real *)(ar + 384))[0] != 0.0f ? (((blocks_real *)(ar + 0))[i0] / 2.0f) : ((blocks_real *)(ar + 0))[i0]);
+    }
+    }
+    /* sum -> f32[], blocks.dlm line 35 */
+    {
+    double acc = 0.0;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 20; i1++) {
+            acc += fabsf(((blocks_real *)(ar + 448))[i0 * 20 + i1]);
+        }
+    }
+    ((blocks_real *)(ar + 0))[0] = (blocks_real)acc;
+    }
+    /* mul -> f32[], blocks.dlm line 35 */
+    {
+    ((blocks_real *)(ar + 64))[0] = (((blocks_real *)(ar + 384))[0] * (((blocks_real *)(ar + 0))[0] > 1.0f ? 1.0f : 0.0f));
+    }
+    /* where -> f32[batch 1, 20], blocks.dlm line 35 */
+    {
+    for (int64_t i0 = 0; i0 < n * 20; i0++) {
+        ((blocks_real *)(ar + 320))[i0] = (((blocks_real *)(ar + 64))[0] != 0.0f ? (((blocks_real *)(ar + 448))[i0] / 2.0f) : ((blocks_real *)(ar + 448))[i0]);
+    }
+    }
+    /* sum -> f32[], blocks.dlm line 35 */
+    {
+    double acc = 0.0;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 20; i1++) {
+            acc += fabsf(((blocks_real *)(ar + 320))[i0 * 20 + i1]);
+        }
+    }
+    ((blocks_real *)(ar + 0))[0] = (blocks_real)acc;
+    }
+    /* mul -> f32[], blocks.dlm line 35 */
+    {
+    ((blocks_real *)(ar + 192))[0] = (((blocks_real *)(ar + 64))[0] * (((blocks_real *)(ar + 0))[0] > 1.0f ? 1.0f : 0.0f));
+    }
+    /* where -> f32[batch 1, 20], blocks.dlm line 35 */
+    {
+    for (int64_t i0 = 0; i0 < n * 20; i0++) {
+        ((blocks_real *)(ar + 0))[i0] = (((blocks_real *)(ar + 192))[0] != 0.0f ? (((blocks_real *)(ar + 320))[i0] / 2.0f) : ((blocks_real *)(ar + 320))[i0]);
+    }
+    }
+    /* sum -> f32[], blocks.dlm line 35 */
+    {
+    double acc = 0.0;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 20; i1++) {
+            acc += fabsf(((blocks_real *)(ar + 0))[i0 * 20 + i1]);
+        }
+    }
+    ((blocks_real *)(ar + 320))[0] = (blocks_real)acc;
+    }
+    /* mul -> f32[], blocks.dlm line 35 */
+    {
+    ((blocks_real *)(ar + 384))[0] = (((blocks_real *)(ar + 192))[0] * (((blocks_real *)(ar + 320))[0] > 1.0f ? 1.0f : 0.0f));
+    }
+    /* where -> f32[batch 1, 20], blocks.dlm line 35 */
+    {
+    for (int64_t i0 = 0; i0 < n * 20; i0++) {
+        ((blocks_real *)(ar + 448))[i0] = (((blocks_real *)(ar + 384))[0] != 0.0f ? (((blocks_real *)(ar + 0))[i0] / 2.0f) : ((blocks_real *)(ar + 0))[i0]);
+    }
+    }
+    /* sum -> f32[], blocks.dlm line 35 */
+    {
+    double acc = 0.0;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 20; i1++) {
+            acc += fabsf(((blocks_real *)(ar + 448))[i0 * 20 + i1]);
+        }
+    }
+    ((blocks_real *)(ar + 0))[0] = (blocks_real)acc;
+    }
+    /* mul -> f32[], blocks.dlm line 35 */
+    {
+    ((blocks_real *)(ar + 64))[0] = (((blocks_real *)(ar + 384))[0] * (((blocks_real *)(ar + 0))[0] > 1.0f ? 1.0f : 0.0f));
+    }
+    /* where -> f32[batch 1, 20], blocks.dlm line 35 */
+    {
+    for (int64_t i0 = 0; i0 < n * 20; i0++) {
+        ((blocks_real *)(ar + 320))[i0] = (((blocks_real *)(ar + 64))[0] != 0.0f ? (((blocks_real *)(ar + 448))[i0] / 2.0f) : ((blocks_real *)(ar + 448))[i0]);
+    }
+    }
+    /* sum -> f32[], blocks.dlm line 35 */
+    {
+    double acc = 0.0;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 20; i1++) {
+            acc += fabsf(((blocks_real *)(ar + 320))[i0 * 20 + i1]);
+        }
+    }
+    ((blocks_real *)(ar + 0))[0] = (blocks_real)acc;
+    }
+    /* mul -> f32[], blocks.dlm line 35 */
+    {
+    ((blocks_real *)(ar + 192))[0] = (((blocks_real *)(ar + 64))[0] * (((blocks_real *)(ar + 0))[0] > 1.0f ? 1.0f : 0.0f));
+    }
+    /* where -> f32[batch 1, 20], blocks.dlm line 35 */
+    {
+    for (int64_t i0 = 0; i0 < n * 20; i0++) {
+        ((blocks_real *)(ar + 0))[i0] = (((blocks_real *)(ar + 192))[0] != 0.0f ? (((blocks_real *)(ar + 320))[i0] / 2.0f) : ((blocks_real *)(ar + 320))[i0]);
+    }
+    }
+    /* sum -> f32[], blocks.dlm line 35 */
+    {
+    double acc = 0.0;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 20; i1++) {
+            acc += fabsf(((blocks_real *)(ar + 0))[i0 * 20 + i1]);
+        }
+    }
+    ((blocks_real *)(ar + 320))[0] = (blocks_real)acc;
+    }
+    /* mul -> f32[], blocks.dlm line 35 */
+    {
+    ((blocks_real *)(ar + 384))[0] = (((blocks_real *)(ar + 192))[0] * (((blocks_real *)(ar + 320))[0] > 1.0f ? 1.0f : 0.0f));
+    }
+    /* where -> f32[batch 1, 20], blocks.dlm line 35 */
+    {
+    for (int64_t i0 = 0; i0 < n * 20; i0++) {
+        ((blocks_real *)(ar + 448))[i0] = (((blocks_real *)(ar + 384))[0] != 0.0f ? (((blocks_real *)(ar + 0))[i0] / 2.0f) : ((blocks_real *)(ar + 0))[i0]);
+    }
+    }
+    /* sum -> f32[], blocks.dlm line 35 */
+    {
+    double acc = 0.0;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 20; i1++) {
+            acc += fabsf(((blocks_real *)(ar + 448))[i0 * 20 + i1]);
+        }
+    }
+    ((blocks_real *)(ar + 0))[0] = (blocks_real)acc;
+    }
+    /* mul -> f32[], blocks.dlm line 35 */
+    {
+    ((blocks_real *)(ar + 64))[0] = (((blocks_real *)(ar + 384))[0] * (((blocks_real *)(ar + 0))[0] > 1.0f ? 1.0f : 0.0f));
+    }
+    /* where -> f32[batch 1, 20], blocks.dlm line 35 */
+    {
+    for (int64_t i0 = 0; i0 < n * 20; i0++) {
+        ((blocks_real *)(ar + 320))[i0] = (((blocks_real *)(ar + 64))[0] != 0.0f ? (((blocks_real *)(ar + 448))[i0] / 2.0f) : ((blocks_real *)(ar + 448))[i0]);
+    }
+    }
+    /* sum -> f32[], blocks.dlm line 35 */
+    {
+    double acc = 0.0;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 20; i1++) {
+            acc += fabsf(((blocks_real *)(ar + 320))[i0 * 20 + i1]);
+        }
+    }
+    ((blocks_real *)(ar + 0))[0] = (blocks_real)acc;
+    }
+    /* mul -> f32[], blocks.dlm line 35 */
+    {
+    ((blocks_real *)(ar + 192))[0] = (((blocks_real *)(ar + 64))[0] * (((blocks_real *)(ar + 0))[0] > 1.0f ? 1.0f : 0.0f));
+    }
     /* sum -> f32[], blocks.dlm line 38 */
     {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 20; i1++) {
-            acc += ((blocks_real *)(ar + 128))[i0 * 20 + i1];
+            acc += ((blocks_real *)(ar + 320))[i0 * 20 + i1];
         }
     }
     ((blocks_real *)(ar + 0))[0] = (blocks_real)acc;
     }
     ((header *)state)->loop_limit = 0;
-    if (((blocks_real *)(ar + 576))[0] != 0) /* while ... max 32, blocks.dlm line 35 */
+    if (((blocks_real *)(ar + 256))[0] != 0) /* while ... max 32, blocks.dlm line 35 */
         ((header *)state)->loop_limit = 35;
-    else if (((blocks_real *)(ar + 64))[0] != 0) /* while ... max 32, blocks.dlm line 35 */
+    else if (((blocks_real *)(ar + 192))[0] != 0) /* while ... max 32, blocks.dlm line 35 */
         ((header *)state)->loop_limit = 35;
     return ((header *)state)->loop_limit ? BLOCKS_LOOP_LIMIT : 0;
 }
 
 const blocks_real *blocks_output_y_sequential(const void *state) {
-    return (const blocks_real *)(const void *)((const unsigned char *)state + 121408);
+    return (const blocks_real *)(const void *)((const unsigned char *)state + 120384);
 }
 
 const blocks_real *blocks_output_y_mlp(const void *state) {
-    return (const blocks_real *)(const void *)((const unsigned char *)state + 121472);
+    return (const blocks_real *)(const void *)((const unsigned char *)state + 120448);
 }
 
 const blocks_real *blocks_output_y_my_sequential(const void *state) {
-    return (const blocks_real *)(const void *)((const unsigned char *)state + 119872);
+    return (const blocks_real *)(const void *)((const unsigned char *)state + 120512);
 }
 
 const blocks_real *blocks_output_y_fixed(const void *state) {
-    return (const blocks_real *)(const void *)((const unsigned char *)state + 120000);
+    return (const blocks_real *)(const void *)((const unsigned char *)state + 119488);
 }
 
 const blocks_real *blocks_output_y_chimera(const void *state) {

@@ -30,7 +30,7 @@ extern "C" {
 #define BLOCKS_LOOP_LIMIT (-5)
 
 #define BLOCKS_MAX_BATCH 1
-#define BLOCKS_STATE_BYTES 121536
+#define BLOCKS_STATE_BYTES 120576
 #define BLOCKS_PARAM_COUNT 26
 #define BLOCKS_PARAM_ELEMENTS 29770
 #define BLOCKS_INPUT_X_SIZE 20 /* per example: f32[batch 1, 20] */

@@ -50,6 +50,17 @@ static int custom_layers_isa(void) {
 #define CUSTOM_LAYERS_INLINE
 #endif
 
+/* A dot product's 16 partial sums added in a fixed tree: halves, quarters, eighths, then two. */
+CUSTOM_LAYERS_INLINE static inline custom_layers_real custom_layers_sum16(custom_layers_real *s) {
+    for (int j = 0; j < 8; j++)
+        s[j] += s[j + 8];
+    for (int j = 0; j < 4; j++)
+        s[j] += s[j + 4];
+    for (int j = 0; j < 2; j++)
+        s[j] += s[j + 2];
+    return s[0] + s[1];
+}
+
 /* The product custom_layers_set_gemm installed instead of sgemm, or NULL. */
 static custom_layers_gemm_fn gemm_hook;
 
@@ -67,8 +78,8 @@ static void gemm(int ta, int tb, int m, int n, int k, const custom_layers_real *
 }
 
 /* matmul, custom_layers.dlm line 21: y [n, 128] = x [n, 8] w^T, w [128, 8], a row at a time:
- * 8 rows of w at once, each in 16 partial sums, added in a fixed tree. */
-CUSTOM_LAYERS_INLINE static inline void matvec_0_row(const custom_layers_real *restrict x, const custom_layers_real *restrict w, custom_layers_real *restrict y, int64_t i) {
+ * 8 rows of w at once, each in 16 partial sums, added in a fixed tree; then line 21's add over the row. */
+CUSTOM_LAYERS_INLINE static inline void matvec_0_row(const custom_layers_real *restrict x, const custom_layers_real *restrict w, const custom_layers_real *restrict b0, custom_layers_real *restrict y, int64_t i) {
     const custom_layers_real *xr = x + i * 8;
     for (int o = 0; o < 128; o += 8) {
         custom_layers_real s0[16] = {0}, s1[16] = {0}, s2[16] = {0}, s3[16] = {0}, s4[16] = {0}, s5[16] = {0}, s6[16] = {0}, s7[16] = {0};
@@ -84,89 +95,43 @@ CUSTOM_LAYERS_INLINE static inline void matvec_0_row(const custom_layers_real *r
             s6[j] += wr[48 + j] * v;
             s7[j] += wr[56 + j] * v;
         }
-        for (int j = 0; j < 8; j++)
-            s0[j] += s0[j + 8];
-        for (int j = 0; j < 4; j++)
-            s0[j] += s0[j + 4];
-        for (int j = 0; j < 2; j++)
-            s0[j] += s0[j + 2];
-        y[i * 128 + o + 0] = s0[0] + s0[1];
-        for (int j = 0; j < 8; j++)
-            s1[j] += s1[j + 8];
-        for (int j = 0; j < 4; j++)
-            s1[j] += s1[j + 4];
-        for (int j = 0; j < 2; j++)
-            s1[j] += s1[j + 2];
-        y[i * 128 + o + 1] = s1[0] + s1[1];
-        for (int j = 0; j < 8; j++)
-            s2[j] += s2[j + 8];
-        for (int j = 0; j < 4; j++)
-            s2[j] += s2[j + 4];
-        for (int j = 0; j < 2; j++)
-            s2[j] += s2[j + 2];
-        y[i * 128 + o + 2] = s2[0] + s2[1];
-        for (int j = 0; j < 8; j++)
-            s3[j] += s3[j + 8];
-        for (int j = 0; j < 4; j++)
-            s3[j] += s3[j + 4];
-        for (int j = 0; j < 2; j++)
-            s3[j] += s3[j + 2];
-        y[i * 128 + o + 3] = s3[0] + s3[1];
-        for (int j = 0; j < 8; j++)
-            s4[j] += s4[j + 8];
-        for (int j = 0; j < 4; j++)
-            s4[j] += s4[j + 4];
-        for (int j = 0; j < 2; j++)
-            s4[j] += s4[j + 2];
-        y[i * 128 + o + 4] = s4[0] + s4[1];
-        for (int j = 0; j < 8; j++)
-            s5[j] += s5[j + 8];
-        for (int j = 0; j < 4; j++)
-            s5[j] += s5[j + 4];
-        for (int j = 0; j < 2; j++)
-            s5[j] += s5[j + 2];
-        y[i * 128 + o + 5] = s5[0] + s5[1];
-        for (int j = 0; j < 8; j++)
-            s6[j] += s6[j + 8];
-        for (int j = 0; j < 4; j++)
-            s6[j] += s6[j + 4];
-        for (int j = 0; j < 2; j++)
-            s6[j] += s6[j + 2];
-        y[i * 128 + o + 6] = s6[0] + s6[1];
-        for (int j = 0; j < 8; j++)
-            s7[j] += s7[j + 8];
-        for (int j = 0; j < 4; j++)
-            s7[j] += s7[j + 4];
-        for (int j = 0; j < 2; j++)
-            s7[j] += s7[j + 2];
-        y[i * 128 + o + 7] = s7[0] + s7[1];
+        y[i * 128 + o + 0] = custom_layers_sum16(s0);
+        y[i * 128 + o + 1] = custom_layers_sum16(s1);
+        y[i * 128 + o + 2] = custom_layers_sum16(s2);
+        y[i * 128 + o + 3] = custom_layers_sum16(s3);
+        y[i * 128 + o + 4] = custom_layers_sum16(s4);
+        y[i * 128 + o + 5] = custom_layers_sum16(s5);
+        y[i * 128 + o + 6] = custom_layers_sum16(s6);
+        y[i * 128 + o + 7] = custom_layers_sum16(s7);
     }
+    for (int o = 0; o < 128; o++)
+        y[i * 128 + o] = (y[i * 128 + o] + b0[o]);
 }
 #if CUSTOM_LAYERS_X86
-CUSTOM_LAYERS_AVX512 static void matvec_0_avx512(const custom_layers_real *restrict x, const custom_layers_real *restrict w, custom_layers_real *restrict y, int64_t n) {
+CUSTOM_LAYERS_AVX512 static void matvec_0_avx512(const custom_layers_real *restrict x, const custom_layers_real *restrict w, const custom_layers_real *restrict b0, custom_layers_real *restrict y, int64_t n) {
     for (int64_t i = 0; i < n; i++)
-        matvec_0_row(x, w, y, i);
+        matvec_0_row(x, w, b0, y, i);
 }
-CUSTOM_LAYERS_AVX2 static void matvec_0_avx2(const custom_layers_real *restrict x, const custom_layers_real *restrict w, custom_layers_real *restrict y, int64_t n) {
+CUSTOM_LAYERS_AVX2 static void matvec_0_avx2(const custom_layers_real *restrict x, const custom_layers_real *restrict w, const custom_layers_real *restrict b0, custom_layers_real *restrict y, int64_t n) {
     for (int64_t i = 0; i < n; i++)
-        matvec_0_row(x, w, y, i);
+        matvec_0_row(x, w, b0, y, i);
 }
 #endif
-static void matvec_0(const custom_layers_real *restrict x, const custom_layers_real *restrict w, custom_layers_real *restrict y, int64_t n) {
+static void matvec_0(const custom_layers_real *restrict x, const custom_layers_real *restrict w, const custom_layers_real *restrict b0, custom_layers_real *restrict y, int64_t n) {
 #if CUSTOM_LAYERS_X86
     switch (custom_layers_isa()) {
     case 2:
-        matvec_0_avx512(x, w, y, n);
+        matvec_0_avx512(x, w, b0, y, n);
         return;
     case 1:
-        matvec_0_avx2(x, w, y, n);
+        matvec_0_avx2(x, w, b0, y, n);
         return;
     default:
         break;
     }
 #endif
     for (int64_t i = 0; i < n; i++)
-        matvec_0_row(x, w, y, i);
+        matvec_0_row(x, w, b0, y, i);
 }
 
 
@@ -263,39 +228,11 @@ int custom_layers_forward(void *state, int n, const custom_layers_real *x, const
     unsigned char *st = (unsigned char *)state;
     unsigned char *ar = st + 6912;
     (void)ar;
-    /* matmul -> f32[batch 1, 128], custom_layers.dlm line 21 */
+    /* matmul + add -> f32[batch 1, 128], custom_layers.dlm line 21 */
     {
-    matvec_0(x, ((custom_layers_real *)(st + 64)), ((custom_layers_real *)(ar + 0)), n);
-    }
-    /* add -> f32[batch 1, 128], custom_layers.dlm line 21 */
-    {
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 128; i1++) {
-            ((custom_layers_real *)(ar + 512))[i0 * 128 + i1] = (((custom_layers_real *)(ar + 0))[i0 * 128 + i1] + ((custom_layers_real *)(st + 4160))[i1]);
-        }
-    }
+    matvec_0(x, ((custom_layers_real *)(st + 64)), ((custom_layers_real *)(st + 4160)), ((custom_layers_real *)(ar + 0)), n);
     }
     /* sum -> f32[], custom_layers.dlm line 12 */
-    {
-    double acc = 0.0;
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 128; i1++) {
-            acc += ((custom_layers_real *)(ar + 512))[i0 * 128 + i1];
-        }
-    }
-    ((custom_layers_real *)(ar + 0))[0] = (custom_layers_real)acc;
-    }
-    /* divcount -> f32[], custom_layers.dlm line 12 */
-    {
-    ((custom_layers_real *)(ar + 1024))[0] = (((custom_layers_real *)(ar + 0))[0] / (custom_layers_real)(128 * n));
-    }
-    /* sub -> f32[batch 1, 128], custom_layers.dlm line 12 */
-    {
-    for (int64_t i0 = 0; i0 < n * 128; i0++) {
-        ((custom_layers_real *)(ar + 0))[i0] = (((custom_layers_real *)(ar + 512))[i0] - ((custom_layers_real *)(ar + 1024))[0]);
-    }
-    }
-    /* sum -> f32[], custom_layers.dlm line 22 */
     {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
@@ -305,45 +242,65 @@ int custom_layers_forward(void *state, int n, const custom_layers_real *x, const
     }
     ((custom_layers_real *)(ar + 512))[0] = (custom_layers_real)acc;
     }
+    /* divcount -> f32[], custom_layers.dlm line 12 */
+    {
+    ((custom_layers_real *)(ar + 1024))[0] = (((custom_layers_real *)(ar + 512))[0] / (custom_layers_real)(128 * n));
+    }
+    /* sub -> f32[batch 1, 128], custom_layers.dlm line 12 */
+    {
+    for (int64_t i0 = 0; i0 < n * 128; i0++) {
+        ((custom_layers_real *)(ar + 512))[i0] = (((custom_layers_real *)(ar + 0))[i0] - ((custom_layers_real *)(ar + 1024))[0]);
+    }
+    }
+    /* sum -> f32[], custom_layers.dlm line 22 */
+    {
+    double acc = 0.0;
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 128; i1++) {
+            acc += ((custom_layers_real *)(ar + 512))[i0 * 128 + i1];
+        }
+    }
+    ((custom_layers_real *)(ar + 0))[0] = (custom_layers_real)acc;
+    }
     /* divcount -> f32[], custom_layers.dlm line 22 */
     {
-    ((custom_layers_real *)(ar + 576))[0] = (((custom_layers_real *)(ar + 512))[0] / (custom_layers_real)(128 * n));
+    ((custom_layers_real *)(ar + 64))[0] = (((custom_layers_real *)(ar + 0))[0] / (custom_layers_real)(128 * n));
     }
     /* matmul -> f32[batch 1, 8], custom_layers.dlm line 18 */
     {
-    gemm(0, 0, n, 8, 64, z, 64, ((custom_layers_real *)(st + 4672)), 8, ((custom_layers_real *)(ar + 512)), 8, 0);
+    gemm(0, 0, n, 8, 64, z, 64, ((custom_layers_real *)(st + 4672)), 8, ((custom_layers_real *)(ar + 0)), 8, 0);
     }
     /* relu -> f32[batch 1, 8], custom_layers.dlm line 18 */
     {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 8; i1++) {
-            ((custom_layers_real *)(ar + 640))[i0 * 8 + i1] = relu((((custom_layers_real *)(ar + 512))[i0 * 8 + i1] + ((custom_layers_real *)(st + 6720))[i1]));
+            ((custom_layers_real *)(ar + 128))[i0 * 8 + i1] = relu((((custom_layers_real *)(ar + 0))[i0 * 8 + i1] + ((custom_layers_real *)(st + 6720))[i1]));
         }
     }
     }
     /* matmul -> f32[batch 1, 1], custom_layers.dlm line 18 */
     {
-    gemm(0, 0, n, 1, 8, ((custom_layers_real *)(ar + 640)), 8, ((custom_layers_real *)(st + 6784)), 1, ((custom_layers_real *)(ar + 512)), 1, 0);
+    gemm(0, 0, n, 1, 8, ((custom_layers_real *)(ar + 128)), 8, ((custom_layers_real *)(st + 6784)), 1, ((custom_layers_real *)(ar + 0)), 1, 0);
     }
     /* relu -> f32[batch 1, 1], custom_layers.dlm line 18 */
     {
     for (int64_t i0 = 0; i0 < n; i0++) {
-        ((custom_layers_real *)(ar + 640))[i0] = relu((((custom_layers_real *)(ar + 512))[i0] + ((custom_layers_real *)(st + 6848))[0]));
+        ((custom_layers_real *)(ar + 128))[i0] = relu((((custom_layers_real *)(ar + 0))[i0] + ((custom_layers_real *)(st + 6848))[0]));
     }
     }
     return 0;
 }
 
 const custom_layers_real *custom_layers_output_y_centered(const void *state) {
-    return (const custom_layers_real *)(const void *)((const unsigned char *)state + 6912);
+    return (const custom_layers_real *)(const void *)((const unsigned char *)state + 7424);
 }
 
 const custom_layers_real *custom_layers_output_y_centered_mean(const void *state) {
-    return (const custom_layers_real *)(const void *)((const unsigned char *)state + 7488);
+    return (const custom_layers_real *)(const void *)((const unsigned char *)state + 6976);
 }
 
 const custom_layers_real *custom_layers_output_y_dense(const void *state) {
-    return (const custom_layers_real *)(const void *)((const unsigned char *)state + 7552);
+    return (const custom_layers_real *)(const void *)((const unsigned char *)state + 7040);
 }
 
 /* The checkpoint reader: little-endian fields, CRC-32 per tensor record (docs/checkpoint.md). */

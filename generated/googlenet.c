@@ -91,8 +91,335 @@ static void gemm(int ta, int tb, int m, int n, int k, const googlenet_real *a, i
 }
 
 /* conv2d, googlenet.dlm line 23: x [n, 1, 96, 96], w [64, 1, 7, 7], y [n, 64, 48, 48], stride 2x2, padding 3x3.
+ * Per image: a zero-padded copy, then tiles of 16 columns of up to 6 output channels.
+ * Then line 23's relu on the sums. */
+GOOGLENET_INLINE static inline void conv2d_fwd_direct_0_image(const googlenet_real *restrict x, const googlenet_real *restrict w, const googlenet_real *restrict b0, googlenet_real *restrict y, int64_t b) {
+    googlenet_real xp[1][101][101];
+    memset(xp, 0, sizeof(xp));
+    for (int c = 0; c < 1; c++)
+        for (int h = 0; h < 96; h++)
+            memcpy(&xp[c][h + 3][3], x + (b * 1 + c) * 9216 + h * 96, 96 * sizeof(googlenet_real));
+    for (int64_t k = 0; k < 60; k += 6)
+        for (int p = 0; p < 48; p++) {
+            const int r0 = p * 2 < 3 ? 3 - p * 2 : 0;
+            const int r1 = 99 - p * 2 < 7 ? 99 - p * 2 : 7;
+            for (int q0 = 0; q0 < 48; q0 += 16) {
+                googlenet_real a0[16] = {0}, a1[16] = {0}, a2[16] = {0}, a3[16] = {0}, a4[16] = {0}, a5[16] = {0};
+                for (int c = 0; c < 1; c++)
+                    for (int r = r0; r < r1; r++)
+                        for (int s = 0; s < 7; s++) {
+                            const googlenet_real *src = &xp[c][p * 2 + r][q0 * 2 + s];
+                            const googlenet_real *wk = w + ((k * 1 + c) * 7 + r) * 7 + s;
+                            googlenet_real w0 = wk[0], w1 = wk[49], w2 = wk[98], w3 = wk[147], w4 = wk[196], w5 = wk[245];
+                            for (int q = 0; q < 16; q++) {
+                                googlenet_real v = src[q * 2];
+                                a0[q] += w0 * v;
+                                a1[q] += w1 * v;
+                                a2[q] += w2 * v;
+                                a3[q] += w3 * v;
+                                a4[q] += w4 * v;
+                                a5[q] += w5 * v;
+                            }
+                        }
+                for (int l = 0; l < 16; l++) {
+                    a0[l] = relu((a0[l] + b0[k]));
+                    a1[l] = relu((a1[l] + b0[k + 1]));
+                    a2[l] = relu((a2[l] + b0[k + 2]));
+                    a3[l] = relu((a3[l] + b0[k + 3]));
+                    a4[l] = relu((a4[l] + b0[k + 4]));
+                    a5[l] = relu((a5[l] + b0[k + 5]));
+                }
+                googlenet_real *out = y + ((b * 64 + k) * 48 + p) * 48 + q0;
+                for (int q = 0; q < 16; q++) {
+                    out[0 + q] = a0[q];
+                    out[2304 + q] = a1[q];
+                    out[4608 + q] = a2[q];
+                    out[6912 + q] = a3[q];
+                    out[9216 + q] = a4[q];
+                    out[11520 + q] = a5[q];
+                }
+            }
+        }
+    {
+        const int64_t k = 60;
+        for (int p = 0; p < 48; p++) {
+            const int r0 = p * 2 < 3 ? 3 - p * 2 : 0;
+            const int r1 = 99 - p * 2 < 7 ? 99 - p * 2 : 7;
+            for (int q0 = 0; q0 < 48; q0 += 16) {
+                googlenet_real a0[16] = {0}, a1[16] = {0}, a2[16] = {0}, a3[16] = {0};
+                for (int c = 0; c < 1; c++)
+                    for (int r = r0; r < r1; r++)
+                        for (int s = 0; s < 7; s++) {
+                            const googlenet_real *src = &xp[c][p * 2 + r][q0 * 2 + s];
+                            const googlenet_real *wk = w + ((k * 1 + c) * 7 + r) * 7 + s;
+                            googlenet_real w0 = wk[0], w1 = wk[49], w2 = wk[98], w3 = wk[147];
+                            for (int q = 0; q < 16; q++) {
+                                googlenet_real v = src[q * 2];
+                                a0[q] += w0 * v;
+                                a1[q] += w1 * v;
+                                a2[q] += w2 * v;
+                                a3[q] += w3 * v;
+                            }
+                        }
+                for (int l = 0; l < 16; l++) {
+                    a0[l] = relu((a0[l] + b0[k]));
+                    a1[l] = relu((a1[l] + b0[k + 1]));
+                    a2[l] = relu((a2[l] + b0[k + 2]));
+                    a3[l] = relu((a3[l] + b0[k + 3]));
+                }
+                googlenet_real *out = y + ((b * 64 + k) * 48 + p) * 48 + q0;
+                for (int q = 0; q < 16; q++) {
+                    out[0 + q] = a0[q];
+                    out[2304 + q] = a1[q];
+                    out[4608 + q] = a2[q];
+                    out[6912 + q] = a3[q];
+                }
+            }
+        }
+    }
+}
+#if GOOGLENET_X86
+GOOGLENET_AVX512 static void conv2d_fwd_direct_0_avx512(const googlenet_real *restrict x, const googlenet_real *restrict w, const googlenet_real *restrict b0, googlenet_real *restrict y, int64_t n) {
+    GOOGLENET_PARALLEL_FOR
+    for (int64_t i = 0; i < n; i++)
+        conv2d_fwd_direct_0_image(x, w, b0, y, i);
+}
+GOOGLENET_AVX2 static void conv2d_fwd_direct_0_avx2(const googlenet_real *restrict x, const googlenet_real *restrict w, const googlenet_real *restrict b0, googlenet_real *restrict y, int64_t n) {
+    GOOGLENET_PARALLEL_FOR
+    for (int64_t i = 0; i < n; i++)
+        conv2d_fwd_direct_0_image(x, w, b0, y, i);
+}
+#endif
+static void conv2d_fwd_direct_0(const googlenet_real *restrict x, const googlenet_real *restrict w, const googlenet_real *restrict b0, googlenet_real *restrict y, int64_t n) {
+#if GOOGLENET_X86
+    switch (googlenet_isa()) {
+    case 2:
+        conv2d_fwd_direct_0_avx512(x, w, b0, y, n);
+        return;
+    case 1:
+        conv2d_fwd_direct_0_avx2(x, w, b0, y, n);
+        return;
+    default:
+        break;
+    }
+#endif
+    GOOGLENET_PARALLEL_FOR
+    for (int64_t i = 0; i < n; i++)
+        conv2d_fwd_direct_0_image(x, w, b0, y, i);
+}
+
+/* conv2d, googlenet.dlm line 17: x [n, 16, 12, 12], w [32, 16, 5, 5], y [n, 32, 12, 12], stride 1x1, padding 2x2.
+ * Per image: a zero-padded copy, then tiles of 16 columns of up to 6 output channels.
+ * Then line 17's relu on the sums. */
+GOOGLENET_INLINE static inline void conv2d_fwd_direct_1_image(const googlenet_real *restrict x, const googlenet_real *restrict w, const googlenet_real *restrict b0, googlenet_real *restrict y, int64_t b) {
+    googlenet_real xp[16][16][20];
+    memset(xp, 0, sizeof(xp));
+    for (int c = 0; c < 16; c++)
+        for (int h = 0; h < 12; h++)
+            memcpy(&xp[c][h + 2][2], x + (b * 16 + c) * 144 + h * 12, 12 * sizeof(googlenet_real));
+    for (int64_t k = 0; k < 30; k += 6)
+        for (int p = 0; p < 12; p++) {
+            const int r0 = p < 2 ? 2 - p : 0;
+            const int r1 = 14 - p < 5 ? 14 - p : 5;
+            {
+                const int q0 = 0;
+                googlenet_real a0[16] = {0}, a1[16] = {0}, a2[16] = {0}, a3[16] = {0}, a4[16] = {0}, a5[16] = {0};
+                for (int c = 0; c < 16; c++)
+                    for (int r = r0; r < r1; r++)
+                        for (int s = 0; s < 5; s++) {
+                            const googlenet_real *src = &xp[c][p + r][q0 + s];
+                            const googlenet_real *wk = w + ((k * 16 + c) * 5 + r) * 5 + s;
+                            googlenet_real w0 = wk[0], w1 = wk[400], w2 = wk[800], w3 = wk[1200], w4 = wk[1600], w5 = wk[2000];
+                            for (int q = 0; q < 16; q++) {
+                                googlenet_real v = src[q];
+                                a0[q] += w0 * v;
+                                a1[q] += w1 * v;
+                                a2[q] += w2 * v;
+                                a3[q] += w3 * v;
+                                a4[q] += w4 * v;
+                                a5[q] += w5 * v;
+                            }
+                        }
+                for (int l = 0; l < 16; l++) {
+                    a0[l] = relu((a0[l] + b0[k]));
+                    a1[l] = relu((a1[l] + b0[k + 1]));
+                    a2[l] = relu((a2[l] + b0[k + 2]));
+                    a3[l] = relu((a3[l] + b0[k + 3]));
+                    a4[l] = relu((a4[l] + b0[k + 4]));
+                    a5[l] = relu((a5[l] + b0[k + 5]));
+                }
+                googlenet_real *out = y + ((b * 32 + k) * 12 + p) * 12 + q0;
+                for (int q = 0; q < 12; q++) {
+                    out[0 + q] = a0[q];
+                    out[144 + q] = a1[q];
+                    out[288 + q] = a2[q];
+                    out[432 + q] = a3[q];
+                    out[576 + q] = a4[q];
+                    out[720 + q] = a5[q];
+                }
+            }
+        }
+    {
+        const int64_t k = 30;
+        for (int p = 0; p < 12; p++) {
+            const int r0 = p < 2 ? 2 - p : 0;
+            const int r1 = 14 - p < 5 ? 14 - p : 5;
+            {
+                const int q0 = 0;
+                googlenet_real a0[16] = {0}, a1[16] = {0};
+                for (int c = 0; c < 16; c++)
+                    for (int r = r0; r < r1; r++)
+                        for (int s = 0; s < 5; s++) {
+                            const googlenet_real *src = &xp[c][p + r][q0 + s];
+                            const googlenet_real *wk = w + ((k * 16 + c) * 5 + r) * 5 + s;
+                            googlenet_real w0 = wk[0], w1 = wk[400];
+                            for (int q = 0; q < 16; q++) {
+                                googlenet_real v = src[q];
+                                a0[q] += w0 * v;
+                                a1[q] += w1 * v;
+                            }
+                        }
+                for (int l = 0; l < 16; l++) {
+                    a0[l] = relu((a0[l] + b0[k]));
+                    a1[l] = relu((a1[l] + b0[k + 1]));
+                }
+                googlenet_real *out = y + ((b * 32 + k) * 12 + p) * 12 + q0;
+                for (int q = 0; q < 12; q++) {
+                    out[0 + q] = a0[q];
+                    out[144 + q] = a1[q];
+                }
+            }
+        }
+    }
+}
+#if GOOGLENET_X86
+GOOGLENET_AVX512 static void conv2d_fwd_direct_1_avx512(const googlenet_real *restrict x, const googlenet_real *restrict w, const googlenet_real *restrict b0, googlenet_real *restrict y, int64_t n) {
+    GOOGLENET_PARALLEL_FOR
+    for (int64_t i = 0; i < n; i++)
+        conv2d_fwd_direct_1_image(x, w, b0, y, i);
+}
+GOOGLENET_AVX2 static void conv2d_fwd_direct_1_avx2(const googlenet_real *restrict x, const googlenet_real *restrict w, const googlenet_real *restrict b0, googlenet_real *restrict y, int64_t n) {
+    GOOGLENET_PARALLEL_FOR
+    for (int64_t i = 0; i < n; i++)
+        conv2d_fwd_direct_1_image(x, w, b0, y, i);
+}
+#endif
+static void conv2d_fwd_direct_1(const googlenet_real *restrict x, const googlenet_real *restrict w, const googlenet_real *restrict b0, googlenet_real *restrict y, int64_t n) {
+#if GOOGLENET_X86
+    switch (googlenet_isa()) {
+    case 2:
+        conv2d_fwd_direct_1_avx512(x, w, b0, y, n);
+        return;
+    case 1:
+        conv2d_fwd_direct_1_avx2(x, w, b0, y, n);
+        return;
+    default:
+        break;
+    }
+#endif
+    GOOGLENET_PARALLEL_FOR
+    for (int64_t i = 0; i < n; i++)
+        conv2d_fwd_direct_1_image(x, w, b0, y, i);
+}
+
+/* conv2d, googlenet.dlm line 17: x [n, 16, 6, 6], w [48, 16, 5, 5], y [n, 48, 6, 6], stride 1x1, padding 2x2.
+ * Per image: a zero-padded copy, then tiles of 16 columns of up to 6 output channels.
+ * Then line 17's relu on the sums. */
+GOOGLENET_INLINE static inline void conv2d_fwd_direct_2_image(const googlenet_real *restrict x, const googlenet_real *restrict w, const googlenet_real *restrict b0, googlenet_real *restrict y, int64_t b) {
+    googlenet_real xp[16][10][20];
+    memset(xp, 0, sizeof(xp));
+    for (int c = 0; c < 16; c++)
+        for (int h = 0; h < 6; h++)
+            memcpy(&xp[c][h + 2][2], x + (b * 16 + c) * 36 + h * 6, 6 * sizeof(googlenet_real));
+    for (int64_t k = 0; k < 48; k += 6)
+        for (int p = 0; p < 6; p++) {
+            const int r0 = p < 2 ? 2 - p : 0;
+            const int r1 = 8 - p < 5 ? 8 - p : 5;
+            {
+                const int q0 = 0;
+                googlenet_real a0[16] = {0}, a1[16] = {0}, a2[16] = {0}, a3[16] = {0}, a4[16] = {0}, a5[16] = {0};
+                for (int c = 0; c < 16; c++)
+                    for (int r = r0; r < r1; r++)
+                        for (int s = 0; s < 5; s++) {
+                            const googlenet_real *src = &xp[c][p + r][q0 + s];
+                            const googlenet_real *wk = w + ((k * 16 + c) * 5 + r) * 5 + s;
+                            googlenet_real w0 = wk[0], w1 = wk[400], w2 = wk[800], w3 = wk[1200], w4 = wk[1600], w5 = wk[2000];
+                            for (int q = 0; q < 16; q++) {
+                                googlenet_real v = src[q];
+                                a0[q] += w0 * v;
+                                a1[q] += w1 * v;
+                                a2[q] += w2 * v;
+                                a3[q] += w3 * v;
+                                a4[q] += w4 * v;
+                                a5[q] += w5 * v;
+                            }
+                        }
+                for (int l = 0; l < 16; l++) {
+                    a0[l] = relu((a0[l] + b0[k]));
+                    a1[l] = relu((a1[l] + b0[k + 1]));
+                    a2[l] = relu((a2[l] + b0[k + 2]));
+                    a3[l] = relu((a3[l] + b0[k + 3]));
+                    a4[l] = relu((a4[l] + b0[k + 4]));
+                    a5[l] = relu((a5[l] + b0[k + 5]));
+                }
+                googlenet_real *out = y + ((b * 48 + k) * 6 + p) * 6 + q0;
+                for (int q = 0; q < 6; q++) {
+                    out[0 + q] = a0[q];
+                    out[36 + q] = a1[q];
+                    out[72 + q] = a2[q];
+                    out[108 + q] = a3[q];
+                    out[144 + q] = a4[q];
+                    out[180 + q] = a5[q];
+                }
+            }
+        }
+}
+#if GOOGLENET_X86
+GOOGLENET_AVX512 static void conv2d_fwd_direct_2_avx512(const googlenet_real *restrict x, const googlenet_real *restrict w, const googlenet_real *restrict b0, googlenet_real *restrict y, int64_t n) {
+    GOOGLENET_PARALLEL_FOR
+    for (int64_t i = 0; i < n; i++)
+        conv2d_fwd_direct_2_image(x, w, b0, y, i);
+}
+GOOGLENET_AVX2 static void conv2d_fwd_direct_2_avx2(const googlenet_real *restrict x, const googlenet_real *restrict w, const googlenet_real *restrict b0, googlenet_real *restrict y, int64_t n) {
+    GOOGLENET_PARALLEL_FOR
+    for (int64_t i = 0; i < n; i++)
+        conv2d_fwd_direct_2_image(x, w, b0, y, i);
+}
+#endif
+static void conv2d_fwd_direct_2(const googlenet_real *restrict x, const googlenet_real *restrict w, const googlenet_real *restrict b0, googlenet_real *restrict y, int64_t n) {
+#if GOOGLENET_X86
+    switch (googlenet_isa()) {
+    case 2:
+        conv2d_fwd_direct_2_avx512(x, w, b0, y, n);
+        return;
+    case 1:
+        conv2d_fwd_direct_2_avx2(x, w, b0, y, n);
+        return;
+    default:
+        break;
+    }
+#endif
+    GOOGLENET_PARALLEL_FOR
+    for (int64_t i = 0; i < n; i++)
+        conv2d_fwd_direct_2_image(x, w, b0, y, i);
+}
+
+/* avg_pool forward, googlenet.dlm line 39: 3x3 windows that tile the planes of [n, 1024, 3, 3] into 1x1. */
+static void avg_pool_fwd_0(const googlenet_real *restrict x, googlenet_real *restrict y, int64_t n) {
+    GOOGLENET_PARALLEL_FOR
+    for (int64_t pl = 0; pl < n * 1024; pl++)
+        for (int p = 0; p < 1; p++) {
+            const googlenet_real *top = x + (pl * 3 + p * 3) * 3;
+            int64_t o = (pl * 1 + p) * 1;
+            for (int q = 0; q < 1; q++) {
+                y[o + q] = (top[q * 3] + top[q * 3 + 1] + top[q * 3 + 2] + top[q * 3 + 3] + top[q * 3 + 4] + top[q * 3 + 5] + top[q * 3 + 6] + top[q * 3 + 7] + top[q * 3 + 8]) * (googlenet_real)0.1111111111111111;
+            }
+        }
+}
+
+/* conv2d, googlenet.dlm line 23: x [n, 1, 96, 96], w [64, 1, 7, 7], y [n, 64, 48, 48], stride 2x2, padding 3x3.
  * Per image: a zero-padded copy, then tiles of 16 columns of up to 6 output channels. */
-GOOGLENET_INLINE static inline void conv2d_fwd_direct_0_image(const googlenet_real *restrict x, const googlenet_real *restrict w, googlenet_real *restrict y, int64_t b) {
+GOOGLENET_INLINE static inline void conv2d_fwd_direct_3_image(const googlenet_real *restrict x, const googlenet_real *restrict w, googlenet_real *restrict y, int64_t b) {
     googlenet_real xp[1][101][101];
     memset(xp, 0, sizeof(xp));
     for (int c = 0; c < 1; c++)
@@ -164,25 +491,25 @@ GOOGLENET_INLINE static inline void conv2d_fwd_direct_0_image(const googlenet_re
     }
 }
 #if GOOGLENET_X86
-GOOGLENET_AVX512 static void conv2d_fwd_direct_0_avx512(const googlenet_real *restrict x, const googlenet_real *restrict w, googlenet_real *restrict y, int64_t n) {
+GOOGLENET_AVX512 static void conv2d_fwd_direct_3_avx512(const googlenet_real *restrict x, const googlenet_real *restrict w, googlenet_real *restrict y, int64_t n) {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i = 0; i < n; i++)
-        conv2d_fwd_direct_0_image(x, w, y, i);
+        conv2d_fwd_direct_3_image(x, w, y, i);
 }
-GOOGLENET_AVX2 static void conv2d_fwd_direct_0_avx2(const googlenet_real *restrict x, const googlenet_real *restrict w, googlenet_real *restrict y, int64_t n) {
+GOOGLENET_AVX2 static void conv2d_fwd_direct_3_avx2(const googlenet_real *restrict x, const googlenet_real *restrict w, googlenet_real *restrict y, int64_t n) {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i = 0; i < n; i++)
-        conv2d_fwd_direct_0_image(x, w, y, i);
+        conv2d_fwd_direct_3_image(x, w, y, i);
 }
 #endif
-static void conv2d_fwd_direct_0(const googlenet_real *restrict x, const googlenet_real *restrict w, googlenet_real *restrict y, int64_t n) {
+static void conv2d_fwd_direct_3(const googlenet_real *restrict x, const googlenet_real *restrict w, googlenet_real *restrict y, int64_t n) {
 #if GOOGLENET_X86
     switch (googlenet_isa()) {
     case 2:
-        conv2d_fwd_direct_0_avx512(x, w, y, n);
+        conv2d_fwd_direct_3_avx512(x, w, y, n);
         return;
     case 1:
-        conv2d_fwd_direct_0_avx2(x, w, y, n);
+        conv2d_fwd_direct_3_avx2(x, w, y, n);
         return;
     default:
         break;
@@ -190,12 +517,12 @@ static void conv2d_fwd_direct_0(const googlenet_real *restrict x, const googlene
 #endif
     GOOGLENET_PARALLEL_FOR
     for (int64_t i = 0; i < n; i++)
-        conv2d_fwd_direct_0_image(x, w, y, i);
+        conv2d_fwd_direct_3_image(x, w, y, i);
 }
 
 /* conv2d, googlenet.dlm line 17: x [n, 16, 12, 12], w [32, 16, 5, 5], y [n, 32, 12, 12], stride 1x1, padding 2x2.
  * Per image: a zero-padded copy, then tiles of 16 columns of up to 6 output channels. */
-GOOGLENET_INLINE static inline void conv2d_fwd_direct_1_image(const googlenet_real *restrict x, const googlenet_real *restrict w, googlenet_real *restrict y, int64_t b) {
+GOOGLENET_INLINE static inline void conv2d_fwd_direct_4_image(const googlenet_real *restrict x, const googlenet_real *restrict w, googlenet_real *restrict y, int64_t b) {
     googlenet_real xp[16][16][20];
     memset(xp, 0, sizeof(xp));
     for (int c = 0; c < 16; c++)
@@ -265,25 +592,25 @@ GOOGLENET_INLINE static inline void conv2d_fwd_direct_1_image(const googlenet_re
     }
 }
 #if GOOGLENET_X86
-GOOGLENET_AVX512 static void conv2d_fwd_direct_1_avx512(const googlenet_real *restrict x, const googlenet_real *restrict w, googlenet_real *restrict y, int64_t n) {
+GOOGLENET_AVX512 static void conv2d_fwd_direct_4_avx512(const googlenet_real *restrict x, const googlenet_real *restrict w, googlenet_real *restrict y, int64_t n) {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i = 0; i < n; i++)
-        conv2d_fwd_direct_1_image(x, w, y, i);
+        conv2d_fwd_direct_4_image(x, w, y, i);
 }
-GOOGLENET_AVX2 static void conv2d_fwd_direct_1_avx2(const googlenet_real *restrict x, const googlenet_real *restrict w, googlenet_real *restrict y, int64_t n) {
+GOOGLENET_AVX2 static void conv2d_fwd_direct_4_avx2(const googlenet_real *restrict x, const googlenet_real *restrict w, googlenet_real *restrict y, int64_t n) {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i = 0; i < n; i++)
-        conv2d_fwd_direct_1_image(x, w, y, i);
+        conv2d_fwd_direct_4_image(x, w, y, i);
 }
 #endif
-static void conv2d_fwd_direct_1(const googlenet_real *restrict x, const googlenet_real *restrict w, googlenet_real *restrict y, int64_t n) {
+static void conv2d_fwd_direct_4(const googlenet_real *restrict x, const googlenet_real *restrict w, googlenet_real *restrict y, int64_t n) {
 #if GOOGLENET_X86
     switch (googlenet_isa()) {
     case 2:
-        conv2d_fwd_direct_1_avx512(x, w, y, n);
+        conv2d_fwd_direct_4_avx512(x, w, y, n);
         return;
     case 1:
-        conv2d_fwd_direct_1_avx2(x, w, y, n);
+        conv2d_fwd_direct_4_avx2(x, w, y, n);
         return;
     default:
         break;
@@ -291,12 +618,12 @@ static void conv2d_fwd_direct_1(const googlenet_real *restrict x, const googlene
 #endif
     GOOGLENET_PARALLEL_FOR
     for (int64_t i = 0; i < n; i++)
-        conv2d_fwd_direct_1_image(x, w, y, i);
+        conv2d_fwd_direct_4_image(x, w, y, i);
 }
 
 /* conv2d, googlenet.dlm line 17: x [n, 16, 6, 6], w [48, 16, 5, 5], y [n, 48, 6, 6], stride 1x1, padding 2x2.
  * Per image: a zero-padded copy, then tiles of 16 columns of up to 6 output channels. */
-GOOGLENET_INLINE static inline void conv2d_fwd_direct_2_image(const googlenet_real *restrict x, const googlenet_real *restrict w, googlenet_real *restrict y, int64_t b) {
+GOOGLENET_INLINE static inline void conv2d_fwd_direct_5_image(const googlenet_real *restrict x, const googlenet_real *restrict w, googlenet_real *restrict y, int64_t b) {
     googlenet_real xp[16][10][20];
     memset(xp, 0, sizeof(xp));
     for (int c = 0; c < 16; c++)
@@ -338,25 +665,25 @@ GOOGLENET_INLINE static inline void conv2d_fwd_direct_2_image(const googlenet_re
         }
 }
 #if GOOGLENET_X86
-GOOGLENET_AVX512 static void conv2d_fwd_direct_2_avx512(const googlenet_real *restrict x, const googlenet_real *restrict w, googlenet_real *restrict y, int64_t n) {
+GOOGLENET_AVX512 static void conv2d_fwd_direct_5_avx512(const googlenet_real *restrict x, const googlenet_real *restrict w, googlenet_real *restrict y, int64_t n) {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i = 0; i < n; i++)
-        conv2d_fwd_direct_2_image(x, w, y, i);
+        conv2d_fwd_direct_5_image(x, w, y, i);
 }
-GOOGLENET_AVX2 static void conv2d_fwd_direct_2_avx2(const googlenet_real *restrict x, const googlenet_real *restrict w, googlenet_real *restrict y, int64_t n) {
+GOOGLENET_AVX2 static void conv2d_fwd_direct_5_avx2(const googlenet_real *restrict x, const googlenet_real *restrict w, googlenet_real *restrict y, int64_t n) {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i = 0; i < n; i++)
-        conv2d_fwd_direct_2_image(x, w, y, i);
+        conv2d_fwd_direct_5_image(x, w, y, i);
 }
 #endif
-static void conv2d_fwd_direct_2(const googlenet_real *restrict x, const googlenet_real *restrict w, googlenet_real *restrict y, int64_t n) {
+static void conv2d_fwd_direct_5(const googlenet_real *restrict x, const googlenet_real *restrict w, googlenet_real *restrict y, int64_t n) {
 #if GOOGLENET_X86
     switch (googlenet_isa()) {
     case 2:
-        conv2d_fwd_direct_2_avx512(x, w, y, n);
+        conv2d_fwd_direct_5_avx512(x, w, y, n);
         return;
     case 1:
-        conv2d_fwd_direct_2_avx2(x, w, y, n);
+        conv2d_fwd_direct_5_avx2(x, w, y, n);
         return;
     default:
         break;
@@ -364,20 +691,7 @@ static void conv2d_fwd_direct_2(const googlenet_real *restrict x, const googlene
 #endif
     GOOGLENET_PARALLEL_FOR
     for (int64_t i = 0; i < n; i++)
-        conv2d_fwd_direct_2_image(x, w, y, i);
-}
-
-/* avg_pool forward, googlenet.dlm line 39: 3x3 windows that tile the planes of [n, 1024, 3, 3] into 1x1. */
-static void avg_pool_fwd_0(const googlenet_real *restrict x, googlenet_real *restrict y, int64_t n) {
-    GOOGLENET_PARALLEL_FOR
-    for (int64_t pl = 0; pl < n * 1024; pl++)
-        for (int p = 0; p < 1; p++) {
-            const googlenet_real *top = x + (pl * 3 + p * 3) * 3;
-            int64_t o = (pl * 1 + p) * 1;
-            for (int q = 0; q < 1; q++) {
-                y[o + q] = (top[q * 3] + top[q * 3 + 1] + top[q * 3 + 2] + top[q * 3 + 3] + top[q * 3 + 4] + top[q * 3 + 5] + top[q * 3 + 6] + top[q * 3 + 7] + top[q * 3 + 8]) * (googlenet_real)0.1111111111111111;
-            }
-        }
+        conv2d_fwd_direct_5_image(x, w, y, i);
 }
 
 /* avg_pool backward, googlenet.dlm line 39: 3x3 windows that tile the planes of [n, 1024, 3, 3] into 1x1. */
@@ -2013,29 +2327,18 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     unsigned char *st = (unsigned char *)state;
     unsigned char *ar = st + 23910272;
     (void)ar;
-    /* conv2d -> f32[batch 128, 64, 48, 48], googlenet.dlm line 23 */
+    /* conv2d + relu -> f32[batch 128, 64, 48, 48], googlenet.dlm line 23 */
     {
-    conv2d_fwd_direct_0(x, ((googlenet_real *)(st + 64)), ((googlenet_real *)(ar + 0)), n);
-    }
-    /* relu -> f32[batch 128, 64, 48, 48], googlenet.dlm line 23 */
-    {
-    GOOGLENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 64; i1++) {
-            for (int64_t i2 = 0; i2 < 2304; i2++) {
-                ((googlenet_real *)(ar + 75497472))[i0 * 147456 + i1 * 2304 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 147456 + i1 * 2304 + i2] + ((googlenet_real *)(st + 12608))[i1]));
-            }
-        }
-    }
+    conv2d_fwd_direct_0(x, ((googlenet_real *)(st + 64)), ((googlenet_real *)(st + 12608)), ((googlenet_real *)(ar + 0)), n);
     }
     /* max_pool -> f32[batch 128, 64, 24, 24], googlenet.dlm line 24 */
     {
-    pool_max_fwd(((googlenet_real *)(ar + 75497472)), ((googlenet_real *)(ar + 0)), NULL, n * 64, 48, 48, 24, 24, 3, 3, 2, 2, 1, 1);
+    pool_max_fwd(((googlenet_real *)(ar + 0)), ((googlenet_real *)(ar + 75497472)), NULL, n * 64, 48, 48, 24, 24, 3, 3, 2, 2, 1, 1);
     }
     /* conv2d -> f32[batch 128, 64, 24, 24], googlenet.dlm line 25 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 64, 576, 64, ((googlenet_real *)(st + 12864)), 64, ((googlenet_real *)(ar + 0)) + i * 36864, 576, ((googlenet_real *)(ar + 18874368)) + i * 36864, 576, 0);
+        gemm(0, 0, 64, 576, 64, ((googlenet_real *)(st + 12864)), 64, ((googlenet_real *)(ar + 75497472)) + i * 36864, 576, ((googlenet_real *)(ar + 0)) + i * 36864, 576, 0);
     }
     /* relu -> f32[batch 128, 64, 24, 24], googlenet.dlm line 25 */
     {
@@ -2043,14 +2346,14 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((googlenet_real *)(ar + 0))[i0 * 36864 + i1 * 576 + i2] = relu((((googlenet_real *)(ar + 18874368))[i0 * 36864 + i1 * 576 + i2] + ((googlenet_real *)(st + 29248))[i1]));
+                ((googlenet_real *)(ar + 56623104))[i0 * 36864 + i1 * 576 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 36864 + i1 * 576 + i2] + ((googlenet_real *)(st + 29248))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 192, 24, 24], googlenet.dlm line 26 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 0)), ((googlenet_real *)(st + 29504)), ((googlenet_real *)(ar + 18874368)), (googlenet_real *)(ar + 75497472), n, 192, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_fwd(((googlenet_real *)(ar + 56623104)), ((googlenet_real *)(st + 29504)), ((googlenet_real *)(ar + 0)), (googlenet_real *)(ar + 75497472), n, 192, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 192, 24, 24], googlenet.dlm line 26 */
     {
@@ -2058,14 +2361,14 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 192; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((googlenet_real *)(ar + 75497472))[i0 * 110592 + i1 * 576 + i2] = relu((((googlenet_real *)(ar + 18874368))[i0 * 110592 + i1 * 576 + i2] + ((googlenet_real *)(st + 471872))[i1]));
+                ((googlenet_real *)(ar + 56623104))[i0 * 110592 + i1 * 576 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 110592 + i1 * 576 + i2] + ((googlenet_real *)(st + 471872))[i1]));
             }
         }
     }
     }
     /* max_pool -> f32[batch 128, 192, 12, 12], googlenet.dlm line 27 */
     {
-    pool_max_fwd(((googlenet_real *)(ar + 75497472)), ((googlenet_real *)(ar + 0)), NULL, n * 192, 24, 24, 12, 12, 3, 3, 2, 2, 1, 1);
+    pool_max_fwd(((googlenet_real *)(ar + 56623104)), ((googlenet_real *)(ar + 0)), NULL, n * 192, 24, 24, 12, 12, 3, 3, 2, 2, 1, 1);
     }
     /* conv2d -> f32[batch 128, 64, 12, 12], googlenet.dlm line 15 */
     {
@@ -2078,7 +2381,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((googlenet_real *)(ar + 18874368))[i0 * 9216 + i1 * 144 + i2] = relu((((googlenet_real *)(ar + 14155776))[i0 * 9216 + i1 * 144 + i2] + ((googlenet_real *)(st + 521792))[i1]));
+                ((googlenet_real *)(ar + 37748736))[i0 * 9216 + i1 * 144 + i2] = relu((((googlenet_real *)(ar + 14155776))[i0 * 9216 + i1 * 144 + i2] + ((googlenet_real *)(st + 521792))[i1]));
             }
         }
     }
@@ -2086,7 +2389,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     /* conv2d -> f32[batch 128, 96, 12, 12], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 96, 144, 192, ((googlenet_real *)(st + 522048)), 192, ((googlenet_real *)(ar + 0)) + i * 27648, 144, ((googlenet_real *)(ar + 23592960)) + i * 13824, 144, 0);
+        gemm(0, 0, 96, 144, 192, ((googlenet_real *)(st + 522048)), 192, ((googlenet_real *)(ar + 0)) + i * 27648, 144, ((googlenet_real *)(ar + 14155776)) + i * 13824, 144, 0);
     }
     /* relu -> f32[batch 128, 96, 12, 12], googlenet.dlm line 16 */
     {
@@ -2094,14 +2397,14 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 96; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((googlenet_real *)(ar + 30670848))[i0 * 13824 + i1 * 144 + i2] = relu((((googlenet_real *)(ar + 23592960))[i0 * 13824 + i1 * 144 + i2] + ((googlenet_real *)(st + 595776))[i1]));
+                ((googlenet_real *)(ar + 23592960))[i0 * 13824 + i1 * 144 + i2] = relu((((googlenet_real *)(ar + 14155776))[i0 * 13824 + i1 * 144 + i2] + ((googlenet_real *)(st + 595776))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 128, 12, 12], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 30670848)), ((googlenet_real *)(st + 596160)), ((googlenet_real *)(ar + 37748736)), (googlenet_real *)(ar + 14155776), n, 128, 8, 96, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((googlenet_real *)(ar + 23592960)), ((googlenet_real *)(st + 596160)), ((googlenet_real *)(ar + 14155776)), (googlenet_real *)(ar + 30670848), n, 128, 8, 96, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 128, 12, 12], googlenet.dlm line 16 */
     {
@@ -2109,7 +2412,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((googlenet_real *)(ar + 23592960))[i0 * 18432 + i1 * 144 + i2] = relu((((googlenet_real *)(ar + 37748736))[i0 * 18432 + i1 * 144 + i2] + ((googlenet_real *)(st + 1038528))[i1]));
+                ((googlenet_real *)(ar + 28311552))[i0 * 18432 + i1 * 144 + i2] = relu((((googlenet_real *)(ar + 14155776))[i0 * 18432 + i1 * 144 + i2] + ((googlenet_real *)(st + 1038528))[i1]));
             }
         }
     }
@@ -2130,29 +2433,18 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
         }
     }
     }
-    /* conv2d -> f32[batch 128, 32, 12, 12], googlenet.dlm line 17 */
+    /* conv2d + relu -> f32[batch 128, 32, 12, 12], googlenet.dlm line 17 */
     {
-    conv2d_fwd_direct_1(((googlenet_real *)(ar + 15335424)), ((googlenet_real *)(st + 1051392)), ((googlenet_real *)(ar + 16515072)), n);
-    }
-    /* relu -> f32[batch 128, 32, 12, 12], googlenet.dlm line 17 */
-    {
-    GOOGLENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 32; i1++) {
-            for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((googlenet_real *)(ar + 14155776))[i0 * 4608 + i1 * 144 + i2] = relu((((googlenet_real *)(ar + 16515072))[i0 * 4608 + i1 * 144 + i2] + ((googlenet_real *)(st + 1102592))[i1]));
-            }
-        }
-    }
+    conv2d_fwd_direct_1(((googlenet_real *)(ar + 15335424)), ((googlenet_real *)(st + 1051392)), ((googlenet_real *)(st + 1102592)), ((googlenet_real *)(ar + 42467328)), n);
     }
     /* max_pool -> f32[batch 128, 192, 12, 12], googlenet.dlm line 18 */
     {
-    pool_max_fwd(((googlenet_real *)(ar + 0)), ((googlenet_real *)(ar + 33030144)), NULL, n * 192, 12, 12, 12, 12, 3, 3, 1, 1, 1, 1);
+    pool_max_fwd(((googlenet_real *)(ar + 0)), ((googlenet_real *)(ar + 14155776)), NULL, n * 192, 12, 12, 12, 12, 3, 3, 1, 1, 1, 1);
     }
     /* conv2d -> f32[batch 128, 32, 12, 12], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 32, 144, 192, ((googlenet_real *)(st + 1102720)), 192, ((googlenet_real *)(ar + 33030144)) + i * 27648, 144, ((googlenet_real *)(ar + 0)) + i * 4608, 144, 0);
+        gemm(0, 0, 32, 144, 192, ((googlenet_real *)(st + 1102720)), 192, ((googlenet_real *)(ar + 14155776)) + i * 27648, 144, ((googlenet_real *)(ar + 0)) + i * 4608, 144, 0);
     }
     /* relu -> f32[batch 128, 32, 12, 12], googlenet.dlm line 18 */
     {
@@ -2160,7 +2452,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 32; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((googlenet_real *)(ar + 2359296))[i0 * 4608 + i1 * 144 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 4608 + i1 * 144 + i2] + ((googlenet_real *)(st + 1127296))[i1]));
+                ((googlenet_real *)(ar + 18874368))[i0 * 4608 + i1 * 144 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 4608 + i1 * 144 + i2] + ((googlenet_real *)(st + 1127296))[i1]));
             }
         }
     }
@@ -2168,18 +2460,18 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     /* concat -> f32[batch 128, 256, 12, 12], googlenet.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 33030144)) + i * 36864 + 0, ((googlenet_real *)(ar + 18874368)) + i * 9216, 9216 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 0)) + i * 36864 + 0, ((googlenet_real *)(ar + 37748736)) + i * 9216, 9216 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 33030144)) + i * 36864 + 9216, ((googlenet_real *)(ar + 23592960)) + i * 18432, 18432 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 0)) + i * 36864 + 9216, ((googlenet_real *)(ar + 28311552)) + i * 18432, 18432 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 33030144)) + i * 36864 + 27648, ((googlenet_real *)(ar + 14155776)) + i * 4608, 4608 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 0)) + i * 36864 + 27648, ((googlenet_real *)(ar + 42467328)) + i * 4608, 4608 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 33030144)) + i * 36864 + 32256, ((googlenet_real *)(ar + 2359296)) + i * 4608, 4608 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 0)) + i * 36864 + 32256, ((googlenet_real *)(ar + 18874368)) + i * 4608, 4608 * sizeof(googlenet_real));
     }
     /* conv2d -> f32[batch 128, 128, 12, 12], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 128, 144, 256, ((googlenet_real *)(st + 1127424)), 256, ((googlenet_real *)(ar + 33030144)) + i * 36864, 144, ((googlenet_real *)(ar + 0)) + i * 18432, 144, 0);
+        gemm(0, 0, 128, 144, 256, ((googlenet_real *)(st + 1127424)), 256, ((googlenet_real *)(ar + 0)) + i * 36864, 144, ((googlenet_real *)(ar + 18874368)) + i * 18432, 144, 0);
     }
     /* relu -> f32[batch 128, 128, 12, 12], googlenet.dlm line 15 */
     {
@@ -2187,7 +2479,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((googlenet_real *)(ar + 9437184))[i0 * 18432 + i1 * 144 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 18432 + i1 * 144 + i2] + ((googlenet_real *)(st + 1258496))[i1]));
+                ((googlenet_real *)(ar + 51904512))[i0 * 18432 + i1 * 144 + i2] = relu((((googlenet_real *)(ar + 18874368))[i0 * 18432 + i1 * 144 + i2] + ((googlenet_real *)(st + 1258496))[i1]));
             }
         }
     }
@@ -2195,7 +2487,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     /* conv2d -> f32[batch 128, 128, 12, 12], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 128, 144, 256, ((googlenet_real *)(st + 1259008)), 256, ((googlenet_real *)(ar + 33030144)) + i * 36864, 144, ((googlenet_real *)(ar + 0)) + i * 18432, 144, 0);
+        gemm(0, 0, 128, 144, 256, ((googlenet_real *)(st + 1259008)), 256, ((googlenet_real *)(ar + 0)) + i * 36864, 144, ((googlenet_real *)(ar + 18874368)) + i * 18432, 144, 0);
     }
     /* relu -> f32[batch 128, 128, 12, 12], googlenet.dlm line 16 */
     {
@@ -2203,14 +2495,14 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((googlenet_real *)(ar + 18874368))[i0 * 18432 + i1 * 144 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 18432 + i1 * 144 + i2] + ((googlenet_real *)(st + 1390080))[i1]));
+                ((googlenet_real *)(ar + 33030144))[i0 * 18432 + i1 * 144 + i2] = relu((((googlenet_real *)(ar + 18874368))[i0 * 18432 + i1 * 144 + i2] + ((googlenet_real *)(st + 1390080))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 192, 12, 12], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 18874368)), ((googlenet_real *)(st + 1390592)), ((googlenet_real *)(ar + 51904512)), (googlenet_real *)(ar + 0), n, 192, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((googlenet_real *)(ar + 33030144)), ((googlenet_real *)(st + 1390592)), ((googlenet_real *)(ar + 18874368)), (googlenet_real *)(ar + 42467328), n, 192, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 192, 12, 12], googlenet.dlm line 16 */
     {
@@ -2218,7 +2510,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 192; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((googlenet_real *)(ar + 18874368))[i0 * 27648 + i1 * 144 + i2] = relu((((googlenet_real *)(ar + 51904512))[i0 * 27648 + i1 * 144 + i2] + ((googlenet_real *)(st + 2275328))[i1]));
+                ((googlenet_real *)(ar + 37748736))[i0 * 27648 + i1 * 144 + i2] = relu((((googlenet_real *)(ar + 18874368))[i0 * 27648 + i1 * 144 + i2] + ((googlenet_real *)(st + 2275328))[i1]));
             }
         }
     }
@@ -2226,7 +2518,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     /* conv2d -> f32[batch 128, 32, 12, 12], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 32, 144, 256, ((googlenet_real *)(st + 2276096)), 256, ((googlenet_real *)(ar + 33030144)) + i * 36864, 144, ((googlenet_real *)(ar + 0)) + i * 4608, 144, 0);
+        gemm(0, 0, 32, 144, 256, ((googlenet_real *)(st + 2276096)), 256, ((googlenet_real *)(ar + 0)) + i * 36864, 144, ((googlenet_real *)(ar + 18874368)) + i * 4608, 144, 0);
     }
     /* relu -> f32[batch 128, 32, 12, 12], googlenet.dlm line 17 */
     {
@@ -2234,14 +2526,14 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 32; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((googlenet_real *)(ar + 2359296))[i0 * 4608 + i1 * 144 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 4608 + i1 * 144 + i2] + ((googlenet_real *)(st + 2308864))[i1]));
+                ((googlenet_real *)(ar + 30081024))[i0 * 4608 + i1 * 144 + i2] = relu((((googlenet_real *)(ar + 18874368))[i0 * 4608 + i1 * 144 + i2] + ((googlenet_real *)(st + 2308864))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 96, 12, 12], googlenet.dlm line 17 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 2359296)), ((googlenet_real *)(st + 2308992)), ((googlenet_real *)(ar + 51904512)), (googlenet_real *)(ar + 4718592), n, 96, 8, 32, 12, 12, 5, 5, 12, 12, 1, 1, 2, 2);
+    conv2d_fwd(((googlenet_real *)(ar + 30081024)), ((googlenet_real *)(st + 2308992)), ((googlenet_real *)(ar + 18874368)), (googlenet_real *)(ar + 25952256), n, 96, 8, 32, 12, 12, 5, 5, 12, 12, 1, 1, 2, 2);
     }
     /* relu -> f32[batch 128, 96, 12, 12], googlenet.dlm line 17 */
     {
@@ -2249,19 +2541,19 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 96; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((googlenet_real *)(ar + 0))[i0 * 13824 + i1 * 144 + i2] = relu((((googlenet_real *)(ar + 51904512))[i0 * 13824 + i1 * 144 + i2] + ((googlenet_real *)(st + 2616192))[i1]));
+                ((googlenet_real *)(ar + 61341696))[i0 * 13824 + i1 * 144 + i2] = relu((((googlenet_real *)(ar + 18874368))[i0 * 13824 + i1 * 144 + i2] + ((googlenet_real *)(st + 2616192))[i1]));
             }
         }
     }
     }
     /* max_pool -> f32[batch 128, 256, 12, 12], googlenet.dlm line 18 */
     {
-    pool_max_fwd(((googlenet_real *)(ar + 33030144)), ((googlenet_real *)(ar + 51904512)), NULL, n * 256, 12, 12, 12, 12, 3, 3, 1, 1, 1, 1);
+    pool_max_fwd(((googlenet_real *)(ar + 0)), ((googlenet_real *)(ar + 18874368)), NULL, n * 256, 12, 12, 12, 12, 3, 3, 1, 1, 1, 1);
     }
     /* conv2d -> f32[batch 128, 64, 12, 12], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 64, 144, 256, ((googlenet_real *)(st + 2616576)), 256, ((googlenet_real *)(ar + 51904512)) + i * 36864, 144, ((googlenet_real *)(ar + 33030144)) + i * 9216, 144, 0);
+        gemm(0, 0, 64, 144, 256, ((googlenet_real *)(st + 2616576)), 256, ((googlenet_real *)(ar + 18874368)) + i * 36864, 144, ((googlenet_real *)(ar + 0)) + i * 9216, 144, 0);
     }
     /* relu -> f32[batch 128, 64, 12, 12], googlenet.dlm line 18 */
     {
@@ -2269,7 +2561,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((googlenet_real *)(ar + 37748736))[i0 * 9216 + i1 * 144 + i2] = relu((((googlenet_real *)(ar + 33030144))[i0 * 9216 + i1 * 144 + i2] + ((googlenet_real *)(st + 2682112))[i1]));
+                ((googlenet_real *)(ar + 68419584))[i0 * 9216 + i1 * 144 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 9216 + i1 * 144 + i2] + ((googlenet_real *)(st + 2682112))[i1]));
             }
         }
     }
@@ -2277,22 +2569,22 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     /* concat -> f32[batch 128, 480, 12, 12], googlenet.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 42467328)) + i * 69120 + 0, ((googlenet_real *)(ar + 9437184)) + i * 18432, 18432 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 0)) + i * 69120 + 0, ((googlenet_real *)(ar + 51904512)) + i * 18432, 18432 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 42467328)) + i * 69120 + 18432, ((googlenet_real *)(ar + 18874368)) + i * 27648, 27648 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 0)) + i * 69120 + 18432, ((googlenet_real *)(ar + 37748736)) + i * 27648, 27648 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 42467328)) + i * 69120 + 46080, ((googlenet_real *)(ar + 0)) + i * 13824, 13824 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 0)) + i * 69120 + 46080, ((googlenet_real *)(ar + 61341696)) + i * 13824, 13824 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 42467328)) + i * 69120 + 59904, ((googlenet_real *)(ar + 37748736)) + i * 9216, 9216 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 0)) + i * 69120 + 59904, ((googlenet_real *)(ar + 68419584)) + i * 9216, 9216 * sizeof(googlenet_real));
     }
     /* max_pool -> f32[batch 128, 480, 6, 6], googlenet.dlm line 30 */
     {
-    pool_max_fwd(((googlenet_real *)(ar + 42467328)), ((googlenet_real *)(ar + 0)), NULL, n * 480, 12, 12, 6, 6, 3, 3, 2, 2, 1, 1);
+    pool_max_fwd(((googlenet_real *)(ar + 0)), ((googlenet_real *)(ar + 35389440)), NULL, n * 480, 12, 12, 6, 6, 3, 3, 2, 2, 1, 1);
     }
     /* conv2d -> f32[batch 128, 192, 6, 6], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 192, 36, 480, ((googlenet_real *)(st + 2682368)), 480, ((googlenet_real *)(ar + 0)) + i * 17280, 36, ((googlenet_real *)(ar + 8847360)) + i * 6912, 36, 0);
+        gemm(0, 0, 192, 36, 480, ((googlenet_real *)(st + 2682368)), 480, ((googlenet_real *)(ar + 35389440)) + i * 17280, 36, ((googlenet_real *)(ar + 0)) + i * 6912, 36, 0);
     }
     /* relu -> f32[batch 128, 192, 6, 6], googlenet.dlm line 15 */
     {
@@ -2300,7 +2592,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 192; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 12386304))[i0 * 6912 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 8847360))[i0 * 6912 + i1 * 36 + i2] + ((googlenet_real *)(st + 3051008))[i1]));
+                ((googlenet_real *)(ar + 13271040))[i0 * 6912 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 6912 + i1 * 36 + i2] + ((googlenet_real *)(st + 3051008))[i1]));
             }
         }
     }
@@ -2308,7 +2600,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     /* conv2d -> f32[batch 128, 96, 6, 6], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 96, 36, 480, ((googlenet_real *)(st + 3051776)), 480, ((googlenet_real *)(ar + 0)) + i * 17280, 36, ((googlenet_real *)(ar + 8847360)) + i * 3456, 36, 0);
+        gemm(0, 0, 96, 36, 480, ((googlenet_real *)(st + 3051776)), 480, ((googlenet_real *)(ar + 35389440)) + i * 17280, 36, ((googlenet_real *)(ar + 0)) + i * 3456, 36, 0);
     }
     /* relu -> f32[batch 128, 96, 6, 6], googlenet.dlm line 16 */
     {
@@ -2316,14 +2608,14 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 96; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 10616832))[i0 * 3456 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 8847360))[i0 * 3456 + i1 * 36 + i2] + ((googlenet_real *)(st + 3236096))[i1]));
+                ((googlenet_real *)(ar + 8310528))[i0 * 3456 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 3456 + i1 * 36 + i2] + ((googlenet_real *)(st + 3236096))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 208, 6, 6], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 10616832)), ((googlenet_real *)(st + 3236480)), ((googlenet_real *)(ar + 15925248)), (googlenet_real *)(ar + 19759104), n, 208, 29, 96, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((googlenet_real *)(ar + 8310528)), ((googlenet_real *)(st + 3236480)), ((googlenet_real *)(ar + 4476672)), (googlenet_real *)(ar + 0), n, 208, 29, 96, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 208, 6, 6], googlenet.dlm line 16 */
     {
@@ -2331,7 +2623,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 208; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 19759104))[i0 * 7488 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 15925248))[i0 * 7488 + i1 * 36 + i2] + ((googlenet_real *)(st + 3955328))[i1]));
+                ((googlenet_real *)(ar + 9437184))[i0 * 7488 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 4476672))[i0 * 7488 + i1 * 36 + i2] + ((googlenet_real *)(st + 3955328))[i1]));
             }
         }
     }
@@ -2339,7 +2631,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     /* conv2d -> f32[batch 128, 16, 6, 6], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 16, 36, 480, ((googlenet_real *)(st + 3956160)), 480, ((googlenet_real *)(ar + 0)) + i * 17280, 36, ((googlenet_real *)(ar + 8847360)) + i * 576, 36, 0);
+        gemm(0, 0, 16, 36, 480, ((googlenet_real *)(st + 3956160)), 480, ((googlenet_real *)(ar + 35389440)) + i * 17280, 36, ((googlenet_real *)(ar + 0)) + i * 576, 36, 0);
     }
     /* relu -> f32[batch 128, 16, 6, 6], googlenet.dlm line 17 */
     {
@@ -2347,34 +2639,23 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 16; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 9142272))[i0 * 576 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 8847360))[i0 * 576 + i1 * 36 + i2] + ((googlenet_real *)(st + 3986880))[i1]));
+                ((googlenet_real *)(ar + 294912))[i0 * 576 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 576 + i1 * 36 + i2] + ((googlenet_real *)(st + 3986880))[i1]));
             }
         }
     }
     }
-    /* conv2d -> f32[batch 128, 48, 6, 6], googlenet.dlm line 17 */
+    /* conv2d + relu -> f32[batch 128, 48, 6, 6], googlenet.dlm line 17 */
     {
-    conv2d_fwd_direct_2(((googlenet_real *)(ar + 9142272)), ((googlenet_real *)(st + 3986944)), ((googlenet_real *)(ar + 9437184)), n);
-    }
-    /* relu -> f32[batch 128, 48, 6, 6], googlenet.dlm line 17 */
-    {
-    GOOGLENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 48; i1++) {
-            for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 10321920))[i0 * 1728 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 9437184))[i0 * 1728 + i1 * 36 + i2] + ((googlenet_real *)(st + 4063744))[i1]));
-            }
-        }
-    }
+    conv2d_fwd_direct_2(((googlenet_real *)(ar + 294912)), ((googlenet_real *)(st + 3986944)), ((googlenet_real *)(st + 4063744)), ((googlenet_real *)(ar + 19169280)), n);
     }
     /* max_pool -> f32[batch 128, 480, 6, 6], googlenet.dlm line 18 */
     {
-    pool_max_fwd(((googlenet_real *)(ar + 0)), ((googlenet_real *)(ar + 23592960)), NULL, n * 480, 6, 6, 6, 6, 3, 3, 1, 1, 1, 1);
+    pool_max_fwd(((googlenet_real *)(ar + 35389440)), ((googlenet_real *)(ar + 0)), NULL, n * 480, 6, 6, 6, 6, 3, 3, 1, 1, 1, 1);
     }
     /* conv2d -> f32[batch 128, 64, 6, 6], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 64, 36, 480, ((googlenet_real *)(st + 4063936)), 480, ((googlenet_real *)(ar + 23592960)) + i * 17280, 36, ((googlenet_real *)(ar + 0)) + i * 2304, 36, 0);
+        gemm(0, 0, 64, 36, 480, ((googlenet_real *)(st + 4063936)), 480, ((googlenet_real *)(ar + 0)) + i * 17280, 36, ((googlenet_real *)(ar + 16809984)) + i * 2304, 36, 0);
     }
     /* relu -> f32[batch 128, 64, 6, 6], googlenet.dlm line 18 */
     {
@@ -2382,7 +2663,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 1179648))[i0 * 2304 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 2304 + i1 * 36 + i2] + ((googlenet_real *)(st + 4186816))[i1]));
+                ((googlenet_real *)(ar + 17989632))[i0 * 2304 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 16809984))[i0 * 2304 + i1 * 36 + i2] + ((googlenet_real *)(st + 4186816))[i1]));
             }
         }
     }
@@ -2390,18 +2671,18 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     /* concat -> f32[batch 128, 512, 6, 6], googlenet.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 23592960)) + i * 18432 + 0, ((googlenet_real *)(ar + 12386304)) + i * 6912, 6912 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 0)) + i * 18432 + 0, ((googlenet_real *)(ar + 13271040)) + i * 6912, 6912 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 23592960)) + i * 18432 + 6912, ((googlenet_real *)(ar + 19759104)) + i * 7488, 7488 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 0)) + i * 18432 + 6912, ((googlenet_real *)(ar + 9437184)) + i * 7488, 7488 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 23592960)) + i * 18432 + 14400, ((googlenet_real *)(ar + 10321920)) + i * 1728, 1728 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 0)) + i * 18432 + 14400, ((googlenet_real *)(ar + 19169280)) + i * 1728, 1728 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 23592960)) + i * 18432 + 16128, ((googlenet_real *)(ar + 1179648)) + i * 2304, 2304 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 0)) + i * 18432 + 16128, ((googlenet_real *)(ar + 17989632)) + i * 2304, 2304 * sizeof(googlenet_real));
     }
     /* conv2d -> f32[batch 128, 160, 6, 6], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 160, 36, 512, ((googlenet_real *)(st + 4187072)), 512, ((googlenet_real *)(ar + 23592960)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 5760, 36, 0);
+        gemm(0, 0, 160, 36, 512, ((googlenet_real *)(st + 4187072)), 512, ((googlenet_real *)(ar + 0)) + i * 18432, 36, ((googlenet_real *)(ar + 9437184)) + i * 5760, 36, 0);
     }
     /* relu -> f32[batch 128, 160, 6, 6], googlenet.dlm line 15 */
     {
@@ -2409,7 +2690,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 160; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 2949120))[i0 * 5760 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 5760 + i1 * 36 + i2] + ((googlenet_real *)(st + 4514752))[i1]));
+                ((googlenet_real *)(ar + 23003136))[i0 * 5760 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 9437184))[i0 * 5760 + i1 * 36 + i2] + ((googlenet_real *)(st + 4514752))[i1]));
             }
         }
     }
@@ -2417,7 +2698,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     /* conv2d -> f32[batch 128, 112, 6, 6], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 112, 36, 512, ((googlenet_real *)(st + 4515392)), 512, ((googlenet_real *)(ar + 23592960)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 4032, 36, 0);
+        gemm(0, 0, 112, 36, 512, ((googlenet_real *)(st + 4515392)), 512, ((googlenet_real *)(ar + 0)) + i * 18432, 36, ((googlenet_real *)(ar + 9437184)) + i * 4032, 36, 0);
     }
     /* relu -> f32[batch 128, 112, 6, 6], googlenet.dlm line 16 */
     {
@@ -2425,14 +2706,14 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 112; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 5898240))[i0 * 4032 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 4032 + i1 * 36 + i2] + ((googlenet_real *)(st + 4744768))[i1]));
+                ((googlenet_real *)(ar + 18710784))[i0 * 4032 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 9437184))[i0 * 4032 + i1 * 36 + i2] + ((googlenet_real *)(st + 4744768))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 224, 6, 6], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 5898240)), ((googlenet_real *)(st + 4745216)), ((googlenet_real *)(ar + 7962624)), (googlenet_real *)(ar + 12091392), n, 224, 29, 112, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((googlenet_real *)(ar + 18710784)), ((googlenet_real *)(st + 4745216)), ((googlenet_real *)(ar + 14582016)), (googlenet_real *)(ar + 9437184), n, 224, 29, 112, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 224, 6, 6], googlenet.dlm line 16 */
     {
@@ -2440,7 +2721,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 224; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 12091392))[i0 * 8064 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 7962624))[i0 * 8064 + i1 * 36 + i2] + ((googlenet_real *)(st + 5648384))[i1]));
+                ((googlenet_real *)(ar + 18874368))[i0 * 8064 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 14582016))[i0 * 8064 + i1 * 36 + i2] + ((googlenet_real *)(st + 5648384))[i1]));
             }
         }
     }
@@ -2448,7 +2729,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     /* conv2d -> f32[batch 128, 24, 6, 6], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 24, 36, 512, ((googlenet_real *)(st + 5649280)), 512, ((googlenet_real *)(ar + 23592960)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 864, 36, 0);
+        gemm(0, 0, 24, 36, 512, ((googlenet_real *)(st + 5649280)), 512, ((googlenet_real *)(ar + 0)) + i * 18432, 36, ((googlenet_real *)(ar + 9437184)) + i * 864, 36, 0);
     }
     /* relu -> f32[batch 128, 24, 6, 6], googlenet.dlm line 17 */
     {
@@ -2456,14 +2737,14 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 24; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 442368))[i0 * 864 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 864 + i1 * 36 + i2] + ((googlenet_real *)(st + 5698432))[i1]));
+                ((googlenet_real *)(ar + 13389696))[i0 * 864 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 9437184))[i0 * 864 + i1 * 36 + i2] + ((googlenet_real *)(st + 5698432))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 64, 6, 6], googlenet.dlm line 17 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 442368)), ((googlenet_real *)(st + 5698560)), ((googlenet_real *)(ar + 884736)), (googlenet_real *)(ar + 5898240), n, 64, 29, 24, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
+    conv2d_fwd(((googlenet_real *)(ar + 13389696)), ((googlenet_real *)(st + 5698560)), ((googlenet_real *)(ar + 12210048)), (googlenet_real *)(ar + 9437184), n, 64, 29, 24, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
     }
     /* relu -> f32[batch 128, 64, 6, 6], googlenet.dlm line 17 */
     {
@@ -2471,19 +2752,19 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 5898240))[i0 * 2304 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 884736))[i0 * 2304 + i1 * 36 + i2] + ((googlenet_real *)(st + 5852160))[i1]));
+                ((googlenet_real *)(ar + 25952256))[i0 * 2304 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 12210048))[i0 * 2304 + i1 * 36 + i2] + ((googlenet_real *)(st + 5852160))[i1]));
             }
         }
     }
     }
     /* max_pool -> f32[batch 128, 512, 6, 6], googlenet.dlm line 18 */
     {
-    pool_max_fwd(((googlenet_real *)(ar + 23592960)), ((googlenet_real *)(ar + 33030144)), NULL, n * 512, 6, 6, 6, 6, 3, 3, 1, 1, 1, 1);
+    pool_max_fwd(((googlenet_real *)(ar + 0)), ((googlenet_real *)(ar + 9437184)), NULL, n * 512, 6, 6, 6, 6, 3, 3, 1, 1, 1, 1);
     }
     /* conv2d -> f32[batch 128, 64, 6, 6], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 64, 36, 512, ((googlenet_real *)(st + 5852416)), 512, ((googlenet_real *)(ar + 33030144)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 2304, 36, 0);
+        gemm(0, 0, 64, 36, 512, ((googlenet_real *)(st + 5852416)), 512, ((googlenet_real *)(ar + 9437184)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 2304, 36, 0);
     }
     /* relu -> f32[batch 128, 64, 6, 6], googlenet.dlm line 18 */
     {
@@ -2491,7 +2772,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 1179648))[i0 * 2304 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 2304 + i1 * 36 + i2] + ((googlenet_real *)(st + 5983488))[i1]));
+                ((googlenet_real *)(ar + 9437184))[i0 * 2304 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 2304 + i1 * 36 + i2] + ((googlenet_real *)(st + 5983488))[i1]));
             }
         }
     }
@@ -2499,18 +2780,18 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     /* concat -> f32[batch 128, 512, 6, 6], googlenet.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 16220160)) + i * 18432 + 0, ((googlenet_real *)(ar + 2949120)) + i * 5760, 5760 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 0)) + i * 18432 + 0, ((googlenet_real *)(ar + 23003136)) + i * 5760, 5760 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 16220160)) + i * 18432 + 5760, ((googlenet_real *)(ar + 12091392)) + i * 8064, 8064 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 0)) + i * 18432 + 5760, ((googlenet_real *)(ar + 18874368)) + i * 8064, 8064 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 16220160)) + i * 18432 + 13824, ((googlenet_real *)(ar + 5898240)) + i * 2304, 2304 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 0)) + i * 18432 + 13824, ((googlenet_real *)(ar + 25952256)) + i * 2304, 2304 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 16220160)) + i * 18432 + 16128, ((googlenet_real *)(ar + 1179648)) + i * 2304, 2304 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 0)) + i * 18432 + 16128, ((googlenet_real *)(ar + 9437184)) + i * 2304, 2304 * sizeof(googlenet_real));
     }
     /* conv2d -> f32[batch 128, 128, 6, 6], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 128, 36, 512, ((googlenet_real *)(st + 5983744)), 512, ((googlenet_real *)(ar + 16220160)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 4608, 36, 0);
+        gemm(0, 0, 128, 36, 512, ((googlenet_real *)(st + 5983744)), 512, ((googlenet_real *)(ar + 0)) + i * 18432, 36, ((googlenet_real *)(ar + 9437184)) + i * 4608, 36, 0);
     }
     /* relu -> f32[batch 128, 128, 6, 6], googlenet.dlm line 15 */
     {
@@ -2518,7 +2799,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 2359296))[i0 * 4608 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 4608 + i1 * 36 + i2] + ((googlenet_real *)(st + 6245888))[i1]));
+                ((googlenet_real *)(ar + 24754176))[i0 * 4608 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 9437184))[i0 * 4608 + i1 * 36 + i2] + ((googlenet_real *)(st + 6245888))[i1]));
             }
         }
     }
@@ -2526,7 +2807,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     /* conv2d -> f32[batch 128, 128, 6, 6], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 128, 36, 512, ((googlenet_real *)(st + 6246400)), 512, ((googlenet_real *)(ar + 16220160)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 4608, 36, 0);
+        gemm(0, 0, 128, 36, 512, ((googlenet_real *)(st + 6246400)), 512, ((googlenet_real *)(ar + 0)) + i * 18432, 36, ((googlenet_real *)(ar + 9437184)) + i * 4608, 36, 0);
     }
     /* relu -> f32[batch 128, 128, 6, 6], googlenet.dlm line 16 */
     {
@@ -2534,14 +2815,14 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 4718592))[i0 * 4608 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 4608 + i1 * 36 + i2] + ((googlenet_real *)(st + 6508544))[i1]));
+                ((googlenet_real *)(ar + 20035584))[i0 * 4608 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 9437184))[i0 * 4608 + i1 * 36 + i2] + ((googlenet_real *)(st + 6508544))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 256, 6, 6], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 4718592)), ((googlenet_real *)(st + 6509056)), ((googlenet_real *)(ar + 7077888)), (googlenet_real *)(ar + 25657344), n, 256, 29, 128, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((googlenet_real *)(ar + 20035584)), ((googlenet_real *)(st + 6509056)), ((googlenet_real *)(ar + 15316992)), (googlenet_real *)(ar + 9437184), n, 256, 29, 128, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 256, 6, 6], googlenet.dlm line 16 */
     {
@@ -2549,7 +2830,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 256; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 25657344))[i0 * 9216 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 7077888))[i0 * 9216 + i1 * 36 + i2] + ((googlenet_real *)(st + 7688704))[i1]));
+                ((googlenet_real *)(ar + 20035584))[i0 * 9216 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 15316992))[i0 * 9216 + i1 * 36 + i2] + ((googlenet_real *)(st + 7688704))[i1]));
             }
         }
     }
@@ -2557,7 +2838,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     /* conv2d -> f32[batch 128, 24, 6, 6], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 24, 36, 512, ((googlenet_real *)(st + 7689728)), 512, ((googlenet_real *)(ar + 16220160)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 864, 36, 0);
+        gemm(0, 0, 24, 36, 512, ((googlenet_real *)(st + 7689728)), 512, ((googlenet_real *)(ar + 0)) + i * 18432, 36, ((googlenet_real *)(ar + 9437184)) + i * 864, 36, 0);
     }
     /* relu -> f32[batch 128, 24, 6, 6], googlenet.dlm line 17 */
     {
@@ -2565,14 +2846,14 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 24; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 442368))[i0 * 864 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 864 + i1 * 36 + i2] + ((googlenet_real *)(st + 7738880))[i1]));
+                ((googlenet_real *)(ar + 13389696))[i0 * 864 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 9437184))[i0 * 864 + i1 * 36 + i2] + ((googlenet_real *)(st + 7738880))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 64, 6, 6], googlenet.dlm line 17 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 442368)), ((googlenet_real *)(st + 7739008)), ((googlenet_real *)(ar + 884736)), (googlenet_real *)(ar + 4718592), n, 64, 29, 24, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
+    conv2d_fwd(((googlenet_real *)(ar + 13389696)), ((googlenet_real *)(st + 7739008)), ((googlenet_real *)(ar + 12210048)), (googlenet_real *)(ar + 9437184), n, 64, 29, 24, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
     }
     /* relu -> f32[batch 128, 64, 6, 6], googlenet.dlm line 17 */
     {
@@ -2580,19 +2861,19 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 4718592))[i0 * 2304 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 884736))[i0 * 2304 + i1 * 36 + i2] + ((googlenet_real *)(st + 7892608))[i1]));
+                ((googlenet_real *)(ar + 27113472))[i0 * 2304 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 12210048))[i0 * 2304 + i1 * 36 + i2] + ((googlenet_real *)(st + 7892608))[i1]));
             }
         }
     }
     }
     /* max_pool -> f32[batch 128, 512, 6, 6], googlenet.dlm line 18 */
     {
-    pool_max_fwd(((googlenet_real *)(ar + 16220160)), ((googlenet_real *)(ar + 5898240)), NULL, n * 512, 6, 6, 6, 6, 3, 3, 1, 1, 1, 1);
+    pool_max_fwd(((googlenet_real *)(ar + 0)), ((googlenet_real *)(ar + 9437184)), NULL, n * 512, 6, 6, 6, 6, 3, 3, 1, 1, 1, 1);
     }
     /* conv2d -> f32[batch 128, 64, 6, 6], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 64, 36, 512, ((googlenet_real *)(st + 7892864)), 512, ((googlenet_real *)(ar + 5898240)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 2304, 36, 0);
+        gemm(0, 0, 64, 36, 512, ((googlenet_real *)(st + 7892864)), 512, ((googlenet_real *)(ar + 9437184)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 2304, 36, 0);
     }
     /* relu -> f32[batch 128, 64, 6, 6], googlenet.dlm line 18 */
     {
@@ -2600,7 +2881,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 1179648))[i0 * 2304 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 2304 + i1 * 36 + i2] + ((googlenet_real *)(st + 8023936))[i1]));
+                ((googlenet_real *)(ar + 9437184))[i0 * 2304 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 2304 + i1 * 36 + i2] + ((googlenet_real *)(st + 8023936))[i1]));
             }
         }
     }
@@ -2608,18 +2889,18 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     /* concat -> f32[batch 128, 512, 6, 6], googlenet.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 5898240)) + i * 18432 + 0, ((googlenet_real *)(ar + 2359296)) + i * 4608, 4608 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 0)) + i * 18432 + 0, ((googlenet_real *)(ar + 24754176)) + i * 4608, 4608 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 5898240)) + i * 18432 + 4608, ((googlenet_real *)(ar + 25657344)) + i * 9216, 9216 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 0)) + i * 18432 + 4608, ((googlenet_real *)(ar + 20035584)) + i * 9216, 9216 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 5898240)) + i * 18432 + 13824, ((googlenet_real *)(ar + 4718592)) + i * 2304, 2304 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 0)) + i * 18432 + 13824, ((googlenet_real *)(ar + 27113472)) + i * 2304, 2304 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 5898240)) + i * 18432 + 16128, ((googlenet_real *)(ar + 1179648)) + i * 2304, 2304 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 0)) + i * 18432 + 16128, ((googlenet_real *)(ar + 9437184)) + i * 2304, 2304 * sizeof(googlenet_real));
     }
     /* conv2d -> f32[batch 128, 112, 6, 6], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 112, 36, 512, ((googlenet_real *)(st + 8024192)), 512, ((googlenet_real *)(ar + 5898240)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 4032, 36, 0);
+        gemm(0, 0, 112, 36, 512, ((googlenet_real *)(st + 8024192)), 512, ((googlenet_real *)(ar + 0)) + i * 18432, 36, ((googlenet_real *)(ar + 9437184)) + i * 4032, 36, 0);
     }
     /* relu -> f32[batch 128, 112, 6, 6], googlenet.dlm line 15 */
     {
@@ -2627,7 +2908,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 112; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 2064384))[i0 * 4032 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 4032 + i1 * 36 + i2] + ((googlenet_real *)(st + 8253568))[i1]));
+                ((googlenet_real *)(ar + 26668800))[i0 * 4032 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 9437184))[i0 * 4032 + i1 * 36 + i2] + ((googlenet_real *)(st + 8253568))[i1]));
             }
         }
     }
@@ -2635,7 +2916,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     /* conv2d -> f32[batch 128, 144, 6, 6], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 144, 36, 512, ((googlenet_real *)(st + 8254016)), 512, ((googlenet_real *)(ar + 5898240)) + i * 18432, 36, ((googlenet_real *)(ar + 15335424)) + i * 5184, 36, 0);
+        gemm(0, 0, 144, 36, 512, ((googlenet_real *)(st + 8254016)), 512, ((googlenet_real *)(ar + 0)) + i * 18432, 36, ((googlenet_real *)(ar + 9437184)) + i * 5184, 36, 0);
     }
     /* relu -> f32[batch 128, 144, 6, 6], googlenet.dlm line 16 */
     {
@@ -2643,14 +2924,14 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 144; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 17989632))[i0 * 5184 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 15335424))[i0 * 5184 + i1 * 36 + i2] + ((googlenet_real *)(st + 8548928))[i1]));
+                ((googlenet_real *)(ar + 21360384))[i0 * 5184 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 9437184))[i0 * 5184 + i1 * 36 + i2] + ((googlenet_real *)(st + 8548928))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 288, 6, 6], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 17989632)), ((googlenet_real *)(st + 8549504)), ((googlenet_real *)(ar + 20643840)), (googlenet_real *)(ar + 25952256), n, 288, 29, 144, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((googlenet_real *)(ar + 21360384)), ((googlenet_real *)(st + 8549504)), ((googlenet_real *)(ar + 16051968)), (googlenet_real *)(ar + 9437184), n, 288, 29, 144, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 288, 6, 6], googlenet.dlm line 16 */
     {
@@ -2658,7 +2939,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 288; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 15335424))[i0 * 10368 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 20643840))[i0 * 10368 + i1 * 36 + i2] + ((googlenet_real *)(st + 10042496))[i1]));
+                ((googlenet_real *)(ar + 21360384))[i0 * 10368 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 16051968))[i0 * 10368 + i1 * 36 + i2] + ((googlenet_real *)(st + 10042496))[i1]));
             }
         }
     }
@@ -2666,7 +2947,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     /* conv2d -> f32[batch 128, 32, 6, 6], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 32, 36, 512, ((googlenet_real *)(st + 10043648)), 512, ((googlenet_real *)(ar + 5898240)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 1152, 36, 0);
+        gemm(0, 0, 32, 36, 512, ((googlenet_real *)(st + 10043648)), 512, ((googlenet_real *)(ar + 0)) + i * 18432, 36, ((googlenet_real *)(ar + 9437184)) + i * 1152, 36, 0);
     }
     /* relu -> f32[batch 128, 32, 6, 6], googlenet.dlm line 17 */
     {
@@ -2674,14 +2955,14 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 32; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 589824))[i0 * 1152 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 1152 + i1 * 36 + i2] + ((googlenet_real *)(st + 10109184))[i1]));
+                ((googlenet_real *)(ar + 14224896))[i0 * 1152 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 9437184))[i0 * 1152 + i1 * 36 + i2] + ((googlenet_real *)(st + 10109184))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 64, 6, 6], googlenet.dlm line 17 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 589824)), ((googlenet_real *)(st + 10109312)), ((googlenet_real *)(ar + 4128768)), (googlenet_real *)(ar + 20643840), n, 64, 29, 32, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
+    conv2d_fwd(((googlenet_real *)(ar + 14224896)), ((googlenet_real *)(st + 10109312)), ((googlenet_real *)(ar + 13045248)), (googlenet_real *)(ar + 9437184), n, 64, 29, 32, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
     }
     /* relu -> f32[batch 128, 64, 6, 6], googlenet.dlm line 17 */
     {
@@ -2689,19 +2970,19 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 0))[i0 * 2304 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 4128768))[i0 * 2304 + i1 * 36 + i2] + ((googlenet_real *)(st + 10314112))[i1]));
+                ((googlenet_real *)(ar + 18874368))[i0 * 2304 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 13045248))[i0 * 2304 + i1 * 36 + i2] + ((googlenet_real *)(st + 10314112))[i1]));
             }
         }
     }
     }
     /* max_pool -> f32[batch 128, 512, 6, 6], googlenet.dlm line 18 */
     {
-    pool_max_fwd(((googlenet_real *)(ar + 5898240)), ((googlenet_real *)(ar + 20643840)), NULL, n * 512, 6, 6, 6, 6, 3, 3, 1, 1, 1, 1);
+    pool_max_fwd(((googlenet_real *)(ar + 0)), ((googlenet_real *)(ar + 9437184)), NULL, n * 512, 6, 6, 6, 6, 3, 3, 1, 1, 1, 1);
     }
     /* conv2d -> f32[batch 128, 64, 6, 6], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 64, 36, 512, ((googlenet_real *)(st + 10314368)), 512, ((googlenet_real *)(ar + 20643840)) + i * 18432, 36, ((googlenet_real *)(ar + 4128768)) + i * 2304, 36, 0);
+        gemm(0, 0, 64, 36, 512, ((googlenet_real *)(st + 10314368)), 512, ((googlenet_real *)(ar + 9437184)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 2304, 36, 0);
     }
     /* relu -> f32[batch 128, 64, 6, 6], googlenet.dlm line 18 */
     {
@@ -2709,7 +2990,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 5308416))[i0 * 2304 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 4128768))[i0 * 2304 + i1 * 36 + i2] + ((googlenet_real *)(st + 10445440))[i1]));
+                ((googlenet_real *)(ar + 9732096))[i0 * 2304 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 2304 + i1 * 36 + i2] + ((googlenet_real *)(st + 10445440))[i1]));
             }
         }
     }
@@ -2717,18 +2998,18 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     /* concat -> f32[batch 128, 528, 6, 6], googlenet.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 20643840)) + i * 19008 + 0, ((googlenet_real *)(ar + 2064384)) + i * 4032, 4032 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 0)) + i * 19008 + 0, ((googlenet_real *)(ar + 26668800)) + i * 4032, 4032 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 20643840)) + i * 19008 + 4032, ((googlenet_real *)(ar + 15335424)) + i * 10368, 10368 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 0)) + i * 19008 + 4032, ((googlenet_real *)(ar + 21360384)) + i * 10368, 10368 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 20643840)) + i * 19008 + 14400, ((googlenet_real *)(ar + 0)) + i * 2304, 2304 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 0)) + i * 19008 + 14400, ((googlenet_real *)(ar + 18874368)) + i * 2304, 2304 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 20643840)) + i * 19008 + 16704, ((googlenet_real *)(ar + 5308416)) + i * 2304, 2304 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 0)) + i * 19008 + 16704, ((googlenet_real *)(ar + 9732096)) + i * 2304, 2304 * sizeof(googlenet_real));
     }
     /* conv2d -> f32[batch 128, 256, 6, 6], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 256, 36, 528, ((googlenet_real *)(st + 10445696)), 528, ((googlenet_real *)(ar + 20643840)) + i * 19008, 36, ((googlenet_real *)(ar + 0)) + i * 9216, 36, 0);
+        gemm(0, 0, 256, 36, 528, ((googlenet_real *)(st + 10445696)), 528, ((googlenet_real *)(ar + 0)) + i * 19008, 36, ((googlenet_real *)(ar + 9732096)) + i * 9216, 36, 0);
     }
     /* relu -> f32[batch 128, 256, 6, 6], googlenet.dlm line 15 */
     {
@@ -2736,7 +3017,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 256; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 4718592))[i0 * 9216 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 9216 + i1 * 36 + i2] + ((googlenet_real *)(st + 10986368))[i1]));
+                ((googlenet_real *)(ar + 28878336))[i0 * 9216 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 9732096))[i0 * 9216 + i1 * 36 + i2] + ((googlenet_real *)(st + 10986368))[i1]));
             }
         }
     }
@@ -2744,7 +3025,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     /* conv2d -> f32[batch 128, 160, 6, 6], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 160, 36, 528, ((googlenet_real *)(st + 10987392)), 528, ((googlenet_real *)(ar + 20643840)) + i * 19008, 36, ((googlenet_real *)(ar + 0)) + i * 5760, 36, 0);
+        gemm(0, 0, 160, 36, 528, ((googlenet_real *)(st + 10987392)), 528, ((googlenet_real *)(ar + 0)) + i * 19008, 36, ((googlenet_real *)(ar + 9732096)) + i * 5760, 36, 0);
     }
     /* relu -> f32[batch 128, 160, 6, 6], googlenet.dlm line 16 */
     {
@@ -2752,14 +3033,14 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 160; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 9437184))[i0 * 5760 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 5760 + i1 * 36 + i2] + ((googlenet_real *)(st + 11325312))[i1]));
+                ((googlenet_real *)(ar + 22980096))[i0 * 5760 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 9732096))[i0 * 5760 + i1 * 36 + i2] + ((googlenet_real *)(st + 11325312))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 320, 6, 6], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 9437184)), ((googlenet_real *)(st + 11325952)), ((googlenet_real *)(ar + 12386304)), (googlenet_real *)(ar + 30375936), n, 320, 29, 160, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((googlenet_real *)(ar + 22980096)), ((googlenet_real *)(st + 11325952)), ((googlenet_real *)(ar + 17081856)), (googlenet_real *)(ar + 9732096), n, 320, 29, 160, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 320, 6, 6], googlenet.dlm line 16 */
     {
@@ -2767,7 +3048,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 320; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 30375936))[i0 * 11520 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 12386304))[i0 * 11520 + i1 * 36 + i2] + ((googlenet_real *)(st + 13169152))[i1]));
+                ((googlenet_real *)(ar + 22980096))[i0 * 11520 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 17081856))[i0 * 11520 + i1 * 36 + i2] + ((googlenet_real *)(st + 13169152))[i1]));
             }
         }
     }
@@ -2775,7 +3056,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     /* conv2d -> f32[batch 128, 32, 6, 6], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 32, 36, 528, ((googlenet_real *)(st + 13170432)), 528, ((googlenet_real *)(ar + 20643840)) + i * 19008, 36, ((googlenet_real *)(ar + 0)) + i * 1152, 36, 0);
+        gemm(0, 0, 32, 36, 528, ((googlenet_real *)(st + 13170432)), 528, ((googlenet_real *)(ar + 0)) + i * 19008, 36, ((googlenet_real *)(ar + 9732096)) + i * 1152, 36, 0);
     }
     /* relu -> f32[batch 128, 32, 6, 6], googlenet.dlm line 17 */
     {
@@ -2783,14 +3064,14 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 32; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 589824))[i0 * 1152 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 1152 + i1 * 36 + i2] + ((googlenet_real *)(st + 13238016))[i1]));
+                ((googlenet_real *)(ar + 15966720))[i0 * 1152 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 9732096))[i0 * 1152 + i1 * 36 + i2] + ((googlenet_real *)(st + 13238016))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 128, 6, 6], googlenet.dlm line 17 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 589824)), ((googlenet_real *)(st + 13238144)), ((googlenet_real *)(ar + 1179648)), (googlenet_real *)(ar + 9437184), n, 128, 29, 32, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
+    conv2d_fwd(((googlenet_real *)(ar + 15966720)), ((googlenet_real *)(st + 13238144)), ((googlenet_real *)(ar + 13607424)), (googlenet_real *)(ar + 9732096), n, 128, 29, 32, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
     }
     /* relu -> f32[batch 128, 128, 6, 6], googlenet.dlm line 17 */
     {
@@ -2798,19 +3079,19 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 9437184))[i0 * 4608 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 1179648))[i0 * 4608 + i1 * 36 + i2] + ((googlenet_real *)(st + 13647744))[i1]));
+                ((googlenet_real *)(ar + 19464192))[i0 * 4608 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 13607424))[i0 * 4608 + i1 * 36 + i2] + ((googlenet_real *)(st + 13647744))[i1]));
             }
         }
     }
     }
     /* max_pool -> f32[batch 128, 528, 6, 6], googlenet.dlm line 18 */
     {
-    pool_max_fwd(((googlenet_real *)(ar + 20643840)), ((googlenet_real *)(ar + 36274176)), NULL, n * 528, 6, 6, 6, 6, 3, 3, 1, 1, 1, 1);
+    pool_max_fwd(((googlenet_real *)(ar + 0)), ((googlenet_real *)(ar + 9732096)), NULL, n * 528, 6, 6, 6, 6, 3, 3, 1, 1, 1, 1);
     }
     /* conv2d -> f32[batch 128, 128, 6, 6], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 128, 36, 528, ((googlenet_real *)(st + 13648256)), 528, ((googlenet_real *)(ar + 36274176)) + i * 19008, 36, ((googlenet_real *)(ar + 0)) + i * 4608, 36, 0);
+        gemm(0, 0, 128, 36, 528, ((googlenet_real *)(st + 13648256)), 528, ((googlenet_real *)(ar + 9732096)) + i * 19008, 36, ((googlenet_real *)(ar + 0)) + i * 4608, 36, 0);
     }
     /* relu -> f32[batch 128, 128, 6, 6], googlenet.dlm line 18 */
     {
@@ -2818,7 +3099,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 2359296))[i0 * 4608 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 4608 + i1 * 36 + i2] + ((googlenet_real *)(st + 13918592))[i1]));
+                ((googlenet_real *)(ar + 15335424))[i0 * 4608 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 4608 + i1 * 36 + i2] + ((googlenet_real *)(st + 13918592))[i1]));
             }
         }
     }
@@ -2826,22 +3107,22 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     /* concat -> f32[batch 128, 832, 6, 6], googlenet.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 11796480)) + i * 29952 + 0, ((googlenet_real *)(ar + 4718592)) + i * 9216, 9216 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 0)) + i * 29952 + 0, ((googlenet_real *)(ar + 28878336)) + i * 9216, 9216 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 11796480)) + i * 29952 + 9216, ((googlenet_real *)(ar + 30375936)) + i * 11520, 11520 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 0)) + i * 29952 + 9216, ((googlenet_real *)(ar + 22980096)) + i * 11520, 11520 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 11796480)) + i * 29952 + 20736, ((googlenet_real *)(ar + 9437184)) + i * 4608, 4608 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 0)) + i * 29952 + 20736, ((googlenet_real *)(ar + 19464192)) + i * 4608, 4608 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 11796480)) + i * 29952 + 25344, ((googlenet_real *)(ar + 2359296)) + i * 4608, 4608 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 0)) + i * 29952 + 25344, ((googlenet_real *)(ar + 15335424)) + i * 4608, 4608 * sizeof(googlenet_real));
     }
     /* max_pool -> f32[batch 128, 832, 3, 3], googlenet.dlm line 36 */
     {
-    pool_max_fwd(((googlenet_real *)(ar + 11796480)), ((googlenet_real *)(ar + 0)), NULL, n * 832, 6, 6, 3, 3, 3, 3, 2, 2, 1, 1);
+    pool_max_fwd(((googlenet_real *)(ar + 0)), ((googlenet_real *)(ar + 15335424)), NULL, n * 832, 6, 6, 3, 3, 3, 3, 2, 2, 1, 1);
     }
     /* conv2d -> f32[batch 128, 256, 3, 3], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 256, 9, 832, ((googlenet_real *)(st + 13919104)), 832, ((googlenet_real *)(ar + 0)) + i * 7488, 9, ((googlenet_real *)(ar + 3833856)) + i * 2304, 9, 0);
+        gemm(0, 0, 256, 9, 832, ((googlenet_real *)(st + 13919104)), 832, ((googlenet_real *)(ar + 15335424)) + i * 7488, 9, ((googlenet_real *)(ar + 0)) + i * 2304, 9, 0);
     }
     /* relu -> f32[batch 128, 256, 3, 3], googlenet.dlm line 15 */
     {
@@ -2849,7 +3130,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 256; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((googlenet_real *)(ar + 5013504))[i0 * 2304 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 3833856))[i0 * 2304 + i1 * 9 + i2] + ((googlenet_real *)(st + 14771072))[i1]));
+                ((googlenet_real *)(ar + 12501504))[i0 * 2304 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 2304 + i1 * 9 + i2] + ((googlenet_real *)(st + 14771072))[i1]));
             }
         }
     }
@@ -2857,7 +3138,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     /* conv2d -> f32[batch 128, 160, 3, 3], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 160, 9, 832, ((googlenet_real *)(st + 14772096)), 832, ((googlenet_real *)(ar + 0)) + i * 7488, 9, ((googlenet_real *)(ar + 3833856)) + i * 1440, 9, 0);
+        gemm(0, 0, 160, 9, 832, ((googlenet_real *)(st + 14772096)), 832, ((googlenet_real *)(ar + 15335424)) + i * 7488, 9, ((googlenet_real *)(ar + 0)) + i * 1440, 9, 0);
     }
     /* relu -> f32[batch 128, 160, 3, 3], googlenet.dlm line 16 */
     {
@@ -2865,14 +3146,14 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 160; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((googlenet_real *)(ar + 6193152))[i0 * 1440 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 3833856))[i0 * 1440 + i1 * 9 + i2] + ((googlenet_real *)(st + 15304576))[i1]));
+                ((googlenet_real *)(ar + 8697600))[i0 * 1440 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 1440 + i1 * 9 + i2] + ((googlenet_real *)(st + 15304576))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 320, 3, 3], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 6193152)), ((googlenet_real *)(st + 15305216)), ((googlenet_real *)(ar + 6930432)), (googlenet_real *)(ar + 8404992), n, 320, 114, 160, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_fwd(((googlenet_real *)(ar + 8697600)), ((googlenet_real *)(st + 15305216)), ((googlenet_real *)(ar + 7223040)), (googlenet_real *)(ar + 0), n, 320, 114, 160, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 320, 3, 3], googlenet.dlm line 16 */
     {
@@ -2880,7 +3161,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 320; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((googlenet_real *)(ar + 8404992))[i0 * 2880 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 6930432))[i0 * 2880 + i1 * 9 + i2] + ((googlenet_real *)(st + 17148416))[i1]));
+                ((googlenet_real *)(ar + 3833856))[i0 * 2880 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 7223040))[i0 * 2880 + i1 * 9 + i2] + ((googlenet_real *)(st + 17148416))[i1]));
             }
         }
     }
@@ -2888,7 +3169,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     /* conv2d -> f32[batch 128, 32, 3, 3], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 32, 9, 832, ((googlenet_real *)(st + 17149696)), 832, ((googlenet_real *)(ar + 0)) + i * 7488, 9, ((googlenet_real *)(ar + 3833856)) + i * 288, 9, 0);
+        gemm(0, 0, 32, 9, 832, ((googlenet_real *)(st + 17149696)), 832, ((googlenet_real *)(ar + 15335424)) + i * 7488, 9, ((googlenet_real *)(ar + 0)) + i * 288, 9, 0);
     }
     /* relu -> f32[batch 128, 32, 3, 3], googlenet.dlm line 17 */
     {
@@ -2896,14 +3177,14 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 32; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((googlenet_real *)(ar + 3981312))[i0 * 288 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 3833856))[i0 * 288 + i1 * 9 + i2] + ((googlenet_real *)(st + 17256192))[i1]));
+                ((googlenet_real *)(ar + 5898240))[i0 * 288 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 288 + i1 * 9 + i2] + ((googlenet_real *)(st + 17256192))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 128, 3, 3], googlenet.dlm line 17 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 3981312)), ((googlenet_real *)(st + 17256320)), ((googlenet_real *)(ar + 4128768)), (googlenet_real *)(ar + 9879552), n, 128, 114, 32, 3, 3, 5, 5, 3, 3, 1, 1, 2, 2);
+    conv2d_fwd(((googlenet_real *)(ar + 5898240)), ((googlenet_real *)(st + 17256320)), ((googlenet_real *)(ar + 5308416)), (googlenet_real *)(ar + 0), n, 128, 114, 32, 3, 3, 5, 5, 3, 3, 1, 1, 2, 2);
     }
     /* relu -> f32[batch 128, 128, 3, 3], googlenet.dlm line 17 */
     {
@@ -2911,19 +3192,19 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((googlenet_real *)(ar + 6193152))[i0 * 1152 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 4128768))[i0 * 1152 + i1 * 9 + i2] + ((googlenet_real *)(st + 17665920))[i1]));
+                ((googlenet_real *)(ar + 5898240))[i0 * 1152 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 5308416))[i0 * 1152 + i1 * 9 + i2] + ((googlenet_real *)(st + 17665920))[i1]));
             }
         }
     }
     }
     /* max_pool -> f32[batch 128, 832, 3, 3], googlenet.dlm line 18 */
     {
-    pool_max_fwd(((googlenet_real *)(ar + 0)), ((googlenet_real *)(ar + 9879552)), NULL, n * 832, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    pool_max_fwd(((googlenet_real *)(ar + 15335424)), ((googlenet_real *)(ar + 0)), NULL, n * 832, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* conv2d -> f32[batch 128, 128, 3, 3], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 128, 9, 832, ((googlenet_real *)(st + 17666432)), 832, ((googlenet_real *)(ar + 9879552)) + i * 7488, 9, ((googlenet_real *)(ar + 0)) + i * 1152, 9, 0);
+        gemm(0, 0, 128, 9, 832, ((googlenet_real *)(st + 17666432)), 832, ((googlenet_real *)(ar + 0)) + i * 7488, 9, ((googlenet_real *)(ar + 5308416)) + i * 1152, 9, 0);
     }
     /* relu -> f32[batch 128, 128, 3, 3], googlenet.dlm line 18 */
     {
@@ -2931,7 +3212,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((googlenet_real *)(ar + 589824))[i0 * 1152 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 1152 + i1 * 9 + i2] + ((googlenet_real *)(st + 18092416))[i1]));
+                ((googlenet_real *)(ar + 0))[i0 * 1152 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 5308416))[i0 * 1152 + i1 * 9 + i2] + ((googlenet_real *)(st + 18092416))[i1]));
             }
         }
     }
@@ -2939,18 +3220,18 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     /* concat -> f32[batch 128, 832, 3, 3], googlenet.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 1179648)) + i * 7488 + 0, ((googlenet_real *)(ar + 5013504)) + i * 2304, 2304 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 8667648)) + i * 7488 + 0, ((googlenet_real *)(ar + 12501504)) + i * 2304, 2304 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 1179648)) + i * 7488 + 2304, ((googlenet_real *)(ar + 8404992)) + i * 2880, 2880 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 8667648)) + i * 7488 + 2304, ((googlenet_real *)(ar + 3833856)) + i * 2880, 2880 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 1179648)) + i * 7488 + 5184, ((googlenet_real *)(ar + 6193152)) + i * 1152, 1152 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 8667648)) + i * 7488 + 5184, ((googlenet_real *)(ar + 5898240)) + i * 1152, 1152 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 1179648)) + i * 7488 + 6336, ((googlenet_real *)(ar + 589824)) + i * 1152, 1152 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 8667648)) + i * 7488 + 6336, ((googlenet_real *)(ar + 0)) + i * 1152, 1152 * sizeof(googlenet_real));
     }
     /* conv2d -> f32[batch 128, 384, 3, 3], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 384, 9, 832, ((googlenet_real *)(st + 18092928)), 832, ((googlenet_real *)(ar + 1179648)) + i * 7488, 9, ((googlenet_real *)(ar + 5013504)) + i * 3456, 9, 0);
+        gemm(0, 0, 384, 9, 832, ((googlenet_real *)(st + 18092928)), 832, ((googlenet_real *)(ar + 8667648)) + i * 7488, 9, ((googlenet_real *)(ar + 0)) + i * 3456, 9, 0);
     }
     /* relu -> f32[batch 128, 384, 3, 3], googlenet.dlm line 15 */
     {
@@ -2958,7 +3239,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 384; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((googlenet_real *)(ar + 6782976))[i0 * 3456 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 5013504))[i0 * 3456 + i1 * 9 + i2] + ((googlenet_real *)(st + 19370880))[i1]));
+                ((googlenet_real *)(ar + 12501504))[i0 * 3456 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 3456 + i1 * 9 + i2] + ((googlenet_real *)(st + 19370880))[i1]));
             }
         }
     }
@@ -2966,7 +3247,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     /* conv2d -> f32[batch 128, 192, 3, 3], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 192, 9, 832, ((googlenet_real *)(st + 19372416)), 832, ((googlenet_real *)(ar + 1179648)) + i * 7488, 9, ((googlenet_real *)(ar + 0)) + i * 1728, 9, 0);
+        gemm(0, 0, 192, 9, 832, ((googlenet_real *)(st + 19372416)), 832, ((googlenet_real *)(ar + 8667648)) + i * 7488, 9, ((googlenet_real *)(ar + 0)) + i * 1728, 9, 0);
     }
     /* relu -> f32[batch 128, 192, 3, 3], googlenet.dlm line 16 */
     {
@@ -2974,14 +3255,14 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 192; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((googlenet_real *)(ar + 5013504))[i0 * 1728 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 1728 + i1 * 9 + i2] + ((googlenet_real *)(st + 20011392))[i1]));
+                ((googlenet_real *)(ar + 16040448))[i0 * 1728 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 1728 + i1 * 9 + i2] + ((googlenet_real *)(st + 20011392))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 384, 3, 3], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 5013504)), ((googlenet_real *)(st + 20012160)), ((googlenet_real *)(ar + 8552448)), (googlenet_real *)(ar + 10321920), n, 384, 114, 192, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_fwd(((googlenet_real *)(ar + 16040448)), ((googlenet_real *)(st + 20012160)), ((googlenet_real *)(ar + 14270976)), (googlenet_real *)(ar + 0), n, 384, 114, 192, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 384, 3, 3], googlenet.dlm line 16 */
     {
@@ -2989,7 +3270,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 384; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((googlenet_real *)(ar + 5013504))[i0 * 3456 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 8552448))[i0 * 3456 + i1 * 9 + i2] + ((googlenet_real *)(st + 22666368))[i1]));
+                ((googlenet_real *)(ar + 5450112))[i0 * 3456 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 14270976))[i0 * 3456 + i1 * 9 + i2] + ((googlenet_real *)(st + 22666368))[i1]));
             }
         }
     }
@@ -2997,7 +3278,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     /* conv2d -> f32[batch 128, 48, 3, 3], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 48, 9, 832, ((googlenet_real *)(st + 22667904)), 832, ((googlenet_real *)(ar + 1179648)) + i * 7488, 9, ((googlenet_real *)(ar + 0)) + i * 432, 9, 0);
+        gemm(0, 0, 48, 9, 832, ((googlenet_real *)(st + 22667904)), 832, ((googlenet_real *)(ar + 8667648)) + i * 7488, 9, ((googlenet_real *)(ar + 0)) + i * 432, 9, 0);
     }
     /* relu -> f32[batch 128, 48, 3, 3], googlenet.dlm line 17 */
     {
@@ -3005,14 +3286,14 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 48; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((googlenet_real *)(ar + 221184))[i0 * 432 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 432 + i1 * 9 + i2] + ((googlenet_real *)(st + 22827648))[i1]));
+                ((googlenet_real *)(ar + 7809408))[i0 * 432 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 432 + i1 * 9 + i2] + ((googlenet_real *)(st + 22827648))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 128, 3, 3], googlenet.dlm line 17 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 221184)), ((googlenet_real *)(st + 22827840)), ((googlenet_real *)(ar + 442368)), (googlenet_real *)(ar + 8552448), n, 128, 114, 48, 3, 3, 5, 5, 3, 3, 1, 1, 2, 2);
+    conv2d_fwd(((googlenet_real *)(ar + 7809408)), ((googlenet_real *)(st + 22827840)), ((googlenet_real *)(ar + 7219584)), (googlenet_real *)(ar + 0), n, 128, 114, 48, 3, 3, 5, 5, 3, 3, 1, 1, 2, 2);
     }
     /* relu -> f32[batch 128, 128, 3, 3], googlenet.dlm line 17 */
     {
@@ -3020,19 +3301,19 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((googlenet_real *)(ar + 8552448))[i0 * 1152 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 442368))[i0 * 1152 + i1 * 9 + i2] + ((googlenet_real *)(st + 23442240))[i1]));
+                ((googlenet_real *)(ar + 4718592))[i0 * 1152 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 7219584))[i0 * 1152 + i1 * 9 + i2] + ((googlenet_real *)(st + 23442240))[i1]));
             }
         }
     }
     }
     /* max_pool -> f32[batch 128, 832, 3, 3], googlenet.dlm line 18 */
     {
-    pool_max_fwd(((googlenet_real *)(ar + 1179648)), ((googlenet_real *)(ar + 9142272)), NULL, n * 832, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    pool_max_fwd(((googlenet_real *)(ar + 8667648)), ((googlenet_real *)(ar + 0)), NULL, n * 832, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* conv2d -> f32[batch 128, 128, 3, 3], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 128, 9, 832, ((googlenet_real *)(st + 23442752)), 832, ((googlenet_real *)(ar + 9142272)) + i * 7488, 9, ((googlenet_real *)(ar + 0)) + i * 1152, 9, 0);
+        gemm(0, 0, 128, 9, 832, ((googlenet_real *)(st + 23442752)), 832, ((googlenet_real *)(ar + 0)) + i * 7488, 9, ((googlenet_real *)(ar + 3833856)) + i * 1152, 9, 0);
     }
     /* relu -> f32[batch 128, 128, 3, 3], googlenet.dlm line 18 */
     {
@@ -3040,7 +3321,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((googlenet_real *)(ar + 589824))[i0 * 1152 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 1152 + i1 * 9 + i2] + ((googlenet_real *)(st + 23868736))[i1]));
+                ((googlenet_real *)(ar + 7219584))[i0 * 1152 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 3833856))[i0 * 1152 + i1 * 9 + i2] + ((googlenet_real *)(st + 23868736))[i1]));
             }
         }
     }
@@ -3048,27 +3329,27 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     /* concat -> f32[batch 128, 1024, 3, 3], googlenet.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 9142272)) + i * 9216 + 0, ((googlenet_real *)(ar + 6782976)) + i * 3456, 3456 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 0)) + i * 9216 + 0, ((googlenet_real *)(ar + 12501504)) + i * 3456, 3456 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 9142272)) + i * 9216 + 3456, ((googlenet_real *)(ar + 5013504)) + i * 3456, 3456 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 0)) + i * 9216 + 3456, ((googlenet_real *)(ar + 5450112)) + i * 3456, 3456 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 9142272)) + i * 9216 + 6912, ((googlenet_real *)(ar + 8552448)) + i * 1152, 1152 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 0)) + i * 9216 + 6912, ((googlenet_real *)(ar + 4718592)) + i * 1152, 1152 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 9142272)) + i * 9216 + 8064, ((googlenet_real *)(ar + 589824)) + i * 1152, 1152 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 0)) + i * 9216 + 8064, ((googlenet_real *)(ar + 7219584)) + i * 1152, 1152 * sizeof(googlenet_real));
     }
     /* avg_pool -> f32[batch 128, 1024, 1, 1], googlenet.dlm line 39 */
     {
-    avg_pool_fwd_0(((googlenet_real *)(ar + 9142272)), ((googlenet_real *)(ar + 0)), n);
+    avg_pool_fwd_0(((googlenet_real *)(ar + 0)), ((googlenet_real *)(ar + 4718592)), n);
     }
     /* matmul -> f32[batch 128, 10], googlenet.dlm line 41 */
     {
-    gemm(0, 1, n, 10, 1024, ((googlenet_real *)(ar + 0)), 1024, ((googlenet_real *)(st + 23869248)), 1024, ((googlenet_real *)(ar + 524288)), 10, 0);
+    gemm(0, 1, n, 10, 1024, ((googlenet_real *)(ar + 4718592)), 1024, ((googlenet_real *)(st + 23869248)), 1024, ((googlenet_real *)(ar + 0)), 10, 0);
     }
     /* add -> f32[batch 128, 10], googlenet.dlm line 41 */
     {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 10; i1++) {
-            ((googlenet_real *)(ar + 0))[i0 * 10 + i1] = (((googlenet_real *)(ar + 524288))[i0 * 10 + i1] + ((googlenet_real *)(st + 23910208))[i1]);
+            ((googlenet_real *)(ar + 5120))[i0 * 10 + i1] = (((googlenet_real *)(ar + 0))[i0 * 10 + i1] + ((googlenet_real *)(st + 23910208))[i1]);
         }
     }
     }
@@ -3076,7 +3357,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
 }
 
 const googlenet_real *googlenet_output_logits(const void *state) {
-    return (const googlenet_real *)(const void *)((const unsigned char *)state + 23910272);
+    return (const googlenet_real *)(const void *)((const unsigned char *)state + 23915392);
 }
 
 googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real *x, const int32_t *y, double *metrics) {
@@ -3087,7 +3368,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     (void)ar;
     /* conv2d -> f32[batch 128, 64, 48, 48], googlenet.dlm line 23 */
     {
-    conv2d_fwd_direct_0(x, ((googlenet_real *)(st + 64)), ((googlenet_real *)(ar + 23910208)), n);
+    conv2d_fwd_direct_3(x, ((googlenet_real *)(st + 64)), ((googlenet_real *)(ar + 23910208)), n);
     }
     /* relu -> f32[batch 128, 64, 48, 48], googlenet.dlm line 23 */
     {
@@ -3204,7 +3485,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     }
     /* conv2d -> f32[batch 128, 32, 12, 12], googlenet.dlm line 17 */
     {
-    conv2d_fwd_direct_1(((googlenet_real *)(ar + 574805824)), ((googlenet_real *)(st + 1051392)), ((googlenet_real *)(ar + 23910208)), n);
+    conv2d_fwd_direct_4(((googlenet_real *)(ar + 574805824)), ((googlenet_real *)(st + 1051392)), ((googlenet_real *)(ar + 23910208)), n);
     }
     /* relu -> f32[batch 128, 32, 12, 12], googlenet.dlm line 17 */
     {
@@ -3426,7 +3707,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     }
     /* conv2d -> f32[batch 128, 48, 6, 6], googlenet.dlm line 17 */
     {
-    conv2d_fwd_direct_2(((googlenet_real *)(ar + 589698880)), ((googlenet_real *)(st + 3986944)), ((googlenet_real *)(ar + 59299648)), n);
+    conv2d_fwd_direct_5(((googlenet_real *)(ar + 589698880)), ((googlenet_real *)(st + 3986944)), ((googlenet_real *)(ar + 59299648)), n);
     }
     /* relu -> f32[batch 128, 48, 6, 6], googlenet.dlm line 17 */
     {
@@ -7579,29 +7860,18 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     unsigned char *st = (unsigned char *)state;
     unsigned char *ar = st + 23910272;
     (void)ar;
-    /* conv2d -> f32[batch 128, 64, 48, 48], googlenet.dlm line 23 */
+    /* conv2d + relu -> f32[batch 128, 64, 48, 48], googlenet.dlm line 23 */
     {
-    conv2d_fwd_direct_0(x, ((googlenet_real *)(st + 64)), ((googlenet_real *)(ar + 0)), n);
-    }
-    /* relu -> f32[batch 128, 64, 48, 48], googlenet.dlm line 23 */
-    {
-    GOOGLENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 64; i1++) {
-            for (int64_t i2 = 0; i2 < 2304; i2++) {
-                ((googlenet_real *)(ar + 75497472))[i0 * 147456 + i1 * 2304 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 147456 + i1 * 2304 + i2] + ((googlenet_real *)(st + 12608))[i1]));
-            }
-        }
-    }
+    conv2d_fwd_direct_0(x, ((googlenet_real *)(st + 64)), ((googlenet_real *)(st + 12608)), ((googlenet_real *)(ar + 0)), n);
     }
     /* max_pool -> f32[batch 128, 64, 24, 24], googlenet.dlm line 24 */
     {
-    pool_max_fwd(((googlenet_real *)(ar + 75497472)), ((googlenet_real *)(ar + 0)), NULL, n * 64, 48, 48, 24, 24, 3, 3, 2, 2, 1, 1);
+    pool_max_fwd(((googlenet_real *)(ar + 0)), ((googlenet_real *)(ar + 75497472)), NULL, n * 64, 48, 48, 24, 24, 3, 3, 2, 2, 1, 1);
     }
     /* conv2d -> f32[batch 128, 64, 24, 24], googlenet.dlm line 25 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 64, 576, 64, ((googlenet_real *)(st + 12864)), 64, ((googlenet_real *)(ar + 0)) + i * 36864, 576, ((googlenet_real *)(ar + 18874368)) + i * 36864, 576, 0);
+        gemm(0, 0, 64, 576, 64, ((googlenet_real *)(st + 12864)), 64, ((googlenet_real *)(ar + 75497472)) + i * 36864, 576, ((googlenet_real *)(ar + 0)) + i * 36864, 576, 0);
     }
     /* relu -> f32[batch 128, 64, 24, 24], googlenet.dlm line 25 */
     {
@@ -7609,14 +7879,14 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((googlenet_real *)(ar + 0))[i0 * 36864 + i1 * 576 + i2] = relu((((googlenet_real *)(ar + 18874368))[i0 * 36864 + i1 * 576 + i2] + ((googlenet_real *)(st + 29248))[i1]));
+                ((googlenet_real *)(ar + 56623104))[i0 * 36864 + i1 * 576 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 36864 + i1 * 576 + i2] + ((googlenet_real *)(st + 29248))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 192, 24, 24], googlenet.dlm line 26 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 0)), ((googlenet_real *)(st + 29504)), ((googlenet_real *)(ar + 18874368)), (googlenet_real *)(ar + 75497472), n, 192, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_fwd(((googlenet_real *)(ar + 56623104)), ((googlenet_real *)(st + 29504)), ((googlenet_real *)(ar + 0)), (googlenet_real *)(ar + 75497472), n, 192, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 192, 24, 24], googlenet.dlm line 26 */
     {
@@ -7624,14 +7894,14 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 192; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((googlenet_real *)(ar + 75497472))[i0 * 110592 + i1 * 576 + i2] = relu((((googlenet_real *)(ar + 18874368))[i0 * 110592 + i1 * 576 + i2] + ((googlenet_real *)(st + 471872))[i1]));
+                ((googlenet_real *)(ar + 56623104))[i0 * 110592 + i1 * 576 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 110592 + i1 * 576 + i2] + ((googlenet_real *)(st + 471872))[i1]));
             }
         }
     }
     }
     /* max_pool -> f32[batch 128, 192, 12, 12], googlenet.dlm line 27 */
     {
-    pool_max_fwd(((googlenet_real *)(ar + 75497472)), ((googlenet_real *)(ar + 0)), NULL, n * 192, 24, 24, 12, 12, 3, 3, 2, 2, 1, 1);
+    pool_max_fwd(((googlenet_real *)(ar + 56623104)), ((googlenet_real *)(ar + 0)), NULL, n * 192, 24, 24, 12, 12, 3, 3, 2, 2, 1, 1);
     }
     /* conv2d -> f32[batch 128, 64, 12, 12], googlenet.dlm line 15 */
     {
@@ -7644,7 +7914,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((googlenet_real *)(ar + 18874368))[i0 * 9216 + i1 * 144 + i2] = relu((((googlenet_real *)(ar + 14155776))[i0 * 9216 + i1 * 144 + i2] + ((googlenet_real *)(st + 521792))[i1]));
+                ((googlenet_real *)(ar + 37748736))[i0 * 9216 + i1 * 144 + i2] = relu((((googlenet_real *)(ar + 14155776))[i0 * 9216 + i1 * 144 + i2] + ((googlenet_real *)(st + 521792))[i1]));
             }
         }
     }
@@ -7652,7 +7922,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     /* conv2d -> f32[batch 128, 96, 12, 12], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 96, 144, 192, ((googlenet_real *)(st + 522048)), 192, ((googlenet_real *)(ar + 0)) + i * 27648, 144, ((googlenet_real *)(ar + 23592960)) + i * 13824, 144, 0);
+        gemm(0, 0, 96, 144, 192, ((googlenet_real *)(st + 522048)), 192, ((googlenet_real *)(ar + 0)) + i * 27648, 144, ((googlenet_real *)(ar + 14155776)) + i * 13824, 144, 0);
     }
     /* relu -> f32[batch 128, 96, 12, 12], googlenet.dlm line 16 */
     {
@@ -7660,14 +7930,14 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 96; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((googlenet_real *)(ar + 30670848))[i0 * 13824 + i1 * 144 + i2] = relu((((googlenet_real *)(ar + 23592960))[i0 * 13824 + i1 * 144 + i2] + ((googlenet_real *)(st + 595776))[i1]));
+                ((googlenet_real *)(ar + 23592960))[i0 * 13824 + i1 * 144 + i2] = relu((((googlenet_real *)(ar + 14155776))[i0 * 13824 + i1 * 144 + i2] + ((googlenet_real *)(st + 595776))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 128, 12, 12], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 30670848)), ((googlenet_real *)(st + 596160)), ((googlenet_real *)(ar + 37748736)), (googlenet_real *)(ar + 14155776), n, 128, 8, 96, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((googlenet_real *)(ar + 23592960)), ((googlenet_real *)(st + 596160)), ((googlenet_real *)(ar + 14155776)), (googlenet_real *)(ar + 30670848), n, 128, 8, 96, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 128, 12, 12], googlenet.dlm line 16 */
     {
@@ -7675,7 +7945,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((googlenet_real *)(ar + 23592960))[i0 * 18432 + i1 * 144 + i2] = relu((((googlenet_real *)(ar + 37748736))[i0 * 18432 + i1 * 144 + i2] + ((googlenet_real *)(st + 1038528))[i1]));
+                ((googlenet_real *)(ar + 28311552))[i0 * 18432 + i1 * 144 + i2] = relu((((googlenet_real *)(ar + 14155776))[i0 * 18432 + i1 * 144 + i2] + ((googlenet_real *)(st + 1038528))[i1]));
             }
         }
     }
@@ -7696,29 +7966,18 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
         }
     }
     }
-    /* conv2d -> f32[batch 128, 32, 12, 12], googlenet.dlm line 17 */
+    /* conv2d + relu -> f32[batch 128, 32, 12, 12], googlenet.dlm line 17 */
     {
-    conv2d_fwd_direct_1(((googlenet_real *)(ar + 15335424)), ((googlenet_real *)(st + 1051392)), ((googlenet_real *)(ar + 16515072)), n);
-    }
-    /* relu -> f32[batch 128, 32, 12, 12], googlenet.dlm line 17 */
-    {
-    GOOGLENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 32; i1++) {
-            for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((googlenet_real *)(ar + 14155776))[i0 * 4608 + i1 * 144 + i2] = relu((((googlenet_real *)(ar + 16515072))[i0 * 4608 + i1 * 144 + i2] + ((googlenet_real *)(st + 1102592))[i1]));
-            }
-        }
-    }
+    conv2d_fwd_direct_1(((googlenet_real *)(ar + 15335424)), ((googlenet_real *)(st + 1051392)), ((googlenet_real *)(st + 1102592)), ((googlenet_real *)(ar + 42467328)), n);
     }
     /* max_pool -> f32[batch 128, 192, 12, 12], googlenet.dlm line 18 */
     {
-    pool_max_fwd(((googlenet_real *)(ar + 0)), ((googlenet_real *)(ar + 33030144)), NULL, n * 192, 12, 12, 12, 12, 3, 3, 1, 1, 1, 1);
+    pool_max_fwd(((googlenet_real *)(ar + 0)), ((googlenet_real *)(ar + 14155776)), NULL, n * 192, 12, 12, 12, 12, 3, 3, 1, 1, 1, 1);
     }
     /* conv2d -> f32[batch 128, 32, 12, 12], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 32, 144, 192, ((googlenet_real *)(st + 1102720)), 192, ((googlenet_real *)(ar + 33030144)) + i * 27648, 144, ((googlenet_real *)(ar + 0)) + i * 4608, 144, 0);
+        gemm(0, 0, 32, 144, 192, ((googlenet_real *)(st + 1102720)), 192, ((googlenet_real *)(ar + 14155776)) + i * 27648, 144, ((googlenet_real *)(ar + 0)) + i * 4608, 144, 0);
     }
     /* relu -> f32[batch 128, 32, 12, 12], googlenet.dlm line 18 */
     {
@@ -7726,7 +7985,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 32; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((googlenet_real *)(ar + 2359296))[i0 * 4608 + i1 * 144 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 4608 + i1 * 144 + i2] + ((googlenet_real *)(st + 1127296))[i1]));
+                ((googlenet_real *)(ar + 18874368))[i0 * 4608 + i1 * 144 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 4608 + i1 * 144 + i2] + ((googlenet_real *)(st + 1127296))[i1]));
             }
         }
     }
@@ -7734,18 +7993,18 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     /* concat -> f32[batch 128, 256, 12, 12], googlenet.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 33030144)) + i * 36864 + 0, ((googlenet_real *)(ar + 18874368)) + i * 9216, 9216 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 0)) + i * 36864 + 0, ((googlenet_real *)(ar + 37748736)) + i * 9216, 9216 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 33030144)) + i * 36864 + 9216, ((googlenet_real *)(ar + 23592960)) + i * 18432, 18432 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 0)) + i * 36864 + 9216, ((googlenet_real *)(ar + 28311552)) + i * 18432, 18432 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 33030144)) + i * 36864 + 27648, ((googlenet_real *)(ar + 14155776)) + i * 4608, 4608 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 0)) + i * 36864 + 27648, ((googlenet_real *)(ar + 42467328)) + i * 4608, 4608 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 33030144)) + i * 36864 + 32256, ((googlenet_real *)(ar + 2359296)) + i * 4608, 4608 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 0)) + i * 36864 + 32256, ((googlenet_real *)(ar + 18874368)) + i * 4608, 4608 * sizeof(googlenet_real));
     }
     /* conv2d -> f32[batch 128, 128, 12, 12], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 128, 144, 256, ((googlenet_real *)(st + 1127424)), 256, ((googlenet_real *)(ar + 33030144)) + i * 36864, 144, ((googlenet_real *)(ar + 0)) + i * 18432, 144, 0);
+        gemm(0, 0, 128, 144, 256, ((googlenet_real *)(st + 1127424)), 256, ((googlenet_real *)(ar + 0)) + i * 36864, 144, ((googlenet_real *)(ar + 18874368)) + i * 18432, 144, 0);
     }
     /* relu -> f32[batch 128, 128, 12, 12], googlenet.dlm line 15 */
     {
@@ -7753,7 +8012,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((googlenet_real *)(ar + 9437184))[i0 * 18432 + i1 * 144 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 18432 + i1 * 144 + i2] + ((googlenet_real *)(st + 1258496))[i1]));
+                ((googlenet_real *)(ar + 51904512))[i0 * 18432 + i1 * 144 + i2] = relu((((googlenet_real *)(ar + 18874368))[i0 * 18432 + i1 * 144 + i2] + ((googlenet_real *)(st + 1258496))[i1]));
             }
         }
     }
@@ -7761,7 +8020,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     /* conv2d -> f32[batch 128, 128, 12, 12], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 128, 144, 256, ((googlenet_real *)(st + 1259008)), 256, ((googlenet_real *)(ar + 33030144)) + i * 36864, 144, ((googlenet_real *)(ar + 0)) + i * 18432, 144, 0);
+        gemm(0, 0, 128, 144, 256, ((googlenet_real *)(st + 1259008)), 256, ((googlenet_real *)(ar + 0)) + i * 36864, 144, ((googlenet_real *)(ar + 18874368)) + i * 18432, 144, 0);
     }
     /* relu -> f32[batch 128, 128, 12, 12], googlenet.dlm line 16 */
     {
@@ -7769,14 +8028,14 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((googlenet_real *)(ar + 18874368))[i0 * 18432 + i1 * 144 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 18432 + i1 * 144 + i2] + ((googlenet_real *)(st + 1390080))[i1]));
+                ((googlenet_real *)(ar + 33030144))[i0 * 18432 + i1 * 144 + i2] = relu((((googlenet_real *)(ar + 18874368))[i0 * 18432 + i1 * 144 + i2] + ((googlenet_real *)(st + 1390080))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 192, 12, 12], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 18874368)), ((googlenet_real *)(st + 1390592)), ((googlenet_real *)(ar + 51904512)), (googlenet_real *)(ar + 0), n, 192, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((googlenet_real *)(ar + 33030144)), ((googlenet_real *)(st + 1390592)), ((googlenet_real *)(ar + 18874368)), (googlenet_real *)(ar + 42467328), n, 192, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 192, 12, 12], googlenet.dlm line 16 */
     {
@@ -7784,7 +8043,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 192; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((googlenet_real *)(ar + 18874368))[i0 * 27648 + i1 * 144 + i2] = relu((((googlenet_real *)(ar + 51904512))[i0 * 27648 + i1 * 144 + i2] + ((googlenet_real *)(st + 2275328))[i1]));
+                ((googlenet_real *)(ar + 37748736))[i0 * 27648 + i1 * 144 + i2] = relu((((googlenet_real *)(ar + 18874368))[i0 * 27648 + i1 * 144 + i2] + ((googlenet_real *)(st + 2275328))[i1]));
             }
         }
     }
@@ -7792,7 +8051,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     /* conv2d -> f32[batch 128, 32, 12, 12], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 32, 144, 256, ((googlenet_real *)(st + 2276096)), 256, ((googlenet_real *)(ar + 33030144)) + i * 36864, 144, ((googlenet_real *)(ar + 0)) + i * 4608, 144, 0);
+        gemm(0, 0, 32, 144, 256, ((googlenet_real *)(st + 2276096)), 256, ((googlenet_real *)(ar + 0)) + i * 36864, 144, ((googlenet_real *)(ar + 18874368)) + i * 4608, 144, 0);
     }
     /* relu -> f32[batch 128, 32, 12, 12], googlenet.dlm line 17 */
     {
@@ -7800,14 +8059,14 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 32; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((googlenet_real *)(ar + 2359296))[i0 * 4608 + i1 * 144 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 4608 + i1 * 144 + i2] + ((googlenet_real *)(st + 2308864))[i1]));
+                ((googlenet_real *)(ar + 30081024))[i0 * 4608 + i1 * 144 + i2] = relu((((googlenet_real *)(ar + 18874368))[i0 * 4608 + i1 * 144 + i2] + ((googlenet_real *)(st + 2308864))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 96, 12, 12], googlenet.dlm line 17 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 2359296)), ((googlenet_real *)(st + 2308992)), ((googlenet_real *)(ar + 51904512)), (googlenet_real *)(ar + 4718592), n, 96, 8, 32, 12, 12, 5, 5, 12, 12, 1, 1, 2, 2);
+    conv2d_fwd(((googlenet_real *)(ar + 30081024)), ((googlenet_real *)(st + 2308992)), ((googlenet_real *)(ar + 18874368)), (googlenet_real *)(ar + 25952256), n, 96, 8, 32, 12, 12, 5, 5, 12, 12, 1, 1, 2, 2);
     }
     /* relu -> f32[batch 128, 96, 12, 12], googlenet.dlm line 17 */
     {
@@ -7815,19 +8074,19 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 96; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((googlenet_real *)(ar + 0))[i0 * 13824 + i1 * 144 + i2] = relu((((googlenet_real *)(ar + 51904512))[i0 * 13824 + i1 * 144 + i2] + ((googlenet_real *)(st + 2616192))[i1]));
+                ((googlenet_real *)(ar + 61341696))[i0 * 13824 + i1 * 144 + i2] = relu((((googlenet_real *)(ar + 18874368))[i0 * 13824 + i1 * 144 + i2] + ((googlenet_real *)(st + 2616192))[i1]));
             }
         }
     }
     }
     /* max_pool -> f32[batch 128, 256, 12, 12], googlenet.dlm line 18 */
     {
-    pool_max_fwd(((googlenet_real *)(ar + 33030144)), ((googlenet_real *)(ar + 51904512)), NULL, n * 256, 12, 12, 12, 12, 3, 3, 1, 1, 1, 1);
+    pool_max_fwd(((googlenet_real *)(ar + 0)), ((googlenet_real *)(ar + 18874368)), NULL, n * 256, 12, 12, 12, 12, 3, 3, 1, 1, 1, 1);
     }
     /* conv2d -> f32[batch 128, 64, 12, 12], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 64, 144, 256, ((googlenet_real *)(st + 2616576)), 256, ((googlenet_real *)(ar + 51904512)) + i * 36864, 144, ((googlenet_real *)(ar + 33030144)) + i * 9216, 144, 0);
+        gemm(0, 0, 64, 144, 256, ((googlenet_real *)(st + 2616576)), 256, ((googlenet_real *)(ar + 18874368)) + i * 36864, 144, ((googlenet_real *)(ar + 0)) + i * 9216, 144, 0);
     }
     /* relu -> f32[batch 128, 64, 12, 12], googlenet.dlm line 18 */
     {
@@ -7835,7 +8094,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((googlenet_real *)(ar + 37748736))[i0 * 9216 + i1 * 144 + i2] = relu((((googlenet_real *)(ar + 33030144))[i0 * 9216 + i1 * 144 + i2] + ((googlenet_real *)(st + 2682112))[i1]));
+                ((googlenet_real *)(ar + 68419584))[i0 * 9216 + i1 * 144 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 9216 + i1 * 144 + i2] + ((googlenet_real *)(st + 2682112))[i1]));
             }
         }
     }
@@ -7843,22 +8102,22 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     /* concat -> f32[batch 128, 480, 12, 12], googlenet.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 42467328)) + i * 69120 + 0, ((googlenet_real *)(ar + 9437184)) + i * 18432, 18432 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 0)) + i * 69120 + 0, ((googlenet_real *)(ar + 51904512)) + i * 18432, 18432 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 42467328)) + i * 69120 + 18432, ((googlenet_real *)(ar + 18874368)) + i * 27648, 27648 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 0)) + i * 69120 + 18432, ((googlenet_real *)(ar + 37748736)) + i * 27648, 27648 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 42467328)) + i * 69120 + 46080, ((googlenet_real *)(ar + 0)) + i * 13824, 13824 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 0)) + i * 69120 + 46080, ((googlenet_real *)(ar + 61341696)) + i * 13824, 13824 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 42467328)) + i * 69120 + 59904, ((googlenet_real *)(ar + 37748736)) + i * 9216, 9216 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 0)) + i * 69120 + 59904, ((googlenet_real *)(ar + 68419584)) + i * 9216, 9216 * sizeof(googlenet_real));
     }
     /* max_pool -> f32[batch 128, 480, 6, 6], googlenet.dlm line 30 */
     {
-    pool_max_fwd(((googlenet_real *)(ar + 42467328)), ((googlenet_real *)(ar + 0)), NULL, n * 480, 12, 12, 6, 6, 3, 3, 2, 2, 1, 1);
+    pool_max_fwd(((googlenet_real *)(ar + 0)), ((googlenet_real *)(ar + 35389440)), NULL, n * 480, 12, 12, 6, 6, 3, 3, 2, 2, 1, 1);
     }
     /* conv2d -> f32[batch 128, 192, 6, 6], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 192, 36, 480, ((googlenet_real *)(st + 2682368)), 480, ((googlenet_real *)(ar + 0)) + i * 17280, 36, ((googlenet_real *)(ar + 8847360)) + i * 6912, 36, 0);
+        gemm(0, 0, 192, 36, 480, ((googlenet_real *)(st + 2682368)), 480, ((googlenet_real *)(ar + 35389440)) + i * 17280, 36, ((googlenet_real *)(ar + 0)) + i * 6912, 36, 0);
     }
     /* relu -> f32[batch 128, 192, 6, 6], googlenet.dlm line 15 */
     {
@@ -7866,7 +8125,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 192; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 12386304))[i0 * 6912 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 8847360))[i0 * 6912 + i1 * 36 + i2] + ((googlenet_real *)(st + 3051008))[i1]));
+                ((googlenet_real *)(ar + 13271040))[i0 * 6912 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 6912 + i1 * 36 + i2] + ((googlenet_real *)(st + 3051008))[i1]));
             }
         }
     }
@@ -7874,7 +8133,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     /* conv2d -> f32[batch 128, 96, 6, 6], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 96, 36, 480, ((googlenet_real *)(st + 3051776)), 480, ((googlenet_real *)(ar + 0)) + i * 17280, 36, ((googlenet_real *)(ar + 8847360)) + i * 3456, 36, 0);
+        gemm(0, 0, 96, 36, 480, ((googlenet_real *)(st + 3051776)), 480, ((googlenet_real *)(ar + 35389440)) + i * 17280, 36, ((googlenet_real *)(ar + 0)) + i * 3456, 36, 0);
     }
     /* relu -> f32[batch 128, 96, 6, 6], googlenet.dlm line 16 */
     {
@@ -7882,14 +8141,14 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 96; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 10616832))[i0 * 3456 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 8847360))[i0 * 3456 + i1 * 36 + i2] + ((googlenet_real *)(st + 3236096))[i1]));
+                ((googlenet_real *)(ar + 8310528))[i0 * 3456 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 3456 + i1 * 36 + i2] + ((googlenet_real *)(st + 3236096))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 208, 6, 6], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 10616832)), ((googlenet_real *)(st + 3236480)), ((googlenet_real *)(ar + 15925248)), (googlenet_real *)(ar + 19759104), n, 208, 29, 96, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((googlenet_real *)(ar + 8310528)), ((googlenet_real *)(st + 3236480)), ((googlenet_real *)(ar + 4476672)), (googlenet_real *)(ar + 0), n, 208, 29, 96, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 208, 6, 6], googlenet.dlm line 16 */
     {
@@ -7897,7 +8156,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 208; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 19759104))[i0 * 7488 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 15925248))[i0 * 7488 + i1 * 36 + i2] + ((googlenet_real *)(st + 3955328))[i1]));
+                ((googlenet_real *)(ar + 9437184))[i0 * 7488 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 4476672))[i0 * 7488 + i1 * 36 + i2] + ((googlenet_real *)(st + 3955328))[i1]));
             }
         }
     }
@@ -7905,7 +8164,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     /* conv2d -> f32[batch 128, 16, 6, 6], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 16, 36, 480, ((googlenet_real *)(st + 3956160)), 480, ((googlenet_real *)(ar + 0)) + i * 17280, 36, ((googlenet_real *)(ar + 8847360)) + i * 576, 36, 0);
+        gemm(0, 0, 16, 36, 480, ((googlenet_real *)(st + 3956160)), 480, ((googlenet_real *)(ar + 35389440)) + i * 17280, 36, ((googlenet_real *)(ar + 0)) + i * 576, 36, 0);
     }
     /* relu -> f32[batch 128, 16, 6, 6], googlenet.dlm line 17 */
     {
@@ -7913,34 +8172,23 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 16; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 9142272))[i0 * 576 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 8847360))[i0 * 576 + i1 * 36 + i2] + ((googlenet_real *)(st + 3986880))[i1]));
+                ((googlenet_real *)(ar + 294912))[i0 * 576 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 576 + i1 * 36 + i2] + ((googlenet_real *)(st + 3986880))[i1]));
             }
         }
     }
     }
-    /* conv2d -> f32[batch 128, 48, 6, 6], googlenet.dlm line 17 */
+    /* conv2d + relu -> f32[batch 128, 48, 6, 6], googlenet.dlm line 17 */
     {
-    conv2d_fwd_direct_2(((googlenet_real *)(ar + 9142272)), ((googlenet_real *)(st + 3986944)), ((googlenet_real *)(ar + 9437184)), n);
-    }
-    /* relu -> f32[batch 128, 48, 6, 6], googlenet.dlm line 17 */
-    {
-    GOOGLENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 48; i1++) {
-            for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 10321920))[i0 * 1728 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 9437184))[i0 * 1728 + i1 * 36 + i2] + ((googlenet_real *)(st + 4063744))[i1]));
-            }
-        }
-    }
+    conv2d_fwd_direct_2(((googlenet_real *)(ar + 294912)), ((googlenet_real *)(st + 3986944)), ((googlenet_real *)(st + 4063744)), ((googlenet_real *)(ar + 19169280)), n);
     }
     /* max_pool -> f32[batch 128, 480, 6, 6], googlenet.dlm line 18 */
     {
-    pool_max_fwd(((googlenet_real *)(ar + 0)), ((googlenet_real *)(ar + 23592960)), NULL, n * 480, 6, 6, 6, 6, 3, 3, 1, 1, 1, 1);
+    pool_max_fwd(((googlenet_real *)(ar + 35389440)), ((googlenet_real *)(ar + 0)), NULL, n * 480, 6, 6, 6, 6, 3, 3, 1, 1, 1, 1);
     }
     /* conv2d -> f32[batch 128, 64, 6, 6], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 64, 36, 480, ((googlenet_real *)(st + 4063936)), 480, ((googlenet_real *)(ar + 23592960)) + i * 17280, 36, ((googlenet_real *)(ar + 0)) + i * 2304, 36, 0);
+        gemm(0, 0, 64, 36, 480, ((googlenet_real *)(st + 4063936)), 480, ((googlenet_real *)(ar + 0)) + i * 17280, 36, ((googlenet_real *)(ar + 16809984)) + i * 2304, 36, 0);
     }
     /* relu -> f32[batch 128, 64, 6, 6], googlenet.dlm line 18 */
     {
@@ -7948,7 +8196,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 1179648))[i0 * 2304 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 2304 + i1 * 36 + i2] + ((googlenet_real *)(st + 4186816))[i1]));
+                ((googlenet_real *)(ar + 17989632))[i0 * 2304 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 16809984))[i0 * 2304 + i1 * 36 + i2] + ((googlenet_real *)(st + 4186816))[i1]));
             }
         }
     }
@@ -7956,18 +8204,18 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     /* concat -> f32[batch 128, 512, 6, 6], googlenet.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 23592960)) + i * 18432 + 0, ((googlenet_real *)(ar + 12386304)) + i * 6912, 6912 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 0)) + i * 18432 + 0, ((googlenet_real *)(ar + 13271040)) + i * 6912, 6912 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 23592960)) + i * 18432 + 6912, ((googlenet_real *)(ar + 19759104)) + i * 7488, 7488 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 0)) + i * 18432 + 6912, ((googlenet_real *)(ar + 9437184)) + i * 7488, 7488 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 23592960)) + i * 18432 + 14400, ((googlenet_real *)(ar + 10321920)) + i * 1728, 1728 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 0)) + i * 18432 + 14400, ((googlenet_real *)(ar + 19169280)) + i * 1728, 1728 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 23592960)) + i * 18432 + 16128, ((googlenet_real *)(ar + 1179648)) + i * 2304, 2304 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 0)) + i * 18432 + 16128, ((googlenet_real *)(ar + 17989632)) + i * 2304, 2304 * sizeof(googlenet_real));
     }
     /* conv2d -> f32[batch 128, 160, 6, 6], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 160, 36, 512, ((googlenet_real *)(st + 4187072)), 512, ((googlenet_real *)(ar + 23592960)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 5760, 36, 0);
+        gemm(0, 0, 160, 36, 512, ((googlenet_real *)(st + 4187072)), 512, ((googlenet_real *)(ar + 0)) + i * 18432, 36, ((googlenet_real *)(ar + 9437184)) + i * 5760, 36, 0);
     }
     /* relu -> f32[batch 128, 160, 6, 6], googlenet.dlm line 15 */
     {
@@ -7975,7 +8223,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 160; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 2949120))[i0 * 5760 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 5760 + i1 * 36 + i2] + ((googlenet_real *)(st + 4514752))[i1]));
+                ((googlenet_real *)(ar + 23003136))[i0 * 5760 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 9437184))[i0 * 5760 + i1 * 36 + i2] + ((googlenet_real *)(st + 4514752))[i1]));
             }
         }
     }
@@ -7983,7 +8231,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     /* conv2d -> f32[batch 128, 112, 6, 6], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 112, 36, 512, ((googlenet_real *)(st + 4515392)), 512, ((googlenet_real *)(ar + 23592960)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 4032, 36, 0);
+        gemm(0, 0, 112, 36, 512, ((googlenet_real *)(st + 4515392)), 512, ((googlenet_real *)(ar + 0)) + i * 18432, 36, ((googlenet_real *)(ar + 9437184)) + i * 4032, 36, 0);
     }
     /* relu -> f32[batch 128, 112, 6, 6], googlenet.dlm line 16 */
     {
@@ -7991,14 +8239,14 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 112; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 5898240))[i0 * 4032 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 4032 + i1 * 36 + i2] + ((googlenet_real *)(st + 4744768))[i1]));
+                ((googlenet_real *)(ar + 18710784))[i0 * 4032 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 9437184))[i0 * 4032 + i1 * 36 + i2] + ((googlenet_real *)(st + 4744768))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 224, 6, 6], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 5898240)), ((googlenet_real *)(st + 4745216)), ((googlenet_real *)(ar + 7962624)), (googlenet_real *)(ar + 12091392), n, 224, 29, 112, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((googlenet_real *)(ar + 18710784)), ((googlenet_real *)(st + 4745216)), ((googlenet_real *)(ar + 14582016)), (googlenet_real *)(ar + 9437184), n, 224, 29, 112, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 224, 6, 6], googlenet.dlm line 16 */
     {
@@ -8006,7 +8254,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 224; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 12091392))[i0 * 8064 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 7962624))[i0 * 8064 + i1 * 36 + i2] + ((googlenet_real *)(st + 5648384))[i1]));
+                ((googlenet_real *)(ar + 18874368))[i0 * 8064 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 14582016))[i0 * 8064 + i1 * 36 + i2] + ((googlenet_real *)(st + 5648384))[i1]));
             }
         }
     }
@@ -8014,7 +8262,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     /* conv2d -> f32[batch 128, 24, 6, 6], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 24, 36, 512, ((googlenet_real *)(st + 5649280)), 512, ((googlenet_real *)(ar + 23592960)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 864, 36, 0);
+        gemm(0, 0, 24, 36, 512, ((googlenet_real *)(st + 5649280)), 512, ((googlenet_real *)(ar + 0)) + i * 18432, 36, ((googlenet_real *)(ar + 9437184)) + i * 864, 36, 0);
     }
     /* relu -> f32[batch 128, 24, 6, 6], googlenet.dlm line 17 */
     {
@@ -8022,14 +8270,14 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 24; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 442368))[i0 * 864 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 864 + i1 * 36 + i2] + ((googlenet_real *)(st + 5698432))[i1]));
+                ((googlenet_real *)(ar + 13389696))[i0 * 864 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 9437184))[i0 * 864 + i1 * 36 + i2] + ((googlenet_real *)(st + 5698432))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 64, 6, 6], googlenet.dlm line 17 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 442368)), ((googlenet_real *)(st + 5698560)), ((googlenet_real *)(ar + 884736)), (googlenet_real *)(ar + 5898240), n, 64, 29, 24, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
+    conv2d_fwd(((googlenet_real *)(ar + 13389696)), ((googlenet_real *)(st + 5698560)), ((googlenet_real *)(ar + 12210048)), (googlenet_real *)(ar + 9437184), n, 64, 29, 24, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
     }
     /* relu -> f32[batch 128, 64, 6, 6], googlenet.dlm line 17 */
     {
@@ -8037,19 +8285,19 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 5898240))[i0 * 2304 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 884736))[i0 * 2304 + i1 * 36 + i2] + ((googlenet_real *)(st + 5852160))[i1]));
+                ((googlenet_real *)(ar + 25952256))[i0 * 2304 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 12210048))[i0 * 2304 + i1 * 36 + i2] + ((googlenet_real *)(st + 5852160))[i1]));
             }
         }
     }
     }
     /* max_pool -> f32[batch 128, 512, 6, 6], googlenet.dlm line 18 */
     {
-    pool_max_fwd(((googlenet_real *)(ar + 23592960)), ((googlenet_real *)(ar + 33030144)), NULL, n * 512, 6, 6, 6, 6, 3, 3, 1, 1, 1, 1);
+    pool_max_fwd(((googlenet_real *)(ar + 0)), ((googlenet_real *)(ar + 9437184)), NULL, n * 512, 6, 6, 6, 6, 3, 3, 1, 1, 1, 1);
     }
     /* conv2d -> f32[batch 128, 64, 6, 6], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 64, 36, 512, ((googlenet_real *)(st + 5852416)), 512, ((googlenet_real *)(ar + 33030144)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 2304, 36, 0);
+        gemm(0, 0, 64, 36, 512, ((googlenet_real *)(st + 5852416)), 512, ((googlenet_real *)(ar + 9437184)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 2304, 36, 0);
     }
     /* relu -> f32[batch 128, 64, 6, 6], googlenet.dlm line 18 */
     {
@@ -8057,7 +8305,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 1179648))[i0 * 2304 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 2304 + i1 * 36 + i2] + ((googlenet_real *)(st + 5983488))[i1]));
+                ((googlenet_real *)(ar + 9437184))[i0 * 2304 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 2304 + i1 * 36 + i2] + ((googlenet_real *)(st + 5983488))[i1]));
             }
         }
     }
@@ -8065,18 +8313,18 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     /* concat -> f32[batch 128, 512, 6, 6], googlenet.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 16220160)) + i * 18432 + 0, ((googlenet_real *)(ar + 2949120)) + i * 5760, 5760 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 0)) + i * 18432 + 0, ((googlenet_real *)(ar + 23003136)) + i * 5760, 5760 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 16220160)) + i * 18432 + 5760, ((googlenet_real *)(ar + 12091392)) + i * 8064, 8064 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 0)) + i * 18432 + 5760, ((googlenet_real *)(ar + 18874368)) + i * 8064, 8064 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 16220160)) + i * 18432 + 13824, ((googlenet_real *)(ar + 5898240)) + i * 2304, 2304 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 0)) + i * 18432 + 13824, ((googlenet_real *)(ar + 25952256)) + i * 2304, 2304 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 16220160)) + i * 18432 + 16128, ((googlenet_real *)(ar + 1179648)) + i * 2304, 2304 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 0)) + i * 18432 + 16128, ((googlenet_real *)(ar + 9437184)) + i * 2304, 2304 * sizeof(googlenet_real));
     }
     /* conv2d -> f32[batch 128, 128, 6, 6], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 128, 36, 512, ((googlenet_real *)(st + 5983744)), 512, ((googlenet_real *)(ar + 16220160)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 4608, 36, 0);
+        gemm(0, 0, 128, 36, 512, ((googlenet_real *)(st + 5983744)), 512, ((googlenet_real *)(ar + 0)) + i * 18432, 36, ((googlenet_real *)(ar + 9437184)) + i * 4608, 36, 0);
     }
     /* relu -> f32[batch 128, 128, 6, 6], googlenet.dlm line 15 */
     {
@@ -8084,7 +8332,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 2359296))[i0 * 4608 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 4608 + i1 * 36 + i2] + ((googlenet_real *)(st + 6245888))[i1]));
+                ((googlenet_real *)(ar + 24754176))[i0 * 4608 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 9437184))[i0 * 4608 + i1 * 36 + i2] + ((googlenet_real *)(st + 6245888))[i1]));
             }
         }
     }
@@ -8092,7 +8340,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     /* conv2d -> f32[batch 128, 128, 6, 6], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 128, 36, 512, ((googlenet_real *)(st + 6246400)), 512, ((googlenet_real *)(ar + 16220160)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 4608, 36, 0);
+        gemm(0, 0, 128, 36, 512, ((googlenet_real *)(st + 6246400)), 512, ((googlenet_real *)(ar + 0)) + i * 18432, 36, ((googlenet_real *)(ar + 9437184)) + i * 4608, 36, 0);
     }
     /* relu -> f32[batch 128, 128, 6, 6], googlenet.dlm line 16 */
     {
@@ -8100,14 +8348,14 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 4718592))[i0 * 4608 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 4608 + i1 * 36 + i2] + ((googlenet_real *)(st + 6508544))[i1]));
+                ((googlenet_real *)(ar + 20035584))[i0 * 4608 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 9437184))[i0 * 4608 + i1 * 36 + i2] + ((googlenet_real *)(st + 6508544))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 256, 6, 6], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 4718592)), ((googlenet_real *)(st + 6509056)), ((googlenet_real *)(ar + 7077888)), (googlenet_real *)(ar + 25657344), n, 256, 29, 128, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((googlenet_real *)(ar + 20035584)), ((googlenet_real *)(st + 6509056)), ((googlenet_real *)(ar + 15316992)), (googlenet_real *)(ar + 9437184), n, 256, 29, 128, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 256, 6, 6], googlenet.dlm line 16 */
     {
@@ -8115,7 +8363,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 256; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 25657344))[i0 * 9216 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 7077888))[i0 * 9216 + i1 * 36 + i2] + ((googlenet_real *)(st + 7688704))[i1]));
+                ((googlenet_real *)(ar + 20035584))[i0 * 9216 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 15316992))[i0 * 9216 + i1 * 36 + i2] + ((googlenet_real *)(st + 7688704))[i1]));
             }
         }
     }
@@ -8123,7 +8371,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     /* conv2d -> f32[batch 128, 24, 6, 6], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 24, 36, 512, ((googlenet_real *)(st + 7689728)), 512, ((googlenet_real *)(ar + 16220160)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 864, 36, 0);
+        gemm(0, 0, 24, 36, 512, ((googlenet_real *)(st + 7689728)), 512, ((googlenet_real *)(ar + 0)) + i * 18432, 36, ((googlenet_real *)(ar + 9437184)) + i * 864, 36, 0);
     }
     /* relu -> f32[batch 128, 24, 6, 6], googlenet.dlm line 17 */
     {
@@ -8131,14 +8379,14 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 24; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 442368))[i0 * 864 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 864 + i1 * 36 + i2] + ((googlenet_real *)(st + 7738880))[i1]));
+                ((googlenet_real *)(ar + 13389696))[i0 * 864 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 9437184))[i0 * 864 + i1 * 36 + i2] + ((googlenet_real *)(st + 7738880))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 64, 6, 6], googlenet.dlm line 17 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 442368)), ((googlenet_real *)(st + 7739008)), ((googlenet_real *)(ar + 884736)), (googlenet_real *)(ar + 4718592), n, 64, 29, 24, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
+    conv2d_fwd(((googlenet_real *)(ar + 13389696)), ((googlenet_real *)(st + 7739008)), ((googlenet_real *)(ar + 12210048)), (googlenet_real *)(ar + 9437184), n, 64, 29, 24, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
     }
     /* relu -> f32[batch 128, 64, 6, 6], googlenet.dlm line 17 */
     {
@@ -8146,19 +8394,19 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 4718592))[i0 * 2304 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 884736))[i0 * 2304 + i1 * 36 + i2] + ((googlenet_real *)(st + 7892608))[i1]));
+                ((googlenet_real *)(ar + 27113472))[i0 * 2304 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 12210048))[i0 * 2304 + i1 * 36 + i2] + ((googlenet_real *)(st + 7892608))[i1]));
             }
         }
     }
     }
     /* max_pool -> f32[batch 128, 512, 6, 6], googlenet.dlm line 18 */
     {
-    pool_max_fwd(((googlenet_real *)(ar + 16220160)), ((googlenet_real *)(ar + 5898240)), NULL, n * 512, 6, 6, 6, 6, 3, 3, 1, 1, 1, 1);
+    pool_max_fwd(((googlenet_real *)(ar + 0)), ((googlenet_real *)(ar + 9437184)), NULL, n * 512, 6, 6, 6, 6, 3, 3, 1, 1, 1, 1);
     }
     /* conv2d -> f32[batch 128, 64, 6, 6], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 64, 36, 512, ((googlenet_real *)(st + 7892864)), 512, ((googlenet_real *)(ar + 5898240)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 2304, 36, 0);
+        gemm(0, 0, 64, 36, 512, ((googlenet_real *)(st + 7892864)), 512, ((googlenet_real *)(ar + 9437184)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 2304, 36, 0);
     }
     /* relu -> f32[batch 128, 64, 6, 6], googlenet.dlm line 18 */
     {
@@ -8166,7 +8414,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 1179648))[i0 * 2304 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 2304 + i1 * 36 + i2] + ((googlenet_real *)(st + 8023936))[i1]));
+                ((googlenet_real *)(ar + 9437184))[i0 * 2304 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 2304 + i1 * 36 + i2] + ((googlenet_real *)(st + 8023936))[i1]));
             }
         }
     }
@@ -8174,18 +8422,18 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     /* concat -> f32[batch 128, 512, 6, 6], googlenet.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 5898240)) + i * 18432 + 0, ((googlenet_real *)(ar + 2359296)) + i * 4608, 4608 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 0)) + i * 18432 + 0, ((googlenet_real *)(ar + 24754176)) + i * 4608, 4608 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 5898240)) + i * 18432 + 4608, ((googlenet_real *)(ar + 25657344)) + i * 9216, 9216 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 0)) + i * 18432 + 4608, ((googlenet_real *)(ar + 20035584)) + i * 9216, 9216 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 5898240)) + i * 18432 + 13824, ((googlenet_real *)(ar + 4718592)) + i * 2304, 2304 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 0)) + i * 18432 + 13824, ((googlenet_real *)(ar + 27113472)) + i * 2304, 2304 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 5898240)) + i * 18432 + 16128, ((googlenet_real *)(ar + 1179648)) + i * 2304, 2304 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 0)) + i * 18432 + 16128, ((googlenet_real *)(ar + 9437184)) + i * 2304, 2304 * sizeof(googlenet_real));
     }
     /* conv2d -> f32[batch 128, 112, 6, 6], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 112, 36, 512, ((googlenet_real *)(st + 8024192)), 512, ((googlenet_real *)(ar + 5898240)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 4032, 36, 0);
+        gemm(0, 0, 112, 36, 512, ((googlenet_real *)(st + 8024192)), 512, ((googlenet_real *)(ar + 0)) + i * 18432, 36, ((googlenet_real *)(ar + 9437184)) + i * 4032, 36, 0);
     }
     /* relu -> f32[batch 128, 112, 6, 6], googlenet.dlm line 15 */
     {
@@ -8193,7 +8441,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 112; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 2064384))[i0 * 4032 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 4032 + i1 * 36 + i2] + ((googlenet_real *)(st + 8253568))[i1]));
+                ((googlenet_real *)(ar + 26668800))[i0 * 4032 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 9437184))[i0 * 4032 + i1 * 36 + i2] + ((googlenet_real *)(st + 8253568))[i1]));
             }
         }
     }
@@ -8201,7 +8449,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     /* conv2d -> f32[batch 128, 144, 6, 6], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 144, 36, 512, ((googlenet_real *)(st + 8254016)), 512, ((googlenet_real *)(ar + 5898240)) + i * 18432, 36, ((googlenet_real *)(ar + 15335424)) + i * 5184, 36, 0);
+        gemm(0, 0, 144, 36, 512, ((googlenet_real *)(st + 8254016)), 512, ((googlenet_real *)(ar + 0)) + i * 18432, 36, ((googlenet_real *)(ar + 9437184)) + i * 5184, 36, 0);
     }
     /* relu -> f32[batch 128, 144, 6, 6], googlenet.dlm line 16 */
     {
@@ -8209,14 +8457,14 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 144; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 17989632))[i0 * 5184 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 15335424))[i0 * 5184 + i1 * 36 + i2] + ((googlenet_real *)(st + 8548928))[i1]));
+                ((googlenet_real *)(ar + 21360384))[i0 * 5184 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 9437184))[i0 * 5184 + i1 * 36 + i2] + ((googlenet_real *)(st + 8548928))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 288, 6, 6], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 17989632)), ((googlenet_real *)(st + 8549504)), ((googlenet_real *)(ar + 20643840)), (googlenet_real *)(ar + 25952256), n, 288, 29, 144, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((googlenet_real *)(ar + 21360384)), ((googlenet_real *)(st + 8549504)), ((googlenet_real *)(ar + 16051968)), (googlenet_real *)(ar + 9437184), n, 288, 29, 144, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 288, 6, 6], googlenet.dlm line 16 */
     {
@@ -8224,7 +8472,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 288; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 15335424))[i0 * 10368 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 20643840))[i0 * 10368 + i1 * 36 + i2] + ((googlenet_real *)(st + 10042496))[i1]));
+                ((googlenet_real *)(ar + 21360384))[i0 * 10368 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 16051968))[i0 * 10368 + i1 * 36 + i2] + ((googlenet_real *)(st + 10042496))[i1]));
             }
         }
     }
@@ -8232,7 +8480,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     /* conv2d -> f32[batch 128, 32, 6, 6], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 32, 36, 512, ((googlenet_real *)(st + 10043648)), 512, ((googlenet_real *)(ar + 5898240)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 1152, 36, 0);
+        gemm(0, 0, 32, 36, 512, ((googlenet_real *)(st + 10043648)), 512, ((googlenet_real *)(ar + 0)) + i * 18432, 36, ((googlenet_real *)(ar + 9437184)) + i * 1152, 36, 0);
     }
     /* relu -> f32[batch 128, 32, 6, 6], googlenet.dlm line 17 */
     {
@@ -8240,14 +8488,14 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 32; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 589824))[i0 * 1152 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 1152 + i1 * 36 + i2] + ((googlenet_real *)(st + 10109184))[i1]));
+                ((googlenet_real *)(ar + 14224896))[i0 * 1152 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 9437184))[i0 * 1152 + i1 * 36 + i2] + ((googlenet_real *)(st + 10109184))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 64, 6, 6], googlenet.dlm line 17 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 589824)), ((googlenet_real *)(st + 10109312)), ((googlenet_real *)(ar + 4128768)), (googlenet_real *)(ar + 20643840), n, 64, 29, 32, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
+    conv2d_fwd(((googlenet_real *)(ar + 14224896)), ((googlenet_real *)(st + 10109312)), ((googlenet_real *)(ar + 13045248)), (googlenet_real *)(ar + 9437184), n, 64, 29, 32, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
     }
     /* relu -> f32[batch 128, 64, 6, 6], googlenet.dlm line 17 */
     {
@@ -8255,19 +8503,19 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 0))[i0 * 2304 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 4128768))[i0 * 2304 + i1 * 36 + i2] + ((googlenet_real *)(st + 10314112))[i1]));
+                ((googlenet_real *)(ar + 18874368))[i0 * 2304 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 13045248))[i0 * 2304 + i1 * 36 + i2] + ((googlenet_real *)(st + 10314112))[i1]));
             }
         }
     }
     }
     /* max_pool -> f32[batch 128, 512, 6, 6], googlenet.dlm line 18 */
     {
-    pool_max_fwd(((googlenet_real *)(ar + 5898240)), ((googlenet_real *)(ar + 20643840)), NULL, n * 512, 6, 6, 6, 6, 3, 3, 1, 1, 1, 1);
+    pool_max_fwd(((googlenet_real *)(ar + 0)), ((googlenet_real *)(ar + 9437184)), NULL, n * 512, 6, 6, 6, 6, 3, 3, 1, 1, 1, 1);
     }
     /* conv2d -> f32[batch 128, 64, 6, 6], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 64, 36, 512, ((googlenet_real *)(st + 10314368)), 512, ((googlenet_real *)(ar + 20643840)) + i * 18432, 36, ((googlenet_real *)(ar + 4128768)) + i * 2304, 36, 0);
+        gemm(0, 0, 64, 36, 512, ((googlenet_real *)(st + 10314368)), 512, ((googlenet_real *)(ar + 9437184)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 2304, 36, 0);
     }
     /* relu -> f32[batch 128, 64, 6, 6], googlenet.dlm line 18 */
     {
@@ -8275,7 +8523,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 5308416))[i0 * 2304 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 4128768))[i0 * 2304 + i1 * 36 + i2] + ((googlenet_real *)(st + 10445440))[i1]));
+                ((googlenet_real *)(ar + 9732096))[i0 * 2304 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 2304 + i1 * 36 + i2] + ((googlenet_real *)(st + 10445440))[i1]));
             }
         }
     }
@@ -8283,18 +8531,18 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     /* concat -> f32[batch 128, 528, 6, 6], googlenet.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 20643840)) + i * 19008 + 0, ((googlenet_real *)(ar + 2064384)) + i * 4032, 4032 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 0)) + i * 19008 + 0, ((googlenet_real *)(ar + 26668800)) + i * 4032, 4032 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 20643840)) + i * 19008 + 4032, ((googlenet_real *)(ar + 15335424)) + i * 10368, 10368 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 0)) + i * 19008 + 4032, ((googlenet_real *)(ar + 21360384)) + i * 10368, 10368 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 20643840)) + i * 19008 + 14400, ((googlenet_real *)(ar + 0)) + i * 2304, 2304 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 0)) + i * 19008 + 14400, ((googlenet_real *)(ar + 18874368)) + i * 2304, 2304 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 20643840)) + i * 19008 + 16704, ((googlenet_real *)(ar + 5308416)) + i * 2304, 2304 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 0)) + i * 19008 + 16704, ((googlenet_real *)(ar + 9732096)) + i * 2304, 2304 * sizeof(googlenet_real));
     }
     /* conv2d -> f32[batch 128, 256, 6, 6], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 256, 36, 528, ((googlenet_real *)(st + 10445696)), 528, ((googlenet_real *)(ar + 20643840)) + i * 19008, 36, ((googlenet_real *)(ar + 0)) + i * 9216, 36, 0);
+        gemm(0, 0, 256, 36, 528, ((googlenet_real *)(st + 10445696)), 528, ((googlenet_real *)(ar + 0)) + i * 19008, 36, ((googlenet_real *)(ar + 9732096)) + i * 9216, 36, 0);
     }
     /* relu -> f32[batch 128, 256, 6, 6], googlenet.dlm line 15 */
     {
@@ -8302,7 +8550,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 256; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 4718592))[i0 * 9216 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 9216 + i1 * 36 + i2] + ((googlenet_real *)(st + 10986368))[i1]));
+                ((googlenet_real *)(ar + 28878336))[i0 * 9216 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 9732096))[i0 * 9216 + i1 * 36 + i2] + ((googlenet_real *)(st + 10986368))[i1]));
             }
         }
     }
@@ -8310,7 +8558,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     /* conv2d -> f32[batch 128, 160, 6, 6], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 160, 36, 528, ((googlenet_real *)(st + 10987392)), 528, ((googlenet_real *)(ar + 20643840)) + i * 19008, 36, ((googlenet_real *)(ar + 0)) + i * 5760, 36, 0);
+        gemm(0, 0, 160, 36, 528, ((googlenet_real *)(st + 10987392)), 528, ((googlenet_real *)(ar + 0)) + i * 19008, 36, ((googlenet_real *)(ar + 9732096)) + i * 5760, 36, 0);
     }
     /* relu -> f32[batch 128, 160, 6, 6], googlenet.dlm line 16 */
     {
@@ -8318,14 +8566,14 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 160; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 9437184))[i0 * 5760 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 5760 + i1 * 36 + i2] + ((googlenet_real *)(st + 11325312))[i1]));
+                ((googlenet_real *)(ar + 22980096))[i0 * 5760 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 9732096))[i0 * 5760 + i1 * 36 + i2] + ((googlenet_real *)(st + 11325312))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 320, 6, 6], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 9437184)), ((googlenet_real *)(st + 11325952)), ((googlenet_real *)(ar + 12386304)), (googlenet_real *)(ar + 30375936), n, 320, 29, 160, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((googlenet_real *)(ar + 22980096)), ((googlenet_real *)(st + 11325952)), ((googlenet_real *)(ar + 17081856)), (googlenet_real *)(ar + 9732096), n, 320, 29, 160, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 320, 6, 6], googlenet.dlm line 16 */
     {
@@ -8333,7 +8581,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 320; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 30375936))[i0 * 11520 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 12386304))[i0 * 11520 + i1 * 36 + i2] + ((googlenet_real *)(st + 13169152))[i1]));
+                ((googlenet_real *)(ar + 22980096))[i0 * 11520 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 17081856))[i0 * 11520 + i1 * 36 + i2] + ((googlenet_real *)(st + 13169152))[i1]));
             }
         }
     }
@@ -8341,7 +8589,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     /* conv2d -> f32[batch 128, 32, 6, 6], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 32, 36, 528, ((googlenet_real *)(st + 13170432)), 528, ((googlenet_real *)(ar + 20643840)) + i * 19008, 36, ((googlenet_real *)(ar + 0)) + i * 1152, 36, 0);
+        gemm(0, 0, 32, 36, 528, ((googlenet_real *)(st + 13170432)), 528, ((googlenet_real *)(ar + 0)) + i * 19008, 36, ((googlenet_real *)(ar + 9732096)) + i * 1152, 36, 0);
     }
     /* relu -> f32[batch 128, 32, 6, 6], googlenet.dlm line 17 */
     {
@@ -8349,14 +8597,14 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 32; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 589824))[i0 * 1152 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 1152 + i1 * 36 + i2] + ((googlenet_real *)(st + 13238016))[i1]));
+                ((googlenet_real *)(ar + 15966720))[i0 * 1152 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 9732096))[i0 * 1152 + i1 * 36 + i2] + ((googlenet_real *)(st + 13238016))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 128, 6, 6], googlenet.dlm line 17 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 589824)), ((googlenet_real *)(st + 13238144)), ((googlenet_real *)(ar + 1179648)), (googlenet_real *)(ar + 9437184), n, 128, 29, 32, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
+    conv2d_fwd(((googlenet_real *)(ar + 15966720)), ((googlenet_real *)(st + 13238144)), ((googlenet_real *)(ar + 13607424)), (googlenet_real *)(ar + 9732096), n, 128, 29, 32, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
     }
     /* relu -> f32[batch 128, 128, 6, 6], googlenet.dlm line 17 */
     {
@@ -8364,19 +8612,19 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 9437184))[i0 * 4608 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 1179648))[i0 * 4608 + i1 * 36 + i2] + ((googlenet_real *)(st + 13647744))[i1]));
+                ((googlenet_real *)(ar + 19464192))[i0 * 4608 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 13607424))[i0 * 4608 + i1 * 36 + i2] + ((googlenet_real *)(st + 13647744))[i1]));
             }
         }
     }
     }
     /* max_pool -> f32[batch 128, 528, 6, 6], googlenet.dlm line 18 */
     {
-    pool_max_fwd(((googlenet_real *)(ar + 20643840)), ((googlenet_real *)(ar + 36274176)), NULL, n * 528, 6, 6, 6, 6, 3, 3, 1, 1, 1, 1);
+    pool_max_fwd(((googlenet_real *)(ar + 0)), ((googlenet_real *)(ar + 9732096)), NULL, n * 528, 6, 6, 6, 6, 3, 3, 1, 1, 1, 1);
     }
     /* conv2d -> f32[batch 128, 128, 6, 6], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 128, 36, 528, ((googlenet_real *)(st + 13648256)), 528, ((googlenet_real *)(ar + 36274176)) + i * 19008, 36, ((googlenet_real *)(ar + 0)) + i * 4608, 36, 0);
+        gemm(0, 0, 128, 36, 528, ((googlenet_real *)(st + 13648256)), 528, ((googlenet_real *)(ar + 9732096)) + i * 19008, 36, ((googlenet_real *)(ar + 0)) + i * 4608, 36, 0);
     }
     /* relu -> f32[batch 128, 128, 6, 6], googlenet.dlm line 18 */
     {
@@ -8384,7 +8632,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 2359296))[i0 * 4608 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 4608 + i1 * 36 + i2] + ((googlenet_real *)(st + 13918592))[i1]));
+                ((googlenet_real *)(ar + 15335424))[i0 * 4608 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 4608 + i1 * 36 + i2] + ((googlenet_real *)(st + 13918592))[i1]));
             }
         }
     }
@@ -8392,22 +8640,22 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     /* concat -> f32[batch 128, 832, 6, 6], googlenet.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 11796480)) + i * 29952 + 0, ((googlenet_real *)(ar + 4718592)) + i * 9216, 9216 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 0)) + i * 29952 + 0, ((googlenet_real *)(ar + 28878336)) + i * 9216, 9216 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 11796480)) + i * 29952 + 9216, ((googlenet_real *)(ar + 30375936)) + i * 11520, 11520 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 0)) + i * 29952 + 9216, ((googlenet_real *)(ar + 22980096)) + i * 11520, 11520 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 11796480)) + i * 29952 + 20736, ((googlenet_real *)(ar + 9437184)) + i * 4608, 4608 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 0)) + i * 29952 + 20736, ((googlenet_real *)(ar + 19464192)) + i * 4608, 4608 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 11796480)) + i * 29952 + 25344, ((googlenet_real *)(ar + 2359296)) + i * 4608, 4608 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 0)) + i * 29952 + 25344, ((googlenet_real *)(ar + 15335424)) + i * 4608, 4608 * sizeof(googlenet_real));
     }
     /* max_pool -> f32[batch 128, 832, 3, 3], googlenet.dlm line 36 */
     {
-    pool_max_fwd(((googlenet_real *)(ar + 11796480)), ((googlenet_real *)(ar + 0)), NULL, n * 832, 6, 6, 3, 3, 3, 3, 2, 2, 1, 1);
+    pool_max_fwd(((googlenet_real *)(ar + 0)), ((googlenet_real *)(ar + 15335424)), NULL, n * 832, 6, 6, 3, 3, 3, 3, 2, 2, 1, 1);
     }
     /* conv2d -> f32[batch 128, 256, 3, 3], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 256, 9, 832, ((googlenet_real *)(st + 13919104)), 832, ((googlenet_real *)(ar + 0)) + i * 7488, 9, ((googlenet_real *)(ar + 3833856)) + i * 2304, 9, 0);
+        gemm(0, 0, 256, 9, 832, ((googlenet_real *)(st + 13919104)), 832, ((googlenet_real *)(ar + 15335424)) + i * 7488, 9, ((googlenet_real *)(ar + 0)) + i * 2304, 9, 0);
     }
     /* relu -> f32[batch 128, 256, 3, 3], googlenet.dlm line 15 */
     {
@@ -8415,7 +8663,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 256; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((googlenet_real *)(ar + 5013504))[i0 * 2304 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 3833856))[i0 * 2304 + i1 * 9 + i2] + ((googlenet_real *)(st + 14771072))[i1]));
+                ((googlenet_real *)(ar + 12501504))[i0 * 2304 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 2304 + i1 * 9 + i2] + ((googlenet_real *)(st + 14771072))[i1]));
             }
         }
     }
@@ -8423,7 +8671,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     /* conv2d -> f32[batch 128, 160, 3, 3], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 160, 9, 832, ((googlenet_real *)(st + 14772096)), 832, ((googlenet_real *)(ar + 0)) + i * 7488, 9, ((googlenet_real *)(ar + 3833856)) + i * 1440, 9, 0);
+        gemm(0, 0, 160, 9, 832, ((googlenet_real *)(st + 14772096)), 832, ((googlenet_real *)(ar + 15335424)) + i * 7488, 9, ((googlenet_real *)(ar + 0)) + i * 1440, 9, 0);
     }
     /* relu -> f32[batch 128, 160, 3, 3], googlenet.dlm line 16 */
     {
@@ -8431,14 +8679,14 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 160; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((googlenet_real *)(ar + 6193152))[i0 * 1440 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 3833856))[i0 * 1440 + i1 * 9 + i2] + ((googlenet_real *)(st + 15304576))[i1]));
+                ((googlenet_real *)(ar + 8697600))[i0 * 1440 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 1440 + i1 * 9 + i2] + ((googlenet_real *)(st + 15304576))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 320, 3, 3], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 6193152)), ((googlenet_real *)(st + 15305216)), ((googlenet_real *)(ar + 6930432)), (googlenet_real *)(ar + 8404992), n, 320, 114, 160, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_fwd(((googlenet_real *)(ar + 8697600)), ((googlenet_real *)(st + 15305216)), ((googlenet_real *)(ar + 7223040)), (googlenet_real *)(ar + 0), n, 320, 114, 160, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 320, 3, 3], googlenet.dlm line 16 */
     {
@@ -8446,7 +8694,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 320; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((googlenet_real *)(ar + 8404992))[i0 * 2880 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 6930432))[i0 * 2880 + i1 * 9 + i2] + ((googlenet_real *)(st + 17148416))[i1]));
+                ((googlenet_real *)(ar + 3833856))[i0 * 2880 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 7223040))[i0 * 2880 + i1 * 9 + i2] + ((googlenet_real *)(st + 17148416))[i1]));
             }
         }
     }
@@ -8454,7 +8702,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     /* conv2d -> f32[batch 128, 32, 3, 3], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 32, 9, 832, ((googlenet_real *)(st + 17149696)), 832, ((googlenet_real *)(ar + 0)) + i * 7488, 9, ((googlenet_real *)(ar + 3833856)) + i * 288, 9, 0);
+        gemm(0, 0, 32, 9, 832, ((googlenet_real *)(st + 17149696)), 832, ((googlenet_real *)(ar + 15335424)) + i * 7488, 9, ((googlenet_real *)(ar + 0)) + i * 288, 9, 0);
     }
     /* relu -> f32[batch 128, 32, 3, 3], googlenet.dlm line 17 */
     {
@@ -8462,14 +8710,14 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 32; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((googlenet_real *)(ar + 3981312))[i0 * 288 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 3833856))[i0 * 288 + i1 * 9 + i2] + ((googlenet_real *)(st + 17256192))[i1]));
+                ((googlenet_real *)(ar + 5898240))[i0 * 288 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 288 + i1 * 9 + i2] + ((googlenet_real *)(st + 17256192))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 128, 3, 3], googlenet.dlm line 17 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 3981312)), ((googlenet_real *)(st + 17256320)), ((googlenet_real *)(ar + 4128768)), (googlenet_real *)(ar + 9879552), n, 128, 114, 32, 3, 3, 5, 5, 3, 3, 1, 1, 2, 2);
+    conv2d_fwd(((googlenet_real *)(ar + 5898240)), ((googlenet_real *)(st + 17256320)), ((googlenet_real *)(ar + 5308416)), (googlenet_real *)(ar + 0), n, 128, 114, 32, 3, 3, 5, 5, 3, 3, 1, 1, 2, 2);
     }
     /* relu -> f32[batch 128, 128, 3, 3], googlenet.dlm line 17 */
     {
@@ -8477,19 +8725,19 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((googlenet_real *)(ar + 6193152))[i0 * 1152 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 4128768))[i0 * 1152 + i1 * 9 + i2] + ((googlenet_real *)(st + 17665920))[i1]));
+                ((googlenet_real *)(ar + 5898240))[i0 * 1152 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 5308416))[i0 * 1152 + i1 * 9 + i2] + ((googlenet_real *)(st + 17665920))[i1]));
             }
         }
     }
     }
     /* max_pool -> f32[batch 128, 832, 3, 3], googlenet.dlm line 18 */
     {
-    pool_max_fwd(((googlenet_real *)(ar + 0)), ((googlenet_real *)(ar + 9879552)), NULL, n * 832, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    pool_max_fwd(((googlenet_real *)(ar + 15335424)), ((googlenet_real *)(ar + 0)), NULL, n * 832, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* conv2d -> f32[batch 128, 128, 3, 3], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 128, 9, 832, ((googlenet_real *)(st + 17666432)), 832, ((googlenet_real *)(ar + 9879552)) + i * 7488, 9, ((googlenet_real *)(ar + 0)) + i * 1152, 9, 0);
+        gemm(0, 0, 128, 9, 832, ((googlenet_real *)(st + 17666432)), 832, ((googlenet_real *)(ar + 0)) + i * 7488, 9, ((googlenet_real *)(ar + 5308416)) + i * 1152, 9, 0);
     }
     /* relu -> f32[batch 128, 128, 3, 3], googlenet.dlm line 18 */
     {
@@ -8497,7 +8745,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((googlenet_real *)(ar + 589824))[i0 * 1152 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 1152 + i1 * 9 + i2] + ((googlenet_real *)(st + 18092416))[i1]));
+                ((googlenet_real *)(ar + 0))[i0 * 1152 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 5308416))[i0 * 1152 + i1 * 9 + i2] + ((googlenet_real *)(st + 18092416))[i1]));
             }
         }
     }
@@ -8505,18 +8753,18 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     /* concat -> f32[batch 128, 832, 3, 3], googlenet.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 1179648)) + i * 7488 + 0, ((googlenet_real *)(ar + 5013504)) + i * 2304, 2304 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 8667648)) + i * 7488 + 0, ((googlenet_real *)(ar + 12501504)) + i * 2304, 2304 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 1179648)) + i * 7488 + 2304, ((googlenet_real *)(ar + 8404992)) + i * 2880, 2880 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 8667648)) + i * 7488 + 2304, ((googlenet_real *)(ar + 3833856)) + i * 2880, 2880 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 1179648)) + i * 7488 + 5184, ((googlenet_real *)(ar + 6193152)) + i * 1152, 1152 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 8667648)) + i * 7488 + 5184, ((googlenet_real *)(ar + 5898240)) + i * 1152, 1152 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 1179648)) + i * 7488 + 6336, ((googlenet_real *)(ar + 589824)) + i * 1152, 1152 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 8667648)) + i * 7488 + 6336, ((googlenet_real *)(ar + 0)) + i * 1152, 1152 * sizeof(googlenet_real));
     }
     /* conv2d -> f32[batch 128, 384, 3, 3], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 384, 9, 832, ((googlenet_real *)(st + 18092928)), 832, ((googlenet_real *)(ar + 1179648)) + i * 7488, 9, ((googlenet_real *)(ar + 5013504)) + i * 3456, 9, 0);
+        gemm(0, 0, 384, 9, 832, ((googlenet_real *)(st + 18092928)), 832, ((googlenet_real *)(ar + 8667648)) + i * 7488, 9, ((googlenet_real *)(ar + 0)) + i * 3456, 9, 0);
     }
     /* relu -> f32[batch 128, 384, 3, 3], googlenet.dlm line 15 */
     {
@@ -8524,7 +8772,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 384; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((googlenet_real *)(ar + 6782976))[i0 * 3456 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 5013504))[i0 * 3456 + i1 * 9 + i2] + ((googlenet_real *)(st + 19370880))[i1]));
+                ((googlenet_real *)(ar + 12501504))[i0 * 3456 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 3456 + i1 * 9 + i2] + ((googlenet_real *)(st + 19370880))[i1]));
             }
         }
     }
@@ -8532,7 +8780,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     /* conv2d -> f32[batch 128, 192, 3, 3], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 192, 9, 832, ((googlenet_real *)(st + 19372416)), 832, ((googlenet_real *)(ar + 1179648)) + i * 7488, 9, ((googlenet_real *)(ar + 0)) + i * 1728, 9, 0);
+        gemm(0, 0, 192, 9, 832, ((googlenet_real *)(st + 19372416)), 832, ((googlenet_real *)(ar + 8667648)) + i * 7488, 9, ((googlenet_real *)(ar + 0)) + i * 1728, 9, 0);
     }
     /* relu -> f32[batch 128, 192, 3, 3], googlenet.dlm line 16 */
     {
@@ -8540,14 +8788,14 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 192; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((googlenet_real *)(ar + 5013504))[i0 * 1728 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 1728 + i1 * 9 + i2] + ((googlenet_real *)(st + 20011392))[i1]));
+                ((googlenet_real *)(ar + 16040448))[i0 * 1728 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 1728 + i1 * 9 + i2] + ((googlenet_real *)(st + 20011392))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 384, 3, 3], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 5013504)), ((googlenet_real *)(st + 20012160)), ((googlenet_real *)(ar + 8552448)), (googlenet_real *)(ar + 10321920), n, 384, 114, 192, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_fwd(((googlenet_real *)(ar + 16040448)), ((googlenet_real *)(st + 20012160)), ((googlenet_real *)(ar + 14270976)), (googlenet_real *)(ar + 0), n, 384, 114, 192, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 384, 3, 3], googlenet.dlm line 16 */
     {
@@ -8555,7 +8803,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 384; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((googlenet_real *)(ar + 5013504))[i0 * 3456 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 8552448))[i0 * 3456 + i1 * 9 + i2] + ((googlenet_real *)(st + 22666368))[i1]));
+                ((googlenet_real *)(ar + 5450112))[i0 * 3456 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 14270976))[i0 * 3456 + i1 * 9 + i2] + ((googlenet_real *)(st + 22666368))[i1]));
             }
         }
     }
@@ -8563,7 +8811,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     /* conv2d -> f32[batch 128, 48, 3, 3], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 48, 9, 832, ((googlenet_real *)(st + 22667904)), 832, ((googlenet_real *)(ar + 1179648)) + i * 7488, 9, ((googlenet_real *)(ar + 0)) + i * 432, 9, 0);
+        gemm(0, 0, 48, 9, 832, ((googlenet_real *)(st + 22667904)), 832, ((googlenet_real *)(ar + 8667648)) + i * 7488, 9, ((googlenet_real *)(ar + 0)) + i * 432, 9, 0);
     }
     /* relu -> f32[batch 128, 48, 3, 3], googlenet.dlm line 17 */
     {
@@ -8571,14 +8819,14 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 48; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((googlenet_real *)(ar + 221184))[i0 * 432 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 432 + i1 * 9 + i2] + ((googlenet_real *)(st + 22827648))[i1]));
+                ((googlenet_real *)(ar + 7809408))[i0 * 432 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 432 + i1 * 9 + i2] + ((googlenet_real *)(st + 22827648))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 128, 3, 3], googlenet.dlm line 17 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 221184)), ((googlenet_real *)(st + 22827840)), ((googlenet_real *)(ar + 442368)), (googlenet_real *)(ar + 8552448), n, 128, 114, 48, 3, 3, 5, 5, 3, 3, 1, 1, 2, 2);
+    conv2d_fwd(((googlenet_real *)(ar + 7809408)), ((googlenet_real *)(st + 22827840)), ((googlenet_real *)(ar + 7219584)), (googlenet_real *)(ar + 0), n, 128, 114, 48, 3, 3, 5, 5, 3, 3, 1, 1, 2, 2);
     }
     /* relu -> f32[batch 128, 128, 3, 3], googlenet.dlm line 17 */
     {
@@ -8586,19 +8834,19 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((googlenet_real *)(ar + 8552448))[i0 * 1152 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 442368))[i0 * 1152 + i1 * 9 + i2] + ((googlenet_real *)(st + 23442240))[i1]));
+                ((googlenet_real *)(ar + 4718592))[i0 * 1152 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 7219584))[i0 * 1152 + i1 * 9 + i2] + ((googlenet_real *)(st + 23442240))[i1]));
             }
         }
     }
     }
     /* max_pool -> f32[batch 128, 832, 3, 3], googlenet.dlm line 18 */
     {
-    pool_max_fwd(((googlenet_real *)(ar + 1179648)), ((googlenet_real *)(ar + 9142272)), NULL, n * 832, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    pool_max_fwd(((googlenet_real *)(ar + 8667648)), ((googlenet_real *)(ar + 0)), NULL, n * 832, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* conv2d -> f32[batch 128, 128, 3, 3], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 128, 9, 832, ((googlenet_real *)(st + 23442752)), 832, ((googlenet_real *)(ar + 9142272)) + i * 7488, 9, ((googlenet_real *)(ar + 0)) + i * 1152, 9, 0);
+        gemm(0, 0, 128, 9, 832, ((googlenet_real *)(st + 23442752)), 832, ((googlenet_real *)(ar + 0)) + i * 7488, 9, ((googlenet_real *)(ar + 3833856)) + i * 1152, 9, 0);
     }
     /* relu -> f32[batch 128, 128, 3, 3], googlenet.dlm line 18 */
     {
@@ -8606,7 +8854,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((googlenet_real *)(ar + 589824))[i0 * 1152 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 1152 + i1 * 9 + i2] + ((googlenet_real *)(st + 23868736))[i1]));
+                ((googlenet_real *)(ar + 7219584))[i0 * 1152 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 3833856))[i0 * 1152 + i1 * 9 + i2] + ((googlenet_real *)(st + 23868736))[i1]));
             }
         }
     }
@@ -8614,34 +8862,34 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     /* concat -> f32[batch 128, 1024, 3, 3], googlenet.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 9142272)) + i * 9216 + 0, ((googlenet_real *)(ar + 6782976)) + i * 3456, 3456 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 0)) + i * 9216 + 0, ((googlenet_real *)(ar + 12501504)) + i * 3456, 3456 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 9142272)) + i * 9216 + 3456, ((googlenet_real *)(ar + 5013504)) + i * 3456, 3456 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 0)) + i * 9216 + 3456, ((googlenet_real *)(ar + 5450112)) + i * 3456, 3456 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 9142272)) + i * 9216 + 6912, ((googlenet_real *)(ar + 8552448)) + i * 1152, 1152 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 0)) + i * 9216 + 6912, ((googlenet_real *)(ar + 4718592)) + i * 1152, 1152 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 9142272)) + i * 9216 + 8064, ((googlenet_real *)(ar + 589824)) + i * 1152, 1152 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 0)) + i * 9216 + 8064, ((googlenet_real *)(ar + 7219584)) + i * 1152, 1152 * sizeof(googlenet_real));
     }
     /* avg_pool -> f32[batch 128, 1024, 1, 1], googlenet.dlm line 39 */
     {
-    avg_pool_fwd_0(((googlenet_real *)(ar + 9142272)), ((googlenet_real *)(ar + 0)), n);
+    avg_pool_fwd_0(((googlenet_real *)(ar + 0)), ((googlenet_real *)(ar + 4718592)), n);
     }
     /* matmul -> f32[batch 128, 10], googlenet.dlm line 41 */
     {
-    gemm(0, 1, n, 10, 1024, ((googlenet_real *)(ar + 0)), 1024, ((googlenet_real *)(st + 23869248)), 1024, ((googlenet_real *)(ar + 524288)), 10, 0);
+    gemm(0, 1, n, 10, 1024, ((googlenet_real *)(ar + 4718592)), 1024, ((googlenet_real *)(st + 23869248)), 1024, ((googlenet_real *)(ar + 0)), 10, 0);
     }
     /* add -> f32[batch 128, 10], googlenet.dlm line 41 */
     {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 10; i1++) {
-            ((googlenet_real *)(ar + 0))[i0 * 10 + i1] = (((googlenet_real *)(ar + 524288))[i0 * 10 + i1] + ((googlenet_real *)(st + 23910208))[i1]);
+            ((googlenet_real *)(ar + 5120))[i0 * 10 + i1] = (((googlenet_real *)(ar + 0))[i0 * 10 + i1] + ((googlenet_real *)(st + 23910208))[i1]);
         }
     }
     }
     /* xent -> f32[batch 128], googlenet.dlm line 48 */
     {
     for (int64_t r = 0; r < n; r++) {
-        const googlenet_real *xr = ((googlenet_real *)(ar + 0)) + r * 10;
+        const googlenet_real *xr = ((googlenet_real *)(ar + 5120)) + r * 10;
         int32_t label = y[r];
         googlenet_real mx = xr[0];
         for (int64_t j = 1; j < 10; j++)
@@ -8649,45 +8897,45 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
         double sum = 0.0;
         for (int64_t j = 0; j < 10; j++)
             sum += expv(xr[j] - mx);
-        ((googlenet_real *)(ar + 5120))[r] = mx + (googlenet_real)log(sum) - xr[label];
+        ((googlenet_real *)(ar + 0))[r] = mx + (googlenet_real)log(sum) - xr[label];
     }
     }
     /* sum -> f32[], googlenet.dlm line 48 */
     {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
-        acc += ((googlenet_real *)(ar + 5120))[i0];
+        acc += ((googlenet_real *)(ar + 0))[i0];
     }
-    ((googlenet_real *)(ar + 5632))[0] = (googlenet_real)acc;
+    ((googlenet_real *)(ar + 512))[0] = (googlenet_real)acc;
     }
     /* divcount -> f32[], googlenet.dlm line 48 */
     {
-    ((googlenet_real *)(ar + 5120))[0] = (((googlenet_real *)(ar + 5632))[0] / (googlenet_real)(1 * n));
+    ((googlenet_real *)(ar + 576))[0] = (((googlenet_real *)(ar + 512))[0] / (googlenet_real)(1 * n));
     }
     /* argmax_eq -> f32[batch 128], googlenet.dlm line 52 */
     {
     for (int64_t r = 0; r < n; r++) {
-        const googlenet_real *xr = ((googlenet_real *)(ar + 0)) + r * 10;
+        const googlenet_real *xr = ((googlenet_real *)(ar + 5120)) + r * 10;
         int32_t label = y[r];
         int64_t best = 0;
         for (int64_t j = 1; j < 10; j++)
             if (xr[j] > xr[best])
                 best = j;
-        ((googlenet_real *)(ar + 5184))[r] = best == label ? 1.0f : 0.0f;
+        ((googlenet_real *)(ar + 0))[r] = best == label ? 1.0f : 0.0f;
     }
     }
     /* sum -> f32[], googlenet.dlm line 52 */
     {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
-        acc += ((googlenet_real *)(ar + 5184))[i0];
+        acc += ((googlenet_real *)(ar + 0))[i0];
     }
-    ((googlenet_real *)(ar + 0))[0] = (googlenet_real)acc;
+    ((googlenet_real *)(ar + 512))[0] = (googlenet_real)acc;
     }
     if (metrics) {
-        metrics[0] = (double)((googlenet_real *)(ar + 0))[0];
+        metrics[0] = (double)((googlenet_real *)(ar + 512))[0];
     }
-    return ((googlenet_real *)(ar + 5120))[0];
+    return ((googlenet_real *)(ar + 576))[0];
 }
 
 googlenet_real *googlenet_grad(void *state, const char *name) {

@@ -110,8 +110,239 @@ static void gemm(int ta, int tb, int m, int n, int k, const lenet_real *a, int l
 }
 
 /* conv2d, lenet.dlm line 16: x [n, 1, 28, 28], w [6, 1, 5, 5], y [n, 6, 28, 28], stride 1x1, padding 2x2.
+ * Per image: a zero-padded copy, then tiles of 16 columns of up to 6 output channels.
+ * Then line 16's sigmoid on the sums, and line 17's avg_pool of each two rows. */
+LENET_INLINE static inline void conv2d_fwd_direct_0_image(const lenet_real *restrict x, const lenet_real *restrict w, const lenet_real *restrict b0, lenet_real *restrict y, int64_t b) {
+    lenet_real xp[1][32][36];
+    memset(xp, 0, sizeof(xp));
+    for (int c = 0; c < 1; c++)
+        for (int h = 0; h < 28; h++)
+            memcpy(&xp[c][h + 2][2], x + (b * 1 + c) * 784 + h * 28, 28 * sizeof(lenet_real));
+    {
+        const int64_t k = 0;
+        lenet_real act[6][2][28];
+        for (int p = 0; p < 28; p++) {
+            const int r0 = p < 2 ? 2 - p : 0;
+            const int r1 = 30 - p < 5 ? 30 - p : 5;
+            {
+                const int q0 = 0;
+                lenet_real a0[16] = {0}, a1[16] = {0}, a2[16] = {0}, a3[16] = {0}, a4[16] = {0}, a5[16] = {0};
+                for (int c = 0; c < 1; c++)
+                    for (int r = r0; r < r1; r++)
+                        for (int s = 0; s < 5; s++) {
+                            const lenet_real *src = &xp[c][p + r][q0 + s];
+                            const lenet_real *wk = w + ((k * 1 + c) * 5 + r) * 5 + s;
+                            lenet_real w0 = wk[0], w1 = wk[25], w2 = wk[50], w3 = wk[75], w4 = wk[100], w5 = wk[125];
+                            for (int q = 0; q < 16; q++) {
+                                lenet_real v = src[q];
+                                a0[q] += w0 * v;
+                                a1[q] += w1 * v;
+                                a2[q] += w2 * v;
+                                a3[q] += w3 * v;
+                                a4[q] += w4 * v;
+                                a5[q] += w5 * v;
+                            }
+                        }
+                for (int l = 0; l < 16; l++) {
+                    a0[l] = sigmoidv((a0[l] + b0[k]));
+                    a1[l] = sigmoidv((a1[l] + b0[k + 1]));
+                    a2[l] = sigmoidv((a2[l] + b0[k + 2]));
+                    a3[l] = sigmoidv((a3[l] + b0[k + 3]));
+                    a4[l] = sigmoidv((a4[l] + b0[k + 4]));
+                    a5[l] = sigmoidv((a5[l] + b0[k + 5]));
+                }
+                for (int q = 0; q < 16; q++) {
+                    act[0][p & 1][q0 + q] = a0[q];
+                    act[1][p & 1][q0 + q] = a1[q];
+                    act[2][p & 1][q0 + q] = a2[q];
+                    act[3][p & 1][q0 + q] = a3[q];
+                    act[4][p & 1][q0 + q] = a4[q];
+                    act[5][p & 1][q0 + q] = a5[q];
+                }
+            }
+            {
+                const int q0 = 16;
+                lenet_real a0[16] = {0}, a1[16] = {0}, a2[16] = {0}, a3[16] = {0}, a4[16] = {0}, a5[16] = {0};
+                for (int c = 0; c < 1; c++)
+                    for (int r = r0; r < r1; r++)
+                        for (int s = 0; s < 5; s++) {
+                            const lenet_real *src = &xp[c][p + r][q0 + s];
+                            const lenet_real *wk = w + ((k * 1 + c) * 5 + r) * 5 + s;
+                            lenet_real w0 = wk[0], w1 = wk[25], w2 = wk[50], w3 = wk[75], w4 = wk[100], w5 = wk[125];
+                            for (int q = 0; q < 16; q++) {
+                                lenet_real v = src[q];
+                                a0[q] += w0 * v;
+                                a1[q] += w1 * v;
+                                a2[q] += w2 * v;
+                                a3[q] += w3 * v;
+                                a4[q] += w4 * v;
+                                a5[q] += w5 * v;
+                            }
+                        }
+                for (int l = 0; l < 16; l++) {
+                    a0[l] = sigmoidv((a0[l] + b0[k]));
+                    a1[l] = sigmoidv((a1[l] + b0[k + 1]));
+                    a2[l] = sigmoidv((a2[l] + b0[k + 2]));
+                    a3[l] = sigmoidv((a3[l] + b0[k + 3]));
+                    a4[l] = sigmoidv((a4[l] + b0[k + 4]));
+                    a5[l] = sigmoidv((a5[l] + b0[k + 5]));
+                }
+                for (int q = 0; q < 12; q++) {
+                    act[0][p & 1][q0 + q] = a0[q];
+                    act[1][p & 1][q0 + q] = a1[q];
+                    act[2][p & 1][q0 + q] = a2[q];
+                    act[3][p & 1][q0 + q] = a3[q];
+                    act[4][p & 1][q0 + q] = a4[q];
+                    act[5][p & 1][q0 + q] = a5[q];
+                }
+            }
+            if (p & 1)
+                for (int j = 0; j < 6; j++) {
+                    lenet_real *out = y + ((b * 6 + k + j) * 14 + p / 2) * 14;
+                    for (int q = 0; q < 14; q++) {
+                        out[q] = (act[j][0][2 * q] + act[j][0][2 * q + 1] + act[j][1][2 * q] + act[j][1][2 * q + 1]) * (lenet_real)0.25;
+                    }
+                }
+        }
+    }
+}
+#if LENET_X86
+LENET_AVX512 static void conv2d_fwd_direct_0_avx512(const lenet_real *restrict x, const lenet_real *restrict w, const lenet_real *restrict b0, lenet_real *restrict y, int64_t n) {
+    LENET_PARALLEL_FOR
+    for (int64_t i = 0; i < n; i++)
+        conv2d_fwd_direct_0_image(x, w, b0, y, i);
+}
+LENET_AVX2 static void conv2d_fwd_direct_0_avx2(const lenet_real *restrict x, const lenet_real *restrict w, const lenet_real *restrict b0, lenet_real *restrict y, int64_t n) {
+    LENET_PARALLEL_FOR
+    for (int64_t i = 0; i < n; i++)
+        conv2d_fwd_direct_0_image(x, w, b0, y, i);
+}
+#endif
+static void conv2d_fwd_direct_0(const lenet_real *restrict x, const lenet_real *restrict w, const lenet_real *restrict b0, lenet_real *restrict y, int64_t n) {
+#if LENET_X86
+    switch (lenet_isa()) {
+    case 2:
+        conv2d_fwd_direct_0_avx512(x, w, b0, y, n);
+        return;
+    case 1:
+        conv2d_fwd_direct_0_avx2(x, w, b0, y, n);
+        return;
+    default:
+        break;
+    }
+#endif
+    LENET_PARALLEL_FOR
+    for (int64_t i = 0; i < n; i++)
+        conv2d_fwd_direct_0_image(x, w, b0, y, i);
+}
+
+/* conv2d, lenet.dlm line 18: x [n, 6, 14, 14], w [16, 6, 5, 5], y [n, 16, 10, 10], stride 1x1, padding 0x0.
+ * Per image: per output row, a partial sum per column over 16 output channels at once.
+ * Then line 18's sigmoid on the sums, and line 19's avg_pool of each two rows. */
+LENET_INLINE static inline void conv2d_fwd_direct_1_weights(const lenet_real *restrict w, lenet_real *restrict wk_all) {
+    /* wk_all[c][r][s][k] = w[k][c][r][s] */
+    for (int crs = 0; crs < 150; crs++)
+        for (int k = 0; k < 16; k++)
+            wk_all[crs * 16 + k] = w[k * 150 + crs];
+}
+LENET_INLINE static inline void conv2d_fwd_direct_1_image(const lenet_real *restrict x, const lenet_real *restrict wk_all, const lenet_real *restrict b0, lenet_real *restrict y, int64_t b) {
+    const lenet_real (*xp)[14][14] = (const lenet_real (*)[14][14])(x + b * 1176);
+    lenet_real act[2][10][16];
+    for (int64_t k = 0; k < 16; k += 16)
+        for (int p = 0; p < 10; p++) {
+            lenet_real a0[16] = {0}, a1[16] = {0}, a2[16] = {0}, a3[16] = {0}, a4[16] = {0}, a5[16] = {0}, a6[16] = {0}, a7[16] = {0}, a8[16] = {0}, a9[16] = {0};
+            for (int c = 0; c < 6; c++)
+                for (int r = 0; r < 5; r++)
+                    for (int s = 0; s < 5; s++) {
+                        const lenet_real *src = &xp[c][p + r][s];
+                        const lenet_real *wk = wk_all + ((c * 5 + r) * 5 + s) * 16 + k;
+                        lenet_real x0 = src[0], x1 = src[1], x2 = src[2], x3 = src[3], x4 = src[4], x5 = src[5], x6 = src[6], x7 = src[7], x8 = src[8], x9 = src[9];
+                        for (int j = 0; j < 16; j++) {
+                            lenet_real v = wk[j];
+                            a0[j] += x0 * v;
+                            a1[j] += x1 * v;
+                            a2[j] += x2 * v;
+                            a3[j] += x3 * v;
+                            a4[j] += x4 * v;
+                            a5[j] += x5 * v;
+                            a6[j] += x6 * v;
+                            a7[j] += x7 * v;
+                            a8[j] += x8 * v;
+                            a9[j] += x9 * v;
+                        }
+                    }
+            for (int l = 0; l < 16; l++) {
+                a0[l] = sigmoidv((a0[l] + b0[k + l]));
+                a1[l] = sigmoidv((a1[l] + b0[k + l]));
+                a2[l] = sigmoidv((a2[l] + b0[k + l]));
+                a3[l] = sigmoidv((a3[l] + b0[k + l]));
+                a4[l] = sigmoidv((a4[l] + b0[k + l]));
+                a5[l] = sigmoidv((a5[l] + b0[k + l]));
+                a6[l] = sigmoidv((a6[l] + b0[k + l]));
+                a7[l] = sigmoidv((a7[l] + b0[k + l]));
+                a8[l] = sigmoidv((a8[l] + b0[k + l]));
+                a9[l] = sigmoidv((a9[l] + b0[k + l]));
+            }
+            for (int j = 0; j < 16; j++) {
+                act[p & 1][0][j] = a0[j];
+                act[p & 1][1][j] = a1[j];
+                act[p & 1][2][j] = a2[j];
+                act[p & 1][3][j] = a3[j];
+                act[p & 1][4][j] = a4[j];
+                act[p & 1][5][j] = a5[j];
+                act[p & 1][6][j] = a6[j];
+                act[p & 1][7][j] = a7[j];
+                act[p & 1][8][j] = a8[j];
+                act[p & 1][9][j] = a9[j];
+            }
+            if (p & 1)
+                for (int j = 0; j < 16; j++) {
+                    lenet_real *out = y + ((b * 16 + k + j) * 5 + p / 2) * 5;
+                    for (int q = 0; q < 5; q++) {
+                        out[q] = (act[0][2 * q][j] + act[0][2 * q + 1][j] + act[1][2 * q][j] + act[1][2 * q + 1][j]) * (lenet_real)0.25;
+                    }
+                }
+        }
+}
+#if LENET_X86
+LENET_AVX512 static void conv2d_fwd_direct_1_avx512(const lenet_real *restrict x, const lenet_real *restrict w, const lenet_real *restrict b0, lenet_real *restrict y, int64_t n) {
+    lenet_real wk_all[2400];
+    conv2d_fwd_direct_1_weights(w, wk_all);
+    LENET_PARALLEL_FOR
+    for (int64_t i = 0; i < n; i++)
+        conv2d_fwd_direct_1_image(x, wk_all, b0, y, i);
+}
+LENET_AVX2 static void conv2d_fwd_direct_1_avx2(const lenet_real *restrict x, const lenet_real *restrict w, const lenet_real *restrict b0, lenet_real *restrict y, int64_t n) {
+    lenet_real wk_all[2400];
+    conv2d_fwd_direct_1_weights(w, wk_all);
+    LENET_PARALLEL_FOR
+    for (int64_t i = 0; i < n; i++)
+        conv2d_fwd_direct_1_image(x, wk_all, b0, y, i);
+}
+#endif
+static void conv2d_fwd_direct_1(const lenet_real *restrict x, const lenet_real *restrict w, const lenet_real *restrict b0, lenet_real *restrict y, int64_t n) {
+#if LENET_X86
+    switch (lenet_isa()) {
+    case 2:
+        conv2d_fwd_direct_1_avx512(x, w, b0, y, n);
+        return;
+    case 1:
+        conv2d_fwd_direct_1_avx2(x, w, b0, y, n);
+        return;
+    default:
+        break;
+    }
+#endif
+    lenet_real wk_all[2400];
+    conv2d_fwd_direct_1_weights(w, wk_all);
+    LENET_PARALLEL_FOR
+    for (int64_t i = 0; i < n; i++)
+        conv2d_fwd_direct_1_image(x, wk_all, b0, y, i);
+}
+
+/* conv2d, lenet.dlm line 16: x [n, 1, 28, 28], w [6, 1, 5, 5], y [n, 6, 28, 28], stride 1x1, padding 2x2.
  * Per image: a zero-padded copy, then tiles of 16 columns of up to 6 output channels. */
-LENET_INLINE static inline void conv2d_fwd_direct_0_image(const lenet_real *restrict x, const lenet_real *restrict w, lenet_real *restrict y, int64_t b) {
+LENET_INLINE static inline void conv2d_fwd_direct_2_image(const lenet_real *restrict x, const lenet_real *restrict w, lenet_real *restrict y, int64_t b) {
     lenet_real xp[1][32][36];
     memset(xp, 0, sizeof(xp));
     for (int c = 0; c < 1; c++)
@@ -184,25 +415,25 @@ LENET_INLINE static inline void conv2d_fwd_direct_0_image(const lenet_real *rest
     }
 }
 #if LENET_X86
-LENET_AVX512 static void conv2d_fwd_direct_0_avx512(const lenet_real *restrict x, const lenet_real *restrict w, lenet_real *restrict y, int64_t n) {
+LENET_AVX512 static void conv2d_fwd_direct_2_avx512(const lenet_real *restrict x, const lenet_real *restrict w, lenet_real *restrict y, int64_t n) {
     LENET_PARALLEL_FOR
     for (int64_t i = 0; i < n; i++)
-        conv2d_fwd_direct_0_image(x, w, y, i);
+        conv2d_fwd_direct_2_image(x, w, y, i);
 }
-LENET_AVX2 static void conv2d_fwd_direct_0_avx2(const lenet_real *restrict x, const lenet_real *restrict w, lenet_real *restrict y, int64_t n) {
+LENET_AVX2 static void conv2d_fwd_direct_2_avx2(const lenet_real *restrict x, const lenet_real *restrict w, lenet_real *restrict y, int64_t n) {
     LENET_PARALLEL_FOR
     for (int64_t i = 0; i < n; i++)
-        conv2d_fwd_direct_0_image(x, w, y, i);
+        conv2d_fwd_direct_2_image(x, w, y, i);
 }
 #endif
-static void conv2d_fwd_direct_0(const lenet_real *restrict x, const lenet_real *restrict w, lenet_real *restrict y, int64_t n) {
+static void conv2d_fwd_direct_2(const lenet_real *restrict x, const lenet_real *restrict w, lenet_real *restrict y, int64_t n) {
 #if LENET_X86
     switch (lenet_isa()) {
     case 2:
-        conv2d_fwd_direct_0_avx512(x, w, y, n);
+        conv2d_fwd_direct_2_avx512(x, w, y, n);
         return;
     case 1:
-        conv2d_fwd_direct_0_avx2(x, w, y, n);
+        conv2d_fwd_direct_2_avx2(x, w, y, n);
         return;
     default:
         break;
@@ -210,7 +441,7 @@ static void conv2d_fwd_direct_0(const lenet_real *restrict x, const lenet_real *
 #endif
     LENET_PARALLEL_FOR
     for (int64_t i = 0; i < n; i++)
-        conv2d_fwd_direct_0_image(x, w, y, i);
+        conv2d_fwd_direct_2_image(x, w, y, i);
 }
 
 /* avg_pool forward, lenet.dlm line 17: 2x2 windows that tile the planes of [n, 6, 28, 28] into 14x14. */
@@ -228,13 +459,13 @@ static void avg_pool_fwd_0(const lenet_real *restrict x, lenet_real *restrict y,
 
 /* conv2d, lenet.dlm line 18: x [n, 6, 14, 14], w [16, 6, 5, 5], y [n, 16, 10, 10], stride 1x1, padding 0x0.
  * Per image: per output row, a partial sum per column over 16 output channels at once. */
-LENET_INLINE static inline void conv2d_fwd_direct_1_weights(const lenet_real *restrict w, lenet_real *restrict wk_all) {
+LENET_INLINE static inline void conv2d_fwd_direct_3_weights(const lenet_real *restrict w, lenet_real *restrict wk_all) {
     /* wk_all[c][r][s][k] = w[k][c][r][s] */
     for (int crs = 0; crs < 150; crs++)
         for (int k = 0; k < 16; k++)
             wk_all[crs * 16 + k] = w[k * 150 + crs];
 }
-LENET_INLINE static inline void conv2d_fwd_direct_1_image(const lenet_real *restrict x, const lenet_real *restrict wk_all, lenet_real *restrict y, int64_t b) {
+LENET_INLINE static inline void conv2d_fwd_direct_3_image(const lenet_real *restrict x, const lenet_real *restrict wk_all, lenet_real *restrict y, int64_t b) {
     const lenet_real (*xp)[14][14] = (const lenet_real (*)[14][14])(x + b * 1176);
     for (int64_t k = 0; k < 16; k += 16)
         for (int p = 0; p < 10; p++) {
@@ -275,39 +506,39 @@ LENET_INLINE static inline void conv2d_fwd_direct_1_image(const lenet_real *rest
         }
 }
 #if LENET_X86
-LENET_AVX512 static void conv2d_fwd_direct_1_avx512(const lenet_real *restrict x, const lenet_real *restrict w, lenet_real *restrict y, int64_t n) {
+LENET_AVX512 static void conv2d_fwd_direct_3_avx512(const lenet_real *restrict x, const lenet_real *restrict w, lenet_real *restrict y, int64_t n) {
     lenet_real wk_all[2400];
-    conv2d_fwd_direct_1_weights(w, wk_all);
+    conv2d_fwd_direct_3_weights(w, wk_all);
     LENET_PARALLEL_FOR
     for (int64_t i = 0; i < n; i++)
-        conv2d_fwd_direct_1_image(x, wk_all, y, i);
+        conv2d_fwd_direct_3_image(x, wk_all, y, i);
 }
-LENET_AVX2 static void conv2d_fwd_direct_1_avx2(const lenet_real *restrict x, const lenet_real *restrict w, lenet_real *restrict y, int64_t n) {
+LENET_AVX2 static void conv2d_fwd_direct_3_avx2(const lenet_real *restrict x, const lenet_real *restrict w, lenet_real *restrict y, int64_t n) {
     lenet_real wk_all[2400];
-    conv2d_fwd_direct_1_weights(w, wk_all);
+    conv2d_fwd_direct_3_weights(w, wk_all);
     LENET_PARALLEL_FOR
     for (int64_t i = 0; i < n; i++)
-        conv2d_fwd_direct_1_image(x, wk_all, y, i);
+        conv2d_fwd_direct_3_image(x, wk_all, y, i);
 }
 #endif
-static void conv2d_fwd_direct_1(const lenet_real *restrict x, const lenet_real *restrict w, lenet_real *restrict y, int64_t n) {
+static void conv2d_fwd_direct_3(const lenet_real *restrict x, const lenet_real *restrict w, lenet_real *restrict y, int64_t n) {
 #if LENET_X86
     switch (lenet_isa()) {
     case 2:
-        conv2d_fwd_direct_1_avx512(x, w, y, n);
+        conv2d_fwd_direct_3_avx512(x, w, y, n);
         return;
     case 1:
-        conv2d_fwd_direct_1_avx2(x, w, y, n);
+        conv2d_fwd_direct_3_avx2(x, w, y, n);
         return;
     default:
         break;
     }
 #endif
     lenet_real wk_all[2400];
-    conv2d_fwd_direct_1_weights(w, wk_all);
+    conv2d_fwd_direct_3_weights(w, wk_all);
     LENET_PARALLEL_FOR
     for (int64_t i = 0; i < n; i++)
-        conv2d_fwd_direct_1_image(x, wk_all, y, i);
+        conv2d_fwd_direct_3_image(x, wk_all, y, i);
 }
 
 /* avg_pool forward, lenet.dlm line 19: 2x2 windows that tile the planes of [n, 16, 10, 10] into 5x5. */
@@ -806,79 +1037,49 @@ int lenet_forward(void *state, int n, const lenet_real *x) {
     unsigned char *st = (unsigned char *)state;
     unsigned char *ar = st + 247104;
     (void)ar;
-    /* conv2d -> f32[batch 256, 6, 28, 28], lenet.dlm line 16 */
+    /* conv2d + sigmoid + avg_pool -> f32[batch 256, 6, 14, 14], lenet.dlm line 17 */
     {
-    conv2d_fwd_direct_0(x, ((lenet_real *)(st + 64)), ((lenet_real *)(ar + 0)), n);
+    conv2d_fwd_direct_0(x, ((lenet_real *)(st + 64)), ((lenet_real *)(st + 704)), ((lenet_real *)(ar + 0)), n);
     }
-    /* sigmoid -> f32[batch 256, 6, 28, 28], lenet.dlm line 16 */
+    /* conv2d + sigmoid + avg_pool -> f32[batch 256, 16, 5, 5], lenet.dlm line 19 */
     {
-    LENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 6; i1++) {
-            for (int64_t i2 = 0; i2 < 784; i2++) {
-                ((lenet_real *)(ar + 4816896))[i0 * 4704 + i1 * 784 + i2] = sigmoidv((((lenet_real *)(ar + 0))[i0 * 4704 + i1 * 784 + i2] + ((lenet_real *)(st + 704))[i1]));
-            }
-        }
-    }
-    }
-    /* avg_pool -> f32[batch 256, 6, 14, 14], lenet.dlm line 17 */
-    {
-    avg_pool_fwd_0(((lenet_real *)(ar + 4816896)), ((lenet_real *)(ar + 0)), n);
-    }
-    /* conv2d -> f32[batch 256, 16, 10, 10], lenet.dlm line 18 */
-    {
-    conv2d_fwd_direct_1(((lenet_real *)(ar + 0)), ((lenet_real *)(st + 768)), ((lenet_real *)(ar + 1204224)), n);
-    }
-    /* sigmoid -> f32[batch 256, 16, 10, 10], lenet.dlm line 18 */
-    {
-    LENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 16; i1++) {
-            for (int64_t i2 = 0; i2 < 100; i2++) {
-                ((lenet_real *)(ar + 2842624))[i0 * 1600 + i1 * 100 + i2] = sigmoidv((((lenet_real *)(ar + 1204224))[i0 * 1600 + i1 * 100 + i2] + ((lenet_real *)(st + 10368))[i1]));
-            }
-        }
-    }
-    }
-    /* avg_pool -> f32[batch 256, 16, 5, 5], lenet.dlm line 19 */
-    {
-    avg_pool_fwd_1(((lenet_real *)(ar + 2842624)), ((lenet_real *)(ar + 0)), n);
+    conv2d_fwd_direct_1(((lenet_real *)(ar + 0)), ((lenet_real *)(st + 768)), ((lenet_real *)(st + 10368)), ((lenet_real *)(ar + 1204224)), n);
     }
     /* matmul -> f32[batch 256, 120], lenet.dlm line 21 */
     {
-    gemm(0, 1, n, 120, 400, ((lenet_real *)(ar + 0)), 400, ((lenet_real *)(st + 10432)), 400, ((lenet_real *)(ar + 409600)), 120, 0);
+    gemm(0, 1, n, 120, 400, ((lenet_real *)(ar + 1204224)), 400, ((lenet_real *)(st + 10432)), 400, ((lenet_real *)(ar + 0)), 120, 0);
     }
     /* sigmoid -> f32[batch 256, 120], lenet.dlm line 21 */
     {
     LENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 120; i1++) {
-            ((lenet_real *)(ar + 0))[i0 * 120 + i1] = sigmoidv((((lenet_real *)(ar + 409600))[i0 * 120 + i1] + ((lenet_real *)(st + 202432))[i1]));
+            ((lenet_real *)(ar + 122880))[i0 * 120 + i1] = sigmoidv((((lenet_real *)(ar + 0))[i0 * 120 + i1] + ((lenet_real *)(st + 202432))[i1]));
         }
     }
     }
     /* matmul -> f32[batch 256, 84], lenet.dlm line 22 */
     {
-    gemm(0, 1, n, 84, 120, ((lenet_real *)(ar + 0)), 120, ((lenet_real *)(st + 202944)), 120, ((lenet_real *)(ar + 122880)), 84, 0);
+    gemm(0, 1, n, 84, 120, ((lenet_real *)(ar + 122880)), 120, ((lenet_real *)(st + 202944)), 120, ((lenet_real *)(ar + 0)), 84, 0);
     }
     /* sigmoid -> f32[batch 256, 84], lenet.dlm line 22 */
     {
     LENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 84; i1++) {
-            ((lenet_real *)(ar + 0))[i0 * 84 + i1] = sigmoidv((((lenet_real *)(ar + 122880))[i0 * 84 + i1] + ((lenet_real *)(st + 243264))[i1]));
+            ((lenet_real *)(ar + 86016))[i0 * 84 + i1] = sigmoidv((((lenet_real *)(ar + 0))[i0 * 84 + i1] + ((lenet_real *)(st + 243264))[i1]));
         }
     }
     }
     /* matmul -> f32[batch 256, 10], lenet.dlm line 23 */
     {
-    gemm(0, 1, n, 10, 84, ((lenet_real *)(ar + 0)), 84, ((lenet_real *)(st + 243648)), 84, ((lenet_real *)(ar + 86016)), 10, 0);
+    gemm(0, 1, n, 10, 84, ((lenet_real *)(ar + 86016)), 84, ((lenet_real *)(st + 243648)), 84, ((lenet_real *)(ar + 0)), 10, 0);
     }
     /* add -> f32[batch 256, 10], lenet.dlm line 23 */
     {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 10; i1++) {
-            ((lenet_real *)(ar + 0))[i0 * 10 + i1] = (((lenet_real *)(ar + 86016))[i0 * 10 + i1] + ((lenet_real *)(st + 247040))[i1]);
+            ((lenet_real *)(ar + 10240))[i0 * 10 + i1] = (((lenet_real *)(ar + 0))[i0 * 10 + i1] + ((lenet_real *)(st + 247040))[i1]);
         }
     }
     }
@@ -886,7 +1087,7 @@ int lenet_forward(void *state, int n, const lenet_real *x) {
 }
 
 const lenet_real *lenet_output_logits(const void *state) {
-    return (const lenet_real *)(const void *)((const unsigned char *)state + 247104);
+    return (const lenet_real *)(const void *)((const unsigned char *)state + 257344);
 }
 
 lenet_real lenet_forward_train(void *state, int n, const lenet_real *x, const int32_t *y, double *metrics) {
@@ -897,7 +1098,7 @@ lenet_real lenet_forward_train(void *state, int n, const lenet_real *x, const in
     (void)ar;
     /* conv2d -> f32[batch 256, 6, 28, 28], lenet.dlm line 16 */
     {
-    conv2d_fwd_direct_0(x, ((lenet_real *)(st + 64)), ((lenet_real *)(ar + 247040)), n);
+    conv2d_fwd_direct_2(x, ((lenet_real *)(st + 64)), ((lenet_real *)(ar + 247040)), n);
     }
     /* sigmoid -> f32[batch 256, 6, 28, 28], lenet.dlm line 16 */
     {
@@ -916,7 +1117,7 @@ lenet_real lenet_forward_train(void *state, int n, const lenet_real *x, const in
     }
     /* conv2d -> f32[batch 256, 16, 10, 10], lenet.dlm line 18 */
     {
-    conv2d_fwd_direct_1(((lenet_real *)(ar + 3523840)), ((lenet_real *)(st + 768)), ((lenet_real *)(ar + 247040)), n);
+    conv2d_fwd_direct_3(((lenet_real *)(ar + 3523840)), ((lenet_real *)(st + 768)), ((lenet_real *)(ar + 247040)), n);
     }
     /* sigmoid -> f32[batch 256, 16, 10, 10], lenet.dlm line 18 */
     {
@@ -1333,86 +1534,56 @@ lenet_real lenet_evaluate(void *state, int n, const lenet_real *x, const int32_t
     unsigned char *st = (unsigned char *)state;
     unsigned char *ar = st + 247104;
     (void)ar;
-    /* conv2d -> f32[batch 256, 6, 28, 28], lenet.dlm line 16 */
+    /* conv2d + sigmoid + avg_pool -> f32[batch 256, 6, 14, 14], lenet.dlm line 17 */
     {
-    conv2d_fwd_direct_0(x, ((lenet_real *)(st + 64)), ((lenet_real *)(ar + 0)), n);
+    conv2d_fwd_direct_0(x, ((lenet_real *)(st + 64)), ((lenet_real *)(st + 704)), ((lenet_real *)(ar + 0)), n);
     }
-    /* sigmoid -> f32[batch 256, 6, 28, 28], lenet.dlm line 16 */
+    /* conv2d + sigmoid + avg_pool -> f32[batch 256, 16, 5, 5], lenet.dlm line 19 */
     {
-    LENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 6; i1++) {
-            for (int64_t i2 = 0; i2 < 784; i2++) {
-                ((lenet_real *)(ar + 4816896))[i0 * 4704 + i1 * 784 + i2] = sigmoidv((((lenet_real *)(ar + 0))[i0 * 4704 + i1 * 784 + i2] + ((lenet_real *)(st + 704))[i1]));
-            }
-        }
-    }
-    }
-    /* avg_pool -> f32[batch 256, 6, 14, 14], lenet.dlm line 17 */
-    {
-    avg_pool_fwd_0(((lenet_real *)(ar + 4816896)), ((lenet_real *)(ar + 0)), n);
-    }
-    /* conv2d -> f32[batch 256, 16, 10, 10], lenet.dlm line 18 */
-    {
-    conv2d_fwd_direct_1(((lenet_real *)(ar + 0)), ((lenet_real *)(st + 768)), ((lenet_real *)(ar + 1204224)), n);
-    }
-    /* sigmoid -> f32[batch 256, 16, 10, 10], lenet.dlm line 18 */
-    {
-    LENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 16; i1++) {
-            for (int64_t i2 = 0; i2 < 100; i2++) {
-                ((lenet_real *)(ar + 2842624))[i0 * 1600 + i1 * 100 + i2] = sigmoidv((((lenet_real *)(ar + 1204224))[i0 * 1600 + i1 * 100 + i2] + ((lenet_real *)(st + 10368))[i1]));
-            }
-        }
-    }
-    }
-    /* avg_pool -> f32[batch 256, 16, 5, 5], lenet.dlm line 19 */
-    {
-    avg_pool_fwd_1(((lenet_real *)(ar + 2842624)), ((lenet_real *)(ar + 0)), n);
+    conv2d_fwd_direct_1(((lenet_real *)(ar + 0)), ((lenet_real *)(st + 768)), ((lenet_real *)(st + 10368)), ((lenet_real *)(ar + 1204224)), n);
     }
     /* matmul -> f32[batch 256, 120], lenet.dlm line 21 */
     {
-    gemm(0, 1, n, 120, 400, ((lenet_real *)(ar + 0)), 400, ((lenet_real *)(st + 10432)), 400, ((lenet_real *)(ar + 409600)), 120, 0);
+    gemm(0, 1, n, 120, 400, ((lenet_real *)(ar + 1204224)), 400, ((lenet_real *)(st + 10432)), 400, ((lenet_real *)(ar + 0)), 120, 0);
     }
     /* sigmoid -> f32[batch 256, 120], lenet.dlm line 21 */
     {
     LENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 120; i1++) {
-            ((lenet_real *)(ar + 0))[i0 * 120 + i1] = sigmoidv((((lenet_real *)(ar + 409600))[i0 * 120 + i1] + ((lenet_real *)(st + 202432))[i1]));
+            ((lenet_real *)(ar + 122880))[i0 * 120 + i1] = sigmoidv((((lenet_real *)(ar + 0))[i0 * 120 + i1] + ((lenet_real *)(st + 202432))[i1]));
         }
     }
     }
     /* matmul -> f32[batch 256, 84], lenet.dlm line 22 */
     {
-    gemm(0, 1, n, 84, 120, ((lenet_real *)(ar + 0)), 120, ((lenet_real *)(st + 202944)), 120, ((lenet_real *)(ar + 122880)), 84, 0);
+    gemm(0, 1, n, 84, 120, ((lenet_real *)(ar + 122880)), 120, ((lenet_real *)(st + 202944)), 120, ((lenet_real *)(ar + 0)), 84, 0);
     }
     /* sigmoid -> f32[batch 256, 84], lenet.dlm line 22 */
     {
     LENET_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 84; i1++) {
-            ((lenet_real *)(ar + 0))[i0 * 84 + i1] = sigmoidv((((lenet_real *)(ar + 122880))[i0 * 84 + i1] + ((lenet_real *)(st + 243264))[i1]));
+            ((lenet_real *)(ar + 86016))[i0 * 84 + i1] = sigmoidv((((lenet_real *)(ar + 0))[i0 * 84 + i1] + ((lenet_real *)(st + 243264))[i1]));
         }
     }
     }
     /* matmul -> f32[batch 256, 10], lenet.dlm line 23 */
     {
-    gemm(0, 1, n, 10, 84, ((lenet_real *)(ar + 0)), 84, ((lenet_real *)(st + 243648)), 84, ((lenet_real *)(ar + 86016)), 10, 0);
+    gemm(0, 1, n, 10, 84, ((lenet_real *)(ar + 86016)), 84, ((lenet_real *)(st + 243648)), 84, ((lenet_real *)(ar + 0)), 10, 0);
     }
     /* add -> f32[batch 256, 10], lenet.dlm line 23 */
     {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 10; i1++) {
-            ((lenet_real *)(ar + 0))[i0 * 10 + i1] = (((lenet_real *)(ar + 86016))[i0 * 10 + i1] + ((lenet_real *)(st + 247040))[i1]);
+            ((lenet_real *)(ar + 10240))[i0 * 10 + i1] = (((lenet_real *)(ar + 0))[i0 * 10 + i1] + ((lenet_real *)(st + 247040))[i1]);
         }
     }
     }
     /* xent -> f32[batch 256], lenet.dlm line 30 */
     {
     for (int64_t r = 0; r < n; r++) {
-        const lenet_real *xr = ((lenet_real *)(ar + 0)) + r * 10;
+        const lenet_real *xr = ((lenet_real *)(ar + 10240)) + r * 10;
         int32_t label = y[r];
         lenet_real mx = xr[0];
         for (int64_t j = 1; j < 10; j++)
@@ -1420,45 +1591,45 @@ lenet_real lenet_evaluate(void *state, int n, const lenet_real *x, const int32_t
         double sum = 0.0;
         for (int64_t j = 0; j < 10; j++)
             sum += expv(xr[j] - mx);
-        ((lenet_real *)(ar + 10240))[r] = mx + (lenet_real)log(sum) - xr[label];
+        ((lenet_real *)(ar + 0))[r] = mx + (lenet_real)log(sum) - xr[label];
     }
     }
     /* sum -> f32[], lenet.dlm line 30 */
     {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
-        acc += ((lenet_real *)(ar + 10240))[i0];
+        acc += ((lenet_real *)(ar + 0))[i0];
     }
-    ((lenet_real *)(ar + 11264))[0] = (lenet_real)acc;
+    ((lenet_real *)(ar + 1024))[0] = (lenet_real)acc;
     }
     /* divcount -> f32[], lenet.dlm line 30 */
     {
-    ((lenet_real *)(ar + 10240))[0] = (((lenet_real *)(ar + 11264))[0] / (lenet_real)(1 * n));
+    ((lenet_real *)(ar + 0))[0] = (((lenet_real *)(ar + 1024))[0] / (lenet_real)(1 * n));
     }
     /* argmax_eq -> f32[batch 256], lenet.dlm line 34 */
     {
     for (int64_t r = 0; r < n; r++) {
-        const lenet_real *xr = ((lenet_real *)(ar + 0)) + r * 10;
+        const lenet_real *xr = ((lenet_real *)(ar + 10240)) + r * 10;
         int32_t label = y[r];
         int64_t best = 0;
         for (int64_t j = 1; j < 10; j++)
             if (xr[j] > xr[best])
                 best = j;
-        ((lenet_real *)(ar + 10304))[r] = best == label ? 1.0f : 0.0f;
+        ((lenet_real *)(ar + 64))[r] = best == label ? 1.0f : 0.0f;
     }
     }
     /* sum -> f32[], lenet.dlm line 34 */
     {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
-        acc += ((lenet_real *)(ar + 10304))[i0];
+        acc += ((lenet_real *)(ar + 64))[i0];
     }
-    ((lenet_real *)(ar + 0))[0] = (lenet_real)acc;
+    ((lenet_real *)(ar + 1088))[0] = (lenet_real)acc;
     }
     if (metrics) {
-        metrics[0] = (double)((lenet_real *)(ar + 0))[0];
+        metrics[0] = (double)((lenet_real *)(ar + 1088))[0];
     }
-    return ((lenet_real *)(ar + 10240))[0];
+    return ((lenet_real *)(ar + 0))[0];
 }
 
 lenet_real *lenet_grad(void *state, const char *name) {

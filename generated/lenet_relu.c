@@ -88,8 +88,247 @@ static void gemm(int ta, int tb, int m, int n, int k, const lenet_relu_real *a, 
 }
 
 /* conv2d, lenet_relu.dlm line 10: x [n, 1, 28, 28], w [6, 1, 5, 5], y [n, 6, 28, 28], stride 1x1, padding 2x2.
+ * Per image: a zero-padded copy, then tiles of 16 columns of up to 6 output channels.
+ * Then line 10's relu on the sums, and line 11's max_pool of each two rows. */
+LENET_RELU_INLINE static inline void conv2d_fwd_direct_0_image(const lenet_relu_real *restrict x, const lenet_relu_real *restrict w, const lenet_relu_real *restrict b0, lenet_relu_real *restrict y, int64_t b) {
+    lenet_relu_real xp[1][32][36];
+    memset(xp, 0, sizeof(xp));
+    for (int c = 0; c < 1; c++)
+        for (int h = 0; h < 28; h++)
+            memcpy(&xp[c][h + 2][2], x + (b * 1 + c) * 784 + h * 28, 28 * sizeof(lenet_relu_real));
+    {
+        const int64_t k = 0;
+        lenet_relu_real act[6][2][28];
+        for (int p = 0; p < 28; p++) {
+            const int r0 = p < 2 ? 2 - p : 0;
+            const int r1 = 30 - p < 5 ? 30 - p : 5;
+            {
+                const int q0 = 0;
+                lenet_relu_real a0[16] = {0}, a1[16] = {0}, a2[16] = {0}, a3[16] = {0}, a4[16] = {0}, a5[16] = {0};
+                for (int c = 0; c < 1; c++)
+                    for (int r = r0; r < r1; r++)
+                        for (int s = 0; s < 5; s++) {
+                            const lenet_relu_real *src = &xp[c][p + r][q0 + s];
+                            const lenet_relu_real *wk = w + ((k * 1 + c) * 5 + r) * 5 + s;
+                            lenet_relu_real w0 = wk[0], w1 = wk[25], w2 = wk[50], w3 = wk[75], w4 = wk[100], w5 = wk[125];
+                            for (int q = 0; q < 16; q++) {
+                                lenet_relu_real v = src[q];
+                                a0[q] += w0 * v;
+                                a1[q] += w1 * v;
+                                a2[q] += w2 * v;
+                                a3[q] += w3 * v;
+                                a4[q] += w4 * v;
+                                a5[q] += w5 * v;
+                            }
+                        }
+                for (int l = 0; l < 16; l++) {
+                    a0[l] = relu((a0[l] + b0[k]));
+                    a1[l] = relu((a1[l] + b0[k + 1]));
+                    a2[l] = relu((a2[l] + b0[k + 2]));
+                    a3[l] = relu((a3[l] + b0[k + 3]));
+                    a4[l] = relu((a4[l] + b0[k + 4]));
+                    a5[l] = relu((a5[l] + b0[k + 5]));
+                }
+                for (int q = 0; q < 16; q++) {
+                    act[0][p & 1][q0 + q] = a0[q];
+                    act[1][p & 1][q0 + q] = a1[q];
+                    act[2][p & 1][q0 + q] = a2[q];
+                    act[3][p & 1][q0 + q] = a3[q];
+                    act[4][p & 1][q0 + q] = a4[q];
+                    act[5][p & 1][q0 + q] = a5[q];
+                }
+            }
+            {
+                const int q0 = 16;
+                lenet_relu_real a0[16] = {0}, a1[16] = {0}, a2[16] = {0}, a3[16] = {0}, a4[16] = {0}, a5[16] = {0};
+                for (int c = 0; c < 1; c++)
+                    for (int r = r0; r < r1; r++)
+                        for (int s = 0; s < 5; s++) {
+                            const lenet_relu_real *src = &xp[c][p + r][q0 + s];
+                            const lenet_relu_real *wk = w + ((k * 1 + c) * 5 + r) * 5 + s;
+                            lenet_relu_real w0 = wk[0], w1 = wk[25], w2 = wk[50], w3 = wk[75], w4 = wk[100], w5 = wk[125];
+                            for (int q = 0; q < 16; q++) {
+                                lenet_relu_real v = src[q];
+                                a0[q] += w0 * v;
+                                a1[q] += w1 * v;
+                                a2[q] += w2 * v;
+                                a3[q] += w3 * v;
+                                a4[q] += w4 * v;
+                                a5[q] += w5 * v;
+                            }
+                        }
+                for (int l = 0; l < 16; l++) {
+                    a0[l] = relu((a0[l] + b0[k]));
+                    a1[l] = relu((a1[l] + b0[k + 1]));
+                    a2[l] = relu((a2[l] + b0[k + 2]));
+                    a3[l] = relu((a3[l] + b0[k + 3]));
+                    a4[l] = relu((a4[l] + b0[k + 4]));
+                    a5[l] = relu((a5[l] + b0[k + 5]));
+                }
+                for (int q = 0; q < 12; q++) {
+                    act[0][p & 1][q0 + q] = a0[q];
+                    act[1][p & 1][q0 + q] = a1[q];
+                    act[2][p & 1][q0 + q] = a2[q];
+                    act[3][p & 1][q0 + q] = a3[q];
+                    act[4][p & 1][q0 + q] = a4[q];
+                    act[5][p & 1][q0 + q] = a5[q];
+                }
+            }
+            if (p & 1)
+                for (int j = 0; j < 6; j++) {
+                    lenet_relu_real *out = y + ((b * 6 + k + j) * 14 + p / 2) * 14;
+                    for (int q = 0; q < 14; q++) {
+                        lenet_relu_real best = act[j][0][2 * q];
+                        best = act[j][0][2 * q + 1] > best ? act[j][0][2 * q + 1] : best;
+                        best = act[j][1][2 * q] > best ? act[j][1][2 * q] : best;
+                        best = act[j][1][2 * q + 1] > best ? act[j][1][2 * q + 1] : best;
+                        out[q] = best;
+                    }
+                }
+        }
+    }
+}
+#if LENET_RELU_X86
+LENET_RELU_AVX512 static void conv2d_fwd_direct_0_avx512(const lenet_relu_real *restrict x, const lenet_relu_real *restrict w, const lenet_relu_real *restrict b0, lenet_relu_real *restrict y, int64_t n) {
+    LENET_RELU_PARALLEL_FOR
+    for (int64_t i = 0; i < n; i++)
+        conv2d_fwd_direct_0_image(x, w, b0, y, i);
+}
+LENET_RELU_AVX2 static void conv2d_fwd_direct_0_avx2(const lenet_relu_real *restrict x, const lenet_relu_real *restrict w, const lenet_relu_real *restrict b0, lenet_relu_real *restrict y, int64_t n) {
+    LENET_RELU_PARALLEL_FOR
+    for (int64_t i = 0; i < n; i++)
+        conv2d_fwd_direct_0_image(x, w, b0, y, i);
+}
+#endif
+static void conv2d_fwd_direct_0(const lenet_relu_real *restrict x, const lenet_relu_real *restrict w, const lenet_relu_real *restrict b0, lenet_relu_real *restrict y, int64_t n) {
+#if LENET_RELU_X86
+    switch (lenet_relu_isa()) {
+    case 2:
+        conv2d_fwd_direct_0_avx512(x, w, b0, y, n);
+        return;
+    case 1:
+        conv2d_fwd_direct_0_avx2(x, w, b0, y, n);
+        return;
+    default:
+        break;
+    }
+#endif
+    LENET_RELU_PARALLEL_FOR
+    for (int64_t i = 0; i < n; i++)
+        conv2d_fwd_direct_0_image(x, w, b0, y, i);
+}
+
+/* conv2d, lenet_relu.dlm line 12: x [n, 6, 14, 14], w [16, 6, 5, 5], y [n, 16, 10, 10], stride 1x1, padding 0x0.
+ * Per image: per output row, a partial sum per column over 16 output channels at once.
+ * Then line 12's relu on the sums, and line 13's max_pool of each two rows. */
+LENET_RELU_INLINE static inline void conv2d_fwd_direct_1_weights(const lenet_relu_real *restrict w, lenet_relu_real *restrict wk_all) {
+    /* wk_all[c][r][s][k] = w[k][c][r][s] */
+    for (int crs = 0; crs < 150; crs++)
+        for (int k = 0; k < 16; k++)
+            wk_all[crs * 16 + k] = w[k * 150 + crs];
+}
+LENET_RELU_INLINE static inline void conv2d_fwd_direct_1_image(const lenet_relu_real *restrict x, const lenet_relu_real *restrict wk_all, const lenet_relu_real *restrict b0, lenet_relu_real *restrict y, int64_t b) {
+    const lenet_relu_real (*xp)[14][14] = (const lenet_relu_real (*)[14][14])(x + b * 1176);
+    lenet_relu_real act[2][10][16];
+    for (int64_t k = 0; k < 16; k += 16)
+        for (int p = 0; p < 10; p++) {
+            lenet_relu_real a0[16] = {0}, a1[16] = {0}, a2[16] = {0}, a3[16] = {0}, a4[16] = {0}, a5[16] = {0}, a6[16] = {0}, a7[16] = {0}, a8[16] = {0}, a9[16] = {0};
+            for (int c = 0; c < 6; c++)
+                for (int r = 0; r < 5; r++)
+                    for (int s = 0; s < 5; s++) {
+                        const lenet_relu_real *src = &xp[c][p + r][s];
+                        const lenet_relu_real *wk = wk_all + ((c * 5 + r) * 5 + s) * 16 + k;
+                        lenet_relu_real x0 = src[0], x1 = src[1], x2 = src[2], x3 = src[3], x4 = src[4], x5 = src[5], x6 = src[6], x7 = src[7], x8 = src[8], x9 = src[9];
+                        for (int j = 0; j < 16; j++) {
+                            lenet_relu_real v = wk[j];
+                            a0[j] += x0 * v;
+                            a1[j] += x1 * v;
+                            a2[j] += x2 * v;
+                            a3[j] += x3 * v;
+                            a4[j] += x4 * v;
+                            a5[j] += x5 * v;
+                            a6[j] += x6 * v;
+                            a7[j] += x7 * v;
+                            a8[j] += x8 * v;
+                            a9[j] += x9 * v;
+                        }
+                    }
+            for (int l = 0; l < 16; l++) {
+                a0[l] = relu((a0[l] + b0[k + l]));
+                a1[l] = relu((a1[l] + b0[k + l]));
+                a2[l] = relu((a2[l] + b0[k + l]));
+                a3[l] = relu((a3[l] + b0[k + l]));
+                a4[l] = relu((a4[l] + b0[k + l]));
+                a5[l] = relu((a5[l] + b0[k + l]));
+                a6[l] = relu((a6[l] + b0[k + l]));
+                a7[l] = relu((a7[l] + b0[k + l]));
+                a8[l] = relu((a8[l] + b0[k + l]));
+                a9[l] = relu((a9[l] + b0[k + l]));
+            }
+            for (int j = 0; j < 16; j++) {
+                act[p & 1][0][j] = a0[j];
+                act[p & 1][1][j] = a1[j];
+                act[p & 1][2][j] = a2[j];
+                act[p & 1][3][j] = a3[j];
+                act[p & 1][4][j] = a4[j];
+                act[p & 1][5][j] = a5[j];
+                act[p & 1][6][j] = a6[j];
+                act[p & 1][7][j] = a7[j];
+                act[p & 1][8][j] = a8[j];
+                act[p & 1][9][j] = a9[j];
+            }
+            if (p & 1)
+                for (int j = 0; j < 16; j++) {
+                    lenet_relu_real *out = y + ((b * 16 + k + j) * 5 + p / 2) * 5;
+                    for (int q = 0; q < 5; q++) {
+                        lenet_relu_real best = act[0][2 * q][j];
+                        best = act[0][2 * q + 1][j] > best ? act[0][2 * q + 1][j] : best;
+                        best = act[1][2 * q][j] > best ? act[1][2 * q][j] : best;
+                        best = act[1][2 * q + 1][j] > best ? act[1][2 * q + 1][j] : best;
+                        out[q] = best;
+                    }
+                }
+        }
+}
+#if LENET_RELU_X86
+LENET_RELU_AVX512 static void conv2d_fwd_direct_1_avx512(const lenet_relu_real *restrict x, const lenet_relu_real *restrict w, const lenet_relu_real *restrict b0, lenet_relu_real *restrict y, int64_t n) {
+    lenet_relu_real wk_all[2400];
+    conv2d_fwd_direct_1_weights(w, wk_all);
+    LENET_RELU_PARALLEL_FOR
+    for (int64_t i = 0; i < n; i++)
+        conv2d_fwd_direct_1_image(x, wk_all, b0, y, i);
+}
+LENET_RELU_AVX2 static void conv2d_fwd_direct_1_avx2(const lenet_relu_real *restrict x, const lenet_relu_real *restrict w, const lenet_relu_real *restrict b0, lenet_relu_real *restrict y, int64_t n) {
+    lenet_relu_real wk_all[2400];
+    conv2d_fwd_direct_1_weights(w, wk_all);
+    LENET_RELU_PARALLEL_FOR
+    for (int64_t i = 0; i < n; i++)
+        conv2d_fwd_direct_1_image(x, wk_all, b0, y, i);
+}
+#endif
+static void conv2d_fwd_direct_1(const lenet_relu_real *restrict x, const lenet_relu_real *restrict w, const lenet_relu_real *restrict b0, lenet_relu_real *restrict y, int64_t n) {
+#if LENET_RELU_X86
+    switch (lenet_relu_isa()) {
+    case 2:
+        conv2d_fwd_direct_1_avx512(x, w, b0, y, n);
+        return;
+    case 1:
+        conv2d_fwd_direct_1_avx2(x, w, b0, y, n);
+        return;
+    default:
+        break;
+    }
+#endif
+    lenet_relu_real wk_all[2400];
+    conv2d_fwd_direct_1_weights(w, wk_all);
+    LENET_RELU_PARALLEL_FOR
+    for (int64_t i = 0; i < n; i++)
+        conv2d_fwd_direct_1_image(x, wk_all, b0, y, i);
+}
+
+/* conv2d, lenet_relu.dlm line 10: x [n, 1, 28, 28], w [6, 1, 5, 5], y [n, 6, 28, 28], stride 1x1, padding 2x2.
  * Per image: a zero-padded copy, then tiles of 16 columns of up to 6 output channels. */
-LENET_RELU_INLINE static inline void conv2d_fwd_direct_0_image(const lenet_relu_real *restrict x, const lenet_relu_real *restrict w, lenet_relu_real *restrict y, int64_t b) {
+LENET_RELU_INLINE static inline void conv2d_fwd_direct_2_image(const lenet_relu_real *restrict x, const lenet_relu_real *restrict w, lenet_relu_real *restrict y, int64_t b) {
     lenet_relu_real xp[1][32][36];
     memset(xp, 0, sizeof(xp));
     for (int c = 0; c < 1; c++)
@@ -162,25 +401,25 @@ LENET_RELU_INLINE static inline void conv2d_fwd_direct_0_image(const lenet_relu_
     }
 }
 #if LENET_RELU_X86
-LENET_RELU_AVX512 static void conv2d_fwd_direct_0_avx512(const lenet_relu_real *restrict x, const lenet_relu_real *restrict w, lenet_relu_real *restrict y, int64_t n) {
+LENET_RELU_AVX512 static void conv2d_fwd_direct_2_avx512(const lenet_relu_real *restrict x, const lenet_relu_real *restrict w, lenet_relu_real *restrict y, int64_t n) {
     LENET_RELU_PARALLEL_FOR
     for (int64_t i = 0; i < n; i++)
-        conv2d_fwd_direct_0_image(x, w, y, i);
+        conv2d_fwd_direct_2_image(x, w, y, i);
 }
-LENET_RELU_AVX2 static void conv2d_fwd_direct_0_avx2(const lenet_relu_real *restrict x, const lenet_relu_real *restrict w, lenet_relu_real *restrict y, int64_t n) {
+LENET_RELU_AVX2 static void conv2d_fwd_direct_2_avx2(const lenet_relu_real *restrict x, const lenet_relu_real *restrict w, lenet_relu_real *restrict y, int64_t n) {
     LENET_RELU_PARALLEL_FOR
     for (int64_t i = 0; i < n; i++)
-        conv2d_fwd_direct_0_image(x, w, y, i);
+        conv2d_fwd_direct_2_image(x, w, y, i);
 }
 #endif
-static void conv2d_fwd_direct_0(const lenet_relu_real *restrict x, const lenet_relu_real *restrict w, lenet_relu_real *restrict y, int64_t n) {
+static void conv2d_fwd_direct_2(const lenet_relu_real *restrict x, const lenet_relu_real *restrict w, lenet_relu_real *restrict y, int64_t n) {
 #if LENET_RELU_X86
     switch (lenet_relu_isa()) {
     case 2:
-        conv2d_fwd_direct_0_avx512(x, w, y, n);
+        conv2d_fwd_direct_2_avx512(x, w, y, n);
         return;
     case 1:
-        conv2d_fwd_direct_0_avx2(x, w, y, n);
+        conv2d_fwd_direct_2_avx2(x, w, y, n);
         return;
     default:
         break;
@@ -188,7 +427,7 @@ static void conv2d_fwd_direct_0(const lenet_relu_real *restrict x, const lenet_r
 #endif
     LENET_RELU_PARALLEL_FOR
     for (int64_t i = 0; i < n; i++)
-        conv2d_fwd_direct_0_image(x, w, y, i);
+        conv2d_fwd_direct_2_image(x, w, y, i);
 }
 
 /* max_pool forward, lenet_relu.dlm line 11: 2x2 windows that tile the planes of [n, 6, 28, 28] into 14x14. */
@@ -210,13 +449,13 @@ static void max_pool_fwd_0(const lenet_relu_real *restrict x, lenet_relu_real *r
 
 /* conv2d, lenet_relu.dlm line 12: x [n, 6, 14, 14], w [16, 6, 5, 5], y [n, 16, 10, 10], stride 1x1, padding 0x0.
  * Per image: per output row, a partial sum per column over 16 output channels at once. */
-LENET_RELU_INLINE static inline void conv2d_fwd_direct_1_weights(const lenet_relu_real *restrict w, lenet_relu_real *restrict wk_all) {
+LENET_RELU_INLINE static inline void conv2d_fwd_direct_3_weights(const lenet_relu_real *restrict w, lenet_relu_real *restrict wk_all) {
     /* wk_all[c][r][s][k] = w[k][c][r][s] */
     for (int crs = 0; crs < 150; crs++)
         for (int k = 0; k < 16; k++)
             wk_all[crs * 16 + k] = w[k * 150 + crs];
 }
-LENET_RELU_INLINE static inline void conv2d_fwd_direct_1_image(const lenet_relu_real *restrict x, const lenet_relu_real *restrict wk_all, lenet_relu_real *restrict y, int64_t b) {
+LENET_RELU_INLINE static inline void conv2d_fwd_direct_3_image(const lenet_relu_real *restrict x, const lenet_relu_real *restrict wk_all, lenet_relu_real *restrict y, int64_t b) {
     const lenet_relu_real (*xp)[14][14] = (const lenet_relu_real (*)[14][14])(x + b * 1176);
     for (int64_t k = 0; k < 16; k += 16)
         for (int p = 0; p < 10; p++) {
@@ -257,39 +496,39 @@ LENET_RELU_INLINE static inline void conv2d_fwd_direct_1_image(const lenet_relu_
         }
 }
 #if LENET_RELU_X86
-LENET_RELU_AVX512 static void conv2d_fwd_direct_1_avx512(const lenet_relu_real *restrict x, const lenet_relu_real *restrict w, lenet_relu_real *restrict y, int64_t n) {
+LENET_RELU_AVX512 static void conv2d_fwd_direct_3_avx512(const lenet_relu_real *restrict x, const lenet_relu_real *restrict w, lenet_relu_real *restrict y, int64_t n) {
     lenet_relu_real wk_all[2400];
-    conv2d_fwd_direct_1_weights(w, wk_all);
+    conv2d_fwd_direct_3_weights(w, wk_all);
     LENET_RELU_PARALLEL_FOR
     for (int64_t i = 0; i < n; i++)
-        conv2d_fwd_direct_1_image(x, wk_all, y, i);
+        conv2d_fwd_direct_3_image(x, wk_all, y, i);
 }
-LENET_RELU_AVX2 static void conv2d_fwd_direct_1_avx2(const lenet_relu_real *restrict x, const lenet_relu_real *restrict w, lenet_relu_real *restrict y, int64_t n) {
+LENET_RELU_AVX2 static void conv2d_fwd_direct_3_avx2(const lenet_relu_real *restrict x, const lenet_relu_real *restrict w, lenet_relu_real *restrict y, int64_t n) {
     lenet_relu_real wk_all[2400];
-    conv2d_fwd_direct_1_weights(w, wk_all);
+    conv2d_fwd_direct_3_weights(w, wk_all);
     LENET_RELU_PARALLEL_FOR
     for (int64_t i = 0; i < n; i++)
-        conv2d_fwd_direct_1_image(x, wk_all, y, i);
+        conv2d_fwd_direct_3_image(x, wk_all, y, i);
 }
 #endif
-static void conv2d_fwd_direct_1(const lenet_relu_real *restrict x, const lenet_relu_real *restrict w, lenet_relu_real *restrict y, int64_t n) {
+static void conv2d_fwd_direct_3(const lenet_relu_real *restrict x, const lenet_relu_real *restrict w, lenet_relu_real *restrict y, int64_t n) {
 #if LENET_RELU_X86
     switch (lenet_relu_isa()) {
     case 2:
-        conv2d_fwd_direct_1_avx512(x, w, y, n);
+        conv2d_fwd_direct_3_avx512(x, w, y, n);
         return;
     case 1:
-        conv2d_fwd_direct_1_avx2(x, w, y, n);
+        conv2d_fwd_direct_3_avx2(x, w, y, n);
         return;
     default:
         break;
     }
 #endif
     lenet_relu_real wk_all[2400];
-    conv2d_fwd_direct_1_weights(w, wk_all);
+    conv2d_fwd_direct_3_weights(w, wk_all);
     LENET_RELU_PARALLEL_FOR
     for (int64_t i = 0; i < n; i++)
-        conv2d_fwd_direct_1_image(x, wk_all, y, i);
+        conv2d_fwd_direct_3_image(x, wk_all, y, i);
 }
 
 /* max_pool forward, lenet_relu.dlm line 13: 2x2 windows that tile the planes of [n, 16, 10, 10] into 5x5. */
@@ -822,79 +1061,49 @@ int lenet_relu_forward(void *state, int n, const lenet_relu_real *x) {
     unsigned char *st = (unsigned char *)state;
     unsigned char *ar = st + 247104;
     (void)ar;
-    /* conv2d -> f32[batch 256, 6, 28, 28], lenet_relu.dlm line 10 */
+    /* conv2d + relu + max_pool -> f32[batch 256, 6, 14, 14], lenet_relu.dlm line 11 */
     {
-    conv2d_fwd_direct_0(x, ((lenet_relu_real *)(st + 64)), ((lenet_relu_real *)(ar + 0)), n);
+    conv2d_fwd_direct_0(x, ((lenet_relu_real *)(st + 64)), ((lenet_relu_real *)(st + 704)), ((lenet_relu_real *)(ar + 0)), n);
     }
-    /* relu -> f32[batch 256, 6, 28, 28], lenet_relu.dlm line 10 */
+    /* conv2d + relu + max_pool -> f32[batch 256, 16, 5, 5], lenet_relu.dlm line 13 */
     {
-    LENET_RELU_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 6; i1++) {
-            for (int64_t i2 = 0; i2 < 784; i2++) {
-                ((lenet_relu_real *)(ar + 4816896))[i0 * 4704 + i1 * 784 + i2] = relu((((lenet_relu_real *)(ar + 0))[i0 * 4704 + i1 * 784 + i2] + ((lenet_relu_real *)(st + 704))[i1]));
-            }
-        }
-    }
-    }
-    /* max_pool -> f32[batch 256, 6, 14, 14], lenet_relu.dlm line 11 */
-    {
-    max_pool_fwd_0(((lenet_relu_real *)(ar + 4816896)), ((lenet_relu_real *)(ar + 0)), n);
-    }
-    /* conv2d -> f32[batch 256, 16, 10, 10], lenet_relu.dlm line 12 */
-    {
-    conv2d_fwd_direct_1(((lenet_relu_real *)(ar + 0)), ((lenet_relu_real *)(st + 768)), ((lenet_relu_real *)(ar + 1204224)), n);
-    }
-    /* relu -> f32[batch 256, 16, 10, 10], lenet_relu.dlm line 12 */
-    {
-    LENET_RELU_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 16; i1++) {
-            for (int64_t i2 = 0; i2 < 100; i2++) {
-                ((lenet_relu_real *)(ar + 2842624))[i0 * 1600 + i1 * 100 + i2] = relu((((lenet_relu_real *)(ar + 1204224))[i0 * 1600 + i1 * 100 + i2] + ((lenet_relu_real *)(st + 10368))[i1]));
-            }
-        }
-    }
-    }
-    /* max_pool -> f32[batch 256, 16, 5, 5], lenet_relu.dlm line 13 */
-    {
-    max_pool_fwd_1(((lenet_relu_real *)(ar + 2842624)), ((lenet_relu_real *)(ar + 0)), n);
+    conv2d_fwd_direct_1(((lenet_relu_real *)(ar + 0)), ((lenet_relu_real *)(st + 768)), ((lenet_relu_real *)(st + 10368)), ((lenet_relu_real *)(ar + 1204224)), n);
     }
     /* matmul -> f32[batch 256, 120], lenet_relu.dlm line 15 */
     {
-    gemm(0, 1, n, 120, 400, ((lenet_relu_real *)(ar + 0)), 400, ((lenet_relu_real *)(st + 10432)), 400, ((lenet_relu_real *)(ar + 409600)), 120, 0);
+    gemm(0, 1, n, 120, 400, ((lenet_relu_real *)(ar + 1204224)), 400, ((lenet_relu_real *)(st + 10432)), 400, ((lenet_relu_real *)(ar + 0)), 120, 0);
     }
     /* relu -> f32[batch 256, 120], lenet_relu.dlm line 15 */
     {
     LENET_RELU_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 120; i1++) {
-            ((lenet_relu_real *)(ar + 0))[i0 * 120 + i1] = relu((((lenet_relu_real *)(ar + 409600))[i0 * 120 + i1] + ((lenet_relu_real *)(st + 202432))[i1]));
+            ((lenet_relu_real *)(ar + 122880))[i0 * 120 + i1] = relu((((lenet_relu_real *)(ar + 0))[i0 * 120 + i1] + ((lenet_relu_real *)(st + 202432))[i1]));
         }
     }
     }
     /* matmul -> f32[batch 256, 84], lenet_relu.dlm line 16 */
     {
-    gemm(0, 1, n, 84, 120, ((lenet_relu_real *)(ar + 0)), 120, ((lenet_relu_real *)(st + 202944)), 120, ((lenet_relu_real *)(ar + 122880)), 84, 0);
+    gemm(0, 1, n, 84, 120, ((lenet_relu_real *)(ar + 122880)), 120, ((lenet_relu_real *)(st + 202944)), 120, ((lenet_relu_real *)(ar + 0)), 84, 0);
     }
     /* relu -> f32[batch 256, 84], lenet_relu.dlm line 16 */
     {
     LENET_RELU_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 84; i1++) {
-            ((lenet_relu_real *)(ar + 0))[i0 * 84 + i1] = relu((((lenet_relu_real *)(ar + 122880))[i0 * 84 + i1] + ((lenet_relu_real *)(st + 243264))[i1]));
+            ((lenet_relu_real *)(ar + 86016))[i0 * 84 + i1] = relu((((lenet_relu_real *)(ar + 0))[i0 * 84 + i1] + ((lenet_relu_real *)(st + 243264))[i1]));
         }
     }
     }
     /* matmul -> f32[batch 256, 10], lenet_relu.dlm line 17 */
     {
-    gemm(0, 1, n, 10, 84, ((lenet_relu_real *)(ar + 0)), 84, ((lenet_relu_real *)(st + 243648)), 84, ((lenet_relu_real *)(ar + 86016)), 10, 0);
+    gemm(0, 1, n, 10, 84, ((lenet_relu_real *)(ar + 86016)), 84, ((lenet_relu_real *)(st + 243648)), 84, ((lenet_relu_real *)(ar + 0)), 10, 0);
     }
     /* add -> f32[batch 256, 10], lenet_relu.dlm line 17 */
     {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 10; i1++) {
-            ((lenet_relu_real *)(ar + 0))[i0 * 10 + i1] = (((lenet_relu_real *)(ar + 86016))[i0 * 10 + i1] + ((lenet_relu_real *)(st + 247040))[i1]);
+            ((lenet_relu_real *)(ar + 10240))[i0 * 10 + i1] = (((lenet_relu_real *)(ar + 0))[i0 * 10 + i1] + ((lenet_relu_real *)(st + 247040))[i1]);
         }
     }
     }
@@ -902,7 +1111,7 @@ int lenet_relu_forward(void *state, int n, const lenet_relu_real *x) {
 }
 
 const lenet_relu_real *lenet_relu_output_logits(const void *state) {
-    return (const lenet_relu_real *)(const void *)((const unsigned char *)state + 247104);
+    return (const lenet_relu_real *)(const void *)((const unsigned char *)state + 257344);
 }
 
 lenet_relu_real lenet_relu_forward_train(void *state, int n, const lenet_relu_real *x, const int32_t *y, double *metrics) {
@@ -913,7 +1122,7 @@ lenet_relu_real lenet_relu_forward_train(void *state, int n, const lenet_relu_re
     (void)ar;
     /* conv2d -> f32[batch 256, 6, 28, 28], lenet_relu.dlm line 10 */
     {
-    conv2d_fwd_direct_0(x, ((lenet_relu_real *)(st + 64)), ((lenet_relu_real *)(ar + 247040)), n);
+    conv2d_fwd_direct_2(x, ((lenet_relu_real *)(st + 64)), ((lenet_relu_real *)(ar + 247040)), n);
     }
     /* relu -> f32[batch 256, 6, 28, 28], lenet_relu.dlm line 10 */
     {
@@ -932,7 +1141,7 @@ lenet_relu_real lenet_relu_forward_train(void *state, int n, const lenet_relu_re
     }
     /* conv2d -> f32[batch 256, 16, 10, 10], lenet_relu.dlm line 12 */
     {
-    conv2d_fwd_direct_1(((lenet_relu_real *)(ar + 3523840)), ((lenet_relu_real *)(st + 768)), ((lenet_relu_real *)(ar + 247040)), n);
+    conv2d_fwd_direct_3(((lenet_relu_real *)(ar + 3523840)), ((lenet_relu_real *)(st + 768)), ((lenet_relu_real *)(ar + 247040)), n);
     }
     /* relu -> f32[batch 256, 16, 10, 10], lenet_relu.dlm line 12 */
     {
@@ -1349,86 +1558,56 @@ lenet_relu_real lenet_relu_evaluate(void *state, int n, const lenet_relu_real *x
     unsigned char *st = (unsigned char *)state;
     unsigned char *ar = st + 247104;
     (void)ar;
-    /* conv2d -> f32[batch 256, 6, 28, 28], lenet_relu.dlm line 10 */
+    /* conv2d + relu + max_pool -> f32[batch 256, 6, 14, 14], lenet_relu.dlm line 11 */
     {
-    conv2d_fwd_direct_0(x, ((lenet_relu_real *)(st + 64)), ((lenet_relu_real *)(ar + 0)), n);
+    conv2d_fwd_direct_0(x, ((lenet_relu_real *)(st + 64)), ((lenet_relu_real *)(st + 704)), ((lenet_relu_real *)(ar + 0)), n);
     }
-    /* relu -> f32[batch 256, 6, 28, 28], lenet_relu.dlm line 10 */
+    /* conv2d + relu + max_pool -> f32[batch 256, 16, 5, 5], lenet_relu.dlm line 13 */
     {
-    LENET_RELU_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 6; i1++) {
-            for (int64_t i2 = 0; i2 < 784; i2++) {
-                ((lenet_relu_real *)(ar + 4816896))[i0 * 4704 + i1 * 784 + i2] = relu((((lenet_relu_real *)(ar + 0))[i0 * 4704 + i1 * 784 + i2] + ((lenet_relu_real *)(st + 704))[i1]));
-            }
-        }
-    }
-    }
-    /* max_pool -> f32[batch 256, 6, 14, 14], lenet_relu.dlm line 11 */
-    {
-    max_pool_fwd_0(((lenet_relu_real *)(ar + 4816896)), ((lenet_relu_real *)(ar + 0)), n);
-    }
-    /* conv2d -> f32[batch 256, 16, 10, 10], lenet_relu.dlm line 12 */
-    {
-    conv2d_fwd_direct_1(((lenet_relu_real *)(ar + 0)), ((lenet_relu_real *)(st + 768)), ((lenet_relu_real *)(ar + 1204224)), n);
-    }
-    /* relu -> f32[batch 256, 16, 10, 10], lenet_relu.dlm line 12 */
-    {
-    LENET_RELU_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 16; i1++) {
-            for (int64_t i2 = 0; i2 < 100; i2++) {
-                ((lenet_relu_real *)(ar + 2842624))[i0 * 1600 + i1 * 100 + i2] = relu((((lenet_relu_real *)(ar + 1204224))[i0 * 1600 + i1 * 100 + i2] + ((lenet_relu_real *)(st + 10368))[i1]));
-            }
-        }
-    }
-    }
-    /* max_pool -> f32[batch 256, 16, 5, 5], lenet_relu.dlm line 13 */
-    {
-    max_pool_fwd_1(((lenet_relu_real *)(ar + 2842624)), ((lenet_relu_real *)(ar + 0)), n);
+    conv2d_fwd_direct_1(((lenet_relu_real *)(ar + 0)), ((lenet_relu_real *)(st + 768)), ((lenet_relu_real *)(st + 10368)), ((lenet_relu_real *)(ar + 1204224)), n);
     }
     /* matmul -> f32[batch 256, 120], lenet_relu.dlm line 15 */
     {
-    gemm(0, 1, n, 120, 400, ((lenet_relu_real *)(ar + 0)), 400, ((lenet_relu_real *)(st + 10432)), 400, ((lenet_relu_real *)(ar + 409600)), 120, 0);
+    gemm(0, 1, n, 120, 400, ((lenet_relu_real *)(ar + 1204224)), 400, ((lenet_relu_real *)(st + 10432)), 400, ((lenet_relu_real *)(ar + 0)), 120, 0);
     }
     /* relu -> f32[batch 256, 120], lenet_relu.dlm line 15 */
     {
     LENET_RELU_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 120; i1++) {
-            ((lenet_relu_real *)(ar + 0))[i0 * 120 + i1] = relu((((lenet_relu_real *)(ar + 409600))[i0 * 120 + i1] + ((lenet_relu_real *)(st + 202432))[i1]));
+            ((lenet_relu_real *)(ar + 122880))[i0 * 120 + i1] = relu((((lenet_relu_real *)(ar + 0))[i0 * 120 + i1] + ((lenet_relu_real *)(st + 202432))[i1]));
         }
     }
     }
     /* matmul -> f32[batch 256, 84], lenet_relu.dlm line 16 */
     {
-    gemm(0, 1, n, 84, 120, ((lenet_relu_real *)(ar + 0)), 120, ((lenet_relu_real *)(st + 202944)), 120, ((lenet_relu_real *)(ar + 122880)), 84, 0);
+    gemm(0, 1, n, 84, 120, ((lenet_relu_real *)(ar + 122880)), 120, ((lenet_relu_real *)(st + 202944)), 120, ((lenet_relu_real *)(ar + 0)), 84, 0);
     }
     /* relu -> f32[batch 256, 84], lenet_relu.dlm line 16 */
     {
     LENET_RELU_PARALLEL_FOR
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 84; i1++) {
-            ((lenet_relu_real *)(ar + 0))[i0 * 84 + i1] = relu((((lenet_relu_real *)(ar + 122880))[i0 * 84 + i1] + ((lenet_relu_real *)(st + 243264))[i1]));
+            ((lenet_relu_real *)(ar + 86016))[i0 * 84 + i1] = relu((((lenet_relu_real *)(ar + 0))[i0 * 84 + i1] + ((lenet_relu_real *)(st + 243264))[i1]));
         }
     }
     }
     /* matmul -> f32[batch 256, 10], lenet_relu.dlm line 17 */
     {
-    gemm(0, 1, n, 10, 84, ((lenet_relu_real *)(ar + 0)), 84, ((lenet_relu_real *)(st + 243648)), 84, ((lenet_relu_real *)(ar + 86016)), 10, 0);
+    gemm(0, 1, n, 10, 84, ((lenet_relu_real *)(ar + 86016)), 84, ((lenet_relu_real *)(st + 243648)), 84, ((lenet_relu_real *)(ar + 0)), 10, 0);
     }
     /* add -> f32[batch 256, 10], lenet_relu.dlm line 17 */
     {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 10; i1++) {
-            ((lenet_relu_real *)(ar + 0))[i0 * 10 + i1] = (((lenet_relu_real *)(ar + 86016))[i0 * 10 + i1] + ((lenet_relu_real *)(st + 247040))[i1]);
+            ((lenet_relu_real *)(ar + 10240))[i0 * 10 + i1] = (((lenet_relu_real *)(ar + 0))[i0 * 10 + i1] + ((lenet_relu_real *)(st + 247040))[i1]);
         }
     }
     }
     /* xent -> f32[batch 256], lenet_relu.dlm line 24 */
     {
     for (int64_t r = 0; r < n; r++) {
-        const lenet_relu_real *xr = ((lenet_relu_real *)(ar + 0)) + r * 10;
+        const lenet_relu_real *xr = ((lenet_relu_real *)(ar + 10240)) + r * 10;
         int32_t label = y[r];
         lenet_relu_real mx = xr[0];
         for (int64_t j = 1; j < 10; j++)
@@ -1436,45 +1615,45 @@ lenet_relu_real lenet_relu_evaluate(void *state, int n, const lenet_relu_real *x
         double sum = 0.0;
         for (int64_t j = 0; j < 10; j++)
             sum += expv(xr[j] - mx);
-        ((lenet_relu_real *)(ar + 10240))[r] = mx + (lenet_relu_real)log(sum) - xr[label];
+        ((lenet_relu_real *)(ar + 0))[r] = mx + (lenet_relu_real)log(sum) - xr[label];
     }
     }
     /* sum -> f32[], lenet_relu.dlm line 24 */
     {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
-        acc += ((lenet_relu_real *)(ar + 10240))[i0];
+        acc += ((lenet_relu_real *)(ar + 0))[i0];
     }
-    ((lenet_relu_real *)(ar + 11264))[0] = (lenet_relu_real)acc;
+    ((lenet_relu_real *)(ar + 1024))[0] = (lenet_relu_real)acc;
     }
     /* divcount -> f32[], lenet_relu.dlm line 24 */
     {
-    ((lenet_relu_real *)(ar + 10240))[0] = (((lenet_relu_real *)(ar + 11264))[0] / (lenet_relu_real)(1 * n));
+    ((lenet_relu_real *)(ar + 0))[0] = (((lenet_relu_real *)(ar + 1024))[0] / (lenet_relu_real)(1 * n));
     }
     /* argmax_eq -> f32[batch 256], lenet_relu.dlm line 28 */
     {
     for (int64_t r = 0; r < n; r++) {
-        const lenet_relu_real *xr = ((lenet_relu_real *)(ar + 0)) + r * 10;
+        const lenet_relu_real *xr = ((lenet_relu_real *)(ar + 10240)) + r * 10;
         int32_t label = y[r];
         int64_t best = 0;
         for (int64_t j = 1; j < 10; j++)
             if (xr[j] > xr[best])
                 best = j;
-        ((lenet_relu_real *)(ar + 10304))[r] = best == label ? 1.0f : 0.0f;
+        ((lenet_relu_real *)(ar + 64))[r] = best == label ? 1.0f : 0.0f;
     }
     }
     /* sum -> f32[], lenet_relu.dlm line 28 */
     {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
-        acc += ((lenet_relu_real *)(ar + 10304))[i0];
+        acc += ((lenet_relu_real *)(ar + 64))[i0];
     }
-    ((lenet_relu_real *)(ar + 0))[0] = (lenet_relu_real)acc;
+    ((lenet_relu_real *)(ar + 1088))[0] = (lenet_relu_real)acc;
     }
     if (metrics) {
-        metrics[0] = (double)((lenet_relu_real *)(ar + 0))[0];
+        metrics[0] = (double)((lenet_relu_real *)(ar + 1088))[0];
     }
-    return ((lenet_relu_real *)(ar + 10240))[0];
+    return ((lenet_relu_real *)(ar + 0))[0];
 }
 
 lenet_relu_real *lenet_relu_grad(void *state, const char *name) {

@@ -50,9 +50,20 @@ static int params_isa(void) {
 #define PARAMS_INLINE
 #endif
 
+/* A dot product's 16 partial sums added in a fixed tree: halves, quarters, eighths, then two. */
+PARAMS_INLINE static inline params_real params_sum16(params_real *s) {
+    for (int j = 0; j < 8; j++)
+        s[j] += s[j + 8];
+    for (int j = 0; j < 4; j++)
+        s[j] += s[j + 4];
+    for (int j = 0; j < 2; j++)
+        s[j] += s[j + 2];
+    return s[0] + s[1];
+}
+
 /* matmul, params.dlm line 16: y [n, 8] = x [n, 4] w^T, w [8, 4], a row at a time:
- * 8 rows of w at once, each in 16 partial sums, added in a fixed tree. */
-PARAMS_INLINE static inline void matvec_0_row(const params_real *restrict x, const params_real *restrict w, params_real *restrict y, int64_t i) {
+ * 8 rows of w at once, each in 16 partial sums, added in a fixed tree; then line 17's relu over the row. */
+PARAMS_INLINE static inline void matvec_0_row(const params_real *restrict x, const params_real *restrict w, const params_real *restrict b0, params_real *restrict y, int64_t i) {
     const params_real *xr = x + i * 4;
     for (int o = 0; o < 8; o += 8) {
         params_real s0[16] = {0}, s1[16] = {0}, s2[16] = {0}, s3[16] = {0}, s4[16] = {0}, s5[16] = {0}, s6[16] = {0}, s7[16] = {0};
@@ -68,94 +79,48 @@ PARAMS_INLINE static inline void matvec_0_row(const params_real *restrict x, con
             s6[j] += wr[24 + j] * v;
             s7[j] += wr[28 + j] * v;
         }
-        for (int j = 0; j < 8; j++)
-            s0[j] += s0[j + 8];
-        for (int j = 0; j < 4; j++)
-            s0[j] += s0[j + 4];
-        for (int j = 0; j < 2; j++)
-            s0[j] += s0[j + 2];
-        y[i * 8 + o + 0] = s0[0] + s0[1];
-        for (int j = 0; j < 8; j++)
-            s1[j] += s1[j + 8];
-        for (int j = 0; j < 4; j++)
-            s1[j] += s1[j + 4];
-        for (int j = 0; j < 2; j++)
-            s1[j] += s1[j + 2];
-        y[i * 8 + o + 1] = s1[0] + s1[1];
-        for (int j = 0; j < 8; j++)
-            s2[j] += s2[j + 8];
-        for (int j = 0; j < 4; j++)
-            s2[j] += s2[j + 4];
-        for (int j = 0; j < 2; j++)
-            s2[j] += s2[j + 2];
-        y[i * 8 + o + 2] = s2[0] + s2[1];
-        for (int j = 0; j < 8; j++)
-            s3[j] += s3[j + 8];
-        for (int j = 0; j < 4; j++)
-            s3[j] += s3[j + 4];
-        for (int j = 0; j < 2; j++)
-            s3[j] += s3[j + 2];
-        y[i * 8 + o + 3] = s3[0] + s3[1];
-        for (int j = 0; j < 8; j++)
-            s4[j] += s4[j + 8];
-        for (int j = 0; j < 4; j++)
-            s4[j] += s4[j + 4];
-        for (int j = 0; j < 2; j++)
-            s4[j] += s4[j + 2];
-        y[i * 8 + o + 4] = s4[0] + s4[1];
-        for (int j = 0; j < 8; j++)
-            s5[j] += s5[j + 8];
-        for (int j = 0; j < 4; j++)
-            s5[j] += s5[j + 4];
-        for (int j = 0; j < 2; j++)
-            s5[j] += s5[j + 2];
-        y[i * 8 + o + 5] = s5[0] + s5[1];
-        for (int j = 0; j < 8; j++)
-            s6[j] += s6[j + 8];
-        for (int j = 0; j < 4; j++)
-            s6[j] += s6[j + 4];
-        for (int j = 0; j < 2; j++)
-            s6[j] += s6[j + 2];
-        y[i * 8 + o + 6] = s6[0] + s6[1];
-        for (int j = 0; j < 8; j++)
-            s7[j] += s7[j + 8];
-        for (int j = 0; j < 4; j++)
-            s7[j] += s7[j + 4];
-        for (int j = 0; j < 2; j++)
-            s7[j] += s7[j + 2];
-        y[i * 8 + o + 7] = s7[0] + s7[1];
+        y[i * 8 + o + 0] = params_sum16(s0);
+        y[i * 8 + o + 1] = params_sum16(s1);
+        y[i * 8 + o + 2] = params_sum16(s2);
+        y[i * 8 + o + 3] = params_sum16(s3);
+        y[i * 8 + o + 4] = params_sum16(s4);
+        y[i * 8 + o + 5] = params_sum16(s5);
+        y[i * 8 + o + 6] = params_sum16(s6);
+        y[i * 8 + o + 7] = params_sum16(s7);
     }
+    for (int o = 0; o < 8; o++)
+        y[i * 8 + o] = relu((y[i * 8 + o] + b0[o]));
 }
 #if PARAMS_X86
-PARAMS_AVX512 static void matvec_0_avx512(const params_real *restrict x, const params_real *restrict w, params_real *restrict y, int64_t n) {
+PARAMS_AVX512 static void matvec_0_avx512(const params_real *restrict x, const params_real *restrict w, const params_real *restrict b0, params_real *restrict y, int64_t n) {
     for (int64_t i = 0; i < n; i++)
-        matvec_0_row(x, w, y, i);
+        matvec_0_row(x, w, b0, y, i);
 }
-PARAMS_AVX2 static void matvec_0_avx2(const params_real *restrict x, const params_real *restrict w, params_real *restrict y, int64_t n) {
+PARAMS_AVX2 static void matvec_0_avx2(const params_real *restrict x, const params_real *restrict w, const params_real *restrict b0, params_real *restrict y, int64_t n) {
     for (int64_t i = 0; i < n; i++)
-        matvec_0_row(x, w, y, i);
+        matvec_0_row(x, w, b0, y, i);
 }
 #endif
-static void matvec_0(const params_real *restrict x, const params_real *restrict w, params_real *restrict y, int64_t n) {
+static void matvec_0(const params_real *restrict x, const params_real *restrict w, const params_real *restrict b0, params_real *restrict y, int64_t n) {
 #if PARAMS_X86
     switch (params_isa()) {
     case 2:
-        matvec_0_avx512(x, w, y, n);
+        matvec_0_avx512(x, w, b0, y, n);
         return;
     case 1:
-        matvec_0_avx2(x, w, y, n);
+        matvec_0_avx2(x, w, b0, y, n);
         return;
     default:
         break;
     }
 #endif
     for (int64_t i = 0; i < n; i++)
-        matvec_0_row(x, w, y, i);
+        matvec_0_row(x, w, b0, y, i);
 }
 
 /* matmul, params.dlm line 18: y [n, 8] = x [n, 8] w^T, w [8, 8], a row at a time:
- * 8 rows of w at once, each in 16 partial sums, added in a fixed tree. */
-PARAMS_INLINE static inline void matvec_1_row(const params_real *restrict x, const params_real *restrict w, params_real *restrict y, int64_t i) {
+ * 8 rows of w at once, each in 16 partial sums, added in a fixed tree; then line 19's relu over the row. */
+PARAMS_INLINE static inline void matvec_1_row(const params_real *restrict x, const params_real *restrict w, const params_real *restrict b0, params_real *restrict y, int64_t i) {
     const params_real *xr = x + i * 8;
     for (int o = 0; o < 8; o += 8) {
         params_real s0[16] = {0}, s1[16] = {0}, s2[16] = {0}, s3[16] = {0}, s4[16] = {0}, s5[16] = {0}, s6[16] = {0}, s7[16] = {0};
@@ -171,94 +136,48 @@ PARAMS_INLINE static inline void matvec_1_row(const params_real *restrict x, con
             s6[j] += wr[48 + j] * v;
             s7[j] += wr[56 + j] * v;
         }
-        for (int j = 0; j < 8; j++)
-            s0[j] += s0[j + 8];
-        for (int j = 0; j < 4; j++)
-            s0[j] += s0[j + 4];
-        for (int j = 0; j < 2; j++)
-            s0[j] += s0[j + 2];
-        y[i * 8 + o + 0] = s0[0] + s0[1];
-        for (int j = 0; j < 8; j++)
-            s1[j] += s1[j + 8];
-        for (int j = 0; j < 4; j++)
-            s1[j] += s1[j + 4];
-        for (int j = 0; j < 2; j++)
-            s1[j] += s1[j + 2];
-        y[i * 8 + o + 1] = s1[0] + s1[1];
-        for (int j = 0; j < 8; j++)
-            s2[j] += s2[j + 8];
-        for (int j = 0; j < 4; j++)
-            s2[j] += s2[j + 4];
-        for (int j = 0; j < 2; j++)
-            s2[j] += s2[j + 2];
-        y[i * 8 + o + 2] = s2[0] + s2[1];
-        for (int j = 0; j < 8; j++)
-            s3[j] += s3[j + 8];
-        for (int j = 0; j < 4; j++)
-            s3[j] += s3[j + 4];
-        for (int j = 0; j < 2; j++)
-            s3[j] += s3[j + 2];
-        y[i * 8 + o + 3] = s3[0] + s3[1];
-        for (int j = 0; j < 8; j++)
-            s4[j] += s4[j + 8];
-        for (int j = 0; j < 4; j++)
-            s4[j] += s4[j + 4];
-        for (int j = 0; j < 2; j++)
-            s4[j] += s4[j + 2];
-        y[i * 8 + o + 4] = s4[0] + s4[1];
-        for (int j = 0; j < 8; j++)
-            s5[j] += s5[j + 8];
-        for (int j = 0; j < 4; j++)
-            s5[j] += s5[j + 4];
-        for (int j = 0; j < 2; j++)
-            s5[j] += s5[j + 2];
-        y[i * 8 + o + 5] = s5[0] + s5[1];
-        for (int j = 0; j < 8; j++)
-            s6[j] += s6[j + 8];
-        for (int j = 0; j < 4; j++)
-            s6[j] += s6[j + 4];
-        for (int j = 0; j < 2; j++)
-            s6[j] += s6[j + 2];
-        y[i * 8 + o + 6] = s6[0] + s6[1];
-        for (int j = 0; j < 8; j++)
-            s7[j] += s7[j + 8];
-        for (int j = 0; j < 4; j++)
-            s7[j] += s7[j + 4];
-        for (int j = 0; j < 2; j++)
-            s7[j] += s7[j + 2];
-        y[i * 8 + o + 7] = s7[0] + s7[1];
+        y[i * 8 + o + 0] = params_sum16(s0);
+        y[i * 8 + o + 1] = params_sum16(s1);
+        y[i * 8 + o + 2] = params_sum16(s2);
+        y[i * 8 + o + 3] = params_sum16(s3);
+        y[i * 8 + o + 4] = params_sum16(s4);
+        y[i * 8 + o + 5] = params_sum16(s5);
+        y[i * 8 + o + 6] = params_sum16(s6);
+        y[i * 8 + o + 7] = params_sum16(s7);
     }
+    for (int o = 0; o < 8; o++)
+        y[i * 8 + o] = relu((y[i * 8 + o] + b0[o]));
 }
 #if PARAMS_X86
-PARAMS_AVX512 static void matvec_1_avx512(const params_real *restrict x, const params_real *restrict w, params_real *restrict y, int64_t n) {
+PARAMS_AVX512 static void matvec_1_avx512(const params_real *restrict x, const params_real *restrict w, const params_real *restrict b0, params_real *restrict y, int64_t n) {
     for (int64_t i = 0; i < n; i++)
-        matvec_1_row(x, w, y, i);
+        matvec_1_row(x, w, b0, y, i);
 }
-PARAMS_AVX2 static void matvec_1_avx2(const params_real *restrict x, const params_real *restrict w, params_real *restrict y, int64_t n) {
+PARAMS_AVX2 static void matvec_1_avx2(const params_real *restrict x, const params_real *restrict w, const params_real *restrict b0, params_real *restrict y, int64_t n) {
     for (int64_t i = 0; i < n; i++)
-        matvec_1_row(x, w, y, i);
+        matvec_1_row(x, w, b0, y, i);
 }
 #endif
-static void matvec_1(const params_real *restrict x, const params_real *restrict w, params_real *restrict y, int64_t n) {
+static void matvec_1(const params_real *restrict x, const params_real *restrict w, const params_real *restrict b0, params_real *restrict y, int64_t n) {
 #if PARAMS_X86
     switch (params_isa()) {
     case 2:
-        matvec_1_avx512(x, w, y, n);
+        matvec_1_avx512(x, w, b0, y, n);
         return;
     case 1:
-        matvec_1_avx2(x, w, y, n);
+        matvec_1_avx2(x, w, b0, y, n);
         return;
     default:
         break;
     }
 #endif
     for (int64_t i = 0; i < n; i++)
-        matvec_1_row(x, w, y, i);
+        matvec_1_row(x, w, b0, y, i);
 }
 
 /* matmul, params.dlm line 22: y [n, 1] = x [n, 8] w^T, w [1, 8], a row at a time:
- * 8 rows of w at once, each in 16 partial sums, added in a fixed tree. */
-PARAMS_INLINE static inline void matvec_2_row(const params_real *restrict x, const params_real *restrict w, params_real *restrict y, int64_t i) {
+ * 8 rows of w at once, each in 16 partial sums, added in a fixed tree; then line 22's add over the row. */
+PARAMS_INLINE static inline void matvec_2_row(const params_real *restrict x, const params_real *restrict w, const params_real *restrict b0, params_real *restrict y, int64_t i) {
     const params_real *xr = x + i * 8;
     params_real s0[16] = {0};
     const params_real *wr = w + 0 * 8;
@@ -266,39 +185,35 @@ PARAMS_INLINE static inline void matvec_2_row(const params_real *restrict x, con
         params_real v = xr[0 + j];
         s0[j] += wr[0 + j] * v;
     }
-    for (int j = 0; j < 8; j++)
-        s0[j] += s0[j + 8];
-    for (int j = 0; j < 4; j++)
-        s0[j] += s0[j + 4];
-    for (int j = 0; j < 2; j++)
-        s0[j] += s0[j + 2];
-    y[i * 1 + 0 + 0] = s0[0] + s0[1];
+    y[i * 1 + 0 + 0] = params_sum16(s0);
+    for (int o = 0; o < 1; o++)
+        y[i * 1 + o] = (y[i * 1 + o] + b0[o]);
 }
 #if PARAMS_X86
-PARAMS_AVX512 static void matvec_2_avx512(const params_real *restrict x, const params_real *restrict w, params_real *restrict y, int64_t n) {
+PARAMS_AVX512 static void matvec_2_avx512(const params_real *restrict x, const params_real *restrict w, const params_real *restrict b0, params_real *restrict y, int64_t n) {
     for (int64_t i = 0; i < n; i++)
-        matvec_2_row(x, w, y, i);
+        matvec_2_row(x, w, b0, y, i);
 }
-PARAMS_AVX2 static void matvec_2_avx2(const params_real *restrict x, const params_real *restrict w, params_real *restrict y, int64_t n) {
+PARAMS_AVX2 static void matvec_2_avx2(const params_real *restrict x, const params_real *restrict w, const params_real *restrict b0, params_real *restrict y, int64_t n) {
     for (int64_t i = 0; i < n; i++)
-        matvec_2_row(x, w, y, i);
+        matvec_2_row(x, w, b0, y, i);
 }
 #endif
-static void matvec_2(const params_real *restrict x, const params_real *restrict w, params_real *restrict y, int64_t n) {
+static void matvec_2(const params_real *restrict x, const params_real *restrict w, const params_real *restrict b0, params_real *restrict y, int64_t n) {
 #if PARAMS_X86
     switch (params_isa()) {
     case 2:
-        matvec_2_avx512(x, w, y, n);
+        matvec_2_avx512(x, w, b0, y, n);
         return;
     case 1:
-        matvec_2_avx2(x, w, y, n);
+        matvec_2_avx2(x, w, b0, y, n);
         return;
     default:
         break;
     }
 #endif
     for (int64_t i = 0; i < n; i++)
-        matvec_2_row(x, w, y, i);
+        matvec_2_row(x, w, b0, y, i);
 }
 
 
@@ -602,185 +517,69 @@ int params_forward(void *state, int n, const params_real *x) {
     unsigned char *st = (unsigned char *)state;
     unsigned char *ar = st + 2944;
     (void)ar;
-    /* matmul -> f32[batch 1, 8], params.dlm line 16 */
+    /* matmul + relu -> f32[batch 1, 8], params.dlm line 17 */
     {
-    matvec_0(x, ((params_real *)(st + 64)), ((params_real *)(ar + 0)), n);
+    matvec_0(x, ((params_real *)(st + 64)), ((params_real *)(st + 192)), ((params_real *)(ar + 0)), n);
     }
-    /* relu -> f32[batch 1, 8], params.dlm line 17 */
+    /* matmul + relu -> f32[batch 1, 8], params.dlm line 19 */
     {
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 8; i1++) {
-            ((params_real *)(ar + 64))[i0 * 8 + i1] = relu((((params_real *)(ar + 0))[i0 * 8 + i1] + ((params_real *)(st + 192))[i1]));
-        }
+    matvec_1(((params_real *)(ar + 0)), ((params_real *)(st + 256)), ((params_real *)(st + 512)), ((params_real *)(ar + 64)), n);
     }
-    }
-    /* matmul -> f32[batch 1, 8], params.dlm line 18 */
+    /* matmul + relu -> f32[batch 1, 8], params.dlm line 21 */
     {
-    matvec_1(((params_real *)(ar + 64)), ((params_real *)(st + 256)), ((params_real *)(ar + 0)), n);
+    matvec_1(((params_real *)(ar + 64)), ((params_real *)(st + 256)), ((params_real *)(st + 512)), ((params_real *)(ar + 0)), n);
     }
-    /* relu -> f32[batch 1, 8], params.dlm line 19 */
+    /* matmul + add -> f32[batch 1, 1], params.dlm line 22 */
     {
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 8; i1++) {
-            ((params_real *)(ar + 64))[i0 * 8 + i1] = relu((((params_real *)(ar + 0))[i0 * 8 + i1] + ((params_real *)(st + 512))[i1]));
-        }
+    matvec_2(((params_real *)(ar + 0)), ((params_real *)(st + 576)), ((params_real *)(st + 640)), ((params_real *)(ar + 64)), n);
     }
-    }
-    /* matmul -> f32[batch 1, 8], params.dlm line 20 */
+    /* matmul + relu -> f32[batch 1, 8], params.dlm line 26 */
     {
-    matvec_1(((params_real *)(ar + 64)), ((params_real *)(st + 256)), ((params_real *)(ar + 0)), n);
+    matvec_0(x, ((params_real *)(st + 704)), ((params_real *)(st + 832)), ((params_real *)(ar + 0)), n);
     }
-    /* relu -> f32[batch 1, 8], params.dlm line 21 */
+    /* matmul + add -> f32[batch 1, 1], params.dlm line 26 */
     {
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 8; i1++) {
-            ((params_real *)(ar + 64))[i0 * 8 + i1] = relu((((params_real *)(ar + 0))[i0 * 8 + i1] + ((params_real *)(st + 512))[i1]));
-        }
+    matvec_2(((params_real *)(ar + 0)), ((params_real *)(st + 896)), ((params_real *)(st + 960)), ((params_real *)(ar + 128)), n);
     }
-    }
-    /* matmul -> f32[batch 1, 1], params.dlm line 22 */
+    /* matmul + relu -> f32[batch 1, 8], params.dlm line 26 */
     {
-    matvec_2(((params_real *)(ar + 64)), ((params_real *)(st + 576)), ((params_real *)(ar + 0)), n);
+    matvec_0(x, ((params_real *)(st + 1024)), ((params_real *)(st + 1152)), ((params_real *)(ar + 0)), n);
     }
-    /* add -> f32[batch 1, 1], params.dlm line 22 */
+    /* matmul + add -> f32[batch 1, 1], params.dlm line 26 */
     {
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        ((params_real *)(ar + 64))[i0] = (((params_real *)(ar + 0))[i0] + ((params_real *)(st + 640))[0]);
+    matvec_2(((params_real *)(ar + 0)), ((params_real *)(st + 1216)), ((params_real *)(st + 1280)), ((params_real *)(ar + 192)), n);
     }
-    }
-    /* matmul -> f32[batch 1, 8], params.dlm line 26 */
+    /* matmul + relu -> f32[batch 1, 8], params.dlm line 26 */
     {
-    matvec_0(x, ((params_real *)(st + 704)), ((params_real *)(ar + 0)), n);
+    matvec_0(x, ((params_real *)(st + 1344)), ((params_real *)(st + 1472)), ((params_real *)(ar + 0)), n);
     }
-    /* relu -> f32[batch 1, 8], params.dlm line 26 */
+    /* matmul + add -> f32[batch 1, 1], params.dlm line 26 */
     {
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 8; i1++) {
-            ((params_real *)(ar + 128))[i0 * 8 + i1] = relu((((params_real *)(ar + 0))[i0 * 8 + i1] + ((params_real *)(st + 832))[i1]));
-        }
+    matvec_2(((params_real *)(ar + 0)), ((params_real *)(st + 1536)), ((params_real *)(st + 1600)), ((params_real *)(ar + 256)), n);
     }
-    }
-    /* matmul -> f32[batch 1, 1], params.dlm line 26 */
+    /* matmul + relu -> f32[batch 1, 8], params.dlm line 26 */
     {
-    matvec_2(((params_real *)(ar + 128)), ((params_real *)(st + 896)), ((params_real *)(ar + 0)), n);
+    matvec_0(x, ((params_real *)(st + 1664)), ((params_real *)(st + 1792)), ((params_real *)(ar + 0)), n);
     }
-    /* add -> f32[batch 1, 1], params.dlm line 26 */
+    /* matmul + add -> f32[batch 1, 1], params.dlm line 26 */
     {
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        ((params_real *)(ar + 128))[i0] = (((params_real *)(ar + 0))[i0] + ((params_real *)(st + 960))[0]);
+    matvec_2(((params_real *)(ar + 0)), ((params_real *)(st + 1856)), ((params_real *)(st + 1920)), ((params_real *)(ar + 320)), n);
     }
-    }
-    /* matmul -> f32[batch 1, 8], params.dlm line 26 */
+    /* matmul + relu -> f32[batch 1, 8], params.dlm line 53 */
     {
-    matvec_0(x, ((params_real *)(st + 1024)), ((params_real *)(ar + 0)), n);
+    matvec_0(x, ((params_real *)(st + 1984)), ((params_real *)(st + 2112)), ((params_real *)(ar + 0)), n);
     }
-    /* relu -> f32[batch 1, 8], params.dlm line 26 */
+    /* matmul + relu -> f32[batch 1, 8], params.dlm line 55 */
     {
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 8; i1++) {
-            ((params_real *)(ar + 192))[i0 * 8 + i1] = relu((((params_real *)(ar + 0))[i0 * 8 + i1] + ((params_real *)(st + 1152))[i1]));
-        }
+    matvec_1(((params_real *)(ar + 0)), ((params_real *)(st + 2176)), ((params_real *)(st + 2432)), ((params_real *)(ar + 384)), n);
     }
-    }
-    /* matmul -> f32[batch 1, 1], params.dlm line 26 */
+    /* matmul + relu -> f32[batch 1, 8], params.dlm line 57 */
     {
-    matvec_2(((params_real *)(ar + 192)), ((params_real *)(st + 1216)), ((params_real *)(ar + 0)), n);
+    matvec_1(((params_real *)(ar + 384)), ((params_real *)(st + 2496)), ((params_real *)(st + 2752)), ((params_real *)(ar + 0)), n);
     }
-    /* add -> f32[batch 1, 1], params.dlm line 26 */
+    /* matmul + add -> f32[batch 1, 1], params.dlm line 58 */
     {
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        ((params_real *)(ar + 192))[i0] = (((params_real *)(ar + 0))[i0] + ((params_real *)(st + 1280))[0]);
-    }
-    }
-    /* matmul -> f32[batch 1, 8], params.dlm line 26 */
-    {
-    matvec_0(x, ((params_real *)(st + 1344)), ((params_real *)(ar + 0)), n);
-    }
-    /* relu -> f32[batch 1, 8], params.dlm line 26 */
-    {
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 8; i1++) {
-            ((params_real *)(ar + 256))[i0 * 8 + i1] = relu((((params_real *)(ar + 0))[i0 * 8 + i1] + ((params_real *)(st + 1472))[i1]));
-        }
-    }
-    }
-    /* matmul -> f32[batch 1, 1], params.dlm line 26 */
-    {
-    matvec_2(((params_real *)(ar + 256)), ((params_real *)(st + 1536)), ((params_real *)(ar + 0)), n);
-    }
-    /* add -> f32[batch 1, 1], params.dlm line 26 */
-    {
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        ((params_real *)(ar + 256))[i0] = (((params_real *)(ar + 0))[i0] + ((params_real *)(st + 1600))[0]);
-    }
-    }
-    /* matmul -> f32[batch 1, 8], params.dlm line 26 */
-    {
-    matvec_0(x, ((params_real *)(st + 1664)), ((params_real *)(ar + 0)), n);
-    }
-    /* relu -> f32[batch 1, 8], params.dlm line 26 */
-    {
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 8; i1++) {
-            ((params_real *)(ar + 320))[i0 * 8 + i1] = relu((((params_real *)(ar + 0))[i0 * 8 + i1] + ((params_real *)(st + 1792))[i1]));
-        }
-    }
-    }
-    /* matmul -> f32[batch 1, 1], params.dlm line 26 */
-    {
-    matvec_2(((params_real *)(ar + 320)), ((params_real *)(st + 1856)), ((params_real *)(ar + 0)), n);
-    }
-    /* add -> f32[batch 1, 1], params.dlm line 26 */
-    {
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        ((params_real *)(ar + 320))[i0] = (((params_real *)(ar + 0))[i0] + ((params_real *)(st + 1920))[0]);
-    }
-    }
-    /* matmul -> f32[batch 1, 8], params.dlm line 52 */
-    {
-    matvec_0(x, ((params_real *)(st + 1984)), ((params_real *)(ar + 0)), n);
-    }
-    /* relu -> f32[batch 1, 8], params.dlm line 53 */
-    {
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 8; i1++) {
-            ((params_real *)(ar + 384))[i0 * 8 + i1] = relu((((params_real *)(ar + 0))[i0 * 8 + i1] + ((params_real *)(st + 2112))[i1]));
-        }
-    }
-    }
-    /* matmul -> f32[batch 1, 8], params.dlm line 54 */
-    {
-    matvec_1(((params_real *)(ar + 384)), ((params_real *)(st + 2176)), ((params_real *)(ar + 0)), n);
-    }
-    /* relu -> f32[batch 1, 8], params.dlm line 55 */
-    {
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 8; i1++) {
-            ((params_real *)(ar + 384))[i0 * 8 + i1] = relu((((params_real *)(ar + 0))[i0 * 8 + i1] + ((params_real *)(st + 2432))[i1]));
-        }
-    }
-    }
-    /* matmul -> f32[batch 1, 8], params.dlm line 56 */
-    {
-    matvec_1(((params_real *)(ar + 384)), ((params_real *)(st + 2496)), ((params_real *)(ar + 0)), n);
-    }
-    /* relu -> f32[batch 1, 8], params.dlm line 57 */
-    {
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        for (int64_t i1 = 0; i1 < 8; i1++) {
-            ((params_real *)(ar + 384))[i0 * 8 + i1] = relu((((params_real *)(ar + 0))[i0 * 8 + i1] + ((params_real *)(st + 2752))[i1]));
-        }
-    }
-    }
-    /* matmul -> f32[batch 1, 1], params.dlm line 58 */
-    {
-    matvec_2(((params_real *)(ar + 384)), ((params_real *)(st + 2816)), ((params_real *)(ar + 0)), n);
-    }
-    /* add -> f32[batch 1, 1], params.dlm line 58 */
-    {
-    for (int64_t i0 = 0; i0 < n; i0++) {
-        ((params_real *)(ar + 384))[i0] = (((params_real *)(ar + 0))[i0] + ((params_real *)(st + 2880))[0]);
-    }
+    matvec_2(((params_real *)(ar + 0)), ((params_real *)(st + 2816)), ((params_real *)(st + 2880)), ((params_real *)(ar + 384)), n);
     }
     return 0;
 }

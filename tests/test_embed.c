@@ -409,12 +409,15 @@ static void test_load_refuses(void) {
 
 /* ---- batch normalization folded into the kernels (--infer --weights) ---- */
 
-/* How many kernels of op the generated C runs: each opens with a comment `    /+ op -> type`. */
+/* How many kernels of op the generated C runs: each opens with a comment `    /+ op -> type`, or `    /+ op + ...
+ * -> type` when it applies the ops after the plus signs to its results (an epilogue, fuse.c). */
 static int kernels(const char *c, const char *op) {
     int n = 0;
-    const char *key = fmt("\n    /* %s -> ", op);
-    for (const char *p = c; (p = strstr(p, key)); p++)
-        n++;
+    for (int k = 0; k < 2; k++) {
+        const char *key = fmt(k ? "\n    /* %s + " : "\n    /* %s -> ", op);
+        for (const char *p = c; (p = strstr(p, key)); p++)
+            n++;
+    }
     return n;
 }
 

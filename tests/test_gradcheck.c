@@ -890,6 +890,105 @@ static void f32_paths_near_f64(Build *b64, Build *b32, int grads, const char *wh
     unsetenv("DLRT_GEMM");
 }
 
+/* How many times `what` occurs in `text`. */
+static int count_of(const char *text, const char *what) {
+    int n = 0;
+    for (const char *p = strstr(text, what); p; p = strstr(p + 1, what))
+        n++;
+    return n;
+}
+
+/* The output record of a trace (the inference forward pass, EVAL_OUTPUT), or NULL. */
+static const Rec *trace_output(const Trace *t) {
+    for (int i = 0; i < t->n; i++)
+        if (strcmp(t->r[i].kind, "output") == 0)
+            return &t->r[i];
+    return NULL;
+}
+
+/* Epilogues (fuse.c): at batch 1, a forward pass whose every kernel computes its bias and activation, and each
+ * convolution its 2x2 pooling, in its own function: sigmoid and average pooling on a convolution of channel blocks
+ * and column tiles (the last one partial), ReLU and max pooling on one with the channels in the lanes, tanh without
+ * pooling on another, and the matrix-vector products with and without an activation. On every path the CPU has
+ * (DLRT_ISA): compiled as the C is specified (-ffp-contract=off), the fused build's trace (one training step, then
+ * the inference output) is the text of the build with DLC_EPILOGUES=0, in f32 and in f64; compiled with -O2
+ * -ffp-contract=fast, as trainers are, the f32 output is within 1e-5 of the f64 one. (With contraction the two f32
+ * builds may differ in the last bits: a training build's element-wise loops are compiled for the file's target,
+ * an epilogue inside the kernel's per-instruction-set function, where the C compiler may contract it into FMAs.) */
+static void test_epilogues(void) {
+    const char *text = "input x: f32[batch, 2, 12, 20]\n"
+                       "input y: i32[batch]\n"
+                       "h = x |> conv2d(6, kernel=3, padding=1) |> sigmoid |> avg_pool(2, stride=2)\n"
+                       "g = h |> conv2d(16, kernel=3, padding=1) |> relu |> max_pool(2, stride=2)\n"
+                       "f = g |> conv2d(16, kernel=(2, 3)) |> tanh\n"
+                       "logits = f |> flatten |> linear(20) |> sigmoid |> linear(5)\n"
+                       "output logits\n"
+                       "train {\n"
+                       "    loss = cross_entropy(logits, y)\n"
+                       "    optimizer = sgd(lr = 0.1)\n"
+                       "    batch = 1\n"
+                       "}\n";
+    const char *inputs = "F(x,X) L(y,Y,5)", *out = "-DEVAL_OUTPUT=E(logits,LOGITS)";
+    static const char *const dtypes[] = {"f64", "f32"};
+    Build b[2][2], fma32; /* [dtype][fused], -ffp-contract=off; the fused f32 build with contraction */
+    for (int d = 0; d < 2; d++)
+        for (int fused = 0; fused < 2; fused++) {
+            if (!fused)
+                setenv("DLC_EPILOGUES", "0", 1);
+            bool ok = build_with(&b[d][fused], fmt("epi_%s_%s", dtypes[d], fused ? "fused" : "plain"), text, inputs,
+                                 fmt("--dtype %s --batch 1", dtypes[d]), fmt("-O2 -ffp-contract=off %s", out));
+            unsetenv("DLC_EPILOGUES");
+            CU_ASSERT_FATAL(ok);
+        }
+    CU_ASSERT_FATAL(build_with(&fma32, "epi_f32_fma", text, inputs, "--dtype f32 --batch 1",
+                               fmt("-O2 -ffp-contract=fast %s", out)));
+    /* not vacuous: the fused file's forward and evaluation passes have the three convolutions' and two products'
+     * epilogues, and pool in two of them; the other file has none */
+    char *c = slurp(fmt("%s/epi_f32_fused.out/epi_f32_fused.c", workdir));
+    char *plain = slurp(fmt("%s/epi_f32_plain.out/epi_f32_plain.c", workdir));
+    CU_ASSERT(count_of(c, "/* conv2d + sigmoid + avg_pool -> ") == 2 &&
+              count_of(c, "/* conv2d + relu + max_pool -> ") == 2 && count_of(c, "/* conv2d + tanh -> ") == 2 &&
+              count_of(c, "/* matmul + sigmoid -> ") == 2 && count_of(c, "/* matmul + add -> ") == 2);
+    CU_ASSERT(count_of(plain, "/* conv2d + ") == 0 && count_of(plain, "/* matmul + ") == 0);
+    static const char *const isas[] = {"avx512", "avx2", "portable"};
+    for (int k = 0; k < 3; k++) {
+        const char *missing = isa_missing(isas[k]);
+        if (missing) {
+            printf("\n  skipped DLRT_ISA=%s: this CPU has no %s", isas[k], missing);
+            continue;
+        }
+        setenv("DLRT_ISA", isas[k], 1);
+        char *t[2][2], *tf;
+        for (int d = 0; d < 2; d++)
+            for (int fused = 0; fused < 2; fused++)
+                CU_ASSERT_FATAL(harness(&b[d][fused], "trace 11 1 1 0.1", &t[d][fused]) == 0);
+        CU_ASSERT_FATAL(harness(&fma32, "trace 11 1 1 0.1", &tf) == 0);
+        for (int d = 0; d < 2; d++) {
+            CU_ASSERT(strcmp(t[d][0], t[d][1]) == 0);
+            if (strcmp(t[d][0], t[d][1]) != 0)
+                fail(fmt("DLRT_ISA=%s %s: the fused build's trace differs from DLC_EPILOGUES=0's", isas[k], dtypes[d]),
+                     fmt("--- fused ---\n%s--- plain ---\n%s", t[d][1], t[d][0]));
+        }
+        Trace a, f[2];
+        CU_ASSERT_FATAL(trace_parse(t[0][1], &a) && trace_parse(t[1][1], &f[0]) && trace_parse(tf, &f[1]));
+        for (int v = 0; v < 2; v++) {
+            const Rec *o64 = trace_output(&a), *o32 = trace_output(&f[v]);
+            CU_ASSERT_FATAL(o64 && o32 && o64->n == 5 && o32->n == 5);
+            double worst = 0, scale = 0;
+            for (int i = 0; i < 5; i++) {
+                scale = fmax(scale, fabs(o64->v[i]));
+                worst = fmax(worst, fabs(o64->v[i] - o32->v[i]));
+            }
+            CU_ASSERT(scale > 0 && worst <= 1e-5 * scale);
+            if (worst > 1e-5 * scale)
+                fail(fmt("DLRT_ISA=%s%s: the f32 output differs from f64's by %g (largest %g)", isas[k],
+                         v ? " -ffp-contract=fast" : "", worst, scale),
+                     NULL);
+        }
+    }
+    unsetenv("DLRT_ISA");
+}
+
 /* The matrix products of the generated code (linear layers, an im2col convolution and a 1x1 one: every
  * transpose the emitter writes, and a dw that accumulates over chunks) through libdlrt's dlrt_gemm_f32 with
  * DLRT_GEMM=dlc, on every kernel path of runtime/gemm.c the CPU has (DLRT_ISA): the f32 gradients of one step
@@ -1060,6 +1159,7 @@ int main(int argc, char **argv) {
         CU_add_test(k, "gradients, and f32 against f64, on every path the CPU has", test_isa_paths);
         CU_add_test(k, "f32 gradients through dlc's matrix product against f64, on every path", test_dlc_gemm);
         CU_add_test(k, "f32 gradients through the implicit convolutions against f64, on every path", test_dlc_conv);
+        CU_add_test(k, "epilogues: the same bits as unfused, f32 against f64, on every path", test_epilogues);
         CU_pSuite r = CU_add_suite("--recompute", NULL, NULL);
         CU_add_test(r, "gradients, f32 against f64, and the same f32 bits as without it", test_recompute);
     }

@@ -292,10 +292,15 @@ static unsigned calls_conv(const IrNode *n) { return conv_direct(n) ? CALLS_ISA 
 static void emit_conv(Emit *e, IrNode *n) {
     const IrNode *t[3];
     conv_tensors(n, t);
-    char *x = emit_ptr(e, (IrNode *)t[X]), *w = emit_ptr(e, (IrNode *)t[W]), *y = emit_ptr(e, (IrNode *)t[Y]);
+    Epilogue ep;
+    bool fused = n->op == OP_CONV2D && emit_epilogue(e, n, &ep); /* then n has no buffer: it stores ep.out */
+    char *x = emit_ptr(e, (IrNode *)t[X]), *w = emit_ptr(e, (IrNode *)t[W]),
+         *y = emit_ptr(e, fused ? ep.out : (IrNode *)t[Y]);
     if (conv_direct(n)) {
         /* the direct functions take their operands first and their result last */
-        if (n->op == OP_CONV2D)
+        if (fused)
+            fprintf(e->o, "    %s(%s, %s%s, %s, n);\n", emit_own_fn_name(e, n), x, w, emit_epilogue_args(e, &ep), y);
+        else if (n->op == OP_CONV2D)
             fprintf(e->o, "    %s(%s, %s, %s, n);\n", emit_own_fn_name(e, n), x, w, y);
         else if (n->op == OP_CONV2D_DX)
             fprintf(e->o, "    %s(%s, %s, %s, n);\n", emit_own_fn_name(e, n), y, w, x);
@@ -573,8 +578,50 @@ static char *row_loop(Ctx *ctx, const ConvGeo *g) {
                         : xsprintf(ctx, "for (int r = 0; r < %" PRId64 "; r++)", g->R);
 }
 
-/* One forward tile: `width` columns from q0 of output row p, channels k .. k + kb. */
-static void emit_fwd_tile(Ctx *ctx, FILE *o, const ConvGeo *g, const char *R, int64_t kb, int64_t width, int d) {
+/* The output channel of sums aj of a tile whose first channel is `k` (a C expression). */
+static char *tile_channel(Ctx *ctx, const char *k, int64_t j) {
+    return j ? xsprintf(ctx, "%s + %" PRId64, k, j) : xstrdup(ctx, k);
+}
+
+/* A forward kernel's epilogue (NULL: none) on a tile's sums in place: sums a0 .. a<count - 1>[lanes], the output
+ * channel of aj[l] being chan(j, l); whole vectors, so that the activation vectorises. */
+static void emit_tile_epilogue(Emit *e, const Epilogue *ep, int64_t count, int lanes, bool channel_in_lanes,
+                               const char *k, int d) {
+    if (!ep)
+        return;
+    fprintf(e->o, "%*sfor (int l = 0; l < %d; l++) {\n", d, "", lanes);
+    for (int64_t j = 0; j < count; j++) {
+        char *acc = xsprintf(e->ctx, "a%" PRId64 "[l]", j);
+        char *chan = channel_in_lanes ? xsprintf(e->ctx, "%s + l", k) : tile_channel(e->ctx, k, j);
+        fprintf(e->o, "%*s    %s = %s;\n", d, "", acc, emit_epilogue_expr(e, ep, ep->kernel, acc, chan));
+    }
+    fprintf(e->o, "%*s}\n", d, "");
+}
+
+/* After output row p (odd) of channels k .. k + kb: the pooling of rows p - 1 and p, kept in act[j][row & 1][q]
+ * (lanes: act[row & 1][q][j]), into y. */
+static void emit_pool_rows(Emit *e, const ConvGeo *g, const Epilogue *ep, int64_t kb, bool lanes, int d) {
+    FILE *o = e->o;
+    int64_t P2 = g->P / 2, Q2 = g->Q / 2;
+    fprintf(o, "%*sif (p & 1)\n", d, "");
+    fprintf(o, "%*s    for (int j = 0; j < %" PRId64 "; j++) {\n", d, "", kb);
+    fprintf(o, "%*s        %s *out = y + ((b * %" PRId64 " + k + j) * %" PRId64 " + p / 2) * %" PRId64 ";\n", d, "",
+            e->real, g->K, P2, Q2);
+    fprintf(o, "%*s        for (int q = 0; q < %" PRId64 "; q++) {\n", d, "", Q2);
+    char *at[4];
+    for (int i = 0; i < 4; i++)
+        at[i] = lanes ? xsprintf(e->ctx, "act[%d][2 * q%s][j]", i / 2, i % 2 ? " + 1" : "")
+                      : xsprintf(e->ctx, "act[j][%d][2 * q%s]", i / 2, i % 2 ? " + 1" : "");
+    pool_emit_window(e, ep->pool, at, "out[q]", xsprintf(e->ctx, "%*s", d + 12, ""));
+    fprintf(o, "%*s        }\n%*s    }\n", d, "", d, "");
+}
+
+/* One forward tile: `width` columns from q0 of output row p, channels k .. k + kb; with an epilogue (ep), its
+ * sums go through it, and with pooling to act instead of y. */
+static void emit_fwd_tile(Emit *e, const ConvGeo *g, const Epilogue *ep, int64_t kb, int64_t width, int d) {
+    Ctx *ctx = e->ctx;
+    FILE *o = e->o;
+    const char *R = e->real;
     fprintf(o, "%*s%s", d, "", R);
     for (int64_t j = 0; j < kb; j++)
         fprintf(o, "%s a%" PRId64 "[%d] = {0}", j ? "," : "", j, TILE);
@@ -582,19 +629,27 @@ static void emit_fwd_tile(Ctx *ctx, FILE *o, const ConvGeo *g, const char *R, in
     fprintf(o, "%*sfor (int c = 0; c < %" PRId64 "; c++)\n", d, "", g->C);
     fprintf(o, "%*s    %s\n", d, "", row_loop(ctx, g));
     fprintf(o, "%*s        for (int s = 0; s < %" PRId64 "; s++) {\n", d, "", g->S);
-    int e = d + 8;
-    fprintf(o, "%*s    const %s *src = &xp[c][%s][%s + s];\n", e, "", R, row_index(ctx, g), col_index(ctx, g, "q0", 0));
-    fprintf(o, "%*s    const %s *wk = w + ((k * %" PRId64 " + c) * %" PRId64 " + r) * %" PRId64 " + s;\n", e, "", R,
+    int i = d + 8;
+    fprintf(o, "%*s    const %s *src = &xp[c][%s][%s + s];\n", i, "", R, row_index(ctx, g), col_index(ctx, g, "q0", 0));
+    fprintf(o, "%*s    const %s *wk = w + ((k * %" PRId64 " + c) * %" PRId64 " + r) * %" PRId64 " + s;\n", i, "", R,
             g->C, g->R, g->S);
-    fprintf(o, "%*s    %s", e, "", R);
+    fprintf(o, "%*s    %s", i, "", R);
     for (int64_t j = 0; j < kb; j++)
         fprintf(o, "%s w%" PRId64 " = wk[%" PRId64 "]", j ? "," : "", j, j * g->C * g->R * g->S);
     fprintf(o, ";\n");
-    fprintf(o, "%*s    for (int q = 0; q < %d; q++) {\n", e, "", TILE);
-    fprintf(o, "%*s        %s v = src[%s];\n", e, "", R, col_index(ctx, g, "q", 0));
+    fprintf(o, "%*s    for (int q = 0; q < %d; q++) {\n", i, "", TILE);
+    fprintf(o, "%*s        %s v = src[%s];\n", i, "", R, col_index(ctx, g, "q", 0));
     for (int64_t j = 0; j < kb; j++)
-        fprintf(o, "%*s        a%" PRId64 "[q] += w%" PRId64 " * v;\n", e, "", j, j);
-    fprintf(o, "%*s    }\n%*s}\n", e, "", e, "");
+        fprintf(o, "%*s        a%" PRId64 "[q] += w%" PRId64 " * v;\n", i, "", j, j);
+    fprintf(o, "%*s    }\n%*s}\n", i, "", i, "");
+    emit_tile_epilogue(e, ep, kb, TILE, false, "k", d);
+    if (ep && ep->pool) {
+        fprintf(o, "%*sfor (int q = 0; q < %" PRId64 "; q++) {\n", d, "", width);
+        for (int64_t j = 0; j < kb; j++)
+            fprintf(o, "%*s    act[%" PRId64 "][p & 1][q0 + q] = a%" PRId64 "[q];\n", d, "", j, j);
+        fprintf(o, "%*s}\n", d, "");
+        return;
+    }
     fprintf(o, "%*s%s *out = y + ((b * %" PRId64 " + k) * %" PRId64 " + p) * %" PRId64 " + q0;\n", d, "", R, g->K, g->P,
             g->Q);
     fprintf(o, "%*sfor (int q = 0; q < %" PRId64 "; q++) {\n", d, "", width);
@@ -604,24 +659,30 @@ static void emit_fwd_tile(Ctx *ctx, FILE *o, const ConvGeo *g, const char *R, in
 }
 
 /* Output rows of channels k .. k + kb, for every k the loop header (already printed) gives. */
-static void emit_fwd_rows(Ctx *ctx, FILE *o, const ConvGeo *g, const char *R, int64_t kb, int d) {
+static void emit_fwd_rows(Emit *e, const ConvGeo *g, const Epilogue *ep, int64_t kb, int d) {
+    Ctx *ctx = e->ctx;
+    FILE *o = e->o;
     int64_t full = g->Q / TILE * TILE, rest = g->Q - full;
+    if (ep && ep->pool)
+        fprintf(o, "%*s%s act[%" PRId64 "][2][%" PRId64 "];\n", d, "", e->real, kb, g->Q);
     fprintf(o, "%*sfor (int p = 0; p < %" PRId64 "; p++) {\n", d, "", g->P);
     emit_row_bounds(ctx, o, g, d + 4);
     if (full == TILE) {
         fprintf(o, "%*s    {\n%*s        const int q0 = 0;\n", d, "", d, "");
-        emit_fwd_tile(ctx, o, g, R, kb, TILE, d + 8);
+        emit_fwd_tile(e, g, ep, kb, TILE, d + 8);
         fprintf(o, "%*s    }\n", d, "");
     } else if (full) {
         fprintf(o, "%*s    for (int q0 = 0; q0 < %" PRId64 "; q0 += %d) {\n", d, "", full, TILE);
-        emit_fwd_tile(ctx, o, g, R, kb, TILE, d + 8);
+        emit_fwd_tile(e, g, ep, kb, TILE, d + 8);
         fprintf(o, "%*s    }\n", d, "");
     }
     if (rest) {
         fprintf(o, "%*s    {\n%*s        const int q0 = %" PRId64 ";\n", d, "", d, "", full);
-        emit_fwd_tile(ctx, o, g, R, kb, rest, d + 8);
+        emit_fwd_tile(e, g, ep, kb, rest, d + 8);
         fprintf(o, "%*s    }\n", d, "");
     }
+    if (ep && ep->pool)
+        emit_pool_rows(e, g, ep, kb, false, d + 4);
     fprintf(o, "%*s}\n", d, "");
 }
 
@@ -632,7 +693,12 @@ static bool lanes_over_k(const ConvGeo *g) {
     return g->K % TILE == 0 && g->Q <= QMAX && g->K * g->C * g->R * g->S <= FLIP_ELEMS;
 }
 
-static void emit_fwd_lanes_k(Ctx *ctx, FILE *o, const ConvGeo *g, const char *R) {
+static void emit_fwd_lanes_k(Emit *e, const ConvGeo *g, const Epilogue *ep) {
+    Ctx *ctx = e->ctx;
+    FILE *o = e->o;
+    const char *R = e->real;
+    if (ep && ep->pool)
+        fprintf(o, "    %s act[2][%" PRId64 "][%d];\n", R, g->Q, TILE);
     fprintf(o, "    for (int64_t k = 0; k < %" PRId64 "; k += %d)\n", g->K, TILE);
     fprintf(o, "        for (int p = 0; p < %" PRId64 "; p++) {\n", g->P);
     emit_row_bounds(ctx, o, g, 12);
@@ -657,6 +723,16 @@ static void emit_fwd_lanes_k(Ctx *ctx, FILE *o, const ConvGeo *g, const char *R)
     for (int64_t q = 0; q < g->Q; q++)
         fprintf(o, "                            a%" PRId64 "[j] += x%" PRId64 " * v;\n", q, q);
     fprintf(o, "                        }\n                    }\n");
+    emit_tile_epilogue(e, ep, g->Q, TILE, true, "k", 12);
+    if (ep && ep->pool) {
+        fprintf(o, "            for (int j = 0; j < %d; j++) {\n", TILE);
+        for (int64_t q = 0; q < g->Q; q++)
+            fprintf(o, "                act[p & 1][%" PRId64 "][j] = a%" PRId64 "[j];\n", q, q);
+        fprintf(o, "            }\n");
+        emit_pool_rows(e, g, ep, TILE, true, 12);
+        fprintf(o, "        }\n");
+        return;
+    }
     fprintf(o, "            for (int j = 0; j < %d; j++) {\n", TILE);
     fprintf(o, "                %s *out = y + ((b * %" PRId64 " + k + j) * %" PRId64 " + p) * %" PRId64 ";\n", R, g->K,
             g->P, g->Q);
@@ -700,13 +776,13 @@ static void emit_fwd_weights(Emit *e, const ConvGeo *g, bool turned, const char 
 
 /* y = x (*) w over the geometry g for image b, as `fname`_image: the body of a forward or dx kernel's own
  * function, whose loop over images calls it. The weights are w, or wk_all for lanes over k. */
-static void emit_fwd_image(Emit *e, const ConvGeo *g0, const char *fname) {
-    Ctx *ctx = e->ctx;
+static void emit_fwd_image(Emit *e, const ConvGeo *g0, const Epilogue *ep, const char *fname) {
     FILE *o = e->o;
     const char *R = e->real;
     const ConvGeo g = *g0;
-    fprintf(o, "%svoid %s_image(const %s *restrict x, const %s *restrict %s, %s *restrict y, int64_t b) {\n",
-            emit_isa_inline(e), fname, R, R, lanes_over_k(&g) ? "wk_all" : "w", R);
+    fprintf(o, "%svoid %s_image(const %s *restrict x, const %s *restrict %s%s, %s *restrict y, int64_t b) {\n",
+            emit_isa_inline(e), fname, R, R, lanes_over_k(&g) ? "wk_all" : "w", ep ? emit_epilogue_params(e, ep) : "",
+            R);
     if (lanes_over_k(&g) && g.ph == 0 && g.pw == 0) {
         /* without padding the channels-in-lanes loops read only inside the image: x as it lies, no copy */
         fprintf(o,
@@ -719,20 +795,24 @@ static void emit_fwd_image(Emit *e, const ConvGeo *g0, const char *fname) {
     }
     int64_t blocks = g.K / KBLOCK * KBLOCK, rest = g.K - blocks;
     if (lanes_over_k(&g)) {
-        emit_fwd_lanes_k(ctx, o, &g, R);
+        emit_fwd_lanes_k(e, &g, ep);
         blocks = rest = 0;
     }
     if (blocks == KBLOCK) {
         fprintf(o, "    {\n        const int64_t k = 0;\n");
-        emit_fwd_rows(ctx, o, &g, R, KBLOCK, 8);
+        emit_fwd_rows(e, &g, ep, KBLOCK, 8);
         fprintf(o, "    }\n");
     } else if (blocks) {
-        fprintf(o, "    for (int64_t k = 0; k < %" PRId64 "; k += %d)\n", blocks, KBLOCK);
-        emit_fwd_rows(ctx, o, &g, R, KBLOCK, 8);
+        /* braces for the pooled rows' act[], declared before the loop over rows */
+        bool braces = ep && ep->pool;
+        fprintf(o, "    for (int64_t k = 0; k < %" PRId64 "; k += %d)%s\n", blocks, KBLOCK, braces ? " {" : "");
+        emit_fwd_rows(e, &g, ep, KBLOCK, 8);
+        if (braces)
+            fprintf(o, "    }\n");
     }
     if (rest) {
         fprintf(o, "    {\n        const int64_t k = %" PRId64 ";\n", blocks);
-        emit_fwd_rows(ctx, o, &g, R, rest, 8);
+        emit_fwd_rows(e, &g, ep, rest, 8);
         fprintf(o, "    }\n");
     }
     fprintf(o, "}\n");
@@ -740,7 +820,8 @@ static void emit_fwd_image(Emit *e, const ConvGeo *g0, const char *fname) {
 
 /* A forward kernel's own function, or dx's (turned: y is dx, x is dy, and w is the kernel turned into wt first):
  * its body per image, then the loop over images, parallel, per instruction set. */
-static void emit_fwd(Emit *e, const ConvGeo *g0, bool turned, const char *fname, const char *params) {
+static void emit_fwd(Emit *e, const ConvGeo *g0, bool turned, const Epilogue *ep, const char *fname,
+                     const char *params) {
     ConvGeo g = turned ? dx_as_conv(g0) : *g0;
     const char *R = e->real, *x = turned ? "dy" : "x", *y = turned ? "dx" : "y", *w = turned ? "kernel" : "w";
     bool lanes = lanes_over_k(&g);
@@ -753,16 +834,19 @@ static void emit_fwd(Emit *e, const ConvGeo *g0, bool turned, const char *fname,
                          lanes ? xsprintf(e->ctx, "    %s wk_all[%" PRId64 "];\n", R, kcrs) : "", fname, w,
                          turned ? ", wt" : "", lanes ? ", wk_all" : "");
     }
-    emit_fwd_image(e, &g, fname);
+    emit_fwd_image(e, &g, ep, fname);
+    const char *bias = "";
+    for (int i = 0; ep && i < ep->nbias; i++)
+        bias = xsprintf(e->ctx, "%s, b%d", bias, i);
     IsaLoop l = {.params = params,
-                 .args = xsprintf(e->ctx, "%s, %s, %s", x, w, y),
+                 .args = xsprintf(e->ctx, "%s, %s%s, %s", x, w, bias, y),
                  .setup = setup,
                  .count = "n",
-                 .step = xsprintf(e->ctx, "%s_image(%s, %s, %s, i)", fname, x,
+                 .step = xsprintf(e->ctx, "%s_image(%s, %s%s, %s, i)", fname, x,
                                   lanes    ? "wk_all"
                                   : turned ? "wt"
                                            : "w",
-                                  y),
+                                  bias, y),
                  .finish = "",
                  .parallel = true};
     emit_isa_kernel(e, fname, &l);
@@ -912,6 +996,14 @@ static void emit_dw(Emit *e, const IrNode *n, const char *fname, const char *par
     emit_isa_kernel(e, fname, &l);
 }
 
+/* A direct forward convolution can apply its epilogue to its sums, and 2x2 pooling when its rows pair up. */
+static unsigned epilogue_conv(const IrNode *n) {
+    if (n->op != OP_CONV2D || !conv_direct(n))
+        return 0;
+    ConvGeo g = conv_geo(n);
+    return EPI_ELEM | (g.P % 2 == 0 && g.Q % 2 == 0 ? EPI_POOL : 0);
+}
+
 /* The direct kernel of conv node n as static function `fname`. */
 static void emit_conv_own(Emit *e, const IrNode *n, const char *fname) {
     FILE *o = e->o;
@@ -925,12 +1017,20 @@ static void emit_conv_own(Emit *e, const IrNode *n, const char *fname) {
             ", %" PRId64 ", %" PRId64 "], y [n, %" PRId64 ", %" PRId64 ", %" PRId64 "], stride %" PRId64 "x%" PRId64
             ", padding %" PRId64 "x%" PRId64 ".\n",
             what, model, n->loc.line, g.C, g.H, g.W, g.K, g.C, g.R, g.S, g.K, g.P, g.Q, g.sh, g.sw, g.ph, g.pw);
+    Epilogue ep;
+    bool fused = n->op == OP_CONV2D && emit_epilogue(e, n, &ep);
+    const char *then =
+        !fused ? ""
+               : xsprintf(e->ctx, "\n * Then line %d's %s on the sums%s.", ep.elem->loc.line, op_info[ep.elem->op].name,
+                          ep.pool ? xsprintf(e->ctx, ", and line %d's %s of each two rows", ep.pool->loc.line,
+                                             op_info[ep.pool->op].name)
+                                  : "");
     if (n->op == OP_CONV2D && lanes_over_k(&g))
-        fprintf(o, " * Per image%s: per output row, a partial sum per column over %d output channels at once. */\n",
-                g.ph == 0 && g.pw == 0 ? "" : " (a zero-padded copy)", TILE);
+        fprintf(o, " * Per image%s: per output row, a partial sum per column over %d output channels at once.%s */\n",
+                g.ph == 0 && g.pw == 0 ? "" : " (a zero-padded copy)", TILE, then);
     else if (n->op == OP_CONV2D)
-        fprintf(o, " * Per image: a zero-padded copy, then tiles of %d columns of up to %d output channels. */\n", TILE,
-                KBLOCK);
+        fprintf(o, " * Per image: a zero-padded copy, then tiles of %d columns of up to %d output channels.%s */\n",
+                TILE, KBLOCK, then);
     else if (n->op == OP_CONV2D_DX)
         fprintf(o,
                 " * dx = dy (*) w turned by 180 degrees, padded by %" PRId64 "x%" PRId64
@@ -948,11 +1048,12 @@ static void emit_conv_own(Emit *e, const IrNode *n, const char *fname) {
                        R, R)
         : n->op == OP_CONV2D_DX
             ? xsprintf(e->ctx, "const %s *restrict dy, const %s *restrict kernel, %s *restrict dx", R, R, R)
-            : xsprintf(e->ctx, "const %s *restrict x, const %s *restrict w, %s *restrict y", R, R, R);
+            : xsprintf(e->ctx, "const %s *restrict x, const %s *restrict w%s, %s *restrict y", R, R,
+                       fused ? emit_epilogue_params(e, &ep) : "", R);
     if (n->op == OP_CONV2D_DW)
         emit_dw(e, n, fname, params);
     else
-        emit_fwd(e, &g, n->op == OP_CONV2D_DX, fname, params);
+        emit_fwd(e, &g, n->op == OP_CONV2D_DX, fused ? &ep : NULL, fname, params);
 }
 
 /* ---- export: Conv, attributes stride h w, padding h w ---- */
@@ -1046,6 +1147,7 @@ const OpRule rule_CONV2D = {
     .own_fn = conv_direct,
     .own_fn_prefix = "conv2d_fwd_direct_",
     .emit_own_fn = emit_conv_own,
+    .epilogue = epilogue_conv,
     .helpers = conv_helpers,
     .calls_of = calls_conv,
     .scratch = conv_scratch,

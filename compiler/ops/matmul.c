@@ -86,7 +86,21 @@ static bool matmul_vec(const IrNode *n) {
     return n->op == OP_MATMUL && !n->attr[0] && n->attr[1] && n->shape.batched && n->shape.d[0] == 1;
 }
 
-static unsigned calls_matmul(const IrNode *n) { return matmul_vec(n) ? CALLS_ISA : CALLS_GEMM; }
+static unsigned calls_matmul(const IrNode *n) { return matmul_vec(n) ? CALLS_ISA | CALLS_SUM16 : CALLS_GEMM; }
+
+/* The products' epilogue: bias and activation over the row, in place, once its sums are stored. */
+static unsigned epilogue_matmul(const IrNode *n) { return matmul_vec(n) ? EPI_ELEM : 0; }
+
+void emit_matvec_sum16(Emit *e) {
+    const char *R = e->real;
+    fprintf(e->o,
+            "\n/* A dot product's %d partial sums added in a fixed tree: halves, quarters, eighths, then two. */\n",
+            VEC);
+    fprintf(e->o, "%s%s %s_sum16(%s *s) {\n", emit_isa_inline(e), R, e->name, R);
+    for (int h = VEC / 2; h >= 2; h /= 2)
+        fprintf(e->o, "    for (int j = 0; j < %d; j++)\n        s[j] += s[j + %d];\n", h, h);
+    fprintf(e->o, "    return s[0] + s[1];\n}\n");
+}
 
 /* rb rows of w from row o (a C expression) into y[o .. o + rb]: chunks of VEC columns, then the K % VEC left. */
 static void emit_matvec_rows(Emit *e, int64_t K, int64_t N, int64_t rb, const char *o, int d) {
@@ -112,13 +126,8 @@ static void emit_matvec_rows(Emit *e, int64_t K, int64_t N, int64_t rb, const ch
             fprintf(f, "%*s    s%" PRId64 "[j] += wr[%" PRId64 " + j] * v;\n", d, "", r, r * K + full);
         fprintf(f, "%*s}\n", d, "");
     }
-    for (int64_t r = 0; r < rb; r++) {
-        for (int h = VEC / 2; h >= 2; h /= 2)
-            fprintf(f, "%*sfor (int j = 0; j < %d; j++)\n%*s    s%" PRId64 "[j] += s%" PRId64 "[j + %d];\n", d, "", h,
-                    d, "", r, r, h);
-        fprintf(f, "%*sy[i * %" PRId64 " + %s + %" PRId64 "] = s%" PRId64 "[0] + s%" PRId64 "[1];\n", d, "", N, o, r, r,
-                r);
-    }
+    for (int64_t r = 0; r < rb; r++)
+        fprintf(f, "%*sy[i * %" PRId64 " + %s + %" PRId64 "] = %s_sum16(s%" PRId64 ");\n", d, "", N, o, r, e->name, r);
 }
 
 /* Row i of y: the always-inlined body of the kernel's own function. */
@@ -126,8 +135,11 @@ static void emit_matvec_row(Emit *e, const IrNode *n, const char *fname) {
     FILE *f = e->o;
     const char *R = e->real;
     int64_t K = n->in[0]->shape.d[1], N = n->shape.d[1], full = N / RB * RB;
-    fprintf(f, "%svoid %s_row(const %s *restrict x, const %s *restrict w, %s *restrict y, int64_t i) {\n",
-            emit_isa_inline(e), fname, R, R, R);
+    Epilogue ep;
+    bool fused = emit_epilogue(e, n, &ep);
+    const char *bias = fused ? emit_epilogue_params(e, &ep) : "";
+    fprintf(f, "%svoid %s_row(const %s *restrict x, const %s *restrict w%s, %s *restrict y, int64_t i) {\n",
+            emit_isa_inline(e), fname, R, R, bias, R);
     fprintf(f, "    const %s *xr = x + i * %" PRId64 ";\n", R, K);
     if (full) {
         fprintf(f, "    for (int o = 0; o < %" PRId64 "; o += %d) {\n", full, RB);
@@ -136,23 +148,37 @@ static void emit_matvec_row(Emit *e, const IrNode *n, const char *fname) {
     }
     if (N > full)
         emit_matvec_rows(e, K, N, N - full, xsprintf(e->ctx, "%" PRId64, full), 4);
+    if (fused) {
+        /* a loop of its own over the row, which vectorises (the activation would be scalar per sum) */
+        fprintf(f, "    for (int o = 0; o < %" PRId64 "; o++)\n", N);
+        fprintf(f, "        y[i * %" PRId64 " + o] = %s;\n", N,
+                emit_epilogue_expr(e, &ep, n, xsprintf(e->ctx, "y[i * %" PRId64 " + o]", N), "o"));
+    }
     fprintf(f, "}\n");
 }
 
 static void emit_matvec_own(Emit *e, const IrNode *n, const char *fname) {
     const char *R = e->real;
     int64_t K = n->in[0]->shape.d[1], N = n->shape.d[1];
+    Epilogue ep;
+    bool fused = emit_epilogue(e, n, &ep);
     fprintf(e->o,
             "\n/* matmul, %s.dlm line %d: y [n, %" PRId64 "] = x [n, %" PRId64 "] w^T, w [%" PRId64 ", %" PRId64
-            "], a row at a time:\n * %d rows of w at once, each in %d partial sums, added in a fixed tree. */\n",
-            e->name, n->loc.line, N, K, N, K, RB, VEC);
+            "], a row at a time:\n * %d rows of w at once, each in %d partial sums, added in a fixed tree%s. */\n",
+            e->name, n->loc.line, N, K, N, K, RB, VEC,
+            fused ? xsprintf(e->ctx, "; then line %d's %s over the row", ep.elem->loc.line, op_info[ep.elem->op].name)
+                  : "");
     emit_matvec_row(e, n, fname);
+    const char *bp = fused ? emit_epilogue_params(e, &ep) : "", *ba = "";
+    for (int i = 0; fused && i < ep.nbias; i++)
+        ba = xsprintf(e->ctx, "%s, b%d", ba, i);
     /* the batch is at most one row (matmul_vec): no parallel loop */
-    IsaLoop l = {.params = xsprintf(e->ctx, "const %s *restrict x, const %s *restrict w, %s *restrict y", R, R, R),
-                 .args = "x, w, y",
+    IsaLoop l = {.params =
+                     xsprintf(e->ctx, "const %s *restrict x, const %s *restrict w%s, %s *restrict y", R, R, bp, R),
+                 .args = xsprintf(e->ctx, "x, w%s, y", ba),
                  .setup = "",
                  .count = "n",
-                 .step = xsprintf(e->ctx, "%s_row(x, w, y, i)", fname),
+                 .step = xsprintf(e->ctx, "%s_row(x, w%s, y, i)", fname, ba),
                  .finish = ""};
     emit_isa_kernel(e, fname, &l);
 }
@@ -160,8 +186,10 @@ static void emit_matvec_own(Emit *e, const IrNode *n, const char *fname) {
 static void emit_matmul(Emit *e, IrNode *n) {
     IrNode *a = n->in[0], *b = n->in[1];
     if (matmul_vec(n)) {
-        fprintf(e->o, "    %s(%s, %s, %s, n);\n", emit_own_fn_name(e, n), emit_ptr(e, a), emit_ptr(e, b),
-                emit_ptr(e, n));
+        Epilogue ep;
+        bool fused = emit_epilogue(e, n, &ep);
+        fprintf(e->o, "    %s(%s, %s%s, %s, n);\n", emit_own_fn_name(e, n), emit_ptr(e, a), emit_ptr(e, b),
+                fused ? emit_epilogue_args(e, &ep) : "", emit_ptr(e, fused ? ep.out : n));
         return;
     }
     const Shape *s = &n->shape;
@@ -233,6 +261,7 @@ const OpRule rule_MATMUL = {
     .own_fn = matmul_vec,
     .own_fn_prefix = "matvec_",
     .emit_own_fn = emit_matvec_own,
+    .epilogue = epilogue_matmul,
     .calls_of = calls_matmul,
     .flops = flops_matmul,
     .blas_flops = flops_matmul,

@@ -207,6 +207,30 @@ static void pool_helpers(Emit *e, const bool *used) {
 
 /* ---- tiled pooling ---- */
 
+bool pool_fusable(const IrNode *n) {
+    return (n->op == OP_AVGPOOL || n->op == OP_MAXPOOL) && pool_tiled(n) && n->attr[0] == 2 && n->attr[1] == 2;
+}
+
+/* Forward pooling n of one window, whose elements (rows, then columns) are the C expressions at[], into lvalue:
+ * statements at indent d. Its own kernel and a convolution's epilogue (pool_fusable) both write it, so the two
+ * agree to the bit. */
+void pool_emit_window(Emit *e, const IrNode *n, char *const *at, const char *lvalue, const char *d) {
+    FILE *o = e->o;
+    const char *R = e->real;
+    int64_t size = n->attr[0] * n->attr[1];
+    if (n->op == OP_AVGPOOL) {
+        fprintf(o, "%s%s = (", d, lvalue);
+        for (int64_t i = 0; i < size; i++)
+            fprintf(o, "%s%s", i ? " + " : "", at[i]);
+        fprintf(o, ") * (%s)%.17g;\n", R, 1.0 / (double)size);
+        return;
+    }
+    fprintf(o, "%s%s best = %s;\n", d, R, at[0]);
+    for (int64_t i = 1; i < size; i++)
+        fprintf(o, "%sbest = %s > best ? %s : best;\n", d, at[i], at[i]);
+    fprintf(o, "%s%s = best;\n", d, lvalue);
+}
+
 /* Pooling node n, for which pool_tiled holds, as static function `fname`. */
 static void emit_pool_own(Emit *e, const IrNode *n, const char *fname) {
     FILE *o = e->o;
@@ -245,21 +269,15 @@ static void emit_pool_own(Emit *e, const IrNode *n, const char *fname) {
     const char *d = "                ";
     switch (n->op) {
     case OP_AVGPOOL:
-        fprintf(o, "%sy[o + q] = (", d);
+    case OP_MAXPOOL:
         for (int64_t i = 0; i < WR * WS; i++)
-            fprintf(o, "%stop[%s]", i ? " + " : "", at[i]);
-        fprintf(o, ") * (%s)%.17g;\n", R, 1.0 / (double)(WR * WS));
+            at[i] = xsprintf(e->ctx, "top[%s]", at[i]);
+        pool_emit_window(e, n, at, "y[o + q]", d);
         break;
     case OP_AVGPOOL_DX:
         fprintf(o, "%s%s g = dy[o + q] * (%s)%.17g;\n", d, R, R, 1.0 / (double)(WR * WS));
         for (int64_t i = 0; i < WR * WS; i++)
             fprintf(o, "%stop[%s] = g;\n", d, at[i]);
-        break;
-    case OP_MAXPOOL:
-        fprintf(o, "%s%s best = top[%s];\n", d, R, at[0]);
-        for (int64_t i = 1; i < WR * WS; i++)
-            fprintf(o, "%sbest = top[%s] > best ? top[%s] : best;\n", d, at[i], at[i]);
-        fprintf(o, "%sy[o + q] = best;\n", d);
         break;
     default: /* OP_MAXPOOL_DX */
         fprintf(o, "%s%s best = top[%s];\n%sint64_t arg = %s;\n", d, R, at[0], d, at[0]);
