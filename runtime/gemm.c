@@ -344,27 +344,25 @@ static void multiply(const Path *P, int kc, const float *ap, const float *bp, fl
     }
 }
 
-void dlrt_sgemm(int ta, int tb, int m, int n, int k, const float *a, int lda, const float *b, int ldb, float *c,
-                int ldc, int accumulate) {
-    if (m <= 0 || n <= 0)
-        return;
-    if (k <= 0) {
-        for (int i = 0; i < m && !accumulate; i++)
-            memset(c + (size_t)i * (size_t)ldc, 0, sizeof(float) * (size_t)n);
-        return;
-    }
-    const Path *P = path_of(dlrt_gemm_isa());
+/* Where the blocked product's operands come from: two matrices (dlrt_sgemm) or a convolution's kernel and images
+ * (dlrt_conv_f32, below); each packs its panels as the kernels read them. */
+typedef struct Operands {
+    void (*pack_a)(const Path *P, const void *from, int i0, int mc, int p0, int kc, float *ap);
+    void (*pack_b)(const Path *P, const void *from, int p0, int kc, int j0, int nc, float *bp);
+    const void *from;
+} Operands;
+
+/* C[m x n] = A . B, plus C when accumulate, over packed panels: NC columns of B at a time, KC rows of k, MC rows of
+ * A. The threads share each panel's packing and split its tiles (multiply), so the bits are the same on any count.
+ * 0 (C untouched) when the packed operands cannot be allocated. */
+static int blocked_product(const Path *P, const Operands *o, int m, int n, int k, float *c, int ldc, int accumulate) {
     int mr = P->mr, nr = P->nr;
     int kc_max = k < KC ? k : KC, mc_max = m < MC ? m : MC, nc_max = n < NC ? n : NC;
     /* B's slivers start 64-byte aligned, as the kernels' aligned loads need */
     size_t a_floats = ((size_t)((mc_max + mr - 1) / mr * mr) * (size_t)kc_max + 15) / 16 * 16;
     size_t b_floats = (size_t)((nc_max + nr - 1) / nr * nr) * (size_t)kc_max;
-    if (!reserve(a_floats + b_floats)) {
-        /* no memory for the packed operands: OpenBLAS's */
-        cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, 1, a, lda,
-                    b, ldb, accumulate ? 1 : 0, c, ldc);
-        return;
-    }
+    if (!reserve(a_floats + b_floats))
+        return 0;
     float *ap = packed, *bp = packed + a_floats;
 #ifdef _OPENMP
     /* one thread for products too small to share: the split changes no bits, only the time */
@@ -375,15 +373,49 @@ void dlrt_sgemm(int ta, int tb, int m, int n, int k, const float *a, int lda, co
         int nc = n - j0 < NC ? n - j0 : NC;
         for (int p0 = 0; p0 < k; p0 += KC) {
             int kc = k - p0 < KC ? k - p0 : KC;
-            pack_b(P, tb, b, ldb, p0, kc, j0, nc, bp);
+            o->pack_b(P, o->from, p0, kc, j0, nc, bp);
             for (int i0 = 0; i0 < m; i0 += MC) {
                 int mc = m - i0 < MC ? m - i0 : MC;
-                pack_a(P, ta, a, lda, i0, mc, p0, kc, ap);
+                o->pack_a(P, o->from, i0, mc, p0, kc, ap);
                 /* the first slice of k stores into C unless the product adds to it */
                 multiply(P, kc, ap, bp, c + (size_t)i0 * (size_t)ldc + (size_t)j0, ldc, mc, nc, accumulate || p0 > 0);
             }
         }
     }
+    return 1;
+}
+
+/* dlrt_sgemm's operands: op(A) and op(B) as they lie */
+typedef struct Mats {
+    int ta, tb, lda, ldb;
+    const float *a, *b;
+} Mats;
+
+static void pack_a_mats(const Path *P, const void *from, int i0, int mc, int p0, int kc, float *ap) {
+    const Mats *x = from;
+    pack_a(P, x->ta, x->a, x->lda, i0, mc, p0, kc, ap);
+}
+
+static void pack_b_mats(const Path *P, const void *from, int p0, int kc, int j0, int nc, float *bp) {
+    const Mats *x = from;
+    pack_b(P, x->tb, x->b, x->ldb, p0, kc, j0, nc, bp);
+}
+
+void dlrt_sgemm(int ta, int tb, int m, int n, int k, const float *a, int lda, const float *b, int ldb, float *c,
+                int ldc, int accumulate) {
+    if (m <= 0 || n <= 0)
+        return;
+    if (k <= 0) {
+        for (int i = 0; i < m && !accumulate; i++)
+            memset(c + (size_t)i * (size_t)ldc, 0, sizeof(float) * (size_t)n);
+        return;
+    }
+    Mats x = {ta, tb, lda, ldb, a, b};
+    if (!blocked_product(path_of(dlrt_gemm_isa()), &(Operands){pack_a_mats, pack_b_mats, &x}, m, n, k, c, ldc,
+                         accumulate))
+        /* no memory for the packed operands: OpenBLAS's */
+        cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, 1, a, lda,
+                    b, ldb, accumulate ? 1 : 0, c, ldc);
 }
 
 /* ---- the trainers' product: dlc's or OpenBLAS's ---- */
@@ -543,7 +575,8 @@ static void gather(const Path *P, const Gather *g, int kc, float *dst) {
 
 /* The product's B, rows p0.. (kc) and columns j0.. (nc), as NR-wide slivers: the columns of the image (forward,
  * dx: rows are kernel offsets, columns windows), or their transpose (dw: rows are windows, columns offsets). */
-static void pack_b_conv(const Path *P, const Conv *cv, int p0, int kc, int j0, int nc, float *bp) {
+static void pack_b_conv(const Path *P, const void *from, int p0, int kc, int j0, int nc, float *bp) {
+    const Conv *cv = from;
     int nr = P->nr, slivers = (nc + nr - 1) / nr;
     Part (*row_part)(const Conv *, int) = cv->op == DLRT_CONV_DW ? window_part : offset_part;
     Part (*col_part)(const Conv *, int) = cv->op == DLRT_CONV_DW ? offset_part : window_part;
@@ -572,7 +605,8 @@ static void pack_b_conv(const Path *P, const Conv *cv, int p0, int kc, int j0, i
 /* The product's A, rows i0.. (mc) and columns p0.. (kc), as MR-tall slivers: w as it lies (forward), w turned
  * and transposed (dx: A[c][(k, r, s)] = w[k][c][R-1-r][S-1-s]), or dy in the images' layout (dw: A[k][(i, pq)] =
  * dy[i][k][pq]). */
-static void pack_a_conv(const Path *P, const Conv *cv, int i0, int mc, int p0, int kc, float *ap) {
+static void pack_a_conv(const Path *P, const void *from, int i0, int mc, int p0, int kc, float *ap) {
+    const Conv *cv = from;
     if (cv->op == DLRT_CONV_FWD) {
         pack_a(P, 0, cv->a, cv->k, i0, mc, p0, kc, ap);
         return;
@@ -621,29 +655,6 @@ int dlrt_conv_f32(int op, int g, int K, int C, int H, int W, int R, int S, int P
     /* the gathers' offsets are 32-bit */
     if ((double)g * cv.ci * cv.hi * cv.wi > 0x7FFFFFFF || (double)cv.m * cv.k > 0x7FFFFFFF)
         return 0;
-    const Path *Pa = path_of(dlrt_gemm_isa());
-    int m = cv.m, n = cv.n, k = cv.k, mr = Pa->mr, nr = Pa->nr;
-    int kc_max = k < KC ? k : KC, mc_max = m < MC ? m : MC, nc_max = n < NC ? n : NC;
-    size_t a_floats = ((size_t)((mc_max + mr - 1) / mr * mr) * (size_t)kc_max + 15) / 16 * 16;
-    size_t b_floats = (size_t)((nc_max + nr - 1) / nr * nr) * (size_t)kc_max;
-    if (!reserve(a_floats + b_floats))
-        return 0;
-    float *ap = packed, *bp = packed + a_floats;
-#ifdef _OPENMP
-    int threads = (double)m * n * k < 4e6 ? 1 : omp_get_max_threads();
-#pragma omp parallel num_threads(threads)
-#endif
-    for (int j0 = 0; j0 < n; j0 += NC) {
-        int nc = n - j0 < NC ? n - j0 : NC;
-        for (int p0 = 0; p0 < k; p0 += KC) {
-            int kc = k - p0 < KC ? k - p0 : KC;
-            pack_b_conv(Pa, &cv, p0, kc, j0, nc, bp);
-            for (int i0 = 0; i0 < m; i0 += MC) {
-                int mc = m - i0 < MC ? m - i0 : MC;
-                pack_a_conv(Pa, &cv, i0, mc, p0, kc, ap);
-                multiply(Pa, kc, ap, bp, out + (size_t)i0 * (size_t)n + (size_t)j0, n, mc, nc, accumulate || p0 > 0);
-            }
-        }
-    }
-    return 1;
+    return blocked_product(path_of(dlrt_gemm_isa()), &(Operands){pack_a_conv, pack_b_conv, &cv}, cv.m, cv.n, cv.k, out,
+                           cv.n, accumulate);
 }
