@@ -15,12 +15,18 @@ ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 
 # The libFuzzer targets (tests/fuzz: the front end, IDX and images, checkpoints, .npz, CSV, ONNX import), built with clang,
 # run over their seeds and for a short deterministic run each
-[ -f build-fuzz/build.ninja ] || CC=clang meson setup build-fuzz -Dfuzz=true >/dev/null || exit 1
-ninja -C build-fuzz tests/fuzz/fuzz_frontend tests/fuzz/fuzz_idx tests/fuzz/fuzz_checkpoint tests/fuzz/fuzz_npz \
-    tests/fuzz/fuzz_csv tests/fuzz/fuzz_import >/dev/null || exit 1
-meson test -C build-fuzz --no-rebuild --print-errorlogs fuzz-seeds fuzz-npz-seeds fuzz-idx-seeds fuzz-npz fuzz-idx \
-    fuzz-checkpoint fuzz-csv fuzz-import-seeds fuzz-import ||
+# (a failed set-up or build is shown and fails the run, which still ends with its count line)
+if { [ -f build-fuzz/build.ninja ] || CC=clang meson setup build-fuzz -Dfuzz=true >build-fuzz.log 2>&1; } &&
+    ninja -C build-fuzz tests/fuzz/fuzz_frontend tests/fuzz/fuzz_idx tests/fuzz/fuzz_checkpoint tests/fuzz/fuzz_npz \
+        tests/fuzz/fuzz_csv tests/fuzz/fuzz_import >>build-fuzz.log 2>&1; then
+    meson test -C build-fuzz --no-rebuild --print-errorlogs fuzz-seeds fuzz-npz-seeds fuzz-idx-seeds fuzz-npz fuzz-idx \
+        fuzz-checkpoint fuzz-csv fuzz-import-seeds fuzz-import ||
+        status=1
+else
+    tail -n 40 build-fuzz.log
+    echo "test.sh: the fuzz targets did not build (build-fuzz.log)" >&2
     status=1
+fi
 
 # CUnit's run summaries ("tests  TOTAL  RAN  PASSED  FAILED  INACTIVE") from both passes' logs
 read -r passed failed < <(cat build/meson-logs/testlog.txt build-asan/meson-logs/testlog.txt |
