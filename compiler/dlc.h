@@ -595,6 +595,9 @@ struct OpRule {
     bool left_identity, right_identity;
     double identity;
     bool recompute;            /* computed again in every consumer's loop, never stored (dropout masks) */
+    /* A long C expression (sigmoidv): at the root of a pooled convolution's epilogue it runs in a pass of its own
+     * over the pooled rows' block, in full vectors, rather than in the tile beside the sums (Epilogue.flat). */
+    bool flat_epilogue;
     const RewriteFn *rewrites; /* algebraic rewrites simplify.c tries in order (NULL-terminated) */
     /* Kernels linear in a weight per output channel (axis 1 of the output: conv2d, matmul): node n with output
      * channel o scaled by scale[o], through a new weight; NULL when the weight is not known at compile time
@@ -989,10 +992,16 @@ typedef struct Epilogue {
     int nbias;
     IrNode *bias[EPI_MAX_BIAS];
     int64_t stride[EPI_MAX_BIAS];
+    /* With pooling, the element-wise node is a unary op with OpRule.flat_epilogue whose operand is the rest of the
+     * tree: the tile applies the rest (emit_epilogue_tile_expr), a pass over the pooled block the root. */
+    bool flat;
 } Epilogue;
 bool emit_epilogue(Emit *e, const IrNode *k, Epilogue *ep);
 /* The C expression of ep's element-wise node for k's result `acc` in output channel `chan`. */
 char *emit_epilogue_expr(Emit *e, const Epilogue *ep, const IrNode *k, const char *acc, const char *chan);
+/* What a tile applies to `acc`: emit_epilogue_expr, or with ep->flat that without its root; and the root on `v`. */
+char *emit_epilogue_tile_expr(Emit *e, const Epilogue *ep, const char *acc, const char *chan);
+char *emit_epilogue_root(Emit *e, const Epilogue *ep, const char *v);
 /* ep's parameters of k's own function (", const float *restrict b0, ..."), and the call's arguments. */
 char *emit_epilogue_params(Emit *e, const Epilogue *ep);
 char *emit_epilogue_args(Emit *e, const Epilogue *ep);

@@ -144,12 +144,12 @@ LENET_INLINE static inline void conv2d_fwd_direct_0_image(const lenet_real *rest
                             }
                         }
                 for (int l = 0; l < 16; l++) {
-                    a0[l] = sigmoidv((a0[l] + b0[k]));
-                    a1[l] = sigmoidv((a1[l] + b0[k + 1]));
-                    a2[l] = sigmoidv((a2[l] + b0[k + 2]));
-                    a3[l] = sigmoidv((a3[l] + b0[k + 3]));
-                    a4[l] = sigmoidv((a4[l] + b0[k + 4]));
-                    a5[l] = sigmoidv((a5[l] + b0[k + 5]));
+                    a0[l] = (a0[l] + b0[k]);
+                    a1[l] = (a1[l] + b0[k + 1]);
+                    a2[l] = (a2[l] + b0[k + 2]);
+                    a3[l] = (a3[l] + b0[k + 3]);
+                    a4[l] = (a4[l] + b0[k + 4]);
+                    a5[l] = (a5[l] + b0[k + 5]);
                 }
                 for (int q = 0; q < 16; q++) {
                     act[0][p & 1][q0 + q] = a0[q];
@@ -180,12 +180,12 @@ LENET_INLINE static inline void conv2d_fwd_direct_0_image(const lenet_real *rest
                             }
                         }
                 for (int l = 0; l < 16; l++) {
-                    a0[l] = sigmoidv((a0[l] + b0[k]));
-                    a1[l] = sigmoidv((a1[l] + b0[k + 1]));
-                    a2[l] = sigmoidv((a2[l] + b0[k + 2]));
-                    a3[l] = sigmoidv((a3[l] + b0[k + 3]));
-                    a4[l] = sigmoidv((a4[l] + b0[k + 4]));
-                    a5[l] = sigmoidv((a5[l] + b0[k + 5]));
+                    a0[l] = (a0[l] + b0[k]);
+                    a1[l] = (a1[l] + b0[k + 1]);
+                    a2[l] = (a2[l] + b0[k + 2]);
+                    a3[l] = (a3[l] + b0[k + 3]);
+                    a4[l] = (a4[l] + b0[k + 4]);
+                    a5[l] = (a5[l] + b0[k + 5]);
                 }
                 for (int q = 0; q < 12; q++) {
                     act[0][p & 1][q0 + q] = a0[q];
@@ -195,6 +195,11 @@ LENET_INLINE static inline void conv2d_fwd_direct_0_image(const lenet_real *rest
                     act[4][p & 1][q0 + q] = a4[q];
                     act[5][p & 1][q0 + q] = a5[q];
                 }
+            }
+            if (p & 1) {
+                lenet_real *av = (lenet_real *)(void *)act;
+                for (int l = 0; l < 336; l++)
+                    av[l] = sigmoidv(av[l]);
             }
             if (p & 1)
                 for (int j = 0; j < 6; j++) {
@@ -272,16 +277,16 @@ LENET_INLINE static inline void conv2d_fwd_direct_1_image(const lenet_real *rest
                         }
                     }
             for (int l = 0; l < 16; l++) {
-                a0[l] = sigmoidv((a0[l] + b0[k + l]));
-                a1[l] = sigmoidv((a1[l] + b0[k + l]));
-                a2[l] = sigmoidv((a2[l] + b0[k + l]));
-                a3[l] = sigmoidv((a3[l] + b0[k + l]));
-                a4[l] = sigmoidv((a4[l] + b0[k + l]));
-                a5[l] = sigmoidv((a5[l] + b0[k + l]));
-                a6[l] = sigmoidv((a6[l] + b0[k + l]));
-                a7[l] = sigmoidv((a7[l] + b0[k + l]));
-                a8[l] = sigmoidv((a8[l] + b0[k + l]));
-                a9[l] = sigmoidv((a9[l] + b0[k + l]));
+                a0[l] = (a0[l] + b0[k + l]);
+                a1[l] = (a1[l] + b0[k + l]);
+                a2[l] = (a2[l] + b0[k + l]);
+                a3[l] = (a3[l] + b0[k + l]);
+                a4[l] = (a4[l] + b0[k + l]);
+                a5[l] = (a5[l] + b0[k + l]);
+                a6[l] = (a6[l] + b0[k + l]);
+                a7[l] = (a7[l] + b0[k + l]);
+                a8[l] = (a8[l] + b0[k + l]);
+                a9[l] = (a9[l] + b0[k + l]);
             }
             for (int j = 0; j < 16; j++) {
                 act[p & 1][0][j] = a0[j];
@@ -294,6 +299,11 @@ LENET_INLINE static inline void conv2d_fwd_direct_1_image(const lenet_real *rest
                 act[p & 1][7][j] = a7[j];
                 act[p & 1][8][j] = a8[j];
                 act[p & 1][9][j] = a9[j];
+            }
+            if (p & 1) {
+                lenet_real *av = (lenet_real *)(void *)act;
+                for (int l = 0; l < 320; l++)
+                    av[l] = sigmoidv(av[l]);
             }
             if (p & 1)
                 for (int j = 0; j < 16; j++) {

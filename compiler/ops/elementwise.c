@@ -305,6 +305,7 @@ const OpRule rule_SIGMOID = {.build = build_elem,
                              .fold = fold_sigmoid,
                              .c_expr = c_sigmoid,
                              .calls = CALLS_SIGMOID,
+                             .flat_epilogue = true,
                              .onnx_op = "Sigmoid"};
 
 FOLD(tanh, tanh(x[0]))
