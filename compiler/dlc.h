@@ -594,7 +594,7 @@ struct OpRule {
     /* x op identity = x (right_identity) and identity op x = x (left_identity): such nodes are never built */
     bool left_identity, right_identity;
     double identity;
-    bool recompute;            /* computed again in every consumer's loop, never stored (dropout masks) */
+    bool recompute; /* computed again in every consumer's loop, never stored (dropout masks) */
     /* A long C expression (sigmoidv): at the root of a pooled convolution's epilogue it runs in a pass of its own
      * over the pooled rows' block, in full vectors, rather than in the tile beside the sums (Epilogue.flat). */
     bool flat_epilogue;

@@ -475,8 +475,8 @@ static bool epilogue_in(Emit *e, const Sched *s, const IrNode *k, Epilogue *ep) 
         }
     }
     const IrNode *root = ep->elem;
-    ep->flat = ep->pool && op_rule(root->op)->flat_epilogue && root->nin == 1 &&
-               (root->in[0] == k || s->inl[root->in[0]->id]);
+    ep->flat =
+        ep->pool && op_rule(root->op)->flat_epilogue && root->nin == 1 && (root->in[0] == k || s->inl[root->in[0]->id]);
     (void)e;
     return true;
 }
@@ -791,42 +791,41 @@ static void emit_sigmoidv_train(Emit *e) {
 }
 
 /* sigmoid in --infer code, whose bits no training run shares: the same method in 24 vector instructions instead of
- * 27 (GCC, AVX-512; 35 inside LeNet's convolution tile), 8% faster alone. The clamp of -x to [-87, 87] is integer arithmetic on the bits (|x|
- * by an unsigned minimum, then the sign of -x): a float comparison there makes GCC compute sigmoid(+-87) as a
- * constant and run the rest under masks. 2^n is the bits of t shifted, t's rounding constant holding the exponent
- * bias; exp(r) a degree-6 polynomial (minimax on |r| <= ln 2 / 2, relative error 4.3e-9, instead of the degree-7
- * Taylor one); NaN made NaN in the reciprocal's first estimate; and no final select at x = 17.5: the Newton steps
- * in the form q + q (1 - d q) end at 1 where sigmoid rounds to 1. Within 3 ulp of the sigmoid in double over every
- * float in (-120, 120) (2.48 with FMA, 2.82 without), 1.2e-7 absolute, same special values (test_embed). */
+ * 27 (GCC, AVX-512; 35 inside LeNet's convolution tile), 8% faster alone. The clamp of -x to [-87, 87] is integer
+ * arithmetic on the bits (|x| by an unsigned minimum, then the sign of -x): a float comparison there makes GCC compute
+ * sigmoid(+-87) as a constant and run the rest under masks. 2^n is the bits of t shifted, t's rounding constant holding
+ * the exponent bias; exp(r) a degree-6 polynomial (minimax on |r| <= ln 2 / 2, relative error 4.3e-9, instead of the
+ * degree-7 Taylor one); NaN made NaN in the reciprocal's first estimate; and no final select at x = 17.5: the Newton
+ * steps in the form q + q (1 - d q) end at 1 where sigmoid rounds to 1. Within 3 ulp of the sigmoid in double over
+ * every float in (-120, 120) (2.48 with FMA, 2.82 without), 1.2e-7 absolute, same special values (test_embed). */
 static void emit_sigmoidv_infer(Emit *e) {
-    fprintf(e->o,
-            "static inline float sigmoidv(float x) {\n"
-            "    uint32_t xb;\n"
-            "    memcpy(&xb, &x, sizeof xb);\n"
-            "    uint32_t ab = xb & 0x7FFFFFFFu;\n"
-            "    uint32_t zb = (ab < 0x42AE0000u ? ab : 0x42AE0000u) | (~xb & 0x80000000u);\n"
-            "    float z;\n"
-            "    memcpy(&z, &zb, sizeof z);\n"
-            "    float t = z * 1.44269504f + 12583039.0f;\n"
-            "    float k = t - 12583039.0f;\n"
-            "    float r = (z - k * 0.693145752f) - k * 1.42860677e-6f;\n"
-            "    float p = 1.0f + r * (1.0f + r * (0.499999981f + r * (0.166665061f + r * (0.0416670902f +\n"
-            "              r * (0.00837026267f + r * 0.00138934029f)))));\n"
-            "    uint32_t bits;\n"
-            "    memcpy(&bits, &t, sizeof bits);\n"
-            "    uint32_t sb = bits << 23;\n"
-            "    float s;\n"
-            "    memcpy(&s, &sb, sizeof s);\n"
-            "    float d = 1.0f + p * s;\n"
-            "    uint32_t db;\n"
-            "    memcpy(&db, &d, sizeof db);\n"
-            "    uint32_t qb = (0x7EF311C3u - db) | (ab > 0x7F800000u ? 0x7FC00000u : 0u);\n"
-            "    float q;\n"
-            "    memcpy(&q, &qb, sizeof q);\n"
-            "    q = q + q * (1.0f - d * q);\n"
-            "    q = q + q * (1.0f - d * q);\n"
-            "    return q + q * (1.0f - d * q);\n"
-            "}\n");
+    fprintf(e->o, "static inline float sigmoidv(float x) {\n"
+                  "    uint32_t xb;\n"
+                  "    memcpy(&xb, &x, sizeof xb);\n"
+                  "    uint32_t ab = xb & 0x7FFFFFFFu;\n"
+                  "    uint32_t zb = (ab < 0x42AE0000u ? ab : 0x42AE0000u) | (~xb & 0x80000000u);\n"
+                  "    float z;\n"
+                  "    memcpy(&z, &zb, sizeof z);\n"
+                  "    float t = z * 1.44269504f + 12583039.0f;\n"
+                  "    float k = t - 12583039.0f;\n"
+                  "    float r = (z - k * 0.693145752f) - k * 1.42860677e-6f;\n"
+                  "    float p = 1.0f + r * (1.0f + r * (0.499999981f + r * (0.166665061f + r * (0.0416670902f +\n"
+                  "              r * (0.00837026267f + r * 0.00138934029f)))));\n"
+                  "    uint32_t bits;\n"
+                  "    memcpy(&bits, &t, sizeof bits);\n"
+                  "    uint32_t sb = bits << 23;\n"
+                  "    float s;\n"
+                  "    memcpy(&s, &sb, sizeof s);\n"
+                  "    float d = 1.0f + p * s;\n"
+                  "    uint32_t db;\n"
+                  "    memcpy(&db, &d, sizeof db);\n"
+                  "    uint32_t qb = (0x7EF311C3u - db) | (ab > 0x7F800000u ? 0x7FC00000u : 0u);\n"
+                  "    float q;\n"
+                  "    memcpy(&q, &qb, sizeof q);\n"
+                  "    q = q + q * (1.0f - d * q);\n"
+                  "    q = q + q * (1.0f - d * q);\n"
+                  "    return q + q * (1.0f - d * q);\n"
+                  "}\n");
 }
 
 /* <NAME>_PARALLEL_FOR, before a loop that threads share under OpenMP. */
