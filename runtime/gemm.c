@@ -17,7 +17,8 @@
  * and its valid part stored or added. Each element of C is summed the same way wherever its tile lies: the kernel
  * sums a KC slice from zero, one FMA per k, then stores it (the first slice of a product that does not accumulate)
  * or adds it to C. So the AVX2 and AVX-512 kernels give the same bits. Threads (OpenMP) split the packing and the
- * tiles of C, never k, so the result is the same bits whatever the thread count.
+ * tiles of C, or take whole blocks of C's columns (own_columns), never k, so the result is the same bits whatever
+ * the thread count.
  *
  * The path: the best one the CPU has (avx512: AVX512F, avx2: AVX2 and FMA), or the one DLRT_ISA=avx512|avx2|
  * portable names when the CPU has it (the same variable that picks the generated code's kernels).
@@ -243,15 +244,26 @@ static const Path *path_of(DlrtGemmIsa isa) {
     return &paths[0];
 }
 
+/* The part of the product's loops that one thread takes: thread id of count. The loops below split their
+ * iterations in count contiguous blocks (a static schedule); {0, 1} is the whole loop. */
+typedef struct {
+    int id, count;
+} Share;
+
+/* [*lo, *hi), this thread's block of n iterations */
+static void share_range(Share sh, int n, int *lo, int *hi) {
+    *lo = (int)((long long)n * sh.id / sh.count);
+    *hi = (int)((long long)n * (sh.id + 1) / sh.count);
+}
+
 /* ---- packing ---- */
 
 /* op(A)'s rows i0.. (mc of them) and columns p0.. (kc) as MR-tall slivers [kc][mr], zero rows beyond mc. */
-static void pack_a(const Path *P, int ta, const float *a, int lda, int i0, int mc, int p0, int kc, float *ap) {
-    int mr = P->mr, slivers = (mc + mr - 1) / mr;
-#ifdef _OPENMP
-#pragma omp for schedule(static)
-#endif
-    for (int s = 0; s < slivers; s++) {
+static void pack_a(const Path *P, int ta, const float *a, int lda, int i0, int mc, int p0, int kc, float *ap,
+                   Share sh) {
+    int mr = P->mr, slivers = (mc + mr - 1) / mr, lo, hi;
+    share_range(sh, slivers, &lo, &hi);
+    for (int s = lo; s < hi; s++) {
         float *dst = ap + (size_t)s * (size_t)kc * (size_t)mr;
         int rows = mc - s * mr < mr ? mc - s * mr : mr;
         /* the loop that reads op(A) runs along its memory, the one that writes strides in the small sliver */
@@ -270,12 +282,11 @@ static void pack_a(const Path *P, int ta, const float *a, int lda, int i0, int m
 }
 
 /* op(B)'s rows p0.. (kc) and columns j0.. (nc) as NR-wide slivers [kc][nr], zero columns beyond nc. */
-static void pack_b(const Path *P, int tb, const float *b, int ldb, int p0, int kc, int j0, int nc, float *bp) {
-    int nr = P->nr, slivers = (nc + nr - 1) / nr;
-#ifdef _OPENMP
-#pragma omp for schedule(static)
-#endif
-    for (int s = 0; s < slivers; s++) {
+static void pack_b(const Path *P, int tb, const float *b, int ldb, int p0, int kc, int j0, int nc, float *bp,
+                   Share sh) {
+    int nr = P->nr, slivers = (nc + nr - 1) / nr, lo, hi;
+    share_range(sh, slivers, &lo, &hi);
+    for (int s = lo; s < hi; s++) {
         float *dst = bp + (size_t)s * (size_t)kc * (size_t)nr;
         int cols = nc - s * nr < nr ? nc - s * nr : nr;
         size_t j = (size_t)(j0 + s * nr);
@@ -316,72 +327,135 @@ static int reserve(size_t floats) {
  * linear layer of 10 or 84 outputs is one to three slivers) still gives every thread tiles. Each tile is the
  * same computation whoever runs it. */
 static void multiply(const Path *P, int kc, const float *ap, const float *bp, float *c, int ldc, int mc, int nc,
-                     int add) {
+                     int add, Share sh) {
     int mr = P->mr, nr = P->nr;
-    int row_slivers = (mc + mr - 1) / mr, col_slivers = (nc + nr - 1) / nr;
-#ifdef _OPENMP
-#pragma omp for collapse(2) schedule(static)
-#endif
-    for (int t = 0; t < col_slivers; t++) {
-        for (int s = 0; s < row_slivers; s++) {
-            const float *b = bp + (size_t)t * (size_t)kc * (size_t)nr;
-            int cols = nc - t * nr < nr ? nc - t * nr : nr;
-            const float *a = ap + (size_t)s * (size_t)kc * (size_t)mr;
-            int rows = mc - s * mr < mr ? mc - s * mr : mr;
-            float *ct = c + (size_t)(s * mr) * (size_t)ldc + (size_t)(t * nr);
-            if (rows == mr && cols == nr) {
-                P->kernel(kc, a, b, ct, ldc, add);
-                continue;
-            }
-            _Alignas(64) float tile[MAX_MR * MAX_NR];
-            P->kernel(kc, a, b, tile, nr, 0);
-            for (int i = 0; i < rows; i++)
-                for (int j = 0; j < cols; j++) {
-                    float *e = ct + (size_t)i * (size_t)ldc + (size_t)j;
-                    *e = add ? *e + tile[i * nr + j] : tile[i * nr + j];
-                }
+    int row_slivers = (mc + mr - 1) / mr, col_slivers = (nc + nr - 1) / nr, lo, hi;
+    share_range(sh, col_slivers * row_slivers, &lo, &hi);
+    for (int ts = lo; ts < hi; ts++) {
+        int t = ts / row_slivers, s = ts % row_slivers;
+        const float *b = bp + (size_t)t * (size_t)kc * (size_t)nr;
+        int cols = nc - t * nr < nr ? nc - t * nr : nr;
+        const float *a = ap + (size_t)s * (size_t)kc * (size_t)mr;
+        int rows = mc - s * mr < mr ? mc - s * mr : mr;
+        float *ct = c + (size_t)(s * mr) * (size_t)ldc + (size_t)(t * nr);
+        if (rows == mr && cols == nr) {
+            P->kernel(kc, a, b, ct, ldc, add);
+            continue;
         }
+        _Alignas(64) float tile[MAX_MR * MAX_NR];
+        P->kernel(kc, a, b, tile, nr, 0);
+        for (int i = 0; i < rows; i++)
+            for (int j = 0; j < cols; j++) {
+                float *e = ct + (size_t)i * (size_t)ldc + (size_t)j;
+                *e = add ? *e + tile[i * nr + j] : tile[i * nr + j];
+            }
     }
 }
 
 /* Where the blocked product's operands come from: two matrices (dlrt_sgemm) or a convolution's kernel and images
  * (dlrt_conv_f32, below); each packs its panels as the kernels read them. */
 typedef struct Operands {
-    void (*pack_a)(const Path *P, const void *from, int i0, int mc, int p0, int kc, float *ap);
-    void (*pack_b)(const Path *P, const void *from, int p0, int kc, int j0, int nc, float *bp);
+    void (*pack_a)(const Path *P, const void *from, int i0, int mc, int p0, int kc, float *ap, Share sh);
+    void (*pack_b)(const Path *P, const void *from, int p0, int kc, int j0, int nc, float *bp, Share sh);
     const void *from;
 } Operands;
 
-/* C[m x n] = A . B, plus C when accumulate, over packed panels: NC columns of B at a time, KC rows of k, MC rows of
- * A. The threads share each panel's packing and split its tiles (multiply), so the bits are the same on any count.
- * 0 (C untouched) when the packed operands cannot be allocated. */
-static int blocked_product(const Path *P, const Operands *o, int m, int n, int k, float *c, int ldc, int accumulate) {
+/* Floats of packed operands for a product of up to mc_max rows, nc_max columns and kc_max of k; B's slivers start
+ * 64-byte aligned, as the kernels' aligned loads need, *a_floats after A's. */
+static size_t packed_floats(const Path *P, int mc_max, int nc_max, int kc_max, size_t *a_floats) {
     int mr = P->mr, nr = P->nr;
-    int kc_max = k < KC ? k : KC, mc_max = m < MC ? m : MC, nc_max = n < NC ? n : NC;
-    /* B's slivers start 64-byte aligned, as the kernels' aligned loads need */
-    size_t a_floats = ((size_t)((mc_max + mr - 1) / mr * mr) * (size_t)kc_max + 15) / 16 * 16;
-    size_t b_floats = (size_t)((nc_max + nr - 1) / nr * nr) * (size_t)kc_max;
-    if (!reserve(a_floats + b_floats))
-        return 0;
-    float *ap = packed, *bp = packed + a_floats;
-#ifdef _OPENMP
-    /* one thread for products too small to share: the split changes no bits, only the time */
-    int threads = (double)m * n * k < 4e6 ? 1 : omp_get_max_threads();
-#pragma omp parallel num_threads(threads)
-#endif
-    for (int j0 = 0; j0 < n; j0 += NC) {
-        int nc = n - j0 < NC ? n - j0 : NC;
+    *a_floats = ((size_t)((mc_max + mr - 1) / mr * mr) * (size_t)kc_max + 15) / 16 * 16;
+    return *a_floats + (size_t)((nc_max + nr - 1) / nr * nr) * (size_t)kc_max;
+}
+
+/* C's columns j_lo..j_hi of A . B, plus C when accumulate, over packed panels: NC columns of B at a time, KC rows
+ * of k, MC rows of A, packed into ap and bp. The threads of sh share each panel's packing and split its tiles
+ * (multiply), waiting for each other between packing and multiplying; a share of {0, 1} runs alone. */
+static void panels(const Path *P, const Operands *o, int m, int j_lo, int j_hi, int k, float *c, int ldc,
+                   int accumulate, float *ap, float *bp, Share sh) {
+    for (int j0 = j_lo; j0 < j_hi; j0 += NC) {
+        int nc = j_hi - j0 < NC ? j_hi - j0 : NC;
         for (int p0 = 0; p0 < k; p0 += KC) {
             int kc = k - p0 < KC ? k - p0 : KC;
-            o->pack_b(P, o->from, p0, kc, j0, nc, bp);
+            o->pack_b(P, o->from, p0, kc, j0, nc, bp, sh);
             for (int i0 = 0; i0 < m; i0 += MC) {
                 int mc = m - i0 < MC ? m - i0 : MC;
-                o->pack_a(P, o->from, i0, mc, p0, kc, ap);
+                o->pack_a(P, o->from, i0, mc, p0, kc, ap, sh);
+#ifdef _OPENMP
+                if (sh.count > 1) {
+#pragma omp barrier
+                }
+#endif
                 /* the first slice of k stores into C unless the product adds to it */
-                multiply(P, kc, ap, bp, c + (size_t)i0 * (size_t)ldc + (size_t)j0, ldc, mc, nc, accumulate || p0 > 0);
+                multiply(P, kc, ap, bp, c + (size_t)i0 * (size_t)ldc + (size_t)j0, ldc, mc, nc, accumulate || p0 > 0,
+                         sh);
+#ifdef _OPENMP
+                if (sh.count > 1) {
+#pragma omp barrier
+                }
+#endif
             }
         }
     }
+}
+
+#ifdef _OPENMP
+/* Products of at least this many multiply-adds are shared among the threads; below it the fork, the join and
+ * the waits between packing and multiplying cost more than they save. The split changes no bits, only the time. */
+#define SHARED_FROM 2e5
+
+/* Columns of C per thread from which each thread takes its own columns whole (packing its own panels, with no
+ * waits inside the product) rather than sharing every panel: below it, every thread would pack all of A for a
+ * narrow panel. */
+#define OWN_COLUMNS_FROM 512
+
+/* The product on threads that each compute their own block of C's columns, whole NR slivers, into their own
+ * packed operands (reserve's, one per thread). Each tile is the same computation as on one thread. 0 (C
+ * untouched) when a thread's operands cannot be allocated. */
+static int own_columns(const Path *P, const Operands *o, int m, int n, int k, float *c, int ldc, int accumulate,
+                       int threads) {
+    int failed = 0;
+#pragma omp parallel num_threads(threads)
+    {
+        Share sh = {omp_get_thread_num(), omp_get_num_threads()};
+        int lo, hi, nr = P->nr;
+        share_range(sh, (n + nr - 1) / nr, &lo, &hi);
+        int j_lo = lo * nr, j_hi = hi * nr < n ? hi * nr : n, cols = j_hi - j_lo;
+        size_t a_floats, floats = packed_floats(P, m < MC ? m : MC, cols < NC ? cols : NC, k < KC ? k : KC, &a_floats);
+        if (cols > 0 && !reserve(floats)) {
+#pragma omp atomic write
+            failed = 1;
+        }
+#pragma omp barrier
+        int stop;
+#pragma omp atomic read
+        stop = failed;
+        if (!stop && cols > 0)
+            panels(P, o, m, j_lo, j_hi, k, c, ldc, accumulate, packed, packed + a_floats, (Share){0, 1});
+    }
+    return !failed;
+}
+#endif
+
+/* C[m x n] = A . B, plus C when accumulate: on one thread, on threads that share every panel, or on threads that
+ * take their own columns (own_columns), whichever the shape suits; the same bits on any of them. 0 (C untouched)
+ * when the packed operands cannot be allocated. */
+static int blocked_product(const Path *P, const Operands *o, int m, int n, int k, float *c, int ldc, int accumulate) {
+#ifdef _OPENMP
+    int threads = (double)m * n * k < SHARED_FROM ? 1 : omp_get_max_threads();
+    if (threads > 1 && n >= threads * OWN_COLUMNS_FROM && own_columns(P, o, m, n, k, c, ldc, accumulate, threads))
+        return 1;
+#endif
+    size_t a_floats, floats = packed_floats(P, m < MC ? m : MC, n < NC ? n : NC, k < KC ? k : KC, &a_floats);
+    if (!reserve(floats))
+        return 0;
+    float *ap = packed, *bp = packed + a_floats;
+#ifdef _OPENMP
+#pragma omp parallel num_threads(threads)
+    panels(P, o, m, 0, n, k, c, ldc, accumulate, ap, bp, (Share){omp_get_thread_num(), omp_get_num_threads()});
+#else
+    panels(P, o, m, 0, n, k, c, ldc, accumulate, ap, bp, (Share){0, 1});
+#endif
     return 1;
 }
 
@@ -391,14 +465,14 @@ typedef struct Mats {
     const float *a, *b;
 } Mats;
 
-static void pack_a_mats(const Path *P, const void *from, int i0, int mc, int p0, int kc, float *ap) {
+static void pack_a_mats(const Path *P, const void *from, int i0, int mc, int p0, int kc, float *ap, Share sh) {
     const Mats *x = from;
-    pack_a(P, x->ta, x->a, x->lda, i0, mc, p0, kc, ap);
+    pack_a(P, x->ta, x->a, x->lda, i0, mc, p0, kc, ap, sh);
 }
 
-static void pack_b_mats(const Path *P, const void *from, int p0, int kc, int j0, int nc, float *bp) {
+static void pack_b_mats(const Path *P, const void *from, int p0, int kc, int j0, int nc, float *bp, Share sh) {
     const Mats *x = from;
-    pack_b(P, x->tb, x->b, x->ldb, p0, kc, j0, nc, bp);
+    pack_b(P, x->tb, x->b, x->ldb, p0, kc, j0, nc, bp, sh);
 }
 
 void dlrt_sgemm(int ta, int tb, int m, int n, int k, const float *a, int lda, const float *b, int ldb, float *c,
@@ -575,9 +649,9 @@ static void gather(const Path *P, const Gather *g, int kc, float *dst) {
 
 /* The product's B, rows p0.. (kc) and columns j0.. (nc), as NR-wide slivers: the columns of the image (forward,
  * dx: rows are kernel offsets, columns windows), or their transpose (dw: rows are windows, columns offsets). */
-static void pack_b_conv(const Path *P, const void *from, int p0, int kc, int j0, int nc, float *bp) {
+static void pack_b_conv(const Path *P, const void *from, int p0, int kc, int j0, int nc, float *bp, Share sh) {
     const Conv *cv = from;
-    int nr = P->nr, slivers = (nc + nr - 1) / nr;
+    int nr = P->nr, slivers = (nc + nr - 1) / nr, lo, hi;
     Part (*row_part)(const Conv *, int) = cv->op == DLRT_CONV_DW ? window_part : offset_part;
     Part (*col_part)(const Conv *, int) = cv->op == DLRT_CONV_DW ? offset_part : window_part;
     /* the rows' parts serve every sliver: each thread computes them once */
@@ -586,10 +660,8 @@ static void pack_b_conv(const Path *P, const void *from, int p0, int kc, int j0,
         Part t = row_part(cv, p0 + p);
         orow[p] = t.off, hrow[p] = t.h, wrow[p] = t.w;
     }
-#ifdef _OPENMP
-#pragma omp for schedule(static)
-#endif
-    for (int sl = 0; sl < slivers; sl++) {
+    share_range(sh, slivers, &lo, &hi);
+    for (int sl = lo; sl < hi; sl++) {
         int ocol[MAX_NR], hcol[MAX_NR], wcol[MAX_NR];
         for (int j = 0; j < nr; j++) {
             int col = j0 + sl * nr + j;
@@ -605,17 +677,15 @@ static void pack_b_conv(const Path *P, const void *from, int p0, int kc, int j0,
 /* The product's A, rows i0.. (mc) and columns p0.. (kc), as MR-tall slivers: w as it lies (forward), w turned
  * and transposed (dx: A[c][(k, r, s)] = w[k][c][R-1-r][S-1-s]), or dy in the images' layout (dw: A[k][(i, pq)] =
  * dy[i][k][pq]). */
-static void pack_a_conv(const Path *P, const void *from, int i0, int mc, int p0, int kc, float *ap) {
+static void pack_a_conv(const Path *P, const void *from, int i0, int mc, int p0, int kc, float *ap, Share sh) {
     const Conv *cv = from;
     if (cv->op == DLRT_CONV_FWD) {
-        pack_a(P, 0, cv->a, cv->k, i0, mc, p0, kc, ap);
+        pack_a(P, 0, cv->a, cv->k, i0, mc, p0, kc, ap, sh);
         return;
     }
-    int mr = P->mr, slivers = (mc + mr - 1) / mr, rs = cv->r * cv->s, pq = cv->ho * cv->wo;
-#ifdef _OPENMP
-#pragma omp for schedule(static)
-#endif
-    for (int sl = 0; sl < slivers; sl++) {
+    int mr = P->mr, slivers = (mc + mr - 1) / mr, rs = cv->r * cv->s, pq = cv->ho * cv->wo, lo, hi;
+    share_range(sh, slivers, &lo, &hi);
+    for (int sl = lo; sl < hi; sl++) {
         float *dst = ap + (size_t)sl * (size_t)kc * (size_t)mr;
         int rows = mc - sl * mr < mr ? mc - sl * mr : mr, first = i0 + sl * mr;
         /* the rows of a sliver lie R*S (dx) or P*Q (dw) apart: the path's transposing copy gathers them */

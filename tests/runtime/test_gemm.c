@@ -32,11 +32,12 @@ static float uniform(unsigned *s) {
 }
 
 /* m, n, k: 1 and the tiles' edges (4, 6, 12 rows; 16, 32 columns) either side, and past KC = 384, MC = 192 and
- * NC = 1024; the last three large enough (4 MFLOP) to be split between threads, the very last one column sliver
- * of ten (a 10-class output layer) whose rows the threads share */
-static const int shapes[][3] = {{1, 1, 1},    {1, 37, 5},     {2, 3, 4},      {5, 17, 3},     {11, 31, 13},
-                                {12, 32, 16}, {13, 33, 17},   {25, 65, 100},  {37, 15, 257},  {193, 47, 31},
-                                {7, 3073, 9}, {100, 97, 513}, {200, 70, 300}, {400, 10, 1100}};
+ * NC = 1024; from {25, 65, 100} on large enough (2e5 multiply-adds) to be split between threads, the next to last
+ * wide enough (2 x 512 columns) that each thread takes its own columns, each thread's crossing NC and KC, and the
+ * last one column sliver of ten (a 10-class output layer) whose rows the threads share */
+static const int shapes[][3] = {{1, 1, 1},    {1, 37, 5},     {2, 3, 4},      {5, 17, 3},      {11, 31, 13},
+                                {12, 32, 16}, {13, 33, 17},   {25, 65, 100},  {37, 15, 257},   {193, 47, 31},
+                                {7, 3073, 9}, {100, 97, 513}, {200, 70, 300}, {13, 2113, 400}, {400, 10, 1100}};
 
 /* One product of the shape on the chosen path: against the double sum, the error of an f32 sum of k products in
  * any order (k + 2) * 2^-24 of the sum of magnitudes at most; and on 2 threads the same bits as on 1. */
@@ -195,14 +196,15 @@ typedef struct {
 } Geo;
 
 static const Geo geos[] = {
-    {2, 13, 50, 9, 9, 3, 3, 1, 1, 1, 1}, /* C*R*S = 450 crosses KC */
-    {3, 5, 2, 20, 20, 3, 3, 1, 1, 1, 1}, /* g*P*Q = 1200 crosses NC */
-    {1, 200, 3, 6, 7, 5, 3, 1, 1, 2, 0}, /* K crosses MC; a 5x3 kernel, uneven padding */
-    {2, 7, 4, 11, 10, 3, 3, 2, 2, 1, 1}, /* stride 2 (dx declines) */
-    {3, 9, 6, 7, 7, 1, 1, 2, 2, 0, 0},   /* ResNet's 1x1 projection */
-    {2, 4, 1, 16, 16, 7, 7, 2, 2, 3, 3}, /* a stem: 7x7, stride 2, padding 3 */
-    {5, 33, 17, 3, 3, 3, 3, 1, 1, 1, 1}, /* 3x3 images, windows mostly padding */
-    {2, 3, 5, 4, 5, 3, 3, 1, 1, 2, 2},   /* padding wider than half the kernel */
+    {2, 13, 50, 9, 9, 3, 3, 1, 1, 1, 1},  /* C*R*S = 450 crosses KC */
+    {3, 5, 2, 20, 20, 3, 3, 1, 1, 1, 1},  /* g*P*Q = 1200 crosses NC */
+    {4, 16, 3, 20, 20, 3, 3, 1, 1, 1, 1}, /* forward and dx split by columns between threads (g*P*Q = 1600) */
+    {1, 200, 3, 6, 7, 5, 3, 1, 1, 2, 0},  /* K crosses MC; a 5x3 kernel, uneven padding */
+    {2, 7, 4, 11, 10, 3, 3, 2, 2, 1, 1},  /* stride 2 (dx declines) */
+    {3, 9, 6, 7, 7, 1, 1, 2, 2, 0, 0},    /* ResNet's 1x1 projection */
+    {2, 4, 1, 16, 16, 7, 7, 2, 2, 3, 3},  /* a stem: 7x7, stride 2, padding 3 */
+    {5, 33, 17, 3, 3, 3, 3, 1, 1, 1, 1},  /* 3x3 images, windows mostly padding */
+    {2, 3, 5, 4, 5, 3, 3, 1, 1, 2, 2},    /* padding wider than half the kernel */
 };
 
 /* The convolution of geometry e, op, in doubles: sum[i] and mag[i] (the sum of its terms' magnitudes) for each
