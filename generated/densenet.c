@@ -2800,19 +2800,28 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     /* moments -> f32[2, 64], densenet.dlm line 35 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t c = 0; c < 64; c++) {
-        double shift = (double)((densenet_real *)(ar + 78530752))[c * 2304], s = 0.0, q = 0.0;
+    for (int64_t c0 = 0; c0 < 64; c0 += 8) {
+        double shift[8], s[8], q[8];
+        for (int64_t u = 0; u < 8; u++) {
+            shift[u] = (double)((densenet_real *)(ar + 78530752))[(c0 + u) * 2304];
+            s[u] = 0.0;
+            q[u] = 0.0;
+        }
         for (int64_t i = 0; i < n; i++) {
-            const densenet_real *p = ((densenet_real *)(ar + 78530752)) + (i * 64 + c) * 2304;
+            const densenet_real *p = ((densenet_real *)(ar + 78530752)) + (i * 64 + c0) * 2304;
             for (int64_t j = 0; j < 2304; j++) {
-                double d = (double)p[j] - shift;
-                s += d;
-                q += d * d;
+                for (int64_t u = 0; u < 8; u++) {
+                    double d = (double)p[u * 2304 + j] - shift[u];
+                    s[u] += d;
+                    q[u] += d * d;
+                }
             }
         }
-        double m = s / (double)(n * 2304), v = q / (double)(n * 2304) - m * m;
-        ((densenet_real *)(ar + 3033280))[c] = (densenet_real)(shift + m);
-        ((densenet_real *)(ar + 3033280))[64 + c] = (densenet_real)(v > 0 ? v : 0);
+        for (int64_t u = 0; u < 8; u++) {
+            double m = s[u] / (double)(n * 2304), v = q[u] / (double)(n * 2304) - m * m;
+            ((densenet_real *)(ar + 3033280))[c0 + u] = (densenet_real)(shift[u] + m);
+            ((densenet_real *)(ar + 3033280))[64 + c0 + u] = (densenet_real)(v > 0 ? v : 0);
+        }
     }
     }
     /* slice -> f32[1, 64], densenet.dlm line 35 */
@@ -2885,19 +2894,28 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     /* moments -> f32[2, 64], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t c = 0; c < 64; c++) {
-        double shift = (double)((densenet_real *)(ar + 607013056))[c * 576], s = 0.0, q = 0.0;
+    for (int64_t c0 = 0; c0 < 64; c0 += 8) {
+        double shift[8], s[8], q[8];
+        for (int64_t u = 0; u < 8; u++) {
+            shift[u] = (double)((densenet_real *)(ar + 607013056))[(c0 + u) * 576];
+            s[u] = 0.0;
+            q[u] = 0.0;
+        }
         for (int64_t i = 0; i < n; i++) {
-            const densenet_real *p = ((densenet_real *)(ar + 607013056)) + (i * 64 + c) * 576;
+            const densenet_real *p = ((densenet_real *)(ar + 607013056)) + (i * 64 + c0) * 576;
             for (int64_t j = 0; j < 576; j++) {
-                double d = (double)p[j] - shift;
-                s += d;
-                q += d * d;
+                for (int64_t u = 0; u < 8; u++) {
+                    double d = (double)p[u * 576 + j] - shift[u];
+                    s[u] += d;
+                    q[u] += d * d;
+                }
             }
         }
-        double m = s / (double)(n * 576), v = q / (double)(n * 576) - m * m;
-        ((densenet_real *)(ar + 154028224))[c] = (densenet_real)(shift + m);
-        ((densenet_real *)(ar + 154028224))[64 + c] = (densenet_real)(v > 0 ? v : 0);
+        for (int64_t u = 0; u < 8; u++) {
+            double m = s[u] / (double)(n * 576), v = q[u] / (double)(n * 576) - m * m;
+            ((densenet_real *)(ar + 154028224))[c0 + u] = (densenet_real)(shift[u] + m);
+            ((densenet_real *)(ar + 154028224))[64 + c0 + u] = (densenet_real)(v > 0 ? v : 0);
+        }
     }
     }
     /* slice -> f32[1, 64], densenet.dlm line 15 */
@@ -2988,19 +3006,28 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     /* moments -> f32[2, 96], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t c = 0; c < 96; c++) {
-        double shift = (double)((densenet_real *)(ar + 550389952))[c * 576], s = 0.0, q = 0.0;
+    for (int64_t c0 = 0; c0 < 96; c0 += 8) {
+        double shift[8], s[8], q[8];
+        for (int64_t u = 0; u < 8; u++) {
+            shift[u] = (double)((densenet_real *)(ar + 550389952))[(c0 + u) * 576];
+            s[u] = 0.0;
+            q[u] = 0.0;
+        }
         for (int64_t i = 0; i < n; i++) {
-            const densenet_real *p = ((densenet_real *)(ar + 550389952)) + (i * 96 + c) * 576;
+            const densenet_real *p = ((densenet_real *)(ar + 550389952)) + (i * 96 + c0) * 576;
             for (int64_t j = 0; j < 576; j++) {
-                double d = (double)p[j] - shift;
-                s += d;
-                q += d * d;
+                for (int64_t u = 0; u < 8; u++) {
+                    double d = (double)p[u * 576 + j] - shift[u];
+                    s[u] += d;
+                    q[u] += d * d;
+                }
             }
         }
-        double m = s / (double)(n * 576), v = q / (double)(n * 576) - m * m;
-        ((densenet_real *)(ar + 154028224))[c] = (densenet_real)(shift + m);
-        ((densenet_real *)(ar + 154028224))[96 + c] = (densenet_real)(v > 0 ? v : 0);
+        for (int64_t u = 0; u < 8; u++) {
+            double m = s[u] / (double)(n * 576), v = q[u] / (double)(n * 576) - m * m;
+            ((densenet_real *)(ar + 154028224))[c0 + u] = (densenet_real)(shift[u] + m);
+            ((densenet_real *)(ar + 154028224))[96 + c0 + u] = (densenet_real)(v > 0 ? v : 0);
+        }
     }
     }
     /* slice -> f32[1, 96], densenet.dlm line 15 */
@@ -3083,19 +3110,28 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     /* moments -> f32[2, 128], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t c = 0; c < 128; c++) {
-        double shift = (double)((densenet_real *)(ar + 474892480))[c * 576], s = 0.0, q = 0.0;
+    for (int64_t c0 = 0; c0 < 128; c0 += 8) {
+        double shift[8], s[8], q[8];
+        for (int64_t u = 0; u < 8; u++) {
+            shift[u] = (double)((densenet_real *)(ar + 474892480))[(c0 + u) * 576];
+            s[u] = 0.0;
+            q[u] = 0.0;
+        }
         for (int64_t i = 0; i < n; i++) {
-            const densenet_real *p = ((densenet_real *)(ar + 474892480)) + (i * 128 + c) * 576;
+            const densenet_real *p = ((densenet_real *)(ar + 474892480)) + (i * 128 + c0) * 576;
             for (int64_t j = 0; j < 576; j++) {
-                double d = (double)p[j] - shift;
-                s += d;
-                q += d * d;
+                for (int64_t u = 0; u < 8; u++) {
+                    double d = (double)p[u * 576 + j] - shift[u];
+                    s[u] += d;
+                    q[u] += d * d;
+                }
             }
         }
-        double m = s / (double)(n * 576), v = q / (double)(n * 576) - m * m;
-        ((densenet_real *)(ar + 154028224))[c] = (densenet_real)(shift + m);
-        ((densenet_real *)(ar + 154028224))[128 + c] = (densenet_real)(v > 0 ? v : 0);
+        for (int64_t u = 0; u < 8; u++) {
+            double m = s[u] / (double)(n * 576), v = q[u] / (double)(n * 576) - m * m;
+            ((densenet_real *)(ar + 154028224))[c0 + u] = (densenet_real)(shift[u] + m);
+            ((densenet_real *)(ar + 154028224))[128 + c0 + u] = (densenet_real)(v > 0 ? v : 0);
+        }
     }
     }
     /* slice -> f32[1, 128], densenet.dlm line 15 */
@@ -3178,19 +3214,28 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     /* moments -> f32[2, 160], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t c = 0; c < 160; c++) {
-        double shift = (double)((densenet_real *)(ar + 380520640))[c * 576], s = 0.0, q = 0.0;
+    for (int64_t c0 = 0; c0 < 160; c0 += 8) {
+        double shift[8], s[8], q[8];
+        for (int64_t u = 0; u < 8; u++) {
+            shift[u] = (double)((densenet_real *)(ar + 380520640))[(c0 + u) * 576];
+            s[u] = 0.0;
+            q[u] = 0.0;
+        }
         for (int64_t i = 0; i < n; i++) {
-            const densenet_real *p = ((densenet_real *)(ar + 380520640)) + (i * 160 + c) * 576;
+            const densenet_real *p = ((densenet_real *)(ar + 380520640)) + (i * 160 + c0) * 576;
             for (int64_t j = 0; j < 576; j++) {
-                double d = (double)p[j] - shift;
-                s += d;
-                q += d * d;
+                for (int64_t u = 0; u < 8; u++) {
+                    double d = (double)p[u * 576 + j] - shift[u];
+                    s[u] += d;
+                    q[u] += d * d;
+                }
             }
         }
-        double m = s / (double)(n * 576), v = q / (double)(n * 576) - m * m;
-        ((densenet_real *)(ar + 154028224))[c] = (densenet_real)(shift + m);
-        ((densenet_real *)(ar + 154028224))[160 + c] = (densenet_real)(v > 0 ? v : 0);
+        for (int64_t u = 0; u < 8; u++) {
+            double m = s[u] / (double)(n * 576), v = q[u] / (double)(n * 576) - m * m;
+            ((densenet_real *)(ar + 154028224))[c0 + u] = (densenet_real)(shift[u] + m);
+            ((densenet_real *)(ar + 154028224))[160 + c0 + u] = (densenet_real)(v > 0 ? v : 0);
+        }
     }
     }
     /* slice -> f32[1, 160], densenet.dlm line 15 */
@@ -3273,19 +3318,28 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     /* moments -> f32[2, 192], densenet.dlm line 26 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t c = 0; c < 192; c++) {
-        double shift = (double)((densenet_real *)(ar + 154028224))[c * 576], s = 0.0, q = 0.0;
+    for (int64_t c0 = 0; c0 < 192; c0 += 8) {
+        double shift[8], s[8], q[8];
+        for (int64_t u = 0; u < 8; u++) {
+            shift[u] = (double)((densenet_real *)(ar + 154028224))[(c0 + u) * 576];
+            s[u] = 0.0;
+            q[u] = 0.0;
+        }
         for (int64_t i = 0; i < n; i++) {
-            const densenet_real *p = ((densenet_real *)(ar + 154028224)) + (i * 192 + c) * 576;
+            const densenet_real *p = ((densenet_real *)(ar + 154028224)) + (i * 192 + c0) * 576;
             for (int64_t j = 0; j < 576; j++) {
-                double d = (double)p[j] - shift;
-                s += d;
-                q += d * d;
+                for (int64_t u = 0; u < 8; u++) {
+                    double d = (double)p[u * 576 + j] - shift[u];
+                    s[u] += d;
+                    q[u] += d * d;
+                }
             }
         }
-        double m = s / (double)(n * 576), v = q / (double)(n * 576) - m * m;
-        ((densenet_real *)(ar + 210651328))[c] = (densenet_real)(shift + m);
-        ((densenet_real *)(ar + 210651328))[192 + c] = (densenet_real)(v > 0 ? v : 0);
+        for (int64_t u = 0; u < 8; u++) {
+            double m = s[u] / (double)(n * 576), v = q[u] / (double)(n * 576) - m * m;
+            ((densenet_real *)(ar + 210651328))[c0 + u] = (densenet_real)(shift[u] + m);
+            ((densenet_real *)(ar + 210651328))[192 + c0 + u] = (densenet_real)(v > 0 ? v : 0);
+        }
     }
     }
     /* slice -> f32[1, 192], densenet.dlm line 26 */
@@ -3366,19 +3420,28 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     /* moments -> f32[2, 96], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t c = 0; c < 96; c++) {
-        double shift = (double)((densenet_real *)(ar + 373442752))[c * 144], s = 0.0, q = 0.0;
+    for (int64_t c0 = 0; c0 < 96; c0 += 8) {
+        double shift[8], s[8], q[8];
+        for (int64_t u = 0; u < 8; u++) {
+            shift[u] = (double)((densenet_real *)(ar + 373442752))[(c0 + u) * 144];
+            s[u] = 0.0;
+            q[u] = 0.0;
+        }
         for (int64_t i = 0; i < n; i++) {
-            const densenet_real *p = ((densenet_real *)(ar + 373442752)) + (i * 96 + c) * 144;
+            const densenet_real *p = ((densenet_real *)(ar + 373442752)) + (i * 96 + c0) * 144;
             for (int64_t j = 0; j < 144; j++) {
-                double d = (double)p[j] - shift;
-                s += d;
-                q += d * d;
+                for (int64_t u = 0; u < 8; u++) {
+                    double d = (double)p[u * 144 + j] - shift[u];
+                    s[u] += d;
+                    q[u] += d * d;
+                }
             }
         }
-        double m = s / (double)(n * 144), v = q / (double)(n * 144) - m * m;
-        ((densenet_real *)(ar + 267274432))[c] = (densenet_real)(shift + m);
-        ((densenet_real *)(ar + 267274432))[96 + c] = (densenet_real)(v > 0 ? v : 0);
+        for (int64_t u = 0; u < 8; u++) {
+            double m = s[u] / (double)(n * 144), v = q[u] / (double)(n * 144) - m * m;
+            ((densenet_real *)(ar + 267274432))[c0 + u] = (densenet_real)(shift[u] + m);
+            ((densenet_real *)(ar + 267274432))[96 + c0 + u] = (densenet_real)(v > 0 ? v : 0);
+        }
     }
     }
     /* slice -> f32[1, 96], densenet.dlm line 15 */
@@ -3469,19 +3532,28 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     /* moments -> f32[2, 128], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t c = 0; c < 128; c++) {
-        double shift = (double)((densenet_real *)(ar + 656558272))[c * 144], s = 0.0, q = 0.0;
+    for (int64_t c0 = 0; c0 < 128; c0 += 8) {
+        double shift[8], s[8], q[8];
+        for (int64_t u = 0; u < 8; u++) {
+            shift[u] = (double)((densenet_real *)(ar + 656558272))[(c0 + u) * 144];
+            s[u] = 0.0;
+            q[u] = 0.0;
+        }
         for (int64_t i = 0; i < n; i++) {
-            const densenet_real *p = ((densenet_real *)(ar + 656558272)) + (i * 128 + c) * 144;
+            const densenet_real *p = ((densenet_real *)(ar + 656558272)) + (i * 128 + c0) * 144;
             for (int64_t j = 0; j < 144; j++) {
-                double d = (double)p[j] - shift;
-                s += d;
-                q += d * d;
+                for (int64_t u = 0; u < 8; u++) {
+                    double d = (double)p[u * 144 + j] - shift[u];
+                    s[u] += d;
+                    q[u] += d * d;
+                }
             }
         }
-        double m = s / (double)(n * 144), v = q / (double)(n * 144) - m * m;
-        ((densenet_real *)(ar + 267274432))[c] = (densenet_real)(shift + m);
-        ((densenet_real *)(ar + 267274432))[128 + c] = (densenet_real)(v > 0 ? v : 0);
+        for (int64_t u = 0; u < 8; u++) {
+            double m = s[u] / (double)(n * 144), v = q[u] / (double)(n * 144) - m * m;
+            ((densenet_real *)(ar + 267274432))[c0 + u] = (densenet_real)(shift[u] + m);
+            ((densenet_real *)(ar + 267274432))[128 + c0 + u] = (densenet_real)(v > 0 ? v : 0);
+        }
     }
     }
     /* slice -> f32[1, 128], densenet.dlm line 15 */
@@ -3564,19 +3636,28 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     /* moments -> f32[2, 160], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t c = 0; c < 160; c++) {
-        double shift = (double)((densenet_real *)(ar + 361646272))[c * 144], s = 0.0, q = 0.0;
+    for (int64_t c0 = 0; c0 < 160; c0 += 8) {
+        double shift[8], s[8], q[8];
+        for (int64_t u = 0; u < 8; u++) {
+            shift[u] = (double)((densenet_real *)(ar + 361646272))[(c0 + u) * 144];
+            s[u] = 0.0;
+            q[u] = 0.0;
+        }
         for (int64_t i = 0; i < n; i++) {
-            const densenet_real *p = ((densenet_real *)(ar + 361646272)) + (i * 160 + c) * 144;
+            const densenet_real *p = ((densenet_real *)(ar + 361646272)) + (i * 160 + c0) * 144;
             for (int64_t j = 0; j < 144; j++) {
-                double d = (double)p[j] - shift;
-                s += d;
-                q += d * d;
+                for (int64_t u = 0; u < 8; u++) {
+                    double d = (double)p[u * 144 + j] - shift[u];
+                    s[u] += d;
+                    q[u] += d * d;
+                }
             }
         }
-        double m = s / (double)(n * 144), v = q / (double)(n * 144) - m * m;
-        ((densenet_real *)(ar + 267274432))[c] = (densenet_real)(shift + m);
-        ((densenet_real *)(ar + 267274432))[160 + c] = (densenet_real)(v > 0 ? v : 0);
+        for (int64_t u = 0; u < 8; u++) {
+            double m = s[u] / (double)(n * 144), v = q[u] / (double)(n * 144) - m * m;
+            ((densenet_real *)(ar + 267274432))[c0 + u] = (densenet_real)(shift[u] + m);
+            ((densenet_real *)(ar + 267274432))[160 + c0 + u] = (densenet_real)(v > 0 ? v : 0);
+        }
     }
     }
     /* slice -> f32[1, 160], densenet.dlm line 15 */
@@ -3659,19 +3740,28 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     /* moments -> f32[2, 192], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t c = 0; c < 192; c++) {
-        double shift = (double)((densenet_real *)(ar + 333334720))[c * 144], s = 0.0, q = 0.0;
+    for (int64_t c0 = 0; c0 < 192; c0 += 8) {
+        double shift[8], s[8], q[8];
+        for (int64_t u = 0; u < 8; u++) {
+            shift[u] = (double)((densenet_real *)(ar + 333334720))[(c0 + u) * 144];
+            s[u] = 0.0;
+            q[u] = 0.0;
+        }
         for (int64_t i = 0; i < n; i++) {
-            const densenet_real *p = ((densenet_real *)(ar + 333334720)) + (i * 192 + c) * 144;
+            const densenet_real *p = ((densenet_real *)(ar + 333334720)) + (i * 192 + c0) * 144;
             for (int64_t j = 0; j < 144; j++) {
-                double d = (double)p[j] - shift;
-                s += d;
-                q += d * d;
+                for (int64_t u = 0; u < 8; u++) {
+                    double d = (double)p[u * 144 + j] - shift[u];
+                    s[u] += d;
+                    q[u] += d * d;
+                }
             }
         }
-        double m = s / (double)(n * 144), v = q / (double)(n * 144) - m * m;
-        ((densenet_real *)(ar + 267274432))[c] = (densenet_real)(shift + m);
-        ((densenet_real *)(ar + 267274432))[192 + c] = (densenet_real)(v > 0 ? v : 0);
+        for (int64_t u = 0; u < 8; u++) {
+            double m = s[u] / (double)(n * 144), v = q[u] / (double)(n * 144) - m * m;
+            ((densenet_real *)(ar + 267274432))[c0 + u] = (densenet_real)(shift[u] + m);
+            ((densenet_real *)(ar + 267274432))[192 + c0 + u] = (densenet_real)(v > 0 ? v : 0);
+        }
     }
     }
     /* slice -> f32[1, 192], densenet.dlm line 15 */
@@ -3754,19 +3844,28 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     /* moments -> f32[2, 224], densenet.dlm line 26 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t c = 0; c < 224; c++) {
-        double shift = (double)((densenet_real *)(ar + 267274432))[c * 144], s = 0.0, q = 0.0;
+    for (int64_t c0 = 0; c0 < 224; c0 += 8) {
+        double shift[8], s[8], q[8];
+        for (int64_t u = 0; u < 8; u++) {
+            shift[u] = (double)((densenet_real *)(ar + 267274432))[(c0 + u) * 144];
+            s[u] = 0.0;
+            q[u] = 0.0;
+        }
         for (int64_t i = 0; i < n; i++) {
-            const densenet_real *p = ((densenet_real *)(ar + 267274432)) + (i * 224 + c) * 144;
+            const densenet_real *p = ((densenet_real *)(ar + 267274432)) + (i * 224 + c0) * 144;
             for (int64_t j = 0; j < 144; j++) {
-                double d = (double)p[j] - shift;
-                s += d;
-                q += d * d;
+                for (int64_t u = 0; u < 8; u++) {
+                    double d = (double)p[u * 144 + j] - shift[u];
+                    s[u] += d;
+                    q[u] += d * d;
+                }
             }
         }
-        double m = s / (double)(n * 144), v = q / (double)(n * 144) - m * m;
-        ((densenet_real *)(ar + 283789504))[c] = (densenet_real)(shift + m);
-        ((densenet_real *)(ar + 283789504))[224 + c] = (densenet_real)(v > 0 ? v : 0);
+        for (int64_t u = 0; u < 8; u++) {
+            double m = s[u] / (double)(n * 144), v = q[u] / (double)(n * 144) - m * m;
+            ((densenet_real *)(ar + 283789504))[c0 + u] = (densenet_real)(shift[u] + m);
+            ((densenet_real *)(ar + 283789504))[224 + c0 + u] = (densenet_real)(v > 0 ? v : 0);
+        }
     }
     }
     /* slice -> f32[1, 224], densenet.dlm line 26 */
@@ -3847,19 +3946,28 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     /* moments -> f32[2, 112], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t c = 0; c < 112; c++) {
-        double shift = (double)((densenet_real *)(ar + 691062976))[c * 36], s = 0.0, q = 0.0;
+    for (int64_t c0 = 0; c0 < 112; c0 += 8) {
+        double shift[8], s[8], q[8];
+        for (int64_t u = 0; u < 8; u++) {
+            shift[u] = (double)((densenet_real *)(ar + 691062976))[(c0 + u) * 36];
+            s[u] = 0.0;
+            q[u] = 0.0;
+        }
         for (int64_t i = 0; i < n; i++) {
-            const densenet_real *p = ((densenet_real *)(ar + 691062976)) + (i * 112 + c) * 36;
+            const densenet_real *p = ((densenet_real *)(ar + 691062976)) + (i * 112 + c0) * 36;
             for (int64_t j = 0; j < 36; j++) {
-                double d = (double)p[j] - shift;
-                s += d;
-                q += d * d;
+                for (int64_t u = 0; u < 8; u++) {
+                    double d = (double)p[u * 36 + j] - shift[u];
+                    s[u] += d;
+                    q[u] += d * d;
+                }
             }
         }
-        double m = s / (double)(n * 36), v = q / (double)(n * 36) - m * m;
-        ((densenet_real *)(ar + 300304576))[c] = (densenet_real)(shift + m);
-        ((densenet_real *)(ar + 300304576))[112 + c] = (densenet_real)(v > 0 ? v : 0);
+        for (int64_t u = 0; u < 8; u++) {
+            double m = s[u] / (double)(n * 36), v = q[u] / (double)(n * 36) - m * m;
+            ((densenet_real *)(ar + 300304576))[c0 + u] = (densenet_real)(shift[u] + m);
+            ((densenet_real *)(ar + 300304576))[112 + c0 + u] = (densenet_real)(v > 0 ? v : 0);
+        }
     }
     }
     /* slice -> f32[1, 112], densenet.dlm line 15 */
@@ -3950,19 +4058,28 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     /* moments -> f32[2, 144], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t c = 0; c < 144; c++) {
-        double shift = (double)((densenet_real *)(ar + 685754560))[c * 36], s = 0.0, q = 0.0;
+    for (int64_t c0 = 0; c0 < 144; c0 += 8) {
+        double shift[8], s[8], q[8];
+        for (int64_t u = 0; u < 8; u++) {
+            shift[u] = (double)((densenet_real *)(ar + 685754560))[(c0 + u) * 36];
+            s[u] = 0.0;
+            q[u] = 0.0;
+        }
         for (int64_t i = 0; i < n; i++) {
-            const densenet_real *p = ((densenet_real *)(ar + 685754560)) + (i * 144 + c) * 36;
+            const densenet_real *p = ((densenet_real *)(ar + 685754560)) + (i * 144 + c0) * 36;
             for (int64_t j = 0; j < 36; j++) {
-                double d = (double)p[j] - shift;
-                s += d;
-                q += d * d;
+                for (int64_t u = 0; u < 8; u++) {
+                    double d = (double)p[u * 36 + j] - shift[u];
+                    s[u] += d;
+                    q[u] += d * d;
+                }
             }
         }
-        double m = s / (double)(n * 36), v = q / (double)(n * 36) - m * m;
-        ((densenet_real *)(ar + 300304576))[c] = (densenet_real)(shift + m);
-        ((densenet_real *)(ar + 300304576))[144 + c] = (densenet_real)(v > 0 ? v : 0);
+        for (int64_t u = 0; u < 8; u++) {
+            double m = s[u] / (double)(n * 36), v = q[u] / (double)(n * 36) - m * m;
+            ((densenet_real *)(ar + 300304576))[c0 + u] = (densenet_real)(shift[u] + m);
+            ((densenet_real *)(ar + 300304576))[144 + c0 + u] = (densenet_real)(v > 0 ? v : 0);
+        }
     }
     }
     /* slice -> f32[1, 144], densenet.dlm line 15 */
@@ -4045,19 +4162,28 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     /* moments -> f32[2, 176], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t c = 0; c < 176; c++) {
-        double shift = (double)((densenet_real *)(ar + 329352832))[c * 36], s = 0.0, q = 0.0;
+    for (int64_t c0 = 0; c0 < 176; c0 += 8) {
+        double shift[8], s[8], q[8];
+        for (int64_t u = 0; u < 8; u++) {
+            shift[u] = (double)((densenet_real *)(ar + 329352832))[(c0 + u) * 36];
+            s[u] = 0.0;
+            q[u] = 0.0;
+        }
         for (int64_t i = 0; i < n; i++) {
-            const densenet_real *p = ((densenet_real *)(ar + 329352832)) + (i * 176 + c) * 36;
+            const densenet_real *p = ((densenet_real *)(ar + 329352832)) + (i * 176 + c0) * 36;
             for (int64_t j = 0; j < 36; j++) {
-                double d = (double)p[j] - shift;
-                s += d;
-                q += d * d;
+                for (int64_t u = 0; u < 8; u++) {
+                    double d = (double)p[u * 36 + j] - shift[u];
+                    s[u] += d;
+                    q[u] += d * d;
+                }
             }
         }
-        double m = s / (double)(n * 36), v = q / (double)(n * 36) - m * m;
-        ((densenet_real *)(ar + 300304576))[c] = (densenet_real)(shift + m);
-        ((densenet_real *)(ar + 300304576))[176 + c] = (densenet_real)(v > 0 ? v : 0);
+        for (int64_t u = 0; u < 8; u++) {
+            double m = s[u] / (double)(n * 36), v = q[u] / (double)(n * 36) - m * m;
+            ((densenet_real *)(ar + 300304576))[c0 + u] = (densenet_real)(shift[u] + m);
+            ((densenet_real *)(ar + 300304576))[176 + c0 + u] = (densenet_real)(v > 0 ? v : 0);
+        }
     }
     }
     /* slice -> f32[1, 176], densenet.dlm line 15 */
@@ -4140,19 +4266,28 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     /* moments -> f32[2, 208], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t c = 0; c < 208; c++) {
-        double shift = (double)((densenet_real *)(ar + 321685120))[c * 36], s = 0.0, q = 0.0;
+    for (int64_t c0 = 0; c0 < 208; c0 += 8) {
+        double shift[8], s[8], q[8];
+        for (int64_t u = 0; u < 8; u++) {
+            shift[u] = (double)((densenet_real *)(ar + 321685120))[(c0 + u) * 36];
+            s[u] = 0.0;
+            q[u] = 0.0;
+        }
         for (int64_t i = 0; i < n; i++) {
-            const densenet_real *p = ((densenet_real *)(ar + 321685120)) + (i * 208 + c) * 36;
+            const densenet_real *p = ((densenet_real *)(ar + 321685120)) + (i * 208 + c0) * 36;
             for (int64_t j = 0; j < 36; j++) {
-                double d = (double)p[j] - shift;
-                s += d;
-                q += d * d;
+                for (int64_t u = 0; u < 8; u++) {
+                    double d = (double)p[u * 36 + j] - shift[u];
+                    s[u] += d;
+                    q[u] += d * d;
+                }
             }
         }
-        double m = s / (double)(n * 36), v = q / (double)(n * 36) - m * m;
-        ((densenet_real *)(ar + 300304576))[c] = (densenet_real)(shift + m);
-        ((densenet_real *)(ar + 300304576))[208 + c] = (densenet_real)(v > 0 ? v : 0);
+        for (int64_t u = 0; u < 8; u++) {
+            double m = s[u] / (double)(n * 36), v = q[u] / (double)(n * 36) - m * m;
+            ((densenet_real *)(ar + 300304576))[c0 + u] = (densenet_real)(shift[u] + m);
+            ((densenet_real *)(ar + 300304576))[208 + c0 + u] = (densenet_real)(v > 0 ? v : 0);
+        }
     }
     }
     /* slice -> f32[1, 208], densenet.dlm line 15 */
@@ -4235,19 +4370,28 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     /* moments -> f32[2, 240], densenet.dlm line 26 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t c = 0; c < 240; c++) {
-        double shift = (double)((densenet_real *)(ar + 308414080))[c * 36], s = 0.0, q = 0.0;
+    for (int64_t c0 = 0; c0 < 240; c0 += 8) {
+        double shift[8], s[8], q[8];
+        for (int64_t u = 0; u < 8; u++) {
+            shift[u] = (double)((densenet_real *)(ar + 308414080))[(c0 + u) * 36];
+            s[u] = 0.0;
+            q[u] = 0.0;
+        }
         for (int64_t i = 0; i < n; i++) {
-            const densenet_real *p = ((densenet_real *)(ar + 308414080)) + (i * 240 + c) * 36;
+            const densenet_real *p = ((densenet_real *)(ar + 308414080)) + (i * 240 + c0) * 36;
             for (int64_t j = 0; j < 36; j++) {
-                double d = (double)p[j] - shift;
-                s += d;
-                q += d * d;
+                for (int64_t u = 0; u < 8; u++) {
+                    double d = (double)p[u * 36 + j] - shift[u];
+                    s[u] += d;
+                    q[u] += d * d;
+                }
             }
         }
-        double m = s / (double)(n * 36), v = q / (double)(n * 36) - m * m;
-        ((densenet_real *)(ar + 300304576))[c] = (densenet_real)(shift + m);
-        ((densenet_real *)(ar + 300304576))[240 + c] = (densenet_real)(v > 0 ? v : 0);
+        for (int64_t u = 0; u < 8; u++) {
+            double m = s[u] / (double)(n * 36), v = q[u] / (double)(n * 36) - m * m;
+            ((densenet_real *)(ar + 300304576))[c0 + u] = (densenet_real)(shift[u] + m);
+            ((densenet_real *)(ar + 300304576))[240 + c0 + u] = (densenet_real)(v > 0 ? v : 0);
+        }
     }
     }
     /* slice -> f32[1, 240], densenet.dlm line 26 */
@@ -4328,19 +4472,28 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     /* moments -> f32[2, 120], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t c = 0; c < 120; c++) {
-        double shift = (double)((densenet_real *)(ar + 697587904))[c * 9], s = 0.0, q = 0.0;
+    for (int64_t c0 = 0; c0 < 120; c0 += 8) {
+        double shift[8], s[8], q[8];
+        for (int64_t u = 0; u < 8; u++) {
+            shift[u] = (double)((densenet_real *)(ar + 697587904))[(c0 + u) * 9];
+            s[u] = 0.0;
+            q[u] = 0.0;
+        }
         for (int64_t i = 0; i < n; i++) {
-            const densenet_real *p = ((densenet_real *)(ar + 697587904)) + (i * 120 + c) * 9;
+            const densenet_real *p = ((densenet_real *)(ar + 697587904)) + (i * 120 + c0) * 9;
             for (int64_t j = 0; j < 9; j++) {
-                double d = (double)p[j] - shift;
-                s += d;
-                q += d * d;
+                for (int64_t u = 0; u < 8; u++) {
+                    double d = (double)p[u * 9 + j] - shift[u];
+                    s[u] += d;
+                    q[u] += d * d;
+                }
             }
         }
-        double m = s / (double)(n * 9), v = q / (double)(n * 9) - m * m;
-        ((densenet_real *)(ar + 300304576))[c] = (densenet_real)(shift + m);
-        ((densenet_real *)(ar + 300304576))[120 + c] = (densenet_real)(v > 0 ? v : 0);
+        for (int64_t u = 0; u < 8; u++) {
+            double m = s[u] / (double)(n * 9), v = q[u] / (double)(n * 9) - m * m;
+            ((densenet_real *)(ar + 300304576))[c0 + u] = (densenet_real)(shift[u] + m);
+            ((densenet_real *)(ar + 300304576))[120 + c0 + u] = (densenet_real)(v > 0 ? v : 0);
+        }
     }
     }
     /* slice -> f32[1, 120], densenet.dlm line 15 */
@@ -4431,19 +4584,28 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     /* moments -> f32[2, 152], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t c = 0; c < 152; c++) {
-        double shift = (double)((densenet_real *)(ar + 332596864))[c * 9], s = 0.0, q = 0.0;
+    for (int64_t c0 = 0; c0 < 152; c0 += 8) {
+        double shift[8], s[8], q[8];
+        for (int64_t u = 0; u < 8; u++) {
+            shift[u] = (double)((densenet_real *)(ar + 332596864))[(c0 + u) * 9];
+            s[u] = 0.0;
+            q[u] = 0.0;
+        }
         for (int64_t i = 0; i < n; i++) {
-            const densenet_real *p = ((densenet_real *)(ar + 332596864)) + (i * 152 + c) * 9;
+            const densenet_real *p = ((densenet_real *)(ar + 332596864)) + (i * 152 + c0) * 9;
             for (int64_t j = 0; j < 9; j++) {
-                double d = (double)p[j] - shift;
-                s += d;
-                q += d * d;
+                for (int64_t u = 0; u < 8; u++) {
+                    double d = (double)p[u * 9 + j] - shift[u];
+                    s[u] += d;
+                    q[u] += d * d;
+                }
             }
         }
-        double m = s / (double)(n * 9), v = q / (double)(n * 9) - m * m;
-        ((densenet_real *)(ar + 300304576))[c] = (densenet_real)(shift + m);
-        ((densenet_real *)(ar + 300304576))[152 + c] = (densenet_real)(v > 0 ? v : 0);
+        for (int64_t u = 0; u < 8; u++) {
+            double m = s[u] / (double)(n * 9), v = q[u] / (double)(n * 9) - m * m;
+            ((densenet_real *)(ar + 300304576))[c0 + u] = (densenet_real)(shift[u] + m);
+            ((densenet_real *)(ar + 300304576))[152 + c0 + u] = (densenet_real)(v > 0 ? v : 0);
+        }
     }
     }
     /* slice -> f32[1, 152], densenet.dlm line 15 */
@@ -4526,19 +4688,28 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     /* moments -> f32[2, 184], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t c = 0; c < 184; c++) {
-        double shift = (double)((densenet_real *)(ar + 695191744))[c * 9], s = 0.0, q = 0.0;
+    for (int64_t c0 = 0; c0 < 184; c0 += 8) {
+        double shift[8], s[8], q[8];
+        for (int64_t u = 0; u < 8; u++) {
+            shift[u] = (double)((densenet_real *)(ar + 695191744))[(c0 + u) * 9];
+            s[u] = 0.0;
+            q[u] = 0.0;
+        }
         for (int64_t i = 0; i < n; i++) {
-            const densenet_real *p = ((densenet_real *)(ar + 695191744)) + (i * 184 + c) * 9;
+            const densenet_real *p = ((densenet_real *)(ar + 695191744)) + (i * 184 + c0) * 9;
             for (int64_t j = 0; j < 9; j++) {
-                double d = (double)p[j] - shift;
-                s += d;
-                q += d * d;
+                for (int64_t u = 0; u < 8; u++) {
+                    double d = (double)p[u * 9 + j] - shift[u];
+                    s[u] += d;
+                    q[u] += d * d;
+                }
             }
         }
-        double m = s / (double)(n * 9), v = q / (double)(n * 9) - m * m;
-        ((densenet_real *)(ar + 300304576))[c] = (densenet_real)(shift + m);
-        ((densenet_real *)(ar + 300304576))[184 + c] = (densenet_real)(v > 0 ? v : 0);
+        for (int64_t u = 0; u < 8; u++) {
+            double m = s[u] / (double)(n * 9), v = q[u] / (double)(n * 9) - m * m;
+            ((densenet_real *)(ar + 300304576))[c0 + u] = (densenet_real)(shift[u] + m);
+            ((densenet_real *)(ar + 300304576))[184 + c0 + u] = (densenet_real)(v > 0 ? v : 0);
+        }
     }
     }
     /* slice -> f32[1, 184], densenet.dlm line 15 */
@@ -4621,19 +4792,28 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     /* moments -> f32[2, 216], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t c = 0; c < 216; c++) {
-        double shift = (double)((densenet_real *)(ar + 317261440))[c * 9], s = 0.0, q = 0.0;
+    for (int64_t c0 = 0; c0 < 216; c0 += 8) {
+        double shift[8], s[8], q[8];
+        for (int64_t u = 0; u < 8; u++) {
+            shift[u] = (double)((densenet_real *)(ar + 317261440))[(c0 + u) * 9];
+            s[u] = 0.0;
+            q[u] = 0.0;
+        }
         for (int64_t i = 0; i < n; i++) {
-            const densenet_real *p = ((densenet_real *)(ar + 317261440)) + (i * 216 + c) * 9;
+            const densenet_real *p = ((densenet_real *)(ar + 317261440)) + (i * 216 + c0) * 9;
             for (int64_t j = 0; j < 9; j++) {
-                double d = (double)p[j] - shift;
-                s += d;
-                q += d * d;
+                for (int64_t u = 0; u < 8; u++) {
+                    double d = (double)p[u * 9 + j] - shift[u];
+                    s[u] += d;
+                    q[u] += d * d;
+                }
             }
         }
-        double m = s / (double)(n * 9), v = q / (double)(n * 9) - m * m;
-        ((densenet_real *)(ar + 300304576))[c] = (densenet_real)(shift + m);
-        ((densenet_real *)(ar + 300304576))[216 + c] = (densenet_real)(v > 0 ? v : 0);
+        for (int64_t u = 0; u < 8; u++) {
+            double m = s[u] / (double)(n * 9), v = q[u] / (double)(n * 9) - m * m;
+            ((densenet_real *)(ar + 300304576))[c0 + u] = (densenet_real)(shift[u] + m);
+            ((densenet_real *)(ar + 300304576))[216 + c0 + u] = (densenet_real)(v > 0 ? v : 0);
+        }
     }
     }
     /* slice -> f32[1, 216], densenet.dlm line 15 */
@@ -4716,19 +4896,28 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     /* moments -> f32[2, 248], densenet.dlm line 46 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t c = 0; c < 248; c++) {
-        double shift = (double)((densenet_real *)(ar + 300304576))[c * 9], s = 0.0, q = 0.0;
+    for (int64_t c0 = 0; c0 < 248; c0 += 8) {
+        double shift[8], s[8], q[8];
+        for (int64_t u = 0; u < 8; u++) {
+            shift[u] = (double)((densenet_real *)(ar + 300304576))[(c0 + u) * 9];
+            s[u] = 0.0;
+            q[u] = 0.0;
+        }
         for (int64_t i = 0; i < n; i++) {
-            const densenet_real *p = ((densenet_real *)(ar + 300304576)) + (i * 248 + c) * 9;
+            const densenet_real *p = ((densenet_real *)(ar + 300304576)) + (i * 248 + c0) * 9;
             for (int64_t j = 0; j < 9; j++) {
-                double d = (double)p[j] - shift;
-                s += d;
-                q += d * d;
+                for (int64_t u = 0; u < 8; u++) {
+                    double d = (double)p[u * 9 + j] - shift[u];
+                    s[u] += d;
+                    q[u] += d * d;
+                }
             }
         }
-        double m = s / (double)(n * 9), v = q / (double)(n * 9) - m * m;
-        ((densenet_real *)(ar + 301447360))[c] = (densenet_real)(shift + m);
-        ((densenet_real *)(ar + 301447360))[248 + c] = (densenet_real)(v > 0 ? v : 0);
+        for (int64_t u = 0; u < 8; u++) {
+            double m = s[u] / (double)(n * 9), v = q[u] / (double)(n * 9) - m * m;
+            ((densenet_real *)(ar + 301447360))[c0 + u] = (densenet_real)(shift[u] + m);
+            ((densenet_real *)(ar + 301447360))[248 + c0 + u] = (densenet_real)(v > 0 ? v : 0);
+        }
     }
     }
     /* slice -> f32[1, 248], densenet.dlm line 46 */
@@ -4898,12 +5087,21 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     }
     /* sum -> f32[10], densenet.dlm line 49 */
     {
-    for (int64_t i0 = 0; i0 < 10; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 10; b0 += 2) {
+        double accs[2] = {0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
-            acc += ((densenet_real *)(ar + 302717120))[i0 + i1 * 10];
+            for (int64_t u = 0; u < 2; u++) {
+                const int64_t i0 = b0 + u;
+                double acc = accs[u];
+                acc += ((densenet_real *)(ar + 302717120))[i0 + i1 * 10];
+                accs[u] = acc;
+            }
         }
-        ((densenet_real *)(ar + 3033216))[i0] = (densenet_real)acc;
+        for (int64_t u = 0; u < 2; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((densenet_real *)(ar + 3033216))[i0] = (densenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 15.bias */
@@ -4932,27 +5130,45 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* sum -> f32[1, 248, 1, 1], densenet.dlm line 46 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 248; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 248; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((densenet_real *)(ar + 303732928))[i0 * 9 + i1 * 2232 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((densenet_real *)(ar + 303732928))[i0 * 9 + i1 * 2232 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((densenet_real *)(ar + 3022272))[i0] = (densenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((densenet_real *)(ar + 3022272))[i0] = (densenet_real)acc;
+        }
     }
     }
     /* sum -> f32[1, 248, 1, 1], densenet.dlm line 46 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 248; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 248; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += (((densenet_real *)(ar + 303732928))[i0 * 9 + i1 * 2232 + i2] * ((densenet_real *)(ar + 300304576))[i0 * 9 + i1 * 2232 + i2]);
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += (((densenet_real *)(ar + 303732928))[i0 * 9 + i1 * 2232 + i2] * ((densenet_real *)(ar + 300304576))[i0 * 9 + i1 * 2232 + i2]);
+                    accs[u] = acc;
+                }
             }
         }
-        ((densenet_real *)(ar + 301447360))[i0] = (densenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((densenet_real *)(ar + 301447360))[i0] = (densenet_real)acc;
+        }
     }
     }
     /* neg -> f32[248, 1, 1], densenet.dlm line 46 */
@@ -5049,14 +5265,23 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* sum -> f32[1, 32, 1, 1], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 32; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 32; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((densenet_real *)(ar + 321242752))[i0 * 9 + i1 * 288 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((densenet_real *)(ar + 321242752))[i0 * 9 + i1 * 288 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((densenet_real *)(ar + 3021120))[i0] = (densenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((densenet_real *)(ar + 3021120))[i0] = (densenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 10.3.2.bias */
@@ -5081,27 +5306,45 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* sum -> f32[1, 216, 1, 1], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 216; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 216; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((densenet_real *)(ar + 300304576))[i0 * 9 + i1 * 1944 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((densenet_real *)(ar + 300304576))[i0 * 9 + i1 * 1944 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((densenet_real *)(ar + 2771392))[i0] = (densenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((densenet_real *)(ar + 2771392))[i0] = (densenet_real)acc;
+        }
     }
     }
     /* sum -> f32[1, 216, 1, 1], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 216; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 216; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += (((densenet_real *)(ar + 300304576))[i0 * 9 + i1 * 1944 + i2] * ((densenet_real *)(ar + 317261440))[i0 * 9 + i1 * 1944 + i2]);
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += (((densenet_real *)(ar + 300304576))[i0 * 9 + i1 * 1944 + i2] * ((densenet_real *)(ar + 317261440))[i0 * 9 + i1 * 1944 + i2]);
+                    accs[u] = acc;
+                }
             }
         }
-        ((densenet_real *)(ar + 301299904))[i0] = (densenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((densenet_real *)(ar + 301299904))[i0] = (densenet_real)acc;
+        }
     }
     }
     /* neg -> f32[216, 1, 1], densenet.dlm line 15 */
@@ -5198,14 +5441,23 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* sum -> f32[1, 32, 1, 1], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 32; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 32; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((densenet_real *)(ar + 308080000))[i0 * 9 + i1 * 288 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((densenet_real *)(ar + 308080000))[i0 * 9 + i1 * 288 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((densenet_real *)(ar + 2770368))[i0] = (densenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((densenet_real *)(ar + 2770368))[i0] = (densenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 10.2.2.bias */
@@ -5230,27 +5482,45 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* sum -> f32[1, 184, 1, 1], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 184; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 184; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((densenet_real *)(ar + 300304576))[i0 * 9 + i1 * 1656 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((densenet_real *)(ar + 300304576))[i0 * 9 + i1 * 1656 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((densenet_real *)(ar + 2557632))[i0] = (densenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((densenet_real *)(ar + 2557632))[i0] = (densenet_real)acc;
+        }
     }
     }
     /* sum -> f32[1, 184, 1, 1], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 184; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 184; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += (((densenet_real *)(ar + 300304576))[i0 * 9 + i1 * 1656 + i2] * ((densenet_real *)(ar + 695191744))[i0 * 9 + i1 * 1656 + i2]);
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += (((densenet_real *)(ar + 300304576))[i0 * 9 + i1 * 1656 + i2] * ((densenet_real *)(ar + 695191744))[i0 * 9 + i1 * 1656 + i2]);
+                    accs[u] = acc;
+                }
             }
         }
-        ((densenet_real *)(ar + 301152448))[i0] = (densenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((densenet_real *)(ar + 301152448))[i0] = (densenet_real)acc;
+        }
     }
     }
     /* neg -> f32[184, 1, 1], densenet.dlm line 15 */
@@ -5347,14 +5617,23 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* sum -> f32[1, 32, 1, 1], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 32; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 32; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((densenet_real *)(ar + 307451008))[i0 * 9 + i1 * 288 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((densenet_real *)(ar + 307451008))[i0 * 9 + i1 * 288 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((densenet_real *)(ar + 2556736))[i0] = (densenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((densenet_real *)(ar + 2556736))[i0] = (densenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 10.1.2.bias */
@@ -5379,27 +5658,45 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* sum -> f32[1, 152, 1, 1], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 152; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 152; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((densenet_real *)(ar + 300304576))[i0 * 9 + i1 * 1368 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((densenet_real *)(ar + 300304576))[i0 * 9 + i1 * 1368 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((densenet_real *)(ar + 2380992))[i0] = (densenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((densenet_real *)(ar + 2380992))[i0] = (densenet_real)acc;
+        }
     }
     }
     /* sum -> f32[1, 152, 1, 1], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 152; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 152; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += (((densenet_real *)(ar + 300304576))[i0 * 9 + i1 * 1368 + i2] * ((densenet_real *)(ar + 332596864))[i0 * 9 + i1 * 1368 + i2]);
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += (((densenet_real *)(ar + 300304576))[i0 * 9 + i1 * 1368 + i2] * ((densenet_real *)(ar + 332596864))[i0 * 9 + i1 * 1368 + i2]);
+                    accs[u] = acc;
+                }
             }
         }
-        ((densenet_real *)(ar + 301004992))[i0] = (densenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((densenet_real *)(ar + 301004992))[i0] = (densenet_real)acc;
+        }
     }
     }
     /* neg -> f32[152, 1, 1], densenet.dlm line 15 */
@@ -5496,14 +5793,23 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* sum -> f32[1, 32, 1, 1], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 32; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 32; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((densenet_real *)(ar + 305974144))[i0 * 9 + i1 * 288 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((densenet_real *)(ar + 305974144))[i0 * 9 + i1 * 288 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((densenet_real *)(ar + 2380224))[i0] = (densenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((densenet_real *)(ar + 2380224))[i0] = (densenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 10.0.2.bias */
@@ -5528,27 +5834,45 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* sum -> f32[1, 120, 1, 1], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 120; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 120; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((densenet_real *)(ar + 300304576))[i0 * 9 + i1 * 1080 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((densenet_real *)(ar + 300304576))[i0 * 9 + i1 * 1080 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((densenet_real *)(ar + 2241472))[i0] = (densenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((densenet_real *)(ar + 2241472))[i0] = (densenet_real)acc;
+        }
     }
     }
     /* sum -> f32[1, 120, 1, 1], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 120; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 120; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += (((densenet_real *)(ar + 300304576))[i0 * 9 + i1 * 1080 + i2] * ((densenet_real *)(ar + 697587904))[i0 * 9 + i1 * 1080 + i2]);
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += (((densenet_real *)(ar + 300304576))[i0 * 9 + i1 * 1080 + i2] * ((densenet_real *)(ar + 697587904))[i0 * 9 + i1 * 1080 + i2]);
+                    accs[u] = acc;
+                }
             }
         }
-        ((densenet_real *)(ar + 300857536))[i0] = (densenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((densenet_real *)(ar + 300857536))[i0] = (densenet_real)acc;
+        }
     }
     }
     /* neg -> f32[120, 1, 1], densenet.dlm line 15 */
@@ -5639,14 +5963,23 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* sum -> f32[1, 120, 1, 1], densenet.dlm line 26 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 120; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 120; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((densenet_real *)(ar + 304728256))[i0 * 36 + i1 * 4320 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((densenet_real *)(ar + 304728256))[i0 * 36 + i1 * 4320 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((densenet_real *)(ar + 2240448))[i0] = (densenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((densenet_real *)(ar + 2240448))[i0] = (densenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 9.2.bias */
@@ -5673,27 +6006,45 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* sum -> f32[1, 240, 1, 1], densenet.dlm line 26 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 240; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 240; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((densenet_real *)(ar + 317261440))[i0 * 36 + i1 * 8640 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((densenet_real *)(ar + 317261440))[i0 * 36 + i1 * 8640 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((densenet_real *)(ar + 2124288))[i0] = (densenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((densenet_real *)(ar + 2124288))[i0] = (densenet_real)acc;
+        }
     }
     }
     /* sum -> f32[1, 240, 1, 1], densenet.dlm line 26 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 240; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 240; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += (((densenet_real *)(ar + 317261440))[i0 * 36 + i1 * 8640 + i2] * ((densenet_real *)(ar + 308414080))[i0 * 36 + i1 * 8640 + i2]);
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += (((densenet_real *)(ar + 317261440))[i0 * 36 + i1 * 8640 + i2] * ((densenet_real *)(ar + 308414080))[i0 * 36 + i1 * 8640 + i2]);
+                    accs[u] = acc;
+                }
             }
         }
-        ((densenet_real *)(ar + 300304576))[i0] = (densenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((densenet_real *)(ar + 300304576))[i0] = (densenet_real)acc;
+        }
     }
     }
     /* neg -> f32[240, 1, 1], densenet.dlm line 26 */
@@ -5790,14 +6141,23 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* sum -> f32[1, 32, 1, 1], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 32; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 32; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((densenet_real *)(ar + 315923392))[i0 * 36 + i1 * 1152 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((densenet_real *)(ar + 315923392))[i0 * 36 + i1 * 1152 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((densenet_real *)(ar + 2123200))[i0] = (densenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((densenet_real *)(ar + 2123200))[i0] = (densenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 8.3.2.bias */
@@ -5822,27 +6182,45 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* sum -> f32[1, 208, 1, 1], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 208; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 208; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((densenet_real *)(ar + 300304576))[i0 * 36 + i1 * 7488 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((densenet_real *)(ar + 300304576))[i0 * 36 + i1 * 7488 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((densenet_real *)(ar + 1882752))[i0] = (densenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((densenet_real *)(ar + 1882752))[i0] = (densenet_real)acc;
+        }
     }
     }
     /* sum -> f32[1, 208, 1, 1], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 208; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 208; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += (((densenet_real *)(ar + 300304576))[i0 * 36 + i1 * 7488 + i2] * ((densenet_real *)(ar + 321685120))[i0 * 36 + i1 * 7488 + i2]);
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += (((densenet_real *)(ar + 300304576))[i0 * 36 + i1 * 7488 + i2] * ((densenet_real *)(ar + 321685120))[i0 * 36 + i1 * 7488 + i2]);
+                    accs[u] = acc;
+                }
             }
         }
-        ((densenet_real *)(ar + 304138432))[i0] = (densenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((densenet_real *)(ar + 304138432))[i0] = (densenet_real)acc;
+        }
     }
     }
     /* neg -> f32[208, 1, 1], densenet.dlm line 15 */
@@ -5939,14 +6317,23 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* sum -> f32[1, 32, 1, 1], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 32; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 32; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((densenet_real *)(ar + 314460352))[i0 * 36 + i1 * 1152 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((densenet_real *)(ar + 314460352))[i0 * 36 + i1 * 1152 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((densenet_real *)(ar + 1881792))[i0] = (densenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((densenet_real *)(ar + 1881792))[i0] = (densenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 8.2.2.bias */
@@ -5971,27 +6358,45 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* sum -> f32[1, 176, 1, 1], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 176; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 176; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((densenet_real *)(ar + 300304576))[i0 * 36 + i1 * 6336 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((densenet_real *)(ar + 300304576))[i0 * 36 + i1 * 6336 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((densenet_real *)(ar + 1678336))[i0] = (densenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((densenet_real *)(ar + 1678336))[i0] = (densenet_real)acc;
+        }
     }
     }
     /* sum -> f32[1, 176, 1, 1], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 176; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 176; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += (((densenet_real *)(ar + 300304576))[i0 * 36 + i1 * 6336 + i2] * ((densenet_real *)(ar + 329352832))[i0 * 36 + i1 * 6336 + i2]);
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += (((densenet_real *)(ar + 300304576))[i0 * 36 + i1 * 6336 + i2] * ((densenet_real *)(ar + 329352832))[i0 * 36 + i1 * 6336 + i2]);
+                    accs[u] = acc;
+                }
             }
         }
-        ((densenet_real *)(ar + 303548608))[i0] = (densenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((densenet_real *)(ar + 303548608))[i0] = (densenet_real)acc;
+        }
     }
     }
     /* neg -> f32[176, 1, 1], densenet.dlm line 15 */
@@ -6088,14 +6493,23 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* sum -> f32[1, 32, 1, 1], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 32; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 32; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((densenet_real *)(ar + 312101056))[i0 * 36 + i1 * 1152 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((densenet_real *)(ar + 312101056))[i0 * 36 + i1 * 1152 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((densenet_real *)(ar + 1677504))[i0] = (densenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((densenet_real *)(ar + 1677504))[i0] = (densenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 8.1.2.bias */
@@ -6120,27 +6534,45 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* sum -> f32[1, 144, 1, 1], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 144; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 144; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((densenet_real *)(ar + 300304576))[i0 * 36 + i1 * 5184 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((densenet_real *)(ar + 300304576))[i0 * 36 + i1 * 5184 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((densenet_real *)(ar + 1511040))[i0] = (densenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((densenet_real *)(ar + 1511040))[i0] = (densenet_real)acc;
+        }
     }
     }
     /* sum -> f32[1, 144, 1, 1], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 144; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 144; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += (((densenet_real *)(ar + 300304576))[i0 * 36 + i1 * 5184 + i2] * ((densenet_real *)(ar + 685754560))[i0 * 36 + i1 * 5184 + i2]);
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += (((densenet_real *)(ar + 300304576))[i0 * 36 + i1 * 5184 + i2] * ((densenet_real *)(ar + 685754560))[i0 * 36 + i1 * 5184 + i2]);
+                    accs[u] = acc;
+                }
             }
         }
-        ((densenet_real *)(ar + 302958784))[i0] = (densenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((densenet_real *)(ar + 302958784))[i0] = (densenet_real)acc;
+        }
     }
     }
     /* neg -> f32[144, 1, 1], densenet.dlm line 15 */
@@ -6237,14 +6669,23 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* sum -> f32[1, 32, 1, 1], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 32; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 32; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((densenet_real *)(ar + 309741760))[i0 * 36 + i1 * 1152 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((densenet_real *)(ar + 309741760))[i0 * 36 + i1 * 1152 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((densenet_real *)(ar + 1510336))[i0] = (densenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((densenet_real *)(ar + 1510336))[i0] = (densenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 8.0.2.bias */
@@ -6269,27 +6710,45 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* sum -> f32[1, 112, 1, 1], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 112; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 112; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((densenet_real *)(ar + 300304576))[i0 * 36 + i1 * 4032 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((densenet_real *)(ar + 300304576))[i0 * 36 + i1 * 4032 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((densenet_real *)(ar + 1380864))[i0] = (densenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((densenet_real *)(ar + 1380864))[i0] = (densenet_real)acc;
+        }
     }
     }
     /* sum -> f32[1, 112, 1, 1], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 112; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 112; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += (((densenet_real *)(ar + 300304576))[i0 * 36 + i1 * 4032 + i2] * ((densenet_real *)(ar + 691062976))[i0 * 36 + i1 * 4032 + i2]);
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += (((densenet_real *)(ar + 300304576))[i0 * 36 + i1 * 4032 + i2] * ((densenet_real *)(ar + 691062976))[i0 * 36 + i1 * 4032 + i2]);
+                    accs[u] = acc;
+                }
             }
         }
-        ((densenet_real *)(ar + 302368960))[i0] = (densenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((densenet_real *)(ar + 302368960))[i0] = (densenet_real)acc;
+        }
     }
     }
     /* neg -> f32[112, 1, 1], densenet.dlm line 15 */
@@ -6380,14 +6839,23 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* sum -> f32[1, 112, 1, 1], densenet.dlm line 26 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 112; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 112; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((densenet_real *)(ar + 316819648))[i0 * 144 + i1 * 16128 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((densenet_real *)(ar + 316819648))[i0 * 144 + i1 * 16128 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((densenet_real *)(ar + 1379968))[i0] = (densenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((densenet_real *)(ar + 1379968))[i0] = (densenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 7.2.bias */
@@ -6414,27 +6882,45 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* sum -> f32[1, 224, 1, 1], densenet.dlm line 26 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 224; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 224; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((densenet_real *)(ar + 316819648))[i0 * 144 + i1 * 32256 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((densenet_real *)(ar + 316819648))[i0 * 144 + i1 * 32256 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((densenet_real *)(ar + 1278720))[i0] = (densenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((densenet_real *)(ar + 1278720))[i0] = (densenet_real)acc;
+        }
     }
     }
     /* sum -> f32[1, 224, 1, 1], densenet.dlm line 26 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 224; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 224; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += (((densenet_real *)(ar + 316819648))[i0 * 144 + i1 * 32256 + i2] * ((densenet_real *)(ar + 267274432))[i0 * 144 + i1 * 32256 + i2]);
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += (((densenet_real *)(ar + 316819648))[i0 * 144 + i1 * 32256 + i2] * ((densenet_real *)(ar + 267274432))[i0 * 144 + i1 * 32256 + i2]);
+                    accs[u] = acc;
+                }
             }
         }
-        ((densenet_real *)(ar + 283789504))[i0] = (densenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((densenet_real *)(ar + 283789504))[i0] = (densenet_real)acc;
+        }
     }
     }
     /* neg -> f32[224, 1, 1], densenet.dlm line 26 */
@@ -6531,14 +7017,23 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* sum -> f32[1, 32, 1, 1], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 32; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 32; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((densenet_real *)(ar + 303696064))[i0 * 144 + i1 * 4608 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((densenet_real *)(ar + 303696064))[i0 * 144 + i1 * 4608 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((densenet_real *)(ar + 1277696))[i0] = (densenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((densenet_real *)(ar + 1277696))[i0] = (densenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 6.3.2.bias */
@@ -6563,27 +7058,45 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* sum -> f32[1, 192, 1, 1], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 192; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 192; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((densenet_real *)(ar + 295585984))[i0 * 144 + i1 * 27648 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((densenet_real *)(ar + 295585984))[i0 * 144 + i1 * 27648 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((densenet_real *)(ar + 1055744))[i0] = (densenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((densenet_real *)(ar + 1055744))[i0] = (densenet_real)acc;
+        }
     }
     }
     /* sum -> f32[1, 192, 1, 1], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 192; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 192; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += (((densenet_real *)(ar + 295585984))[i0 * 144 + i1 * 27648 + i2] * ((densenet_real *)(ar + 333334720))[i0 * 144 + i1 * 27648 + i2]);
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += (((densenet_real *)(ar + 295585984))[i0 * 144 + i1 * 27648 + i2] * ((densenet_real *)(ar + 333334720))[i0 * 144 + i1 * 27648 + i2]);
+                    accs[u] = acc;
+                }
             }
         }
-        ((densenet_real *)(ar + 281430208))[i0] = (densenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((densenet_real *)(ar + 281430208))[i0] = (densenet_real)acc;
+        }
     }
     }
     /* neg -> f32[192, 1, 1], densenet.dlm line 15 */
@@ -6680,14 +7193,23 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* sum -> f32[1, 32, 1, 1], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 32; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 32; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((densenet_real *)(ar + 297650368))[i0 * 144 + i1 * 4608 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((densenet_real *)(ar + 297650368))[i0 * 144 + i1 * 4608 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((densenet_real *)(ar + 1054848))[i0] = (densenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((densenet_real *)(ar + 1054848))[i0] = (densenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 6.2.2.bias */
@@ -6712,27 +7234,45 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* sum -> f32[1, 160, 1, 1], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 160; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 160; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((densenet_real *)(ar + 290867392))[i0 * 144 + i1 * 23040 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((densenet_real *)(ar + 290867392))[i0 * 144 + i1 * 23040 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((densenet_real *)(ar + 869888))[i0] = (densenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((densenet_real *)(ar + 869888))[i0] = (densenet_real)acc;
+        }
     }
     }
     /* sum -> f32[1, 160, 1, 1], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 160; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 160; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += (((densenet_real *)(ar + 290867392))[i0 * 144 + i1 * 23040 + i2] * ((densenet_real *)(ar + 361646272))[i0 * 144 + i1 * 23040 + i2]);
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += (((densenet_real *)(ar + 290867392))[i0 * 144 + i1 * 23040 + i2] * ((densenet_real *)(ar + 361646272))[i0 * 144 + i1 * 23040 + i2]);
+                    accs[u] = acc;
+                }
             }
         }
-        ((densenet_real *)(ar + 279070912))[i0] = (densenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((densenet_real *)(ar + 279070912))[i0] = (densenet_real)acc;
+        }
     }
     }
     /* neg -> f32[160, 1, 1], densenet.dlm line 15 */
@@ -6829,14 +7369,23 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* sum -> f32[1, 32, 1, 1], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 32; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 32; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((densenet_real *)(ar + 291604672))[i0 * 144 + i1 * 4608 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((densenet_real *)(ar + 291604672))[i0 * 144 + i1 * 4608 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((densenet_real *)(ar + 869120))[i0] = (densenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((densenet_real *)(ar + 869120))[i0] = (densenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 6.1.2.bias */
@@ -6861,27 +7410,45 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* sum -> f32[1, 128, 1, 1], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 128; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 128; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((densenet_real *)(ar + 286148800))[i0 * 144 + i1 * 18432 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((densenet_real *)(ar + 286148800))[i0 * 144 + i1 * 18432 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((densenet_real *)(ar + 721152))[i0] = (densenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((densenet_real *)(ar + 721152))[i0] = (densenet_real)acc;
+        }
     }
     }
     /* sum -> f32[1, 128, 1, 1], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 128; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 128; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += (((densenet_real *)(ar + 286148800))[i0 * 144 + i1 * 18432 + i2] * ((densenet_real *)(ar + 656558272))[i0 * 144 + i1 * 18432 + i2]);
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += (((densenet_real *)(ar + 286148800))[i0 * 144 + i1 * 18432 + i2] * ((densenet_real *)(ar + 656558272))[i0 * 144 + i1 * 18432 + i2]);
+                    accs[u] = acc;
+                }
             }
         }
-        ((densenet_real *)(ar + 276711616))[i0] = (densenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((densenet_real *)(ar + 276711616))[i0] = (densenet_real)acc;
+        }
     }
     }
     /* neg -> f32[128, 1, 1], densenet.dlm line 15 */
@@ -6978,14 +7545,23 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* sum -> f32[1, 32, 1, 1], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 32; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 32; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((densenet_real *)(ar + 286148800))[i0 * 144 + i1 * 4608 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((densenet_real *)(ar + 286148800))[i0 * 144 + i1 * 4608 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((densenet_real *)(ar + 720512))[i0] = (densenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((densenet_real *)(ar + 720512))[i0] = (densenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 6.0.2.bias */
@@ -7010,27 +7586,45 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* sum -> f32[1, 96, 1, 1], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 96; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 96; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((densenet_real *)(ar + 281430208))[i0 * 144 + i1 * 13824 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((densenet_real *)(ar + 281430208))[i0 * 144 + i1 * 13824 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((densenet_real *)(ar + 609536))[i0] = (densenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((densenet_real *)(ar + 609536))[i0] = (densenet_real)acc;
+        }
     }
     }
     /* sum -> f32[1, 96, 1, 1], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 96; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 96; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += (((densenet_real *)(ar + 281430208))[i0 * 144 + i1 * 13824 + i2] * ((densenet_real *)(ar + 373442752))[i0 * 144 + i1 * 13824 + i2]);
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += (((densenet_real *)(ar + 281430208))[i0 * 144 + i1 * 13824 + i2] * ((densenet_real *)(ar + 373442752))[i0 * 144 + i1 * 13824 + i2]);
+                    accs[u] = acc;
+                }
             }
         }
-        ((densenet_real *)(ar + 274352320))[i0] = (densenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((densenet_real *)(ar + 274352320))[i0] = (densenet_real)acc;
+        }
     }
     }
     /* neg -> f32[96, 1, 1], densenet.dlm line 15 */
@@ -7121,14 +7715,23 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* sum -> f32[1, 96, 1, 1], densenet.dlm line 26 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 96; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 96; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += ((densenet_real *)(ar + 323897536))[i0 * 576 + i1 * 55296 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((densenet_real *)(ar + 323897536))[i0 * 576 + i1 * 55296 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((densenet_real *)(ar + 608768))[i0] = (densenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((densenet_real *)(ar + 608768))[i0] = (densenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 5.2.bias */
@@ -7155,27 +7758,45 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* sum -> f32[1, 192, 1, 1], densenet.dlm line 26 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 192; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 192; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += ((densenet_real *)(ar + 323897536))[i0 * 576 + i1 * 110592 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((densenet_real *)(ar + 323897536))[i0 * 576 + i1 * 110592 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((densenet_real *)(ar + 534272))[i0] = (densenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((densenet_real *)(ar + 534272))[i0] = (densenet_real)acc;
+        }
     }
     }
     /* sum -> f32[1, 192, 1, 1], densenet.dlm line 26 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 192; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 192; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += (((densenet_real *)(ar + 323897536))[i0 * 576 + i1 * 110592 + i2] * ((densenet_real *)(ar + 154028224))[i0 * 576 + i1 * 110592 + i2]);
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += (((densenet_real *)(ar + 323897536))[i0 * 576 + i1 * 110592 + i2] * ((densenet_real *)(ar + 154028224))[i0 * 576 + i1 * 110592 + i2]);
+                    accs[u] = acc;
+                }
             }
         }
-        ((densenet_real *)(ar + 210651328))[i0] = (densenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((densenet_real *)(ar + 210651328))[i0] = (densenet_real)acc;
+        }
     }
     }
     /* neg -> f32[192, 1, 1], densenet.dlm line 26 */
@@ -7272,14 +7893,23 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* sum -> f32[1, 32, 1, 1], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 32; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 32; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += ((densenet_real *)(ar + 267274432))[i0 * 576 + i1 * 18432 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((densenet_real *)(ar + 267274432))[i0 * 576 + i1 * 18432 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((densenet_real *)(ar + 533376))[i0] = (densenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((densenet_real *)(ar + 533376))[i0] = (densenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 4.3.2.bias */
@@ -7304,27 +7934,45 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* sum -> f32[1, 160, 1, 1], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 160; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 160; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += ((densenet_real *)(ar + 248400064))[i0 * 576 + i1 * 92160 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((densenet_real *)(ar + 248400064))[i0 * 576 + i1 * 92160 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((densenet_real *)(ar + 348416))[i0] = (densenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((densenet_real *)(ar + 348416))[i0] = (densenet_real)acc;
+        }
     }
     }
     /* sum -> f32[1, 160, 1, 1], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 160; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 160; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += (((densenet_real *)(ar + 248400064))[i0 * 576 + i1 * 92160 + i2] * ((densenet_real *)(ar + 380520640))[i0 * 576 + i1 * 92160 + i2]);
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += (((densenet_real *)(ar + 248400064))[i0 * 576 + i1 * 92160 + i2] * ((densenet_real *)(ar + 380520640))[i0 * 576 + i1 * 92160 + i2]);
+                    accs[u] = acc;
+                }
             }
         }
-        ((densenet_real *)(ar + 201214144))[i0] = (densenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((densenet_real *)(ar + 201214144))[i0] = (densenet_real)acc;
+        }
     }
     }
     /* neg -> f32[160, 1, 1], densenet.dlm line 15 */
@@ -7421,14 +8069,23 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* sum -> f32[1, 32, 1, 1], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 32; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 32; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += ((densenet_real *)(ar + 248400064))[i0 * 576 + i1 * 18432 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((densenet_real *)(ar + 248400064))[i0 * 576 + i1 * 18432 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((densenet_real *)(ar + 347648))[i0] = (densenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((densenet_real *)(ar + 347648))[i0] = (densenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 4.2.2.bias */
@@ -7453,27 +8110,45 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* sum -> f32[1, 128, 1, 1], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 128; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 128; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += ((densenet_real *)(ar + 229525696))[i0 * 576 + i1 * 73728 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((densenet_real *)(ar + 229525696))[i0 * 576 + i1 * 73728 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((densenet_real *)(ar + 199680))[i0] = (densenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((densenet_real *)(ar + 199680))[i0] = (densenet_real)acc;
+        }
     }
     }
     /* sum -> f32[1, 128, 1, 1], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 128; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 128; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += (((densenet_real *)(ar + 229525696))[i0 * 576 + i1 * 73728 + i2] * ((densenet_real *)(ar + 474892480))[i0 * 576 + i1 * 73728 + i2]);
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += (((densenet_real *)(ar + 229525696))[i0 * 576 + i1 * 73728 + i2] * ((densenet_real *)(ar + 474892480))[i0 * 576 + i1 * 73728 + i2]);
+                    accs[u] = acc;
+                }
             }
         }
-        ((densenet_real *)(ar + 191776960))[i0] = (densenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((densenet_real *)(ar + 191776960))[i0] = (densenet_real)acc;
+        }
     }
     }
     /* neg -> f32[128, 1, 1], densenet.dlm line 15 */
@@ -7570,14 +8245,23 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* sum -> f32[1, 32, 1, 1], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 32; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 32; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += ((densenet_real *)(ar + 229525696))[i0 * 576 + i1 * 18432 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((densenet_real *)(ar + 229525696))[i0 * 576 + i1 * 18432 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((densenet_real *)(ar + 199040))[i0] = (densenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((densenet_real *)(ar + 199040))[i0] = (densenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 4.1.2.bias */
@@ -7602,27 +8286,45 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* sum -> f32[1, 96, 1, 1], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 96; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 96; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += ((densenet_real *)(ar + 210651328))[i0 * 576 + i1 * 55296 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((densenet_real *)(ar + 210651328))[i0 * 576 + i1 * 55296 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((densenet_real *)(ar + 88064))[i0] = (densenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((densenet_real *)(ar + 88064))[i0] = (densenet_real)acc;
+        }
     }
     }
     /* sum -> f32[1, 96, 1, 1], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 96; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 96; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += (((densenet_real *)(ar + 210651328))[i0 * 576 + i1 * 55296 + i2] * ((densenet_real *)(ar + 550389952))[i0 * 576 + i1 * 55296 + i2]);
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += (((densenet_real *)(ar + 210651328))[i0 * 576 + i1 * 55296 + i2] * ((densenet_real *)(ar + 550389952))[i0 * 576 + i1 * 55296 + i2]);
+                    accs[u] = acc;
+                }
             }
         }
-        ((densenet_real *)(ar + 182339776))[i0] = (densenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((densenet_real *)(ar + 182339776))[i0] = (densenet_real)acc;
+        }
     }
     }
     /* neg -> f32[96, 1, 1], densenet.dlm line 15 */
@@ -7719,14 +8421,23 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* sum -> f32[1, 32, 1, 1], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 32; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 32; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += ((densenet_real *)(ar + 210651328))[i0 * 576 + i1 * 18432 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((densenet_real *)(ar + 210651328))[i0 * 576 + i1 * 18432 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((densenet_real *)(ar + 87552))[i0] = (densenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((densenet_real *)(ar + 87552))[i0] = (densenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 4.0.2.bias */
@@ -7751,27 +8462,45 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* sum -> f32[1, 64, 1, 1], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 64; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 64; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += ((densenet_real *)(ar + 191776960))[i0 * 576 + i1 * 36864 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((densenet_real *)(ar + 191776960))[i0 * 576 + i1 * 36864 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((densenet_real *)(ar + 13568))[i0] = (densenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((densenet_real *)(ar + 13568))[i0] = (densenet_real)acc;
+        }
     }
     }
     /* sum -> f32[1, 64, 1, 1], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 64; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 64; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += (((densenet_real *)(ar + 191776960))[i0 * 576 + i1 * 36864 + i2] * ((densenet_real *)(ar + 607013056))[i0 * 576 + i1 * 36864 + i2]);
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += (((densenet_real *)(ar + 191776960))[i0 * 576 + i1 * 36864 + i2] * ((densenet_real *)(ar + 607013056))[i0 * 576 + i1 * 36864 + i2]);
+                    accs[u] = acc;
+                }
             }
         }
-        ((densenet_real *)(ar + 172902592))[i0] = (densenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((densenet_real *)(ar + 172902592))[i0] = (densenet_real)acc;
+        }
     }
     }
     /* neg -> f32[64, 1, 1], densenet.dlm line 15 */
@@ -7869,27 +8598,45 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* sum -> f32[1, 64, 1, 1], densenet.dlm line 35 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 64; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 64; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 2304; i2++) {
-                acc += ((densenet_real *)(ar + 229525696))[i0 * 2304 + i1 * 147456 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((densenet_real *)(ar + 229525696))[i0 * 2304 + i1 * 147456 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((densenet_real *)(ar + 13056))[i0] = (densenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((densenet_real *)(ar + 13056))[i0] = (densenet_real)acc;
+        }
     }
     }
     /* sum -> f32[1, 64, 1, 1], densenet.dlm line 35 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 64; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 64; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 2304; i2++) {
-                acc += (((densenet_real *)(ar + 229525696))[i0 * 2304 + i1 * 147456 + i2] * ((densenet_real *)(ar + 78530752))[i0 * 2304 + i1 * 147456 + i2]);
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += (((densenet_real *)(ar + 229525696))[i0 * 2304 + i1 * 147456 + i2] * ((densenet_real *)(ar + 78530752))[i0 * 2304 + i1 * 147456 + i2]);
+                    accs[u] = acc;
+                }
             }
         }
-        ((densenet_real *)(ar + 3033280))[i0] = (densenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((densenet_real *)(ar + 3033280))[i0] = (densenet_real)acc;
+        }
     }
     }
     /* neg -> f32[64, 1, 1], densenet.dlm line 35 */
@@ -7976,14 +8723,23 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* sum -> f32[1, 64, 1, 1], densenet.dlm line 34 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 64; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 64; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 2304; i2++) {
-                acc += ((densenet_real *)(ar + 3033280))[i0 * 2304 + i1 * 147456 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((densenet_real *)(ar + 3033280))[i0 * 2304 + i1 * 147456 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((densenet_real *)(ar + 12544))[i0] = (densenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((densenet_real *)(ar + 12544))[i0] = (densenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 0.bias */

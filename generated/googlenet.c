@@ -4521,12 +4521,21 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     }
     /* sum -> f32[10], googlenet.dlm line 41 */
     {
-    for (int64_t i0 = 0; i0 < 10; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 10; b0 += 2) {
+        double accs[2] = {0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
-            acc += ((googlenet_real *)(ar + 74635072))[i0 + i1 * 10];
+            for (int64_t u = 0; u < 2; u++) {
+                const int64_t i0 = b0 + u;
+                double acc = accs[u];
+                acc += ((googlenet_real *)(ar + 74635072))[i0 + i1 * 10];
+                accs[u] = acc;
+            }
         }
-        ((googlenet_real *)(ar + 23910144))[i0] = (googlenet_real)acc;
+        for (int64_t u = 0; u < 2; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((googlenet_real *)(ar + 23910144))[i0] = (googlenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 21.bias */
@@ -4575,14 +4584,23 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* sum -> f32[1, 128, 1, 1], googlenet.dlm line 18 */
     {
     GOOGLENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 128; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 128; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((googlenet_real *)(ar + 78468928))[i0 * 9 + i1 * 1152 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((googlenet_real *)(ar + 78468928))[i0 * 9 + i1 * 1152 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((googlenet_real *)(ar + 23868672))[i0] = (googlenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((googlenet_real *)(ar + 23868672))[i0] = (googlenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 18.b4_2.bias */
@@ -4613,14 +4631,23 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* sum -> f32[1, 128, 1, 1], googlenet.dlm line 17 */
     {
     GOOGLENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 128; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 128; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((googlenet_real *)(ar + 80085184))[i0 * 9 + i1 * 1152 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((googlenet_real *)(ar + 80085184))[i0 * 9 + i1 * 1152 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((googlenet_real *)(ar + 23442176))[i0] = (googlenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((googlenet_real *)(ar + 23442176))[i0] = (googlenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 18.b3_2.bias */
@@ -4645,14 +4672,23 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* sum -> f32[1, 48, 1, 1], googlenet.dlm line 17 */
     {
     GOOGLENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 48; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 48; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((googlenet_real *)(ar + 74635072))[i0 * 9 + i1 * 432 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((googlenet_real *)(ar + 74635072))[i0 * 9 + i1 * 432 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((googlenet_real *)(ar + 22827584))[i0] = (googlenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((googlenet_real *)(ar + 22827584))[i0] = (googlenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 18.b3_1.bias */
@@ -4679,14 +4715,23 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* sum -> f32[1, 384, 1, 1], googlenet.dlm line 16 */
     {
     GOOGLENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 384; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 384; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((googlenet_real *)(ar + 571561792))[i0 * 9 + i1 * 3456 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((googlenet_real *)(ar + 571561792))[i0 * 9 + i1 * 3456 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((googlenet_real *)(ar + 22666304))[i0] = (googlenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((googlenet_real *)(ar + 22666304))[i0] = (googlenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 18.b2_2.bias */
@@ -4711,14 +4756,23 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* sum -> f32[1, 192, 1, 1], googlenet.dlm line 16 */
     {
     GOOGLENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 192; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 192; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((googlenet_real *)(ar + 78468928))[i0 * 9 + i1 * 1728 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((googlenet_real *)(ar + 78468928))[i0 * 9 + i1 * 1728 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((googlenet_real *)(ar + 20011328))[i0] = (googlenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((googlenet_real *)(ar + 20011328))[i0] = (googlenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 18.b2_1.bias */
@@ -4745,14 +4799,23 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* sum -> f32[1, 384, 1, 1], googlenet.dlm line 15 */
     {
     GOOGLENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 384; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 384; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((googlenet_real *)(ar + 571561792))[i0 * 9 + i1 * 3456 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((googlenet_real *)(ar + 571561792))[i0 * 9 + i1 * 3456 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((googlenet_real *)(ar + 19370816))[i0] = (googlenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((googlenet_real *)(ar + 19370816))[i0] = (googlenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 18.b1_1.bias */
@@ -4806,14 +4869,23 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* sum -> f32[1, 128, 1, 1], googlenet.dlm line 18 */
     {
     GOOGLENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 128; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 128; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((googlenet_real *)(ar + 80533312))[i0 * 9 + i1 * 1152 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((googlenet_real *)(ar + 80533312))[i0 * 9 + i1 * 1152 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((googlenet_real *)(ar + 18092352))[i0] = (googlenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((googlenet_real *)(ar + 18092352))[i0] = (googlenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 17.b4_2.bias */
@@ -4844,14 +4916,23 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* sum -> f32[1, 128, 1, 1], googlenet.dlm line 17 */
     {
     GOOGLENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 128; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 128; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((googlenet_real *)(ar + 80533312))[i0 * 9 + i1 * 1152 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((googlenet_real *)(ar + 80533312))[i0 * 9 + i1 * 1152 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((googlenet_real *)(ar + 17665856))[i0] = (googlenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((googlenet_real *)(ar + 17665856))[i0] = (googlenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 17.b3_2.bias */
@@ -4876,14 +4957,23 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* sum -> f32[1, 32, 1, 1], googlenet.dlm line 17 */
     {
     GOOGLENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 32; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 32; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((googlenet_real *)(ar + 74635072))[i0 * 9 + i1 * 288 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((googlenet_real *)(ar + 74635072))[i0 * 9 + i1 * 288 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((googlenet_real *)(ar + 17256128))[i0] = (googlenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((googlenet_real *)(ar + 17256128))[i0] = (googlenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 17.b3_1.bias */
@@ -4910,14 +5000,23 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* sum -> f32[1, 320, 1, 1], googlenet.dlm line 16 */
     {
     GOOGLENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 320; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 320; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((googlenet_real *)(ar + 87136576))[i0 * 9 + i1 * 2880 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((googlenet_real *)(ar + 87136576))[i0 * 9 + i1 * 2880 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((googlenet_real *)(ar + 17148352))[i0] = (googlenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((googlenet_real *)(ar + 17148352))[i0] = (googlenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 17.b2_2.bias */
@@ -4942,14 +5041,23 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* sum -> f32[1, 160, 1, 1], googlenet.dlm line 16 */
     {
     GOOGLENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 160; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 160; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((googlenet_real *)(ar + 78468928))[i0 * 9 + i1 * 1440 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((googlenet_real *)(ar + 78468928))[i0 * 9 + i1 * 1440 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((googlenet_real *)(ar + 15304512))[i0] = (googlenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((googlenet_real *)(ar + 15304512))[i0] = (googlenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 17.b2_1.bias */
@@ -4976,14 +5084,23 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* sum -> f32[1, 256, 1, 1], googlenet.dlm line 15 */
     {
     GOOGLENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 256; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 256; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((googlenet_real *)(ar + 87136576))[i0 * 9 + i1 * 2304 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((googlenet_real *)(ar + 87136576))[i0 * 9 + i1 * 2304 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((googlenet_real *)(ar + 14771008))[i0] = (googlenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((googlenet_real *)(ar + 14771008))[i0] = (googlenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 17.b1_1.bias */
@@ -5041,14 +5158,23 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* sum -> f32[1, 128, 1, 1], googlenet.dlm line 18 */
     {
     GOOGLENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 128; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 128; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((googlenet_real *)(ar + 69031744))[i0 * 36 + i1 * 4608 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((googlenet_real *)(ar + 69031744))[i0 * 36 + i1 * 4608 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((googlenet_real *)(ar + 13918528))[i0] = (googlenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((googlenet_real *)(ar + 13918528))[i0] = (googlenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 15.b4_2.bias */
@@ -5079,14 +5205,23 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* sum -> f32[1, 128, 1, 1], googlenet.dlm line 17 */
     {
     GOOGLENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 128; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 128; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((googlenet_real *)(ar + 63174976))[i0 * 36 + i1 * 4608 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((googlenet_real *)(ar + 63174976))[i0 * 36 + i1 * 4608 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((googlenet_real *)(ar + 13647680))[i0] = (googlenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((googlenet_real *)(ar + 13647680))[i0] = (googlenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 15.b3_2.bias */
@@ -5111,14 +5246,23 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* sum -> f32[1, 32, 1, 1], googlenet.dlm line 17 */
     {
     GOOGLENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 32; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 32; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((googlenet_real *)(ar + 78763840))[i0 * 36 + i1 * 1152 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((googlenet_real *)(ar + 78763840))[i0 * 36 + i1 * 1152 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((googlenet_real *)(ar + 13237952))[i0] = (googlenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((googlenet_real *)(ar + 13237952))[i0] = (googlenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 15.b3_1.bias */
@@ -5145,14 +5289,23 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* sum -> f32[1, 320, 1, 1], googlenet.dlm line 16 */
     {
     GOOGLENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 320; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 320; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((googlenet_real *)(ar + 363943744))[i0 * 36 + i1 * 11520 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((googlenet_real *)(ar + 363943744))[i0 * 36 + i1 * 11520 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((googlenet_real *)(ar + 13169088))[i0] = (googlenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((googlenet_real *)(ar + 13169088))[i0] = (googlenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 15.b2_2.bias */
@@ -5177,14 +5330,23 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* sum -> f32[1, 160, 1, 1], googlenet.dlm line 16 */
     {
     GOOGLENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 160; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 160; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((googlenet_real *)(ar + 89062720))[i0 * 36 + i1 * 5760 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((googlenet_real *)(ar + 89062720))[i0 * 36 + i1 * 5760 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((googlenet_real *)(ar + 11325248))[i0] = (googlenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((googlenet_real *)(ar + 11325248))[i0] = (googlenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 15.b2_1.bias */
@@ -5211,14 +5373,23 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* sum -> f32[1, 256, 1, 1], googlenet.dlm line 15 */
     {
     GOOGLENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 256; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 256; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((googlenet_real *)(ar + 490460992))[i0 * 36 + i1 * 9216 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((googlenet_real *)(ar + 490460992))[i0 * 36 + i1 * 9216 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((googlenet_real *)(ar + 10986304))[i0] = (googlenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((googlenet_real *)(ar + 10986304))[i0] = (googlenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 15.b1_1.bias */
@@ -5272,14 +5443,23 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* sum -> f32[1, 64, 1, 1], googlenet.dlm line 18 */
     {
     GOOGLENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 64; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 64; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((googlenet_real *)(ar + 68736832))[i0 * 36 + i1 * 2304 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((googlenet_real *)(ar + 68736832))[i0 * 36 + i1 * 2304 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((googlenet_real *)(ar + 10445376))[i0] = (googlenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((googlenet_real *)(ar + 10445376))[i0] = (googlenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 14.b4_2.bias */
@@ -5310,14 +5490,23 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* sum -> f32[1, 64, 1, 1], googlenet.dlm line 17 */
     {
     GOOGLENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 64; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 64; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((googlenet_real *)(ar + 62907712))[i0 * 36 + i1 * 2304 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((googlenet_real *)(ar + 62907712))[i0 * 36 + i1 * 2304 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((googlenet_real *)(ar + 10314048))[i0] = (googlenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((googlenet_real *)(ar + 10314048))[i0] = (googlenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 14.b3_2.bias */
@@ -5342,14 +5531,23 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* sum -> f32[1, 32, 1, 1], googlenet.dlm line 17 */
     {
     GOOGLENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 32; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 32; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((googlenet_real *)(ar + 83482432))[i0 * 36 + i1 * 1152 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((googlenet_real *)(ar + 83482432))[i0 * 36 + i1 * 1152 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((googlenet_real *)(ar + 10109120))[i0] = (googlenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((googlenet_real *)(ar + 10109120))[i0] = (googlenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 14.b3_1.bias */
@@ -5376,14 +5574,23 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* sum -> f32[1, 288, 1, 1], googlenet.dlm line 16 */
     {
     GOOGLENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 288; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 288; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((googlenet_real *)(ar + 84788800))[i0 * 36 + i1 * 10368 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((googlenet_real *)(ar + 84788800))[i0 * 36 + i1 * 10368 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((googlenet_real *)(ar + 10042432))[i0] = (googlenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((googlenet_real *)(ar + 10042432))[i0] = (googlenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 14.b2_2.bias */
@@ -5408,14 +5615,23 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* sum -> f32[1, 144, 1, 1], googlenet.dlm line 16 */
     {
     GOOGLENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 144; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 144; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((googlenet_real *)(ar + 92751424))[i0 * 36 + i1 * 5184 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((googlenet_real *)(ar + 92751424))[i0 * 36 + i1 * 5184 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((googlenet_real *)(ar + 8548864))[i0] = (googlenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((googlenet_real *)(ar + 8548864))[i0] = (googlenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 14.b2_1.bias */
@@ -5442,14 +5658,23 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* sum -> f32[1, 112, 1, 1], googlenet.dlm line 15 */
     {
     GOOGLENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 112; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 112; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((googlenet_real *)(ar + 363648832))[i0 * 36 + i1 * 4032 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((googlenet_real *)(ar + 363648832))[i0 * 36 + i1 * 4032 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((googlenet_real *)(ar + 8253504))[i0] = (googlenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((googlenet_real *)(ar + 8253504))[i0] = (googlenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 14.b1_1.bias */
@@ -5503,14 +5728,23 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* sum -> f32[1, 64, 1, 1], googlenet.dlm line 18 */
     {
     GOOGLENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 64; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 64; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((googlenet_real *)(ar + 68736832))[i0 * 36 + i1 * 2304 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((googlenet_real *)(ar + 68736832))[i0 * 36 + i1 * 2304 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((googlenet_real *)(ar + 8023872))[i0] = (googlenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((googlenet_real *)(ar + 8023872))[i0] = (googlenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 13.b4_2.bias */
@@ -5541,14 +5775,23 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* sum -> f32[1, 64, 1, 1], googlenet.dlm line 17 */
     {
     GOOGLENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 64; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 64; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((googlenet_real *)(ar + 62072512))[i0 * 36 + i1 * 2304 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((googlenet_real *)(ar + 62072512))[i0 * 36 + i1 * 2304 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((googlenet_real *)(ar + 7892544))[i0] = (googlenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((googlenet_real *)(ar + 7892544))[i0] = (googlenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 13.b3_2.bias */
@@ -5573,14 +5816,23 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* sum -> f32[1, 24, 1, 1], googlenet.dlm line 17 */
     {
     GOOGLENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 24; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 24; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((googlenet_real *)(ar + 82892608))[i0 * 36 + i1 * 864 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((googlenet_real *)(ar + 82892608))[i0 * 36 + i1 * 864 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((googlenet_real *)(ar + 7738816))[i0] = (googlenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((googlenet_real *)(ar + 7738816))[i0] = (googlenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 13.b3_1.bias */
@@ -5607,14 +5859,23 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* sum -> f32[1, 256, 1, 1], googlenet.dlm line 16 */
     {
     GOOGLENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 256; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 256; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((googlenet_real *)(ar + 84053824))[i0 * 36 + i1 * 9216 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((googlenet_real *)(ar + 84053824))[i0 * 36 + i1 * 9216 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((googlenet_real *)(ar + 7688640))[i0] = (googlenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((googlenet_real *)(ar + 7688640))[i0] = (googlenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 13.b2_2.bias */
@@ -5639,14 +5900,23 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* sum -> f32[1, 128, 1, 1], googlenet.dlm line 16 */
     {
     GOOGLENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 128; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 128; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((googlenet_real *)(ar + 93491008))[i0 * 36 + i1 * 4608 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((googlenet_real *)(ar + 93491008))[i0 * 36 + i1 * 4608 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((googlenet_real *)(ar + 6508480))[i0] = (googlenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((googlenet_real *)(ar + 6508480))[i0] = (googlenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 13.b2_1.bias */
@@ -5673,14 +5943,23 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* sum -> f32[1, 128, 1, 1], googlenet.dlm line 15 */
     {
     GOOGLENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 128; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 128; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((googlenet_real *)(ar + 97048384))[i0 * 36 + i1 * 4608 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((googlenet_real *)(ar + 97048384))[i0 * 36 + i1 * 4608 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((googlenet_real *)(ar + 6245824))[i0] = (googlenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((googlenet_real *)(ar + 6245824))[i0] = (googlenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 13.b1_1.bias */
@@ -5734,14 +6013,23 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* sum -> f32[1, 64, 1, 1], googlenet.dlm line 18 */
     {
     GOOGLENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 64; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 64; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((googlenet_real *)(ar + 68736832))[i0 * 36 + i1 * 2304 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((googlenet_real *)(ar + 68736832))[i0 * 36 + i1 * 2304 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((googlenet_real *)(ar + 5983424))[i0] = (googlenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((googlenet_real *)(ar + 5983424))[i0] = (googlenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 12.b4_2.bias */
@@ -5772,14 +6060,23 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* sum -> f32[1, 64, 1, 1], googlenet.dlm line 17 */
     {
     GOOGLENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 64; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 64; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((googlenet_real *)(ar + 62072512))[i0 * 36 + i1 * 2304 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((googlenet_real *)(ar + 62072512))[i0 * 36 + i1 * 2304 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((googlenet_real *)(ar + 5852096))[i0] = (googlenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((googlenet_real *)(ar + 5852096))[i0] = (googlenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 12.b3_2.bias */
@@ -5804,14 +6101,23 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* sum -> f32[1, 24, 1, 1], googlenet.dlm line 17 */
     {
     GOOGLENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 24; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 24; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((googlenet_real *)(ar + 82302784))[i0 * 36 + i1 * 864 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((googlenet_real *)(ar + 82302784))[i0 * 36 + i1 * 864 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((googlenet_real *)(ar + 5698368))[i0] = (googlenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((googlenet_real *)(ar + 5698368))[i0] = (googlenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 12.b3_1.bias */
@@ -5838,14 +6144,23 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* sum -> f32[1, 224, 1, 1], googlenet.dlm line 16 */
     {
     GOOGLENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 224; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 224; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((googlenet_real *)(ar + 83318848))[i0 * 36 + i1 * 8064 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((googlenet_real *)(ar + 83318848))[i0 * 36 + i1 * 8064 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((googlenet_real *)(ar + 5648320))[i0] = (googlenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((googlenet_real *)(ar + 5648320))[i0] = (googlenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 12.b2_2.bias */
@@ -5870,14 +6185,23 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* sum -> f32[1, 112, 1, 1], googlenet.dlm line 16 */
     {
     GOOGLENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 112; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 112; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((googlenet_real *)(ar + 92624704))[i0 * 36 + i1 * 4032 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((googlenet_real *)(ar + 92624704))[i0 * 36 + i1 * 4032 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((googlenet_real *)(ar + 4744704))[i0] = (googlenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((googlenet_real *)(ar + 4744704))[i0] = (googlenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 12.b2_1.bias */
@@ -5904,14 +6228,23 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* sum -> f32[1, 160, 1, 1], googlenet.dlm line 15 */
     {
     GOOGLENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 160; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 160; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((googlenet_real *)(ar + 363648832))[i0 * 36 + i1 * 5760 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((googlenet_real *)(ar + 363648832))[i0 * 36 + i1 * 5760 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((googlenet_real *)(ar + 4514688))[i0] = (googlenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((googlenet_real *)(ar + 4514688))[i0] = (googlenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 12.b1_1.bias */
@@ -5965,14 +6298,23 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* sum -> f32[1, 64, 1, 1], googlenet.dlm line 18 */
     {
     GOOGLENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 64; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 64; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((googlenet_real *)(ar + 68147008))[i0 * 36 + i1 * 2304 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((googlenet_real *)(ar + 68147008))[i0 * 36 + i1 * 2304 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((googlenet_real *)(ar + 4186752))[i0] = (googlenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((googlenet_real *)(ar + 4186752))[i0] = (googlenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 11.b4_2.bias */
@@ -6003,14 +6345,23 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* sum -> f32[1, 48, 1, 1], googlenet.dlm line 17 */
     {
     GOOGLENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 48; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 48; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((googlenet_real *)(ar + 64214848))[i0 * 36 + i1 * 1728 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((googlenet_real *)(ar + 64214848))[i0 * 36 + i1 * 1728 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((googlenet_real *)(ar + 4063680))[i0] = (googlenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((googlenet_real *)(ar + 4063680))[i0] = (googlenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 11.b3_2.bias */
@@ -6035,14 +6386,23 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* sum -> f32[1, 16, 1, 1], googlenet.dlm line 17 */
     {
     GOOGLENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 16; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 16; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((googlenet_real *)(ar + 80828224))[i0 * 36 + i1 * 576 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((googlenet_real *)(ar + 80828224))[i0 * 36 + i1 * 576 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((googlenet_real *)(ar + 3986816))[i0] = (googlenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((googlenet_real *)(ar + 3986816))[i0] = (googlenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 11.b3_1.bias */
@@ -6069,14 +6429,23 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* sum -> f32[1, 208, 1, 1], googlenet.dlm line 16 */
     {
     GOOGLENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 208; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 208; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((googlenet_real *)(ar + 81471040))[i0 * 36 + i1 * 7488 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((googlenet_real *)(ar + 81471040))[i0 * 36 + i1 * 7488 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((googlenet_real *)(ar + 3955264))[i0] = (googlenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((googlenet_real *)(ar + 3955264))[i0] = (googlenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 11.b2_2.bias */
@@ -6101,14 +6470,23 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* sum -> f32[1, 96, 1, 1], googlenet.dlm line 16 */
     {
     GOOGLENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 96; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 96; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((googlenet_real *)(ar + 91150144))[i0 * 36 + i1 * 3456 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((googlenet_real *)(ar + 91150144))[i0 * 36 + i1 * 3456 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((googlenet_real *)(ar + 3236032))[i0] = (googlenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((googlenet_real *)(ar + 3236032))[i0] = (googlenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 11.b2_1.bias */
@@ -6135,14 +6513,23 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* sum -> f32[1, 192, 1, 1], googlenet.dlm line 15 */
     {
     GOOGLENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 192; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 192; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((googlenet_real *)(ar + 94689088))[i0 * 36 + i1 * 6912 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((googlenet_real *)(ar + 94689088))[i0 * 36 + i1 * 6912 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((googlenet_real *)(ar + 3050944))[i0] = (googlenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((googlenet_real *)(ar + 3050944))[i0] = (googlenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 11.b1_1.bias */
@@ -6200,14 +6587,23 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* sum -> f32[1, 64, 1, 1], googlenet.dlm line 18 */
     {
     GOOGLENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 64; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 64; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((googlenet_real *)(ar + 42784576))[i0 * 144 + i1 * 9216 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((googlenet_real *)(ar + 42784576))[i0 * 144 + i1 * 9216 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((googlenet_real *)(ar + 2682048))[i0] = (googlenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((googlenet_real *)(ar + 2682048))[i0] = (googlenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 9.b4_2.bias */
@@ -6238,14 +6634,23 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* sum -> f32[1, 96, 1, 1], googlenet.dlm line 17 */
     {
     GOOGLENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 96; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 96; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((googlenet_real *)(ar + 23910208))[i0 * 144 + i1 * 13824 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((googlenet_real *)(ar + 23910208))[i0 * 144 + i1 * 13824 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((googlenet_real *)(ar + 2616128))[i0] = (googlenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((googlenet_real *)(ar + 2616128))[i0] = (googlenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 9.b3_2.bias */
@@ -6270,14 +6675,23 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* sum -> f32[1, 32, 1, 1], googlenet.dlm line 17 */
     {
     GOOGLENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 32; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 32; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((googlenet_real *)(ar + 61658944))[i0 * 144 + i1 * 4608 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((googlenet_real *)(ar + 61658944))[i0 * 144 + i1 * 4608 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((googlenet_real *)(ar + 2308800))[i0] = (googlenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((googlenet_real *)(ar + 2308800))[i0] = (googlenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 9.b3_1.bias */
@@ -6304,14 +6718,23 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* sum -> f32[1, 192, 1, 1], googlenet.dlm line 16 */
     {
     GOOGLENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 192; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 192; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((googlenet_real *)(ar + 61658944))[i0 * 144 + i1 * 27648 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((googlenet_real *)(ar + 61658944))[i0 * 144 + i1 * 27648 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((googlenet_real *)(ar + 2275264))[i0] = (googlenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((googlenet_real *)(ar + 2275264))[i0] = (googlenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 9.b2_2.bias */
@@ -6336,14 +6759,23 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* sum -> f32[1, 128, 1, 1], googlenet.dlm line 16 */
     {
     GOOGLENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 128; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 128; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((googlenet_real *)(ar + 85251904))[i0 * 144 + i1 * 18432 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((googlenet_real *)(ar + 85251904))[i0 * 144 + i1 * 18432 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((googlenet_real *)(ar + 1390016))[i0] = (googlenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((googlenet_real *)(ar + 1390016))[i0] = (googlenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 9.b2_1.bias */
@@ -6370,14 +6802,23 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* sum -> f32[1, 128, 1, 1], googlenet.dlm line 15 */
     {
     GOOGLENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 128; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 128; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((googlenet_real *)(ar + 340055872))[i0 * 144 + i1 * 18432 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((googlenet_real *)(ar + 340055872))[i0 * 144 + i1 * 18432 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((googlenet_real *)(ar + 1258432))[i0] = (googlenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((googlenet_real *)(ar + 1258432))[i0] = (googlenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 9.b1_1.bias */
@@ -6431,14 +6872,23 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* sum -> f32[1, 32, 1, 1], googlenet.dlm line 18 */
     {
     GOOGLENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 32; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 32; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((googlenet_real *)(ar + 38065984))[i0 * 144 + i1 * 4608 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((googlenet_real *)(ar + 38065984))[i0 * 144 + i1 * 4608 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((googlenet_real *)(ar + 1127232))[i0] = (googlenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((googlenet_real *)(ar + 1127232))[i0] = (googlenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 8.b4_2.bias */
@@ -6469,14 +6919,23 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* sum -> f32[1, 32, 1, 1], googlenet.dlm line 17 */
     {
     GOOGLENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 32; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 32; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((googlenet_real *)(ar + 30463808))[i0 * 144 + i1 * 4608 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((googlenet_real *)(ar + 30463808))[i0 * 144 + i1 * 4608 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((googlenet_real *)(ar + 1102528))[i0] = (googlenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((googlenet_real *)(ar + 1102528))[i0] = (googlenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 8.b3_2.bias */
@@ -6501,14 +6960,23 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* sum -> f32[1, 16, 1, 1], googlenet.dlm line 17 */
     {
     GOOGLENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 16; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 16; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((googlenet_real *)(ar + 61658944))[i0 * 144 + i1 * 2304 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((googlenet_real *)(ar + 61658944))[i0 * 144 + i1 * 2304 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((googlenet_real *)(ar + 1051264))[i0] = (googlenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((googlenet_real *)(ar + 1051264))[i0] = (googlenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 8.b3_1.bias */
@@ -6535,14 +7003,23 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* sum -> f32[1, 128, 1, 1], googlenet.dlm line 16 */
     {
     GOOGLENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 128; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 128; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((googlenet_real *)(ar + 61658944))[i0 * 144 + i1 * 18432 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((googlenet_real *)(ar + 61658944))[i0 * 144 + i1 * 18432 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((googlenet_real *)(ar + 1038464))[i0] = (googlenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((googlenet_real *)(ar + 1038464))[i0] = (googlenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 8.b2_2.bias */
@@ -6567,14 +7044,23 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* sum -> f32[1, 96, 1, 1], googlenet.dlm line 16 */
     {
     GOOGLENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 96; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 96; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((googlenet_real *)(ar + 66377536))[i0 * 144 + i1 * 13824 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((googlenet_real *)(ar + 66377536))[i0 * 144 + i1 * 13824 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((googlenet_real *)(ar + 595712))[i0] = (googlenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((googlenet_real *)(ar + 595712))[i0] = (googlenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 8.b2_1.bias */
@@ -6601,14 +7087,23 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* sum -> f32[1, 64, 1, 1], googlenet.dlm line 15 */
     {
     GOOGLENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 64; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 64; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((googlenet_real *)(ar + 94689088))[i0 * 144 + i1 * 9216 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((googlenet_real *)(ar + 94689088))[i0 * 144 + i1 * 9216 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((googlenet_real *)(ar + 521728))[i0] = (googlenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((googlenet_real *)(ar + 521728))[i0] = (googlenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 8.b1_1.bias */
@@ -6646,14 +7141,23 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* sum -> f32[1, 192, 1, 1], googlenet.dlm line 26 */
     {
     GOOGLENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 192; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 192; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += ((googlenet_real *)(ar + 231528256))[i0 * 576 + i1 * 110592 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((googlenet_real *)(ar + 231528256))[i0 * 576 + i1 * 110592 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((googlenet_real *)(ar + 471808))[i0] = (googlenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((googlenet_real *)(ar + 471808))[i0] = (googlenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 5.bias */
@@ -6678,14 +7182,23 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* sum -> f32[1, 64, 1, 1], googlenet.dlm line 25 */
     {
     GOOGLENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 64; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 64; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += ((googlenet_real *)(ar + 42784576))[i0 * 576 + i1 * 36864 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((googlenet_real *)(ar + 42784576))[i0 * 576 + i1 * 36864 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((googlenet_real *)(ar + 29184))[i0] = (googlenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((googlenet_real *)(ar + 29184))[i0] = (googlenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 3.bias */
@@ -6716,14 +7229,23 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* sum -> f32[1, 64, 1, 1], googlenet.dlm line 23 */
     {
     GOOGLENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 64; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 64; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 2304; i2++) {
-                acc += ((googlenet_real *)(ar + 174905152))[i0 * 2304 + i1 * 147456 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((googlenet_real *)(ar + 174905152))[i0 * 2304 + i1 * 147456 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((googlenet_real *)(ar + 12544))[i0] = (googlenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((googlenet_real *)(ar + 12544))[i0] = (googlenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 0.bias */

@@ -2122,19 +2122,28 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     /* moments -> f32[2, 64], resnet18.dlm line 42 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t c = 0; c < 64; c++) {
-        double shift = (double)((resnet18_real *)(ar + 120207424))[c * 2304], s = 0.0, q = 0.0;
+    for (int64_t c0 = 0; c0 < 64; c0 += 8) {
+        double shift[8], s[8], q[8];
+        for (int64_t u = 0; u < 8; u++) {
+            shift[u] = (double)((resnet18_real *)(ar + 120207424))[(c0 + u) * 2304];
+            s[u] = 0.0;
+            q[u] = 0.0;
+        }
         for (int64_t i = 0; i < n; i++) {
-            const resnet18_real *p = ((resnet18_real *)(ar + 120207424)) + (i * 64 + c) * 2304;
+            const resnet18_real *p = ((resnet18_real *)(ar + 120207424)) + (i * 64 + c0) * 2304;
             for (int64_t j = 0; j < 2304; j++) {
-                double d = (double)p[j] - shift;
-                s += d;
-                q += d * d;
+                for (int64_t u = 0; u < 8; u++) {
+                    double d = (double)p[u * 2304 + j] - shift[u];
+                    s[u] += d;
+                    q[u] += d * d;
+                }
             }
         }
-        double m = s / (double)(n * 2304), v = q / (double)(n * 2304) - m * m;
-        ((resnet18_real *)(ar + 44709952))[c] = (resnet18_real)(shift + m);
-        ((resnet18_real *)(ar + 44709952))[64 + c] = (resnet18_real)(v > 0 ? v : 0);
+        for (int64_t u = 0; u < 8; u++) {
+            double m = s[u] / (double)(n * 2304), v = q[u] / (double)(n * 2304) - m * m;
+            ((resnet18_real *)(ar + 44709952))[c0 + u] = (resnet18_real)(shift[u] + m);
+            ((resnet18_real *)(ar + 44709952))[64 + c0 + u] = (resnet18_real)(v > 0 ? v : 0);
+        }
     }
     }
     /* slice -> f32[1, 64], resnet18.dlm line 42 */
@@ -2222,19 +2231,28 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     /* moments -> f32[2, 64], resnet18.dlm line 21 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t c = 0; c < 64; c++) {
-        double shift = (double)((resnet18_real *)(ar + 233453632))[c * 576], s = 0.0, q = 0.0;
+    for (int64_t c0 = 0; c0 < 64; c0 += 8) {
+        double shift[8], s[8], q[8];
+        for (int64_t u = 0; u < 8; u++) {
+            shift[u] = (double)((resnet18_real *)(ar + 233453632))[(c0 + u) * 576];
+            s[u] = 0.0;
+            q[u] = 0.0;
+        }
         for (int64_t i = 0; i < n; i++) {
-            const resnet18_real *p = ((resnet18_real *)(ar + 233453632)) + (i * 64 + c) * 576;
+            const resnet18_real *p = ((resnet18_real *)(ar + 233453632)) + (i * 64 + c0) * 576;
             for (int64_t j = 0; j < 576; j++) {
-                double d = (double)p[j] - shift;
-                s += d;
-                q += d * d;
+                for (int64_t u = 0; u < 8; u++) {
+                    double d = (double)p[u * 576 + j] - shift[u];
+                    s[u] += d;
+                    q[u] += d * d;
+                }
             }
         }
-        double m = s / (double)(n * 576), v = q / (double)(n * 576) - m * m;
-        ((resnet18_real *)(ar + 214579264))[c] = (resnet18_real)(shift + m);
-        ((resnet18_real *)(ar + 214579264))[64 + c] = (resnet18_real)(v > 0 ? v : 0);
+        for (int64_t u = 0; u < 8; u++) {
+            double m = s[u] / (double)(n * 576), v = q[u] / (double)(n * 576) - m * m;
+            ((resnet18_real *)(ar + 214579264))[c0 + u] = (resnet18_real)(shift[u] + m);
+            ((resnet18_real *)(ar + 214579264))[64 + c0 + u] = (resnet18_real)(v > 0 ? v : 0);
+        }
     }
     }
     /* slice -> f32[1, 64], resnet18.dlm line 21 */
@@ -2318,19 +2336,28 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     /* moments -> f32[2, 64], resnet18.dlm line 22 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t c = 0; c < 64; c++) {
-        double shift = (double)((resnet18_real *)(ar + 271202368))[c * 576], s = 0.0, q = 0.0;
+    for (int64_t c0 = 0; c0 < 64; c0 += 8) {
+        double shift[8], s[8], q[8];
+        for (int64_t u = 0; u < 8; u++) {
+            shift[u] = (double)((resnet18_real *)(ar + 271202368))[(c0 + u) * 576];
+            s[u] = 0.0;
+            q[u] = 0.0;
+        }
         for (int64_t i = 0; i < n; i++) {
-            const resnet18_real *p = ((resnet18_real *)(ar + 271202368)) + (i * 64 + c) * 576;
+            const resnet18_real *p = ((resnet18_real *)(ar + 271202368)) + (i * 64 + c0) * 576;
             for (int64_t j = 0; j < 576; j++) {
-                double d = (double)p[j] - shift;
-                s += d;
-                q += d * d;
+                for (int64_t u = 0; u < 8; u++) {
+                    double d = (double)p[u * 576 + j] - shift[u];
+                    s[u] += d;
+                    q[u] += d * d;
+                }
             }
         }
-        double m = s / (double)(n * 576), v = q / (double)(n * 576) - m * m;
-        ((resnet18_real *)(ar + 252328000))[c] = (resnet18_real)(shift + m);
-        ((resnet18_real *)(ar + 252328000))[64 + c] = (resnet18_real)(v > 0 ? v : 0);
+        for (int64_t u = 0; u < 8; u++) {
+            double m = s[u] / (double)(n * 576), v = q[u] / (double)(n * 576) - m * m;
+            ((resnet18_real *)(ar + 252328000))[c0 + u] = (resnet18_real)(shift[u] + m);
+            ((resnet18_real *)(ar + 252328000))[64 + c0 + u] = (resnet18_real)(v > 0 ? v : 0);
+        }
     }
     }
     /* slice -> f32[1, 64], resnet18.dlm line 22 */
@@ -2406,19 +2433,28 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     /* moments -> f32[2, 64], resnet18.dlm line 21 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t c = 0; c < 64; c++) {
-        double shift = (double)((resnet18_real *)(ar + 308951104))[c * 576], s = 0.0, q = 0.0;
+    for (int64_t c0 = 0; c0 < 64; c0 += 8) {
+        double shift[8], s[8], q[8];
+        for (int64_t u = 0; u < 8; u++) {
+            shift[u] = (double)((resnet18_real *)(ar + 308951104))[(c0 + u) * 576];
+            s[u] = 0.0;
+            q[u] = 0.0;
+        }
         for (int64_t i = 0; i < n; i++) {
-            const resnet18_real *p = ((resnet18_real *)(ar + 308951104)) + (i * 64 + c) * 576;
+            const resnet18_real *p = ((resnet18_real *)(ar + 308951104)) + (i * 64 + c0) * 576;
             for (int64_t j = 0; j < 576; j++) {
-                double d = (double)p[j] - shift;
-                s += d;
-                q += d * d;
+                for (int64_t u = 0; u < 8; u++) {
+                    double d = (double)p[u * 576 + j] - shift[u];
+                    s[u] += d;
+                    q[u] += d * d;
+                }
             }
         }
-        double m = s / (double)(n * 576), v = q / (double)(n * 576) - m * m;
-        ((resnet18_real *)(ar + 290076736))[c] = (resnet18_real)(shift + m);
-        ((resnet18_real *)(ar + 290076736))[64 + c] = (resnet18_real)(v > 0 ? v : 0);
+        for (int64_t u = 0; u < 8; u++) {
+            double m = s[u] / (double)(n * 576), v = q[u] / (double)(n * 576) - m * m;
+            ((resnet18_real *)(ar + 290076736))[c0 + u] = (resnet18_real)(shift[u] + m);
+            ((resnet18_real *)(ar + 290076736))[64 + c0 + u] = (resnet18_real)(v > 0 ? v : 0);
+        }
     }
     }
     /* slice -> f32[1, 64], resnet18.dlm line 21 */
@@ -2494,19 +2530,28 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     /* moments -> f32[2, 64], resnet18.dlm line 22 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t c = 0; c < 64; c++) {
-        double shift = (double)((resnet18_real *)(ar + 346699840))[c * 576], s = 0.0, q = 0.0;
+    for (int64_t c0 = 0; c0 < 64; c0 += 8) {
+        double shift[8], s[8], q[8];
+        for (int64_t u = 0; u < 8; u++) {
+            shift[u] = (double)((resnet18_real *)(ar + 346699840))[(c0 + u) * 576];
+            s[u] = 0.0;
+            q[u] = 0.0;
+        }
         for (int64_t i = 0; i < n; i++) {
-            const resnet18_real *p = ((resnet18_real *)(ar + 346699840)) + (i * 64 + c) * 576;
+            const resnet18_real *p = ((resnet18_real *)(ar + 346699840)) + (i * 64 + c0) * 576;
             for (int64_t j = 0; j < 576; j++) {
-                double d = (double)p[j] - shift;
-                s += d;
-                q += d * d;
+                for (int64_t u = 0; u < 8; u++) {
+                    double d = (double)p[u * 576 + j] - shift[u];
+                    s[u] += d;
+                    q[u] += d * d;
+                }
             }
         }
-        double m = s / (double)(n * 576), v = q / (double)(n * 576) - m * m;
-        ((resnet18_real *)(ar + 327825472))[c] = (resnet18_real)(shift + m);
-        ((resnet18_real *)(ar + 327825472))[64 + c] = (resnet18_real)(v > 0 ? v : 0);
+        for (int64_t u = 0; u < 8; u++) {
+            double m = s[u] / (double)(n * 576), v = q[u] / (double)(n * 576) - m * m;
+            ((resnet18_real *)(ar + 327825472))[c0 + u] = (resnet18_real)(shift[u] + m);
+            ((resnet18_real *)(ar + 327825472))[64 + c0 + u] = (resnet18_real)(v > 0 ? v : 0);
+        }
     }
     }
     /* slice -> f32[1, 64], resnet18.dlm line 22 */
@@ -2582,19 +2627,28 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     /* moments -> f32[2, 128], resnet18.dlm line 21 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t c = 0; c < 128; c++) {
-        double shift = (double)((resnet18_real *)(ar + 384448576))[c * 144], s = 0.0, q = 0.0;
+    for (int64_t c0 = 0; c0 < 128; c0 += 8) {
+        double shift[8], s[8], q[8];
+        for (int64_t u = 0; u < 8; u++) {
+            shift[u] = (double)((resnet18_real *)(ar + 384448576))[(c0 + u) * 144];
+            s[u] = 0.0;
+            q[u] = 0.0;
+        }
         for (int64_t i = 0; i < n; i++) {
-            const resnet18_real *p = ((resnet18_real *)(ar + 384448576)) + (i * 128 + c) * 144;
+            const resnet18_real *p = ((resnet18_real *)(ar + 384448576)) + (i * 128 + c0) * 144;
             for (int64_t j = 0; j < 144; j++) {
-                double d = (double)p[j] - shift;
-                s += d;
-                q += d * d;
+                for (int64_t u = 0; u < 8; u++) {
+                    double d = (double)p[u * 144 + j] - shift[u];
+                    s[u] += d;
+                    q[u] += d * d;
+                }
             }
         }
-        double m = s / (double)(n * 144), v = q / (double)(n * 144) - m * m;
-        ((resnet18_real *)(ar + 365574208))[c] = (resnet18_real)(shift + m);
-        ((resnet18_real *)(ar + 365574208))[128 + c] = (resnet18_real)(v > 0 ? v : 0);
+        for (int64_t u = 0; u < 8; u++) {
+            double m = s[u] / (double)(n * 144), v = q[u] / (double)(n * 144) - m * m;
+            ((resnet18_real *)(ar + 365574208))[c0 + u] = (resnet18_real)(shift[u] + m);
+            ((resnet18_real *)(ar + 365574208))[128 + c0 + u] = (resnet18_real)(v > 0 ? v : 0);
+        }
     }
     }
     /* slice -> f32[1, 128], resnet18.dlm line 21 */
@@ -2678,19 +2732,28 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     /* moments -> f32[2, 128], resnet18.dlm line 22 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t c = 0; c < 128; c++) {
-        double shift = (double)((resnet18_real *)(ar + 403322944))[c * 144], s = 0.0, q = 0.0;
+    for (int64_t c0 = 0; c0 < 128; c0 += 8) {
+        double shift[8], s[8], q[8];
+        for (int64_t u = 0; u < 8; u++) {
+            shift[u] = (double)((resnet18_real *)(ar + 403322944))[(c0 + u) * 144];
+            s[u] = 0.0;
+            q[u] = 0.0;
+        }
         for (int64_t i = 0; i < n; i++) {
-            const resnet18_real *p = ((resnet18_real *)(ar + 403322944)) + (i * 128 + c) * 144;
+            const resnet18_real *p = ((resnet18_real *)(ar + 403322944)) + (i * 128 + c0) * 144;
             for (int64_t j = 0; j < 144; j++) {
-                double d = (double)p[j] - shift;
-                s += d;
-                q += d * d;
+                for (int64_t u = 0; u < 8; u++) {
+                    double d = (double)p[u * 144 + j] - shift[u];
+                    s[u] += d;
+                    q[u] += d * d;
+                }
             }
         }
-        double m = s / (double)(n * 144), v = q / (double)(n * 144) - m * m;
-        ((resnet18_real *)(ar + 365574208))[c] = (resnet18_real)(shift + m);
-        ((resnet18_real *)(ar + 365574208))[128 + c] = (resnet18_real)(v > 0 ? v : 0);
+        for (int64_t u = 0; u < 8; u++) {
+            double m = s[u] / (double)(n * 144), v = q[u] / (double)(n * 144) - m * m;
+            ((resnet18_real *)(ar + 365574208))[c0 + u] = (resnet18_real)(shift[u] + m);
+            ((resnet18_real *)(ar + 365574208))[128 + c0 + u] = (resnet18_real)(v > 0 ? v : 0);
+        }
     }
     }
     /* slice -> f32[1, 128], resnet18.dlm line 22 */
@@ -2770,19 +2833,28 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     /* moments -> f32[2, 128], resnet18.dlm line 21 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t c = 0; c < 128; c++) {
-        double shift = (double)((resnet18_real *)(ar + 422197312))[c * 144], s = 0.0, q = 0.0;
+    for (int64_t c0 = 0; c0 < 128; c0 += 8) {
+        double shift[8], s[8], q[8];
+        for (int64_t u = 0; u < 8; u++) {
+            shift[u] = (double)((resnet18_real *)(ar + 422197312))[(c0 + u) * 144];
+            s[u] = 0.0;
+            q[u] = 0.0;
+        }
         for (int64_t i = 0; i < n; i++) {
-            const resnet18_real *p = ((resnet18_real *)(ar + 422197312)) + (i * 128 + c) * 144;
+            const resnet18_real *p = ((resnet18_real *)(ar + 422197312)) + (i * 128 + c0) * 144;
             for (int64_t j = 0; j < 144; j++) {
-                double d = (double)p[j] - shift;
-                s += d;
-                q += d * d;
+                for (int64_t u = 0; u < 8; u++) {
+                    double d = (double)p[u * 144 + j] - shift[u];
+                    s[u] += d;
+                    q[u] += d * d;
+                }
             }
         }
-        double m = s / (double)(n * 144), v = q / (double)(n * 144) - m * m;
-        ((resnet18_real *)(ar + 365574208))[c] = (resnet18_real)(shift + m);
-        ((resnet18_real *)(ar + 365574208))[128 + c] = (resnet18_real)(v > 0 ? v : 0);
+        for (int64_t u = 0; u < 8; u++) {
+            double m = s[u] / (double)(n * 144), v = q[u] / (double)(n * 144) - m * m;
+            ((resnet18_real *)(ar + 365574208))[c0 + u] = (resnet18_real)(shift[u] + m);
+            ((resnet18_real *)(ar + 365574208))[128 + c0 + u] = (resnet18_real)(v > 0 ? v : 0);
+        }
     }
     }
     /* slice -> f32[1, 128], resnet18.dlm line 21 */
@@ -2858,19 +2930,28 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     /* moments -> f32[2, 128], resnet18.dlm line 22 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t c = 0; c < 128; c++) {
-        double shift = (double)((resnet18_real *)(ar + 441071680))[c * 144], s = 0.0, q = 0.0;
+    for (int64_t c0 = 0; c0 < 128; c0 += 8) {
+        double shift[8], s[8], q[8];
+        for (int64_t u = 0; u < 8; u++) {
+            shift[u] = (double)((resnet18_real *)(ar + 441071680))[(c0 + u) * 144];
+            s[u] = 0.0;
+            q[u] = 0.0;
+        }
         for (int64_t i = 0; i < n; i++) {
-            const resnet18_real *p = ((resnet18_real *)(ar + 441071680)) + (i * 128 + c) * 144;
+            const resnet18_real *p = ((resnet18_real *)(ar + 441071680)) + (i * 128 + c0) * 144;
             for (int64_t j = 0; j < 144; j++) {
-                double d = (double)p[j] - shift;
-                s += d;
-                q += d * d;
+                for (int64_t u = 0; u < 8; u++) {
+                    double d = (double)p[u * 144 + j] - shift[u];
+                    s[u] += d;
+                    q[u] += d * d;
+                }
             }
         }
-        double m = s / (double)(n * 144), v = q / (double)(n * 144) - m * m;
-        ((resnet18_real *)(ar + 365574208))[c] = (resnet18_real)(shift + m);
-        ((resnet18_real *)(ar + 365574208))[128 + c] = (resnet18_real)(v > 0 ? v : 0);
+        for (int64_t u = 0; u < 8; u++) {
+            double m = s[u] / (double)(n * 144), v = q[u] / (double)(n * 144) - m * m;
+            ((resnet18_real *)(ar + 365574208))[c0 + u] = (resnet18_real)(shift[u] + m);
+            ((resnet18_real *)(ar + 365574208))[128 + c0 + u] = (resnet18_real)(v > 0 ? v : 0);
+        }
     }
     }
     /* slice -> f32[1, 128], resnet18.dlm line 22 */
@@ -2946,19 +3027,28 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     /* moments -> f32[2, 256], resnet18.dlm line 21 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t c = 0; c < 256; c++) {
-        double shift = (double)((resnet18_real *)(ar + 469383232))[c * 36], s = 0.0, q = 0.0;
+    for (int64_t c0 = 0; c0 < 256; c0 += 8) {
+        double shift[8], s[8], q[8];
+        for (int64_t u = 0; u < 8; u++) {
+            shift[u] = (double)((resnet18_real *)(ar + 469383232))[(c0 + u) * 36];
+            s[u] = 0.0;
+            q[u] = 0.0;
+        }
         for (int64_t i = 0; i < n; i++) {
-            const resnet18_real *p = ((resnet18_real *)(ar + 469383232)) + (i * 256 + c) * 36;
+            const resnet18_real *p = ((resnet18_real *)(ar + 469383232)) + (i * 256 + c0) * 36;
             for (int64_t j = 0; j < 36; j++) {
-                double d = (double)p[j] - shift;
-                s += d;
-                q += d * d;
+                for (int64_t u = 0; u < 8; u++) {
+                    double d = (double)p[u * 36 + j] - shift[u];
+                    s[u] += d;
+                    q[u] += d * d;
+                }
             }
         }
-        double m = s / (double)(n * 36), v = q / (double)(n * 36) - m * m;
-        ((resnet18_real *)(ar + 365574208))[c] = (resnet18_real)(shift + m);
-        ((resnet18_real *)(ar + 365574208))[256 + c] = (resnet18_real)(v > 0 ? v : 0);
+        for (int64_t u = 0; u < 8; u++) {
+            double m = s[u] / (double)(n * 36), v = q[u] / (double)(n * 36) - m * m;
+            ((resnet18_real *)(ar + 365574208))[c0 + u] = (resnet18_real)(shift[u] + m);
+            ((resnet18_real *)(ar + 365574208))[256 + c0 + u] = (resnet18_real)(v > 0 ? v : 0);
+        }
     }
     }
     /* slice -> f32[1, 256], resnet18.dlm line 21 */
@@ -3042,19 +3132,28 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     /* moments -> f32[2, 256], resnet18.dlm line 22 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t c = 0; c < 256; c++) {
-        double shift = (double)((resnet18_real *)(ar + 478820416))[c * 36], s = 0.0, q = 0.0;
+    for (int64_t c0 = 0; c0 < 256; c0 += 8) {
+        double shift[8], s[8], q[8];
+        for (int64_t u = 0; u < 8; u++) {
+            shift[u] = (double)((resnet18_real *)(ar + 478820416))[(c0 + u) * 36];
+            s[u] = 0.0;
+            q[u] = 0.0;
+        }
         for (int64_t i = 0; i < n; i++) {
-            const resnet18_real *p = ((resnet18_real *)(ar + 478820416)) + (i * 256 + c) * 36;
+            const resnet18_real *p = ((resnet18_real *)(ar + 478820416)) + (i * 256 + c0) * 36;
             for (int64_t j = 0; j < 36; j++) {
-                double d = (double)p[j] - shift;
-                s += d;
-                q += d * d;
+                for (int64_t u = 0; u < 8; u++) {
+                    double d = (double)p[u * 36 + j] - shift[u];
+                    s[u] += d;
+                    q[u] += d * d;
+                }
             }
         }
-        double m = s / (double)(n * 36), v = q / (double)(n * 36) - m * m;
-        ((resnet18_real *)(ar + 365574208))[c] = (resnet18_real)(shift + m);
-        ((resnet18_real *)(ar + 365574208))[256 + c] = (resnet18_real)(v > 0 ? v : 0);
+        for (int64_t u = 0; u < 8; u++) {
+            double m = s[u] / (double)(n * 36), v = q[u] / (double)(n * 36) - m * m;
+            ((resnet18_real *)(ar + 365574208))[c0 + u] = (resnet18_real)(shift[u] + m);
+            ((resnet18_real *)(ar + 365574208))[256 + c0 + u] = (resnet18_real)(v > 0 ? v : 0);
+        }
     }
     }
     /* slice -> f32[1, 256], resnet18.dlm line 22 */
@@ -3134,19 +3233,28 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     /* moments -> f32[2, 256], resnet18.dlm line 21 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t c = 0; c < 256; c++) {
-        double shift = (double)((resnet18_real *)(ar + 464664640))[c * 36], s = 0.0, q = 0.0;
+    for (int64_t c0 = 0; c0 < 256; c0 += 8) {
+        double shift[8], s[8], q[8];
+        for (int64_t u = 0; u < 8; u++) {
+            shift[u] = (double)((resnet18_real *)(ar + 464664640))[(c0 + u) * 36];
+            s[u] = 0.0;
+            q[u] = 0.0;
+        }
         for (int64_t i = 0; i < n; i++) {
-            const resnet18_real *p = ((resnet18_real *)(ar + 464664640)) + (i * 256 + c) * 36;
+            const resnet18_real *p = ((resnet18_real *)(ar + 464664640)) + (i * 256 + c0) * 36;
             for (int64_t j = 0; j < 36; j++) {
-                double d = (double)p[j] - shift;
-                s += d;
-                q += d * d;
+                for (int64_t u = 0; u < 8; u++) {
+                    double d = (double)p[u * 36 + j] - shift[u];
+                    s[u] += d;
+                    q[u] += d * d;
+                }
             }
         }
-        double m = s / (double)(n * 36), v = q / (double)(n * 36) - m * m;
-        ((resnet18_real *)(ar + 365574208))[c] = (resnet18_real)(shift + m);
-        ((resnet18_real *)(ar + 365574208))[256 + c] = (resnet18_real)(v > 0 ? v : 0);
+        for (int64_t u = 0; u < 8; u++) {
+            double m = s[u] / (double)(n * 36), v = q[u] / (double)(n * 36) - m * m;
+            ((resnet18_real *)(ar + 365574208))[c0 + u] = (resnet18_real)(shift[u] + m);
+            ((resnet18_real *)(ar + 365574208))[256 + c0 + u] = (resnet18_real)(v > 0 ? v : 0);
+        }
     }
     }
     /* slice -> f32[1, 256], resnet18.dlm line 21 */
@@ -3222,19 +3330,28 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     /* moments -> f32[2, 256], resnet18.dlm line 22 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t c = 0; c < 256; c++) {
-        double shift = (double)((resnet18_real *)(ar + 488257600))[c * 36], s = 0.0, q = 0.0;
+    for (int64_t c0 = 0; c0 < 256; c0 += 8) {
+        double shift[8], s[8], q[8];
+        for (int64_t u = 0; u < 8; u++) {
+            shift[u] = (double)((resnet18_real *)(ar + 488257600))[(c0 + u) * 36];
+            s[u] = 0.0;
+            q[u] = 0.0;
+        }
         for (int64_t i = 0; i < n; i++) {
-            const resnet18_real *p = ((resnet18_real *)(ar + 488257600)) + (i * 256 + c) * 36;
+            const resnet18_real *p = ((resnet18_real *)(ar + 488257600)) + (i * 256 + c0) * 36;
             for (int64_t j = 0; j < 36; j++) {
-                double d = (double)p[j] - shift;
-                s += d;
-                q += d * d;
+                for (int64_t u = 0; u < 8; u++) {
+                    double d = (double)p[u * 36 + j] - shift[u];
+                    s[u] += d;
+                    q[u] += d * d;
+                }
             }
         }
-        double m = s / (double)(n * 36), v = q / (double)(n * 36) - m * m;
-        ((resnet18_real *)(ar + 365574208))[c] = (resnet18_real)(shift + m);
-        ((resnet18_real *)(ar + 365574208))[256 + c] = (resnet18_real)(v > 0 ? v : 0);
+        for (int64_t u = 0; u < 8; u++) {
+            double m = s[u] / (double)(n * 36), v = q[u] / (double)(n * 36) - m * m;
+            ((resnet18_real *)(ar + 365574208))[c0 + u] = (resnet18_real)(shift[u] + m);
+            ((resnet18_real *)(ar + 365574208))[256 + c0 + u] = (resnet18_real)(v > 0 ? v : 0);
+        }
     }
     }
     /* slice -> f32[1, 256], resnet18.dlm line 22 */
@@ -3310,19 +3427,28 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     /* moments -> f32[2, 512], resnet18.dlm line 21 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t c = 0; c < 512; c++) {
-        double shift = (double)((resnet18_real *)(ar + 502413376))[c * 9], s = 0.0, q = 0.0;
+    for (int64_t c0 = 0; c0 < 512; c0 += 8) {
+        double shift[8], s[8], q[8];
+        for (int64_t u = 0; u < 8; u++) {
+            shift[u] = (double)((resnet18_real *)(ar + 502413376))[(c0 + u) * 9];
+            s[u] = 0.0;
+            q[u] = 0.0;
+        }
         for (int64_t i = 0; i < n; i++) {
-            const resnet18_real *p = ((resnet18_real *)(ar + 502413376)) + (i * 512 + c) * 9;
+            const resnet18_real *p = ((resnet18_real *)(ar + 502413376)) + (i * 512 + c0) * 9;
             for (int64_t j = 0; j < 9; j++) {
-                double d = (double)p[j] - shift;
-                s += d;
-                q += d * d;
+                for (int64_t u = 0; u < 8; u++) {
+                    double d = (double)p[u * 9 + j] - shift[u];
+                    s[u] += d;
+                    q[u] += d * d;
+                }
             }
         }
-        double m = s / (double)(n * 9), v = q / (double)(n * 9) - m * m;
-        ((resnet18_real *)(ar + 365574208))[c] = (resnet18_real)(shift + m);
-        ((resnet18_real *)(ar + 365574208))[512 + c] = (resnet18_real)(v > 0 ? v : 0);
+        for (int64_t u = 0; u < 8; u++) {
+            double m = s[u] / (double)(n * 9), v = q[u] / (double)(n * 9) - m * m;
+            ((resnet18_real *)(ar + 365574208))[c0 + u] = (resnet18_real)(shift[u] + m);
+            ((resnet18_real *)(ar + 365574208))[512 + c0 + u] = (resnet18_real)(v > 0 ? v : 0);
+        }
     }
     }
     /* slice -> f32[1, 512], resnet18.dlm line 21 */
@@ -3406,19 +3532,28 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     /* moments -> f32[2, 512], resnet18.dlm line 22 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t c = 0; c < 512; c++) {
-        double shift = (double)((resnet18_real *)(ar + 507131968))[c * 9], s = 0.0, q = 0.0;
+    for (int64_t c0 = 0; c0 < 512; c0 += 8) {
+        double shift[8], s[8], q[8];
+        for (int64_t u = 0; u < 8; u++) {
+            shift[u] = (double)((resnet18_real *)(ar + 507131968))[(c0 + u) * 9];
+            s[u] = 0.0;
+            q[u] = 0.0;
+        }
         for (int64_t i = 0; i < n; i++) {
-            const resnet18_real *p = ((resnet18_real *)(ar + 507131968)) + (i * 512 + c) * 9;
+            const resnet18_real *p = ((resnet18_real *)(ar + 507131968)) + (i * 512 + c0) * 9;
             for (int64_t j = 0; j < 9; j++) {
-                double d = (double)p[j] - shift;
-                s += d;
-                q += d * d;
+                for (int64_t u = 0; u < 8; u++) {
+                    double d = (double)p[u * 9 + j] - shift[u];
+                    s[u] += d;
+                    q[u] += d * d;
+                }
             }
         }
-        double m = s / (double)(n * 9), v = q / (double)(n * 9) - m * m;
-        ((resnet18_real *)(ar + 365574208))[c] = (resnet18_real)(shift + m);
-        ((resnet18_real *)(ar + 365574208))[512 + c] = (resnet18_real)(v > 0 ? v : 0);
+        for (int64_t u = 0; u < 8; u++) {
+            double m = s[u] / (double)(n * 9), v = q[u] / (double)(n * 9) - m * m;
+            ((resnet18_real *)(ar + 365574208))[c0 + u] = (resnet18_real)(shift[u] + m);
+            ((resnet18_real *)(ar + 365574208))[512 + c0 + u] = (resnet18_real)(v > 0 ? v : 0);
+        }
     }
     }
     /* slice -> f32[1, 512], resnet18.dlm line 22 */
@@ -3498,19 +3633,28 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     /* moments -> f32[2, 512], resnet18.dlm line 21 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t c = 0; c < 512; c++) {
-        double shift = (double)((resnet18_real *)(ar + 509491264))[c * 9], s = 0.0, q = 0.0;
+    for (int64_t c0 = 0; c0 < 512; c0 += 8) {
+        double shift[8], s[8], q[8];
+        for (int64_t u = 0; u < 8; u++) {
+            shift[u] = (double)((resnet18_real *)(ar + 509491264))[(c0 + u) * 9];
+            s[u] = 0.0;
+            q[u] = 0.0;
+        }
         for (int64_t i = 0; i < n; i++) {
-            const resnet18_real *p = ((resnet18_real *)(ar + 509491264)) + (i * 512 + c) * 9;
+            const resnet18_real *p = ((resnet18_real *)(ar + 509491264)) + (i * 512 + c0) * 9;
             for (int64_t j = 0; j < 9; j++) {
-                double d = (double)p[j] - shift;
-                s += d;
-                q += d * d;
+                for (int64_t u = 0; u < 8; u++) {
+                    double d = (double)p[u * 9 + j] - shift[u];
+                    s[u] += d;
+                    q[u] += d * d;
+                }
             }
         }
-        double m = s / (double)(n * 9), v = q / (double)(n * 9) - m * m;
-        ((resnet18_real *)(ar + 365574208))[c] = (resnet18_real)(shift + m);
-        ((resnet18_real *)(ar + 365574208))[512 + c] = (resnet18_real)(v > 0 ? v : 0);
+        for (int64_t u = 0; u < 8; u++) {
+            double m = s[u] / (double)(n * 9), v = q[u] / (double)(n * 9) - m * m;
+            ((resnet18_real *)(ar + 365574208))[c0 + u] = (resnet18_real)(shift[u] + m);
+            ((resnet18_real *)(ar + 365574208))[512 + c0 + u] = (resnet18_real)(v > 0 ? v : 0);
+        }
     }
     }
     /* slice -> f32[1, 512], resnet18.dlm line 21 */
@@ -3586,19 +3730,28 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     /* moments -> f32[2, 512], resnet18.dlm line 22 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t c = 0; c < 512; c++) {
-        double shift = (double)((resnet18_real *)(ar + 365574208))[c * 9], s = 0.0, q = 0.0;
+    for (int64_t c0 = 0; c0 < 512; c0 += 8) {
+        double shift[8], s[8], q[8];
+        for (int64_t u = 0; u < 8; u++) {
+            shift[u] = (double)((resnet18_real *)(ar + 365574208))[(c0 + u) * 9];
+            s[u] = 0.0;
+            q[u] = 0.0;
+        }
         for (int64_t i = 0; i < n; i++) {
-            const resnet18_real *p = ((resnet18_real *)(ar + 365574208)) + (i * 512 + c) * 9;
+            const resnet18_real *p = ((resnet18_real *)(ar + 365574208)) + (i * 512 + c0) * 9;
             for (int64_t j = 0; j < 9; j++) {
-                double d = (double)p[j] - shift;
-                s += d;
-                q += d * d;
+                for (int64_t u = 0; u < 8; u++) {
+                    double d = (double)p[u * 9 + j] - shift[u];
+                    s[u] += d;
+                    q[u] += d * d;
+                }
             }
         }
-        double m = s / (double)(n * 9), v = q / (double)(n * 9) - m * m;
-        ((resnet18_real *)(ar + 367933504))[c] = (resnet18_real)(shift + m);
-        ((resnet18_real *)(ar + 367933504))[512 + c] = (resnet18_real)(v > 0 ? v : 0);
+        for (int64_t u = 0; u < 8; u++) {
+            double m = s[u] / (double)(n * 9), v = q[u] / (double)(n * 9) - m * m;
+            ((resnet18_real *)(ar + 367933504))[c0 + u] = (resnet18_real)(shift[u] + m);
+            ((resnet18_real *)(ar + 367933504))[512 + c0 + u] = (resnet18_real)(v > 0 ? v : 0);
+        }
     }
     }
     /* slice -> f32[1, 512], resnet18.dlm line 22 */
@@ -3768,12 +3921,21 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     }
     /* sum -> f32[10], resnet18.dlm line 50 */
     {
-    for (int64_t i0 = 0; i0 < 10; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 10; b0 += 2) {
+        double accs[2] = {0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
-            acc += ((resnet18_real *)(ar + 370554944))[i0 + i1 * 10];
+            for (int64_t u = 0; u < 2; u++) {
+                const int64_t i0 = b0 + u;
+                double acc = accs[u];
+                acc += ((resnet18_real *)(ar + 370554944))[i0 + i1 * 10];
+                accs[u] = acc;
+            }
         }
-        ((resnet18_real *)(ar + 44709888))[i0] = (resnet18_real)acc;
+        for (int64_t u = 0; u < 2; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((resnet18_real *)(ar + 44709888))[i0] = (resnet18_real)acc;
+        }
     }
     }
     if (grad_ready) /* 10.bias */
@@ -3802,27 +3964,45 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     /* sum -> f32[1, 512, 1, 1], resnet18.dlm line 22 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 512; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 512; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((resnet18_real *)(ar + 511850560))[i0 * 9 + i1 * 4608 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((resnet18_real *)(ar + 511850560))[i0 * 9 + i1 * 4608 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((resnet18_real *)(ar + 44687360))[i0] = (resnet18_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((resnet18_real *)(ar + 44687360))[i0] = (resnet18_real)acc;
+        }
     }
     }
     /* sum -> f32[1, 512, 1, 1], resnet18.dlm line 22 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 512; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 512; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += (((resnet18_real *)(ar + 511850560))[i0 * 9 + i1 * 4608 + i2] * ((resnet18_real *)(ar + 365574208))[i0 * 9 + i1 * 4608 + i2]);
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += (((resnet18_real *)(ar + 511850560))[i0 * 9 + i1 * 4608 + i2] * ((resnet18_real *)(ar + 365574208))[i0 * 9 + i1 * 4608 + i2]);
+                    accs[u] = acc;
+                }
             }
         }
-        ((resnet18_real *)(ar + 367933504))[i0] = (resnet18_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((resnet18_real *)(ar + 367933504))[i0] = (resnet18_real)acc;
+        }
     }
     }
     /* neg -> f32[512, 1, 1], resnet18.dlm line 22 */
@@ -3909,14 +4089,23 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     /* sum -> f32[1, 512, 1, 1], resnet18.dlm line 22 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 512; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 512; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((resnet18_real *)(ar + 514209856))[i0 * 9 + i1 * 4608 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((resnet18_real *)(ar + 514209856))[i0 * 9 + i1 * 4608 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((resnet18_real *)(ar + 44683264))[i0] = (resnet18_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((resnet18_real *)(ar + 44683264))[i0] = (resnet18_real)acc;
+        }
     }
     }
     if (grad_ready) /* 7.1.conv2.bias */
@@ -3941,27 +4130,45 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     /* sum -> f32[1, 512, 1, 1], resnet18.dlm line 21 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 512; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 512; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((resnet18_real *)(ar + 365574208))[i0 * 9 + i1 * 4608 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((resnet18_real *)(ar + 365574208))[i0 * 9 + i1 * 4608 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((resnet18_real *)(ar + 35244032))[i0] = (resnet18_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((resnet18_real *)(ar + 35244032))[i0] = (resnet18_real)acc;
+        }
     }
     }
     /* sum -> f32[1, 512, 1, 1], resnet18.dlm line 21 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 512; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 512; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += (((resnet18_real *)(ar + 365574208))[i0 * 9 + i1 * 4608 + i2] * ((resnet18_real *)(ar + 509491264))[i0 * 9 + i1 * 4608 + i2]);
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += (((resnet18_real *)(ar + 365574208))[i0 * 9 + i1 * 4608 + i2] * ((resnet18_real *)(ar + 509491264))[i0 * 9 + i1 * 4608 + i2]);
+                    accs[u] = acc;
+                }
             }
         }
-        ((resnet18_real *)(ar + 367933504))[i0] = (resnet18_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((resnet18_real *)(ar + 367933504))[i0] = (resnet18_real)acc;
+        }
     }
     }
     /* neg -> f32[512, 1, 1], resnet18.dlm line 21 */
@@ -4048,14 +4255,23 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     /* sum -> f32[1, 512, 1, 1], resnet18.dlm line 20 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 512; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 512; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((resnet18_real *)(ar + 500054080))[i0 * 9 + i1 * 4608 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((resnet18_real *)(ar + 500054080))[i0 * 9 + i1 * 4608 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((resnet18_real *)(ar + 35239936))[i0] = (resnet18_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((resnet18_real *)(ar + 35239936))[i0] = (resnet18_real)acc;
+        }
     }
     }
     if (grad_ready) /* 7.1.conv1.bias */
@@ -4080,14 +4296,23 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     /* sum -> f32[1, 512, 1, 1], resnet18.dlm line 24 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 512; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 512; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((resnet18_real *)(ar + 368726080))[i0 * 9 + i1 * 4608 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((resnet18_real *)(ar + 368726080))[i0 * 9 + i1 * 4608 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((resnet18_real *)(ar + 25276416))[i0] = (resnet18_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((resnet18_real *)(ar + 25276416))[i0] = (resnet18_real)acc;
+        }
     }
     }
     /* conv2d_dx -> f32[batch 128, 256, 6, 6], resnet18.dlm line 24 */
@@ -4103,14 +4328,23 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     /* sum -> f32[1, 512, 1, 1], resnet18.dlm line 22 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 512; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 512; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += (((resnet18_real *)(ar + 368726080))[i0 * 9 + i1 * 4608 + i2] * ((resnet18_real *)(ar + 507131968))[i0 * 9 + i1 * 4608 + i2]);
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += (((resnet18_real *)(ar + 368726080))[i0 * 9 + i1 * 4608 + i2] * ((resnet18_real *)(ar + 507131968))[i0 * 9 + i1 * 4608 + i2]);
+                    accs[u] = acc;
+                }
             }
         }
-        ((resnet18_real *)(ar + 365574208))[i0] = (resnet18_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((resnet18_real *)(ar + 365574208))[i0] = (resnet18_real)acc;
+        }
     }
     }
     /* neg -> f32[512, 1, 1], resnet18.dlm line 22 */
@@ -4197,14 +4431,23 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     /* sum -> f32[1, 512, 1, 1], resnet18.dlm line 22 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 512; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 512; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((resnet18_real *)(ar + 509491264))[i0 * 9 + i1 * 4608 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((resnet18_real *)(ar + 509491264))[i0 * 9 + i1 * 4608 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((resnet18_real *)(ar + 25272320))[i0] = (resnet18_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((resnet18_real *)(ar + 25272320))[i0] = (resnet18_real)acc;
+        }
     }
     }
     if (grad_ready) /* 7.0.conv2.bias */
@@ -4229,27 +4472,45 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     /* sum -> f32[1, 512, 1, 1], resnet18.dlm line 21 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 512; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 512; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((resnet18_real *)(ar + 365574208))[i0 * 9 + i1 * 4608 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((resnet18_real *)(ar + 365574208))[i0 * 9 + i1 * 4608 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((resnet18_real *)(ar + 15833088))[i0] = (resnet18_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((resnet18_real *)(ar + 15833088))[i0] = (resnet18_real)acc;
+        }
     }
     }
     /* sum -> f32[1, 512, 1, 1], resnet18.dlm line 21 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 512; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 512; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += (((resnet18_real *)(ar + 365574208))[i0 * 9 + i1 * 4608 + i2] * ((resnet18_real *)(ar + 502413376))[i0 * 9 + i1 * 4608 + i2]);
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += (((resnet18_real *)(ar + 365574208))[i0 * 9 + i1 * 4608 + i2] * ((resnet18_real *)(ar + 502413376))[i0 * 9 + i1 * 4608 + i2]);
+                    accs[u] = acc;
+                }
             }
         }
-        ((resnet18_real *)(ar + 367933504))[i0] = (resnet18_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((resnet18_real *)(ar + 367933504))[i0] = (resnet18_real)acc;
+        }
     }
     }
     /* neg -> f32[512, 1, 1], resnet18.dlm line 21 */
@@ -4336,14 +4597,23 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     /* sum -> f32[1, 512, 1, 1], resnet18.dlm line 20 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 512; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 512; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((resnet18_real *)(ar + 381849664))[i0 * 9 + i1 * 4608 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((resnet18_real *)(ar + 381849664))[i0 * 9 + i1 * 4608 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((resnet18_real *)(ar + 15828992))[i0] = (resnet18_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((resnet18_real *)(ar + 15828992))[i0] = (resnet18_real)acc;
+        }
     }
     }
     if (grad_ready) /* 7.0.conv1.bias */
@@ -4368,27 +4638,45 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     /* sum -> f32[1, 256, 1, 1], resnet18.dlm line 22 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 256; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 256; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((resnet18_real *)(ar + 502413376))[i0 * 36 + i1 * 9216 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((resnet18_real *)(ar + 502413376))[i0 * 36 + i1 * 9216 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((resnet18_real *)(ar + 11109376))[i0] = (resnet18_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((resnet18_real *)(ar + 11109376))[i0] = (resnet18_real)acc;
+        }
     }
     }
     /* sum -> f32[1, 256, 1, 1], resnet18.dlm line 22 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 256; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 256; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += (((resnet18_real *)(ar + 502413376))[i0 * 36 + i1 * 9216 + i2] * ((resnet18_real *)(ar + 488257600))[i0 * 36 + i1 * 9216 + i2]);
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += (((resnet18_real *)(ar + 502413376))[i0 * 36 + i1 * 9216 + i2] * ((resnet18_real *)(ar + 488257600))[i0 * 36 + i1 * 9216 + i2]);
+                    accs[u] = acc;
+                }
             }
         }
-        ((resnet18_real *)(ar + 365574208))[i0] = (resnet18_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((resnet18_real *)(ar + 365574208))[i0] = (resnet18_real)acc;
+        }
     }
     }
     /* neg -> f32[256, 1, 1], resnet18.dlm line 22 */
@@ -4475,14 +4763,23 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     /* sum -> f32[1, 256, 1, 1], resnet18.dlm line 22 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 256; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 256; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((resnet18_real *)(ar + 376264768))[i0 * 36 + i1 * 9216 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((resnet18_real *)(ar + 376264768))[i0 * 36 + i1 * 9216 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((resnet18_real *)(ar + 11107328))[i0] = (resnet18_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((resnet18_real *)(ar + 11107328))[i0] = (resnet18_real)acc;
+        }
     }
     }
     if (grad_ready) /* 6.1.conv2.bias */
@@ -4507,27 +4804,45 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     /* sum -> f32[1, 256, 1, 1], resnet18.dlm line 21 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 256; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 256; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((resnet18_real *)(ar + 365574208))[i0 * 36 + i1 * 9216 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((resnet18_real *)(ar + 365574208))[i0 * 36 + i1 * 9216 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((resnet18_real *)(ar + 8747008))[i0] = (resnet18_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((resnet18_real *)(ar + 8747008))[i0] = (resnet18_real)acc;
+        }
     }
     }
     /* sum -> f32[1, 256, 1, 1], resnet18.dlm line 21 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 256; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 256; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += (((resnet18_real *)(ar + 365574208))[i0 * 36 + i1 * 9216 + i2] * ((resnet18_real *)(ar + 464664640))[i0 * 36 + i1 * 9216 + i2]);
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += (((resnet18_real *)(ar + 365574208))[i0 * 36 + i1 * 9216 + i2] * ((resnet18_real *)(ar + 464664640))[i0 * 36 + i1 * 9216 + i2]);
+                    accs[u] = acc;
+                }
             }
         }
-        ((resnet18_real *)(ar + 370292800))[i0] = (resnet18_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((resnet18_real *)(ar + 370292800))[i0] = (resnet18_real)acc;
+        }
     }
     }
     /* neg -> f32[256, 1, 1], resnet18.dlm line 21 */
@@ -4614,14 +4929,23 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     /* sum -> f32[1, 256, 1, 1], resnet18.dlm line 20 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 256; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 256; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((resnet18_real *)(ar + 376264768))[i0 * 36 + i1 * 9216 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((resnet18_real *)(ar + 376264768))[i0 * 36 + i1 * 9216 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((resnet18_real *)(ar + 8744960))[i0] = (resnet18_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((resnet18_real *)(ar + 8744960))[i0] = (resnet18_real)acc;
+        }
     }
     }
     if (grad_ready) /* 6.1.conv1.bias */
@@ -4646,14 +4970,23 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     /* sum -> f32[1, 256, 1, 1], resnet18.dlm line 24 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 256; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 256; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((resnet18_real *)(ar + 365574208))[i0 * 36 + i1 * 9216 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((resnet18_real *)(ar + 365574208))[i0 * 36 + i1 * 9216 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((resnet18_real *)(ar + 6253568))[i0] = (resnet18_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((resnet18_real *)(ar + 6253568))[i0] = (resnet18_real)acc;
+        }
     }
     }
     /* conv2d_dx -> f32[batch 128, 128, 12, 12], resnet18.dlm line 24 */
@@ -4669,14 +5002,23 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     /* sum -> f32[1, 256, 1, 1], resnet18.dlm line 22 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 256; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 256; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += (((resnet18_real *)(ar + 365574208))[i0 * 36 + i1 * 9216 + i2] * ((resnet18_real *)(ar + 478820416))[i0 * 36 + i1 * 9216 + i2]);
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += (((resnet18_real *)(ar + 365574208))[i0 * 36 + i1 * 9216 + i2] * ((resnet18_real *)(ar + 478820416))[i0 * 36 + i1 * 9216 + i2]);
+                    accs[u] = acc;
+                }
             }
         }
-        ((resnet18_real *)(ar + 370292800))[i0] = (resnet18_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((resnet18_real *)(ar + 370292800))[i0] = (resnet18_real)acc;
+        }
     }
     }
     /* neg -> f32[256, 1, 1], resnet18.dlm line 22 */
@@ -4763,14 +5105,23 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     /* sum -> f32[1, 256, 1, 1], resnet18.dlm line 22 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 256; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 256; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((resnet18_real *)(ar + 376264768))[i0 * 36 + i1 * 9216 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((resnet18_real *)(ar + 376264768))[i0 * 36 + i1 * 9216 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((resnet18_real *)(ar + 6251520))[i0] = (resnet18_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((resnet18_real *)(ar + 6251520))[i0] = (resnet18_real)acc;
+        }
     }
     }
     if (grad_ready) /* 6.0.conv2.bias */
@@ -4795,27 +5146,45 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     /* sum -> f32[1, 256, 1, 1], resnet18.dlm line 21 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 256; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 256; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((resnet18_real *)(ar + 365574208))[i0 * 36 + i1 * 9216 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((resnet18_real *)(ar + 365574208))[i0 * 36 + i1 * 9216 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((resnet18_real *)(ar + 3891200))[i0] = (resnet18_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((resnet18_real *)(ar + 3891200))[i0] = (resnet18_real)acc;
+        }
     }
     }
     /* sum -> f32[1, 256, 1, 1], resnet18.dlm line 21 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 256; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 256; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += (((resnet18_real *)(ar + 365574208))[i0 * 36 + i1 * 9216 + i2] * ((resnet18_real *)(ar + 469383232))[i0 * 36 + i1 * 9216 + i2]);
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += (((resnet18_real *)(ar + 365574208))[i0 * 36 + i1 * 9216 + i2] * ((resnet18_real *)(ar + 469383232))[i0 * 36 + i1 * 9216 + i2]);
+                    accs[u] = acc;
+                }
             }
         }
-        ((resnet18_real *)(ar + 370292800))[i0] = (resnet18_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((resnet18_real *)(ar + 370292800))[i0] = (resnet18_real)acc;
+        }
     }
     }
     /* neg -> f32[256, 1, 1], resnet18.dlm line 21 */
@@ -4902,14 +5271,23 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     /* sum -> f32[1, 256, 1, 1], resnet18.dlm line 20 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 256; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 256; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((resnet18_real *)(ar + 474101824))[i0 * 36 + i1 * 9216 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((resnet18_real *)(ar + 474101824))[i0 * 36 + i1 * 9216 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((resnet18_real *)(ar + 3889152))[i0] = (resnet18_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((resnet18_real *)(ar + 3889152))[i0] = (resnet18_real)acc;
+        }
     }
     }
     if (grad_ready) /* 6.0.conv1.bias */
@@ -4934,27 +5312,45 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     /* sum -> f32[1, 128, 1, 1], resnet18.dlm line 22 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 128; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 128; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((resnet18_real *)(ar + 375011392))[i0 * 144 + i1 * 18432 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((resnet18_real *)(ar + 375011392))[i0 * 144 + i1 * 18432 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((resnet18_real *)(ar + 2708992))[i0] = (resnet18_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((resnet18_real *)(ar + 2708992))[i0] = (resnet18_real)acc;
+        }
     }
     }
     /* sum -> f32[1, 128, 1, 1], resnet18.dlm line 22 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 128; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 128; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += (((resnet18_real *)(ar + 375011392))[i0 * 144 + i1 * 18432 + i2] * ((resnet18_real *)(ar + 441071680))[i0 * 144 + i1 * 18432 + i2]);
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += (((resnet18_real *)(ar + 375011392))[i0 * 144 + i1 * 18432 + i2] * ((resnet18_real *)(ar + 441071680))[i0 * 144 + i1 * 18432 + i2]);
+                    accs[u] = acc;
+                }
             }
         }
-        ((resnet18_real *)(ar + 365574208))[i0] = (resnet18_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((resnet18_real *)(ar + 365574208))[i0] = (resnet18_real)acc;
+        }
     }
     }
     /* neg -> f32[128, 1, 1], resnet18.dlm line 22 */
@@ -5041,14 +5437,23 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     /* sum -> f32[1, 128, 1, 1], resnet18.dlm line 22 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 128; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 128; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((resnet18_real *)(ar + 365574208))[i0 * 144 + i1 * 18432 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((resnet18_real *)(ar + 365574208))[i0 * 144 + i1 * 18432 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((resnet18_real *)(ar + 2707968))[i0] = (resnet18_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((resnet18_real *)(ar + 2707968))[i0] = (resnet18_real)acc;
+        }
     }
     }
     if (grad_ready) /* 5.1.conv2.bias */
@@ -5073,27 +5478,45 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     /* sum -> f32[1, 128, 1, 1], resnet18.dlm line 21 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 128; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 128; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((resnet18_real *)(ar + 365574208))[i0 * 144 + i1 * 18432 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((resnet18_real *)(ar + 365574208))[i0 * 144 + i1 * 18432 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((resnet18_real *)(ar + 2117632))[i0] = (resnet18_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((resnet18_real *)(ar + 2117632))[i0] = (resnet18_real)acc;
+        }
     }
     }
     /* sum -> f32[1, 128, 1, 1], resnet18.dlm line 21 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 128; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 128; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += (((resnet18_real *)(ar + 365574208))[i0 * 144 + i1 * 18432 + i2] * ((resnet18_real *)(ar + 422197312))[i0 * 144 + i1 * 18432 + i2]);
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += (((resnet18_real *)(ar + 365574208))[i0 * 144 + i1 * 18432 + i2] * ((resnet18_real *)(ar + 422197312))[i0 * 144 + i1 * 18432 + i2]);
+                    accs[u] = acc;
+                }
             }
         }
-        ((resnet18_real *)(ar + 431634496))[i0] = (resnet18_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((resnet18_real *)(ar + 431634496))[i0] = (resnet18_real)acc;
+        }
     }
     }
     /* neg -> f32[128, 1, 1], resnet18.dlm line 21 */
@@ -5180,14 +5603,23 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     /* sum -> f32[1, 128, 1, 1], resnet18.dlm line 20 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 128; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 128; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((resnet18_real *)(ar + 431634496))[i0 * 144 + i1 * 18432 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((resnet18_real *)(ar + 431634496))[i0 * 144 + i1 * 18432 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((resnet18_real *)(ar + 2116608))[i0] = (resnet18_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((resnet18_real *)(ar + 2116608))[i0] = (resnet18_real)acc;
+        }
     }
     }
     if (grad_ready) /* 5.1.conv1.bias */
@@ -5212,14 +5644,23 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     /* sum -> f32[1, 128, 1, 1], resnet18.dlm line 24 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 128; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 128; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((resnet18_real *)(ar + 422197312))[i0 * 144 + i1 * 18432 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((resnet18_real *)(ar + 422197312))[i0 * 144 + i1 * 18432 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((resnet18_real *)(ar + 1493504))[i0] = (resnet18_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((resnet18_real *)(ar + 1493504))[i0] = (resnet18_real)acc;
+        }
     }
     }
     /* conv2d_dx -> f32[batch 128, 64, 24, 24], resnet18.dlm line 24 */
@@ -5235,14 +5676,23 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     /* sum -> f32[1, 128, 1, 1], resnet18.dlm line 22 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 128; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 128; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += (((resnet18_real *)(ar + 422197312))[i0 * 144 + i1 * 18432 + i2] * ((resnet18_real *)(ar + 403322944))[i0 * 144 + i1 * 18432 + i2]);
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += (((resnet18_real *)(ar + 422197312))[i0 * 144 + i1 * 18432 + i2] * ((resnet18_real *)(ar + 403322944))[i0 * 144 + i1 * 18432 + i2]);
+                    accs[u] = acc;
+                }
             }
         }
-        ((resnet18_real *)(ar + 412760128))[i0] = (resnet18_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((resnet18_real *)(ar + 412760128))[i0] = (resnet18_real)acc;
+        }
     }
     }
     /* neg -> f32[128, 1, 1], resnet18.dlm line 22 */
@@ -5329,14 +5779,23 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     /* sum -> f32[1, 128, 1, 1], resnet18.dlm line 22 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 128; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 128; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((resnet18_real *)(ar + 412760128))[i0 * 144 + i1 * 18432 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((resnet18_real *)(ar + 412760128))[i0 * 144 + i1 * 18432 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((resnet18_real *)(ar + 1492480))[i0] = (resnet18_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((resnet18_real *)(ar + 1492480))[i0] = (resnet18_real)acc;
+        }
     }
     }
     if (grad_ready) /* 5.0.conv2.bias */
@@ -5361,27 +5820,45 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     /* sum -> f32[1, 128, 1, 1], resnet18.dlm line 21 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 128; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 128; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((resnet18_real *)(ar + 412760128))[i0 * 144 + i1 * 18432 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((resnet18_real *)(ar + 412760128))[i0 * 144 + i1 * 18432 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((resnet18_real *)(ar + 902144))[i0] = (resnet18_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((resnet18_real *)(ar + 902144))[i0] = (resnet18_real)acc;
+        }
     }
     }
     /* sum -> f32[1, 128, 1, 1], resnet18.dlm line 21 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 128; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 128; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += (((resnet18_real *)(ar + 412760128))[i0 * 144 + i1 * 18432 + i2] * ((resnet18_real *)(ar + 384448576))[i0 * 144 + i1 * 18432 + i2]);
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += (((resnet18_real *)(ar + 412760128))[i0 * 144 + i1 * 18432 + i2] * ((resnet18_real *)(ar + 384448576))[i0 * 144 + i1 * 18432 + i2]);
+                    accs[u] = acc;
+                }
             }
         }
-        ((resnet18_real *)(ar + 393885760))[i0] = (resnet18_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((resnet18_real *)(ar + 393885760))[i0] = (resnet18_real)acc;
+        }
     }
     }
     /* neg -> f32[128, 1, 1], resnet18.dlm line 21 */
@@ -5468,14 +5945,23 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     /* sum -> f32[1, 128, 1, 1], resnet18.dlm line 20 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 128; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 128; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((resnet18_real *)(ar + 403322944))[i0 * 144 + i1 * 18432 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((resnet18_real *)(ar + 403322944))[i0 * 144 + i1 * 18432 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((resnet18_real *)(ar + 901120))[i0] = (resnet18_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((resnet18_real *)(ar + 901120))[i0] = (resnet18_real)acc;
+        }
     }
     }
     if (grad_ready) /* 5.0.conv1.bias */
@@ -5500,27 +5986,45 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     /* sum -> f32[1, 64, 1, 1], resnet18.dlm line 22 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 64; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 64; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += ((resnet18_real *)(ar + 403322944))[i0 * 576 + i1 * 36864 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((resnet18_real *)(ar + 403322944))[i0 * 576 + i1 * 36864 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((resnet18_real *)(ar + 605952))[i0] = (resnet18_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((resnet18_real *)(ar + 605952))[i0] = (resnet18_real)acc;
+        }
     }
     }
     /* sum -> f32[1, 64, 1, 1], resnet18.dlm line 22 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 64; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 64; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += (((resnet18_real *)(ar + 403322944))[i0 * 576 + i1 * 36864 + i2] * ((resnet18_real *)(ar + 346699840))[i0 * 576 + i1 * 36864 + i2]);
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += (((resnet18_real *)(ar + 403322944))[i0 * 576 + i1 * 36864 + i2] * ((resnet18_real *)(ar + 346699840))[i0 * 576 + i1 * 36864 + i2]);
+                    accs[u] = acc;
+                }
             }
         }
-        ((resnet18_real *)(ar + 327825472))[i0] = (resnet18_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((resnet18_real *)(ar + 327825472))[i0] = (resnet18_real)acc;
+        }
     }
     }
     /* neg -> f32[64, 1, 1], resnet18.dlm line 22 */
@@ -5607,14 +6111,23 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     /* sum -> f32[1, 64, 1, 1], resnet18.dlm line 22 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 64; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 64; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += ((resnet18_real *)(ar + 327825472))[i0 * 576 + i1 * 36864 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((resnet18_real *)(ar + 327825472))[i0 * 576 + i1 * 36864 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((resnet18_real *)(ar + 605440))[i0] = (resnet18_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((resnet18_real *)(ar + 605440))[i0] = (resnet18_real)acc;
+        }
     }
     }
     if (grad_ready) /* 4.1.conv2.bias */
@@ -5639,27 +6152,45 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     /* sum -> f32[1, 64, 1, 1], resnet18.dlm line 21 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 64; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 64; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += ((resnet18_real *)(ar + 327825472))[i0 * 576 + i1 * 36864 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((resnet18_real *)(ar + 327825472))[i0 * 576 + i1 * 36864 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((resnet18_real *)(ar + 457728))[i0] = (resnet18_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((resnet18_real *)(ar + 457728))[i0] = (resnet18_real)acc;
+        }
     }
     }
     /* sum -> f32[1, 64, 1, 1], resnet18.dlm line 21 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 64; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 64; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += (((resnet18_real *)(ar + 327825472))[i0 * 576 + i1 * 36864 + i2] * ((resnet18_real *)(ar + 308951104))[i0 * 576 + i1 * 36864 + i2]);
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += (((resnet18_real *)(ar + 327825472))[i0 * 576 + i1 * 36864 + i2] * ((resnet18_real *)(ar + 308951104))[i0 * 576 + i1 * 36864 + i2]);
+                    accs[u] = acc;
+                }
             }
         }
-        ((resnet18_real *)(ar + 290076736))[i0] = (resnet18_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((resnet18_real *)(ar + 290076736))[i0] = (resnet18_real)acc;
+        }
     }
     }
     /* neg -> f32[64, 1, 1], resnet18.dlm line 21 */
@@ -5746,14 +6277,23 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     /* sum -> f32[1, 64, 1, 1], resnet18.dlm line 20 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 64; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 64; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += ((resnet18_real *)(ar + 290076736))[i0 * 576 + i1 * 36864 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((resnet18_real *)(ar + 290076736))[i0 * 576 + i1 * 36864 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((resnet18_real *)(ar + 457216))[i0] = (resnet18_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((resnet18_real *)(ar + 457216))[i0] = (resnet18_real)acc;
+        }
     }
     }
     if (grad_ready) /* 4.1.conv1.bias */
@@ -5778,27 +6318,45 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     /* sum -> f32[1, 64, 1, 1], resnet18.dlm line 22 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 64; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 64; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += ((resnet18_real *)(ar + 290076736))[i0 * 576 + i1 * 36864 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((resnet18_real *)(ar + 290076736))[i0 * 576 + i1 * 36864 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((resnet18_real *)(ar + 309504))[i0] = (resnet18_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((resnet18_real *)(ar + 309504))[i0] = (resnet18_real)acc;
+        }
     }
     }
     /* sum -> f32[1, 64, 1, 1], resnet18.dlm line 22 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 64; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 64; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += (((resnet18_real *)(ar + 290076736))[i0 * 576 + i1 * 36864 + i2] * ((resnet18_real *)(ar + 271202368))[i0 * 576 + i1 * 36864 + i2]);
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += (((resnet18_real *)(ar + 290076736))[i0 * 576 + i1 * 36864 + i2] * ((resnet18_real *)(ar + 271202368))[i0 * 576 + i1 * 36864 + i2]);
+                    accs[u] = acc;
+                }
             }
         }
-        ((resnet18_real *)(ar + 252328000))[i0] = (resnet18_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((resnet18_real *)(ar + 252328000))[i0] = (resnet18_real)acc;
+        }
     }
     }
     /* neg -> f32[64, 1, 1], resnet18.dlm line 22 */
@@ -5885,14 +6443,23 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     /* sum -> f32[1, 64, 1, 1], resnet18.dlm line 22 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 64; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 64; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += ((resnet18_real *)(ar + 252328000))[i0 * 576 + i1 * 36864 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((resnet18_real *)(ar + 252328000))[i0 * 576 + i1 * 36864 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((resnet18_real *)(ar + 308992))[i0] = (resnet18_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((resnet18_real *)(ar + 308992))[i0] = (resnet18_real)acc;
+        }
     }
     }
     if (grad_ready) /* 4.0.conv2.bias */
@@ -5917,27 +6484,45 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     /* sum -> f32[1, 64, 1, 1], resnet18.dlm line 21 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 64; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 64; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += ((resnet18_real *)(ar + 252328000))[i0 * 576 + i1 * 36864 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((resnet18_real *)(ar + 252328000))[i0 * 576 + i1 * 36864 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((resnet18_real *)(ar + 161280))[i0] = (resnet18_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((resnet18_real *)(ar + 161280))[i0] = (resnet18_real)acc;
+        }
     }
     }
     /* sum -> f32[1, 64, 1, 1], resnet18.dlm line 21 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 64; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 64; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += (((resnet18_real *)(ar + 252328000))[i0 * 576 + i1 * 36864 + i2] * ((resnet18_real *)(ar + 233453632))[i0 * 576 + i1 * 36864 + i2]);
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += (((resnet18_real *)(ar + 252328000))[i0 * 576 + i1 * 36864 + i2] * ((resnet18_real *)(ar + 233453632))[i0 * 576 + i1 * 36864 + i2]);
+                    accs[u] = acc;
+                }
             }
         }
-        ((resnet18_real *)(ar + 214579264))[i0] = (resnet18_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((resnet18_real *)(ar + 214579264))[i0] = (resnet18_real)acc;
+        }
     }
     }
     /* neg -> f32[64, 1, 1], resnet18.dlm line 21 */
@@ -6024,14 +6609,23 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     /* sum -> f32[1, 64, 1, 1], resnet18.dlm line 20 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 64; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 64; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += ((resnet18_real *)(ar + 214579264))[i0 * 576 + i1 * 36864 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((resnet18_real *)(ar + 214579264))[i0 * 576 + i1 * 36864 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((resnet18_real *)(ar + 160768))[i0] = (resnet18_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((resnet18_real *)(ar + 160768))[i0] = (resnet18_real)acc;
+        }
     }
     }
     if (grad_ready) /* 4.0.conv1.bias */
@@ -6067,27 +6661,45 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     /* sum -> f32[1, 64, 1, 1], resnet18.dlm line 42 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 64; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 64; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 2304; i2++) {
-                acc += ((resnet18_real *)(ar + 271202368))[i0 * 2304 + i1 * 147456 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((resnet18_real *)(ar + 271202368))[i0 * 2304 + i1 * 147456 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((resnet18_real *)(ar + 13056))[i0] = (resnet18_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((resnet18_real *)(ar + 13056))[i0] = (resnet18_real)acc;
+        }
     }
     }
     /* sum -> f32[1, 64, 1, 1], resnet18.dlm line 42 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 64; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 64; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 2304; i2++) {
-                acc += (((resnet18_real *)(ar + 271202368))[i0 * 2304 + i1 * 147456 + i2] * ((resnet18_real *)(ar + 120207424))[i0 * 2304 + i1 * 147456 + i2]);
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += (((resnet18_real *)(ar + 271202368))[i0 * 2304 + i1 * 147456 + i2] * ((resnet18_real *)(ar + 120207424))[i0 * 2304 + i1 * 147456 + i2]);
+                    accs[u] = acc;
+                }
             }
         }
-        ((resnet18_real *)(ar + 44709952))[i0] = (resnet18_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((resnet18_real *)(ar + 44709952))[i0] = (resnet18_real)acc;
+        }
     }
     }
     /* neg -> f32[64, 1, 1], resnet18.dlm line 42 */
@@ -6174,14 +6786,23 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     /* sum -> f32[1, 64, 1, 1], resnet18.dlm line 41 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 64; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 64; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 2304; i2++) {
-                acc += ((resnet18_real *)(ar + 44709952))[i0 * 2304 + i1 * 147456 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((resnet18_real *)(ar + 44709952))[i0 * 2304 + i1 * 147456 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((resnet18_real *)(ar + 12544))[i0] = (resnet18_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((resnet18_real *)(ar + 12544))[i0] = (resnet18_real)acc;
+        }
     }
     }
     if (grad_ready) /* 0.bias */
