@@ -41,36 +41,6 @@ static inline float expv(float x) {
     return p * s1 * s2;
 }
 
-#if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)
-#define RESNET18_X86 1
-#include <stdlib.h>
-#define RESNET18_INLINE __attribute__((always_inline))
-#ifdef __clang__
-#define RESNET18_AVX512 __attribute__((target("avx2,fma,bmi,bmi2,avx512f,avx512vl,avx512bw,avx512dq,avx512cd"), noinline))
-#else
-#define RESNET18_AVX512 __attribute__((target("avx2,fma,bmi,bmi2,avx512f,avx512vl,avx512bw,avx512dq,avx512cd,prefer-vector-width=512"), noinline))
-#endif
-#define RESNET18_AVX2 __attribute__((target("avx2,fma,bmi,bmi2"), noinline))
-static int resnet18_isa(void) {
-    static int chosen = -1; /* the same answer for the whole process, asked for once */
-    int isa = __atomic_load_n(&chosen, __ATOMIC_RELAXED);
-    if (isa >= 0)
-        return isa;
-    __builtin_cpu_init();
-    int avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("bmi") &&
-               __builtin_cpu_supports("bmi2");
-    int avx512 = avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
-                 __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
-                 __builtin_cpu_supports("avx512cd");
-    const char *want = getenv("DLRT_ISA");
-    isa = want && strcmp(want, "portable") == 0 ? 0 : want && strcmp(want, "avx2") == 0 ? avx2 : avx512 ? 2 : avx2;
-    __atomic_store_n(&chosen, isa, __ATOMIC_RELAXED);
-    return isa;
-}
-#else
-#define RESNET18_INLINE
-#endif
-
 /* The product resnet18_set_gemm installed instead of sgemm, or NULL. */
 static resnet18_gemm_fn gemm_hook;
 
@@ -88,109 +58,6 @@ static void gemm(int ta, int tb, int m, int n, int k, const resnet18_real *a, in
         return;
     }
     cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, 1, a, lda, b, ldb, accumulate ? 1 : 0, c, ldc);
-}
-
-/* conv2d, resnet18.dlm line 41: x [n, 1, 96, 96], w [64, 1, 7, 7], y [n, 64, 48, 48], stride 2x2, padding 3x3.
- * Per image: a zero-padded copy, then tiles of 16 columns of up to 6 output channels. */
-RESNET18_INLINE static inline void conv2d_fwd_direct_0_image(const resnet18_real *restrict x, const resnet18_real *restrict w, resnet18_real *restrict y, int64_t b) {
-    resnet18_real xp[1][101][101];
-    memset(xp, 0, sizeof(xp));
-    for (int c = 0; c < 1; c++)
-        for (int h = 0; h < 96; h++)
-            memcpy(&xp[c][h + 3][3], x + (b * 1 + c) * 9216 + h * 96, 96 * sizeof(resnet18_real));
-    for (int64_t k = 0; k < 60; k += 6)
-        for (int p = 0; p < 48; p++) {
-            const int r0 = p * 2 < 3 ? 3 - p * 2 : 0;
-            const int r1 = 99 - p * 2 < 7 ? 99 - p * 2 : 7;
-            for (int q0 = 0; q0 < 48; q0 += 16) {
-                resnet18_real a0[16] = {0}, a1[16] = {0}, a2[16] = {0}, a3[16] = {0}, a4[16] = {0}, a5[16] = {0};
-                for (int c = 0; c < 1; c++)
-                    for (int r = r0; r < r1; r++)
-                        for (int s = 0; s < 7; s++) {
-                            const resnet18_real *src = &xp[c][p * 2 + r][q0 * 2 + s];
-                            const resnet18_real *wk = w + ((k * 1 + c) * 7 + r) * 7 + s;
-                            resnet18_real w0 = wk[0], w1 = wk[49], w2 = wk[98], w3 = wk[147], w4 = wk[196], w5 = wk[245];
-                            for (int q = 0; q < 16; q++) {
-                                resnet18_real v = src[q * 2];
-                                a0[q] += w0 * v;
-                                a1[q] += w1 * v;
-                                a2[q] += w2 * v;
-                                a3[q] += w3 * v;
-                                a4[q] += w4 * v;
-                                a5[q] += w5 * v;
-                            }
-                        }
-                resnet18_real *out = y + ((b * 64 + k) * 48 + p) * 48 + q0;
-                for (int q = 0; q < 16; q++) {
-                    out[0 + q] = a0[q];
-                    out[2304 + q] = a1[q];
-                    out[4608 + q] = a2[q];
-                    out[6912 + q] = a3[q];
-                    out[9216 + q] = a4[q];
-                    out[11520 + q] = a5[q];
-                }
-            }
-        }
-    {
-        const int64_t k = 60;
-        for (int p = 0; p < 48; p++) {
-            const int r0 = p * 2 < 3 ? 3 - p * 2 : 0;
-            const int r1 = 99 - p * 2 < 7 ? 99 - p * 2 : 7;
-            for (int q0 = 0; q0 < 48; q0 += 16) {
-                resnet18_real a0[16] = {0}, a1[16] = {0}, a2[16] = {0}, a3[16] = {0};
-                for (int c = 0; c < 1; c++)
-                    for (int r = r0; r < r1; r++)
-                        for (int s = 0; s < 7; s++) {
-                            const resnet18_real *src = &xp[c][p * 2 + r][q0 * 2 + s];
-                            const resnet18_real *wk = w + ((k * 1 + c) * 7 + r) * 7 + s;
-                            resnet18_real w0 = wk[0], w1 = wk[49], w2 = wk[98], w3 = wk[147];
-                            for (int q = 0; q < 16; q++) {
-                                resnet18_real v = src[q * 2];
-                                a0[q] += w0 * v;
-                                a1[q] += w1 * v;
-                                a2[q] += w2 * v;
-                                a3[q] += w3 * v;
-                            }
-                        }
-                resnet18_real *out = y + ((b * 64 + k) * 48 + p) * 48 + q0;
-                for (int q = 0; q < 16; q++) {
-                    out[0 + q] = a0[q];
-                    out[2304 + q] = a1[q];
-                    out[4608 + q] = a2[q];
-                    out[6912 + q] = a3[q];
-                }
-            }
-        }
-    }
-}
-#if RESNET18_X86
-RESNET18_AVX512 static void conv2d_fwd_direct_0_avx512(const resnet18_real *restrict x, const resnet18_real *restrict w, resnet18_real *restrict y, int64_t n) {
-    RESNET18_PARALLEL_FOR
-    for (int64_t i = 0; i < n; i++)
-        conv2d_fwd_direct_0_image(x, w, y, i);
-}
-RESNET18_AVX2 static void conv2d_fwd_direct_0_avx2(const resnet18_real *restrict x, const resnet18_real *restrict w, resnet18_real *restrict y, int64_t n) {
-    RESNET18_PARALLEL_FOR
-    for (int64_t i = 0; i < n; i++)
-        conv2d_fwd_direct_0_image(x, w, y, i);
-}
-#endif
-static void conv2d_fwd_direct_0(const resnet18_real *restrict x, const resnet18_real *restrict w, resnet18_real *restrict y, int64_t n) {
-#if RESNET18_X86
-    switch (resnet18_isa()) {
-    case 2:
-        conv2d_fwd_direct_0_avx512(x, w, y, n);
-        return;
-    case 1:
-        conv2d_fwd_direct_0_avx2(x, w, y, n);
-        return;
-    default:
-        break;
-    }
-#endif
-    RESNET18_PARALLEL_FOR
-    for (int64_t i = 0; i < n; i++)
-        conv2d_fwd_direct_0_image(x, w, y, i);
 }
 
 /* avg_pool forward, resnet18.dlm line 48: 3x3 windows that tile the planes of [n, 512, 3, 3] into 1x1. */
@@ -226,146 +93,6 @@ static void avg_pool_dx_0(const resnet18_real *restrict dy, resnet18_real *restr
                 top[q * 3 + 8] = g;
             }
         }
-}
-
-/* conv2d's weight gradient, resnet18.dlm line 41: x [n, 1, 96, 96], w [64, 1, 7, 7], y [n, 64, 48, 48], stride 2x2, padding 3x3.
- * Per chunk of 1 images: zero-padded copies, then for each (k, c, r) the 7 sums over s; chunk sums to part, added in order. */
-RESNET18_INLINE static inline void conv2d_dw_direct_0_chunk(const resnet18_real *restrict x, const resnet18_real *restrict dy, resnet18_real *restrict part, int64_t n, int64_t chunk) {
-    int64_t b0 = chunk * 1, count = n - b0 < 1 ? n - b0 : 1;
-    resnet18_real xp[1][1][101][101];
-    resnet18_real gp[1][64][48][48];
-    for (int64_t i = 0; i < count; i++) {
-        memset(xp[i], 0, sizeof(xp[i]));
-        for (int c = 0; c < 1; c++)
-            for (int h = 0; h < 96; h++)
-                memcpy(&xp[i][c][h + 3][3], x + ((b0 + i) * 1 + c) * 9216 + h * 96, 96 * sizeof(resnet18_real));
-        for (int k = 0; k < 64; k++)
-            for (int p = 0; p < 48; p++)
-                memcpy(gp[i][k][p], dy + (((b0 + i) * 64 + k) * 48 + p) * 48, 48 * sizeof(resnet18_real));
-    }
-    for (int k = 0; k < 64; k += 2)
-        for (int c = 0; c < 1; c++)
-            for (int r = 0; r < 7; r++) {
-                resnet18_real a0_0[16] = {0}, a0_1[16] = {0}, a0_2[16] = {0}, a0_3[16] = {0}, a0_4[16] = {0}, a0_5[16] = {0}, a0_6[16] = {0};
-                resnet18_real a1_0[16] = {0}, a1_1[16] = {0}, a1_2[16] = {0}, a1_3[16] = {0}, a1_4[16] = {0}, a1_5[16] = {0}, a1_6[16] = {0};
-                for (int64_t i = 0; i < count; i++)
-                    for (int p = 0; p < 48; p++)
-                        for (int q0 = 0; q0 < 48; q0 += 16) {
-                            const resnet18_real *gq = &gp[i][k][p][q0], *src = &xp[i][c][p * 2 + r][q0 * 2];
-                            for (int q = 0; q < 16; q++) {
-                                resnet18_real g0 = gq[0 + q];
-                                resnet18_real g1 = gq[2304 + q];
-                                resnet18_real v0 = src[q * 2];
-                                a0_0[q] += g0 * v0;
-                                a1_0[q] += g1 * v0;
-                                resnet18_real v1 = src[q * 2 + 1];
-                                a0_1[q] += g0 * v1;
-                                a1_1[q] += g1 * v1;
-                                resnet18_real v2 = src[q * 2 + 2];
-                                a0_2[q] += g0 * v2;
-                                a1_2[q] += g1 * v2;
-                                resnet18_real v3 = src[q * 2 + 3];
-                                a0_3[q] += g0 * v3;
-                                a1_3[q] += g1 * v3;
-                                resnet18_real v4 = src[q * 2 + 4];
-                                a0_4[q] += g0 * v4;
-                                a1_4[q] += g1 * v4;
-                                resnet18_real v5 = src[q * 2 + 5];
-                                a0_5[q] += g0 * v5;
-                                a1_5[q] += g1 * v5;
-                                resnet18_real v6 = src[q * 2 + 6];
-                                a0_6[q] += g0 * v6;
-                                a1_6[q] += g1 * v6;
-                            }
-                        }
-                resnet18_real *sum0 = part + chunk * 3136 + (((k + 0) * 1 + c) * 7 + r) * 7;
-                sum0[0] = 0;
-                for (int q = 0; q < 16; q++)
-                    sum0[0] += a0_0[q];
-                sum0[1] = 0;
-                for (int q = 0; q < 16; q++)
-                    sum0[1] += a0_1[q];
-                sum0[2] = 0;
-                for (int q = 0; q < 16; q++)
-                    sum0[2] += a0_2[q];
-                sum0[3] = 0;
-                for (int q = 0; q < 16; q++)
-                    sum0[3] += a0_3[q];
-                sum0[4] = 0;
-                for (int q = 0; q < 16; q++)
-                    sum0[4] += a0_4[q];
-                sum0[5] = 0;
-                for (int q = 0; q < 16; q++)
-                    sum0[5] += a0_5[q];
-                sum0[6] = 0;
-                for (int q = 0; q < 16; q++)
-                    sum0[6] += a0_6[q];
-                resnet18_real *sum1 = part + chunk * 3136 + (((k + 1) * 1 + c) * 7 + r) * 7;
-                sum1[0] = 0;
-                for (int q = 0; q < 16; q++)
-                    sum1[0] += a1_0[q];
-                sum1[1] = 0;
-                for (int q = 0; q < 16; q++)
-                    sum1[1] += a1_1[q];
-                sum1[2] = 0;
-                for (int q = 0; q < 16; q++)
-                    sum1[2] += a1_2[q];
-                sum1[3] = 0;
-                for (int q = 0; q < 16; q++)
-                    sum1[3] += a1_3[q];
-                sum1[4] = 0;
-                for (int q = 0; q < 16; q++)
-                    sum1[4] += a1_4[q];
-                sum1[5] = 0;
-                for (int q = 0; q < 16; q++)
-                    sum1[5] += a1_5[q];
-                sum1[6] = 0;
-                for (int q = 0; q < 16; q++)
-                    sum1[6] += a1_6[q];
-            }
-}
-RESNET18_INLINE static inline void conv2d_dw_direct_0_sum(const resnet18_real *restrict part, resnet18_real *restrict dw, int64_t chunks) {
-    for (int64_t j = 0; j < 3136; j++) {
-        double acc = 0;
-        for (int64_t chunk = 0; chunk < chunks; chunk++)
-            acc += part[chunk * 3136 + j];
-        dw[j] = (resnet18_real)acc;
-    }
-}
-#if RESNET18_X86
-RESNET18_AVX512 static void conv2d_dw_direct_0_avx512(const resnet18_real *restrict x, resnet18_real *restrict dw, const resnet18_real *restrict dy, resnet18_real *restrict part, int64_t n) {
-    int64_t chunks = (n + 0) / 1;
-    RESNET18_PARALLEL_FOR
-    for (int64_t i = 0; i < chunks; i++)
-        conv2d_dw_direct_0_chunk(x, dy, part, n, i);
-    conv2d_dw_direct_0_sum(part, dw, chunks);
-}
-RESNET18_AVX2 static void conv2d_dw_direct_0_avx2(const resnet18_real *restrict x, resnet18_real *restrict dw, const resnet18_real *restrict dy, resnet18_real *restrict part, int64_t n) {
-    int64_t chunks = (n + 0) / 1;
-    RESNET18_PARALLEL_FOR
-    for (int64_t i = 0; i < chunks; i++)
-        conv2d_dw_direct_0_chunk(x, dy, part, n, i);
-    conv2d_dw_direct_0_sum(part, dw, chunks);
-}
-#endif
-static void conv2d_dw_direct_0(const resnet18_real *restrict x, resnet18_real *restrict dw, const resnet18_real *restrict dy, resnet18_real *restrict part, int64_t n) {
-#if RESNET18_X86
-    switch (resnet18_isa()) {
-    case 2:
-        conv2d_dw_direct_0_avx512(x, dw, dy, part, n);
-        return;
-    case 1:
-        conv2d_dw_direct_0_avx2(x, dw, dy, part, n);
-        return;
-    default:
-        break;
-    }
-#endif
-    int64_t chunks = (n + 0) / 1;
-    RESNET18_PARALLEL_FOR
-    for (int64_t i = 0; i < chunks; i++)
-        conv2d_dw_direct_0_chunk(x, dy, part, n, i);
-    conv2d_dw_direct_0_sum(part, dw, chunks);
 }
 
 /* Convolutions as matrix products over a chunk of g images at a time: im2col lays the chunk's
@@ -1602,7 +1329,7 @@ int resnet18_forward(void *state, int n, const resnet18_real *x) {
     (void)ar;
     /* conv2d -> f32[batch 128, 64, 48, 48], resnet18.dlm line 41 */
     {
-    conv2d_fwd_direct_0(x, ((resnet18_real *)(st + 64)), ((resnet18_real *)(ar + 0)), n);
+    conv2d_fwd(x, ((resnet18_real *)(st + 64)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 75497472), n, 64, 2, 1, 96, 96, 7, 7, 48, 48, 2, 2, 3, 3);
     }
     /* div -> f32[64, 1, 1], resnet18.dlm line 42 */
     {
@@ -2106,7 +1833,7 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     (void)ar;
     /* conv2d -> f32[batch 128, 64, 48, 48], resnet18.dlm line 41 */
     {
-    conv2d_fwd_direct_0(x, ((resnet18_real *)(st + 64)), ((resnet18_real *)(ar + 44709952)), n);
+    conv2d_fwd(x, ((resnet18_real *)(st + 64)), ((resnet18_real *)(ar + 44709952)), (resnet18_real *)(ar + 120207424), n, 64, 2, 1, 96, 96, 7, 7, 48, 48, 2, 2, 3, 3);
     }
     /* add -> f32[batch 128, 64, 48, 48], resnet18.dlm line 41 */
     {
@@ -6809,7 +6536,7 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
         grad_ready(grad_ready_arg, state, 44758464, 256);
     /* conv2d_dw -> f32[64, 1, 7, 7], resnet18.dlm line 41 */
     {
-    conv2d_dw_direct_0(x, ((resnet18_real *)(ar + 0)), ((resnet18_real *)(ar + 44709952)), (resnet18_real *)(ar + 120207424), n);
+    conv2d_dw(x, ((resnet18_real *)(ar + 0)), ((resnet18_real *)(ar + 44709952)), (resnet18_real *)(ar + 120207424), n, 64, 2, 1, 96, 96, 7, 7, 48, 48, 2, 2, 3, 3);
     }
     if (grad_ready) /* 0.weight */
         grad_ready(grad_ready_arg, state, 44745920, 12544);
@@ -7647,7 +7374,7 @@ resnet18_real resnet18_evaluate(void *state, int n, const resnet18_real *x, cons
     (void)ar;
     /* conv2d -> f32[batch 128, 64, 48, 48], resnet18.dlm line 41 */
     {
-    conv2d_fwd_direct_0(x, ((resnet18_real *)(st + 64)), ((resnet18_real *)(ar + 0)), n);
+    conv2d_fwd(x, ((resnet18_real *)(st + 64)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 75497472), n, 64, 2, 1, 96, 96, 7, 7, 48, 48, 2, 2, 3, 3);
     }
     /* div -> f32[64, 1, 1], resnet18.dlm line 42 */
     {
