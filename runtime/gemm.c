@@ -489,21 +489,26 @@ typedef struct {
     const float *image; /* x (forward, dw) or dy (dx) */
 } Conv;
 
-/* The parts of one index of the columns. A column index (i, p, q) of the forward product: the window's corner;
- * a row index (c, r, s): the offset inside it. */
-typedef struct {
-    int off, h, w;
-} Part;
-
-static Part window_part(const Conv *cv, int j) {
-    int pq = cv->ho * cv->wo, i = j / pq, p = j % pq / cv->wo, q = j % cv->wo;
-    int h = p * cv->sh - cv->ph, w = q * cv->sw - cv->pw;
-    return (Part){(i * cv->ci * cv->hi + h) * cv->wi + w, h, w};
-}
-
-static Part offset_part(const Conv *cv, int row) {
-    int c = row / (cv->r * cv->s), r = row / cv->s % cv->r, s = row % cv->s;
-    return (Part){(c * cv->hi + r) * cv->wi + s, r, s};
+/* The parts (offset, h, w) of `count` consecutive indices of the columns from `first`: of windows, the column
+ * indices (i, p, q) of the forward product, the window's corner; or of offsets, the row indices (c, r, s), the
+ * offset inside it. One division for the first, then the index's three digits counted on. */
+static void parts(const Conv *cv, int windows, int first, int count, int *off, int *h, int *w) {
+    int n1 = windows ? cv->ho : cv->r, n2 = windows ? cv->wo : cv->s;
+    int a = first / (n1 * n2), b = first / n2 % n1, c = first % n2;
+    for (int t = 0; t < count; t++) {
+        if (windows) {
+            h[t] = b * cv->sh - cv->ph, w[t] = c * cv->sw - cv->pw;
+            off[t] = (a * cv->ci * cv->hi + h[t]) * cv->wi + w[t];
+        } else {
+            h[t] = b, w[t] = c;
+            off[t] = (a * cv->hi + b) * cv->wi + c;
+        }
+        if (++c == n2) {
+            c = 0;
+            if (++b == n1)
+                b = 0, a++;
+        }
+    }
 }
 
 /* dst[p * nr + j] = image[orow[p] + ocol[j]] where (hrow[p] + hcol[j], wrow[p] + wcol[j]) lies in hi x wi, else
@@ -594,26 +599,19 @@ static void gather(const Path *P, const Gather *g, int kc, float *dst) {
  * dx: rows are kernel offsets, columns windows), or their transpose (dw: rows are windows, columns offsets). */
 static void pack_b_conv(const Path *P, const void *from, int p0, int kc, int j0, int nc, float *bp) {
     const Conv *cv = from;
-    int nr = P->nr, slivers = (nc + nr - 1) / nr;
-    Part (*row_part)(const Conv *, int) = cv->op == DLRT_CONV_DW ? window_part : offset_part;
-    Part (*col_part)(const Conv *, int) = cv->op == DLRT_CONV_DW ? offset_part : window_part;
+    int nr = P->nr, slivers = (nc + nr - 1) / nr, dw = cv->op == DLRT_CONV_DW;
     /* the rows' parts serve every sliver: each thread computes them once */
     int orow[KC], hrow[KC], wrow[KC];
-    for (int p = 0; p < kc; p++) {
-        Part t = row_part(cv, p0 + p);
-        orow[p] = t.off, hrow[p] = t.h, wrow[p] = t.w;
-    }
+    parts(cv, dw, p0, kc, orow, hrow, wrow);
 #ifdef _OPENMP
 #pragma omp for schedule(static)
 #endif
     for (int sl = 0; sl < slivers; sl++) {
-        int ocol[MAX_NR], hcol[MAX_NR], wcol[MAX_NR];
-        for (int j = 0; j < nr; j++) {
-            int col = j0 + sl * nr + j;
-            /* a column beyond the product reads as padding */
-            Part t = col < j0 + nc ? col_part(cv, col) : (Part){0, -0x20000000, 0};
-            ocol[j] = t.off, hcol[j] = t.h, wcol[j] = t.w;
-        }
+        int ocol[MAX_NR], hcol[MAX_NR], wcol[MAX_NR], first = j0 + sl * nr, cols = nc - sl * nr < nr ? nc - sl * nr : nr;
+        parts(cv, !dw, first, cols, ocol, hcol, wcol);
+        /* a column beyond the product reads as padding */
+        for (int j = cols; j < nr; j++)
+            ocol[j] = 0, hcol[j] = -0x20000000, wcol[j] = 0;
         Gather g = {cv->image, cv->hi, cv->wi, orow, hrow, wrow, ocol, hcol, wcol};
         gather(P, &g, kc, bp + (size_t)sl * (size_t)kc * (size_t)nr);
     }
