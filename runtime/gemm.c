@@ -607,8 +607,8 @@ static void pack_b_conv(const Path *P, const void *from, int p0, int kc, int j0,
 #pragma omp for schedule(static)
 #endif
     for (int sl = 0; sl < slivers; sl++) {
-        int ocol[MAX_NR], hcol[MAX_NR], wcol[MAX_NR], first = j0 + sl * nr, cols = nc - sl * nr < nr ? nc - sl * nr : nr;
-        parts(cv, !dw, first, cols, ocol, hcol, wcol);
+        int ocol[MAX_NR], hcol[MAX_NR], wcol[MAX_NR], cols = nc - sl * nr < nr ? nc - sl * nr : nr;
+        parts(cv, !dw, j0 + sl * nr, cols, ocol, hcol, wcol);
         /* a column beyond the product reads as padding */
         for (int j = cols; j < nr; j++)
             ocol[j] = 0, hcol[j] = -0x20000000, wcol[j] = 0;

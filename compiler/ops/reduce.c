@@ -315,7 +315,8 @@ static void emit_moments(Emit *e, IrNode *n) {
     fprintf(e->o, "                    s[u] += d;\n                    q[u] += d * d;\n                }\n");
     fprintf(e->o, "            }\n        }\n");
     fprintf(e->o, "        for (int64_t u = 0; u < %d; u++) {\n", jam);
-    fprintf(e->o, "            double m = s[u] / (double)(n * %" PRId64 "), v = q[u] / (double)(n * %" PRId64 ") - m * m;\n",
+    fprintf(e->o,
+            "            double m = s[u] / (double)(n * %" PRId64 "), v = q[u] / (double)(n * %" PRId64 ") - m * m;\n",
             hw, hw);
     fprintf(e->o, "            %s[c0 + u] = (%s)(shift[u] + m);\n", y, e->real);
     fprintf(e->o, "            %s[%" PRId64 " + c0 + u] = (%s)(v > 0 ? v : 0);\n        }\n    }\n", y, ch, e->real);
