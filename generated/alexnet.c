@@ -801,12 +801,21 @@ int alexnet_backward(void *state, int n, const alexnet_real *x, const int32_t *y
     }
     /* sum -> f32[10], alexnet.dlm line 29 */
     {
-    for (int64_t i0 = 0; i0 < 10; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 10; b0 += 2) {
+        double accs[2] = {0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
-            acc += ((alexnet_real *)(ar + 200821568))[i0 + i1 * 10];
+            for (int64_t u = 0; u < 2; u++) {
+                const int64_t i0 = b0 + u;
+                double acc = accs[u];
+                acc += ((alexnet_real *)(ar + 200821568))[i0 + i1 * 10];
+                accs[u] = acc;
+            }
         }
-        ((alexnet_real *)(ar + 187058944))[i0] = (alexnet_real)acc;
+        for (int64_t u = 0; u < 2; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((alexnet_real *)(ar + 187058944))[i0] = (alexnet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 20.bias */
@@ -831,12 +840,21 @@ int alexnet_backward(void *state, int n, const alexnet_real *x, const int32_t *y
     /* sum -> f32[4096], alexnet.dlm line 28 */
     {
     ALEXNET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 4096; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 4096; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
-            acc += ((alexnet_real *)(ar + 194530112))[i0 + i1 * 4096];
+            for (int64_t u = 0; u < 8; u++) {
+                const int64_t i0 = b0 + u;
+                double acc = accs[u];
+                acc += ((alexnet_real *)(ar + 194530112))[i0 + i1 * 4096];
+                accs[u] = acc;
+            }
         }
-        ((alexnet_real *)(ar + 186878720))[i0] = (alexnet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((alexnet_real *)(ar + 186878720))[i0] = (alexnet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 17.bias */
@@ -861,12 +879,21 @@ int alexnet_backward(void *state, int n, const alexnet_real *x, const int32_t *y
     /* sum -> f32[4096], alexnet.dlm line 27 */
     {
     ALEXNET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 4096; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 4096; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
-            acc += ((alexnet_real *)(ar + 190335808))[i0 + i1 * 4096];
+            for (int64_t u = 0; u < 8; u++) {
+                const int64_t i0 = b0 + u;
+                double acc = accs[u];
+                acc += ((alexnet_real *)(ar + 190335808))[i0 + i1 * 4096];
+                accs[u] = acc;
+            }
         }
-        ((alexnet_real *)(ar + 119753472))[i0] = (alexnet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((alexnet_real *)(ar + 119753472))[i0] = (alexnet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 14.bias */
@@ -895,14 +922,23 @@ int alexnet_backward(void *state, int n, const alexnet_real *x, const int32_t *y
     /* sum -> f32[1, 256, 1, 1], alexnet.dlm line 24 */
     {
     ALEXNET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 256; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 256; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((alexnet_real *)(ar + 581192512))[i0 * 144 + i1 * 36864 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((alexnet_real *)(ar + 581192512))[i0 * 144 + i1 * 36864 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((alexnet_real *)(ar + 14894848))[i0] = (alexnet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((alexnet_real *)(ar + 14894848))[i0] = (alexnet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 10.bias */
@@ -927,14 +963,23 @@ int alexnet_backward(void *state, int n, const alexnet_real *x, const int32_t *y
     /* sum -> f32[1, 384, 1, 1], alexnet.dlm line 23 */
     {
     ALEXNET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 384; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 384; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((alexnet_real *)(ar + 562318144))[i0 * 144 + i1 * 55296 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((alexnet_real *)(ar + 562318144))[i0 * 144 + i1 * 55296 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((alexnet_real *)(ar + 11354368))[i0] = (alexnet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((alexnet_real *)(ar + 11354368))[i0] = (alexnet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 8.bias */
@@ -959,14 +1004,23 @@ int alexnet_backward(void *state, int n, const alexnet_real *x, const int32_t *y
     /* sum -> f32[1, 384, 1, 1], alexnet.dlm line 22 */
     {
     ALEXNET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 384; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 384; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((alexnet_real *)(ar + 243682112))[i0 * 144 + i1 * 55296 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((alexnet_real *)(ar + 243682112))[i0 * 144 + i1 * 55296 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((alexnet_real *)(ar + 6044416))[i0] = (alexnet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((alexnet_real *)(ar + 6044416))[i0] = (alexnet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 6.bias */
@@ -995,14 +1049,23 @@ int alexnet_backward(void *state, int n, const alexnet_real *x, const int32_t *y
     /* sum -> f32[1, 256, 1, 1], alexnet.dlm line 20 */
     {
     ALEXNET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 256; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 256; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 676; i2++) {
-                acc += ((alexnet_real *)(ar + 562318144))[i0 * 676 + i1 * 173056 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((alexnet_real *)(ar + 562318144))[i0 * 676 + i1 * 173056 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((alexnet_real *)(ar + 2504448))[i0] = (alexnet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((alexnet_real *)(ar + 2504448))[i0] = (alexnet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 3.bias */
@@ -1031,14 +1094,23 @@ int alexnet_backward(void *state, int n, const alexnet_real *x, const int32_t *y
     /* sum -> f32[1, 96, 1, 1], alexnet.dlm line 18 */
     {
     ALEXNET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 96; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 96; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 2916; i2++) {
-                acc += ((alexnet_real *)(ar + 473713472))[i0 * 2916 + i1 * 279936 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((alexnet_real *)(ar + 473713472))[i0 * 2916 + i1 * 279936 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((alexnet_real *)(ar + 46464))[i0] = (alexnet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((alexnet_real *)(ar + 46464))[i0] = (alexnet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 0.bias */

@@ -1059,14 +1059,23 @@ batchnorm_real batchnorm_forward_train(void *state, int n, const batchnorm_real 
     /* sum -> f32[1, 6, 1, 1], batchnorm.dlm line 36 */
     {
     BATCHNORM_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 6; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 6; b0 += 2) {
+        double accs[2] = {0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += ((batchnorm_real *)(ar + 1949440))[i0 * 576 + i1 * 3456 + i2];
+                for (int64_t u = 0; u < 2; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((batchnorm_real *)(ar + 1949440))[i0 * 576 + i1 * 3456 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((batchnorm_real *)(ar + 179968))[i0] = (batchnorm_real)acc;
+        for (int64_t u = 0; u < 2; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((batchnorm_real *)(ar + 179968))[i0] = (batchnorm_real)acc;
+        }
     }
     }
     /* divcount -> f32[1, 6, 1, 1], batchnorm.dlm line 36 */
@@ -1089,14 +1098,23 @@ batchnorm_real batchnorm_forward_train(void *state, int n, const batchnorm_real 
     /* sum -> f32[1, 6, 1, 1], batchnorm.dlm line 37 */
     {
     BATCHNORM_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 6; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 6; b0 += 2) {
+        double accs[2] = {0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += (((batchnorm_real *)(ar + 179968))[i0 * 576 + i1 * 3456 + i2] * ((batchnorm_real *)(ar + 179968))[i0 * 576 + i1 * 3456 + i2]);
+                for (int64_t u = 0; u < 2; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += (((batchnorm_real *)(ar + 179968))[i0 * 576 + i1 * 3456 + i2] * ((batchnorm_real *)(ar + 179968))[i0 * 576 + i1 * 3456 + i2]);
+                    accs[u] = acc;
+                }
             }
         }
-        ((batchnorm_real *)(ar + 1949440))[i0] = (batchnorm_real)acc;
+        for (int64_t u = 0; u < 2; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((batchnorm_real *)(ar + 1949440))[i0] = (batchnorm_real)acc;
+        }
     }
     }
     /* divcount -> f32[1, 6, 1, 1], batchnorm.dlm line 37 */
@@ -1167,14 +1185,23 @@ batchnorm_real batchnorm_forward_train(void *state, int n, const batchnorm_real 
     /* sum -> f32[1, 16, 1, 1], batchnorm.dlm line 36 */
     {
     BATCHNORM_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 16; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 16; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 64; i2++) {
-                acc += ((batchnorm_real *)(ar + 6012672))[i0 * 64 + i1 * 1024 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((batchnorm_real *)(ar + 6012672))[i0 * 64 + i1 * 1024 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((batchnorm_real *)(ar + 5488384))[i0] = (batchnorm_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((batchnorm_real *)(ar + 5488384))[i0] = (batchnorm_real)acc;
+        }
     }
     }
     /* divcount -> f32[1, 16, 1, 1], batchnorm.dlm line 36 */
@@ -1197,14 +1224,23 @@ batchnorm_real batchnorm_forward_train(void *state, int n, const batchnorm_real 
     /* sum -> f32[1, 16, 1, 1], batchnorm.dlm line 37 */
     {
     BATCHNORM_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 16; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 16; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 64; i2++) {
-                acc += (((batchnorm_real *)(ar + 5488384))[i0 * 64 + i1 * 1024 + i2] * ((batchnorm_real *)(ar + 5488384))[i0 * 64 + i1 * 1024 + i2]);
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += (((batchnorm_real *)(ar + 5488384))[i0 * 64 + i1 * 1024 + i2] * ((batchnorm_real *)(ar + 5488384))[i0 * 64 + i1 * 1024 + i2]);
+                    accs[u] = acc;
+                }
             }
         }
-        ((batchnorm_real *)(ar + 6012672))[i0] = (batchnorm_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((batchnorm_real *)(ar + 6012672))[i0] = (batchnorm_real)acc;
+        }
     }
     }
     /* divcount -> f32[1, 16, 1, 1], batchnorm.dlm line 37 */
@@ -1273,12 +1309,21 @@ batchnorm_real batchnorm_forward_train(void *state, int n, const batchnorm_real 
     /* sum -> f32[1, 120], batchnorm.dlm line 36 */
     {
     BATCHNORM_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 120; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 120; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
-            acc += ((batchnorm_real *)(ar + 7253760))[i0 + i1 * 120];
+            for (int64_t u = 0; u < 8; u++) {
+                const int64_t i0 = b0 + u;
+                double acc = accs[u];
+                acc += ((batchnorm_real *)(ar + 7253760))[i0 + i1 * 120];
+                accs[u] = acc;
+            }
         }
-        ((batchnorm_real *)(ar + 7192320))[i0] = (batchnorm_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((batchnorm_real *)(ar + 7192320))[i0] = (batchnorm_real)acc;
+        }
     }
     }
     /* divcount -> f32[1, 120], batchnorm.dlm line 36 */
@@ -1299,12 +1344,21 @@ batchnorm_real batchnorm_forward_train(void *state, int n, const batchnorm_real 
     /* sum -> f32[1, 120], batchnorm.dlm line 37 */
     {
     BATCHNORM_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 120; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 120; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
-            acc += (((batchnorm_real *)(ar + 7192320))[i0 + i1 * 120] * ((batchnorm_real *)(ar + 7192320))[i0 + i1 * 120]);
+            for (int64_t u = 0; u < 8; u++) {
+                const int64_t i0 = b0 + u;
+                double acc = accs[u];
+                acc += (((batchnorm_real *)(ar + 7192320))[i0 + i1 * 120] * ((batchnorm_real *)(ar + 7192320))[i0 + i1 * 120]);
+                accs[u] = acc;
+            }
         }
-        ((batchnorm_real *)(ar + 7253760))[i0] = (batchnorm_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((batchnorm_real *)(ar + 7253760))[i0] = (batchnorm_real)acc;
+        }
     }
     }
     /* divcount -> f32[1, 120], batchnorm.dlm line 37 */
@@ -1365,12 +1419,21 @@ batchnorm_real batchnorm_forward_train(void *state, int n, const batchnorm_real 
     /* sum -> f32[1, 84], batchnorm.dlm line 36 */
     {
     BATCHNORM_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 84; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 84; b0 += 4) {
+        double accs[4] = {0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
-            acc += ((batchnorm_real *)(ar + 7419648))[i0 + i1 * 84];
+            for (int64_t u = 0; u < 4; u++) {
+                const int64_t i0 = b0 + u;
+                double acc = accs[u];
+                acc += ((batchnorm_real *)(ar + 7419648))[i0 + i1 * 84];
+                accs[u] = acc;
+            }
         }
-        ((batchnorm_real *)(ar + 7376640))[i0] = (batchnorm_real)acc;
+        for (int64_t u = 0; u < 4; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((batchnorm_real *)(ar + 7376640))[i0] = (batchnorm_real)acc;
+        }
     }
     }
     /* divcount -> f32[1, 84], batchnorm.dlm line 36 */
@@ -1391,12 +1454,21 @@ batchnorm_real batchnorm_forward_train(void *state, int n, const batchnorm_real 
     /* sum -> f32[1, 84], batchnorm.dlm line 37 */
     {
     BATCHNORM_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 84; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 84; b0 += 4) {
+        double accs[4] = {0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
-            acc += (((batchnorm_real *)(ar + 7376640))[i0 + i1 * 84] * ((batchnorm_real *)(ar + 7376640))[i0 + i1 * 84]);
+            for (int64_t u = 0; u < 4; u++) {
+                const int64_t i0 = b0 + u;
+                double acc = accs[u];
+                acc += (((batchnorm_real *)(ar + 7376640))[i0 + i1 * 84] * ((batchnorm_real *)(ar + 7376640))[i0 + i1 * 84]);
+                accs[u] = acc;
+            }
         }
-        ((batchnorm_real *)(ar + 7419648))[i0] = (batchnorm_real)acc;
+        for (int64_t u = 0; u < 4; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((batchnorm_real *)(ar + 7419648))[i0] = (batchnorm_real)acc;
+        }
     }
     }
     /* divcount -> f32[1, 84], batchnorm.dlm line 37 */
@@ -1549,12 +1621,21 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
     }
     /* sum -> f32[10], batchnorm.dlm line 55 */
     {
-    for (int64_t i0 = 0; i0 < 10; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 10; b0 += 2) {
+        double accs[2] = {0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
-            acc += ((batchnorm_real *)(ar + 7548672))[i0 + i1 * 10];
+            for (int64_t u = 0; u < 2; u++) {
+                const int64_t i0 = b0 + u;
+                double acc = accs[u];
+                acc += ((batchnorm_real *)(ar + 7548672))[i0 + i1 * 10];
+                accs[u] = acc;
+            }
         }
-        ((batchnorm_real *)(ar + 179904))[i0] = (batchnorm_real)acc;
+        for (int64_t u = 0; u < 2; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((batchnorm_real *)(ar + 179904))[i0] = (batchnorm_real)acc;
+        }
     }
     }
     if (grad_ready) /* 15.bias */
@@ -1579,12 +1660,21 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
     /* sum -> f32[1, 84], batchnorm.dlm line 44 */
     {
     BATCHNORM_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 84; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 84; b0 += 4) {
+        double accs[4] = {0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
-            acc += ((batchnorm_real *)(ar + 7548672))[i0 + i1 * 84];
+            for (int64_t u = 0; u < 4; u++) {
+                const int64_t i0 = b0 + u;
+                double acc = accs[u];
+                acc += ((batchnorm_real *)(ar + 7548672))[i0 + i1 * 84];
+                accs[u] = acc;
+            }
         }
-        ((batchnorm_real *)(ar + 176128))[i0] = (batchnorm_real)acc;
+        for (int64_t u = 0; u < 4; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((batchnorm_real *)(ar + 176128))[i0] = (batchnorm_real)acc;
+        }
     }
     }
     if (grad_ready) /* 13.beta */
@@ -1592,12 +1682,21 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
     /* sum -> f32[1, 84], batchnorm.dlm line 44 */
     {
     BATCHNORM_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 84; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 84; b0 += 4) {
+        double accs[4] = {0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
-            acc += (((batchnorm_real *)(ar + 7548672))[i0 + i1 * 84] * ((batchnorm_real *)(ar + 7419648))[i0 + i1 * 84]);
+            for (int64_t u = 0; u < 4; u++) {
+                const int64_t i0 = b0 + u;
+                double acc = accs[u];
+                acc += (((batchnorm_real *)(ar + 7548672))[i0 + i1 * 84] * ((batchnorm_real *)(ar + 7419648))[i0 + i1 * 84]);
+                accs[u] = acc;
+            }
         }
-        ((batchnorm_real *)(ar + 175744))[i0] = (batchnorm_real)acc;
+        for (int64_t u = 0; u < 4; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((batchnorm_real *)(ar + 175744))[i0] = (batchnorm_real)acc;
+        }
     }
     }
     if (grad_ready) /* 13.gamma */
@@ -1614,12 +1713,21 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
     /* sum -> f32[1, 84], batchnorm.dlm line 38 */
     {
     BATCHNORM_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 84; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 84; b0 += 4) {
+        double accs[4] = {0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
-            acc += (-((((batchnorm_real *)(ar + 7462656))[i0 + i1 * 84] * ((batchnorm_real *)(ar + 7419648))[i0 + i1 * 84]) / ((batchnorm_real *)(ar + 7592192))[i0]));
+            for (int64_t u = 0; u < 4; u++) {
+                const int64_t i0 = b0 + u;
+                double acc = accs[u];
+                acc += (-((((batchnorm_real *)(ar + 7462656))[i0 + i1 * 84] * ((batchnorm_real *)(ar + 7419648))[i0 + i1 * 84]) / ((batchnorm_real *)(ar + 7592192))[i0]));
+                accs[u] = acc;
+            }
         }
-        ((batchnorm_real *)(ar + 7505664))[i0] = (batchnorm_real)acc;
+        for (int64_t u = 0; u < 4; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((batchnorm_real *)(ar + 7505664))[i0] = (batchnorm_real)acc;
+        }
     }
     }
     /* divcount -> f32[1, 84], batchnorm.dlm line 37 */
@@ -1640,12 +1748,21 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
     /* sum -> f32[1, 84], batchnorm.dlm line 37 */
     {
     BATCHNORM_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 84; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 84; b0 += 4) {
+        double accs[4] = {0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
-            acc += (-((batchnorm_real *)(ar + 7419648))[i0 + i1 * 84]);
+            for (int64_t u = 0; u < 4; u++) {
+                const int64_t i0 = b0 + u;
+                double acc = accs[u];
+                acc += (-((batchnorm_real *)(ar + 7419648))[i0 + i1 * 84]);
+                accs[u] = acc;
+            }
         }
-        ((batchnorm_real *)(ar + 7376640))[i0] = (batchnorm_real)acc;
+        for (int64_t u = 0; u < 4; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((batchnorm_real *)(ar + 7376640))[i0] = (batchnorm_real)acc;
+        }
     }
     }
     /* divcount -> f32[1, 84], batchnorm.dlm line 36 */
@@ -1666,12 +1783,21 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
     /* sum -> f32[84], batchnorm.dlm line 54 */
     {
     BATCHNORM_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 84; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 84; b0 += 4) {
+        double accs[4] = {0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
-            acc += ((batchnorm_real *)(ar + 7462656))[i0 + i1 * 84];
+            for (int64_t u = 0; u < 4; u++) {
+                const int64_t i0 = b0 + u;
+                double acc = accs[u];
+                acc += ((batchnorm_real *)(ar + 7462656))[i0 + i1 * 84];
+                accs[u] = acc;
+            }
         }
-        ((batchnorm_real *)(ar + 175360))[i0] = (batchnorm_real)acc;
+        for (int64_t u = 0; u < 4; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((batchnorm_real *)(ar + 175360))[i0] = (batchnorm_real)acc;
+        }
     }
     }
     if (grad_ready) /* 12.bias */
@@ -1696,12 +1822,21 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
     /* sum -> f32[1, 120], batchnorm.dlm line 44 */
     {
     BATCHNORM_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 120; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 120; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
-            acc += ((batchnorm_real *)(ar + 7438080))[i0 + i1 * 120];
+            for (int64_t u = 0; u < 8; u++) {
+                const int64_t i0 = b0 + u;
+                double acc = accs[u];
+                acc += ((batchnorm_real *)(ar + 7438080))[i0 + i1 * 120];
+                accs[u] = acc;
+            }
         }
-        ((batchnorm_real *)(ar + 134528))[i0] = (batchnorm_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((batchnorm_real *)(ar + 134528))[i0] = (batchnorm_real)acc;
+        }
     }
     }
     if (grad_ready) /* 10.beta */
@@ -1709,12 +1844,21 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
     /* sum -> f32[1, 120], batchnorm.dlm line 44 */
     {
     BATCHNORM_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 120; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 120; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
-            acc += (((batchnorm_real *)(ar + 7438080))[i0 + i1 * 120] * ((batchnorm_real *)(ar + 7253760))[i0 + i1 * 120]);
+            for (int64_t u = 0; u < 8; u++) {
+                const int64_t i0 = b0 + u;
+                double acc = accs[u];
+                acc += (((batchnorm_real *)(ar + 7438080))[i0 + i1 * 120] * ((batchnorm_real *)(ar + 7253760))[i0 + i1 * 120]);
+                accs[u] = acc;
+            }
         }
-        ((batchnorm_real *)(ar + 134016))[i0] = (batchnorm_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((batchnorm_real *)(ar + 134016))[i0] = (batchnorm_real)acc;
+        }
     }
     }
     if (grad_ready) /* 10.gamma */
@@ -1731,12 +1875,21 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
     /* sum -> f32[1, 120], batchnorm.dlm line 38 */
     {
     BATCHNORM_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 120; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 120; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
-            acc += (-((((batchnorm_real *)(ar + 7315200))[i0 + i1 * 120] * ((batchnorm_real *)(ar + 7253760))[i0 + i1 * 120]) / ((batchnorm_real *)(ar + 7591680))[i0]));
+            for (int64_t u = 0; u < 8; u++) {
+                const int64_t i0 = b0 + u;
+                double acc = accs[u];
+                acc += (-((((batchnorm_real *)(ar + 7315200))[i0 + i1 * 120] * ((batchnorm_real *)(ar + 7253760))[i0 + i1 * 120]) / ((batchnorm_real *)(ar + 7591680))[i0]));
+                accs[u] = acc;
+            }
         }
-        ((batchnorm_real *)(ar + 7376640))[i0] = (batchnorm_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((batchnorm_real *)(ar + 7376640))[i0] = (batchnorm_real)acc;
+        }
     }
     }
     /* divcount -> f32[1, 120], batchnorm.dlm line 37 */
@@ -1757,12 +1910,21 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
     /* sum -> f32[1, 120], batchnorm.dlm line 37 */
     {
     BATCHNORM_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 120; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 120; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
-            acc += (-((batchnorm_real *)(ar + 7253760))[i0 + i1 * 120]);
+            for (int64_t u = 0; u < 8; u++) {
+                const int64_t i0 = b0 + u;
+                double acc = accs[u];
+                acc += (-((batchnorm_real *)(ar + 7253760))[i0 + i1 * 120]);
+                accs[u] = acc;
+            }
         }
-        ((batchnorm_real *)(ar + 7192320))[i0] = (batchnorm_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((batchnorm_real *)(ar + 7192320))[i0] = (batchnorm_real)acc;
+        }
     }
     }
     /* divcount -> f32[1, 120], batchnorm.dlm line 36 */
@@ -1783,12 +1945,21 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
     /* sum -> f32[120], batchnorm.dlm line 53 */
     {
     BATCHNORM_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 120; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 120; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
-            acc += ((batchnorm_real *)(ar + 7192320))[i0 + i1 * 120];
+            for (int64_t u = 0; u < 8; u++) {
+                const int64_t i0 = b0 + u;
+                double acc = accs[u];
+                acc += ((batchnorm_real *)(ar + 7192320))[i0 + i1 * 120];
+                accs[u] = acc;
+            }
         }
-        ((batchnorm_real *)(ar + 133504))[i0] = (batchnorm_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((batchnorm_real *)(ar + 133504))[i0] = (batchnorm_real)acc;
+        }
     }
     }
     if (grad_ready) /* 9.bias */
@@ -1817,14 +1988,23 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
     /* sum -> f32[1, 16, 1, 1], batchnorm.dlm line 44 */
     {
     BATCHNORM_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 16; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 16; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 64; i2++) {
-                acc += ((batchnorm_real *)(ar + 7585536))[i0 * 64 + i1 * 1024 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((batchnorm_real *)(ar + 7585536))[i0 * 64 + i1 * 1024 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((batchnorm_real *)(ar + 10560))[i0] = (batchnorm_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((batchnorm_real *)(ar + 10560))[i0] = (batchnorm_real)acc;
+        }
     }
     }
     if (grad_ready) /* 5.beta */
@@ -1832,14 +2012,23 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
     /* sum -> f32[1, 16, 1, 1], batchnorm.dlm line 44 */
     {
     BATCHNORM_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 16; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 16; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 64; i2++) {
-                acc += (((batchnorm_real *)(ar + 7585536))[i0 * 64 + i1 * 1024 + i2] * ((batchnorm_real *)(ar + 6012672))[i0 * 64 + i1 * 1024 + i2]);
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += (((batchnorm_real *)(ar + 7585536))[i0 * 64 + i1 * 1024 + i2] * ((batchnorm_real *)(ar + 6012672))[i0 * 64 + i1 * 1024 + i2]);
+                    accs[u] = acc;
+                }
             }
         }
-        ((batchnorm_real *)(ar + 10496))[i0] = (batchnorm_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((batchnorm_real *)(ar + 10496))[i0] = (batchnorm_real)acc;
+        }
     }
     }
     if (grad_ready) /* 5.gamma */
@@ -1858,14 +2047,23 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
     /* sum -> f32[1, 16, 1, 1], batchnorm.dlm line 38 */
     {
     BATCHNORM_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 16; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 16; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 64; i2++) {
-                acc += (-((((batchnorm_real *)(ar + 6536960))[i0 * 64 + i1 * 1024 + i2] * ((batchnorm_real *)(ar + 6012672))[i0 * 64 + i1 * 1024 + i2]) / ((batchnorm_real *)(ar + 8552192))[i0]));
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += (-((((batchnorm_real *)(ar + 6536960))[i0 * 64 + i1 * 1024 + i2] * ((batchnorm_real *)(ar + 6012672))[i0 * 64 + i1 * 1024 + i2]) / ((batchnorm_real *)(ar + 8552192))[i0]));
+                    accs[u] = acc;
+                }
             }
         }
-        ((batchnorm_real *)(ar + 7061248))[i0] = (batchnorm_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((batchnorm_real *)(ar + 7061248))[i0] = (batchnorm_real)acc;
+        }
     }
     }
     /* divcount -> f32[1, 16, 1, 1], batchnorm.dlm line 37 */
@@ -1888,14 +2086,23 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
     /* sum -> f32[1, 16, 1, 1], batchnorm.dlm line 37 */
     {
     BATCHNORM_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 16; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 16; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 64; i2++) {
-                acc += (-((batchnorm_real *)(ar + 6012672))[i0 * 64 + i1 * 1024 + i2]);
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += (-((batchnorm_real *)(ar + 6012672))[i0 * 64 + i1 * 1024 + i2]);
+                    accs[u] = acc;
+                }
             }
         }
-        ((batchnorm_real *)(ar + 5488384))[i0] = (batchnorm_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((batchnorm_real *)(ar + 5488384))[i0] = (batchnorm_real)acc;
+        }
     }
     }
     /* divcount -> f32[1, 16, 1, 1], batchnorm.dlm line 36 */
@@ -1918,14 +2125,23 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
     /* sum -> f32[1, 16, 1, 1], batchnorm.dlm line 50 */
     {
     BATCHNORM_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 16; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 16; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 64; i2++) {
-                acc += ((batchnorm_real *)(ar + 5488384))[i0 * 64 + i1 * 1024 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((batchnorm_real *)(ar + 5488384))[i0 * 64 + i1 * 1024 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((batchnorm_real *)(ar + 10432))[i0] = (batchnorm_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((batchnorm_real *)(ar + 10432))[i0] = (batchnorm_real)acc;
+        }
     }
     }
     if (grad_ready) /* 4.bias */
@@ -1954,14 +2170,23 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
     /* sum -> f32[1, 6, 1, 1], batchnorm.dlm line 44 */
     {
     BATCHNORM_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 6; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 6; b0 += 2) {
+        double accs[2] = {0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += ((batchnorm_real *)(ar + 7257856))[i0 * 576 + i1 * 3456 + i2];
+                for (int64_t u = 0; u < 2; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((batchnorm_real *)(ar + 7257856))[i0 * 576 + i1 * 3456 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((batchnorm_real *)(ar + 768))[i0] = (batchnorm_real)acc;
+        for (int64_t u = 0; u < 2; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((batchnorm_real *)(ar + 768))[i0] = (batchnorm_real)acc;
+        }
     }
     }
     if (grad_ready) /* 1.beta */
@@ -1969,14 +2194,23 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
     /* sum -> f32[1, 6, 1, 1], batchnorm.dlm line 44 */
     {
     BATCHNORM_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 6; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 6; b0 += 2) {
+        double accs[2] = {0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += (((batchnorm_real *)(ar + 7257856))[i0 * 576 + i1 * 3456 + i2] * ((batchnorm_real *)(ar + 1949440))[i0 * 576 + i1 * 3456 + i2]);
+                for (int64_t u = 0; u < 2; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += (((batchnorm_real *)(ar + 7257856))[i0 * 576 + i1 * 3456 + i2] * ((batchnorm_real *)(ar + 1949440))[i0 * 576 + i1 * 3456 + i2]);
+                    accs[u] = acc;
+                }
             }
         }
-        ((batchnorm_real *)(ar + 704))[i0] = (batchnorm_real)acc;
+        for (int64_t u = 0; u < 2; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((batchnorm_real *)(ar + 704))[i0] = (batchnorm_real)acc;
+        }
     }
     }
     if (grad_ready) /* 1.gamma */
@@ -1995,14 +2229,23 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
     /* sum -> f32[1, 6, 1, 1], batchnorm.dlm line 38 */
     {
     BATCHNORM_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 6; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 6; b0 += 2) {
+        double accs[2] = {0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += (-((((batchnorm_real *)(ar + 3718912))[i0 * 576 + i1 * 3456 + i2] * ((batchnorm_real *)(ar + 1949440))[i0 * 576 + i1 * 3456 + i2]) / ((batchnorm_real *)(ar + 9029120))[i0]));
+                for (int64_t u = 0; u < 2; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += (-((((batchnorm_real *)(ar + 3718912))[i0 * 576 + i1 * 3456 + i2] * ((batchnorm_real *)(ar + 1949440))[i0 * 576 + i1 * 3456 + i2]) / ((batchnorm_real *)(ar + 9029120))[i0]));
+                    accs[u] = acc;
+                }
             }
         }
-        ((batchnorm_real *)(ar + 5488384))[i0] = (batchnorm_real)acc;
+        for (int64_t u = 0; u < 2; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((batchnorm_real *)(ar + 5488384))[i0] = (batchnorm_real)acc;
+        }
     }
     }
     /* divcount -> f32[1, 6, 1, 1], batchnorm.dlm line 37 */
@@ -2025,14 +2268,23 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
     /* sum -> f32[1, 6, 1, 1], batchnorm.dlm line 37 */
     {
     BATCHNORM_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 6; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 6; b0 += 2) {
+        double accs[2] = {0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += (-((batchnorm_real *)(ar + 1949440))[i0 * 576 + i1 * 3456 + i2]);
+                for (int64_t u = 0; u < 2; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += (-((batchnorm_real *)(ar + 1949440))[i0 * 576 + i1 * 3456 + i2]);
+                    accs[u] = acc;
+                }
             }
         }
-        ((batchnorm_real *)(ar + 179968))[i0] = (batchnorm_real)acc;
+        for (int64_t u = 0; u < 2; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((batchnorm_real *)(ar + 179968))[i0] = (batchnorm_real)acc;
+        }
     }
     }
     /* divcount -> f32[1, 6, 1, 1], batchnorm.dlm line 36 */
@@ -2055,14 +2307,23 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
     /* sum -> f32[1, 6, 1, 1], batchnorm.dlm line 48 */
     {
     BATCHNORM_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 6; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 6; b0 += 2) {
+        double accs[2] = {0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += ((batchnorm_real *)(ar + 179968))[i0 * 576 + i1 * 3456 + i2];
+                for (int64_t u = 0; u < 2; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((batchnorm_real *)(ar + 179968))[i0 * 576 + i1 * 3456 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((batchnorm_real *)(ar + 640))[i0] = (batchnorm_real)acc;
+        for (int64_t u = 0; u < 2; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((batchnorm_real *)(ar + 640))[i0] = (batchnorm_real)acc;
+        }
     }
     }
     if (grad_ready) /* 0.bias */

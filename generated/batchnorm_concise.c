@@ -1110,19 +1110,28 @@ batchnorm_concise_real batchnorm_concise_forward_train(void *state, int n, const
     /* moments -> f32[2, 6], batchnorm_concise.dlm line 13 */
     {
     BATCHNORM_CONCISE_PARALLEL_FOR
-    for (int64_t c = 0; c < 6; c++) {
-        double shift = (double)((batchnorm_concise_real *)(ar + 1949440))[c * 576], s = 0.0, q = 0.0;
+    for (int64_t c0 = 0; c0 < 6; c0 += 2) {
+        double shift[2], s[2], q[2];
+        for (int64_t u = 0; u < 2; u++) {
+            shift[u] = (double)((batchnorm_concise_real *)(ar + 1949440))[(c0 + u) * 576];
+            s[u] = 0.0;
+            q[u] = 0.0;
+        }
         for (int64_t i = 0; i < n; i++) {
-            const batchnorm_concise_real *p = ((batchnorm_concise_real *)(ar + 1949440)) + (i * 6 + c) * 576;
+            const batchnorm_concise_real *p = ((batchnorm_concise_real *)(ar + 1949440)) + (i * 6 + c0) * 576;
             for (int64_t j = 0; j < 576; j++) {
-                double d = (double)p[j] - shift;
-                s += d;
-                q += d * d;
+                for (int64_t u = 0; u < 2; u++) {
+                    double d = (double)p[u * 576 + j] - shift[u];
+                    s[u] += d;
+                    q[u] += d * d;
+                }
             }
         }
-        double m = s / (double)(n * 576), v = q / (double)(n * 576) - m * m;
-        ((batchnorm_concise_real *)(ar + 179968))[c] = (batchnorm_concise_real)(shift + m);
-        ((batchnorm_concise_real *)(ar + 179968))[6 + c] = (batchnorm_concise_real)(v > 0 ? v : 0);
+        for (int64_t u = 0; u < 2; u++) {
+            double m = s[u] / (double)(n * 576), v = q[u] / (double)(n * 576) - m * m;
+            ((batchnorm_concise_real *)(ar + 179968))[c0 + u] = (batchnorm_concise_real)(shift[u] + m);
+            ((batchnorm_concise_real *)(ar + 179968))[6 + c0 + u] = (batchnorm_concise_real)(v > 0 ? v : 0);
+        }
     }
     }
     /* slice -> f32[1, 6], batchnorm_concise.dlm line 13 */
@@ -1210,19 +1219,28 @@ batchnorm_concise_real batchnorm_concise_forward_train(void *state, int n, const
     /* moments -> f32[2, 16], batchnorm_concise.dlm line 15 */
     {
     BATCHNORM_CONCISE_PARALLEL_FOR
-    for (int64_t c = 0; c < 16; c++) {
-        double shift = (double)((batchnorm_concise_real *)(ar + 4243200))[c * 64], s = 0.0, q = 0.0;
+    for (int64_t c0 = 0; c0 < 16; c0 += 8) {
+        double shift[8], s[8], q[8];
+        for (int64_t u = 0; u < 8; u++) {
+            shift[u] = (double)((batchnorm_concise_real *)(ar + 4243200))[(c0 + u) * 64];
+            s[u] = 0.0;
+            q[u] = 0.0;
+        }
         for (int64_t i = 0; i < n; i++) {
-            const batchnorm_concise_real *p = ((batchnorm_concise_real *)(ar + 4243200)) + (i * 16 + c) * 64;
+            const batchnorm_concise_real *p = ((batchnorm_concise_real *)(ar + 4243200)) + (i * 16 + c0) * 64;
             for (int64_t j = 0; j < 64; j++) {
-                double d = (double)p[j] - shift;
-                s += d;
-                q += d * d;
+                for (int64_t u = 0; u < 8; u++) {
+                    double d = (double)p[u * 64 + j] - shift[u];
+                    s[u] += d;
+                    q[u] += d * d;
+                }
             }
         }
-        double m = s / (double)(n * 64), v = q / (double)(n * 64) - m * m;
-        ((batchnorm_concise_real *)(ar + 3718912))[c] = (batchnorm_concise_real)(shift + m);
-        ((batchnorm_concise_real *)(ar + 3718912))[16 + c] = (batchnorm_concise_real)(v > 0 ? v : 0);
+        for (int64_t u = 0; u < 8; u++) {
+            double m = s[u] / (double)(n * 64), v = q[u] / (double)(n * 64) - m * m;
+            ((batchnorm_concise_real *)(ar + 3718912))[c0 + u] = (batchnorm_concise_real)(shift[u] + m);
+            ((batchnorm_concise_real *)(ar + 3718912))[16 + c0 + u] = (batchnorm_concise_real)(v > 0 ? v : 0);
+        }
     }
     }
     /* slice -> f32[1, 16], batchnorm_concise.dlm line 15 */
@@ -1308,19 +1326,28 @@ batchnorm_concise_real batchnorm_concise_forward_train(void *state, int n, const
     /* moments -> f32[2, 120], batchnorm_concise.dlm line 18 */
     {
     BATCHNORM_CONCISE_PARALLEL_FOR
-    for (int64_t c = 0; c < 120; c++) {
-        double shift = (double)((batchnorm_concise_real *)(ar + 4960000))[c * 1], s = 0.0, q = 0.0;
+    for (int64_t c0 = 0; c0 < 120; c0 += 8) {
+        double shift[8], s[8], q[8];
+        for (int64_t u = 0; u < 8; u++) {
+            shift[u] = (double)((batchnorm_concise_real *)(ar + 4960000))[(c0 + u) * 1];
+            s[u] = 0.0;
+            q[u] = 0.0;
+        }
         for (int64_t i = 0; i < n; i++) {
-            const batchnorm_concise_real *p = ((batchnorm_concise_real *)(ar + 4960000)) + (i * 120 + c) * 1;
+            const batchnorm_concise_real *p = ((batchnorm_concise_real *)(ar + 4960000)) + (i * 120 + c0) * 1;
             for (int64_t j = 0; j < 1; j++) {
-                double d = (double)p[j] - shift;
-                s += d;
-                q += d * d;
+                for (int64_t u = 0; u < 8; u++) {
+                    double d = (double)p[u * 1 + j] - shift[u];
+                    s[u] += d;
+                    q[u] += d * d;
+                }
             }
         }
-        double m = s / (double)(n * 1), v = q / (double)(n * 1) - m * m;
-        ((batchnorm_concise_real *)(ar + 4898560))[c] = (batchnorm_concise_real)(shift + m);
-        ((batchnorm_concise_real *)(ar + 4898560))[120 + c] = (batchnorm_concise_real)(v > 0 ? v : 0);
+        for (int64_t u = 0; u < 8; u++) {
+            double m = s[u] / (double)(n * 1), v = q[u] / (double)(n * 1) - m * m;
+            ((batchnorm_concise_real *)(ar + 4898560))[c0 + u] = (batchnorm_concise_real)(shift[u] + m);
+            ((batchnorm_concise_real *)(ar + 4898560))[120 + c0 + u] = (batchnorm_concise_real)(v > 0 ? v : 0);
+        }
     }
     }
     /* slice -> f32[1, 120], batchnorm_concise.dlm line 18 */
@@ -1400,19 +1427,28 @@ batchnorm_concise_real batchnorm_concise_forward_train(void *state, int n, const
     /* moments -> f32[2, 84], batchnorm_concise.dlm line 19 */
     {
     BATCHNORM_CONCISE_PARALLEL_FOR
-    for (int64_t c = 0; c < 84; c++) {
-        double shift = (double)((batchnorm_concise_real *)(ar + 5064448))[c * 1], s = 0.0, q = 0.0;
+    for (int64_t c0 = 0; c0 < 84; c0 += 4) {
+        double shift[4], s[4], q[4];
+        for (int64_t u = 0; u < 4; u++) {
+            shift[u] = (double)((batchnorm_concise_real *)(ar + 5064448))[(c0 + u) * 1];
+            s[u] = 0.0;
+            q[u] = 0.0;
+        }
         for (int64_t i = 0; i < n; i++) {
-            const batchnorm_concise_real *p = ((batchnorm_concise_real *)(ar + 5064448)) + (i * 84 + c) * 1;
+            const batchnorm_concise_real *p = ((batchnorm_concise_real *)(ar + 5064448)) + (i * 84 + c0) * 1;
             for (int64_t j = 0; j < 1; j++) {
-                double d = (double)p[j] - shift;
-                s += d;
-                q += d * d;
+                for (int64_t u = 0; u < 4; u++) {
+                    double d = (double)p[u * 1 + j] - shift[u];
+                    s[u] += d;
+                    q[u] += d * d;
+                }
             }
         }
-        double m = s / (double)(n * 1), v = q / (double)(n * 1) - m * m;
-        ((batchnorm_concise_real *)(ar + 5021440))[c] = (batchnorm_concise_real)(shift + m);
-        ((batchnorm_concise_real *)(ar + 5021440))[84 + c] = (batchnorm_concise_real)(v > 0 ? v : 0);
+        for (int64_t u = 0; u < 4; u++) {
+            double m = s[u] / (double)(n * 1), v = q[u] / (double)(n * 1) - m * m;
+            ((batchnorm_concise_real *)(ar + 5021440))[c0 + u] = (batchnorm_concise_real)(shift[u] + m);
+            ((batchnorm_concise_real *)(ar + 5021440))[84 + c0 + u] = (batchnorm_concise_real)(v > 0 ? v : 0);
+        }
     }
     }
     /* slice -> f32[1, 84], batchnorm_concise.dlm line 19 */
@@ -1572,12 +1608,21 @@ int batchnorm_concise_backward(void *state, int n, const batchnorm_concise_real 
     }
     /* sum -> f32[10], batchnorm_concise.dlm line 20 */
     {
-    for (int64_t i0 = 0; i0 < 10; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 10; b0 += 2) {
+        double accs[2] = {0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
-            acc += ((batchnorm_concise_real *)(ar + 5150464))[i0 + i1 * 10];
+            for (int64_t u = 0; u < 2; u++) {
+                const int64_t i0 = b0 + u;
+                double acc = accs[u];
+                acc += ((batchnorm_concise_real *)(ar + 5150464))[i0 + i1 * 10];
+                accs[u] = acc;
+            }
         }
-        ((batchnorm_concise_real *)(ar + 179904))[i0] = (batchnorm_concise_real)acc;
+        for (int64_t u = 0; u < 2; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((batchnorm_concise_real *)(ar + 179904))[i0] = (batchnorm_concise_real)acc;
+        }
     }
     }
     if (grad_ready) /* 15.bias */
@@ -1602,23 +1647,41 @@ int batchnorm_concise_backward(void *state, int n, const batchnorm_concise_real 
     /* sum -> f32[84], batchnorm_concise.dlm line 19 */
     {
     BATCHNORM_CONCISE_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 84; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 84; b0 += 4) {
+        double accs[4] = {0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
-            acc += ((batchnorm_concise_real *)(ar + 5150464))[i0 + i1 * 84];
+            for (int64_t u = 0; u < 4; u++) {
+                const int64_t i0 = b0 + u;
+                double acc = accs[u];
+                acc += ((batchnorm_concise_real *)(ar + 5150464))[i0 + i1 * 84];
+                accs[u] = acc;
+            }
         }
-        ((batchnorm_concise_real *)(ar + 176128))[i0] = (batchnorm_concise_real)acc;
+        for (int64_t u = 0; u < 4; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((batchnorm_concise_real *)(ar + 176128))[i0] = (batchnorm_concise_real)acc;
+        }
     }
     }
     /* sum -> f32[84], batchnorm_concise.dlm line 19 */
     {
     BATCHNORM_CONCISE_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 84; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 84; b0 += 4) {
+        double accs[4] = {0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
-            acc += (((batchnorm_concise_real *)(ar + 5150464))[i0 + i1 * 84] * ((batchnorm_concise_real *)(ar + 5064448))[i0 + i1 * 84]);
+            for (int64_t u = 0; u < 4; u++) {
+                const int64_t i0 = b0 + u;
+                double acc = accs[u];
+                acc += (((batchnorm_concise_real *)(ar + 5150464))[i0 + i1 * 84] * ((batchnorm_concise_real *)(ar + 5064448))[i0 + i1 * 84]);
+                accs[u] = acc;
+            }
         }
-        ((batchnorm_concise_real *)(ar + 5021440))[i0] = (batchnorm_concise_real)acc;
+        for (int64_t u = 0; u < 4; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((batchnorm_concise_real *)(ar + 5021440))[i0] = (batchnorm_concise_real)acc;
+        }
     }
     }
     /* neg -> f32[84], batchnorm_concise.dlm line 19 */
@@ -1703,12 +1766,21 @@ int batchnorm_concise_backward(void *state, int n, const batchnorm_concise_real 
     /* sum -> f32[84], batchnorm_concise.dlm line 19 */
     {
     BATCHNORM_CONCISE_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 84; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 84; b0 += 4) {
+        double accs[4] = {0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
-            acc += ((batchnorm_concise_real *)(ar + 5107456))[i0 + i1 * 84];
+            for (int64_t u = 0; u < 4; u++) {
+                const int64_t i0 = b0 + u;
+                double acc = accs[u];
+                acc += ((batchnorm_concise_real *)(ar + 5107456))[i0 + i1 * 84];
+                accs[u] = acc;
+            }
         }
-        ((batchnorm_concise_real *)(ar + 175360))[i0] = (batchnorm_concise_real)acc;
+        for (int64_t u = 0; u < 4; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((batchnorm_concise_real *)(ar + 175360))[i0] = (batchnorm_concise_real)acc;
+        }
     }
     }
     if (grad_ready) /* 12.bias */
@@ -1733,23 +1805,41 @@ int batchnorm_concise_backward(void *state, int n, const batchnorm_concise_real 
     /* sum -> f32[120], batchnorm_concise.dlm line 18 */
     {
     BATCHNORM_CONCISE_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 120; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 120; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
-            acc += ((batchnorm_concise_real *)(ar + 5082880))[i0 + i1 * 120];
+            for (int64_t u = 0; u < 8; u++) {
+                const int64_t i0 = b0 + u;
+                double acc = accs[u];
+                acc += ((batchnorm_concise_real *)(ar + 5082880))[i0 + i1 * 120];
+                accs[u] = acc;
+            }
         }
-        ((batchnorm_concise_real *)(ar + 134528))[i0] = (batchnorm_concise_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((batchnorm_concise_real *)(ar + 134528))[i0] = (batchnorm_concise_real)acc;
+        }
     }
     }
     /* sum -> f32[120], batchnorm_concise.dlm line 18 */
     {
     BATCHNORM_CONCISE_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 120; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 120; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
-            acc += (((batchnorm_concise_real *)(ar + 5082880))[i0 + i1 * 120] * ((batchnorm_concise_real *)(ar + 4960000))[i0 + i1 * 120]);
+            for (int64_t u = 0; u < 8; u++) {
+                const int64_t i0 = b0 + u;
+                double acc = accs[u];
+                acc += (((batchnorm_concise_real *)(ar + 5082880))[i0 + i1 * 120] * ((batchnorm_concise_real *)(ar + 4960000))[i0 + i1 * 120]);
+                accs[u] = acc;
+            }
         }
-        ((batchnorm_concise_real *)(ar + 4898560))[i0] = (batchnorm_concise_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((batchnorm_concise_real *)(ar + 4898560))[i0] = (batchnorm_concise_real)acc;
+        }
     }
     }
     /* neg -> f32[120], batchnorm_concise.dlm line 18 */
@@ -1834,12 +1924,21 @@ int batchnorm_concise_backward(void *state, int n, const batchnorm_concise_real 
     /* sum -> f32[120], batchnorm_concise.dlm line 18 */
     {
     BATCHNORM_CONCISE_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 120; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 120; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
-            acc += ((batchnorm_concise_real *)(ar + 4898560))[i0 + i1 * 120];
+            for (int64_t u = 0; u < 8; u++) {
+                const int64_t i0 = b0 + u;
+                double acc = accs[u];
+                acc += ((batchnorm_concise_real *)(ar + 4898560))[i0 + i1 * 120];
+                accs[u] = acc;
+            }
         }
-        ((batchnorm_concise_real *)(ar + 133504))[i0] = (batchnorm_concise_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((batchnorm_concise_real *)(ar + 133504))[i0] = (batchnorm_concise_real)acc;
+        }
     }
     }
     if (grad_ready) /* 9.bias */
@@ -1868,27 +1967,45 @@ int batchnorm_concise_backward(void *state, int n, const batchnorm_concise_real 
     /* sum -> f32[1, 16, 1, 1], batchnorm_concise.dlm line 15 */
     {
     BATCHNORM_CONCISE_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 16; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 16; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 64; i2++) {
-                acc += ((batchnorm_concise_real *)(ar + 5291776))[i0 * 64 + i1 * 1024 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((batchnorm_concise_real *)(ar + 5291776))[i0 * 64 + i1 * 1024 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((batchnorm_concise_real *)(ar + 10560))[i0] = (batchnorm_concise_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((batchnorm_concise_real *)(ar + 10560))[i0] = (batchnorm_concise_real)acc;
+        }
     }
     }
     /* sum -> f32[1, 16, 1, 1], batchnorm_concise.dlm line 15 */
     {
     BATCHNORM_CONCISE_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 16; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 16; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 64; i2++) {
-                acc += (((batchnorm_concise_real *)(ar + 5291776))[i0 * 64 + i1 * 1024 + i2] * ((batchnorm_concise_real *)(ar + 4243200))[i0 * 64 + i1 * 1024 + i2]);
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += (((batchnorm_concise_real *)(ar + 5291776))[i0 * 64 + i1 * 1024 + i2] * ((batchnorm_concise_real *)(ar + 4243200))[i0 * 64 + i1 * 1024 + i2]);
+                    accs[u] = acc;
+                }
             }
         }
-        ((batchnorm_concise_real *)(ar + 3718912))[i0] = (batchnorm_concise_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((batchnorm_concise_real *)(ar + 3718912))[i0] = (batchnorm_concise_real)acc;
+        }
     }
     }
     /* neg -> f32[16, 1, 1], batchnorm_concise.dlm line 15 */
@@ -1975,14 +2092,23 @@ int batchnorm_concise_backward(void *state, int n, const batchnorm_concise_real 
     /* sum -> f32[1, 16, 1, 1], batchnorm_concise.dlm line 15 */
     {
     BATCHNORM_CONCISE_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 16; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 16; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 64; i2++) {
-                acc += ((batchnorm_concise_real *)(ar + 3718912))[i0 * 64 + i1 * 1024 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((batchnorm_concise_real *)(ar + 3718912))[i0 * 64 + i1 * 1024 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((batchnorm_concise_real *)(ar + 10432))[i0] = (batchnorm_concise_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((batchnorm_concise_real *)(ar + 10432))[i0] = (batchnorm_concise_real)acc;
+        }
     }
     }
     if (grad_ready) /* 4.bias */
@@ -2011,27 +2137,45 @@ int batchnorm_concise_backward(void *state, int n, const batchnorm_concise_real 
     /* sum -> f32[1, 6, 1, 1], batchnorm_concise.dlm line 13 */
     {
     BATCHNORM_CONCISE_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 6; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 6; b0 += 2) {
+        double accs[2] = {0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += ((batchnorm_concise_real *)(ar + 5488384))[i0 * 576 + i1 * 3456 + i2];
+                for (int64_t u = 0; u < 2; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((batchnorm_concise_real *)(ar + 5488384))[i0 * 576 + i1 * 3456 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((batchnorm_concise_real *)(ar + 768))[i0] = (batchnorm_concise_real)acc;
+        for (int64_t u = 0; u < 2; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((batchnorm_concise_real *)(ar + 768))[i0] = (batchnorm_concise_real)acc;
+        }
     }
     }
     /* sum -> f32[1, 6, 1, 1], batchnorm_concise.dlm line 13 */
     {
     BATCHNORM_CONCISE_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 6; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 6; b0 += 2) {
+        double accs[2] = {0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += (((batchnorm_concise_real *)(ar + 5488384))[i0 * 576 + i1 * 3456 + i2] * ((batchnorm_concise_real *)(ar + 1949440))[i0 * 576 + i1 * 3456 + i2]);
+                for (int64_t u = 0; u < 2; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += (((batchnorm_concise_real *)(ar + 5488384))[i0 * 576 + i1 * 3456 + i2] * ((batchnorm_concise_real *)(ar + 1949440))[i0 * 576 + i1 * 3456 + i2]);
+                    accs[u] = acc;
+                }
             }
         }
-        ((batchnorm_concise_real *)(ar + 179968))[i0] = (batchnorm_concise_real)acc;
+        for (int64_t u = 0; u < 2; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((batchnorm_concise_real *)(ar + 179968))[i0] = (batchnorm_concise_real)acc;
+        }
     }
     }
     /* neg -> f32[6, 1, 1], batchnorm_concise.dlm line 13 */
@@ -2118,14 +2262,23 @@ int batchnorm_concise_backward(void *state, int n, const batchnorm_concise_real 
     /* sum -> f32[1, 6, 1, 1], batchnorm_concise.dlm line 13 */
     {
     BATCHNORM_CONCISE_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 6; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 6; b0 += 2) {
+        double accs[2] = {0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += ((batchnorm_concise_real *)(ar + 179968))[i0 * 576 + i1 * 3456 + i2];
+                for (int64_t u = 0; u < 2; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((batchnorm_concise_real *)(ar + 179968))[i0 * 576 + i1 * 3456 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((batchnorm_concise_real *)(ar + 640))[i0] = (batchnorm_concise_real)acc;
+        for (int64_t u = 0; u < 2; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((batchnorm_concise_real *)(ar + 640))[i0] = (batchnorm_concise_real)acc;
+        }
     }
     }
     if (grad_ready) /* 0.bias */

@@ -41,36 +41,6 @@ static inline float expv(float x) {
     return p * s1 * s2;
 }
 
-#if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)
-#define DENSENET_X86 1
-#include <stdlib.h>
-#define DENSENET_INLINE __attribute__((always_inline))
-#ifdef __clang__
-#define DENSENET_AVX512 __attribute__((target("avx2,fma,bmi,bmi2,avx512f,avx512vl,avx512bw,avx512dq,avx512cd"), noinline))
-#else
-#define DENSENET_AVX512 __attribute__((target("avx2,fma,bmi,bmi2,avx512f,avx512vl,avx512bw,avx512dq,avx512cd,prefer-vector-width=512"), noinline))
-#endif
-#define DENSENET_AVX2 __attribute__((target("avx2,fma,bmi,bmi2"), noinline))
-static int densenet_isa(void) {
-    static int chosen = -1; /* the same answer for the whole process, asked for once */
-    int isa = __atomic_load_n(&chosen, __ATOMIC_RELAXED);
-    if (isa >= 0)
-        return isa;
-    __builtin_cpu_init();
-    int avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("bmi") &&
-               __builtin_cpu_supports("bmi2");
-    int avx512 = avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
-                 __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
-                 __builtin_cpu_supports("avx512cd");
-    const char *want = getenv("DLRT_ISA");
-    isa = want && strcmp(want, "portable") == 0 ? 0 : want && strcmp(want, "avx2") == 0 ? avx2 : avx512 ? 2 : avx2;
-    __atomic_store_n(&chosen, isa, __ATOMIC_RELAXED);
-    return isa;
-}
-#else
-#define DENSENET_INLINE
-#endif
-
 /* The product densenet_set_gemm installed instead of sgemm, or NULL. */
 static densenet_gemm_fn gemm_hook;
 
@@ -88,109 +58,6 @@ static void gemm(int ta, int tb, int m, int n, int k, const densenet_real *a, in
         return;
     }
     cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, 1, a, lda, b, ldb, accumulate ? 1 : 0, c, ldc);
-}
-
-/* conv2d, densenet.dlm line 34: x [n, 1, 96, 96], w [64, 1, 7, 7], y [n, 64, 48, 48], stride 2x2, padding 3x3.
- * Per image: a zero-padded copy, then tiles of 16 columns of up to 6 output channels. */
-DENSENET_INLINE static inline void conv2d_fwd_direct_0_image(const densenet_real *restrict x, const densenet_real *restrict w, densenet_real *restrict y, int64_t b) {
-    densenet_real xp[1][101][101];
-    memset(xp, 0, sizeof(xp));
-    for (int c = 0; c < 1; c++)
-        for (int h = 0; h < 96; h++)
-            memcpy(&xp[c][h + 3][3], x + (b * 1 + c) * 9216 + h * 96, 96 * sizeof(densenet_real));
-    for (int64_t k = 0; k < 60; k += 6)
-        for (int p = 0; p < 48; p++) {
-            const int r0 = p * 2 < 3 ? 3 - p * 2 : 0;
-            const int r1 = 99 - p * 2 < 7 ? 99 - p * 2 : 7;
-            for (int q0 = 0; q0 < 48; q0 += 16) {
-                densenet_real a0[16] = {0}, a1[16] = {0}, a2[16] = {0}, a3[16] = {0}, a4[16] = {0}, a5[16] = {0};
-                for (int c = 0; c < 1; c++)
-                    for (int r = r0; r < r1; r++)
-                        for (int s = 0; s < 7; s++) {
-                            const densenet_real *src = &xp[c][p * 2 + r][q0 * 2 + s];
-                            const densenet_real *wk = w + ((k * 1 + c) * 7 + r) * 7 + s;
-                            densenet_real w0 = wk[0], w1 = wk[49], w2 = wk[98], w3 = wk[147], w4 = wk[196], w5 = wk[245];
-                            for (int q = 0; q < 16; q++) {
-                                densenet_real v = src[q * 2];
-                                a0[q] += w0 * v;
-                                a1[q] += w1 * v;
-                                a2[q] += w2 * v;
-                                a3[q] += w3 * v;
-                                a4[q] += w4 * v;
-                                a5[q] += w5 * v;
-                            }
-                        }
-                densenet_real *out = y + ((b * 64 + k) * 48 + p) * 48 + q0;
-                for (int q = 0; q < 16; q++) {
-                    out[0 + q] = a0[q];
-                    out[2304 + q] = a1[q];
-                    out[4608 + q] = a2[q];
-                    out[6912 + q] = a3[q];
-                    out[9216 + q] = a4[q];
-                    out[11520 + q] = a5[q];
-                }
-            }
-        }
-    {
-        const int64_t k = 60;
-        for (int p = 0; p < 48; p++) {
-            const int r0 = p * 2 < 3 ? 3 - p * 2 : 0;
-            const int r1 = 99 - p * 2 < 7 ? 99 - p * 2 : 7;
-            for (int q0 = 0; q0 < 48; q0 += 16) {
-                densenet_real a0[16] = {0}, a1[16] = {0}, a2[16] = {0}, a3[16] = {0};
-                for (int c = 0; c < 1; c++)
-                    for (int r = r0; r < r1; r++)
-                        for (int s = 0; s < 7; s++) {
-                            const densenet_real *src = &xp[c][p * 2 + r][q0 * 2 + s];
-                            const densenet_real *wk = w + ((k * 1 + c) * 7 + r) * 7 + s;
-                            densenet_real w0 = wk[0], w1 = wk[49], w2 = wk[98], w3 = wk[147];
-                            for (int q = 0; q < 16; q++) {
-                                densenet_real v = src[q * 2];
-                                a0[q] += w0 * v;
-                                a1[q] += w1 * v;
-                                a2[q] += w2 * v;
-                                a3[q] += w3 * v;
-                            }
-                        }
-                densenet_real *out = y + ((b * 64 + k) * 48 + p) * 48 + q0;
-                for (int q = 0; q < 16; q++) {
-                    out[0 + q] = a0[q];
-                    out[2304 + q] = a1[q];
-                    out[4608 + q] = a2[q];
-                    out[6912 + q] = a3[q];
-                }
-            }
-        }
-    }
-}
-#if DENSENET_X86
-DENSENET_AVX512 static void conv2d_fwd_direct_0_avx512(const densenet_real *restrict x, const densenet_real *restrict w, densenet_real *restrict y, int64_t n) {
-    DENSENET_PARALLEL_FOR
-    for (int64_t i = 0; i < n; i++)
-        conv2d_fwd_direct_0_image(x, w, y, i);
-}
-DENSENET_AVX2 static void conv2d_fwd_direct_0_avx2(const densenet_real *restrict x, const densenet_real *restrict w, densenet_real *restrict y, int64_t n) {
-    DENSENET_PARALLEL_FOR
-    for (int64_t i = 0; i < n; i++)
-        conv2d_fwd_direct_0_image(x, w, y, i);
-}
-#endif
-static void conv2d_fwd_direct_0(const densenet_real *restrict x, const densenet_real *restrict w, densenet_real *restrict y, int64_t n) {
-#if DENSENET_X86
-    switch (densenet_isa()) {
-    case 2:
-        conv2d_fwd_direct_0_avx512(x, w, y, n);
-        return;
-    case 1:
-        conv2d_fwd_direct_0_avx2(x, w, y, n);
-        return;
-    default:
-        break;
-    }
-#endif
-    DENSENET_PARALLEL_FOR
-    for (int64_t i = 0; i < n; i++)
-        conv2d_fwd_direct_0_image(x, w, y, i);
 }
 
 /* avg_pool forward, densenet.dlm line 26: 2x2 windows that tile the planes of [n, 96, 24, 24] into 12x12. */
@@ -316,146 +183,6 @@ static void avg_pool_dx_3(const densenet_real *restrict dy, densenet_real *restr
                 top[q * 2 + 25] = g;
             }
         }
-}
-
-/* conv2d's weight gradient, densenet.dlm line 34: x [n, 1, 96, 96], w [64, 1, 7, 7], y [n, 64, 48, 48], stride 2x2, padding 3x3.
- * Per chunk of 1 images: zero-padded copies, then for each (k, c, r) the 7 sums over s; chunk sums to part, added in order. */
-DENSENET_INLINE static inline void conv2d_dw_direct_0_chunk(const densenet_real *restrict x, const densenet_real *restrict dy, densenet_real *restrict part, int64_t n, int64_t chunk) {
-    int64_t b0 = chunk * 1, count = n - b0 < 1 ? n - b0 : 1;
-    densenet_real xp[1][1][101][101];
-    densenet_real gp[1][64][48][48];
-    for (int64_t i = 0; i < count; i++) {
-        memset(xp[i], 0, sizeof(xp[i]));
-        for (int c = 0; c < 1; c++)
-            for (int h = 0; h < 96; h++)
-                memcpy(&xp[i][c][h + 3][3], x + ((b0 + i) * 1 + c) * 9216 + h * 96, 96 * sizeof(densenet_real));
-        for (int k = 0; k < 64; k++)
-            for (int p = 0; p < 48; p++)
-                memcpy(gp[i][k][p], dy + (((b0 + i) * 64 + k) * 48 + p) * 48, 48 * sizeof(densenet_real));
-    }
-    for (int k = 0; k < 64; k += 2)
-        for (int c = 0; c < 1; c++)
-            for (int r = 0; r < 7; r++) {
-                densenet_real a0_0[16] = {0}, a0_1[16] = {0}, a0_2[16] = {0}, a0_3[16] = {0}, a0_4[16] = {0}, a0_5[16] = {0}, a0_6[16] = {0};
-                densenet_real a1_0[16] = {0}, a1_1[16] = {0}, a1_2[16] = {0}, a1_3[16] = {0}, a1_4[16] = {0}, a1_5[16] = {0}, a1_6[16] = {0};
-                for (int64_t i = 0; i < count; i++)
-                    for (int p = 0; p < 48; p++)
-                        for (int q0 = 0; q0 < 48; q0 += 16) {
-                            const densenet_real *gq = &gp[i][k][p][q0], *src = &xp[i][c][p * 2 + r][q0 * 2];
-                            for (int q = 0; q < 16; q++) {
-                                densenet_real g0 = gq[0 + q];
-                                densenet_real g1 = gq[2304 + q];
-                                densenet_real v0 = src[q * 2];
-                                a0_0[q] += g0 * v0;
-                                a1_0[q] += g1 * v0;
-                                densenet_real v1 = src[q * 2 + 1];
-                                a0_1[q] += g0 * v1;
-                                a1_1[q] += g1 * v1;
-                                densenet_real v2 = src[q * 2 + 2];
-                                a0_2[q] += g0 * v2;
-                                a1_2[q] += g1 * v2;
-                                densenet_real v3 = src[q * 2 + 3];
-                                a0_3[q] += g0 * v3;
-                                a1_3[q] += g1 * v3;
-                                densenet_real v4 = src[q * 2 + 4];
-                                a0_4[q] += g0 * v4;
-                                a1_4[q] += g1 * v4;
-                                densenet_real v5 = src[q * 2 + 5];
-                                a0_5[q] += g0 * v5;
-                                a1_5[q] += g1 * v5;
-                                densenet_real v6 = src[q * 2 + 6];
-                                a0_6[q] += g0 * v6;
-                                a1_6[q] += g1 * v6;
-                            }
-                        }
-                densenet_real *sum0 = part + chunk * 3136 + (((k + 0) * 1 + c) * 7 + r) * 7;
-                sum0[0] = 0;
-                for (int q = 0; q < 16; q++)
-                    sum0[0] += a0_0[q];
-                sum0[1] = 0;
-                for (int q = 0; q < 16; q++)
-                    sum0[1] += a0_1[q];
-                sum0[2] = 0;
-                for (int q = 0; q < 16; q++)
-                    sum0[2] += a0_2[q];
-                sum0[3] = 0;
-                for (int q = 0; q < 16; q++)
-                    sum0[3] += a0_3[q];
-                sum0[4] = 0;
-                for (int q = 0; q < 16; q++)
-                    sum0[4] += a0_4[q];
-                sum0[5] = 0;
-                for (int q = 0; q < 16; q++)
-                    sum0[5] += a0_5[q];
-                sum0[6] = 0;
-                for (int q = 0; q < 16; q++)
-                    sum0[6] += a0_6[q];
-                densenet_real *sum1 = part + chunk * 3136 + (((k + 1) * 1 + c) * 7 + r) * 7;
-                sum1[0] = 0;
-                for (int q = 0; q < 16; q++)
-                    sum1[0] += a1_0[q];
-                sum1[1] = 0;
-                for (int q = 0; q < 16; q++)
-                    sum1[1] += a1_1[q];
-                sum1[2] = 0;
-                for (int q = 0; q < 16; q++)
-                    sum1[2] += a1_2[q];
-                sum1[3] = 0;
-                for (int q = 0; q < 16; q++)
-                    sum1[3] += a1_3[q];
-                sum1[4] = 0;
-                for (int q = 0; q < 16; q++)
-                    sum1[4] += a1_4[q];
-                sum1[5] = 0;
-                for (int q = 0; q < 16; q++)
-                    sum1[5] += a1_5[q];
-                sum1[6] = 0;
-                for (int q = 0; q < 16; q++)
-                    sum1[6] += a1_6[q];
-            }
-}
-DENSENET_INLINE static inline void conv2d_dw_direct_0_sum(const densenet_real *restrict part, densenet_real *restrict dw, int64_t chunks) {
-    for (int64_t j = 0; j < 3136; j++) {
-        double acc = 0;
-        for (int64_t chunk = 0; chunk < chunks; chunk++)
-            acc += part[chunk * 3136 + j];
-        dw[j] = (densenet_real)acc;
-    }
-}
-#if DENSENET_X86
-DENSENET_AVX512 static void conv2d_dw_direct_0_avx512(const densenet_real *restrict x, densenet_real *restrict dw, const densenet_real *restrict dy, densenet_real *restrict part, int64_t n) {
-    int64_t chunks = (n + 0) / 1;
-    DENSENET_PARALLEL_FOR
-    for (int64_t i = 0; i < chunks; i++)
-        conv2d_dw_direct_0_chunk(x, dy, part, n, i);
-    conv2d_dw_direct_0_sum(part, dw, chunks);
-}
-DENSENET_AVX2 static void conv2d_dw_direct_0_avx2(const densenet_real *restrict x, densenet_real *restrict dw, const densenet_real *restrict dy, densenet_real *restrict part, int64_t n) {
-    int64_t chunks = (n + 0) / 1;
-    DENSENET_PARALLEL_FOR
-    for (int64_t i = 0; i < chunks; i++)
-        conv2d_dw_direct_0_chunk(x, dy, part, n, i);
-    conv2d_dw_direct_0_sum(part, dw, chunks);
-}
-#endif
-static void conv2d_dw_direct_0(const densenet_real *restrict x, densenet_real *restrict dw, const densenet_real *restrict dy, densenet_real *restrict part, int64_t n) {
-#if DENSENET_X86
-    switch (densenet_isa()) {
-    case 2:
-        conv2d_dw_direct_0_avx512(x, dw, dy, part, n);
-        return;
-    case 1:
-        conv2d_dw_direct_0_avx2(x, dw, dy, part, n);
-        return;
-    default:
-        break;
-    }
-#endif
-    int64_t chunks = (n + 0) / 1;
-    DENSENET_PARALLEL_FOR
-    for (int64_t i = 0; i < chunks; i++)
-        conv2d_dw_direct_0_chunk(x, dy, part, n, i);
-    conv2d_dw_direct_0_sum(part, dw, chunks);
 }
 
 /* Convolutions as matrix products over a chunk of g images at a time: im2col lays the chunk's
@@ -1852,7 +1579,7 @@ int densenet_forward(void *state, int n, const densenet_real *x) {
     (void)ar;
     /* conv2d -> f32[batch 128, 64, 48, 48], densenet.dlm line 34 */
     {
-    conv2d_fwd_direct_0(x, ((densenet_real *)(st + 64)), ((densenet_real *)(ar + 0)), n);
+    conv2d_fwd(x, ((densenet_real *)(st + 64)), ((densenet_real *)(ar + 0)), (densenet_real *)(ar + 75497472), n, 64, 2, 1, 96, 96, 7, 7, 48, 48, 2, 2, 3, 3);
     }
     /* div -> f32[64, 1, 1], densenet.dlm line 35 */
     {
@@ -2784,7 +2511,7 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     (void)ar;
     /* conv2d -> f32[batch 128, 64, 48, 48], densenet.dlm line 34 */
     {
-    conv2d_fwd_direct_0(x, ((densenet_real *)(st + 64)), ((densenet_real *)(ar + 3033280)), n);
+    conv2d_fwd(x, ((densenet_real *)(st + 64)), ((densenet_real *)(ar + 3033280)), (densenet_real *)(ar + 78530752), n, 64, 2, 1, 96, 96, 7, 7, 48, 48, 2, 2, 3, 3);
     }
     /* add -> f32[batch 128, 64, 48, 48], densenet.dlm line 34 */
     {
@@ -2800,19 +2527,28 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     /* moments -> f32[2, 64], densenet.dlm line 35 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t c = 0; c < 64; c++) {
-        double shift = (double)((densenet_real *)(ar + 78530752))[c * 2304], s = 0.0, q = 0.0;
+    for (int64_t c0 = 0; c0 < 64; c0 += 8) {
+        double shift[8], s[8], q[8];
+        for (int64_t u = 0; u < 8; u++) {
+            shift[u] = (double)((densenet_real *)(ar + 78530752))[(c0 + u) * 2304];
+            s[u] = 0.0;
+            q[u] = 0.0;
+        }
         for (int64_t i = 0; i < n; i++) {
-            const densenet_real *p = ((densenet_real *)(ar + 78530752)) + (i * 64 + c) * 2304;
+            const densenet_real *p = ((densenet_real *)(ar + 78530752)) + (i * 64 + c0) * 2304;
             for (int64_t j = 0; j < 2304; j++) {
-                double d = (double)p[j] - shift;
-                s += d;
-                q += d * d;
+                for (int64_t u = 0; u < 8; u++) {
+                    double d = (double)p[u * 2304 + j] - shift[u];
+                    s[u] += d;
+                    q[u] += d * d;
+                }
             }
         }
-        double m = s / (double)(n * 2304), v = q / (double)(n * 2304) - m * m;
-        ((densenet_real *)(ar + 3033280))[c] = (densenet_real)(shift + m);
-        ((densenet_real *)(ar + 3033280))[64 + c] = (densenet_real)(v > 0 ? v : 0);
+        for (int64_t u = 0; u < 8; u++) {
+            double m = s[u] / (double)(n * 2304), v = q[u] / (double)(n * 2304) - m * m;
+            ((densenet_real *)(ar + 3033280))[c0 + u] = (densenet_real)(shift[u] + m);
+            ((densenet_real *)(ar + 3033280))[64 + c0 + u] = (densenet_real)(v > 0 ? v : 0);
+        }
     }
     }
     /* slice -> f32[1, 64], densenet.dlm line 35 */
@@ -2885,19 +2621,28 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     /* moments -> f32[2, 64], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t c = 0; c < 64; c++) {
-        double shift = (double)((densenet_real *)(ar + 607013056))[c * 576], s = 0.0, q = 0.0;
+    for (int64_t c0 = 0; c0 < 64; c0 += 8) {
+        double shift[8], s[8], q[8];
+        for (int64_t u = 0; u < 8; u++) {
+            shift[u] = (double)((densenet_real *)(ar + 607013056))[(c0 + u) * 576];
+            s[u] = 0.0;
+            q[u] = 0.0;
+        }
         for (int64_t i = 0; i < n; i++) {
-            const densenet_real *p = ((densenet_real *)(ar + 607013056)) + (i * 64 + c) * 576;
+            const densenet_real *p = ((densenet_real *)(ar + 607013056)) + (i * 64 + c0) * 576;
             for (int64_t j = 0; j < 576; j++) {
-                double d = (double)p[j] - shift;
-                s += d;
-                q += d * d;
+                for (int64_t u = 0; u < 8; u++) {
+                    double d = (double)p[u * 576 + j] - shift[u];
+                    s[u] += d;
+                    q[u] += d * d;
+                }
             }
         }
-        double m = s / (double)(n * 576), v = q / (double)(n * 576) - m * m;
-        ((densenet_real *)(ar + 154028224))[c] = (densenet_real)(shift + m);
-        ((densenet_real *)(ar + 154028224))[64 + c] = (densenet_real)(v > 0 ? v : 0);
+        for (int64_t u = 0; u < 8; u++) {
+            double m = s[u] / (double)(n * 576), v = q[u] / (double)(n * 576) - m * m;
+            ((densenet_real *)(ar + 154028224))[c0 + u] = (densenet_real)(shift[u] + m);
+            ((densenet_real *)(ar + 154028224))[64 + c0 + u] = (densenet_real)(v > 0 ? v : 0);
+        }
     }
     }
     /* slice -> f32[1, 64], densenet.dlm line 15 */
@@ -2988,19 +2733,28 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     /* moments -> f32[2, 96], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t c = 0; c < 96; c++) {
-        double shift = (double)((densenet_real *)(ar + 550389952))[c * 576], s = 0.0, q = 0.0;
+    for (int64_t c0 = 0; c0 < 96; c0 += 8) {
+        double shift[8], s[8], q[8];
+        for (int64_t u = 0; u < 8; u++) {
+            shift[u] = (double)((densenet_real *)(ar + 550389952))[(c0 + u) * 576];
+            s[u] = 0.0;
+            q[u] = 0.0;
+        }
         for (int64_t i = 0; i < n; i++) {
-            const densenet_real *p = ((densenet_real *)(ar + 550389952)) + (i * 96 + c) * 576;
+            const densenet_real *p = ((densenet_real *)(ar + 550389952)) + (i * 96 + c0) * 576;
             for (int64_t j = 0; j < 576; j++) {
-                double d = (double)p[j] - shift;
-                s += d;
-                q += d * d;
+                for (int64_t u = 0; u < 8; u++) {
+                    double d = (double)p[u * 576 + j] - shift[u];
+                    s[u] += d;
+                    q[u] += d * d;
+                }
             }
         }
-        double m = s / (double)(n * 576), v = q / (double)(n * 576) - m * m;
-        ((densenet_real *)(ar + 154028224))[c] = (densenet_real)(shift + m);
-        ((densenet_real *)(ar + 154028224))[96 + c] = (densenet_real)(v > 0 ? v : 0);
+        for (int64_t u = 0; u < 8; u++) {
+            double m = s[u] / (double)(n * 576), v = q[u] / (double)(n * 576) - m * m;
+            ((densenet_real *)(ar + 154028224))[c0 + u] = (densenet_real)(shift[u] + m);
+            ((densenet_real *)(ar + 154028224))[96 + c0 + u] = (densenet_real)(v > 0 ? v : 0);
+        }
     }
     }
     /* slice -> f32[1, 96], densenet.dlm line 15 */
@@ -3083,19 +2837,28 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     /* moments -> f32[2, 128], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t c = 0; c < 128; c++) {
-        double shift = (double)((densenet_real *)(ar + 474892480))[c * 576], s = 0.0, q = 0.0;
+    for (int64_t c0 = 0; c0 < 128; c0 += 8) {
+        double shift[8], s[8], q[8];
+        for (int64_t u = 0; u < 8; u++) {
+            shift[u] = (double)((densenet_real *)(ar + 474892480))[(c0 + u) * 576];
+            s[u] = 0.0;
+            q[u] = 0.0;
+        }
         for (int64_t i = 0; i < n; i++) {
-            const densenet_real *p = ((densenet_real *)(ar + 474892480)) + (i * 128 + c) * 576;
+            const densenet_real *p = ((densenet_real *)(ar + 474892480)) + (i * 128 + c0) * 576;
             for (int64_t j = 0; j < 576; j++) {
-                double d = (double)p[j] - shift;
-                s += d;
-                q += d * d;
+                for (int64_t u = 0; u < 8; u++) {
+                    double d = (double)p[u * 576 + j] - shift[u];
+                    s[u] += d;
+                    q[u] += d * d;
+                }
             }
         }
-        double m = s / (double)(n * 576), v = q / (double)(n * 576) - m * m;
-        ((densenet_real *)(ar + 154028224))[c] = (densenet_real)(shift + m);
-        ((densenet_real *)(ar + 154028224))[128 + c] = (densenet_real)(v > 0 ? v : 0);
+        for (int64_t u = 0; u < 8; u++) {
+            double m = s[u] / (double)(n * 576), v = q[u] / (double)(n * 576) - m * m;
+            ((densenet_real *)(ar + 154028224))[c0 + u] = (densenet_real)(shift[u] + m);
+            ((densenet_real *)(ar + 154028224))[128 + c0 + u] = (densenet_real)(v > 0 ? v : 0);
+        }
     }
     }
     /* slice -> f32[1, 128], densenet.dlm line 15 */
@@ -3178,19 +2941,28 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     /* moments -> f32[2, 160], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t c = 0; c < 160; c++) {
-        double shift = (double)((densenet_real *)(ar + 380520640))[c * 576], s = 0.0, q = 0.0;
+    for (int64_t c0 = 0; c0 < 160; c0 += 8) {
+        double shift[8], s[8], q[8];
+        for (int64_t u = 0; u < 8; u++) {
+            shift[u] = (double)((densenet_real *)(ar + 380520640))[(c0 + u) * 576];
+            s[u] = 0.0;
+            q[u] = 0.0;
+        }
         for (int64_t i = 0; i < n; i++) {
-            const densenet_real *p = ((densenet_real *)(ar + 380520640)) + (i * 160 + c) * 576;
+            const densenet_real *p = ((densenet_real *)(ar + 380520640)) + (i * 160 + c0) * 576;
             for (int64_t j = 0; j < 576; j++) {
-                double d = (double)p[j] - shift;
-                s += d;
-                q += d * d;
+                for (int64_t u = 0; u < 8; u++) {
+                    double d = (double)p[u * 576 + j] - shift[u];
+                    s[u] += d;
+                    q[u] += d * d;
+                }
             }
         }
-        double m = s / (double)(n * 576), v = q / (double)(n * 576) - m * m;
-        ((densenet_real *)(ar + 154028224))[c] = (densenet_real)(shift + m);
-        ((densenet_real *)(ar + 154028224))[160 + c] = (densenet_real)(v > 0 ? v : 0);
+        for (int64_t u = 0; u < 8; u++) {
+            double m = s[u] / (double)(n * 576), v = q[u] / (double)(n * 576) - m * m;
+            ((densenet_real *)(ar + 154028224))[c0 + u] = (densenet_real)(shift[u] + m);
+            ((densenet_real *)(ar + 154028224))[160 + c0 + u] = (densenet_real)(v > 0 ? v : 0);
+        }
     }
     }
     /* slice -> f32[1, 160], densenet.dlm line 15 */
@@ -3273,19 +3045,28 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     /* moments -> f32[2, 192], densenet.dlm line 26 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t c = 0; c < 192; c++) {
-        double shift = (double)((densenet_real *)(ar + 154028224))[c * 576], s = 0.0, q = 0.0;
+    for (int64_t c0 = 0; c0 < 192; c0 += 8) {
+        double shift[8], s[8], q[8];
+        for (int64_t u = 0; u < 8; u++) {
+            shift[u] = (double)((densenet_real *)(ar + 154028224))[(c0 + u) * 576];
+            s[u] = 0.0;
+            q[u] = 0.0;
+        }
         for (int64_t i = 0; i < n; i++) {
-            const densenet_real *p = ((densenet_real *)(ar + 154028224)) + (i * 192 + c) * 576;
+            const densenet_real *p = ((densenet_real *)(ar + 154028224)) + (i * 192 + c0) * 576;
             for (int64_t j = 0; j < 576; j++) {
-                double d = (double)p[j] - shift;
-                s += d;
-                q += d * d;
+                for (int64_t u = 0; u < 8; u++) {
+                    double d = (double)p[u * 576 + j] - shift[u];
+                    s[u] += d;
+                    q[u] += d * d;
+                }
             }
         }
-        double m = s / (double)(n * 576), v = q / (double)(n * 576) - m * m;
-        ((densenet_real *)(ar + 210651328))[c] = (densenet_real)(shift + m);
-        ((densenet_real *)(ar + 210651328))[192 + c] = (densenet_real)(v > 0 ? v : 0);
+        for (int64_t u = 0; u < 8; u++) {
+            double m = s[u] / (double)(n * 576), v = q[u] / (double)(n * 576) - m * m;
+            ((densenet_real *)(ar + 210651328))[c0 + u] = (densenet_real)(shift[u] + m);
+            ((densenet_real *)(ar + 210651328))[192 + c0 + u] = (densenet_real)(v > 0 ? v : 0);
+        }
     }
     }
     /* slice -> f32[1, 192], densenet.dlm line 26 */
@@ -3366,19 +3147,28 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     /* moments -> f32[2, 96], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t c = 0; c < 96; c++) {
-        double shift = (double)((densenet_real *)(ar + 373442752))[c * 144], s = 0.0, q = 0.0;
+    for (int64_t c0 = 0; c0 < 96; c0 += 8) {
+        double shift[8], s[8], q[8];
+        for (int64_t u = 0; u < 8; u++) {
+            shift[u] = (double)((densenet_real *)(ar + 373442752))[(c0 + u) * 144];
+            s[u] = 0.0;
+            q[u] = 0.0;
+        }
         for (int64_t i = 0; i < n; i++) {
-            const densenet_real *p = ((densenet_real *)(ar + 373442752)) + (i * 96 + c) * 144;
+            const densenet_real *p = ((densenet_real *)(ar + 373442752)) + (i * 96 + c0) * 144;
             for (int64_t j = 0; j < 144; j++) {
-                double d = (double)p[j] - shift;
-                s += d;
-                q += d * d;
+                for (int64_t u = 0; u < 8; u++) {
+                    double d = (double)p[u * 144 + j] - shift[u];
+                    s[u] += d;
+                    q[u] += d * d;
+                }
             }
         }
-        double m = s / (double)(n * 144), v = q / (double)(n * 144) - m * m;
-        ((densenet_real *)(ar + 267274432))[c] = (densenet_real)(shift + m);
-        ((densenet_real *)(ar + 267274432))[96 + c] = (densenet_real)(v > 0 ? v : 0);
+        for (int64_t u = 0; u < 8; u++) {
+            double m = s[u] / (double)(n * 144), v = q[u] / (double)(n * 144) - m * m;
+            ((densenet_real *)(ar + 267274432))[c0 + u] = (densenet_real)(shift[u] + m);
+            ((densenet_real *)(ar + 267274432))[96 + c0 + u] = (densenet_real)(v > 0 ? v : 0);
+        }
     }
     }
     /* slice -> f32[1, 96], densenet.dlm line 15 */
@@ -3469,19 +3259,28 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     /* moments -> f32[2, 128], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t c = 0; c < 128; c++) {
-        double shift = (double)((densenet_real *)(ar + 656558272))[c * 144], s = 0.0, q = 0.0;
+    for (int64_t c0 = 0; c0 < 128; c0 += 8) {
+        double shift[8], s[8], q[8];
+        for (int64_t u = 0; u < 8; u++) {
+            shift[u] = (double)((densenet_real *)(ar + 656558272))[(c0 + u) * 144];
+            s[u] = 0.0;
+            q[u] = 0.0;
+        }
         for (int64_t i = 0; i < n; i++) {
-            const densenet_real *p = ((densenet_real *)(ar + 656558272)) + (i * 128 + c) * 144;
+            const densenet_real *p = ((densenet_real *)(ar + 656558272)) + (i * 128 + c0) * 144;
             for (int64_t j = 0; j < 144; j++) {
-                double d = (double)p[j] - shift;
-                s += d;
-                q += d * d;
+                for (int64_t u = 0; u < 8; u++) {
+                    double d = (double)p[u * 144 + j] - shift[u];
+                    s[u] += d;
+                    q[u] += d * d;
+                }
             }
         }
-        double m = s / (double)(n * 144), v = q / (double)(n * 144) - m * m;
-        ((densenet_real *)(ar + 267274432))[c] = (densenet_real)(shift + m);
-        ((densenet_real *)(ar + 267274432))[128 + c] = (densenet_real)(v > 0 ? v : 0);
+        for (int64_t u = 0; u < 8; u++) {
+            double m = s[u] / (double)(n * 144), v = q[u] / (double)(n * 144) - m * m;
+            ((densenet_real *)(ar + 267274432))[c0 + u] = (densenet_real)(shift[u] + m);
+            ((densenet_real *)(ar + 267274432))[128 + c0 + u] = (densenet_real)(v > 0 ? v : 0);
+        }
     }
     }
     /* slice -> f32[1, 128], densenet.dlm line 15 */
@@ -3564,19 +3363,28 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     /* moments -> f32[2, 160], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t c = 0; c < 160; c++) {
-        double shift = (double)((densenet_real *)(ar + 361646272))[c * 144], s = 0.0, q = 0.0;
+    for (int64_t c0 = 0; c0 < 160; c0 += 8) {
+        double shift[8], s[8], q[8];
+        for (int64_t u = 0; u < 8; u++) {
+            shift[u] = (double)((densenet_real *)(ar + 361646272))[(c0 + u) * 144];
+            s[u] = 0.0;
+            q[u] = 0.0;
+        }
         for (int64_t i = 0; i < n; i++) {
-            const densenet_real *p = ((densenet_real *)(ar + 361646272)) + (i * 160 + c) * 144;
+            const densenet_real *p = ((densenet_real *)(ar + 361646272)) + (i * 160 + c0) * 144;
             for (int64_t j = 0; j < 144; j++) {
-                double d = (double)p[j] - shift;
-                s += d;
-                q += d * d;
+                for (int64_t u = 0; u < 8; u++) {
+                    double d = (double)p[u * 144 + j] - shift[u];
+                    s[u] += d;
+                    q[u] += d * d;
+                }
             }
         }
-        double m = s / (double)(n * 144), v = q / (double)(n * 144) - m * m;
-        ((densenet_real *)(ar + 267274432))[c] = (densenet_real)(shift + m);
-        ((densenet_real *)(ar + 267274432))[160 + c] = (densenet_real)(v > 0 ? v : 0);
+        for (int64_t u = 0; u < 8; u++) {
+            double m = s[u] / (double)(n * 144), v = q[u] / (double)(n * 144) - m * m;
+            ((densenet_real *)(ar + 267274432))[c0 + u] = (densenet_real)(shift[u] + m);
+            ((densenet_real *)(ar + 267274432))[160 + c0 + u] = (densenet_real)(v > 0 ? v : 0);
+        }
     }
     }
     /* slice -> f32[1, 160], densenet.dlm line 15 */
@@ -3659,19 +3467,28 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     /* moments -> f32[2, 192], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t c = 0; c < 192; c++) {
-        double shift = (double)((densenet_real *)(ar + 333334720))[c * 144], s = 0.0, q = 0.0;
+    for (int64_t c0 = 0; c0 < 192; c0 += 8) {
+        double shift[8], s[8], q[8];
+        for (int64_t u = 0; u < 8; u++) {
+            shift[u] = (double)((densenet_real *)(ar + 333334720))[(c0 + u) * 144];
+            s[u] = 0.0;
+            q[u] = 0.0;
+        }
         for (int64_t i = 0; i < n; i++) {
-            const densenet_real *p = ((densenet_real *)(ar + 333334720)) + (i * 192 + c) * 144;
+            const densenet_real *p = ((densenet_real *)(ar + 333334720)) + (i * 192 + c0) * 144;
             for (int64_t j = 0; j < 144; j++) {
-                double d = (double)p[j] - shift;
-                s += d;
-                q += d * d;
+                for (int64_t u = 0; u < 8; u++) {
+                    double d = (double)p[u * 144 + j] - shift[u];
+                    s[u] += d;
+                    q[u] += d * d;
+                }
             }
         }
-        double m = s / (double)(n * 144), v = q / (double)(n * 144) - m * m;
-        ((densenet_real *)(ar + 267274432))[c] = (densenet_real)(shift + m);
-        ((densenet_real *)(ar + 267274432))[192 + c] = (densenet_real)(v > 0 ? v : 0);
+        for (int64_t u = 0; u < 8; u++) {
+            double m = s[u] / (double)(n * 144), v = q[u] / (double)(n * 144) - m * m;
+            ((densenet_real *)(ar + 267274432))[c0 + u] = (densenet_real)(shift[u] + m);
+            ((densenet_real *)(ar + 267274432))[192 + c0 + u] = (densenet_real)(v > 0 ? v : 0);
+        }
     }
     }
     /* slice -> f32[1, 192], densenet.dlm line 15 */
@@ -3754,19 +3571,28 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     /* moments -> f32[2, 224], densenet.dlm line 26 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t c = 0; c < 224; c++) {
-        double shift = (double)((densenet_real *)(ar + 267274432))[c * 144], s = 0.0, q = 0.0;
+    for (int64_t c0 = 0; c0 < 224; c0 += 8) {
+        double shift[8], s[8], q[8];
+        for (int64_t u = 0; u < 8; u++) {
+            shift[u] = (double)((densenet_real *)(ar + 267274432))[(c0 + u) * 144];
+            s[u] = 0.0;
+            q[u] = 0.0;
+        }
         for (int64_t i = 0; i < n; i++) {
-            const densenet_real *p = ((densenet_real *)(ar + 267274432)) + (i * 224 + c) * 144;
+            const densenet_real *p = ((densenet_real *)(ar + 267274432)) + (i * 224 + c0) * 144;
             for (int64_t j = 0; j < 144; j++) {
-                double d = (double)p[j] - shift;
-                s += d;
-                q += d * d;
+                for (int64_t u = 0; u < 8; u++) {
+                    double d = (double)p[u * 144 + j] - shift[u];
+                    s[u] += d;
+                    q[u] += d * d;
+                }
             }
         }
-        double m = s / (double)(n * 144), v = q / (double)(n * 144) - m * m;
-        ((densenet_real *)(ar + 283789504))[c] = (densenet_real)(shift + m);
-        ((densenet_real *)(ar + 283789504))[224 + c] = (densenet_real)(v > 0 ? v : 0);
+        for (int64_t u = 0; u < 8; u++) {
+            double m = s[u] / (double)(n * 144), v = q[u] / (double)(n * 144) - m * m;
+            ((densenet_real *)(ar + 283789504))[c0 + u] = (densenet_real)(shift[u] + m);
+            ((densenet_real *)(ar + 283789504))[224 + c0 + u] = (densenet_real)(v > 0 ? v : 0);
+        }
     }
     }
     /* slice -> f32[1, 224], densenet.dlm line 26 */
@@ -3847,19 +3673,28 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     /* moments -> f32[2, 112], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t c = 0; c < 112; c++) {
-        double shift = (double)((densenet_real *)(ar + 691062976))[c * 36], s = 0.0, q = 0.0;
+    for (int64_t c0 = 0; c0 < 112; c0 += 8) {
+        double shift[8], s[8], q[8];
+        for (int64_t u = 0; u < 8; u++) {
+            shift[u] = (double)((densenet_real *)(ar + 691062976))[(c0 + u) * 36];
+            s[u] = 0.0;
+            q[u] = 0.0;
+        }
         for (int64_t i = 0; i < n; i++) {
-            const densenet_real *p = ((densenet_real *)(ar + 691062976)) + (i * 112 + c) * 36;
+            const densenet_real *p = ((densenet_real *)(ar + 691062976)) + (i * 112 + c0) * 36;
             for (int64_t j = 0; j < 36; j++) {
-                double d = (double)p[j] - shift;
-                s += d;
-                q += d * d;
+                for (int64_t u = 0; u < 8; u++) {
+                    double d = (double)p[u * 36 + j] - shift[u];
+                    s[u] += d;
+                    q[u] += d * d;
+                }
             }
         }
-        double m = s / (double)(n * 36), v = q / (double)(n * 36) - m * m;
-        ((densenet_real *)(ar + 300304576))[c] = (densenet_real)(shift + m);
-        ((densenet_real *)(ar + 300304576))[112 + c] = (densenet_real)(v > 0 ? v : 0);
+        for (int64_t u = 0; u < 8; u++) {
+            double m = s[u] / (double)(n * 36), v = q[u] / (double)(n * 36) - m * m;
+            ((densenet_real *)(ar + 300304576))[c0 + u] = (densenet_real)(shift[u] + m);
+            ((densenet_real *)(ar + 300304576))[112 + c0 + u] = (densenet_real)(v > 0 ? v : 0);
+        }
     }
     }
     /* slice -> f32[1, 112], densenet.dlm line 15 */
@@ -3950,19 +3785,28 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     /* moments -> f32[2, 144], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t c = 0; c < 144; c++) {
-        double shift = (double)((densenet_real *)(ar + 685754560))[c * 36], s = 0.0, q = 0.0;
+    for (int64_t c0 = 0; c0 < 144; c0 += 8) {
+        double shift[8], s[8], q[8];
+        for (int64_t u = 0; u < 8; u++) {
+            shift[u] = (double)((densenet_real *)(ar + 685754560))[(c0 + u) * 36];
+            s[u] = 0.0;
+            q[u] = 0.0;
+        }
         for (int64_t i = 0; i < n; i++) {
-            const densenet_real *p = ((densenet_real *)(ar + 685754560)) + (i * 144 + c) * 36;
+            const densenet_real *p = ((densenet_real *)(ar + 685754560)) + (i * 144 + c0) * 36;
             for (int64_t j = 0; j < 36; j++) {
-                double d = (double)p[j] - shift;
-                s += d;
-                q += d * d;
+                for (int64_t u = 0; u < 8; u++) {
+                    double d = (double)p[u * 36 + j] - shift[u];
+                    s[u] += d;
+                    q[u] += d * d;
+                }
             }
         }
-        double m = s / (double)(n * 36), v = q / (double)(n * 36) - m * m;
-        ((densenet_real *)(ar + 300304576))[c] = (densenet_real)(shift + m);
-        ((densenet_real *)(ar + 300304576))[144 + c] = (densenet_real)(v > 0 ? v : 0);
+        for (int64_t u = 0; u < 8; u++) {
+            double m = s[u] / (double)(n * 36), v = q[u] / (double)(n * 36) - m * m;
+            ((densenet_real *)(ar + 300304576))[c0 + u] = (densenet_real)(shift[u] + m);
+            ((densenet_real *)(ar + 300304576))[144 + c0 + u] = (densenet_real)(v > 0 ? v : 0);
+        }
     }
     }
     /* slice -> f32[1, 144], densenet.dlm line 15 */
@@ -4045,19 +3889,28 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     /* moments -> f32[2, 176], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t c = 0; c < 176; c++) {
-        double shift = (double)((densenet_real *)(ar + 329352832))[c * 36], s = 0.0, q = 0.0;
+    for (int64_t c0 = 0; c0 < 176; c0 += 8) {
+        double shift[8], s[8], q[8];
+        for (int64_t u = 0; u < 8; u++) {
+            shift[u] = (double)((densenet_real *)(ar + 329352832))[(c0 + u) * 36];
+            s[u] = 0.0;
+            q[u] = 0.0;
+        }
         for (int64_t i = 0; i < n; i++) {
-            const densenet_real *p = ((densenet_real *)(ar + 329352832)) + (i * 176 + c) * 36;
+            const densenet_real *p = ((densenet_real *)(ar + 329352832)) + (i * 176 + c0) * 36;
             for (int64_t j = 0; j < 36; j++) {
-                double d = (double)p[j] - shift;
-                s += d;
-                q += d * d;
+                for (int64_t u = 0; u < 8; u++) {
+                    double d = (double)p[u * 36 + j] - shift[u];
+                    s[u] += d;
+                    q[u] += d * d;
+                }
             }
         }
-        double m = s / (double)(n * 36), v = q / (double)(n * 36) - m * m;
-        ((densenet_real *)(ar + 300304576))[c] = (densenet_real)(shift + m);
-        ((densenet_real *)(ar + 300304576))[176 + c] = (densenet_real)(v > 0 ? v : 0);
+        for (int64_t u = 0; u < 8; u++) {
+            double m = s[u] / (double)(n * 36), v = q[u] / (double)(n * 36) - m * m;
+            ((densenet_real *)(ar + 300304576))[c0 + u] = (densenet_real)(shift[u] + m);
+            ((densenet_real *)(ar + 300304576))[176 + c0 + u] = (densenet_real)(v > 0 ? v : 0);
+        }
     }
     }
     /* slice -> f32[1, 176], densenet.dlm line 15 */
@@ -4140,19 +3993,28 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     /* moments -> f32[2, 208], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t c = 0; c < 208; c++) {
-        double shift = (double)((densenet_real *)(ar + 321685120))[c * 36], s = 0.0, q = 0.0;
+    for (int64_t c0 = 0; c0 < 208; c0 += 8) {
+        double shift[8], s[8], q[8];
+        for (int64_t u = 0; u < 8; u++) {
+            shift[u] = (double)((densenet_real *)(ar + 321685120))[(c0 + u) * 36];
+            s[u] = 0.0;
+            q[u] = 0.0;
+        }
         for (int64_t i = 0; i < n; i++) {
-            const densenet_real *p = ((densenet_real *)(ar + 321685120)) + (i * 208 + c) * 36;
+            const densenet_real *p = ((densenet_real *)(ar + 321685120)) + (i * 208 + c0) * 36;
             for (int64_t j = 0; j < 36; j++) {
-                double d = (double)p[j] - shift;
-                s += d;
-                q += d * d;
+                for (int64_t u = 0; u < 8; u++) {
+                    double d = (double)p[u * 36 + j] - shift[u];
+                    s[u] += d;
+                    q[u] += d * d;
+                }
             }
         }
-        double m = s / (double)(n * 36), v = q / (double)(n * 36) - m * m;
-        ((densenet_real *)(ar + 300304576))[c] = (densenet_real)(shift + m);
-        ((densenet_real *)(ar + 300304576))[208 + c] = (densenet_real)(v > 0 ? v : 0);
+        for (int64_t u = 0; u < 8; u++) {
+            double m = s[u] / (double)(n * 36), v = q[u] / (double)(n * 36) - m * m;
+            ((densenet_real *)(ar + 300304576))[c0 + u] = (densenet_real)(shift[u] + m);
+            ((densenet_real *)(ar + 300304576))[208 + c0 + u] = (densenet_real)(v > 0 ? v : 0);
+        }
     }
     }
     /* slice -> f32[1, 208], densenet.dlm line 15 */
@@ -4235,19 +4097,28 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     /* moments -> f32[2, 240], densenet.dlm line 26 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t c = 0; c < 240; c++) {
-        double shift = (double)((densenet_real *)(ar + 308414080))[c * 36], s = 0.0, q = 0.0;
+    for (int64_t c0 = 0; c0 < 240; c0 += 8) {
+        double shift[8], s[8], q[8];
+        for (int64_t u = 0; u < 8; u++) {
+            shift[u] = (double)((densenet_real *)(ar + 308414080))[(c0 + u) * 36];
+            s[u] = 0.0;
+            q[u] = 0.0;
+        }
         for (int64_t i = 0; i < n; i++) {
-            const densenet_real *p = ((densenet_real *)(ar + 308414080)) + (i * 240 + c) * 36;
+            const densenet_real *p = ((densenet_real *)(ar + 308414080)) + (i * 240 + c0) * 36;
             for (int64_t j = 0; j < 36; j++) {
-                double d = (double)p[j] - shift;
-                s += d;
-                q += d * d;
+                for (int64_t u = 0; u < 8; u++) {
+                    double d = (double)p[u * 36 + j] - shift[u];
+                    s[u] += d;
+                    q[u] += d * d;
+                }
             }
         }
-        double m = s / (double)(n * 36), v = q / (double)(n * 36) - m * m;
-        ((densenet_real *)(ar + 300304576))[c] = (densenet_real)(shift + m);
-        ((densenet_real *)(ar + 300304576))[240 + c] = (densenet_real)(v > 0 ? v : 0);
+        for (int64_t u = 0; u < 8; u++) {
+            double m = s[u] / (double)(n * 36), v = q[u] / (double)(n * 36) - m * m;
+            ((densenet_real *)(ar + 300304576))[c0 + u] = (densenet_real)(shift[u] + m);
+            ((densenet_real *)(ar + 300304576))[240 + c0 + u] = (densenet_real)(v > 0 ? v : 0);
+        }
     }
     }
     /* slice -> f32[1, 240], densenet.dlm line 26 */
@@ -4328,19 +4199,28 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     /* moments -> f32[2, 120], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t c = 0; c < 120; c++) {
-        double shift = (double)((densenet_real *)(ar + 697587904))[c * 9], s = 0.0, q = 0.0;
+    for (int64_t c0 = 0; c0 < 120; c0 += 8) {
+        double shift[8], s[8], q[8];
+        for (int64_t u = 0; u < 8; u++) {
+            shift[u] = (double)((densenet_real *)(ar + 697587904))[(c0 + u) * 9];
+            s[u] = 0.0;
+            q[u] = 0.0;
+        }
         for (int64_t i = 0; i < n; i++) {
-            const densenet_real *p = ((densenet_real *)(ar + 697587904)) + (i * 120 + c) * 9;
+            const densenet_real *p = ((densenet_real *)(ar + 697587904)) + (i * 120 + c0) * 9;
             for (int64_t j = 0; j < 9; j++) {
-                double d = (double)p[j] - shift;
-                s += d;
-                q += d * d;
+                for (int64_t u = 0; u < 8; u++) {
+                    double d = (double)p[u * 9 + j] - shift[u];
+                    s[u] += d;
+                    q[u] += d * d;
+                }
             }
         }
-        double m = s / (double)(n * 9), v = q / (double)(n * 9) - m * m;
-        ((densenet_real *)(ar + 300304576))[c] = (densenet_real)(shift + m);
-        ((densenet_real *)(ar + 300304576))[120 + c] = (densenet_real)(v > 0 ? v : 0);
+        for (int64_t u = 0; u < 8; u++) {
+            double m = s[u] / (double)(n * 9), v = q[u] / (double)(n * 9) - m * m;
+            ((densenet_real *)(ar + 300304576))[c0 + u] = (densenet_real)(shift[u] + m);
+            ((densenet_real *)(ar + 300304576))[120 + c0 + u] = (densenet_real)(v > 0 ? v : 0);
+        }
     }
     }
     /* slice -> f32[1, 120], densenet.dlm line 15 */
@@ -4431,19 +4311,28 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     /* moments -> f32[2, 152], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t c = 0; c < 152; c++) {
-        double shift = (double)((densenet_real *)(ar + 332596864))[c * 9], s = 0.0, q = 0.0;
+    for (int64_t c0 = 0; c0 < 152; c0 += 8) {
+        double shift[8], s[8], q[8];
+        for (int64_t u = 0; u < 8; u++) {
+            shift[u] = (double)((densenet_real *)(ar + 332596864))[(c0 + u) * 9];
+            s[u] = 0.0;
+            q[u] = 0.0;
+        }
         for (int64_t i = 0; i < n; i++) {
-            const densenet_real *p = ((densenet_real *)(ar + 332596864)) + (i * 152 + c) * 9;
+            const densenet_real *p = ((densenet_real *)(ar + 332596864)) + (i * 152 + c0) * 9;
             for (int64_t j = 0; j < 9; j++) {
-                double d = (double)p[j] - shift;
-                s += d;
-                q += d * d;
+                for (int64_t u = 0; u < 8; u++) {
+                    double d = (double)p[u * 9 + j] - shift[u];
+                    s[u] += d;
+                    q[u] += d * d;
+                }
             }
         }
-        double m = s / (double)(n * 9), v = q / (double)(n * 9) - m * m;
-        ((densenet_real *)(ar + 300304576))[c] = (densenet_real)(shift + m);
-        ((densenet_real *)(ar + 300304576))[152 + c] = (densenet_real)(v > 0 ? v : 0);
+        for (int64_t u = 0; u < 8; u++) {
+            double m = s[u] / (double)(n * 9), v = q[u] / (double)(n * 9) - m * m;
+            ((densenet_real *)(ar + 300304576))[c0 + u] = (densenet_real)(shift[u] + m);
+            ((densenet_real *)(ar + 300304576))[152 + c0 + u] = (densenet_real)(v > 0 ? v : 0);
+        }
     }
     }
     /* slice -> f32[1, 152], densenet.dlm line 15 */
@@ -4526,19 +4415,28 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     /* moments -> f32[2, 184], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t c = 0; c < 184; c++) {
-        double shift = (double)((densenet_real *)(ar + 695191744))[c * 9], s = 0.0, q = 0.0;
+    for (int64_t c0 = 0; c0 < 184; c0 += 8) {
+        double shift[8], s[8], q[8];
+        for (int64_t u = 0; u < 8; u++) {
+            shift[u] = (double)((densenet_real *)(ar + 695191744))[(c0 + u) * 9];
+            s[u] = 0.0;
+            q[u] = 0.0;
+        }
         for (int64_t i = 0; i < n; i++) {
-            const densenet_real *p = ((densenet_real *)(ar + 695191744)) + (i * 184 + c) * 9;
+            const densenet_real *p = ((densenet_real *)(ar + 695191744)) + (i * 184 + c0) * 9;
             for (int64_t j = 0; j < 9; j++) {
-                double d = (double)p[j] - shift;
-                s += d;
-                q += d * d;
+                for (int64_t u = 0; u < 8; u++) {
+                    double d = (double)p[u * 9 + j] - shift[u];
+                    s[u] += d;
+                    q[u] += d * d;
+                }
             }
         }
-        double m = s / (double)(n * 9), v = q / (double)(n * 9) - m * m;
-        ((densenet_real *)(ar + 300304576))[c] = (densenet_real)(shift + m);
-        ((densenet_real *)(ar + 300304576))[184 + c] = (densenet_real)(v > 0 ? v : 0);
+        for (int64_t u = 0; u < 8; u++) {
+            double m = s[u] / (double)(n * 9), v = q[u] / (double)(n * 9) - m * m;
+            ((densenet_real *)(ar + 300304576))[c0 + u] = (densenet_real)(shift[u] + m);
+            ((densenet_real *)(ar + 300304576))[184 + c0 + u] = (densenet_real)(v > 0 ? v : 0);
+        }
     }
     }
     /* slice -> f32[1, 184], densenet.dlm line 15 */
@@ -4621,19 +4519,28 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     /* moments -> f32[2, 216], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t c = 0; c < 216; c++) {
-        double shift = (double)((densenet_real *)(ar + 317261440))[c * 9], s = 0.0, q = 0.0;
+    for (int64_t c0 = 0; c0 < 216; c0 += 8) {
+        double shift[8], s[8], q[8];
+        for (int64_t u = 0; u < 8; u++) {
+            shift[u] = (double)((densenet_real *)(ar + 317261440))[(c0 + u) * 9];
+            s[u] = 0.0;
+            q[u] = 0.0;
+        }
         for (int64_t i = 0; i < n; i++) {
-            const densenet_real *p = ((densenet_real *)(ar + 317261440)) + (i * 216 + c) * 9;
+            const densenet_real *p = ((densenet_real *)(ar + 317261440)) + (i * 216 + c0) * 9;
             for (int64_t j = 0; j < 9; j++) {
-                double d = (double)p[j] - shift;
-                s += d;
-                q += d * d;
+                for (int64_t u = 0; u < 8; u++) {
+                    double d = (double)p[u * 9 + j] - shift[u];
+                    s[u] += d;
+                    q[u] += d * d;
+                }
             }
         }
-        double m = s / (double)(n * 9), v = q / (double)(n * 9) - m * m;
-        ((densenet_real *)(ar + 300304576))[c] = (densenet_real)(shift + m);
-        ((densenet_real *)(ar + 300304576))[216 + c] = (densenet_real)(v > 0 ? v : 0);
+        for (int64_t u = 0; u < 8; u++) {
+            double m = s[u] / (double)(n * 9), v = q[u] / (double)(n * 9) - m * m;
+            ((densenet_real *)(ar + 300304576))[c0 + u] = (densenet_real)(shift[u] + m);
+            ((densenet_real *)(ar + 300304576))[216 + c0 + u] = (densenet_real)(v > 0 ? v : 0);
+        }
     }
     }
     /* slice -> f32[1, 216], densenet.dlm line 15 */
@@ -4716,19 +4623,28 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     /* moments -> f32[2, 248], densenet.dlm line 46 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t c = 0; c < 248; c++) {
-        double shift = (double)((densenet_real *)(ar + 300304576))[c * 9], s = 0.0, q = 0.0;
+    for (int64_t c0 = 0; c0 < 248; c0 += 8) {
+        double shift[8], s[8], q[8];
+        for (int64_t u = 0; u < 8; u++) {
+            shift[u] = (double)((densenet_real *)(ar + 300304576))[(c0 + u) * 9];
+            s[u] = 0.0;
+            q[u] = 0.0;
+        }
         for (int64_t i = 0; i < n; i++) {
-            const densenet_real *p = ((densenet_real *)(ar + 300304576)) + (i * 248 + c) * 9;
+            const densenet_real *p = ((densenet_real *)(ar + 300304576)) + (i * 248 + c0) * 9;
             for (int64_t j = 0; j < 9; j++) {
-                double d = (double)p[j] - shift;
-                s += d;
-                q += d * d;
+                for (int64_t u = 0; u < 8; u++) {
+                    double d = (double)p[u * 9 + j] - shift[u];
+                    s[u] += d;
+                    q[u] += d * d;
+                }
             }
         }
-        double m = s / (double)(n * 9), v = q / (double)(n * 9) - m * m;
-        ((densenet_real *)(ar + 301447360))[c] = (densenet_real)(shift + m);
-        ((densenet_real *)(ar + 301447360))[248 + c] = (densenet_real)(v > 0 ? v : 0);
+        for (int64_t u = 0; u < 8; u++) {
+            double m = s[u] / (double)(n * 9), v = q[u] / (double)(n * 9) - m * m;
+            ((densenet_real *)(ar + 301447360))[c0 + u] = (densenet_real)(shift[u] + m);
+            ((densenet_real *)(ar + 301447360))[248 + c0 + u] = (densenet_real)(v > 0 ? v : 0);
+        }
     }
     }
     /* slice -> f32[1, 248], densenet.dlm line 46 */
@@ -4898,12 +4814,21 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     }
     /* sum -> f32[10], densenet.dlm line 49 */
     {
-    for (int64_t i0 = 0; i0 < 10; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 10; b0 += 2) {
+        double accs[2] = {0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
-            acc += ((densenet_real *)(ar + 302717120))[i0 + i1 * 10];
+            for (int64_t u = 0; u < 2; u++) {
+                const int64_t i0 = b0 + u;
+                double acc = accs[u];
+                acc += ((densenet_real *)(ar + 302717120))[i0 + i1 * 10];
+                accs[u] = acc;
+            }
         }
-        ((densenet_real *)(ar + 3033216))[i0] = (densenet_real)acc;
+        for (int64_t u = 0; u < 2; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((densenet_real *)(ar + 3033216))[i0] = (densenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 15.bias */
@@ -4932,27 +4857,45 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* sum -> f32[1, 248, 1, 1], densenet.dlm line 46 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 248; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 248; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((densenet_real *)(ar + 303732928))[i0 * 9 + i1 * 2232 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((densenet_real *)(ar + 303732928))[i0 * 9 + i1 * 2232 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((densenet_real *)(ar + 3022272))[i0] = (densenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((densenet_real *)(ar + 3022272))[i0] = (densenet_real)acc;
+        }
     }
     }
     /* sum -> f32[1, 248, 1, 1], densenet.dlm line 46 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 248; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 248; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += (((densenet_real *)(ar + 303732928))[i0 * 9 + i1 * 2232 + i2] * ((densenet_real *)(ar + 300304576))[i0 * 9 + i1 * 2232 + i2]);
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += (((densenet_real *)(ar + 303732928))[i0 * 9 + i1 * 2232 + i2] * ((densenet_real *)(ar + 300304576))[i0 * 9 + i1 * 2232 + i2]);
+                    accs[u] = acc;
+                }
             }
         }
-        ((densenet_real *)(ar + 301447360))[i0] = (densenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((densenet_real *)(ar + 301447360))[i0] = (densenet_real)acc;
+        }
     }
     }
     /* neg -> f32[248, 1, 1], densenet.dlm line 46 */
@@ -5049,14 +4992,23 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* sum -> f32[1, 32, 1, 1], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 32; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 32; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((densenet_real *)(ar + 321242752))[i0 * 9 + i1 * 288 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((densenet_real *)(ar + 321242752))[i0 * 9 + i1 * 288 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((densenet_real *)(ar + 3021120))[i0] = (densenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((densenet_real *)(ar + 3021120))[i0] = (densenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 10.3.2.bias */
@@ -5081,27 +5033,45 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* sum -> f32[1, 216, 1, 1], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 216; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 216; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((densenet_real *)(ar + 300304576))[i0 * 9 + i1 * 1944 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((densenet_real *)(ar + 300304576))[i0 * 9 + i1 * 1944 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((densenet_real *)(ar + 2771392))[i0] = (densenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((densenet_real *)(ar + 2771392))[i0] = (densenet_real)acc;
+        }
     }
     }
     /* sum -> f32[1, 216, 1, 1], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 216; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 216; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += (((densenet_real *)(ar + 300304576))[i0 * 9 + i1 * 1944 + i2] * ((densenet_real *)(ar + 317261440))[i0 * 9 + i1 * 1944 + i2]);
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += (((densenet_real *)(ar + 300304576))[i0 * 9 + i1 * 1944 + i2] * ((densenet_real *)(ar + 317261440))[i0 * 9 + i1 * 1944 + i2]);
+                    accs[u] = acc;
+                }
             }
         }
-        ((densenet_real *)(ar + 301299904))[i0] = (densenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((densenet_real *)(ar + 301299904))[i0] = (densenet_real)acc;
+        }
     }
     }
     /* neg -> f32[216, 1, 1], densenet.dlm line 15 */
@@ -5198,14 +5168,23 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* sum -> f32[1, 32, 1, 1], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 32; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 32; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((densenet_real *)(ar + 308080000))[i0 * 9 + i1 * 288 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((densenet_real *)(ar + 308080000))[i0 * 9 + i1 * 288 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((densenet_real *)(ar + 2770368))[i0] = (densenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((densenet_real *)(ar + 2770368))[i0] = (densenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 10.2.2.bias */
@@ -5230,27 +5209,45 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* sum -> f32[1, 184, 1, 1], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 184; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 184; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((densenet_real *)(ar + 300304576))[i0 * 9 + i1 * 1656 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((densenet_real *)(ar + 300304576))[i0 * 9 + i1 * 1656 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((densenet_real *)(ar + 2557632))[i0] = (densenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((densenet_real *)(ar + 2557632))[i0] = (densenet_real)acc;
+        }
     }
     }
     /* sum -> f32[1, 184, 1, 1], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 184; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 184; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += (((densenet_real *)(ar + 300304576))[i0 * 9 + i1 * 1656 + i2] * ((densenet_real *)(ar + 695191744))[i0 * 9 + i1 * 1656 + i2]);
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += (((densenet_real *)(ar + 300304576))[i0 * 9 + i1 * 1656 + i2] * ((densenet_real *)(ar + 695191744))[i0 * 9 + i1 * 1656 + i2]);
+                    accs[u] = acc;
+                }
             }
         }
-        ((densenet_real *)(ar + 301152448))[i0] = (densenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((densenet_real *)(ar + 301152448))[i0] = (densenet_real)acc;
+        }
     }
     }
     /* neg -> f32[184, 1, 1], densenet.dlm line 15 */
@@ -5347,14 +5344,23 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* sum -> f32[1, 32, 1, 1], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 32; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 32; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((densenet_real *)(ar + 307451008))[i0 * 9 + i1 * 288 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((densenet_real *)(ar + 307451008))[i0 * 9 + i1 * 288 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((densenet_real *)(ar + 2556736))[i0] = (densenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((densenet_real *)(ar + 2556736))[i0] = (densenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 10.1.2.bias */
@@ -5379,27 +5385,45 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* sum -> f32[1, 152, 1, 1], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 152; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 152; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((densenet_real *)(ar + 300304576))[i0 * 9 + i1 * 1368 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((densenet_real *)(ar + 300304576))[i0 * 9 + i1 * 1368 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((densenet_real *)(ar + 2380992))[i0] = (densenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((densenet_real *)(ar + 2380992))[i0] = (densenet_real)acc;
+        }
     }
     }
     /* sum -> f32[1, 152, 1, 1], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 152; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 152; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += (((densenet_real *)(ar + 300304576))[i0 * 9 + i1 * 1368 + i2] * ((densenet_real *)(ar + 332596864))[i0 * 9 + i1 * 1368 + i2]);
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += (((densenet_real *)(ar + 300304576))[i0 * 9 + i1 * 1368 + i2] * ((densenet_real *)(ar + 332596864))[i0 * 9 + i1 * 1368 + i2]);
+                    accs[u] = acc;
+                }
             }
         }
-        ((densenet_real *)(ar + 301004992))[i0] = (densenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((densenet_real *)(ar + 301004992))[i0] = (densenet_real)acc;
+        }
     }
     }
     /* neg -> f32[152, 1, 1], densenet.dlm line 15 */
@@ -5496,14 +5520,23 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* sum -> f32[1, 32, 1, 1], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 32; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 32; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((densenet_real *)(ar + 305974144))[i0 * 9 + i1 * 288 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((densenet_real *)(ar + 305974144))[i0 * 9 + i1 * 288 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((densenet_real *)(ar + 2380224))[i0] = (densenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((densenet_real *)(ar + 2380224))[i0] = (densenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 10.0.2.bias */
@@ -5528,27 +5561,45 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* sum -> f32[1, 120, 1, 1], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 120; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 120; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((densenet_real *)(ar + 300304576))[i0 * 9 + i1 * 1080 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((densenet_real *)(ar + 300304576))[i0 * 9 + i1 * 1080 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((densenet_real *)(ar + 2241472))[i0] = (densenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((densenet_real *)(ar + 2241472))[i0] = (densenet_real)acc;
+        }
     }
     }
     /* sum -> f32[1, 120, 1, 1], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 120; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 120; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += (((densenet_real *)(ar + 300304576))[i0 * 9 + i1 * 1080 + i2] * ((densenet_real *)(ar + 697587904))[i0 * 9 + i1 * 1080 + i2]);
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += (((densenet_real *)(ar + 300304576))[i0 * 9 + i1 * 1080 + i2] * ((densenet_real *)(ar + 697587904))[i0 * 9 + i1 * 1080 + i2]);
+                    accs[u] = acc;
+                }
             }
         }
-        ((densenet_real *)(ar + 300857536))[i0] = (densenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((densenet_real *)(ar + 300857536))[i0] = (densenet_real)acc;
+        }
     }
     }
     /* neg -> f32[120, 1, 1], densenet.dlm line 15 */
@@ -5639,14 +5690,23 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* sum -> f32[1, 120, 1, 1], densenet.dlm line 26 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 120; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 120; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((densenet_real *)(ar + 304728256))[i0 * 36 + i1 * 4320 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((densenet_real *)(ar + 304728256))[i0 * 36 + i1 * 4320 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((densenet_real *)(ar + 2240448))[i0] = (densenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((densenet_real *)(ar + 2240448))[i0] = (densenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 9.2.bias */
@@ -5673,27 +5733,45 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* sum -> f32[1, 240, 1, 1], densenet.dlm line 26 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 240; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 240; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((densenet_real *)(ar + 317261440))[i0 * 36 + i1 * 8640 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((densenet_real *)(ar + 317261440))[i0 * 36 + i1 * 8640 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((densenet_real *)(ar + 2124288))[i0] = (densenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((densenet_real *)(ar + 2124288))[i0] = (densenet_real)acc;
+        }
     }
     }
     /* sum -> f32[1, 240, 1, 1], densenet.dlm line 26 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 240; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 240; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += (((densenet_real *)(ar + 317261440))[i0 * 36 + i1 * 8640 + i2] * ((densenet_real *)(ar + 308414080))[i0 * 36 + i1 * 8640 + i2]);
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += (((densenet_real *)(ar + 317261440))[i0 * 36 + i1 * 8640 + i2] * ((densenet_real *)(ar + 308414080))[i0 * 36 + i1 * 8640 + i2]);
+                    accs[u] = acc;
+                }
             }
         }
-        ((densenet_real *)(ar + 300304576))[i0] = (densenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((densenet_real *)(ar + 300304576))[i0] = (densenet_real)acc;
+        }
     }
     }
     /* neg -> f32[240, 1, 1], densenet.dlm line 26 */
@@ -5790,14 +5868,23 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* sum -> f32[1, 32, 1, 1], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 32; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 32; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((densenet_real *)(ar + 315923392))[i0 * 36 + i1 * 1152 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((densenet_real *)(ar + 315923392))[i0 * 36 + i1 * 1152 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((densenet_real *)(ar + 2123200))[i0] = (densenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((densenet_real *)(ar + 2123200))[i0] = (densenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 8.3.2.bias */
@@ -5822,27 +5909,45 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* sum -> f32[1, 208, 1, 1], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 208; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 208; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((densenet_real *)(ar + 300304576))[i0 * 36 + i1 * 7488 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((densenet_real *)(ar + 300304576))[i0 * 36 + i1 * 7488 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((densenet_real *)(ar + 1882752))[i0] = (densenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((densenet_real *)(ar + 1882752))[i0] = (densenet_real)acc;
+        }
     }
     }
     /* sum -> f32[1, 208, 1, 1], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 208; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 208; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += (((densenet_real *)(ar + 300304576))[i0 * 36 + i1 * 7488 + i2] * ((densenet_real *)(ar + 321685120))[i0 * 36 + i1 * 7488 + i2]);
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += (((densenet_real *)(ar + 300304576))[i0 * 36 + i1 * 7488 + i2] * ((densenet_real *)(ar + 321685120))[i0 * 36 + i1 * 7488 + i2]);
+                    accs[u] = acc;
+                }
             }
         }
-        ((densenet_real *)(ar + 304138432))[i0] = (densenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((densenet_real *)(ar + 304138432))[i0] = (densenet_real)acc;
+        }
     }
     }
     /* neg -> f32[208, 1, 1], densenet.dlm line 15 */
@@ -5939,14 +6044,23 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* sum -> f32[1, 32, 1, 1], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 32; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 32; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((densenet_real *)(ar + 314460352))[i0 * 36 + i1 * 1152 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((densenet_real *)(ar + 314460352))[i0 * 36 + i1 * 1152 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((densenet_real *)(ar + 1881792))[i0] = (densenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((densenet_real *)(ar + 1881792))[i0] = (densenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 8.2.2.bias */
@@ -5971,27 +6085,45 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* sum -> f32[1, 176, 1, 1], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 176; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 176; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((densenet_real *)(ar + 300304576))[i0 * 36 + i1 * 6336 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((densenet_real *)(ar + 300304576))[i0 * 36 + i1 * 6336 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((densenet_real *)(ar + 1678336))[i0] = (densenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((densenet_real *)(ar + 1678336))[i0] = (densenet_real)acc;
+        }
     }
     }
     /* sum -> f32[1, 176, 1, 1], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 176; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 176; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += (((densenet_real *)(ar + 300304576))[i0 * 36 + i1 * 6336 + i2] * ((densenet_real *)(ar + 329352832))[i0 * 36 + i1 * 6336 + i2]);
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += (((densenet_real *)(ar + 300304576))[i0 * 36 + i1 * 6336 + i2] * ((densenet_real *)(ar + 329352832))[i0 * 36 + i1 * 6336 + i2]);
+                    accs[u] = acc;
+                }
             }
         }
-        ((densenet_real *)(ar + 303548608))[i0] = (densenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((densenet_real *)(ar + 303548608))[i0] = (densenet_real)acc;
+        }
     }
     }
     /* neg -> f32[176, 1, 1], densenet.dlm line 15 */
@@ -6088,14 +6220,23 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* sum -> f32[1, 32, 1, 1], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 32; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 32; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((densenet_real *)(ar + 312101056))[i0 * 36 + i1 * 1152 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((densenet_real *)(ar + 312101056))[i0 * 36 + i1 * 1152 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((densenet_real *)(ar + 1677504))[i0] = (densenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((densenet_real *)(ar + 1677504))[i0] = (densenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 8.1.2.bias */
@@ -6120,27 +6261,45 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* sum -> f32[1, 144, 1, 1], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 144; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 144; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((densenet_real *)(ar + 300304576))[i0 * 36 + i1 * 5184 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((densenet_real *)(ar + 300304576))[i0 * 36 + i1 * 5184 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((densenet_real *)(ar + 1511040))[i0] = (densenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((densenet_real *)(ar + 1511040))[i0] = (densenet_real)acc;
+        }
     }
     }
     /* sum -> f32[1, 144, 1, 1], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 144; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 144; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += (((densenet_real *)(ar + 300304576))[i0 * 36 + i1 * 5184 + i2] * ((densenet_real *)(ar + 685754560))[i0 * 36 + i1 * 5184 + i2]);
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += (((densenet_real *)(ar + 300304576))[i0 * 36 + i1 * 5184 + i2] * ((densenet_real *)(ar + 685754560))[i0 * 36 + i1 * 5184 + i2]);
+                    accs[u] = acc;
+                }
             }
         }
-        ((densenet_real *)(ar + 302958784))[i0] = (densenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((densenet_real *)(ar + 302958784))[i0] = (densenet_real)acc;
+        }
     }
     }
     /* neg -> f32[144, 1, 1], densenet.dlm line 15 */
@@ -6237,14 +6396,23 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* sum -> f32[1, 32, 1, 1], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 32; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 32; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((densenet_real *)(ar + 309741760))[i0 * 36 + i1 * 1152 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((densenet_real *)(ar + 309741760))[i0 * 36 + i1 * 1152 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((densenet_real *)(ar + 1510336))[i0] = (densenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((densenet_real *)(ar + 1510336))[i0] = (densenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 8.0.2.bias */
@@ -6269,27 +6437,45 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* sum -> f32[1, 112, 1, 1], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 112; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 112; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((densenet_real *)(ar + 300304576))[i0 * 36 + i1 * 4032 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((densenet_real *)(ar + 300304576))[i0 * 36 + i1 * 4032 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((densenet_real *)(ar + 1380864))[i0] = (densenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((densenet_real *)(ar + 1380864))[i0] = (densenet_real)acc;
+        }
     }
     }
     /* sum -> f32[1, 112, 1, 1], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 112; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 112; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += (((densenet_real *)(ar + 300304576))[i0 * 36 + i1 * 4032 + i2] * ((densenet_real *)(ar + 691062976))[i0 * 36 + i1 * 4032 + i2]);
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += (((densenet_real *)(ar + 300304576))[i0 * 36 + i1 * 4032 + i2] * ((densenet_real *)(ar + 691062976))[i0 * 36 + i1 * 4032 + i2]);
+                    accs[u] = acc;
+                }
             }
         }
-        ((densenet_real *)(ar + 302368960))[i0] = (densenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((densenet_real *)(ar + 302368960))[i0] = (densenet_real)acc;
+        }
     }
     }
     /* neg -> f32[112, 1, 1], densenet.dlm line 15 */
@@ -6380,14 +6566,23 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* sum -> f32[1, 112, 1, 1], densenet.dlm line 26 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 112; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 112; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((densenet_real *)(ar + 316819648))[i0 * 144 + i1 * 16128 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((densenet_real *)(ar + 316819648))[i0 * 144 + i1 * 16128 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((densenet_real *)(ar + 1379968))[i0] = (densenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((densenet_real *)(ar + 1379968))[i0] = (densenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 7.2.bias */
@@ -6414,27 +6609,45 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* sum -> f32[1, 224, 1, 1], densenet.dlm line 26 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 224; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 224; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((densenet_real *)(ar + 316819648))[i0 * 144 + i1 * 32256 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((densenet_real *)(ar + 316819648))[i0 * 144 + i1 * 32256 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((densenet_real *)(ar + 1278720))[i0] = (densenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((densenet_real *)(ar + 1278720))[i0] = (densenet_real)acc;
+        }
     }
     }
     /* sum -> f32[1, 224, 1, 1], densenet.dlm line 26 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 224; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 224; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += (((densenet_real *)(ar + 316819648))[i0 * 144 + i1 * 32256 + i2] * ((densenet_real *)(ar + 267274432))[i0 * 144 + i1 * 32256 + i2]);
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += (((densenet_real *)(ar + 316819648))[i0 * 144 + i1 * 32256 + i2] * ((densenet_real *)(ar + 267274432))[i0 * 144 + i1 * 32256 + i2]);
+                    accs[u] = acc;
+                }
             }
         }
-        ((densenet_real *)(ar + 283789504))[i0] = (densenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((densenet_real *)(ar + 283789504))[i0] = (densenet_real)acc;
+        }
     }
     }
     /* neg -> f32[224, 1, 1], densenet.dlm line 26 */
@@ -6531,14 +6744,23 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* sum -> f32[1, 32, 1, 1], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 32; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 32; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((densenet_real *)(ar + 303696064))[i0 * 144 + i1 * 4608 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((densenet_real *)(ar + 303696064))[i0 * 144 + i1 * 4608 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((densenet_real *)(ar + 1277696))[i0] = (densenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((densenet_real *)(ar + 1277696))[i0] = (densenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 6.3.2.bias */
@@ -6563,27 +6785,45 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* sum -> f32[1, 192, 1, 1], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 192; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 192; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((densenet_real *)(ar + 295585984))[i0 * 144 + i1 * 27648 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((densenet_real *)(ar + 295585984))[i0 * 144 + i1 * 27648 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((densenet_real *)(ar + 1055744))[i0] = (densenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((densenet_real *)(ar + 1055744))[i0] = (densenet_real)acc;
+        }
     }
     }
     /* sum -> f32[1, 192, 1, 1], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 192; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 192; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += (((densenet_real *)(ar + 295585984))[i0 * 144 + i1 * 27648 + i2] * ((densenet_real *)(ar + 333334720))[i0 * 144 + i1 * 27648 + i2]);
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += (((densenet_real *)(ar + 295585984))[i0 * 144 + i1 * 27648 + i2] * ((densenet_real *)(ar + 333334720))[i0 * 144 + i1 * 27648 + i2]);
+                    accs[u] = acc;
+                }
             }
         }
-        ((densenet_real *)(ar + 281430208))[i0] = (densenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((densenet_real *)(ar + 281430208))[i0] = (densenet_real)acc;
+        }
     }
     }
     /* neg -> f32[192, 1, 1], densenet.dlm line 15 */
@@ -6680,14 +6920,23 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* sum -> f32[1, 32, 1, 1], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 32; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 32; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((densenet_real *)(ar + 297650368))[i0 * 144 + i1 * 4608 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((densenet_real *)(ar + 297650368))[i0 * 144 + i1 * 4608 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((densenet_real *)(ar + 1054848))[i0] = (densenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((densenet_real *)(ar + 1054848))[i0] = (densenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 6.2.2.bias */
@@ -6712,27 +6961,45 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* sum -> f32[1, 160, 1, 1], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 160; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 160; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((densenet_real *)(ar + 290867392))[i0 * 144 + i1 * 23040 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((densenet_real *)(ar + 290867392))[i0 * 144 + i1 * 23040 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((densenet_real *)(ar + 869888))[i0] = (densenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((densenet_real *)(ar + 869888))[i0] = (densenet_real)acc;
+        }
     }
     }
     /* sum -> f32[1, 160, 1, 1], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 160; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 160; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += (((densenet_real *)(ar + 290867392))[i0 * 144 + i1 * 23040 + i2] * ((densenet_real *)(ar + 361646272))[i0 * 144 + i1 * 23040 + i2]);
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += (((densenet_real *)(ar + 290867392))[i0 * 144 + i1 * 23040 + i2] * ((densenet_real *)(ar + 361646272))[i0 * 144 + i1 * 23040 + i2]);
+                    accs[u] = acc;
+                }
             }
         }
-        ((densenet_real *)(ar + 279070912))[i0] = (densenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((densenet_real *)(ar + 279070912))[i0] = (densenet_real)acc;
+        }
     }
     }
     /* neg -> f32[160, 1, 1], densenet.dlm line 15 */
@@ -6829,14 +7096,23 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* sum -> f32[1, 32, 1, 1], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 32; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 32; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((densenet_real *)(ar + 291604672))[i0 * 144 + i1 * 4608 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((densenet_real *)(ar + 291604672))[i0 * 144 + i1 * 4608 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((densenet_real *)(ar + 869120))[i0] = (densenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((densenet_real *)(ar + 869120))[i0] = (densenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 6.1.2.bias */
@@ -6861,27 +7137,45 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* sum -> f32[1, 128, 1, 1], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 128; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 128; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((densenet_real *)(ar + 286148800))[i0 * 144 + i1 * 18432 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((densenet_real *)(ar + 286148800))[i0 * 144 + i1 * 18432 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((densenet_real *)(ar + 721152))[i0] = (densenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((densenet_real *)(ar + 721152))[i0] = (densenet_real)acc;
+        }
     }
     }
     /* sum -> f32[1, 128, 1, 1], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 128; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 128; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += (((densenet_real *)(ar + 286148800))[i0 * 144 + i1 * 18432 + i2] * ((densenet_real *)(ar + 656558272))[i0 * 144 + i1 * 18432 + i2]);
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += (((densenet_real *)(ar + 286148800))[i0 * 144 + i1 * 18432 + i2] * ((densenet_real *)(ar + 656558272))[i0 * 144 + i1 * 18432 + i2]);
+                    accs[u] = acc;
+                }
             }
         }
-        ((densenet_real *)(ar + 276711616))[i0] = (densenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((densenet_real *)(ar + 276711616))[i0] = (densenet_real)acc;
+        }
     }
     }
     /* neg -> f32[128, 1, 1], densenet.dlm line 15 */
@@ -6978,14 +7272,23 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* sum -> f32[1, 32, 1, 1], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 32; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 32; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((densenet_real *)(ar + 286148800))[i0 * 144 + i1 * 4608 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((densenet_real *)(ar + 286148800))[i0 * 144 + i1 * 4608 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((densenet_real *)(ar + 720512))[i0] = (densenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((densenet_real *)(ar + 720512))[i0] = (densenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 6.0.2.bias */
@@ -7010,27 +7313,45 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* sum -> f32[1, 96, 1, 1], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 96; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 96; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((densenet_real *)(ar + 281430208))[i0 * 144 + i1 * 13824 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((densenet_real *)(ar + 281430208))[i0 * 144 + i1 * 13824 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((densenet_real *)(ar + 609536))[i0] = (densenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((densenet_real *)(ar + 609536))[i0] = (densenet_real)acc;
+        }
     }
     }
     /* sum -> f32[1, 96, 1, 1], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 96; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 96; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += (((densenet_real *)(ar + 281430208))[i0 * 144 + i1 * 13824 + i2] * ((densenet_real *)(ar + 373442752))[i0 * 144 + i1 * 13824 + i2]);
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += (((densenet_real *)(ar + 281430208))[i0 * 144 + i1 * 13824 + i2] * ((densenet_real *)(ar + 373442752))[i0 * 144 + i1 * 13824 + i2]);
+                    accs[u] = acc;
+                }
             }
         }
-        ((densenet_real *)(ar + 274352320))[i0] = (densenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((densenet_real *)(ar + 274352320))[i0] = (densenet_real)acc;
+        }
     }
     }
     /* neg -> f32[96, 1, 1], densenet.dlm line 15 */
@@ -7121,14 +7442,23 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* sum -> f32[1, 96, 1, 1], densenet.dlm line 26 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 96; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 96; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += ((densenet_real *)(ar + 323897536))[i0 * 576 + i1 * 55296 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((densenet_real *)(ar + 323897536))[i0 * 576 + i1 * 55296 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((densenet_real *)(ar + 608768))[i0] = (densenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((densenet_real *)(ar + 608768))[i0] = (densenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 5.2.bias */
@@ -7155,27 +7485,45 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* sum -> f32[1, 192, 1, 1], densenet.dlm line 26 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 192; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 192; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += ((densenet_real *)(ar + 323897536))[i0 * 576 + i1 * 110592 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((densenet_real *)(ar + 323897536))[i0 * 576 + i1 * 110592 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((densenet_real *)(ar + 534272))[i0] = (densenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((densenet_real *)(ar + 534272))[i0] = (densenet_real)acc;
+        }
     }
     }
     /* sum -> f32[1, 192, 1, 1], densenet.dlm line 26 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 192; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 192; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += (((densenet_real *)(ar + 323897536))[i0 * 576 + i1 * 110592 + i2] * ((densenet_real *)(ar + 154028224))[i0 * 576 + i1 * 110592 + i2]);
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += (((densenet_real *)(ar + 323897536))[i0 * 576 + i1 * 110592 + i2] * ((densenet_real *)(ar + 154028224))[i0 * 576 + i1 * 110592 + i2]);
+                    accs[u] = acc;
+                }
             }
         }
-        ((densenet_real *)(ar + 210651328))[i0] = (densenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((densenet_real *)(ar + 210651328))[i0] = (densenet_real)acc;
+        }
     }
     }
     /* neg -> f32[192, 1, 1], densenet.dlm line 26 */
@@ -7272,14 +7620,23 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* sum -> f32[1, 32, 1, 1], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 32; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 32; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += ((densenet_real *)(ar + 267274432))[i0 * 576 + i1 * 18432 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((densenet_real *)(ar + 267274432))[i0 * 576 + i1 * 18432 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((densenet_real *)(ar + 533376))[i0] = (densenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((densenet_real *)(ar + 533376))[i0] = (densenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 4.3.2.bias */
@@ -7304,27 +7661,45 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* sum -> f32[1, 160, 1, 1], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 160; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 160; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += ((densenet_real *)(ar + 248400064))[i0 * 576 + i1 * 92160 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((densenet_real *)(ar + 248400064))[i0 * 576 + i1 * 92160 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((densenet_real *)(ar + 348416))[i0] = (densenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((densenet_real *)(ar + 348416))[i0] = (densenet_real)acc;
+        }
     }
     }
     /* sum -> f32[1, 160, 1, 1], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 160; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 160; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += (((densenet_real *)(ar + 248400064))[i0 * 576 + i1 * 92160 + i2] * ((densenet_real *)(ar + 380520640))[i0 * 576 + i1 * 92160 + i2]);
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += (((densenet_real *)(ar + 248400064))[i0 * 576 + i1 * 92160 + i2] * ((densenet_real *)(ar + 380520640))[i0 * 576 + i1 * 92160 + i2]);
+                    accs[u] = acc;
+                }
             }
         }
-        ((densenet_real *)(ar + 201214144))[i0] = (densenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((densenet_real *)(ar + 201214144))[i0] = (densenet_real)acc;
+        }
     }
     }
     /* neg -> f32[160, 1, 1], densenet.dlm line 15 */
@@ -7421,14 +7796,23 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* sum -> f32[1, 32, 1, 1], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 32; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 32; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += ((densenet_real *)(ar + 248400064))[i0 * 576 + i1 * 18432 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((densenet_real *)(ar + 248400064))[i0 * 576 + i1 * 18432 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((densenet_real *)(ar + 347648))[i0] = (densenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((densenet_real *)(ar + 347648))[i0] = (densenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 4.2.2.bias */
@@ -7453,27 +7837,45 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* sum -> f32[1, 128, 1, 1], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 128; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 128; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += ((densenet_real *)(ar + 229525696))[i0 * 576 + i1 * 73728 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((densenet_real *)(ar + 229525696))[i0 * 576 + i1 * 73728 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((densenet_real *)(ar + 199680))[i0] = (densenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((densenet_real *)(ar + 199680))[i0] = (densenet_real)acc;
+        }
     }
     }
     /* sum -> f32[1, 128, 1, 1], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 128; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 128; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += (((densenet_real *)(ar + 229525696))[i0 * 576 + i1 * 73728 + i2] * ((densenet_real *)(ar + 474892480))[i0 * 576 + i1 * 73728 + i2]);
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += (((densenet_real *)(ar + 229525696))[i0 * 576 + i1 * 73728 + i2] * ((densenet_real *)(ar + 474892480))[i0 * 576 + i1 * 73728 + i2]);
+                    accs[u] = acc;
+                }
             }
         }
-        ((densenet_real *)(ar + 191776960))[i0] = (densenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((densenet_real *)(ar + 191776960))[i0] = (densenet_real)acc;
+        }
     }
     }
     /* neg -> f32[128, 1, 1], densenet.dlm line 15 */
@@ -7570,14 +7972,23 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* sum -> f32[1, 32, 1, 1], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 32; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 32; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += ((densenet_real *)(ar + 229525696))[i0 * 576 + i1 * 18432 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((densenet_real *)(ar + 229525696))[i0 * 576 + i1 * 18432 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((densenet_real *)(ar + 199040))[i0] = (densenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((densenet_real *)(ar + 199040))[i0] = (densenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 4.1.2.bias */
@@ -7602,27 +8013,45 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* sum -> f32[1, 96, 1, 1], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 96; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 96; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += ((densenet_real *)(ar + 210651328))[i0 * 576 + i1 * 55296 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((densenet_real *)(ar + 210651328))[i0 * 576 + i1 * 55296 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((densenet_real *)(ar + 88064))[i0] = (densenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((densenet_real *)(ar + 88064))[i0] = (densenet_real)acc;
+        }
     }
     }
     /* sum -> f32[1, 96, 1, 1], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 96; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 96; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += (((densenet_real *)(ar + 210651328))[i0 * 576 + i1 * 55296 + i2] * ((densenet_real *)(ar + 550389952))[i0 * 576 + i1 * 55296 + i2]);
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += (((densenet_real *)(ar + 210651328))[i0 * 576 + i1 * 55296 + i2] * ((densenet_real *)(ar + 550389952))[i0 * 576 + i1 * 55296 + i2]);
+                    accs[u] = acc;
+                }
             }
         }
-        ((densenet_real *)(ar + 182339776))[i0] = (densenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((densenet_real *)(ar + 182339776))[i0] = (densenet_real)acc;
+        }
     }
     }
     /* neg -> f32[96, 1, 1], densenet.dlm line 15 */
@@ -7719,14 +8148,23 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* sum -> f32[1, 32, 1, 1], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 32; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 32; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += ((densenet_real *)(ar + 210651328))[i0 * 576 + i1 * 18432 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((densenet_real *)(ar + 210651328))[i0 * 576 + i1 * 18432 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((densenet_real *)(ar + 87552))[i0] = (densenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((densenet_real *)(ar + 87552))[i0] = (densenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 4.0.2.bias */
@@ -7751,27 +8189,45 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* sum -> f32[1, 64, 1, 1], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 64; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 64; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += ((densenet_real *)(ar + 191776960))[i0 * 576 + i1 * 36864 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((densenet_real *)(ar + 191776960))[i0 * 576 + i1 * 36864 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((densenet_real *)(ar + 13568))[i0] = (densenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((densenet_real *)(ar + 13568))[i0] = (densenet_real)acc;
+        }
     }
     }
     /* sum -> f32[1, 64, 1, 1], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 64; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 64; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += (((densenet_real *)(ar + 191776960))[i0 * 576 + i1 * 36864 + i2] * ((densenet_real *)(ar + 607013056))[i0 * 576 + i1 * 36864 + i2]);
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += (((densenet_real *)(ar + 191776960))[i0 * 576 + i1 * 36864 + i2] * ((densenet_real *)(ar + 607013056))[i0 * 576 + i1 * 36864 + i2]);
+                    accs[u] = acc;
+                }
             }
         }
-        ((densenet_real *)(ar + 172902592))[i0] = (densenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((densenet_real *)(ar + 172902592))[i0] = (densenet_real)acc;
+        }
     }
     }
     /* neg -> f32[64, 1, 1], densenet.dlm line 15 */
@@ -7869,27 +8325,45 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* sum -> f32[1, 64, 1, 1], densenet.dlm line 35 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 64; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 64; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 2304; i2++) {
-                acc += ((densenet_real *)(ar + 229525696))[i0 * 2304 + i1 * 147456 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((densenet_real *)(ar + 229525696))[i0 * 2304 + i1 * 147456 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((densenet_real *)(ar + 13056))[i0] = (densenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((densenet_real *)(ar + 13056))[i0] = (densenet_real)acc;
+        }
     }
     }
     /* sum -> f32[1, 64, 1, 1], densenet.dlm line 35 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 64; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 64; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 2304; i2++) {
-                acc += (((densenet_real *)(ar + 229525696))[i0 * 2304 + i1 * 147456 + i2] * ((densenet_real *)(ar + 78530752))[i0 * 2304 + i1 * 147456 + i2]);
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += (((densenet_real *)(ar + 229525696))[i0 * 2304 + i1 * 147456 + i2] * ((densenet_real *)(ar + 78530752))[i0 * 2304 + i1 * 147456 + i2]);
+                    accs[u] = acc;
+                }
             }
         }
-        ((densenet_real *)(ar + 3033280))[i0] = (densenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((densenet_real *)(ar + 3033280))[i0] = (densenet_real)acc;
+        }
     }
     }
     /* neg -> f32[64, 1, 1], densenet.dlm line 35 */
@@ -7976,21 +8450,30 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* sum -> f32[1, 64, 1, 1], densenet.dlm line 34 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 64; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 64; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 2304; i2++) {
-                acc += ((densenet_real *)(ar + 3033280))[i0 * 2304 + i1 * 147456 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((densenet_real *)(ar + 3033280))[i0 * 2304 + i1 * 147456 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((densenet_real *)(ar + 12544))[i0] = (densenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((densenet_real *)(ar + 12544))[i0] = (densenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 0.bias */
         grad_ready(grad_ready_arg, state, 3073984, 256);
     /* conv2d_dw -> f32[64, 1, 7, 7], densenet.dlm line 34 */
     {
-    conv2d_dw_direct_0(x, ((densenet_real *)(ar + 0)), ((densenet_real *)(ar + 3033280)), (densenet_real *)(ar + 78530752), n);
+    conv2d_dw(x, ((densenet_real *)(ar + 0)), ((densenet_real *)(ar + 3033280)), (densenet_real *)(ar + 78530752), n, 64, 2, 1, 96, 96, 7, 7, 48, 48, 2, 2, 3, 3);
     }
     if (grad_ready) /* 0.weight */
         grad_ready(grad_ready_arg, state, 3061440, 12544);
@@ -8923,7 +9406,7 @@ densenet_real densenet_evaluate(void *state, int n, const densenet_real *x, cons
     (void)ar;
     /* conv2d -> f32[batch 128, 64, 48, 48], densenet.dlm line 34 */
     {
-    conv2d_fwd_direct_0(x, ((densenet_real *)(st + 64)), ((densenet_real *)(ar + 0)), n);
+    conv2d_fwd(x, ((densenet_real *)(st + 64)), ((densenet_real *)(ar + 0)), (densenet_real *)(ar + 75497472), n, 64, 2, 1, 96, 96, 7, 7, 48, 48, 2, 2, 3, 3);
     }
     /* div -> f32[64, 1, 1], densenet.dlm line 35 */
     {

@@ -369,12 +369,21 @@ int dropout_mlp_backward(void *state, int n, const dropout_mlp_real *x, const in
     }
     /* sum -> f32[10], dropout_mlp.dlm line 19 */
     {
-    for (int64_t i0 = 0; i0 < 10; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 10; b0 += 2) {
+        double accs[2] = {0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
-            acc += ((dropout_mlp_real *)(ar + 2388032))[i0 + i1 * 10];
+            for (int64_t u = 0; u < 2; u++) {
+                const int64_t i0 = b0 + u;
+                double acc = accs[u];
+                acc += ((dropout_mlp_real *)(ar + 2388032))[i0 + i1 * 10];
+                accs[u] = acc;
+            }
         }
-        ((dropout_mlp_real *)(ar + 1077248))[i0] = (dropout_mlp_real)acc;
+        for (int64_t u = 0; u < 2; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((dropout_mlp_real *)(ar + 1077248))[i0] = (dropout_mlp_real)acc;
+        }
     }
     }
     if (grad_ready) /* 7.bias */
@@ -399,12 +408,21 @@ int dropout_mlp_backward(void *state, int n, const dropout_mlp_real *x, const in
     /* sum -> f32[256], dropout_mlp.dlm line 18 */
     {
     DROPOUT_MLP_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 256; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 256; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
-            acc += ((dropout_mlp_real *)(ar + 1601600))[i0 + i1 * 256];
+            for (int64_t u = 0; u < 8; u++) {
+                const int64_t i0 = b0 + u;
+                double acc = accs[u];
+                acc += ((dropout_mlp_real *)(ar + 1601600))[i0 + i1 * 256];
+                accs[u] = acc;
+            }
         }
-        ((dropout_mlp_real *)(ar + 1065984))[i0] = (dropout_mlp_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((dropout_mlp_real *)(ar + 1065984))[i0] = (dropout_mlp_real)acc;
+        }
     }
     }
     if (grad_ready) /* 4.bias */
@@ -429,12 +447,21 @@ int dropout_mlp_backward(void *state, int n, const dropout_mlp_real *x, const in
     /* sum -> f32[256], dropout_mlp.dlm line 17 */
     {
     DROPOUT_MLP_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 256; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 256; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
-            acc += ((dropout_mlp_real *)(ar + 1077312))[i0 + i1 * 256];
+            for (int64_t u = 0; u < 8; u++) {
+                const int64_t i0 = b0 + u;
+                double acc = accs[u];
+                acc += ((dropout_mlp_real *)(ar + 1077312))[i0 + i1 * 256];
+                accs[u] = acc;
+            }
         }
-        ((dropout_mlp_real *)(ar + 802816))[i0] = (dropout_mlp_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((dropout_mlp_real *)(ar + 802816))[i0] = (dropout_mlp_real)acc;
+        }
     }
     }
     if (grad_ready) /* 1.bias */

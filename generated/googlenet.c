@@ -90,29 +90,30 @@ static void gemm(int ta, int tb, int m, int n, int k, const googlenet_real *a, i
     cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, 1, a, lda, b, ldb, accumulate ? 1 : 0, c, ldc);
 }
 
-/* conv2d, googlenet.dlm line 23: x [n, 1, 96, 96], w [64, 1, 7, 7], y [n, 64, 48, 48], stride 2x2, padding 3x3.
+/* conv2d, googlenet.dlm line 17: x [n, 16, 12, 12], w [32, 16, 5, 5], y [n, 32, 12, 12], stride 1x1, padding 2x2.
  * Per image: a zero-padded copy, then tiles of 16 columns of up to 6 output channels.
- * Then line 23's relu on the sums. */
+ * Then line 17's relu on the sums. */
 GOOGLENET_INLINE static inline void conv2d_fwd_direct_0_image(const googlenet_real *restrict x, const googlenet_real *restrict w, const googlenet_real *restrict b0, googlenet_real *restrict y, int64_t b) {
-    googlenet_real xp[1][101][101];
+    googlenet_real xp[16][16][20];
     memset(xp, 0, sizeof(xp));
-    for (int c = 0; c < 1; c++)
-        for (int h = 0; h < 96; h++)
-            memcpy(&xp[c][h + 3][3], x + (b * 1 + c) * 9216 + h * 96, 96 * sizeof(googlenet_real));
-    for (int64_t k = 0; k < 60; k += 6)
-        for (int p = 0; p < 48; p++) {
-            const int r0 = p * 2 < 3 ? 3 - p * 2 : 0;
-            const int r1 = 99 - p * 2 < 7 ? 99 - p * 2 : 7;
-            for (int q0 = 0; q0 < 48; q0 += 16) {
+    for (int c = 0; c < 16; c++)
+        for (int h = 0; h < 12; h++)
+            memcpy(&xp[c][h + 2][2], x + (b * 16 + c) * 144 + h * 12, 12 * sizeof(googlenet_real));
+    for (int64_t k = 0; k < 30; k += 6)
+        for (int p = 0; p < 12; p++) {
+            const int r0 = p < 2 ? 2 - p : 0;
+            const int r1 = 14 - p < 5 ? 14 - p : 5;
+            {
+                const int q0 = 0;
                 googlenet_real a0[16] = {0}, a1[16] = {0}, a2[16] = {0}, a3[16] = {0}, a4[16] = {0}, a5[16] = {0};
-                for (int c = 0; c < 1; c++)
+                for (int c = 0; c < 16; c++)
                     for (int r = r0; r < r1; r++)
-                        for (int s = 0; s < 7; s++) {
-                            const googlenet_real *src = &xp[c][p * 2 + r][q0 * 2 + s];
-                            const googlenet_real *wk = w + ((k * 1 + c) * 7 + r) * 7 + s;
-                            googlenet_real w0 = wk[0], w1 = wk[49], w2 = wk[98], w3 = wk[147], w4 = wk[196], w5 = wk[245];
+                        for (int s = 0; s < 5; s++) {
+                            const googlenet_real *src = &xp[c][p + r][q0 + s];
+                            const googlenet_real *wk = w + ((k * 16 + c) * 5 + r) * 5 + s;
+                            googlenet_real w0 = wk[0], w1 = wk[400], w2 = wk[800], w3 = wk[1200], w4 = wk[1600], w5 = wk[2000];
                             for (int q = 0; q < 16; q++) {
-                                googlenet_real v = src[q * 2];
+                                googlenet_real v = src[q];
                                 a0[q] += w0 * v;
                                 a1[q] += w1 * v;
                                 a2[q] += w2 * v;
@@ -129,50 +130,45 @@ GOOGLENET_INLINE static inline void conv2d_fwd_direct_0_image(const googlenet_re
                     a4[l] = relu((a4[l] + b0[k + 4]));
                     a5[l] = relu((a5[l] + b0[k + 5]));
                 }
-                googlenet_real *out = y + ((b * 64 + k) * 48 + p) * 48 + q0;
-                for (int q = 0; q < 16; q++) {
+                googlenet_real *out = y + ((b * 32 + k) * 12 + p) * 12 + q0;
+                for (int q = 0; q < 12; q++) {
                     out[0 + q] = a0[q];
-                    out[2304 + q] = a1[q];
-                    out[4608 + q] = a2[q];
-                    out[6912 + q] = a3[q];
-                    out[9216 + q] = a4[q];
-                    out[11520 + q] = a5[q];
+                    out[144 + q] = a1[q];
+                    out[288 + q] = a2[q];
+                    out[432 + q] = a3[q];
+                    out[576 + q] = a4[q];
+                    out[720 + q] = a5[q];
                 }
             }
         }
     {
-        const int64_t k = 60;
-        for (int p = 0; p < 48; p++) {
-            const int r0 = p * 2 < 3 ? 3 - p * 2 : 0;
-            const int r1 = 99 - p * 2 < 7 ? 99 - p * 2 : 7;
-            for (int q0 = 0; q0 < 48; q0 += 16) {
-                googlenet_real a0[16] = {0}, a1[16] = {0}, a2[16] = {0}, a3[16] = {0};
-                for (int c = 0; c < 1; c++)
+        const int64_t k = 30;
+        for (int p = 0; p < 12; p++) {
+            const int r0 = p < 2 ? 2 - p : 0;
+            const int r1 = 14 - p < 5 ? 14 - p : 5;
+            {
+                const int q0 = 0;
+                googlenet_real a0[16] = {0}, a1[16] = {0};
+                for (int c = 0; c < 16; c++)
                     for (int r = r0; r < r1; r++)
-                        for (int s = 0; s < 7; s++) {
-                            const googlenet_real *src = &xp[c][p * 2 + r][q0 * 2 + s];
-                            const googlenet_real *wk = w + ((k * 1 + c) * 7 + r) * 7 + s;
-                            googlenet_real w0 = wk[0], w1 = wk[49], w2 = wk[98], w3 = wk[147];
+                        for (int s = 0; s < 5; s++) {
+                            const googlenet_real *src = &xp[c][p + r][q0 + s];
+                            const googlenet_real *wk = w + ((k * 16 + c) * 5 + r) * 5 + s;
+                            googlenet_real w0 = wk[0], w1 = wk[400];
                             for (int q = 0; q < 16; q++) {
-                                googlenet_real v = src[q * 2];
+                                googlenet_real v = src[q];
                                 a0[q] += w0 * v;
                                 a1[q] += w1 * v;
-                                a2[q] += w2 * v;
-                                a3[q] += w3 * v;
                             }
                         }
                 for (int l = 0; l < 16; l++) {
                     a0[l] = relu((a0[l] + b0[k]));
                     a1[l] = relu((a1[l] + b0[k + 1]));
-                    a2[l] = relu((a2[l] + b0[k + 2]));
-                    a3[l] = relu((a3[l] + b0[k + 3]));
                 }
-                googlenet_real *out = y + ((b * 64 + k) * 48 + p) * 48 + q0;
-                for (int q = 0; q < 16; q++) {
+                googlenet_real *out = y + ((b * 32 + k) * 12 + p) * 12 + q0;
+                for (int q = 0; q < 12; q++) {
                     out[0 + q] = a0[q];
-                    out[2304 + q] = a1[q];
-                    out[4608 + q] = a2[q];
-                    out[6912 + q] = a3[q];
+                    out[144 + q] = a1[q];
                 }
             }
         }
@@ -208,19 +204,19 @@ static void conv2d_fwd_direct_0(const googlenet_real *restrict x, const googlene
         conv2d_fwd_direct_0_image(x, w, b0, y, i);
 }
 
-/* conv2d, googlenet.dlm line 17: x [n, 16, 12, 12], w [32, 16, 5, 5], y [n, 32, 12, 12], stride 1x1, padding 2x2.
+/* conv2d, googlenet.dlm line 17: x [n, 16, 6, 6], w [48, 16, 5, 5], y [n, 48, 6, 6], stride 1x1, padding 2x2.
  * Per image: a zero-padded copy, then tiles of 16 columns of up to 6 output channels.
  * Then line 17's relu on the sums. */
 GOOGLENET_INLINE static inline void conv2d_fwd_direct_1_image(const googlenet_real *restrict x, const googlenet_real *restrict w, const googlenet_real *restrict b0, googlenet_real *restrict y, int64_t b) {
-    googlenet_real xp[16][16][20];
+    googlenet_real xp[16][10][20];
     memset(xp, 0, sizeof(xp));
     for (int c = 0; c < 16; c++)
-        for (int h = 0; h < 12; h++)
-            memcpy(&xp[c][h + 2][2], x + (b * 16 + c) * 144 + h * 12, 12 * sizeof(googlenet_real));
-    for (int64_t k = 0; k < 30; k += 6)
-        for (int p = 0; p < 12; p++) {
+        for (int h = 0; h < 6; h++)
+            memcpy(&xp[c][h + 2][2], x + (b * 16 + c) * 36 + h * 6, 6 * sizeof(googlenet_real));
+    for (int64_t k = 0; k < 48; k += 6)
+        for (int p = 0; p < 6; p++) {
             const int r0 = p < 2 ? 2 - p : 0;
-            const int r1 = 14 - p < 5 ? 14 - p : 5;
+            const int r1 = 8 - p < 5 ? 8 - p : 5;
             {
                 const int q0 = 0;
                 googlenet_real a0[16] = {0}, a1[16] = {0}, a2[16] = {0}, a3[16] = {0}, a4[16] = {0}, a5[16] = {0};
@@ -248,49 +244,17 @@ GOOGLENET_INLINE static inline void conv2d_fwd_direct_1_image(const googlenet_re
                     a4[l] = relu((a4[l] + b0[k + 4]));
                     a5[l] = relu((a5[l] + b0[k + 5]));
                 }
-                googlenet_real *out = y + ((b * 32 + k) * 12 + p) * 12 + q0;
-                for (int q = 0; q < 12; q++) {
+                googlenet_real *out = y + ((b * 48 + k) * 6 + p) * 6 + q0;
+                for (int q = 0; q < 6; q++) {
                     out[0 + q] = a0[q];
-                    out[144 + q] = a1[q];
-                    out[288 + q] = a2[q];
-                    out[432 + q] = a3[q];
-                    out[576 + q] = a4[q];
-                    out[720 + q] = a5[q];
+                    out[36 + q] = a1[q];
+                    out[72 + q] = a2[q];
+                    out[108 + q] = a3[q];
+                    out[144 + q] = a4[q];
+                    out[180 + q] = a5[q];
                 }
             }
         }
-    {
-        const int64_t k = 30;
-        for (int p = 0; p < 12; p++) {
-            const int r0 = p < 2 ? 2 - p : 0;
-            const int r1 = 14 - p < 5 ? 14 - p : 5;
-            {
-                const int q0 = 0;
-                googlenet_real a0[16] = {0}, a1[16] = {0};
-                for (int c = 0; c < 16; c++)
-                    for (int r = r0; r < r1; r++)
-                        for (int s = 0; s < 5; s++) {
-                            const googlenet_real *src = &xp[c][p + r][q0 + s];
-                            const googlenet_real *wk = w + ((k * 16 + c) * 5 + r) * 5 + s;
-                            googlenet_real w0 = wk[0], w1 = wk[400];
-                            for (int q = 0; q < 16; q++) {
-                                googlenet_real v = src[q];
-                                a0[q] += w0 * v;
-                                a1[q] += w1 * v;
-                            }
-                        }
-                for (int l = 0; l < 16; l++) {
-                    a0[l] = relu((a0[l] + b0[k]));
-                    a1[l] = relu((a1[l] + b0[k + 1]));
-                }
-                googlenet_real *out = y + ((b * 32 + k) * 12 + p) * 12 + q0;
-                for (int q = 0; q < 12; q++) {
-                    out[0 + q] = a0[q];
-                    out[144 + q] = a1[q];
-                }
-            }
-        }
-    }
 }
 #if GOOGLENET_X86
 GOOGLENET_AVX512 static void conv2d_fwd_direct_1_avx512(const googlenet_real *restrict x, const googlenet_real *restrict w, const googlenet_real *restrict b0, googlenet_real *restrict y, int64_t n) {
@@ -322,88 +286,6 @@ static void conv2d_fwd_direct_1(const googlenet_real *restrict x, const googlene
         conv2d_fwd_direct_1_image(x, w, b0, y, i);
 }
 
-/* conv2d, googlenet.dlm line 17: x [n, 16, 6, 6], w [48, 16, 5, 5], y [n, 48, 6, 6], stride 1x1, padding 2x2.
- * Per image: a zero-padded copy, then tiles of 16 columns of up to 6 output channels.
- * Then line 17's relu on the sums. */
-GOOGLENET_INLINE static inline void conv2d_fwd_direct_2_image(const googlenet_real *restrict x, const googlenet_real *restrict w, const googlenet_real *restrict b0, googlenet_real *restrict y, int64_t b) {
-    googlenet_real xp[16][10][20];
-    memset(xp, 0, sizeof(xp));
-    for (int c = 0; c < 16; c++)
-        for (int h = 0; h < 6; h++)
-            memcpy(&xp[c][h + 2][2], x + (b * 16 + c) * 36 + h * 6, 6 * sizeof(googlenet_real));
-    for (int64_t k = 0; k < 48; k += 6)
-        for (int p = 0; p < 6; p++) {
-            const int r0 = p < 2 ? 2 - p : 0;
-            const int r1 = 8 - p < 5 ? 8 - p : 5;
-            {
-                const int q0 = 0;
-                googlenet_real a0[16] = {0}, a1[16] = {0}, a2[16] = {0}, a3[16] = {0}, a4[16] = {0}, a5[16] = {0};
-                for (int c = 0; c < 16; c++)
-                    for (int r = r0; r < r1; r++)
-                        for (int s = 0; s < 5; s++) {
-                            const googlenet_real *src = &xp[c][p + r][q0 + s];
-                            const googlenet_real *wk = w + ((k * 16 + c) * 5 + r) * 5 + s;
-                            googlenet_real w0 = wk[0], w1 = wk[400], w2 = wk[800], w3 = wk[1200], w4 = wk[1600], w5 = wk[2000];
-                            for (int q = 0; q < 16; q++) {
-                                googlenet_real v = src[q];
-                                a0[q] += w0 * v;
-                                a1[q] += w1 * v;
-                                a2[q] += w2 * v;
-                                a3[q] += w3 * v;
-                                a4[q] += w4 * v;
-                                a5[q] += w5 * v;
-                            }
-                        }
-                for (int l = 0; l < 16; l++) {
-                    a0[l] = relu((a0[l] + b0[k]));
-                    a1[l] = relu((a1[l] + b0[k + 1]));
-                    a2[l] = relu((a2[l] + b0[k + 2]));
-                    a3[l] = relu((a3[l] + b0[k + 3]));
-                    a4[l] = relu((a4[l] + b0[k + 4]));
-                    a5[l] = relu((a5[l] + b0[k + 5]));
-                }
-                googlenet_real *out = y + ((b * 48 + k) * 6 + p) * 6 + q0;
-                for (int q = 0; q < 6; q++) {
-                    out[0 + q] = a0[q];
-                    out[36 + q] = a1[q];
-                    out[72 + q] = a2[q];
-                    out[108 + q] = a3[q];
-                    out[144 + q] = a4[q];
-                    out[180 + q] = a5[q];
-                }
-            }
-        }
-}
-#if GOOGLENET_X86
-GOOGLENET_AVX512 static void conv2d_fwd_direct_2_avx512(const googlenet_real *restrict x, const googlenet_real *restrict w, const googlenet_real *restrict b0, googlenet_real *restrict y, int64_t n) {
-    GOOGLENET_PARALLEL_FOR
-    for (int64_t i = 0; i < n; i++)
-        conv2d_fwd_direct_2_image(x, w, b0, y, i);
-}
-GOOGLENET_AVX2 static void conv2d_fwd_direct_2_avx2(const googlenet_real *restrict x, const googlenet_real *restrict w, const googlenet_real *restrict b0, googlenet_real *restrict y, int64_t n) {
-    GOOGLENET_PARALLEL_FOR
-    for (int64_t i = 0; i < n; i++)
-        conv2d_fwd_direct_2_image(x, w, b0, y, i);
-}
-#endif
-static void conv2d_fwd_direct_2(const googlenet_real *restrict x, const googlenet_real *restrict w, const googlenet_real *restrict b0, googlenet_real *restrict y, int64_t n) {
-#if GOOGLENET_X86
-    switch (googlenet_isa()) {
-    case 2:
-        conv2d_fwd_direct_2_avx512(x, w, b0, y, n);
-        return;
-    case 1:
-        conv2d_fwd_direct_2_avx2(x, w, b0, y, n);
-        return;
-    default:
-        break;
-    }
-#endif
-    GOOGLENET_PARALLEL_FOR
-    for (int64_t i = 0; i < n; i++)
-        conv2d_fwd_direct_2_image(x, w, b0, y, i);
-}
-
 /* avg_pool forward, googlenet.dlm line 39: 3x3 windows that tile the planes of [n, 1024, 3, 3] into 1x1. */
 static void avg_pool_fwd_0(const googlenet_real *restrict x, googlenet_real *restrict y, int64_t n) {
     GOOGLENET_PARALLEL_FOR
@@ -417,112 +299,9 @@ static void avg_pool_fwd_0(const googlenet_real *restrict x, googlenet_real *res
         }
 }
 
-/* conv2d, googlenet.dlm line 23: x [n, 1, 96, 96], w [64, 1, 7, 7], y [n, 64, 48, 48], stride 2x2, padding 3x3.
- * Per image: a zero-padded copy, then tiles of 16 columns of up to 6 output channels. */
-GOOGLENET_INLINE static inline void conv2d_fwd_direct_3_image(const googlenet_real *restrict x, const googlenet_real *restrict w, googlenet_real *restrict y, int64_t b) {
-    googlenet_real xp[1][101][101];
-    memset(xp, 0, sizeof(xp));
-    for (int c = 0; c < 1; c++)
-        for (int h = 0; h < 96; h++)
-            memcpy(&xp[c][h + 3][3], x + (b * 1 + c) * 9216 + h * 96, 96 * sizeof(googlenet_real));
-    for (int64_t k = 0; k < 60; k += 6)
-        for (int p = 0; p < 48; p++) {
-            const int r0 = p * 2 < 3 ? 3 - p * 2 : 0;
-            const int r1 = 99 - p * 2 < 7 ? 99 - p * 2 : 7;
-            for (int q0 = 0; q0 < 48; q0 += 16) {
-                googlenet_real a0[16] = {0}, a1[16] = {0}, a2[16] = {0}, a3[16] = {0}, a4[16] = {0}, a5[16] = {0};
-                for (int c = 0; c < 1; c++)
-                    for (int r = r0; r < r1; r++)
-                        for (int s = 0; s < 7; s++) {
-                            const googlenet_real *src = &xp[c][p * 2 + r][q0 * 2 + s];
-                            const googlenet_real *wk = w + ((k * 1 + c) * 7 + r) * 7 + s;
-                            googlenet_real w0 = wk[0], w1 = wk[49], w2 = wk[98], w3 = wk[147], w4 = wk[196], w5 = wk[245];
-                            for (int q = 0; q < 16; q++) {
-                                googlenet_real v = src[q * 2];
-                                a0[q] += w0 * v;
-                                a1[q] += w1 * v;
-                                a2[q] += w2 * v;
-                                a3[q] += w3 * v;
-                                a4[q] += w4 * v;
-                                a5[q] += w5 * v;
-                            }
-                        }
-                googlenet_real *out = y + ((b * 64 + k) * 48 + p) * 48 + q0;
-                for (int q = 0; q < 16; q++) {
-                    out[0 + q] = a0[q];
-                    out[2304 + q] = a1[q];
-                    out[4608 + q] = a2[q];
-                    out[6912 + q] = a3[q];
-                    out[9216 + q] = a4[q];
-                    out[11520 + q] = a5[q];
-                }
-            }
-        }
-    {
-        const int64_t k = 60;
-        for (int p = 0; p < 48; p++) {
-            const int r0 = p * 2 < 3 ? 3 - p * 2 : 0;
-            const int r1 = 99 - p * 2 < 7 ? 99 - p * 2 : 7;
-            for (int q0 = 0; q0 < 48; q0 += 16) {
-                googlenet_real a0[16] = {0}, a1[16] = {0}, a2[16] = {0}, a3[16] = {0};
-                for (int c = 0; c < 1; c++)
-                    for (int r = r0; r < r1; r++)
-                        for (int s = 0; s < 7; s++) {
-                            const googlenet_real *src = &xp[c][p * 2 + r][q0 * 2 + s];
-                            const googlenet_real *wk = w + ((k * 1 + c) * 7 + r) * 7 + s;
-                            googlenet_real w0 = wk[0], w1 = wk[49], w2 = wk[98], w3 = wk[147];
-                            for (int q = 0; q < 16; q++) {
-                                googlenet_real v = src[q * 2];
-                                a0[q] += w0 * v;
-                                a1[q] += w1 * v;
-                                a2[q] += w2 * v;
-                                a3[q] += w3 * v;
-                            }
-                        }
-                googlenet_real *out = y + ((b * 64 + k) * 48 + p) * 48 + q0;
-                for (int q = 0; q < 16; q++) {
-                    out[0 + q] = a0[q];
-                    out[2304 + q] = a1[q];
-                    out[4608 + q] = a2[q];
-                    out[6912 + q] = a3[q];
-                }
-            }
-        }
-    }
-}
-#if GOOGLENET_X86
-GOOGLENET_AVX512 static void conv2d_fwd_direct_3_avx512(const googlenet_real *restrict x, const googlenet_real *restrict w, googlenet_real *restrict y, int64_t n) {
-    GOOGLENET_PARALLEL_FOR
-    for (int64_t i = 0; i < n; i++)
-        conv2d_fwd_direct_3_image(x, w, y, i);
-}
-GOOGLENET_AVX2 static void conv2d_fwd_direct_3_avx2(const googlenet_real *restrict x, const googlenet_real *restrict w, googlenet_real *restrict y, int64_t n) {
-    GOOGLENET_PARALLEL_FOR
-    for (int64_t i = 0; i < n; i++)
-        conv2d_fwd_direct_3_image(x, w, y, i);
-}
-#endif
-static void conv2d_fwd_direct_3(const googlenet_real *restrict x, const googlenet_real *restrict w, googlenet_real *restrict y, int64_t n) {
-#if GOOGLENET_X86
-    switch (googlenet_isa()) {
-    case 2:
-        conv2d_fwd_direct_3_avx512(x, w, y, n);
-        return;
-    case 1:
-        conv2d_fwd_direct_3_avx2(x, w, y, n);
-        return;
-    default:
-        break;
-    }
-#endif
-    GOOGLENET_PARALLEL_FOR
-    for (int64_t i = 0; i < n; i++)
-        conv2d_fwd_direct_3_image(x, w, y, i);
-}
-
 /* conv2d, googlenet.dlm line 17: x [n, 16, 12, 12], w [32, 16, 5, 5], y [n, 32, 12, 12], stride 1x1, padding 2x2.
  * Per image: a zero-padded copy, then tiles of 16 columns of up to 6 output channels. */
-GOOGLENET_INLINE static inline void conv2d_fwd_direct_4_image(const googlenet_real *restrict x, const googlenet_real *restrict w, googlenet_real *restrict y, int64_t b) {
+GOOGLENET_INLINE static inline void conv2d_fwd_direct_2_image(const googlenet_real *restrict x, const googlenet_real *restrict w, googlenet_real *restrict y, int64_t b) {
     googlenet_real xp[16][16][20];
     memset(xp, 0, sizeof(xp));
     for (int c = 0; c < 16; c++)
@@ -592,25 +371,25 @@ GOOGLENET_INLINE static inline void conv2d_fwd_direct_4_image(const googlenet_re
     }
 }
 #if GOOGLENET_X86
-GOOGLENET_AVX512 static void conv2d_fwd_direct_4_avx512(const googlenet_real *restrict x, const googlenet_real *restrict w, googlenet_real *restrict y, int64_t n) {
+GOOGLENET_AVX512 static void conv2d_fwd_direct_2_avx512(const googlenet_real *restrict x, const googlenet_real *restrict w, googlenet_real *restrict y, int64_t n) {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i = 0; i < n; i++)
-        conv2d_fwd_direct_4_image(x, w, y, i);
+        conv2d_fwd_direct_2_image(x, w, y, i);
 }
-GOOGLENET_AVX2 static void conv2d_fwd_direct_4_avx2(const googlenet_real *restrict x, const googlenet_real *restrict w, googlenet_real *restrict y, int64_t n) {
+GOOGLENET_AVX2 static void conv2d_fwd_direct_2_avx2(const googlenet_real *restrict x, const googlenet_real *restrict w, googlenet_real *restrict y, int64_t n) {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i = 0; i < n; i++)
-        conv2d_fwd_direct_4_image(x, w, y, i);
+        conv2d_fwd_direct_2_image(x, w, y, i);
 }
 #endif
-static void conv2d_fwd_direct_4(const googlenet_real *restrict x, const googlenet_real *restrict w, googlenet_real *restrict y, int64_t n) {
+static void conv2d_fwd_direct_2(const googlenet_real *restrict x, const googlenet_real *restrict w, googlenet_real *restrict y, int64_t n) {
 #if GOOGLENET_X86
     switch (googlenet_isa()) {
     case 2:
-        conv2d_fwd_direct_4_avx512(x, w, y, n);
+        conv2d_fwd_direct_2_avx512(x, w, y, n);
         return;
     case 1:
-        conv2d_fwd_direct_4_avx2(x, w, y, n);
+        conv2d_fwd_direct_2_avx2(x, w, y, n);
         return;
     default:
         break;
@@ -618,12 +397,12 @@ static void conv2d_fwd_direct_4(const googlenet_real *restrict x, const googlene
 #endif
     GOOGLENET_PARALLEL_FOR
     for (int64_t i = 0; i < n; i++)
-        conv2d_fwd_direct_4_image(x, w, y, i);
+        conv2d_fwd_direct_2_image(x, w, y, i);
 }
 
 /* conv2d, googlenet.dlm line 17: x [n, 16, 6, 6], w [48, 16, 5, 5], y [n, 48, 6, 6], stride 1x1, padding 2x2.
  * Per image: a zero-padded copy, then tiles of 16 columns of up to 6 output channels. */
-GOOGLENET_INLINE static inline void conv2d_fwd_direct_5_image(const googlenet_real *restrict x, const googlenet_real *restrict w, googlenet_real *restrict y, int64_t b) {
+GOOGLENET_INLINE static inline void conv2d_fwd_direct_3_image(const googlenet_real *restrict x, const googlenet_real *restrict w, googlenet_real *restrict y, int64_t b) {
     googlenet_real xp[16][10][20];
     memset(xp, 0, sizeof(xp));
     for (int c = 0; c < 16; c++)
@@ -665,25 +444,25 @@ GOOGLENET_INLINE static inline void conv2d_fwd_direct_5_image(const googlenet_re
         }
 }
 #if GOOGLENET_X86
-GOOGLENET_AVX512 static void conv2d_fwd_direct_5_avx512(const googlenet_real *restrict x, const googlenet_real *restrict w, googlenet_real *restrict y, int64_t n) {
+GOOGLENET_AVX512 static void conv2d_fwd_direct_3_avx512(const googlenet_real *restrict x, const googlenet_real *restrict w, googlenet_real *restrict y, int64_t n) {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i = 0; i < n; i++)
-        conv2d_fwd_direct_5_image(x, w, y, i);
+        conv2d_fwd_direct_3_image(x, w, y, i);
 }
-GOOGLENET_AVX2 static void conv2d_fwd_direct_5_avx2(const googlenet_real *restrict x, const googlenet_real *restrict w, googlenet_real *restrict y, int64_t n) {
+GOOGLENET_AVX2 static void conv2d_fwd_direct_3_avx2(const googlenet_real *restrict x, const googlenet_real *restrict w, googlenet_real *restrict y, int64_t n) {
     GOOGLENET_PARALLEL_FOR
     for (int64_t i = 0; i < n; i++)
-        conv2d_fwd_direct_5_image(x, w, y, i);
+        conv2d_fwd_direct_3_image(x, w, y, i);
 }
 #endif
-static void conv2d_fwd_direct_5(const googlenet_real *restrict x, const googlenet_real *restrict w, googlenet_real *restrict y, int64_t n) {
+static void conv2d_fwd_direct_3(const googlenet_real *restrict x, const googlenet_real *restrict w, googlenet_real *restrict y, int64_t n) {
 #if GOOGLENET_X86
     switch (googlenet_isa()) {
     case 2:
-        conv2d_fwd_direct_5_avx512(x, w, y, n);
+        conv2d_fwd_direct_3_avx512(x, w, y, n);
         return;
     case 1:
-        conv2d_fwd_direct_5_avx2(x, w, y, n);
+        conv2d_fwd_direct_3_avx2(x, w, y, n);
         return;
     default:
         break;
@@ -691,7 +470,7 @@ static void conv2d_fwd_direct_5(const googlenet_real *restrict x, const googlene
 #endif
     GOOGLENET_PARALLEL_FOR
     for (int64_t i = 0; i < n; i++)
-        conv2d_fwd_direct_5_image(x, w, y, i);
+        conv2d_fwd_direct_3_image(x, w, y, i);
 }
 
 /* avg_pool backward, googlenet.dlm line 39: 3x3 windows that tile the planes of [n, 1024, 3, 3] into 1x1. */
@@ -983,146 +762,6 @@ static void conv2d_dw_direct_1(const googlenet_real *restrict x, googlenet_real 
     for (int64_t i = 0; i < chunks; i++)
         conv2d_dw_direct_1_chunk(x, dy, part, n, i);
     conv2d_dw_direct_1_sum(part, dw, chunks);
-}
-
-/* conv2d's weight gradient, googlenet.dlm line 23: x [n, 1, 96, 96], w [64, 1, 7, 7], y [n, 64, 48, 48], stride 2x2, padding 3x3.
- * Per chunk of 1 images: zero-padded copies, then for each (k, c, r) the 7 sums over s; chunk sums to part, added in order. */
-GOOGLENET_INLINE static inline void conv2d_dw_direct_2_chunk(const googlenet_real *restrict x, const googlenet_real *restrict dy, googlenet_real *restrict part, int64_t n, int64_t chunk) {
-    int64_t b0 = chunk * 1, count = n - b0 < 1 ? n - b0 : 1;
-    googlenet_real xp[1][1][101][101];
-    googlenet_real gp[1][64][48][48];
-    for (int64_t i = 0; i < count; i++) {
-        memset(xp[i], 0, sizeof(xp[i]));
-        for (int c = 0; c < 1; c++)
-            for (int h = 0; h < 96; h++)
-                memcpy(&xp[i][c][h + 3][3], x + ((b0 + i) * 1 + c) * 9216 + h * 96, 96 * sizeof(googlenet_real));
-        for (int k = 0; k < 64; k++)
-            for (int p = 0; p < 48; p++)
-                memcpy(gp[i][k][p], dy + (((b0 + i) * 64 + k) * 48 + p) * 48, 48 * sizeof(googlenet_real));
-    }
-    for (int k = 0; k < 64; k += 2)
-        for (int c = 0; c < 1; c++)
-            for (int r = 0; r < 7; r++) {
-                googlenet_real a0_0[16] = {0}, a0_1[16] = {0}, a0_2[16] = {0}, a0_3[16] = {0}, a0_4[16] = {0}, a0_5[16] = {0}, a0_6[16] = {0};
-                googlenet_real a1_0[16] = {0}, a1_1[16] = {0}, a1_2[16] = {0}, a1_3[16] = {0}, a1_4[16] = {0}, a1_5[16] = {0}, a1_6[16] = {0};
-                for (int64_t i = 0; i < count; i++)
-                    for (int p = 0; p < 48; p++)
-                        for (int q0 = 0; q0 < 48; q0 += 16) {
-                            const googlenet_real *gq = &gp[i][k][p][q0], *src = &xp[i][c][p * 2 + r][q0 * 2];
-                            for (int q = 0; q < 16; q++) {
-                                googlenet_real g0 = gq[0 + q];
-                                googlenet_real g1 = gq[2304 + q];
-                                googlenet_real v0 = src[q * 2];
-                                a0_0[q] += g0 * v0;
-                                a1_0[q] += g1 * v0;
-                                googlenet_real v1 = src[q * 2 + 1];
-                                a0_1[q] += g0 * v1;
-                                a1_1[q] += g1 * v1;
-                                googlenet_real v2 = src[q * 2 + 2];
-                                a0_2[q] += g0 * v2;
-                                a1_2[q] += g1 * v2;
-                                googlenet_real v3 = src[q * 2 + 3];
-                                a0_3[q] += g0 * v3;
-                                a1_3[q] += g1 * v3;
-                                googlenet_real v4 = src[q * 2 + 4];
-                                a0_4[q] += g0 * v4;
-                                a1_4[q] += g1 * v4;
-                                googlenet_real v5 = src[q * 2 + 5];
-                                a0_5[q] += g0 * v5;
-                                a1_5[q] += g1 * v5;
-                                googlenet_real v6 = src[q * 2 + 6];
-                                a0_6[q] += g0 * v6;
-                                a1_6[q] += g1 * v6;
-                            }
-                        }
-                googlenet_real *sum0 = part + chunk * 3136 + (((k + 0) * 1 + c) * 7 + r) * 7;
-                sum0[0] = 0;
-                for (int q = 0; q < 16; q++)
-                    sum0[0] += a0_0[q];
-                sum0[1] = 0;
-                for (int q = 0; q < 16; q++)
-                    sum0[1] += a0_1[q];
-                sum0[2] = 0;
-                for (int q = 0; q < 16; q++)
-                    sum0[2] += a0_2[q];
-                sum0[3] = 0;
-                for (int q = 0; q < 16; q++)
-                    sum0[3] += a0_3[q];
-                sum0[4] = 0;
-                for (int q = 0; q < 16; q++)
-                    sum0[4] += a0_4[q];
-                sum0[5] = 0;
-                for (int q = 0; q < 16; q++)
-                    sum0[5] += a0_5[q];
-                sum0[6] = 0;
-                for (int q = 0; q < 16; q++)
-                    sum0[6] += a0_6[q];
-                googlenet_real *sum1 = part + chunk * 3136 + (((k + 1) * 1 + c) * 7 + r) * 7;
-                sum1[0] = 0;
-                for (int q = 0; q < 16; q++)
-                    sum1[0] += a1_0[q];
-                sum1[1] = 0;
-                for (int q = 0; q < 16; q++)
-                    sum1[1] += a1_1[q];
-                sum1[2] = 0;
-                for (int q = 0; q < 16; q++)
-                    sum1[2] += a1_2[q];
-                sum1[3] = 0;
-                for (int q = 0; q < 16; q++)
-                    sum1[3] += a1_3[q];
-                sum1[4] = 0;
-                for (int q = 0; q < 16; q++)
-                    sum1[4] += a1_4[q];
-                sum1[5] = 0;
-                for (int q = 0; q < 16; q++)
-                    sum1[5] += a1_5[q];
-                sum1[6] = 0;
-                for (int q = 0; q < 16; q++)
-                    sum1[6] += a1_6[q];
-            }
-}
-GOOGLENET_INLINE static inline void conv2d_dw_direct_2_sum(const googlenet_real *restrict part, googlenet_real *restrict dw, int64_t chunks) {
-    for (int64_t j = 0; j < 3136; j++) {
-        double acc = 0;
-        for (int64_t chunk = 0; chunk < chunks; chunk++)
-            acc += part[chunk * 3136 + j];
-        dw[j] = (googlenet_real)acc;
-    }
-}
-#if GOOGLENET_X86
-GOOGLENET_AVX512 static void conv2d_dw_direct_2_avx512(const googlenet_real *restrict x, googlenet_real *restrict dw, const googlenet_real *restrict dy, googlenet_real *restrict part, int64_t n) {
-    int64_t chunks = (n + 0) / 1;
-    GOOGLENET_PARALLEL_FOR
-    for (int64_t i = 0; i < chunks; i++)
-        conv2d_dw_direct_2_chunk(x, dy, part, n, i);
-    conv2d_dw_direct_2_sum(part, dw, chunks);
-}
-GOOGLENET_AVX2 static void conv2d_dw_direct_2_avx2(const googlenet_real *restrict x, googlenet_real *restrict dw, const googlenet_real *restrict dy, googlenet_real *restrict part, int64_t n) {
-    int64_t chunks = (n + 0) / 1;
-    GOOGLENET_PARALLEL_FOR
-    for (int64_t i = 0; i < chunks; i++)
-        conv2d_dw_direct_2_chunk(x, dy, part, n, i);
-    conv2d_dw_direct_2_sum(part, dw, chunks);
-}
-#endif
-static void conv2d_dw_direct_2(const googlenet_real *restrict x, googlenet_real *restrict dw, const googlenet_real *restrict dy, googlenet_real *restrict part, int64_t n) {
-#if GOOGLENET_X86
-    switch (googlenet_isa()) {
-    case 2:
-        conv2d_dw_direct_2_avx512(x, dw, dy, part, n);
-        return;
-    case 1:
-        conv2d_dw_direct_2_avx2(x, dw, dy, part, n);
-        return;
-    default:
-        break;
-    }
-#endif
-    int64_t chunks = (n + 0) / 1;
-    GOOGLENET_PARALLEL_FOR
-    for (int64_t i = 0; i < chunks; i++)
-        conv2d_dw_direct_2_chunk(x, dy, part, n, i);
-    conv2d_dw_direct_2_sum(part, dw, chunks);
 }
 
 /* Convolutions as matrix products over a chunk of g images at a time: im2col lays the chunk's
@@ -2327,18 +1966,29 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     unsigned char *st = (unsigned char *)state;
     unsigned char *ar = st + 23910272;
     (void)ar;
-    /* conv2d + relu -> f32[batch 128, 64, 48, 48], googlenet.dlm line 23 */
+    /* conv2d -> f32[batch 128, 64, 48, 48], googlenet.dlm line 23 */
     {
-    conv2d_fwd_direct_0(x, ((googlenet_real *)(st + 64)), ((googlenet_real *)(st + 12608)), ((googlenet_real *)(ar + 0)), n);
+    conv2d_fwd(x, ((googlenet_real *)(st + 64)), ((googlenet_real *)(ar + 0)), (googlenet_real *)(ar + 75497472), n, 64, 2, 1, 96, 96, 7, 7, 48, 48, 2, 2, 3, 3);
+    }
+    /* relu -> f32[batch 128, 64, 48, 48], googlenet.dlm line 23 */
+    {
+    GOOGLENET_PARALLEL_FOR
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 64; i1++) {
+            for (int64_t i2 = 0; i2 < 2304; i2++) {
+                ((googlenet_real *)(ar + 75497472))[i0 * 147456 + i1 * 2304 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 147456 + i1 * 2304 + i2] + ((googlenet_real *)(st + 12608))[i1]));
+            }
+        }
+    }
     }
     /* max_pool -> f32[batch 128, 64, 24, 24], googlenet.dlm line 24 */
     {
-    pool_max_fwd(((googlenet_real *)(ar + 0)), ((googlenet_real *)(ar + 75497472)), NULL, n * 64, 48, 48, 24, 24, 3, 3, 2, 2, 1, 1);
+    pool_max_fwd(((googlenet_real *)(ar + 75497472)), ((googlenet_real *)(ar + 0)), NULL, n * 64, 48, 48, 24, 24, 3, 3, 2, 2, 1, 1);
     }
     /* conv2d -> f32[batch 128, 64, 24, 24], googlenet.dlm line 25 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 64, 576, 64, ((googlenet_real *)(st + 12864)), 64, ((googlenet_real *)(ar + 75497472)) + i * 36864, 576, ((googlenet_real *)(ar + 0)) + i * 36864, 576, 0);
+        gemm(0, 0, 64, 576, 64, ((googlenet_real *)(st + 12864)), 64, ((googlenet_real *)(ar + 0)) + i * 36864, 576, ((googlenet_real *)(ar + 18874368)) + i * 36864, 576, 0);
     }
     /* relu -> f32[batch 128, 64, 24, 24], googlenet.dlm line 25 */
     {
@@ -2346,14 +1996,14 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((googlenet_real *)(ar + 56623104))[i0 * 36864 + i1 * 576 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 36864 + i1 * 576 + i2] + ((googlenet_real *)(st + 29248))[i1]));
+                ((googlenet_real *)(ar + 0))[i0 * 36864 + i1 * 576 + i2] = relu((((googlenet_real *)(ar + 18874368))[i0 * 36864 + i1 * 576 + i2] + ((googlenet_real *)(st + 29248))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 192, 24, 24], googlenet.dlm line 26 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 56623104)), ((googlenet_real *)(st + 29504)), ((googlenet_real *)(ar + 0)), (googlenet_real *)(ar + 75497472), n, 192, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_fwd(((googlenet_real *)(ar + 0)), ((googlenet_real *)(st + 29504)), ((googlenet_real *)(ar + 18874368)), (googlenet_real *)(ar + 75497472), n, 192, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 192, 24, 24], googlenet.dlm line 26 */
     {
@@ -2361,14 +2011,14 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 192; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((googlenet_real *)(ar + 56623104))[i0 * 110592 + i1 * 576 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 110592 + i1 * 576 + i2] + ((googlenet_real *)(st + 471872))[i1]));
+                ((googlenet_real *)(ar + 75497472))[i0 * 110592 + i1 * 576 + i2] = relu((((googlenet_real *)(ar + 18874368))[i0 * 110592 + i1 * 576 + i2] + ((googlenet_real *)(st + 471872))[i1]));
             }
         }
     }
     }
     /* max_pool -> f32[batch 128, 192, 12, 12], googlenet.dlm line 27 */
     {
-    pool_max_fwd(((googlenet_real *)(ar + 56623104)), ((googlenet_real *)(ar + 0)), NULL, n * 192, 24, 24, 12, 12, 3, 3, 2, 2, 1, 1);
+    pool_max_fwd(((googlenet_real *)(ar + 75497472)), ((googlenet_real *)(ar + 0)), NULL, n * 192, 24, 24, 12, 12, 3, 3, 2, 2, 1, 1);
     }
     /* conv2d -> f32[batch 128, 64, 12, 12], googlenet.dlm line 15 */
     {
@@ -2381,7 +2031,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((googlenet_real *)(ar + 37748736))[i0 * 9216 + i1 * 144 + i2] = relu((((googlenet_real *)(ar + 14155776))[i0 * 9216 + i1 * 144 + i2] + ((googlenet_real *)(st + 521792))[i1]));
+                ((googlenet_real *)(ar + 18874368))[i0 * 9216 + i1 * 144 + i2] = relu((((googlenet_real *)(ar + 14155776))[i0 * 9216 + i1 * 144 + i2] + ((googlenet_real *)(st + 521792))[i1]));
             }
         }
     }
@@ -2389,7 +2039,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     /* conv2d -> f32[batch 128, 96, 12, 12], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 96, 144, 192, ((googlenet_real *)(st + 522048)), 192, ((googlenet_real *)(ar + 0)) + i * 27648, 144, ((googlenet_real *)(ar + 14155776)) + i * 13824, 144, 0);
+        gemm(0, 0, 96, 144, 192, ((googlenet_real *)(st + 522048)), 192, ((googlenet_real *)(ar + 0)) + i * 27648, 144, ((googlenet_real *)(ar + 23592960)) + i * 13824, 144, 0);
     }
     /* relu -> f32[batch 128, 96, 12, 12], googlenet.dlm line 16 */
     {
@@ -2397,14 +2047,14 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 96; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((googlenet_real *)(ar + 23592960))[i0 * 13824 + i1 * 144 + i2] = relu((((googlenet_real *)(ar + 14155776))[i0 * 13824 + i1 * 144 + i2] + ((googlenet_real *)(st + 595776))[i1]));
+                ((googlenet_real *)(ar + 30670848))[i0 * 13824 + i1 * 144 + i2] = relu((((googlenet_real *)(ar + 23592960))[i0 * 13824 + i1 * 144 + i2] + ((googlenet_real *)(st + 595776))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 128, 12, 12], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 23592960)), ((googlenet_real *)(st + 596160)), ((googlenet_real *)(ar + 14155776)), (googlenet_real *)(ar + 30670848), n, 128, 8, 96, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((googlenet_real *)(ar + 30670848)), ((googlenet_real *)(st + 596160)), ((googlenet_real *)(ar + 37748736)), (googlenet_real *)(ar + 14155776), n, 128, 8, 96, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 128, 12, 12], googlenet.dlm line 16 */
     {
@@ -2412,7 +2062,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((googlenet_real *)(ar + 28311552))[i0 * 18432 + i1 * 144 + i2] = relu((((googlenet_real *)(ar + 14155776))[i0 * 18432 + i1 * 144 + i2] + ((googlenet_real *)(st + 1038528))[i1]));
+                ((googlenet_real *)(ar + 23592960))[i0 * 18432 + i1 * 144 + i2] = relu((((googlenet_real *)(ar + 37748736))[i0 * 18432 + i1 * 144 + i2] + ((googlenet_real *)(st + 1038528))[i1]));
             }
         }
     }
@@ -2435,16 +2085,16 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     }
     /* conv2d + relu -> f32[batch 128, 32, 12, 12], googlenet.dlm line 17 */
     {
-    conv2d_fwd_direct_1(((googlenet_real *)(ar + 15335424)), ((googlenet_real *)(st + 1051392)), ((googlenet_real *)(st + 1102592)), ((googlenet_real *)(ar + 42467328)), n);
+    conv2d_fwd_direct_0(((googlenet_real *)(ar + 15335424)), ((googlenet_real *)(st + 1051392)), ((googlenet_real *)(st + 1102592)), ((googlenet_real *)(ar + 16515072)), n);
     }
     /* max_pool -> f32[batch 128, 192, 12, 12], googlenet.dlm line 18 */
     {
-    pool_max_fwd(((googlenet_real *)(ar + 0)), ((googlenet_real *)(ar + 14155776)), NULL, n * 192, 12, 12, 12, 12, 3, 3, 1, 1, 1, 1);
+    pool_max_fwd(((googlenet_real *)(ar + 0)), ((googlenet_real *)(ar + 33030144)), NULL, n * 192, 12, 12, 12, 12, 3, 3, 1, 1, 1, 1);
     }
     /* conv2d -> f32[batch 128, 32, 12, 12], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 32, 144, 192, ((googlenet_real *)(st + 1102720)), 192, ((googlenet_real *)(ar + 14155776)) + i * 27648, 144, ((googlenet_real *)(ar + 0)) + i * 4608, 144, 0);
+        gemm(0, 0, 32, 144, 192, ((googlenet_real *)(st + 1102720)), 192, ((googlenet_real *)(ar + 33030144)) + i * 27648, 144, ((googlenet_real *)(ar + 0)) + i * 4608, 144, 0);
     }
     /* relu -> f32[batch 128, 32, 12, 12], googlenet.dlm line 18 */
     {
@@ -2452,7 +2102,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 32; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((googlenet_real *)(ar + 18874368))[i0 * 4608 + i1 * 144 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 4608 + i1 * 144 + i2] + ((googlenet_real *)(st + 1127296))[i1]));
+                ((googlenet_real *)(ar + 2359296))[i0 * 4608 + i1 * 144 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 4608 + i1 * 144 + i2] + ((googlenet_real *)(st + 1127296))[i1]));
             }
         }
     }
@@ -2460,18 +2110,18 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     /* concat -> f32[batch 128, 256, 12, 12], googlenet.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 0)) + i * 36864 + 0, ((googlenet_real *)(ar + 37748736)) + i * 9216, 9216 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 33030144)) + i * 36864 + 0, ((googlenet_real *)(ar + 18874368)) + i * 9216, 9216 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 0)) + i * 36864 + 9216, ((googlenet_real *)(ar + 28311552)) + i * 18432, 18432 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 33030144)) + i * 36864 + 9216, ((googlenet_real *)(ar + 23592960)) + i * 18432, 18432 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 0)) + i * 36864 + 27648, ((googlenet_real *)(ar + 42467328)) + i * 4608, 4608 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 33030144)) + i * 36864 + 27648, ((googlenet_real *)(ar + 16515072)) + i * 4608, 4608 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 0)) + i * 36864 + 32256, ((googlenet_real *)(ar + 18874368)) + i * 4608, 4608 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 33030144)) + i * 36864 + 32256, ((googlenet_real *)(ar + 2359296)) + i * 4608, 4608 * sizeof(googlenet_real));
     }
     /* conv2d -> f32[batch 128, 128, 12, 12], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 128, 144, 256, ((googlenet_real *)(st + 1127424)), 256, ((googlenet_real *)(ar + 0)) + i * 36864, 144, ((googlenet_real *)(ar + 18874368)) + i * 18432, 144, 0);
+        gemm(0, 0, 128, 144, 256, ((googlenet_real *)(st + 1127424)), 256, ((googlenet_real *)(ar + 33030144)) + i * 36864, 144, ((googlenet_real *)(ar + 0)) + i * 18432, 144, 0);
     }
     /* relu -> f32[batch 128, 128, 12, 12], googlenet.dlm line 15 */
     {
@@ -2479,7 +2129,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((googlenet_real *)(ar + 51904512))[i0 * 18432 + i1 * 144 + i2] = relu((((googlenet_real *)(ar + 18874368))[i0 * 18432 + i1 * 144 + i2] + ((googlenet_real *)(st + 1258496))[i1]));
+                ((googlenet_real *)(ar + 9437184))[i0 * 18432 + i1 * 144 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 18432 + i1 * 144 + i2] + ((googlenet_real *)(st + 1258496))[i1]));
             }
         }
     }
@@ -2487,7 +2137,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     /* conv2d -> f32[batch 128, 128, 12, 12], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 128, 144, 256, ((googlenet_real *)(st + 1259008)), 256, ((googlenet_real *)(ar + 0)) + i * 36864, 144, ((googlenet_real *)(ar + 18874368)) + i * 18432, 144, 0);
+        gemm(0, 0, 128, 144, 256, ((googlenet_real *)(st + 1259008)), 256, ((googlenet_real *)(ar + 33030144)) + i * 36864, 144, ((googlenet_real *)(ar + 0)) + i * 18432, 144, 0);
     }
     /* relu -> f32[batch 128, 128, 12, 12], googlenet.dlm line 16 */
     {
@@ -2495,14 +2145,14 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((googlenet_real *)(ar + 33030144))[i0 * 18432 + i1 * 144 + i2] = relu((((googlenet_real *)(ar + 18874368))[i0 * 18432 + i1 * 144 + i2] + ((googlenet_real *)(st + 1390080))[i1]));
+                ((googlenet_real *)(ar + 18874368))[i0 * 18432 + i1 * 144 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 18432 + i1 * 144 + i2] + ((googlenet_real *)(st + 1390080))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 192, 12, 12], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 33030144)), ((googlenet_real *)(st + 1390592)), ((googlenet_real *)(ar + 18874368)), (googlenet_real *)(ar + 42467328), n, 192, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((googlenet_real *)(ar + 18874368)), ((googlenet_real *)(st + 1390592)), ((googlenet_real *)(ar + 51904512)), (googlenet_real *)(ar + 0), n, 192, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 192, 12, 12], googlenet.dlm line 16 */
     {
@@ -2510,7 +2160,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 192; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((googlenet_real *)(ar + 37748736))[i0 * 27648 + i1 * 144 + i2] = relu((((googlenet_real *)(ar + 18874368))[i0 * 27648 + i1 * 144 + i2] + ((googlenet_real *)(st + 2275328))[i1]));
+                ((googlenet_real *)(ar + 18874368))[i0 * 27648 + i1 * 144 + i2] = relu((((googlenet_real *)(ar + 51904512))[i0 * 27648 + i1 * 144 + i2] + ((googlenet_real *)(st + 2275328))[i1]));
             }
         }
     }
@@ -2518,7 +2168,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     /* conv2d -> f32[batch 128, 32, 12, 12], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 32, 144, 256, ((googlenet_real *)(st + 2276096)), 256, ((googlenet_real *)(ar + 0)) + i * 36864, 144, ((googlenet_real *)(ar + 18874368)) + i * 4608, 144, 0);
+        gemm(0, 0, 32, 144, 256, ((googlenet_real *)(st + 2276096)), 256, ((googlenet_real *)(ar + 33030144)) + i * 36864, 144, ((googlenet_real *)(ar + 0)) + i * 4608, 144, 0);
     }
     /* relu -> f32[batch 128, 32, 12, 12], googlenet.dlm line 17 */
     {
@@ -2526,14 +2176,14 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 32; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((googlenet_real *)(ar + 30081024))[i0 * 4608 + i1 * 144 + i2] = relu((((googlenet_real *)(ar + 18874368))[i0 * 4608 + i1 * 144 + i2] + ((googlenet_real *)(st + 2308864))[i1]));
+                ((googlenet_real *)(ar + 2359296))[i0 * 4608 + i1 * 144 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 4608 + i1 * 144 + i2] + ((googlenet_real *)(st + 2308864))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 96, 12, 12], googlenet.dlm line 17 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 30081024)), ((googlenet_real *)(st + 2308992)), ((googlenet_real *)(ar + 18874368)), (googlenet_real *)(ar + 25952256), n, 96, 8, 32, 12, 12, 5, 5, 12, 12, 1, 1, 2, 2);
+    conv2d_fwd(((googlenet_real *)(ar + 2359296)), ((googlenet_real *)(st + 2308992)), ((googlenet_real *)(ar + 51904512)), (googlenet_real *)(ar + 4718592), n, 96, 8, 32, 12, 12, 5, 5, 12, 12, 1, 1, 2, 2);
     }
     /* relu -> f32[batch 128, 96, 12, 12], googlenet.dlm line 17 */
     {
@@ -2541,19 +2191,19 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 96; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((googlenet_real *)(ar + 61341696))[i0 * 13824 + i1 * 144 + i2] = relu((((googlenet_real *)(ar + 18874368))[i0 * 13824 + i1 * 144 + i2] + ((googlenet_real *)(st + 2616192))[i1]));
+                ((googlenet_real *)(ar + 0))[i0 * 13824 + i1 * 144 + i2] = relu((((googlenet_real *)(ar + 51904512))[i0 * 13824 + i1 * 144 + i2] + ((googlenet_real *)(st + 2616192))[i1]));
             }
         }
     }
     }
     /* max_pool -> f32[batch 128, 256, 12, 12], googlenet.dlm line 18 */
     {
-    pool_max_fwd(((googlenet_real *)(ar + 0)), ((googlenet_real *)(ar + 18874368)), NULL, n * 256, 12, 12, 12, 12, 3, 3, 1, 1, 1, 1);
+    pool_max_fwd(((googlenet_real *)(ar + 33030144)), ((googlenet_real *)(ar + 51904512)), NULL, n * 256, 12, 12, 12, 12, 3, 3, 1, 1, 1, 1);
     }
     /* conv2d -> f32[batch 128, 64, 12, 12], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 64, 144, 256, ((googlenet_real *)(st + 2616576)), 256, ((googlenet_real *)(ar + 18874368)) + i * 36864, 144, ((googlenet_real *)(ar + 0)) + i * 9216, 144, 0);
+        gemm(0, 0, 64, 144, 256, ((googlenet_real *)(st + 2616576)), 256, ((googlenet_real *)(ar + 51904512)) + i * 36864, 144, ((googlenet_real *)(ar + 33030144)) + i * 9216, 144, 0);
     }
     /* relu -> f32[batch 128, 64, 12, 12], googlenet.dlm line 18 */
     {
@@ -2561,7 +2211,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((googlenet_real *)(ar + 68419584))[i0 * 9216 + i1 * 144 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 9216 + i1 * 144 + i2] + ((googlenet_real *)(st + 2682112))[i1]));
+                ((googlenet_real *)(ar + 37748736))[i0 * 9216 + i1 * 144 + i2] = relu((((googlenet_real *)(ar + 33030144))[i0 * 9216 + i1 * 144 + i2] + ((googlenet_real *)(st + 2682112))[i1]));
             }
         }
     }
@@ -2569,22 +2219,22 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     /* concat -> f32[batch 128, 480, 12, 12], googlenet.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 0)) + i * 69120 + 0, ((googlenet_real *)(ar + 51904512)) + i * 18432, 18432 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 42467328)) + i * 69120 + 0, ((googlenet_real *)(ar + 9437184)) + i * 18432, 18432 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 0)) + i * 69120 + 18432, ((googlenet_real *)(ar + 37748736)) + i * 27648, 27648 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 42467328)) + i * 69120 + 18432, ((googlenet_real *)(ar + 18874368)) + i * 27648, 27648 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 0)) + i * 69120 + 46080, ((googlenet_real *)(ar + 61341696)) + i * 13824, 13824 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 42467328)) + i * 69120 + 46080, ((googlenet_real *)(ar + 0)) + i * 13824, 13824 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 0)) + i * 69120 + 59904, ((googlenet_real *)(ar + 68419584)) + i * 9216, 9216 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 42467328)) + i * 69120 + 59904, ((googlenet_real *)(ar + 37748736)) + i * 9216, 9216 * sizeof(googlenet_real));
     }
     /* max_pool -> f32[batch 128, 480, 6, 6], googlenet.dlm line 30 */
     {
-    pool_max_fwd(((googlenet_real *)(ar + 0)), ((googlenet_real *)(ar + 35389440)), NULL, n * 480, 12, 12, 6, 6, 3, 3, 2, 2, 1, 1);
+    pool_max_fwd(((googlenet_real *)(ar + 42467328)), ((googlenet_real *)(ar + 0)), NULL, n * 480, 12, 12, 6, 6, 3, 3, 2, 2, 1, 1);
     }
     /* conv2d -> f32[batch 128, 192, 6, 6], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 192, 36, 480, ((googlenet_real *)(st + 2682368)), 480, ((googlenet_real *)(ar + 35389440)) + i * 17280, 36, ((googlenet_real *)(ar + 0)) + i * 6912, 36, 0);
+        gemm(0, 0, 192, 36, 480, ((googlenet_real *)(st + 2682368)), 480, ((googlenet_real *)(ar + 0)) + i * 17280, 36, ((googlenet_real *)(ar + 8847360)) + i * 6912, 36, 0);
     }
     /* relu -> f32[batch 128, 192, 6, 6], googlenet.dlm line 15 */
     {
@@ -2592,7 +2242,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 192; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 13271040))[i0 * 6912 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 6912 + i1 * 36 + i2] + ((googlenet_real *)(st + 3051008))[i1]));
+                ((googlenet_real *)(ar + 12386304))[i0 * 6912 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 8847360))[i0 * 6912 + i1 * 36 + i2] + ((googlenet_real *)(st + 3051008))[i1]));
             }
         }
     }
@@ -2600,7 +2250,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     /* conv2d -> f32[batch 128, 96, 6, 6], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 96, 36, 480, ((googlenet_real *)(st + 3051776)), 480, ((googlenet_real *)(ar + 35389440)) + i * 17280, 36, ((googlenet_real *)(ar + 0)) + i * 3456, 36, 0);
+        gemm(0, 0, 96, 36, 480, ((googlenet_real *)(st + 3051776)), 480, ((googlenet_real *)(ar + 0)) + i * 17280, 36, ((googlenet_real *)(ar + 8847360)) + i * 3456, 36, 0);
     }
     /* relu -> f32[batch 128, 96, 6, 6], googlenet.dlm line 16 */
     {
@@ -2608,14 +2258,14 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 96; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 8310528))[i0 * 3456 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 3456 + i1 * 36 + i2] + ((googlenet_real *)(st + 3236096))[i1]));
+                ((googlenet_real *)(ar + 10616832))[i0 * 3456 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 8847360))[i0 * 3456 + i1 * 36 + i2] + ((googlenet_real *)(st + 3236096))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 208, 6, 6], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 8310528)), ((googlenet_real *)(st + 3236480)), ((googlenet_real *)(ar + 4476672)), (googlenet_real *)(ar + 0), n, 208, 29, 96, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((googlenet_real *)(ar + 10616832)), ((googlenet_real *)(st + 3236480)), ((googlenet_real *)(ar + 15925248)), (googlenet_real *)(ar + 19759104), n, 208, 29, 96, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 208, 6, 6], googlenet.dlm line 16 */
     {
@@ -2623,7 +2273,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 208; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 9437184))[i0 * 7488 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 4476672))[i0 * 7488 + i1 * 36 + i2] + ((googlenet_real *)(st + 3955328))[i1]));
+                ((googlenet_real *)(ar + 19759104))[i0 * 7488 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 15925248))[i0 * 7488 + i1 * 36 + i2] + ((googlenet_real *)(st + 3955328))[i1]));
             }
         }
     }
@@ -2631,7 +2281,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     /* conv2d -> f32[batch 128, 16, 6, 6], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 16, 36, 480, ((googlenet_real *)(st + 3956160)), 480, ((googlenet_real *)(ar + 35389440)) + i * 17280, 36, ((googlenet_real *)(ar + 0)) + i * 576, 36, 0);
+        gemm(0, 0, 16, 36, 480, ((googlenet_real *)(st + 3956160)), 480, ((googlenet_real *)(ar + 0)) + i * 17280, 36, ((googlenet_real *)(ar + 8847360)) + i * 576, 36, 0);
     }
     /* relu -> f32[batch 128, 16, 6, 6], googlenet.dlm line 17 */
     {
@@ -2639,23 +2289,23 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 16; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 294912))[i0 * 576 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 576 + i1 * 36 + i2] + ((googlenet_real *)(st + 3986880))[i1]));
+                ((googlenet_real *)(ar + 9142272))[i0 * 576 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 8847360))[i0 * 576 + i1 * 36 + i2] + ((googlenet_real *)(st + 3986880))[i1]));
             }
         }
     }
     }
     /* conv2d + relu -> f32[batch 128, 48, 6, 6], googlenet.dlm line 17 */
     {
-    conv2d_fwd_direct_2(((googlenet_real *)(ar + 294912)), ((googlenet_real *)(st + 3986944)), ((googlenet_real *)(st + 4063744)), ((googlenet_real *)(ar + 19169280)), n);
+    conv2d_fwd_direct_1(((googlenet_real *)(ar + 9142272)), ((googlenet_real *)(st + 3986944)), ((googlenet_real *)(st + 4063744)), ((googlenet_real *)(ar + 9437184)), n);
     }
     /* max_pool -> f32[batch 128, 480, 6, 6], googlenet.dlm line 18 */
     {
-    pool_max_fwd(((googlenet_real *)(ar + 35389440)), ((googlenet_real *)(ar + 0)), NULL, n * 480, 6, 6, 6, 6, 3, 3, 1, 1, 1, 1);
+    pool_max_fwd(((googlenet_real *)(ar + 0)), ((googlenet_real *)(ar + 23592960)), NULL, n * 480, 6, 6, 6, 6, 3, 3, 1, 1, 1, 1);
     }
     /* conv2d -> f32[batch 128, 64, 6, 6], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 64, 36, 480, ((googlenet_real *)(st + 4063936)), 480, ((googlenet_real *)(ar + 0)) + i * 17280, 36, ((googlenet_real *)(ar + 16809984)) + i * 2304, 36, 0);
+        gemm(0, 0, 64, 36, 480, ((googlenet_real *)(st + 4063936)), 480, ((googlenet_real *)(ar + 23592960)) + i * 17280, 36, ((googlenet_real *)(ar + 0)) + i * 2304, 36, 0);
     }
     /* relu -> f32[batch 128, 64, 6, 6], googlenet.dlm line 18 */
     {
@@ -2663,7 +2313,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 17989632))[i0 * 2304 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 16809984))[i0 * 2304 + i1 * 36 + i2] + ((googlenet_real *)(st + 4186816))[i1]));
+                ((googlenet_real *)(ar + 1179648))[i0 * 2304 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 2304 + i1 * 36 + i2] + ((googlenet_real *)(st + 4186816))[i1]));
             }
         }
     }
@@ -2671,18 +2321,18 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     /* concat -> f32[batch 128, 512, 6, 6], googlenet.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 0)) + i * 18432 + 0, ((googlenet_real *)(ar + 13271040)) + i * 6912, 6912 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 23592960)) + i * 18432 + 0, ((googlenet_real *)(ar + 12386304)) + i * 6912, 6912 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 0)) + i * 18432 + 6912, ((googlenet_real *)(ar + 9437184)) + i * 7488, 7488 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 23592960)) + i * 18432 + 6912, ((googlenet_real *)(ar + 19759104)) + i * 7488, 7488 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 0)) + i * 18432 + 14400, ((googlenet_real *)(ar + 19169280)) + i * 1728, 1728 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 23592960)) + i * 18432 + 14400, ((googlenet_real *)(ar + 9437184)) + i * 1728, 1728 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 0)) + i * 18432 + 16128, ((googlenet_real *)(ar + 17989632)) + i * 2304, 2304 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 23592960)) + i * 18432 + 16128, ((googlenet_real *)(ar + 1179648)) + i * 2304, 2304 * sizeof(googlenet_real));
     }
     /* conv2d -> f32[batch 128, 160, 6, 6], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 160, 36, 512, ((googlenet_real *)(st + 4187072)), 512, ((googlenet_real *)(ar + 0)) + i * 18432, 36, ((googlenet_real *)(ar + 9437184)) + i * 5760, 36, 0);
+        gemm(0, 0, 160, 36, 512, ((googlenet_real *)(st + 4187072)), 512, ((googlenet_real *)(ar + 23592960)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 5760, 36, 0);
     }
     /* relu -> f32[batch 128, 160, 6, 6], googlenet.dlm line 15 */
     {
@@ -2690,7 +2340,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 160; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 23003136))[i0 * 5760 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 9437184))[i0 * 5760 + i1 * 36 + i2] + ((googlenet_real *)(st + 4514752))[i1]));
+                ((googlenet_real *)(ar + 2949120))[i0 * 5760 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 5760 + i1 * 36 + i2] + ((googlenet_real *)(st + 4514752))[i1]));
             }
         }
     }
@@ -2698,7 +2348,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     /* conv2d -> f32[batch 128, 112, 6, 6], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 112, 36, 512, ((googlenet_real *)(st + 4515392)), 512, ((googlenet_real *)(ar + 0)) + i * 18432, 36, ((googlenet_real *)(ar + 9437184)) + i * 4032, 36, 0);
+        gemm(0, 0, 112, 36, 512, ((googlenet_real *)(st + 4515392)), 512, ((googlenet_real *)(ar + 23592960)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 4032, 36, 0);
     }
     /* relu -> f32[batch 128, 112, 6, 6], googlenet.dlm line 16 */
     {
@@ -2706,14 +2356,14 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 112; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 18710784))[i0 * 4032 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 9437184))[i0 * 4032 + i1 * 36 + i2] + ((googlenet_real *)(st + 4744768))[i1]));
+                ((googlenet_real *)(ar + 5898240))[i0 * 4032 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 4032 + i1 * 36 + i2] + ((googlenet_real *)(st + 4744768))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 224, 6, 6], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 18710784)), ((googlenet_real *)(st + 4745216)), ((googlenet_real *)(ar + 14582016)), (googlenet_real *)(ar + 9437184), n, 224, 29, 112, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((googlenet_real *)(ar + 5898240)), ((googlenet_real *)(st + 4745216)), ((googlenet_real *)(ar + 7962624)), (googlenet_real *)(ar + 12091392), n, 224, 29, 112, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 224, 6, 6], googlenet.dlm line 16 */
     {
@@ -2721,7 +2371,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 224; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 18874368))[i0 * 8064 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 14582016))[i0 * 8064 + i1 * 36 + i2] + ((googlenet_real *)(st + 5648384))[i1]));
+                ((googlenet_real *)(ar + 12091392))[i0 * 8064 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 7962624))[i0 * 8064 + i1 * 36 + i2] + ((googlenet_real *)(st + 5648384))[i1]));
             }
         }
     }
@@ -2729,7 +2379,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     /* conv2d -> f32[batch 128, 24, 6, 6], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 24, 36, 512, ((googlenet_real *)(st + 5649280)), 512, ((googlenet_real *)(ar + 0)) + i * 18432, 36, ((googlenet_real *)(ar + 9437184)) + i * 864, 36, 0);
+        gemm(0, 0, 24, 36, 512, ((googlenet_real *)(st + 5649280)), 512, ((googlenet_real *)(ar + 23592960)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 864, 36, 0);
     }
     /* relu -> f32[batch 128, 24, 6, 6], googlenet.dlm line 17 */
     {
@@ -2737,14 +2387,14 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 24; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 13389696))[i0 * 864 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 9437184))[i0 * 864 + i1 * 36 + i2] + ((googlenet_real *)(st + 5698432))[i1]));
+                ((googlenet_real *)(ar + 442368))[i0 * 864 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 864 + i1 * 36 + i2] + ((googlenet_real *)(st + 5698432))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 64, 6, 6], googlenet.dlm line 17 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 13389696)), ((googlenet_real *)(st + 5698560)), ((googlenet_real *)(ar + 12210048)), (googlenet_real *)(ar + 9437184), n, 64, 29, 24, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
+    conv2d_fwd(((googlenet_real *)(ar + 442368)), ((googlenet_real *)(st + 5698560)), ((googlenet_real *)(ar + 884736)), (googlenet_real *)(ar + 5898240), n, 64, 29, 24, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
     }
     /* relu -> f32[batch 128, 64, 6, 6], googlenet.dlm line 17 */
     {
@@ -2752,19 +2402,19 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 25952256))[i0 * 2304 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 12210048))[i0 * 2304 + i1 * 36 + i2] + ((googlenet_real *)(st + 5852160))[i1]));
+                ((googlenet_real *)(ar + 5898240))[i0 * 2304 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 884736))[i0 * 2304 + i1 * 36 + i2] + ((googlenet_real *)(st + 5852160))[i1]));
             }
         }
     }
     }
     /* max_pool -> f32[batch 128, 512, 6, 6], googlenet.dlm line 18 */
     {
-    pool_max_fwd(((googlenet_real *)(ar + 0)), ((googlenet_real *)(ar + 9437184)), NULL, n * 512, 6, 6, 6, 6, 3, 3, 1, 1, 1, 1);
+    pool_max_fwd(((googlenet_real *)(ar + 23592960)), ((googlenet_real *)(ar + 33030144)), NULL, n * 512, 6, 6, 6, 6, 3, 3, 1, 1, 1, 1);
     }
     /* conv2d -> f32[batch 128, 64, 6, 6], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 64, 36, 512, ((googlenet_real *)(st + 5852416)), 512, ((googlenet_real *)(ar + 9437184)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 2304, 36, 0);
+        gemm(0, 0, 64, 36, 512, ((googlenet_real *)(st + 5852416)), 512, ((googlenet_real *)(ar + 33030144)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 2304, 36, 0);
     }
     /* relu -> f32[batch 128, 64, 6, 6], googlenet.dlm line 18 */
     {
@@ -2772,7 +2422,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 9437184))[i0 * 2304 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 2304 + i1 * 36 + i2] + ((googlenet_real *)(st + 5983488))[i1]));
+                ((googlenet_real *)(ar + 1179648))[i0 * 2304 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 2304 + i1 * 36 + i2] + ((googlenet_real *)(st + 5983488))[i1]));
             }
         }
     }
@@ -2780,18 +2430,18 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     /* concat -> f32[batch 128, 512, 6, 6], googlenet.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 0)) + i * 18432 + 0, ((googlenet_real *)(ar + 23003136)) + i * 5760, 5760 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 16220160)) + i * 18432 + 0, ((googlenet_real *)(ar + 2949120)) + i * 5760, 5760 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 0)) + i * 18432 + 5760, ((googlenet_real *)(ar + 18874368)) + i * 8064, 8064 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 16220160)) + i * 18432 + 5760, ((googlenet_real *)(ar + 12091392)) + i * 8064, 8064 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 0)) + i * 18432 + 13824, ((googlenet_real *)(ar + 25952256)) + i * 2304, 2304 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 16220160)) + i * 18432 + 13824, ((googlenet_real *)(ar + 5898240)) + i * 2304, 2304 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 0)) + i * 18432 + 16128, ((googlenet_real *)(ar + 9437184)) + i * 2304, 2304 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 16220160)) + i * 18432 + 16128, ((googlenet_real *)(ar + 1179648)) + i * 2304, 2304 * sizeof(googlenet_real));
     }
     /* conv2d -> f32[batch 128, 128, 6, 6], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 128, 36, 512, ((googlenet_real *)(st + 5983744)), 512, ((googlenet_real *)(ar + 0)) + i * 18432, 36, ((googlenet_real *)(ar + 9437184)) + i * 4608, 36, 0);
+        gemm(0, 0, 128, 36, 512, ((googlenet_real *)(st + 5983744)), 512, ((googlenet_real *)(ar + 16220160)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 4608, 36, 0);
     }
     /* relu -> f32[batch 128, 128, 6, 6], googlenet.dlm line 15 */
     {
@@ -2799,7 +2449,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 24754176))[i0 * 4608 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 9437184))[i0 * 4608 + i1 * 36 + i2] + ((googlenet_real *)(st + 6245888))[i1]));
+                ((googlenet_real *)(ar + 2359296))[i0 * 4608 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 4608 + i1 * 36 + i2] + ((googlenet_real *)(st + 6245888))[i1]));
             }
         }
     }
@@ -2807,7 +2457,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     /* conv2d -> f32[batch 128, 128, 6, 6], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 128, 36, 512, ((googlenet_real *)(st + 6246400)), 512, ((googlenet_real *)(ar + 0)) + i * 18432, 36, ((googlenet_real *)(ar + 9437184)) + i * 4608, 36, 0);
+        gemm(0, 0, 128, 36, 512, ((googlenet_real *)(st + 6246400)), 512, ((googlenet_real *)(ar + 16220160)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 4608, 36, 0);
     }
     /* relu -> f32[batch 128, 128, 6, 6], googlenet.dlm line 16 */
     {
@@ -2815,14 +2465,14 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 20035584))[i0 * 4608 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 9437184))[i0 * 4608 + i1 * 36 + i2] + ((googlenet_real *)(st + 6508544))[i1]));
+                ((googlenet_real *)(ar + 4718592))[i0 * 4608 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 4608 + i1 * 36 + i2] + ((googlenet_real *)(st + 6508544))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 256, 6, 6], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 20035584)), ((googlenet_real *)(st + 6509056)), ((googlenet_real *)(ar + 15316992)), (googlenet_real *)(ar + 9437184), n, 256, 29, 128, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((googlenet_real *)(ar + 4718592)), ((googlenet_real *)(st + 6509056)), ((googlenet_real *)(ar + 7077888)), (googlenet_real *)(ar + 25657344), n, 256, 29, 128, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 256, 6, 6], googlenet.dlm line 16 */
     {
@@ -2830,7 +2480,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 256; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 20035584))[i0 * 9216 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 15316992))[i0 * 9216 + i1 * 36 + i2] + ((googlenet_real *)(st + 7688704))[i1]));
+                ((googlenet_real *)(ar + 25657344))[i0 * 9216 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 7077888))[i0 * 9216 + i1 * 36 + i2] + ((googlenet_real *)(st + 7688704))[i1]));
             }
         }
     }
@@ -2838,7 +2488,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     /* conv2d -> f32[batch 128, 24, 6, 6], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 24, 36, 512, ((googlenet_real *)(st + 7689728)), 512, ((googlenet_real *)(ar + 0)) + i * 18432, 36, ((googlenet_real *)(ar + 9437184)) + i * 864, 36, 0);
+        gemm(0, 0, 24, 36, 512, ((googlenet_real *)(st + 7689728)), 512, ((googlenet_real *)(ar + 16220160)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 864, 36, 0);
     }
     /* relu -> f32[batch 128, 24, 6, 6], googlenet.dlm line 17 */
     {
@@ -2846,14 +2496,14 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 24; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 13389696))[i0 * 864 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 9437184))[i0 * 864 + i1 * 36 + i2] + ((googlenet_real *)(st + 7738880))[i1]));
+                ((googlenet_real *)(ar + 442368))[i0 * 864 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 864 + i1 * 36 + i2] + ((googlenet_real *)(st + 7738880))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 64, 6, 6], googlenet.dlm line 17 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 13389696)), ((googlenet_real *)(st + 7739008)), ((googlenet_real *)(ar + 12210048)), (googlenet_real *)(ar + 9437184), n, 64, 29, 24, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
+    conv2d_fwd(((googlenet_real *)(ar + 442368)), ((googlenet_real *)(st + 7739008)), ((googlenet_real *)(ar + 884736)), (googlenet_real *)(ar + 4718592), n, 64, 29, 24, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
     }
     /* relu -> f32[batch 128, 64, 6, 6], googlenet.dlm line 17 */
     {
@@ -2861,19 +2511,19 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 27113472))[i0 * 2304 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 12210048))[i0 * 2304 + i1 * 36 + i2] + ((googlenet_real *)(st + 7892608))[i1]));
+                ((googlenet_real *)(ar + 4718592))[i0 * 2304 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 884736))[i0 * 2304 + i1 * 36 + i2] + ((googlenet_real *)(st + 7892608))[i1]));
             }
         }
     }
     }
     /* max_pool -> f32[batch 128, 512, 6, 6], googlenet.dlm line 18 */
     {
-    pool_max_fwd(((googlenet_real *)(ar + 0)), ((googlenet_real *)(ar + 9437184)), NULL, n * 512, 6, 6, 6, 6, 3, 3, 1, 1, 1, 1);
+    pool_max_fwd(((googlenet_real *)(ar + 16220160)), ((googlenet_real *)(ar + 5898240)), NULL, n * 512, 6, 6, 6, 6, 3, 3, 1, 1, 1, 1);
     }
     /* conv2d -> f32[batch 128, 64, 6, 6], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 64, 36, 512, ((googlenet_real *)(st + 7892864)), 512, ((googlenet_real *)(ar + 9437184)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 2304, 36, 0);
+        gemm(0, 0, 64, 36, 512, ((googlenet_real *)(st + 7892864)), 512, ((googlenet_real *)(ar + 5898240)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 2304, 36, 0);
     }
     /* relu -> f32[batch 128, 64, 6, 6], googlenet.dlm line 18 */
     {
@@ -2881,7 +2531,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 9437184))[i0 * 2304 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 2304 + i1 * 36 + i2] + ((googlenet_real *)(st + 8023936))[i1]));
+                ((googlenet_real *)(ar + 1179648))[i0 * 2304 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 2304 + i1 * 36 + i2] + ((googlenet_real *)(st + 8023936))[i1]));
             }
         }
     }
@@ -2889,18 +2539,18 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     /* concat -> f32[batch 128, 512, 6, 6], googlenet.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 0)) + i * 18432 + 0, ((googlenet_real *)(ar + 24754176)) + i * 4608, 4608 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 5898240)) + i * 18432 + 0, ((googlenet_real *)(ar + 2359296)) + i * 4608, 4608 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 0)) + i * 18432 + 4608, ((googlenet_real *)(ar + 20035584)) + i * 9216, 9216 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 5898240)) + i * 18432 + 4608, ((googlenet_real *)(ar + 25657344)) + i * 9216, 9216 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 0)) + i * 18432 + 13824, ((googlenet_real *)(ar + 27113472)) + i * 2304, 2304 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 5898240)) + i * 18432 + 13824, ((googlenet_real *)(ar + 4718592)) + i * 2304, 2304 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 0)) + i * 18432 + 16128, ((googlenet_real *)(ar + 9437184)) + i * 2304, 2304 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 5898240)) + i * 18432 + 16128, ((googlenet_real *)(ar + 1179648)) + i * 2304, 2304 * sizeof(googlenet_real));
     }
     /* conv2d -> f32[batch 128, 112, 6, 6], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 112, 36, 512, ((googlenet_real *)(st + 8024192)), 512, ((googlenet_real *)(ar + 0)) + i * 18432, 36, ((googlenet_real *)(ar + 9437184)) + i * 4032, 36, 0);
+        gemm(0, 0, 112, 36, 512, ((googlenet_real *)(st + 8024192)), 512, ((googlenet_real *)(ar + 5898240)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 4032, 36, 0);
     }
     /* relu -> f32[batch 128, 112, 6, 6], googlenet.dlm line 15 */
     {
@@ -2908,7 +2558,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 112; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 26668800))[i0 * 4032 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 9437184))[i0 * 4032 + i1 * 36 + i2] + ((googlenet_real *)(st + 8253568))[i1]));
+                ((googlenet_real *)(ar + 2064384))[i0 * 4032 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 4032 + i1 * 36 + i2] + ((googlenet_real *)(st + 8253568))[i1]));
             }
         }
     }
@@ -2916,7 +2566,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     /* conv2d -> f32[batch 128, 144, 6, 6], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 144, 36, 512, ((googlenet_real *)(st + 8254016)), 512, ((googlenet_real *)(ar + 0)) + i * 18432, 36, ((googlenet_real *)(ar + 9437184)) + i * 5184, 36, 0);
+        gemm(0, 0, 144, 36, 512, ((googlenet_real *)(st + 8254016)), 512, ((googlenet_real *)(ar + 5898240)) + i * 18432, 36, ((googlenet_real *)(ar + 15335424)) + i * 5184, 36, 0);
     }
     /* relu -> f32[batch 128, 144, 6, 6], googlenet.dlm line 16 */
     {
@@ -2924,14 +2574,14 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 144; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 21360384))[i0 * 5184 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 9437184))[i0 * 5184 + i1 * 36 + i2] + ((googlenet_real *)(st + 8548928))[i1]));
+                ((googlenet_real *)(ar + 17989632))[i0 * 5184 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 15335424))[i0 * 5184 + i1 * 36 + i2] + ((googlenet_real *)(st + 8548928))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 288, 6, 6], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 21360384)), ((googlenet_real *)(st + 8549504)), ((googlenet_real *)(ar + 16051968)), (googlenet_real *)(ar + 9437184), n, 288, 29, 144, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((googlenet_real *)(ar + 17989632)), ((googlenet_real *)(st + 8549504)), ((googlenet_real *)(ar + 20643840)), (googlenet_real *)(ar + 25952256), n, 288, 29, 144, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 288, 6, 6], googlenet.dlm line 16 */
     {
@@ -2939,7 +2589,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 288; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 21360384))[i0 * 10368 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 16051968))[i0 * 10368 + i1 * 36 + i2] + ((googlenet_real *)(st + 10042496))[i1]));
+                ((googlenet_real *)(ar + 15335424))[i0 * 10368 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 20643840))[i0 * 10368 + i1 * 36 + i2] + ((googlenet_real *)(st + 10042496))[i1]));
             }
         }
     }
@@ -2947,7 +2597,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     /* conv2d -> f32[batch 128, 32, 6, 6], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 32, 36, 512, ((googlenet_real *)(st + 10043648)), 512, ((googlenet_real *)(ar + 0)) + i * 18432, 36, ((googlenet_real *)(ar + 9437184)) + i * 1152, 36, 0);
+        gemm(0, 0, 32, 36, 512, ((googlenet_real *)(st + 10043648)), 512, ((googlenet_real *)(ar + 5898240)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 1152, 36, 0);
     }
     /* relu -> f32[batch 128, 32, 6, 6], googlenet.dlm line 17 */
     {
@@ -2955,14 +2605,14 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 32; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 14224896))[i0 * 1152 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 9437184))[i0 * 1152 + i1 * 36 + i2] + ((googlenet_real *)(st + 10109184))[i1]));
+                ((googlenet_real *)(ar + 589824))[i0 * 1152 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 1152 + i1 * 36 + i2] + ((googlenet_real *)(st + 10109184))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 64, 6, 6], googlenet.dlm line 17 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 14224896)), ((googlenet_real *)(st + 10109312)), ((googlenet_real *)(ar + 13045248)), (googlenet_real *)(ar + 9437184), n, 64, 29, 32, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
+    conv2d_fwd(((googlenet_real *)(ar + 589824)), ((googlenet_real *)(st + 10109312)), ((googlenet_real *)(ar + 4128768)), (googlenet_real *)(ar + 20643840), n, 64, 29, 32, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
     }
     /* relu -> f32[batch 128, 64, 6, 6], googlenet.dlm line 17 */
     {
@@ -2970,19 +2620,19 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 18874368))[i0 * 2304 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 13045248))[i0 * 2304 + i1 * 36 + i2] + ((googlenet_real *)(st + 10314112))[i1]));
+                ((googlenet_real *)(ar + 0))[i0 * 2304 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 4128768))[i0 * 2304 + i1 * 36 + i2] + ((googlenet_real *)(st + 10314112))[i1]));
             }
         }
     }
     }
     /* max_pool -> f32[batch 128, 512, 6, 6], googlenet.dlm line 18 */
     {
-    pool_max_fwd(((googlenet_real *)(ar + 0)), ((googlenet_real *)(ar + 9437184)), NULL, n * 512, 6, 6, 6, 6, 3, 3, 1, 1, 1, 1);
+    pool_max_fwd(((googlenet_real *)(ar + 5898240)), ((googlenet_real *)(ar + 20643840)), NULL, n * 512, 6, 6, 6, 6, 3, 3, 1, 1, 1, 1);
     }
     /* conv2d -> f32[batch 128, 64, 6, 6], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 64, 36, 512, ((googlenet_real *)(st + 10314368)), 512, ((googlenet_real *)(ar + 9437184)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 2304, 36, 0);
+        gemm(0, 0, 64, 36, 512, ((googlenet_real *)(st + 10314368)), 512, ((googlenet_real *)(ar + 20643840)) + i * 18432, 36, ((googlenet_real *)(ar + 4128768)) + i * 2304, 36, 0);
     }
     /* relu -> f32[batch 128, 64, 6, 6], googlenet.dlm line 18 */
     {
@@ -2990,7 +2640,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 9732096))[i0 * 2304 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 2304 + i1 * 36 + i2] + ((googlenet_real *)(st + 10445440))[i1]));
+                ((googlenet_real *)(ar + 5308416))[i0 * 2304 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 4128768))[i0 * 2304 + i1 * 36 + i2] + ((googlenet_real *)(st + 10445440))[i1]));
             }
         }
     }
@@ -2998,18 +2648,18 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     /* concat -> f32[batch 128, 528, 6, 6], googlenet.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 0)) + i * 19008 + 0, ((googlenet_real *)(ar + 26668800)) + i * 4032, 4032 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 20643840)) + i * 19008 + 0, ((googlenet_real *)(ar + 2064384)) + i * 4032, 4032 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 0)) + i * 19008 + 4032, ((googlenet_real *)(ar + 21360384)) + i * 10368, 10368 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 20643840)) + i * 19008 + 4032, ((googlenet_real *)(ar + 15335424)) + i * 10368, 10368 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 0)) + i * 19008 + 14400, ((googlenet_real *)(ar + 18874368)) + i * 2304, 2304 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 20643840)) + i * 19008 + 14400, ((googlenet_real *)(ar + 0)) + i * 2304, 2304 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 0)) + i * 19008 + 16704, ((googlenet_real *)(ar + 9732096)) + i * 2304, 2304 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 20643840)) + i * 19008 + 16704, ((googlenet_real *)(ar + 5308416)) + i * 2304, 2304 * sizeof(googlenet_real));
     }
     /* conv2d -> f32[batch 128, 256, 6, 6], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 256, 36, 528, ((googlenet_real *)(st + 10445696)), 528, ((googlenet_real *)(ar + 0)) + i * 19008, 36, ((googlenet_real *)(ar + 9732096)) + i * 9216, 36, 0);
+        gemm(0, 0, 256, 36, 528, ((googlenet_real *)(st + 10445696)), 528, ((googlenet_real *)(ar + 20643840)) + i * 19008, 36, ((googlenet_real *)(ar + 0)) + i * 9216, 36, 0);
     }
     /* relu -> f32[batch 128, 256, 6, 6], googlenet.dlm line 15 */
     {
@@ -3017,7 +2667,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 256; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 28878336))[i0 * 9216 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 9732096))[i0 * 9216 + i1 * 36 + i2] + ((googlenet_real *)(st + 10986368))[i1]));
+                ((googlenet_real *)(ar + 4718592))[i0 * 9216 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 9216 + i1 * 36 + i2] + ((googlenet_real *)(st + 10986368))[i1]));
             }
         }
     }
@@ -3025,7 +2675,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     /* conv2d -> f32[batch 128, 160, 6, 6], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 160, 36, 528, ((googlenet_real *)(st + 10987392)), 528, ((googlenet_real *)(ar + 0)) + i * 19008, 36, ((googlenet_real *)(ar + 9732096)) + i * 5760, 36, 0);
+        gemm(0, 0, 160, 36, 528, ((googlenet_real *)(st + 10987392)), 528, ((googlenet_real *)(ar + 20643840)) + i * 19008, 36, ((googlenet_real *)(ar + 0)) + i * 5760, 36, 0);
     }
     /* relu -> f32[batch 128, 160, 6, 6], googlenet.dlm line 16 */
     {
@@ -3033,14 +2683,14 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 160; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 22980096))[i0 * 5760 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 9732096))[i0 * 5760 + i1 * 36 + i2] + ((googlenet_real *)(st + 11325312))[i1]));
+                ((googlenet_real *)(ar + 9437184))[i0 * 5760 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 5760 + i1 * 36 + i2] + ((googlenet_real *)(st + 11325312))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 320, 6, 6], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 22980096)), ((googlenet_real *)(st + 11325952)), ((googlenet_real *)(ar + 17081856)), (googlenet_real *)(ar + 9732096), n, 320, 29, 160, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((googlenet_real *)(ar + 9437184)), ((googlenet_real *)(st + 11325952)), ((googlenet_real *)(ar + 12386304)), (googlenet_real *)(ar + 30375936), n, 320, 29, 160, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 320, 6, 6], googlenet.dlm line 16 */
     {
@@ -3048,7 +2698,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 320; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 22980096))[i0 * 11520 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 17081856))[i0 * 11520 + i1 * 36 + i2] + ((googlenet_real *)(st + 13169152))[i1]));
+                ((googlenet_real *)(ar + 30375936))[i0 * 11520 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 12386304))[i0 * 11520 + i1 * 36 + i2] + ((googlenet_real *)(st + 13169152))[i1]));
             }
         }
     }
@@ -3056,7 +2706,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     /* conv2d -> f32[batch 128, 32, 6, 6], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 32, 36, 528, ((googlenet_real *)(st + 13170432)), 528, ((googlenet_real *)(ar + 0)) + i * 19008, 36, ((googlenet_real *)(ar + 9732096)) + i * 1152, 36, 0);
+        gemm(0, 0, 32, 36, 528, ((googlenet_real *)(st + 13170432)), 528, ((googlenet_real *)(ar + 20643840)) + i * 19008, 36, ((googlenet_real *)(ar + 0)) + i * 1152, 36, 0);
     }
     /* relu -> f32[batch 128, 32, 6, 6], googlenet.dlm line 17 */
     {
@@ -3064,14 +2714,14 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 32; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 15966720))[i0 * 1152 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 9732096))[i0 * 1152 + i1 * 36 + i2] + ((googlenet_real *)(st + 13238016))[i1]));
+                ((googlenet_real *)(ar + 589824))[i0 * 1152 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 1152 + i1 * 36 + i2] + ((googlenet_real *)(st + 13238016))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 128, 6, 6], googlenet.dlm line 17 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 15966720)), ((googlenet_real *)(st + 13238144)), ((googlenet_real *)(ar + 13607424)), (googlenet_real *)(ar + 9732096), n, 128, 29, 32, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
+    conv2d_fwd(((googlenet_real *)(ar + 589824)), ((googlenet_real *)(st + 13238144)), ((googlenet_real *)(ar + 1179648)), (googlenet_real *)(ar + 9437184), n, 128, 29, 32, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
     }
     /* relu -> f32[batch 128, 128, 6, 6], googlenet.dlm line 17 */
     {
@@ -3079,19 +2729,19 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 19464192))[i0 * 4608 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 13607424))[i0 * 4608 + i1 * 36 + i2] + ((googlenet_real *)(st + 13647744))[i1]));
+                ((googlenet_real *)(ar + 9437184))[i0 * 4608 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 1179648))[i0 * 4608 + i1 * 36 + i2] + ((googlenet_real *)(st + 13647744))[i1]));
             }
         }
     }
     }
     /* max_pool -> f32[batch 128, 528, 6, 6], googlenet.dlm line 18 */
     {
-    pool_max_fwd(((googlenet_real *)(ar + 0)), ((googlenet_real *)(ar + 9732096)), NULL, n * 528, 6, 6, 6, 6, 3, 3, 1, 1, 1, 1);
+    pool_max_fwd(((googlenet_real *)(ar + 20643840)), ((googlenet_real *)(ar + 36274176)), NULL, n * 528, 6, 6, 6, 6, 3, 3, 1, 1, 1, 1);
     }
     /* conv2d -> f32[batch 128, 128, 6, 6], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 128, 36, 528, ((googlenet_real *)(st + 13648256)), 528, ((googlenet_real *)(ar + 9732096)) + i * 19008, 36, ((googlenet_real *)(ar + 0)) + i * 4608, 36, 0);
+        gemm(0, 0, 128, 36, 528, ((googlenet_real *)(st + 13648256)), 528, ((googlenet_real *)(ar + 36274176)) + i * 19008, 36, ((googlenet_real *)(ar + 0)) + i * 4608, 36, 0);
     }
     /* relu -> f32[batch 128, 128, 6, 6], googlenet.dlm line 18 */
     {
@@ -3099,7 +2749,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 15335424))[i0 * 4608 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 4608 + i1 * 36 + i2] + ((googlenet_real *)(st + 13918592))[i1]));
+                ((googlenet_real *)(ar + 2359296))[i0 * 4608 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 4608 + i1 * 36 + i2] + ((googlenet_real *)(st + 13918592))[i1]));
             }
         }
     }
@@ -3107,22 +2757,22 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     /* concat -> f32[batch 128, 832, 6, 6], googlenet.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 0)) + i * 29952 + 0, ((googlenet_real *)(ar + 28878336)) + i * 9216, 9216 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 11796480)) + i * 29952 + 0, ((googlenet_real *)(ar + 4718592)) + i * 9216, 9216 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 0)) + i * 29952 + 9216, ((googlenet_real *)(ar + 22980096)) + i * 11520, 11520 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 11796480)) + i * 29952 + 9216, ((googlenet_real *)(ar + 30375936)) + i * 11520, 11520 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 0)) + i * 29952 + 20736, ((googlenet_real *)(ar + 19464192)) + i * 4608, 4608 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 11796480)) + i * 29952 + 20736, ((googlenet_real *)(ar + 9437184)) + i * 4608, 4608 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 0)) + i * 29952 + 25344, ((googlenet_real *)(ar + 15335424)) + i * 4608, 4608 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 11796480)) + i * 29952 + 25344, ((googlenet_real *)(ar + 2359296)) + i * 4608, 4608 * sizeof(googlenet_real));
     }
     /* max_pool -> f32[batch 128, 832, 3, 3], googlenet.dlm line 36 */
     {
-    pool_max_fwd(((googlenet_real *)(ar + 0)), ((googlenet_real *)(ar + 15335424)), NULL, n * 832, 6, 6, 3, 3, 3, 3, 2, 2, 1, 1);
+    pool_max_fwd(((googlenet_real *)(ar + 11796480)), ((googlenet_real *)(ar + 0)), NULL, n * 832, 6, 6, 3, 3, 3, 3, 2, 2, 1, 1);
     }
     /* conv2d -> f32[batch 128, 256, 3, 3], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 256, 9, 832, ((googlenet_real *)(st + 13919104)), 832, ((googlenet_real *)(ar + 15335424)) + i * 7488, 9, ((googlenet_real *)(ar + 0)) + i * 2304, 9, 0);
+        gemm(0, 0, 256, 9, 832, ((googlenet_real *)(st + 13919104)), 832, ((googlenet_real *)(ar + 0)) + i * 7488, 9, ((googlenet_real *)(ar + 3833856)) + i * 2304, 9, 0);
     }
     /* relu -> f32[batch 128, 256, 3, 3], googlenet.dlm line 15 */
     {
@@ -3130,7 +2780,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 256; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((googlenet_real *)(ar + 12501504))[i0 * 2304 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 2304 + i1 * 9 + i2] + ((googlenet_real *)(st + 14771072))[i1]));
+                ((googlenet_real *)(ar + 5013504))[i0 * 2304 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 3833856))[i0 * 2304 + i1 * 9 + i2] + ((googlenet_real *)(st + 14771072))[i1]));
             }
         }
     }
@@ -3138,7 +2788,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     /* conv2d -> f32[batch 128, 160, 3, 3], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 160, 9, 832, ((googlenet_real *)(st + 14772096)), 832, ((googlenet_real *)(ar + 15335424)) + i * 7488, 9, ((googlenet_real *)(ar + 0)) + i * 1440, 9, 0);
+        gemm(0, 0, 160, 9, 832, ((googlenet_real *)(st + 14772096)), 832, ((googlenet_real *)(ar + 0)) + i * 7488, 9, ((googlenet_real *)(ar + 3833856)) + i * 1440, 9, 0);
     }
     /* relu -> f32[batch 128, 160, 3, 3], googlenet.dlm line 16 */
     {
@@ -3146,14 +2796,14 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 160; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((googlenet_real *)(ar + 8697600))[i0 * 1440 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 1440 + i1 * 9 + i2] + ((googlenet_real *)(st + 15304576))[i1]));
+                ((googlenet_real *)(ar + 6193152))[i0 * 1440 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 3833856))[i0 * 1440 + i1 * 9 + i2] + ((googlenet_real *)(st + 15304576))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 320, 3, 3], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 8697600)), ((googlenet_real *)(st + 15305216)), ((googlenet_real *)(ar + 7223040)), (googlenet_real *)(ar + 0), n, 320, 114, 160, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_fwd(((googlenet_real *)(ar + 6193152)), ((googlenet_real *)(st + 15305216)), ((googlenet_real *)(ar + 6930432)), (googlenet_real *)(ar + 8404992), n, 320, 114, 160, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 320, 3, 3], googlenet.dlm line 16 */
     {
@@ -3161,7 +2811,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 320; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((googlenet_real *)(ar + 3833856))[i0 * 2880 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 7223040))[i0 * 2880 + i1 * 9 + i2] + ((googlenet_real *)(st + 17148416))[i1]));
+                ((googlenet_real *)(ar + 8404992))[i0 * 2880 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 6930432))[i0 * 2880 + i1 * 9 + i2] + ((googlenet_real *)(st + 17148416))[i1]));
             }
         }
     }
@@ -3169,7 +2819,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     /* conv2d -> f32[batch 128, 32, 3, 3], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 32, 9, 832, ((googlenet_real *)(st + 17149696)), 832, ((googlenet_real *)(ar + 15335424)) + i * 7488, 9, ((googlenet_real *)(ar + 0)) + i * 288, 9, 0);
+        gemm(0, 0, 32, 9, 832, ((googlenet_real *)(st + 17149696)), 832, ((googlenet_real *)(ar + 0)) + i * 7488, 9, ((googlenet_real *)(ar + 3833856)) + i * 288, 9, 0);
     }
     /* relu -> f32[batch 128, 32, 3, 3], googlenet.dlm line 17 */
     {
@@ -3177,14 +2827,14 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 32; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((googlenet_real *)(ar + 5898240))[i0 * 288 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 288 + i1 * 9 + i2] + ((googlenet_real *)(st + 17256192))[i1]));
+                ((googlenet_real *)(ar + 3981312))[i0 * 288 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 3833856))[i0 * 288 + i1 * 9 + i2] + ((googlenet_real *)(st + 17256192))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 128, 3, 3], googlenet.dlm line 17 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 5898240)), ((googlenet_real *)(st + 17256320)), ((googlenet_real *)(ar + 5308416)), (googlenet_real *)(ar + 0), n, 128, 114, 32, 3, 3, 5, 5, 3, 3, 1, 1, 2, 2);
+    conv2d_fwd(((googlenet_real *)(ar + 3981312)), ((googlenet_real *)(st + 17256320)), ((googlenet_real *)(ar + 4128768)), (googlenet_real *)(ar + 9879552), n, 128, 114, 32, 3, 3, 5, 5, 3, 3, 1, 1, 2, 2);
     }
     /* relu -> f32[batch 128, 128, 3, 3], googlenet.dlm line 17 */
     {
@@ -3192,19 +2842,19 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((googlenet_real *)(ar + 5898240))[i0 * 1152 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 5308416))[i0 * 1152 + i1 * 9 + i2] + ((googlenet_real *)(st + 17665920))[i1]));
+                ((googlenet_real *)(ar + 6193152))[i0 * 1152 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 4128768))[i0 * 1152 + i1 * 9 + i2] + ((googlenet_real *)(st + 17665920))[i1]));
             }
         }
     }
     }
     /* max_pool -> f32[batch 128, 832, 3, 3], googlenet.dlm line 18 */
     {
-    pool_max_fwd(((googlenet_real *)(ar + 15335424)), ((googlenet_real *)(ar + 0)), NULL, n * 832, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    pool_max_fwd(((googlenet_real *)(ar + 0)), ((googlenet_real *)(ar + 9879552)), NULL, n * 832, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* conv2d -> f32[batch 128, 128, 3, 3], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 128, 9, 832, ((googlenet_real *)(st + 17666432)), 832, ((googlenet_real *)(ar + 0)) + i * 7488, 9, ((googlenet_real *)(ar + 5308416)) + i * 1152, 9, 0);
+        gemm(0, 0, 128, 9, 832, ((googlenet_real *)(st + 17666432)), 832, ((googlenet_real *)(ar + 9879552)) + i * 7488, 9, ((googlenet_real *)(ar + 0)) + i * 1152, 9, 0);
     }
     /* relu -> f32[batch 128, 128, 3, 3], googlenet.dlm line 18 */
     {
@@ -3212,7 +2862,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((googlenet_real *)(ar + 0))[i0 * 1152 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 5308416))[i0 * 1152 + i1 * 9 + i2] + ((googlenet_real *)(st + 18092416))[i1]));
+                ((googlenet_real *)(ar + 589824))[i0 * 1152 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 1152 + i1 * 9 + i2] + ((googlenet_real *)(st + 18092416))[i1]));
             }
         }
     }
@@ -3220,18 +2870,18 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     /* concat -> f32[batch 128, 832, 3, 3], googlenet.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 8667648)) + i * 7488 + 0, ((googlenet_real *)(ar + 12501504)) + i * 2304, 2304 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 1179648)) + i * 7488 + 0, ((googlenet_real *)(ar + 5013504)) + i * 2304, 2304 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 8667648)) + i * 7488 + 2304, ((googlenet_real *)(ar + 3833856)) + i * 2880, 2880 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 1179648)) + i * 7488 + 2304, ((googlenet_real *)(ar + 8404992)) + i * 2880, 2880 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 8667648)) + i * 7488 + 5184, ((googlenet_real *)(ar + 5898240)) + i * 1152, 1152 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 1179648)) + i * 7488 + 5184, ((googlenet_real *)(ar + 6193152)) + i * 1152, 1152 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 8667648)) + i * 7488 + 6336, ((googlenet_real *)(ar + 0)) + i * 1152, 1152 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 1179648)) + i * 7488 + 6336, ((googlenet_real *)(ar + 589824)) + i * 1152, 1152 * sizeof(googlenet_real));
     }
     /* conv2d -> f32[batch 128, 384, 3, 3], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 384, 9, 832, ((googlenet_real *)(st + 18092928)), 832, ((googlenet_real *)(ar + 8667648)) + i * 7488, 9, ((googlenet_real *)(ar + 0)) + i * 3456, 9, 0);
+        gemm(0, 0, 384, 9, 832, ((googlenet_real *)(st + 18092928)), 832, ((googlenet_real *)(ar + 1179648)) + i * 7488, 9, ((googlenet_real *)(ar + 5013504)) + i * 3456, 9, 0);
     }
     /* relu -> f32[batch 128, 384, 3, 3], googlenet.dlm line 15 */
     {
@@ -3239,7 +2889,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 384; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((googlenet_real *)(ar + 12501504))[i0 * 3456 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 3456 + i1 * 9 + i2] + ((googlenet_real *)(st + 19370880))[i1]));
+                ((googlenet_real *)(ar + 6782976))[i0 * 3456 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 5013504))[i0 * 3456 + i1 * 9 + i2] + ((googlenet_real *)(st + 19370880))[i1]));
             }
         }
     }
@@ -3247,7 +2897,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     /* conv2d -> f32[batch 128, 192, 3, 3], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 192, 9, 832, ((googlenet_real *)(st + 19372416)), 832, ((googlenet_real *)(ar + 8667648)) + i * 7488, 9, ((googlenet_real *)(ar + 0)) + i * 1728, 9, 0);
+        gemm(0, 0, 192, 9, 832, ((googlenet_real *)(st + 19372416)), 832, ((googlenet_real *)(ar + 1179648)) + i * 7488, 9, ((googlenet_real *)(ar + 0)) + i * 1728, 9, 0);
     }
     /* relu -> f32[batch 128, 192, 3, 3], googlenet.dlm line 16 */
     {
@@ -3255,14 +2905,14 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 192; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((googlenet_real *)(ar + 16040448))[i0 * 1728 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 1728 + i1 * 9 + i2] + ((googlenet_real *)(st + 20011392))[i1]));
+                ((googlenet_real *)(ar + 5013504))[i0 * 1728 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 1728 + i1 * 9 + i2] + ((googlenet_real *)(st + 20011392))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 384, 3, 3], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 16040448)), ((googlenet_real *)(st + 20012160)), ((googlenet_real *)(ar + 14270976)), (googlenet_real *)(ar + 0), n, 384, 114, 192, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_fwd(((googlenet_real *)(ar + 5013504)), ((googlenet_real *)(st + 20012160)), ((googlenet_real *)(ar + 8552448)), (googlenet_real *)(ar + 10321920), n, 384, 114, 192, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 384, 3, 3], googlenet.dlm line 16 */
     {
@@ -3270,7 +2920,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 384; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((googlenet_real *)(ar + 5450112))[i0 * 3456 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 14270976))[i0 * 3456 + i1 * 9 + i2] + ((googlenet_real *)(st + 22666368))[i1]));
+                ((googlenet_real *)(ar + 5013504))[i0 * 3456 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 8552448))[i0 * 3456 + i1 * 9 + i2] + ((googlenet_real *)(st + 22666368))[i1]));
             }
         }
     }
@@ -3278,7 +2928,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     /* conv2d -> f32[batch 128, 48, 3, 3], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 48, 9, 832, ((googlenet_real *)(st + 22667904)), 832, ((googlenet_real *)(ar + 8667648)) + i * 7488, 9, ((googlenet_real *)(ar + 0)) + i * 432, 9, 0);
+        gemm(0, 0, 48, 9, 832, ((googlenet_real *)(st + 22667904)), 832, ((googlenet_real *)(ar + 1179648)) + i * 7488, 9, ((googlenet_real *)(ar + 0)) + i * 432, 9, 0);
     }
     /* relu -> f32[batch 128, 48, 3, 3], googlenet.dlm line 17 */
     {
@@ -3286,14 +2936,14 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 48; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((googlenet_real *)(ar + 7809408))[i0 * 432 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 432 + i1 * 9 + i2] + ((googlenet_real *)(st + 22827648))[i1]));
+                ((googlenet_real *)(ar + 221184))[i0 * 432 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 432 + i1 * 9 + i2] + ((googlenet_real *)(st + 22827648))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 128, 3, 3], googlenet.dlm line 17 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 7809408)), ((googlenet_real *)(st + 22827840)), ((googlenet_real *)(ar + 7219584)), (googlenet_real *)(ar + 0), n, 128, 114, 48, 3, 3, 5, 5, 3, 3, 1, 1, 2, 2);
+    conv2d_fwd(((googlenet_real *)(ar + 221184)), ((googlenet_real *)(st + 22827840)), ((googlenet_real *)(ar + 442368)), (googlenet_real *)(ar + 8552448), n, 128, 114, 48, 3, 3, 5, 5, 3, 3, 1, 1, 2, 2);
     }
     /* relu -> f32[batch 128, 128, 3, 3], googlenet.dlm line 17 */
     {
@@ -3301,19 +2951,19 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((googlenet_real *)(ar + 4718592))[i0 * 1152 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 7219584))[i0 * 1152 + i1 * 9 + i2] + ((googlenet_real *)(st + 23442240))[i1]));
+                ((googlenet_real *)(ar + 8552448))[i0 * 1152 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 442368))[i0 * 1152 + i1 * 9 + i2] + ((googlenet_real *)(st + 23442240))[i1]));
             }
         }
     }
     }
     /* max_pool -> f32[batch 128, 832, 3, 3], googlenet.dlm line 18 */
     {
-    pool_max_fwd(((googlenet_real *)(ar + 8667648)), ((googlenet_real *)(ar + 0)), NULL, n * 832, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    pool_max_fwd(((googlenet_real *)(ar + 1179648)), ((googlenet_real *)(ar + 9142272)), NULL, n * 832, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* conv2d -> f32[batch 128, 128, 3, 3], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 128, 9, 832, ((googlenet_real *)(st + 23442752)), 832, ((googlenet_real *)(ar + 0)) + i * 7488, 9, ((googlenet_real *)(ar + 3833856)) + i * 1152, 9, 0);
+        gemm(0, 0, 128, 9, 832, ((googlenet_real *)(st + 23442752)), 832, ((googlenet_real *)(ar + 9142272)) + i * 7488, 9, ((googlenet_real *)(ar + 0)) + i * 1152, 9, 0);
     }
     /* relu -> f32[batch 128, 128, 3, 3], googlenet.dlm line 18 */
     {
@@ -3321,7 +2971,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((googlenet_real *)(ar + 7219584))[i0 * 1152 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 3833856))[i0 * 1152 + i1 * 9 + i2] + ((googlenet_real *)(st + 23868736))[i1]));
+                ((googlenet_real *)(ar + 589824))[i0 * 1152 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 1152 + i1 * 9 + i2] + ((googlenet_real *)(st + 23868736))[i1]));
             }
         }
     }
@@ -3329,27 +2979,27 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
     /* concat -> f32[batch 128, 1024, 3, 3], googlenet.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 0)) + i * 9216 + 0, ((googlenet_real *)(ar + 12501504)) + i * 3456, 3456 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 9142272)) + i * 9216 + 0, ((googlenet_real *)(ar + 6782976)) + i * 3456, 3456 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 0)) + i * 9216 + 3456, ((googlenet_real *)(ar + 5450112)) + i * 3456, 3456 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 9142272)) + i * 9216 + 3456, ((googlenet_real *)(ar + 5013504)) + i * 3456, 3456 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 0)) + i * 9216 + 6912, ((googlenet_real *)(ar + 4718592)) + i * 1152, 1152 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 9142272)) + i * 9216 + 6912, ((googlenet_real *)(ar + 8552448)) + i * 1152, 1152 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 0)) + i * 9216 + 8064, ((googlenet_real *)(ar + 7219584)) + i * 1152, 1152 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 9142272)) + i * 9216 + 8064, ((googlenet_real *)(ar + 589824)) + i * 1152, 1152 * sizeof(googlenet_real));
     }
     /* avg_pool -> f32[batch 128, 1024, 1, 1], googlenet.dlm line 39 */
     {
-    avg_pool_fwd_0(((googlenet_real *)(ar + 0)), ((googlenet_real *)(ar + 4718592)), n);
+    avg_pool_fwd_0(((googlenet_real *)(ar + 9142272)), ((googlenet_real *)(ar + 0)), n);
     }
     /* matmul -> f32[batch 128, 10], googlenet.dlm line 41 */
     {
-    gemm(0, 1, n, 10, 1024, ((googlenet_real *)(ar + 4718592)), 1024, ((googlenet_real *)(st + 23869248)), 1024, ((googlenet_real *)(ar + 0)), 10, 0);
+    gemm(0, 1, n, 10, 1024, ((googlenet_real *)(ar + 0)), 1024, ((googlenet_real *)(st + 23869248)), 1024, ((googlenet_real *)(ar + 524288)), 10, 0);
     }
     /* add -> f32[batch 128, 10], googlenet.dlm line 41 */
     {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 10; i1++) {
-            ((googlenet_real *)(ar + 5120))[i0 * 10 + i1] = (((googlenet_real *)(ar + 0))[i0 * 10 + i1] + ((googlenet_real *)(st + 23910208))[i1]);
+            ((googlenet_real *)(ar + 0))[i0 * 10 + i1] = (((googlenet_real *)(ar + 524288))[i0 * 10 + i1] + ((googlenet_real *)(st + 23910208))[i1]);
         }
     }
     }
@@ -3357,7 +3007,7 @@ int googlenet_forward(void *state, int n, const googlenet_real *x) {
 }
 
 const googlenet_real *googlenet_output_logits(const void *state) {
-    return (const googlenet_real *)(const void *)((const unsigned char *)state + 23915392);
+    return (const googlenet_real *)(const void *)((const unsigned char *)state + 23910272);
 }
 
 googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real *x, const int32_t *y, double *metrics) {
@@ -3368,7 +3018,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     (void)ar;
     /* conv2d -> f32[batch 128, 64, 48, 48], googlenet.dlm line 23 */
     {
-    conv2d_fwd_direct_3(x, ((googlenet_real *)(st + 64)), ((googlenet_real *)(ar + 23910208)), n);
+    conv2d_fwd(x, ((googlenet_real *)(st + 64)), ((googlenet_real *)(ar + 23910208)), (googlenet_real *)(ar + 99407680), n, 64, 2, 1, 96, 96, 7, 7, 48, 48, 2, 2, 3, 3);
     }
     /* relu -> f32[batch 128, 64, 48, 48], googlenet.dlm line 23 */
     {
@@ -3485,7 +3135,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     }
     /* conv2d -> f32[batch 128, 32, 12, 12], googlenet.dlm line 17 */
     {
-    conv2d_fwd_direct_4(((googlenet_real *)(ar + 574805824)), ((googlenet_real *)(st + 1051392)), ((googlenet_real *)(ar + 23910208)), n);
+    conv2d_fwd_direct_2(((googlenet_real *)(ar + 574805824)), ((googlenet_real *)(st + 1051392)), ((googlenet_real *)(ar + 23910208)), n);
     }
     /* relu -> f32[batch 128, 32, 12, 12], googlenet.dlm line 17 */
     {
@@ -3707,7 +3357,7 @@ googlenet_real googlenet_forward_train(void *state, int n, const googlenet_real 
     }
     /* conv2d -> f32[batch 128, 48, 6, 6], googlenet.dlm line 17 */
     {
-    conv2d_fwd_direct_5(((googlenet_real *)(ar + 589698880)), ((googlenet_real *)(st + 3986944)), ((googlenet_real *)(ar + 59299648)), n);
+    conv2d_fwd_direct_3(((googlenet_real *)(ar + 589698880)), ((googlenet_real *)(st + 3986944)), ((googlenet_real *)(ar + 59299648)), n);
     }
     /* relu -> f32[batch 128, 48, 6, 6], googlenet.dlm line 17 */
     {
@@ -4521,12 +4171,21 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     }
     /* sum -> f32[10], googlenet.dlm line 41 */
     {
-    for (int64_t i0 = 0; i0 < 10; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 10; b0 += 2) {
+        double accs[2] = {0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
-            acc += ((googlenet_real *)(ar + 74635072))[i0 + i1 * 10];
+            for (int64_t u = 0; u < 2; u++) {
+                const int64_t i0 = b0 + u;
+                double acc = accs[u];
+                acc += ((googlenet_real *)(ar + 74635072))[i0 + i1 * 10];
+                accs[u] = acc;
+            }
         }
-        ((googlenet_real *)(ar + 23910144))[i0] = (googlenet_real)acc;
+        for (int64_t u = 0; u < 2; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((googlenet_real *)(ar + 23910144))[i0] = (googlenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 21.bias */
@@ -4575,14 +4234,23 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* sum -> f32[1, 128, 1, 1], googlenet.dlm line 18 */
     {
     GOOGLENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 128; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 128; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((googlenet_real *)(ar + 78468928))[i0 * 9 + i1 * 1152 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((googlenet_real *)(ar + 78468928))[i0 * 9 + i1 * 1152 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((googlenet_real *)(ar + 23868672))[i0] = (googlenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((googlenet_real *)(ar + 23868672))[i0] = (googlenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 18.b4_2.bias */
@@ -4613,14 +4281,23 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* sum -> f32[1, 128, 1, 1], googlenet.dlm line 17 */
     {
     GOOGLENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 128; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 128; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((googlenet_real *)(ar + 80085184))[i0 * 9 + i1 * 1152 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((googlenet_real *)(ar + 80085184))[i0 * 9 + i1 * 1152 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((googlenet_real *)(ar + 23442176))[i0] = (googlenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((googlenet_real *)(ar + 23442176))[i0] = (googlenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 18.b3_2.bias */
@@ -4645,14 +4322,23 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* sum -> f32[1, 48, 1, 1], googlenet.dlm line 17 */
     {
     GOOGLENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 48; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 48; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((googlenet_real *)(ar + 74635072))[i0 * 9 + i1 * 432 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((googlenet_real *)(ar + 74635072))[i0 * 9 + i1 * 432 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((googlenet_real *)(ar + 22827584))[i0] = (googlenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((googlenet_real *)(ar + 22827584))[i0] = (googlenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 18.b3_1.bias */
@@ -4679,14 +4365,23 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* sum -> f32[1, 384, 1, 1], googlenet.dlm line 16 */
     {
     GOOGLENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 384; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 384; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((googlenet_real *)(ar + 571561792))[i0 * 9 + i1 * 3456 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((googlenet_real *)(ar + 571561792))[i0 * 9 + i1 * 3456 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((googlenet_real *)(ar + 22666304))[i0] = (googlenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((googlenet_real *)(ar + 22666304))[i0] = (googlenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 18.b2_2.bias */
@@ -4711,14 +4406,23 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* sum -> f32[1, 192, 1, 1], googlenet.dlm line 16 */
     {
     GOOGLENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 192; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 192; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((googlenet_real *)(ar + 78468928))[i0 * 9 + i1 * 1728 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((googlenet_real *)(ar + 78468928))[i0 * 9 + i1 * 1728 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((googlenet_real *)(ar + 20011328))[i0] = (googlenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((googlenet_real *)(ar + 20011328))[i0] = (googlenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 18.b2_1.bias */
@@ -4745,14 +4449,23 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* sum -> f32[1, 384, 1, 1], googlenet.dlm line 15 */
     {
     GOOGLENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 384; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 384; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((googlenet_real *)(ar + 571561792))[i0 * 9 + i1 * 3456 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((googlenet_real *)(ar + 571561792))[i0 * 9 + i1 * 3456 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((googlenet_real *)(ar + 19370816))[i0] = (googlenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((googlenet_real *)(ar + 19370816))[i0] = (googlenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 18.b1_1.bias */
@@ -4806,14 +4519,23 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* sum -> f32[1, 128, 1, 1], googlenet.dlm line 18 */
     {
     GOOGLENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 128; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 128; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((googlenet_real *)(ar + 80533312))[i0 * 9 + i1 * 1152 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((googlenet_real *)(ar + 80533312))[i0 * 9 + i1 * 1152 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((googlenet_real *)(ar + 18092352))[i0] = (googlenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((googlenet_real *)(ar + 18092352))[i0] = (googlenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 17.b4_2.bias */
@@ -4844,14 +4566,23 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* sum -> f32[1, 128, 1, 1], googlenet.dlm line 17 */
     {
     GOOGLENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 128; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 128; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((googlenet_real *)(ar + 80533312))[i0 * 9 + i1 * 1152 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((googlenet_real *)(ar + 80533312))[i0 * 9 + i1 * 1152 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((googlenet_real *)(ar + 17665856))[i0] = (googlenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((googlenet_real *)(ar + 17665856))[i0] = (googlenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 17.b3_2.bias */
@@ -4876,14 +4607,23 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* sum -> f32[1, 32, 1, 1], googlenet.dlm line 17 */
     {
     GOOGLENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 32; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 32; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((googlenet_real *)(ar + 74635072))[i0 * 9 + i1 * 288 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((googlenet_real *)(ar + 74635072))[i0 * 9 + i1 * 288 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((googlenet_real *)(ar + 17256128))[i0] = (googlenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((googlenet_real *)(ar + 17256128))[i0] = (googlenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 17.b3_1.bias */
@@ -4910,14 +4650,23 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* sum -> f32[1, 320, 1, 1], googlenet.dlm line 16 */
     {
     GOOGLENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 320; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 320; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((googlenet_real *)(ar + 87136576))[i0 * 9 + i1 * 2880 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((googlenet_real *)(ar + 87136576))[i0 * 9 + i1 * 2880 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((googlenet_real *)(ar + 17148352))[i0] = (googlenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((googlenet_real *)(ar + 17148352))[i0] = (googlenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 17.b2_2.bias */
@@ -4942,14 +4691,23 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* sum -> f32[1, 160, 1, 1], googlenet.dlm line 16 */
     {
     GOOGLENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 160; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 160; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((googlenet_real *)(ar + 78468928))[i0 * 9 + i1 * 1440 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((googlenet_real *)(ar + 78468928))[i0 * 9 + i1 * 1440 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((googlenet_real *)(ar + 15304512))[i0] = (googlenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((googlenet_real *)(ar + 15304512))[i0] = (googlenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 17.b2_1.bias */
@@ -4976,14 +4734,23 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* sum -> f32[1, 256, 1, 1], googlenet.dlm line 15 */
     {
     GOOGLENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 256; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 256; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((googlenet_real *)(ar + 87136576))[i0 * 9 + i1 * 2304 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((googlenet_real *)(ar + 87136576))[i0 * 9 + i1 * 2304 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((googlenet_real *)(ar + 14771008))[i0] = (googlenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((googlenet_real *)(ar + 14771008))[i0] = (googlenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 17.b1_1.bias */
@@ -5041,14 +4808,23 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* sum -> f32[1, 128, 1, 1], googlenet.dlm line 18 */
     {
     GOOGLENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 128; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 128; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((googlenet_real *)(ar + 69031744))[i0 * 36 + i1 * 4608 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((googlenet_real *)(ar + 69031744))[i0 * 36 + i1 * 4608 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((googlenet_real *)(ar + 13918528))[i0] = (googlenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((googlenet_real *)(ar + 13918528))[i0] = (googlenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 15.b4_2.bias */
@@ -5079,14 +4855,23 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* sum -> f32[1, 128, 1, 1], googlenet.dlm line 17 */
     {
     GOOGLENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 128; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 128; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((googlenet_real *)(ar + 63174976))[i0 * 36 + i1 * 4608 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((googlenet_real *)(ar + 63174976))[i0 * 36 + i1 * 4608 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((googlenet_real *)(ar + 13647680))[i0] = (googlenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((googlenet_real *)(ar + 13647680))[i0] = (googlenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 15.b3_2.bias */
@@ -5111,14 +4896,23 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* sum -> f32[1, 32, 1, 1], googlenet.dlm line 17 */
     {
     GOOGLENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 32; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 32; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((googlenet_real *)(ar + 78763840))[i0 * 36 + i1 * 1152 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((googlenet_real *)(ar + 78763840))[i0 * 36 + i1 * 1152 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((googlenet_real *)(ar + 13237952))[i0] = (googlenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((googlenet_real *)(ar + 13237952))[i0] = (googlenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 15.b3_1.bias */
@@ -5145,14 +4939,23 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* sum -> f32[1, 320, 1, 1], googlenet.dlm line 16 */
     {
     GOOGLENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 320; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 320; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((googlenet_real *)(ar + 363943744))[i0 * 36 + i1 * 11520 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((googlenet_real *)(ar + 363943744))[i0 * 36 + i1 * 11520 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((googlenet_real *)(ar + 13169088))[i0] = (googlenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((googlenet_real *)(ar + 13169088))[i0] = (googlenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 15.b2_2.bias */
@@ -5177,14 +4980,23 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* sum -> f32[1, 160, 1, 1], googlenet.dlm line 16 */
     {
     GOOGLENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 160; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 160; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((googlenet_real *)(ar + 89062720))[i0 * 36 + i1 * 5760 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((googlenet_real *)(ar + 89062720))[i0 * 36 + i1 * 5760 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((googlenet_real *)(ar + 11325248))[i0] = (googlenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((googlenet_real *)(ar + 11325248))[i0] = (googlenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 15.b2_1.bias */
@@ -5211,14 +5023,23 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* sum -> f32[1, 256, 1, 1], googlenet.dlm line 15 */
     {
     GOOGLENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 256; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 256; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((googlenet_real *)(ar + 490460992))[i0 * 36 + i1 * 9216 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((googlenet_real *)(ar + 490460992))[i0 * 36 + i1 * 9216 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((googlenet_real *)(ar + 10986304))[i0] = (googlenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((googlenet_real *)(ar + 10986304))[i0] = (googlenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 15.b1_1.bias */
@@ -5272,14 +5093,23 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* sum -> f32[1, 64, 1, 1], googlenet.dlm line 18 */
     {
     GOOGLENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 64; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 64; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((googlenet_real *)(ar + 68736832))[i0 * 36 + i1 * 2304 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((googlenet_real *)(ar + 68736832))[i0 * 36 + i1 * 2304 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((googlenet_real *)(ar + 10445376))[i0] = (googlenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((googlenet_real *)(ar + 10445376))[i0] = (googlenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 14.b4_2.bias */
@@ -5310,14 +5140,23 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* sum -> f32[1, 64, 1, 1], googlenet.dlm line 17 */
     {
     GOOGLENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 64; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 64; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((googlenet_real *)(ar + 62907712))[i0 * 36 + i1 * 2304 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((googlenet_real *)(ar + 62907712))[i0 * 36 + i1 * 2304 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((googlenet_real *)(ar + 10314048))[i0] = (googlenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((googlenet_real *)(ar + 10314048))[i0] = (googlenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 14.b3_2.bias */
@@ -5342,14 +5181,23 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* sum -> f32[1, 32, 1, 1], googlenet.dlm line 17 */
     {
     GOOGLENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 32; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 32; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((googlenet_real *)(ar + 83482432))[i0 * 36 + i1 * 1152 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((googlenet_real *)(ar + 83482432))[i0 * 36 + i1 * 1152 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((googlenet_real *)(ar + 10109120))[i0] = (googlenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((googlenet_real *)(ar + 10109120))[i0] = (googlenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 14.b3_1.bias */
@@ -5376,14 +5224,23 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* sum -> f32[1, 288, 1, 1], googlenet.dlm line 16 */
     {
     GOOGLENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 288; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 288; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((googlenet_real *)(ar + 84788800))[i0 * 36 + i1 * 10368 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((googlenet_real *)(ar + 84788800))[i0 * 36 + i1 * 10368 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((googlenet_real *)(ar + 10042432))[i0] = (googlenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((googlenet_real *)(ar + 10042432))[i0] = (googlenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 14.b2_2.bias */
@@ -5408,14 +5265,23 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* sum -> f32[1, 144, 1, 1], googlenet.dlm line 16 */
     {
     GOOGLENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 144; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 144; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((googlenet_real *)(ar + 92751424))[i0 * 36 + i1 * 5184 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((googlenet_real *)(ar + 92751424))[i0 * 36 + i1 * 5184 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((googlenet_real *)(ar + 8548864))[i0] = (googlenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((googlenet_real *)(ar + 8548864))[i0] = (googlenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 14.b2_1.bias */
@@ -5442,14 +5308,23 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* sum -> f32[1, 112, 1, 1], googlenet.dlm line 15 */
     {
     GOOGLENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 112; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 112; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((googlenet_real *)(ar + 363648832))[i0 * 36 + i1 * 4032 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((googlenet_real *)(ar + 363648832))[i0 * 36 + i1 * 4032 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((googlenet_real *)(ar + 8253504))[i0] = (googlenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((googlenet_real *)(ar + 8253504))[i0] = (googlenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 14.b1_1.bias */
@@ -5503,14 +5378,23 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* sum -> f32[1, 64, 1, 1], googlenet.dlm line 18 */
     {
     GOOGLENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 64; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 64; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((googlenet_real *)(ar + 68736832))[i0 * 36 + i1 * 2304 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((googlenet_real *)(ar + 68736832))[i0 * 36 + i1 * 2304 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((googlenet_real *)(ar + 8023872))[i0] = (googlenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((googlenet_real *)(ar + 8023872))[i0] = (googlenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 13.b4_2.bias */
@@ -5541,14 +5425,23 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* sum -> f32[1, 64, 1, 1], googlenet.dlm line 17 */
     {
     GOOGLENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 64; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 64; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((googlenet_real *)(ar + 62072512))[i0 * 36 + i1 * 2304 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((googlenet_real *)(ar + 62072512))[i0 * 36 + i1 * 2304 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((googlenet_real *)(ar + 7892544))[i0] = (googlenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((googlenet_real *)(ar + 7892544))[i0] = (googlenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 13.b3_2.bias */
@@ -5573,14 +5466,23 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* sum -> f32[1, 24, 1, 1], googlenet.dlm line 17 */
     {
     GOOGLENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 24; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 24; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((googlenet_real *)(ar + 82892608))[i0 * 36 + i1 * 864 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((googlenet_real *)(ar + 82892608))[i0 * 36 + i1 * 864 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((googlenet_real *)(ar + 7738816))[i0] = (googlenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((googlenet_real *)(ar + 7738816))[i0] = (googlenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 13.b3_1.bias */
@@ -5607,14 +5509,23 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* sum -> f32[1, 256, 1, 1], googlenet.dlm line 16 */
     {
     GOOGLENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 256; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 256; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((googlenet_real *)(ar + 84053824))[i0 * 36 + i1 * 9216 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((googlenet_real *)(ar + 84053824))[i0 * 36 + i1 * 9216 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((googlenet_real *)(ar + 7688640))[i0] = (googlenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((googlenet_real *)(ar + 7688640))[i0] = (googlenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 13.b2_2.bias */
@@ -5639,14 +5550,23 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* sum -> f32[1, 128, 1, 1], googlenet.dlm line 16 */
     {
     GOOGLENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 128; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 128; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((googlenet_real *)(ar + 93491008))[i0 * 36 + i1 * 4608 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((googlenet_real *)(ar + 93491008))[i0 * 36 + i1 * 4608 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((googlenet_real *)(ar + 6508480))[i0] = (googlenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((googlenet_real *)(ar + 6508480))[i0] = (googlenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 13.b2_1.bias */
@@ -5673,14 +5593,23 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* sum -> f32[1, 128, 1, 1], googlenet.dlm line 15 */
     {
     GOOGLENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 128; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 128; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((googlenet_real *)(ar + 97048384))[i0 * 36 + i1 * 4608 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((googlenet_real *)(ar + 97048384))[i0 * 36 + i1 * 4608 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((googlenet_real *)(ar + 6245824))[i0] = (googlenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((googlenet_real *)(ar + 6245824))[i0] = (googlenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 13.b1_1.bias */
@@ -5734,14 +5663,23 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* sum -> f32[1, 64, 1, 1], googlenet.dlm line 18 */
     {
     GOOGLENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 64; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 64; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((googlenet_real *)(ar + 68736832))[i0 * 36 + i1 * 2304 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((googlenet_real *)(ar + 68736832))[i0 * 36 + i1 * 2304 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((googlenet_real *)(ar + 5983424))[i0] = (googlenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((googlenet_real *)(ar + 5983424))[i0] = (googlenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 12.b4_2.bias */
@@ -5772,14 +5710,23 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* sum -> f32[1, 64, 1, 1], googlenet.dlm line 17 */
     {
     GOOGLENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 64; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 64; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((googlenet_real *)(ar + 62072512))[i0 * 36 + i1 * 2304 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((googlenet_real *)(ar + 62072512))[i0 * 36 + i1 * 2304 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((googlenet_real *)(ar + 5852096))[i0] = (googlenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((googlenet_real *)(ar + 5852096))[i0] = (googlenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 12.b3_2.bias */
@@ -5804,14 +5751,23 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* sum -> f32[1, 24, 1, 1], googlenet.dlm line 17 */
     {
     GOOGLENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 24; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 24; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((googlenet_real *)(ar + 82302784))[i0 * 36 + i1 * 864 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((googlenet_real *)(ar + 82302784))[i0 * 36 + i1 * 864 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((googlenet_real *)(ar + 5698368))[i0] = (googlenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((googlenet_real *)(ar + 5698368))[i0] = (googlenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 12.b3_1.bias */
@@ -5838,14 +5794,23 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* sum -> f32[1, 224, 1, 1], googlenet.dlm line 16 */
     {
     GOOGLENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 224; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 224; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((googlenet_real *)(ar + 83318848))[i0 * 36 + i1 * 8064 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((googlenet_real *)(ar + 83318848))[i0 * 36 + i1 * 8064 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((googlenet_real *)(ar + 5648320))[i0] = (googlenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((googlenet_real *)(ar + 5648320))[i0] = (googlenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 12.b2_2.bias */
@@ -5870,14 +5835,23 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* sum -> f32[1, 112, 1, 1], googlenet.dlm line 16 */
     {
     GOOGLENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 112; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 112; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((googlenet_real *)(ar + 92624704))[i0 * 36 + i1 * 4032 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((googlenet_real *)(ar + 92624704))[i0 * 36 + i1 * 4032 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((googlenet_real *)(ar + 4744704))[i0] = (googlenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((googlenet_real *)(ar + 4744704))[i0] = (googlenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 12.b2_1.bias */
@@ -5904,14 +5878,23 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* sum -> f32[1, 160, 1, 1], googlenet.dlm line 15 */
     {
     GOOGLENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 160; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 160; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((googlenet_real *)(ar + 363648832))[i0 * 36 + i1 * 5760 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((googlenet_real *)(ar + 363648832))[i0 * 36 + i1 * 5760 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((googlenet_real *)(ar + 4514688))[i0] = (googlenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((googlenet_real *)(ar + 4514688))[i0] = (googlenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 12.b1_1.bias */
@@ -5965,14 +5948,23 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* sum -> f32[1, 64, 1, 1], googlenet.dlm line 18 */
     {
     GOOGLENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 64; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 64; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((googlenet_real *)(ar + 68147008))[i0 * 36 + i1 * 2304 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((googlenet_real *)(ar + 68147008))[i0 * 36 + i1 * 2304 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((googlenet_real *)(ar + 4186752))[i0] = (googlenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((googlenet_real *)(ar + 4186752))[i0] = (googlenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 11.b4_2.bias */
@@ -6003,14 +5995,23 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* sum -> f32[1, 48, 1, 1], googlenet.dlm line 17 */
     {
     GOOGLENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 48; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 48; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((googlenet_real *)(ar + 64214848))[i0 * 36 + i1 * 1728 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((googlenet_real *)(ar + 64214848))[i0 * 36 + i1 * 1728 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((googlenet_real *)(ar + 4063680))[i0] = (googlenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((googlenet_real *)(ar + 4063680))[i0] = (googlenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 11.b3_2.bias */
@@ -6035,14 +6036,23 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* sum -> f32[1, 16, 1, 1], googlenet.dlm line 17 */
     {
     GOOGLENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 16; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 16; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((googlenet_real *)(ar + 80828224))[i0 * 36 + i1 * 576 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((googlenet_real *)(ar + 80828224))[i0 * 36 + i1 * 576 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((googlenet_real *)(ar + 3986816))[i0] = (googlenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((googlenet_real *)(ar + 3986816))[i0] = (googlenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 11.b3_1.bias */
@@ -6069,14 +6079,23 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* sum -> f32[1, 208, 1, 1], googlenet.dlm line 16 */
     {
     GOOGLENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 208; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 208; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((googlenet_real *)(ar + 81471040))[i0 * 36 + i1 * 7488 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((googlenet_real *)(ar + 81471040))[i0 * 36 + i1 * 7488 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((googlenet_real *)(ar + 3955264))[i0] = (googlenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((googlenet_real *)(ar + 3955264))[i0] = (googlenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 11.b2_2.bias */
@@ -6101,14 +6120,23 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* sum -> f32[1, 96, 1, 1], googlenet.dlm line 16 */
     {
     GOOGLENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 96; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 96; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((googlenet_real *)(ar + 91150144))[i0 * 36 + i1 * 3456 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((googlenet_real *)(ar + 91150144))[i0 * 36 + i1 * 3456 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((googlenet_real *)(ar + 3236032))[i0] = (googlenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((googlenet_real *)(ar + 3236032))[i0] = (googlenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 11.b2_1.bias */
@@ -6135,14 +6163,23 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* sum -> f32[1, 192, 1, 1], googlenet.dlm line 15 */
     {
     GOOGLENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 192; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 192; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((googlenet_real *)(ar + 94689088))[i0 * 36 + i1 * 6912 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((googlenet_real *)(ar + 94689088))[i0 * 36 + i1 * 6912 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((googlenet_real *)(ar + 3050944))[i0] = (googlenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((googlenet_real *)(ar + 3050944))[i0] = (googlenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 11.b1_1.bias */
@@ -6200,14 +6237,23 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* sum -> f32[1, 64, 1, 1], googlenet.dlm line 18 */
     {
     GOOGLENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 64; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 64; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((googlenet_real *)(ar + 42784576))[i0 * 144 + i1 * 9216 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((googlenet_real *)(ar + 42784576))[i0 * 144 + i1 * 9216 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((googlenet_real *)(ar + 2682048))[i0] = (googlenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((googlenet_real *)(ar + 2682048))[i0] = (googlenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 9.b4_2.bias */
@@ -6238,14 +6284,23 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* sum -> f32[1, 96, 1, 1], googlenet.dlm line 17 */
     {
     GOOGLENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 96; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 96; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((googlenet_real *)(ar + 23910208))[i0 * 144 + i1 * 13824 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((googlenet_real *)(ar + 23910208))[i0 * 144 + i1 * 13824 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((googlenet_real *)(ar + 2616128))[i0] = (googlenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((googlenet_real *)(ar + 2616128))[i0] = (googlenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 9.b3_2.bias */
@@ -6270,14 +6325,23 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* sum -> f32[1, 32, 1, 1], googlenet.dlm line 17 */
     {
     GOOGLENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 32; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 32; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((googlenet_real *)(ar + 61658944))[i0 * 144 + i1 * 4608 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((googlenet_real *)(ar + 61658944))[i0 * 144 + i1 * 4608 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((googlenet_real *)(ar + 2308800))[i0] = (googlenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((googlenet_real *)(ar + 2308800))[i0] = (googlenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 9.b3_1.bias */
@@ -6304,14 +6368,23 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* sum -> f32[1, 192, 1, 1], googlenet.dlm line 16 */
     {
     GOOGLENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 192; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 192; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((googlenet_real *)(ar + 61658944))[i0 * 144 + i1 * 27648 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((googlenet_real *)(ar + 61658944))[i0 * 144 + i1 * 27648 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((googlenet_real *)(ar + 2275264))[i0] = (googlenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((googlenet_real *)(ar + 2275264))[i0] = (googlenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 9.b2_2.bias */
@@ -6336,14 +6409,23 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* sum -> f32[1, 128, 1, 1], googlenet.dlm line 16 */
     {
     GOOGLENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 128; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 128; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((googlenet_real *)(ar + 85251904))[i0 * 144 + i1 * 18432 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((googlenet_real *)(ar + 85251904))[i0 * 144 + i1 * 18432 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((googlenet_real *)(ar + 1390016))[i0] = (googlenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((googlenet_real *)(ar + 1390016))[i0] = (googlenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 9.b2_1.bias */
@@ -6370,14 +6452,23 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* sum -> f32[1, 128, 1, 1], googlenet.dlm line 15 */
     {
     GOOGLENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 128; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 128; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((googlenet_real *)(ar + 340055872))[i0 * 144 + i1 * 18432 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((googlenet_real *)(ar + 340055872))[i0 * 144 + i1 * 18432 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((googlenet_real *)(ar + 1258432))[i0] = (googlenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((googlenet_real *)(ar + 1258432))[i0] = (googlenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 9.b1_1.bias */
@@ -6431,14 +6522,23 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* sum -> f32[1, 32, 1, 1], googlenet.dlm line 18 */
     {
     GOOGLENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 32; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 32; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((googlenet_real *)(ar + 38065984))[i0 * 144 + i1 * 4608 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((googlenet_real *)(ar + 38065984))[i0 * 144 + i1 * 4608 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((googlenet_real *)(ar + 1127232))[i0] = (googlenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((googlenet_real *)(ar + 1127232))[i0] = (googlenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 8.b4_2.bias */
@@ -6469,14 +6569,23 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* sum -> f32[1, 32, 1, 1], googlenet.dlm line 17 */
     {
     GOOGLENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 32; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 32; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((googlenet_real *)(ar + 30463808))[i0 * 144 + i1 * 4608 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((googlenet_real *)(ar + 30463808))[i0 * 144 + i1 * 4608 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((googlenet_real *)(ar + 1102528))[i0] = (googlenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((googlenet_real *)(ar + 1102528))[i0] = (googlenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 8.b3_2.bias */
@@ -6501,14 +6610,23 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* sum -> f32[1, 16, 1, 1], googlenet.dlm line 17 */
     {
     GOOGLENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 16; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 16; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((googlenet_real *)(ar + 61658944))[i0 * 144 + i1 * 2304 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((googlenet_real *)(ar + 61658944))[i0 * 144 + i1 * 2304 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((googlenet_real *)(ar + 1051264))[i0] = (googlenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((googlenet_real *)(ar + 1051264))[i0] = (googlenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 8.b3_1.bias */
@@ -6535,14 +6653,23 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* sum -> f32[1, 128, 1, 1], googlenet.dlm line 16 */
     {
     GOOGLENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 128; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 128; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((googlenet_real *)(ar + 61658944))[i0 * 144 + i1 * 18432 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((googlenet_real *)(ar + 61658944))[i0 * 144 + i1 * 18432 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((googlenet_real *)(ar + 1038464))[i0] = (googlenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((googlenet_real *)(ar + 1038464))[i0] = (googlenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 8.b2_2.bias */
@@ -6567,14 +6694,23 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* sum -> f32[1, 96, 1, 1], googlenet.dlm line 16 */
     {
     GOOGLENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 96; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 96; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((googlenet_real *)(ar + 66377536))[i0 * 144 + i1 * 13824 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((googlenet_real *)(ar + 66377536))[i0 * 144 + i1 * 13824 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((googlenet_real *)(ar + 595712))[i0] = (googlenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((googlenet_real *)(ar + 595712))[i0] = (googlenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 8.b2_1.bias */
@@ -6601,14 +6737,23 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* sum -> f32[1, 64, 1, 1], googlenet.dlm line 15 */
     {
     GOOGLENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 64; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 64; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((googlenet_real *)(ar + 94689088))[i0 * 144 + i1 * 9216 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((googlenet_real *)(ar + 94689088))[i0 * 144 + i1 * 9216 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((googlenet_real *)(ar + 521728))[i0] = (googlenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((googlenet_real *)(ar + 521728))[i0] = (googlenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 8.b1_1.bias */
@@ -6646,14 +6791,23 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* sum -> f32[1, 192, 1, 1], googlenet.dlm line 26 */
     {
     GOOGLENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 192; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 192; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += ((googlenet_real *)(ar + 231528256))[i0 * 576 + i1 * 110592 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((googlenet_real *)(ar + 231528256))[i0 * 576 + i1 * 110592 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((googlenet_real *)(ar + 471808))[i0] = (googlenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((googlenet_real *)(ar + 471808))[i0] = (googlenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 5.bias */
@@ -6678,14 +6832,23 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* sum -> f32[1, 64, 1, 1], googlenet.dlm line 25 */
     {
     GOOGLENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 64; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 64; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += ((googlenet_real *)(ar + 42784576))[i0 * 576 + i1 * 36864 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((googlenet_real *)(ar + 42784576))[i0 * 576 + i1 * 36864 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((googlenet_real *)(ar + 29184))[i0] = (googlenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((googlenet_real *)(ar + 29184))[i0] = (googlenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 3.bias */
@@ -6716,21 +6879,30 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* sum -> f32[1, 64, 1, 1], googlenet.dlm line 23 */
     {
     GOOGLENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 64; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 64; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 2304; i2++) {
-                acc += ((googlenet_real *)(ar + 174905152))[i0 * 2304 + i1 * 147456 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((googlenet_real *)(ar + 174905152))[i0 * 2304 + i1 * 147456 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((googlenet_real *)(ar + 12544))[i0] = (googlenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((googlenet_real *)(ar + 12544))[i0] = (googlenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 0.bias */
         grad_ready(grad_ready_arg, state, 23922816, 256);
     /* conv2d_dw -> f32[64, 1, 7, 7], googlenet.dlm line 23 */
     {
-    conv2d_dw_direct_2(x, ((googlenet_real *)(ar + 0)), ((googlenet_real *)(ar + 174905152)), (googlenet_real *)(ar + 23910208), n);
+    conv2d_dw(x, ((googlenet_real *)(ar + 0)), ((googlenet_real *)(ar + 174905152)), (googlenet_real *)(ar + 23910208), n, 64, 2, 1, 96, 96, 7, 7, 48, 48, 2, 2, 3, 3);
     }
     if (grad_ready) /* 0.weight */
         grad_ready(grad_ready_arg, state, 23910272, 12544);
@@ -7860,18 +8032,29 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     unsigned char *st = (unsigned char *)state;
     unsigned char *ar = st + 23910272;
     (void)ar;
-    /* conv2d + relu -> f32[batch 128, 64, 48, 48], googlenet.dlm line 23 */
+    /* conv2d -> f32[batch 128, 64, 48, 48], googlenet.dlm line 23 */
     {
-    conv2d_fwd_direct_0(x, ((googlenet_real *)(st + 64)), ((googlenet_real *)(st + 12608)), ((googlenet_real *)(ar + 0)), n);
+    conv2d_fwd(x, ((googlenet_real *)(st + 64)), ((googlenet_real *)(ar + 0)), (googlenet_real *)(ar + 75497472), n, 64, 2, 1, 96, 96, 7, 7, 48, 48, 2, 2, 3, 3);
+    }
+    /* relu -> f32[batch 128, 64, 48, 48], googlenet.dlm line 23 */
+    {
+    GOOGLENET_PARALLEL_FOR
+    for (int64_t i0 = 0; i0 < n; i0++) {
+        for (int64_t i1 = 0; i1 < 64; i1++) {
+            for (int64_t i2 = 0; i2 < 2304; i2++) {
+                ((googlenet_real *)(ar + 75497472))[i0 * 147456 + i1 * 2304 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 147456 + i1 * 2304 + i2] + ((googlenet_real *)(st + 12608))[i1]));
+            }
+        }
+    }
     }
     /* max_pool -> f32[batch 128, 64, 24, 24], googlenet.dlm line 24 */
     {
-    pool_max_fwd(((googlenet_real *)(ar + 0)), ((googlenet_real *)(ar + 75497472)), NULL, n * 64, 48, 48, 24, 24, 3, 3, 2, 2, 1, 1);
+    pool_max_fwd(((googlenet_real *)(ar + 75497472)), ((googlenet_real *)(ar + 0)), NULL, n * 64, 48, 48, 24, 24, 3, 3, 2, 2, 1, 1);
     }
     /* conv2d -> f32[batch 128, 64, 24, 24], googlenet.dlm line 25 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 64, 576, 64, ((googlenet_real *)(st + 12864)), 64, ((googlenet_real *)(ar + 75497472)) + i * 36864, 576, ((googlenet_real *)(ar + 0)) + i * 36864, 576, 0);
+        gemm(0, 0, 64, 576, 64, ((googlenet_real *)(st + 12864)), 64, ((googlenet_real *)(ar + 0)) + i * 36864, 576, ((googlenet_real *)(ar + 18874368)) + i * 36864, 576, 0);
     }
     /* relu -> f32[batch 128, 64, 24, 24], googlenet.dlm line 25 */
     {
@@ -7879,14 +8062,14 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((googlenet_real *)(ar + 56623104))[i0 * 36864 + i1 * 576 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 36864 + i1 * 576 + i2] + ((googlenet_real *)(st + 29248))[i1]));
+                ((googlenet_real *)(ar + 0))[i0 * 36864 + i1 * 576 + i2] = relu((((googlenet_real *)(ar + 18874368))[i0 * 36864 + i1 * 576 + i2] + ((googlenet_real *)(st + 29248))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 192, 24, 24], googlenet.dlm line 26 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 56623104)), ((googlenet_real *)(st + 29504)), ((googlenet_real *)(ar + 0)), (googlenet_real *)(ar + 75497472), n, 192, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
+    conv2d_fwd(((googlenet_real *)(ar + 0)), ((googlenet_real *)(st + 29504)), ((googlenet_real *)(ar + 18874368)), (googlenet_real *)(ar + 75497472), n, 192, 2, 64, 24, 24, 3, 3, 24, 24, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 192, 24, 24], googlenet.dlm line 26 */
     {
@@ -7894,14 +8077,14 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 192; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                ((googlenet_real *)(ar + 56623104))[i0 * 110592 + i1 * 576 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 110592 + i1 * 576 + i2] + ((googlenet_real *)(st + 471872))[i1]));
+                ((googlenet_real *)(ar + 75497472))[i0 * 110592 + i1 * 576 + i2] = relu((((googlenet_real *)(ar + 18874368))[i0 * 110592 + i1 * 576 + i2] + ((googlenet_real *)(st + 471872))[i1]));
             }
         }
     }
     }
     /* max_pool -> f32[batch 128, 192, 12, 12], googlenet.dlm line 27 */
     {
-    pool_max_fwd(((googlenet_real *)(ar + 56623104)), ((googlenet_real *)(ar + 0)), NULL, n * 192, 24, 24, 12, 12, 3, 3, 2, 2, 1, 1);
+    pool_max_fwd(((googlenet_real *)(ar + 75497472)), ((googlenet_real *)(ar + 0)), NULL, n * 192, 24, 24, 12, 12, 3, 3, 2, 2, 1, 1);
     }
     /* conv2d -> f32[batch 128, 64, 12, 12], googlenet.dlm line 15 */
     {
@@ -7914,7 +8097,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((googlenet_real *)(ar + 37748736))[i0 * 9216 + i1 * 144 + i2] = relu((((googlenet_real *)(ar + 14155776))[i0 * 9216 + i1 * 144 + i2] + ((googlenet_real *)(st + 521792))[i1]));
+                ((googlenet_real *)(ar + 18874368))[i0 * 9216 + i1 * 144 + i2] = relu((((googlenet_real *)(ar + 14155776))[i0 * 9216 + i1 * 144 + i2] + ((googlenet_real *)(st + 521792))[i1]));
             }
         }
     }
@@ -7922,7 +8105,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     /* conv2d -> f32[batch 128, 96, 12, 12], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 96, 144, 192, ((googlenet_real *)(st + 522048)), 192, ((googlenet_real *)(ar + 0)) + i * 27648, 144, ((googlenet_real *)(ar + 14155776)) + i * 13824, 144, 0);
+        gemm(0, 0, 96, 144, 192, ((googlenet_real *)(st + 522048)), 192, ((googlenet_real *)(ar + 0)) + i * 27648, 144, ((googlenet_real *)(ar + 23592960)) + i * 13824, 144, 0);
     }
     /* relu -> f32[batch 128, 96, 12, 12], googlenet.dlm line 16 */
     {
@@ -7930,14 +8113,14 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 96; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((googlenet_real *)(ar + 23592960))[i0 * 13824 + i1 * 144 + i2] = relu((((googlenet_real *)(ar + 14155776))[i0 * 13824 + i1 * 144 + i2] + ((googlenet_real *)(st + 595776))[i1]));
+                ((googlenet_real *)(ar + 30670848))[i0 * 13824 + i1 * 144 + i2] = relu((((googlenet_real *)(ar + 23592960))[i0 * 13824 + i1 * 144 + i2] + ((googlenet_real *)(st + 595776))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 128, 12, 12], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 23592960)), ((googlenet_real *)(st + 596160)), ((googlenet_real *)(ar + 14155776)), (googlenet_real *)(ar + 30670848), n, 128, 8, 96, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((googlenet_real *)(ar + 30670848)), ((googlenet_real *)(st + 596160)), ((googlenet_real *)(ar + 37748736)), (googlenet_real *)(ar + 14155776), n, 128, 8, 96, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 128, 12, 12], googlenet.dlm line 16 */
     {
@@ -7945,7 +8128,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((googlenet_real *)(ar + 28311552))[i0 * 18432 + i1 * 144 + i2] = relu((((googlenet_real *)(ar + 14155776))[i0 * 18432 + i1 * 144 + i2] + ((googlenet_real *)(st + 1038528))[i1]));
+                ((googlenet_real *)(ar + 23592960))[i0 * 18432 + i1 * 144 + i2] = relu((((googlenet_real *)(ar + 37748736))[i0 * 18432 + i1 * 144 + i2] + ((googlenet_real *)(st + 1038528))[i1]));
             }
         }
     }
@@ -7968,16 +8151,16 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     }
     /* conv2d + relu -> f32[batch 128, 32, 12, 12], googlenet.dlm line 17 */
     {
-    conv2d_fwd_direct_1(((googlenet_real *)(ar + 15335424)), ((googlenet_real *)(st + 1051392)), ((googlenet_real *)(st + 1102592)), ((googlenet_real *)(ar + 42467328)), n);
+    conv2d_fwd_direct_0(((googlenet_real *)(ar + 15335424)), ((googlenet_real *)(st + 1051392)), ((googlenet_real *)(st + 1102592)), ((googlenet_real *)(ar + 16515072)), n);
     }
     /* max_pool -> f32[batch 128, 192, 12, 12], googlenet.dlm line 18 */
     {
-    pool_max_fwd(((googlenet_real *)(ar + 0)), ((googlenet_real *)(ar + 14155776)), NULL, n * 192, 12, 12, 12, 12, 3, 3, 1, 1, 1, 1);
+    pool_max_fwd(((googlenet_real *)(ar + 0)), ((googlenet_real *)(ar + 33030144)), NULL, n * 192, 12, 12, 12, 12, 3, 3, 1, 1, 1, 1);
     }
     /* conv2d -> f32[batch 128, 32, 12, 12], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 32, 144, 192, ((googlenet_real *)(st + 1102720)), 192, ((googlenet_real *)(ar + 14155776)) + i * 27648, 144, ((googlenet_real *)(ar + 0)) + i * 4608, 144, 0);
+        gemm(0, 0, 32, 144, 192, ((googlenet_real *)(st + 1102720)), 192, ((googlenet_real *)(ar + 33030144)) + i * 27648, 144, ((googlenet_real *)(ar + 0)) + i * 4608, 144, 0);
     }
     /* relu -> f32[batch 128, 32, 12, 12], googlenet.dlm line 18 */
     {
@@ -7985,7 +8168,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 32; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((googlenet_real *)(ar + 18874368))[i0 * 4608 + i1 * 144 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 4608 + i1 * 144 + i2] + ((googlenet_real *)(st + 1127296))[i1]));
+                ((googlenet_real *)(ar + 2359296))[i0 * 4608 + i1 * 144 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 4608 + i1 * 144 + i2] + ((googlenet_real *)(st + 1127296))[i1]));
             }
         }
     }
@@ -7993,18 +8176,18 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     /* concat -> f32[batch 128, 256, 12, 12], googlenet.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 0)) + i * 36864 + 0, ((googlenet_real *)(ar + 37748736)) + i * 9216, 9216 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 33030144)) + i * 36864 + 0, ((googlenet_real *)(ar + 18874368)) + i * 9216, 9216 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 0)) + i * 36864 + 9216, ((googlenet_real *)(ar + 28311552)) + i * 18432, 18432 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 33030144)) + i * 36864 + 9216, ((googlenet_real *)(ar + 23592960)) + i * 18432, 18432 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 0)) + i * 36864 + 27648, ((googlenet_real *)(ar + 42467328)) + i * 4608, 4608 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 33030144)) + i * 36864 + 27648, ((googlenet_real *)(ar + 16515072)) + i * 4608, 4608 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 0)) + i * 36864 + 32256, ((googlenet_real *)(ar + 18874368)) + i * 4608, 4608 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 33030144)) + i * 36864 + 32256, ((googlenet_real *)(ar + 2359296)) + i * 4608, 4608 * sizeof(googlenet_real));
     }
     /* conv2d -> f32[batch 128, 128, 12, 12], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 128, 144, 256, ((googlenet_real *)(st + 1127424)), 256, ((googlenet_real *)(ar + 0)) + i * 36864, 144, ((googlenet_real *)(ar + 18874368)) + i * 18432, 144, 0);
+        gemm(0, 0, 128, 144, 256, ((googlenet_real *)(st + 1127424)), 256, ((googlenet_real *)(ar + 33030144)) + i * 36864, 144, ((googlenet_real *)(ar + 0)) + i * 18432, 144, 0);
     }
     /* relu -> f32[batch 128, 128, 12, 12], googlenet.dlm line 15 */
     {
@@ -8012,7 +8195,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((googlenet_real *)(ar + 51904512))[i0 * 18432 + i1 * 144 + i2] = relu((((googlenet_real *)(ar + 18874368))[i0 * 18432 + i1 * 144 + i2] + ((googlenet_real *)(st + 1258496))[i1]));
+                ((googlenet_real *)(ar + 9437184))[i0 * 18432 + i1 * 144 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 18432 + i1 * 144 + i2] + ((googlenet_real *)(st + 1258496))[i1]));
             }
         }
     }
@@ -8020,7 +8203,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     /* conv2d -> f32[batch 128, 128, 12, 12], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 128, 144, 256, ((googlenet_real *)(st + 1259008)), 256, ((googlenet_real *)(ar + 0)) + i * 36864, 144, ((googlenet_real *)(ar + 18874368)) + i * 18432, 144, 0);
+        gemm(0, 0, 128, 144, 256, ((googlenet_real *)(st + 1259008)), 256, ((googlenet_real *)(ar + 33030144)) + i * 36864, 144, ((googlenet_real *)(ar + 0)) + i * 18432, 144, 0);
     }
     /* relu -> f32[batch 128, 128, 12, 12], googlenet.dlm line 16 */
     {
@@ -8028,14 +8211,14 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((googlenet_real *)(ar + 33030144))[i0 * 18432 + i1 * 144 + i2] = relu((((googlenet_real *)(ar + 18874368))[i0 * 18432 + i1 * 144 + i2] + ((googlenet_real *)(st + 1390080))[i1]));
+                ((googlenet_real *)(ar + 18874368))[i0 * 18432 + i1 * 144 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 18432 + i1 * 144 + i2] + ((googlenet_real *)(st + 1390080))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 192, 12, 12], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 33030144)), ((googlenet_real *)(st + 1390592)), ((googlenet_real *)(ar + 18874368)), (googlenet_real *)(ar + 42467328), n, 192, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
+    conv2d_fwd(((googlenet_real *)(ar + 18874368)), ((googlenet_real *)(st + 1390592)), ((googlenet_real *)(ar + 51904512)), (googlenet_real *)(ar + 0), n, 192, 8, 128, 12, 12, 3, 3, 12, 12, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 192, 12, 12], googlenet.dlm line 16 */
     {
@@ -8043,7 +8226,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 192; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((googlenet_real *)(ar + 37748736))[i0 * 27648 + i1 * 144 + i2] = relu((((googlenet_real *)(ar + 18874368))[i0 * 27648 + i1 * 144 + i2] + ((googlenet_real *)(st + 2275328))[i1]));
+                ((googlenet_real *)(ar + 18874368))[i0 * 27648 + i1 * 144 + i2] = relu((((googlenet_real *)(ar + 51904512))[i0 * 27648 + i1 * 144 + i2] + ((googlenet_real *)(st + 2275328))[i1]));
             }
         }
     }
@@ -8051,7 +8234,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     /* conv2d -> f32[batch 128, 32, 12, 12], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 32, 144, 256, ((googlenet_real *)(st + 2276096)), 256, ((googlenet_real *)(ar + 0)) + i * 36864, 144, ((googlenet_real *)(ar + 18874368)) + i * 4608, 144, 0);
+        gemm(0, 0, 32, 144, 256, ((googlenet_real *)(st + 2276096)), 256, ((googlenet_real *)(ar + 33030144)) + i * 36864, 144, ((googlenet_real *)(ar + 0)) + i * 4608, 144, 0);
     }
     /* relu -> f32[batch 128, 32, 12, 12], googlenet.dlm line 17 */
     {
@@ -8059,14 +8242,14 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 32; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((googlenet_real *)(ar + 30081024))[i0 * 4608 + i1 * 144 + i2] = relu((((googlenet_real *)(ar + 18874368))[i0 * 4608 + i1 * 144 + i2] + ((googlenet_real *)(st + 2308864))[i1]));
+                ((googlenet_real *)(ar + 2359296))[i0 * 4608 + i1 * 144 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 4608 + i1 * 144 + i2] + ((googlenet_real *)(st + 2308864))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 96, 12, 12], googlenet.dlm line 17 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 30081024)), ((googlenet_real *)(st + 2308992)), ((googlenet_real *)(ar + 18874368)), (googlenet_real *)(ar + 25952256), n, 96, 8, 32, 12, 12, 5, 5, 12, 12, 1, 1, 2, 2);
+    conv2d_fwd(((googlenet_real *)(ar + 2359296)), ((googlenet_real *)(st + 2308992)), ((googlenet_real *)(ar + 51904512)), (googlenet_real *)(ar + 4718592), n, 96, 8, 32, 12, 12, 5, 5, 12, 12, 1, 1, 2, 2);
     }
     /* relu -> f32[batch 128, 96, 12, 12], googlenet.dlm line 17 */
     {
@@ -8074,19 +8257,19 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 96; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((googlenet_real *)(ar + 61341696))[i0 * 13824 + i1 * 144 + i2] = relu((((googlenet_real *)(ar + 18874368))[i0 * 13824 + i1 * 144 + i2] + ((googlenet_real *)(st + 2616192))[i1]));
+                ((googlenet_real *)(ar + 0))[i0 * 13824 + i1 * 144 + i2] = relu((((googlenet_real *)(ar + 51904512))[i0 * 13824 + i1 * 144 + i2] + ((googlenet_real *)(st + 2616192))[i1]));
             }
         }
     }
     }
     /* max_pool -> f32[batch 128, 256, 12, 12], googlenet.dlm line 18 */
     {
-    pool_max_fwd(((googlenet_real *)(ar + 0)), ((googlenet_real *)(ar + 18874368)), NULL, n * 256, 12, 12, 12, 12, 3, 3, 1, 1, 1, 1);
+    pool_max_fwd(((googlenet_real *)(ar + 33030144)), ((googlenet_real *)(ar + 51904512)), NULL, n * 256, 12, 12, 12, 12, 3, 3, 1, 1, 1, 1);
     }
     /* conv2d -> f32[batch 128, 64, 12, 12], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 64, 144, 256, ((googlenet_real *)(st + 2616576)), 256, ((googlenet_real *)(ar + 18874368)) + i * 36864, 144, ((googlenet_real *)(ar + 0)) + i * 9216, 144, 0);
+        gemm(0, 0, 64, 144, 256, ((googlenet_real *)(st + 2616576)), 256, ((googlenet_real *)(ar + 51904512)) + i * 36864, 144, ((googlenet_real *)(ar + 33030144)) + i * 9216, 144, 0);
     }
     /* relu -> f32[batch 128, 64, 12, 12], googlenet.dlm line 18 */
     {
@@ -8094,7 +8277,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                ((googlenet_real *)(ar + 68419584))[i0 * 9216 + i1 * 144 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 9216 + i1 * 144 + i2] + ((googlenet_real *)(st + 2682112))[i1]));
+                ((googlenet_real *)(ar + 37748736))[i0 * 9216 + i1 * 144 + i2] = relu((((googlenet_real *)(ar + 33030144))[i0 * 9216 + i1 * 144 + i2] + ((googlenet_real *)(st + 2682112))[i1]));
             }
         }
     }
@@ -8102,22 +8285,22 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     /* concat -> f32[batch 128, 480, 12, 12], googlenet.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 0)) + i * 69120 + 0, ((googlenet_real *)(ar + 51904512)) + i * 18432, 18432 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 42467328)) + i * 69120 + 0, ((googlenet_real *)(ar + 9437184)) + i * 18432, 18432 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 0)) + i * 69120 + 18432, ((googlenet_real *)(ar + 37748736)) + i * 27648, 27648 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 42467328)) + i * 69120 + 18432, ((googlenet_real *)(ar + 18874368)) + i * 27648, 27648 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 0)) + i * 69120 + 46080, ((googlenet_real *)(ar + 61341696)) + i * 13824, 13824 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 42467328)) + i * 69120 + 46080, ((googlenet_real *)(ar + 0)) + i * 13824, 13824 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 0)) + i * 69120 + 59904, ((googlenet_real *)(ar + 68419584)) + i * 9216, 9216 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 42467328)) + i * 69120 + 59904, ((googlenet_real *)(ar + 37748736)) + i * 9216, 9216 * sizeof(googlenet_real));
     }
     /* max_pool -> f32[batch 128, 480, 6, 6], googlenet.dlm line 30 */
     {
-    pool_max_fwd(((googlenet_real *)(ar + 0)), ((googlenet_real *)(ar + 35389440)), NULL, n * 480, 12, 12, 6, 6, 3, 3, 2, 2, 1, 1);
+    pool_max_fwd(((googlenet_real *)(ar + 42467328)), ((googlenet_real *)(ar + 0)), NULL, n * 480, 12, 12, 6, 6, 3, 3, 2, 2, 1, 1);
     }
     /* conv2d -> f32[batch 128, 192, 6, 6], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 192, 36, 480, ((googlenet_real *)(st + 2682368)), 480, ((googlenet_real *)(ar + 35389440)) + i * 17280, 36, ((googlenet_real *)(ar + 0)) + i * 6912, 36, 0);
+        gemm(0, 0, 192, 36, 480, ((googlenet_real *)(st + 2682368)), 480, ((googlenet_real *)(ar + 0)) + i * 17280, 36, ((googlenet_real *)(ar + 8847360)) + i * 6912, 36, 0);
     }
     /* relu -> f32[batch 128, 192, 6, 6], googlenet.dlm line 15 */
     {
@@ -8125,7 +8308,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 192; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 13271040))[i0 * 6912 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 6912 + i1 * 36 + i2] + ((googlenet_real *)(st + 3051008))[i1]));
+                ((googlenet_real *)(ar + 12386304))[i0 * 6912 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 8847360))[i0 * 6912 + i1 * 36 + i2] + ((googlenet_real *)(st + 3051008))[i1]));
             }
         }
     }
@@ -8133,7 +8316,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     /* conv2d -> f32[batch 128, 96, 6, 6], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 96, 36, 480, ((googlenet_real *)(st + 3051776)), 480, ((googlenet_real *)(ar + 35389440)) + i * 17280, 36, ((googlenet_real *)(ar + 0)) + i * 3456, 36, 0);
+        gemm(0, 0, 96, 36, 480, ((googlenet_real *)(st + 3051776)), 480, ((googlenet_real *)(ar + 0)) + i * 17280, 36, ((googlenet_real *)(ar + 8847360)) + i * 3456, 36, 0);
     }
     /* relu -> f32[batch 128, 96, 6, 6], googlenet.dlm line 16 */
     {
@@ -8141,14 +8324,14 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 96; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 8310528))[i0 * 3456 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 3456 + i1 * 36 + i2] + ((googlenet_real *)(st + 3236096))[i1]));
+                ((googlenet_real *)(ar + 10616832))[i0 * 3456 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 8847360))[i0 * 3456 + i1 * 36 + i2] + ((googlenet_real *)(st + 3236096))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 208, 6, 6], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 8310528)), ((googlenet_real *)(st + 3236480)), ((googlenet_real *)(ar + 4476672)), (googlenet_real *)(ar + 0), n, 208, 29, 96, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((googlenet_real *)(ar + 10616832)), ((googlenet_real *)(st + 3236480)), ((googlenet_real *)(ar + 15925248)), (googlenet_real *)(ar + 19759104), n, 208, 29, 96, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 208, 6, 6], googlenet.dlm line 16 */
     {
@@ -8156,7 +8339,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 208; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 9437184))[i0 * 7488 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 4476672))[i0 * 7488 + i1 * 36 + i2] + ((googlenet_real *)(st + 3955328))[i1]));
+                ((googlenet_real *)(ar + 19759104))[i0 * 7488 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 15925248))[i0 * 7488 + i1 * 36 + i2] + ((googlenet_real *)(st + 3955328))[i1]));
             }
         }
     }
@@ -8164,7 +8347,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     /* conv2d -> f32[batch 128, 16, 6, 6], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 16, 36, 480, ((googlenet_real *)(st + 3956160)), 480, ((googlenet_real *)(ar + 35389440)) + i * 17280, 36, ((googlenet_real *)(ar + 0)) + i * 576, 36, 0);
+        gemm(0, 0, 16, 36, 480, ((googlenet_real *)(st + 3956160)), 480, ((googlenet_real *)(ar + 0)) + i * 17280, 36, ((googlenet_real *)(ar + 8847360)) + i * 576, 36, 0);
     }
     /* relu -> f32[batch 128, 16, 6, 6], googlenet.dlm line 17 */
     {
@@ -8172,23 +8355,23 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 16; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 294912))[i0 * 576 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 576 + i1 * 36 + i2] + ((googlenet_real *)(st + 3986880))[i1]));
+                ((googlenet_real *)(ar + 9142272))[i0 * 576 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 8847360))[i0 * 576 + i1 * 36 + i2] + ((googlenet_real *)(st + 3986880))[i1]));
             }
         }
     }
     }
     /* conv2d + relu -> f32[batch 128, 48, 6, 6], googlenet.dlm line 17 */
     {
-    conv2d_fwd_direct_2(((googlenet_real *)(ar + 294912)), ((googlenet_real *)(st + 3986944)), ((googlenet_real *)(st + 4063744)), ((googlenet_real *)(ar + 19169280)), n);
+    conv2d_fwd_direct_1(((googlenet_real *)(ar + 9142272)), ((googlenet_real *)(st + 3986944)), ((googlenet_real *)(st + 4063744)), ((googlenet_real *)(ar + 9437184)), n);
     }
     /* max_pool -> f32[batch 128, 480, 6, 6], googlenet.dlm line 18 */
     {
-    pool_max_fwd(((googlenet_real *)(ar + 35389440)), ((googlenet_real *)(ar + 0)), NULL, n * 480, 6, 6, 6, 6, 3, 3, 1, 1, 1, 1);
+    pool_max_fwd(((googlenet_real *)(ar + 0)), ((googlenet_real *)(ar + 23592960)), NULL, n * 480, 6, 6, 6, 6, 3, 3, 1, 1, 1, 1);
     }
     /* conv2d -> f32[batch 128, 64, 6, 6], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 64, 36, 480, ((googlenet_real *)(st + 4063936)), 480, ((googlenet_real *)(ar + 0)) + i * 17280, 36, ((googlenet_real *)(ar + 16809984)) + i * 2304, 36, 0);
+        gemm(0, 0, 64, 36, 480, ((googlenet_real *)(st + 4063936)), 480, ((googlenet_real *)(ar + 23592960)) + i * 17280, 36, ((googlenet_real *)(ar + 0)) + i * 2304, 36, 0);
     }
     /* relu -> f32[batch 128, 64, 6, 6], googlenet.dlm line 18 */
     {
@@ -8196,7 +8379,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 17989632))[i0 * 2304 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 16809984))[i0 * 2304 + i1 * 36 + i2] + ((googlenet_real *)(st + 4186816))[i1]));
+                ((googlenet_real *)(ar + 1179648))[i0 * 2304 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 2304 + i1 * 36 + i2] + ((googlenet_real *)(st + 4186816))[i1]));
             }
         }
     }
@@ -8204,18 +8387,18 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     /* concat -> f32[batch 128, 512, 6, 6], googlenet.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 0)) + i * 18432 + 0, ((googlenet_real *)(ar + 13271040)) + i * 6912, 6912 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 23592960)) + i * 18432 + 0, ((googlenet_real *)(ar + 12386304)) + i * 6912, 6912 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 0)) + i * 18432 + 6912, ((googlenet_real *)(ar + 9437184)) + i * 7488, 7488 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 23592960)) + i * 18432 + 6912, ((googlenet_real *)(ar + 19759104)) + i * 7488, 7488 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 0)) + i * 18432 + 14400, ((googlenet_real *)(ar + 19169280)) + i * 1728, 1728 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 23592960)) + i * 18432 + 14400, ((googlenet_real *)(ar + 9437184)) + i * 1728, 1728 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 0)) + i * 18432 + 16128, ((googlenet_real *)(ar + 17989632)) + i * 2304, 2304 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 23592960)) + i * 18432 + 16128, ((googlenet_real *)(ar + 1179648)) + i * 2304, 2304 * sizeof(googlenet_real));
     }
     /* conv2d -> f32[batch 128, 160, 6, 6], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 160, 36, 512, ((googlenet_real *)(st + 4187072)), 512, ((googlenet_real *)(ar + 0)) + i * 18432, 36, ((googlenet_real *)(ar + 9437184)) + i * 5760, 36, 0);
+        gemm(0, 0, 160, 36, 512, ((googlenet_real *)(st + 4187072)), 512, ((googlenet_real *)(ar + 23592960)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 5760, 36, 0);
     }
     /* relu -> f32[batch 128, 160, 6, 6], googlenet.dlm line 15 */
     {
@@ -8223,7 +8406,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 160; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 23003136))[i0 * 5760 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 9437184))[i0 * 5760 + i1 * 36 + i2] + ((googlenet_real *)(st + 4514752))[i1]));
+                ((googlenet_real *)(ar + 2949120))[i0 * 5760 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 5760 + i1 * 36 + i2] + ((googlenet_real *)(st + 4514752))[i1]));
             }
         }
     }
@@ -8231,7 +8414,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     /* conv2d -> f32[batch 128, 112, 6, 6], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 112, 36, 512, ((googlenet_real *)(st + 4515392)), 512, ((googlenet_real *)(ar + 0)) + i * 18432, 36, ((googlenet_real *)(ar + 9437184)) + i * 4032, 36, 0);
+        gemm(0, 0, 112, 36, 512, ((googlenet_real *)(st + 4515392)), 512, ((googlenet_real *)(ar + 23592960)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 4032, 36, 0);
     }
     /* relu -> f32[batch 128, 112, 6, 6], googlenet.dlm line 16 */
     {
@@ -8239,14 +8422,14 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 112; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 18710784))[i0 * 4032 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 9437184))[i0 * 4032 + i1 * 36 + i2] + ((googlenet_real *)(st + 4744768))[i1]));
+                ((googlenet_real *)(ar + 5898240))[i0 * 4032 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 4032 + i1 * 36 + i2] + ((googlenet_real *)(st + 4744768))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 224, 6, 6], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 18710784)), ((googlenet_real *)(st + 4745216)), ((googlenet_real *)(ar + 14582016)), (googlenet_real *)(ar + 9437184), n, 224, 29, 112, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((googlenet_real *)(ar + 5898240)), ((googlenet_real *)(st + 4745216)), ((googlenet_real *)(ar + 7962624)), (googlenet_real *)(ar + 12091392), n, 224, 29, 112, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 224, 6, 6], googlenet.dlm line 16 */
     {
@@ -8254,7 +8437,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 224; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 18874368))[i0 * 8064 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 14582016))[i0 * 8064 + i1 * 36 + i2] + ((googlenet_real *)(st + 5648384))[i1]));
+                ((googlenet_real *)(ar + 12091392))[i0 * 8064 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 7962624))[i0 * 8064 + i1 * 36 + i2] + ((googlenet_real *)(st + 5648384))[i1]));
             }
         }
     }
@@ -8262,7 +8445,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     /* conv2d -> f32[batch 128, 24, 6, 6], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 24, 36, 512, ((googlenet_real *)(st + 5649280)), 512, ((googlenet_real *)(ar + 0)) + i * 18432, 36, ((googlenet_real *)(ar + 9437184)) + i * 864, 36, 0);
+        gemm(0, 0, 24, 36, 512, ((googlenet_real *)(st + 5649280)), 512, ((googlenet_real *)(ar + 23592960)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 864, 36, 0);
     }
     /* relu -> f32[batch 128, 24, 6, 6], googlenet.dlm line 17 */
     {
@@ -8270,14 +8453,14 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 24; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 13389696))[i0 * 864 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 9437184))[i0 * 864 + i1 * 36 + i2] + ((googlenet_real *)(st + 5698432))[i1]));
+                ((googlenet_real *)(ar + 442368))[i0 * 864 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 864 + i1 * 36 + i2] + ((googlenet_real *)(st + 5698432))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 64, 6, 6], googlenet.dlm line 17 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 13389696)), ((googlenet_real *)(st + 5698560)), ((googlenet_real *)(ar + 12210048)), (googlenet_real *)(ar + 9437184), n, 64, 29, 24, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
+    conv2d_fwd(((googlenet_real *)(ar + 442368)), ((googlenet_real *)(st + 5698560)), ((googlenet_real *)(ar + 884736)), (googlenet_real *)(ar + 5898240), n, 64, 29, 24, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
     }
     /* relu -> f32[batch 128, 64, 6, 6], googlenet.dlm line 17 */
     {
@@ -8285,19 +8468,19 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 25952256))[i0 * 2304 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 12210048))[i0 * 2304 + i1 * 36 + i2] + ((googlenet_real *)(st + 5852160))[i1]));
+                ((googlenet_real *)(ar + 5898240))[i0 * 2304 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 884736))[i0 * 2304 + i1 * 36 + i2] + ((googlenet_real *)(st + 5852160))[i1]));
             }
         }
     }
     }
     /* max_pool -> f32[batch 128, 512, 6, 6], googlenet.dlm line 18 */
     {
-    pool_max_fwd(((googlenet_real *)(ar + 0)), ((googlenet_real *)(ar + 9437184)), NULL, n * 512, 6, 6, 6, 6, 3, 3, 1, 1, 1, 1);
+    pool_max_fwd(((googlenet_real *)(ar + 23592960)), ((googlenet_real *)(ar + 33030144)), NULL, n * 512, 6, 6, 6, 6, 3, 3, 1, 1, 1, 1);
     }
     /* conv2d -> f32[batch 128, 64, 6, 6], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 64, 36, 512, ((googlenet_real *)(st + 5852416)), 512, ((googlenet_real *)(ar + 9437184)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 2304, 36, 0);
+        gemm(0, 0, 64, 36, 512, ((googlenet_real *)(st + 5852416)), 512, ((googlenet_real *)(ar + 33030144)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 2304, 36, 0);
     }
     /* relu -> f32[batch 128, 64, 6, 6], googlenet.dlm line 18 */
     {
@@ -8305,7 +8488,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 9437184))[i0 * 2304 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 2304 + i1 * 36 + i2] + ((googlenet_real *)(st + 5983488))[i1]));
+                ((googlenet_real *)(ar + 1179648))[i0 * 2304 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 2304 + i1 * 36 + i2] + ((googlenet_real *)(st + 5983488))[i1]));
             }
         }
     }
@@ -8313,18 +8496,18 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     /* concat -> f32[batch 128, 512, 6, 6], googlenet.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 0)) + i * 18432 + 0, ((googlenet_real *)(ar + 23003136)) + i * 5760, 5760 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 16220160)) + i * 18432 + 0, ((googlenet_real *)(ar + 2949120)) + i * 5760, 5760 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 0)) + i * 18432 + 5760, ((googlenet_real *)(ar + 18874368)) + i * 8064, 8064 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 16220160)) + i * 18432 + 5760, ((googlenet_real *)(ar + 12091392)) + i * 8064, 8064 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 0)) + i * 18432 + 13824, ((googlenet_real *)(ar + 25952256)) + i * 2304, 2304 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 16220160)) + i * 18432 + 13824, ((googlenet_real *)(ar + 5898240)) + i * 2304, 2304 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 0)) + i * 18432 + 16128, ((googlenet_real *)(ar + 9437184)) + i * 2304, 2304 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 16220160)) + i * 18432 + 16128, ((googlenet_real *)(ar + 1179648)) + i * 2304, 2304 * sizeof(googlenet_real));
     }
     /* conv2d -> f32[batch 128, 128, 6, 6], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 128, 36, 512, ((googlenet_real *)(st + 5983744)), 512, ((googlenet_real *)(ar + 0)) + i * 18432, 36, ((googlenet_real *)(ar + 9437184)) + i * 4608, 36, 0);
+        gemm(0, 0, 128, 36, 512, ((googlenet_real *)(st + 5983744)), 512, ((googlenet_real *)(ar + 16220160)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 4608, 36, 0);
     }
     /* relu -> f32[batch 128, 128, 6, 6], googlenet.dlm line 15 */
     {
@@ -8332,7 +8515,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 24754176))[i0 * 4608 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 9437184))[i0 * 4608 + i1 * 36 + i2] + ((googlenet_real *)(st + 6245888))[i1]));
+                ((googlenet_real *)(ar + 2359296))[i0 * 4608 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 4608 + i1 * 36 + i2] + ((googlenet_real *)(st + 6245888))[i1]));
             }
         }
     }
@@ -8340,7 +8523,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     /* conv2d -> f32[batch 128, 128, 6, 6], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 128, 36, 512, ((googlenet_real *)(st + 6246400)), 512, ((googlenet_real *)(ar + 0)) + i * 18432, 36, ((googlenet_real *)(ar + 9437184)) + i * 4608, 36, 0);
+        gemm(0, 0, 128, 36, 512, ((googlenet_real *)(st + 6246400)), 512, ((googlenet_real *)(ar + 16220160)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 4608, 36, 0);
     }
     /* relu -> f32[batch 128, 128, 6, 6], googlenet.dlm line 16 */
     {
@@ -8348,14 +8531,14 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 20035584))[i0 * 4608 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 9437184))[i0 * 4608 + i1 * 36 + i2] + ((googlenet_real *)(st + 6508544))[i1]));
+                ((googlenet_real *)(ar + 4718592))[i0 * 4608 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 4608 + i1 * 36 + i2] + ((googlenet_real *)(st + 6508544))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 256, 6, 6], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 20035584)), ((googlenet_real *)(st + 6509056)), ((googlenet_real *)(ar + 15316992)), (googlenet_real *)(ar + 9437184), n, 256, 29, 128, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((googlenet_real *)(ar + 4718592)), ((googlenet_real *)(st + 6509056)), ((googlenet_real *)(ar + 7077888)), (googlenet_real *)(ar + 25657344), n, 256, 29, 128, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 256, 6, 6], googlenet.dlm line 16 */
     {
@@ -8363,7 +8546,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 256; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 20035584))[i0 * 9216 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 15316992))[i0 * 9216 + i1 * 36 + i2] + ((googlenet_real *)(st + 7688704))[i1]));
+                ((googlenet_real *)(ar + 25657344))[i0 * 9216 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 7077888))[i0 * 9216 + i1 * 36 + i2] + ((googlenet_real *)(st + 7688704))[i1]));
             }
         }
     }
@@ -8371,7 +8554,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     /* conv2d -> f32[batch 128, 24, 6, 6], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 24, 36, 512, ((googlenet_real *)(st + 7689728)), 512, ((googlenet_real *)(ar + 0)) + i * 18432, 36, ((googlenet_real *)(ar + 9437184)) + i * 864, 36, 0);
+        gemm(0, 0, 24, 36, 512, ((googlenet_real *)(st + 7689728)), 512, ((googlenet_real *)(ar + 16220160)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 864, 36, 0);
     }
     /* relu -> f32[batch 128, 24, 6, 6], googlenet.dlm line 17 */
     {
@@ -8379,14 +8562,14 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 24; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 13389696))[i0 * 864 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 9437184))[i0 * 864 + i1 * 36 + i2] + ((googlenet_real *)(st + 7738880))[i1]));
+                ((googlenet_real *)(ar + 442368))[i0 * 864 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 864 + i1 * 36 + i2] + ((googlenet_real *)(st + 7738880))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 64, 6, 6], googlenet.dlm line 17 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 13389696)), ((googlenet_real *)(st + 7739008)), ((googlenet_real *)(ar + 12210048)), (googlenet_real *)(ar + 9437184), n, 64, 29, 24, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
+    conv2d_fwd(((googlenet_real *)(ar + 442368)), ((googlenet_real *)(st + 7739008)), ((googlenet_real *)(ar + 884736)), (googlenet_real *)(ar + 4718592), n, 64, 29, 24, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
     }
     /* relu -> f32[batch 128, 64, 6, 6], googlenet.dlm line 17 */
     {
@@ -8394,19 +8577,19 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 27113472))[i0 * 2304 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 12210048))[i0 * 2304 + i1 * 36 + i2] + ((googlenet_real *)(st + 7892608))[i1]));
+                ((googlenet_real *)(ar + 4718592))[i0 * 2304 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 884736))[i0 * 2304 + i1 * 36 + i2] + ((googlenet_real *)(st + 7892608))[i1]));
             }
         }
     }
     }
     /* max_pool -> f32[batch 128, 512, 6, 6], googlenet.dlm line 18 */
     {
-    pool_max_fwd(((googlenet_real *)(ar + 0)), ((googlenet_real *)(ar + 9437184)), NULL, n * 512, 6, 6, 6, 6, 3, 3, 1, 1, 1, 1);
+    pool_max_fwd(((googlenet_real *)(ar + 16220160)), ((googlenet_real *)(ar + 5898240)), NULL, n * 512, 6, 6, 6, 6, 3, 3, 1, 1, 1, 1);
     }
     /* conv2d -> f32[batch 128, 64, 6, 6], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 64, 36, 512, ((googlenet_real *)(st + 7892864)), 512, ((googlenet_real *)(ar + 9437184)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 2304, 36, 0);
+        gemm(0, 0, 64, 36, 512, ((googlenet_real *)(st + 7892864)), 512, ((googlenet_real *)(ar + 5898240)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 2304, 36, 0);
     }
     /* relu -> f32[batch 128, 64, 6, 6], googlenet.dlm line 18 */
     {
@@ -8414,7 +8597,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 9437184))[i0 * 2304 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 2304 + i1 * 36 + i2] + ((googlenet_real *)(st + 8023936))[i1]));
+                ((googlenet_real *)(ar + 1179648))[i0 * 2304 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 2304 + i1 * 36 + i2] + ((googlenet_real *)(st + 8023936))[i1]));
             }
         }
     }
@@ -8422,18 +8605,18 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     /* concat -> f32[batch 128, 512, 6, 6], googlenet.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 0)) + i * 18432 + 0, ((googlenet_real *)(ar + 24754176)) + i * 4608, 4608 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 5898240)) + i * 18432 + 0, ((googlenet_real *)(ar + 2359296)) + i * 4608, 4608 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 0)) + i * 18432 + 4608, ((googlenet_real *)(ar + 20035584)) + i * 9216, 9216 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 5898240)) + i * 18432 + 4608, ((googlenet_real *)(ar + 25657344)) + i * 9216, 9216 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 0)) + i * 18432 + 13824, ((googlenet_real *)(ar + 27113472)) + i * 2304, 2304 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 5898240)) + i * 18432 + 13824, ((googlenet_real *)(ar + 4718592)) + i * 2304, 2304 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 0)) + i * 18432 + 16128, ((googlenet_real *)(ar + 9437184)) + i * 2304, 2304 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 5898240)) + i * 18432 + 16128, ((googlenet_real *)(ar + 1179648)) + i * 2304, 2304 * sizeof(googlenet_real));
     }
     /* conv2d -> f32[batch 128, 112, 6, 6], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 112, 36, 512, ((googlenet_real *)(st + 8024192)), 512, ((googlenet_real *)(ar + 0)) + i * 18432, 36, ((googlenet_real *)(ar + 9437184)) + i * 4032, 36, 0);
+        gemm(0, 0, 112, 36, 512, ((googlenet_real *)(st + 8024192)), 512, ((googlenet_real *)(ar + 5898240)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 4032, 36, 0);
     }
     /* relu -> f32[batch 128, 112, 6, 6], googlenet.dlm line 15 */
     {
@@ -8441,7 +8624,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 112; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 26668800))[i0 * 4032 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 9437184))[i0 * 4032 + i1 * 36 + i2] + ((googlenet_real *)(st + 8253568))[i1]));
+                ((googlenet_real *)(ar + 2064384))[i0 * 4032 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 4032 + i1 * 36 + i2] + ((googlenet_real *)(st + 8253568))[i1]));
             }
         }
     }
@@ -8449,7 +8632,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     /* conv2d -> f32[batch 128, 144, 6, 6], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 144, 36, 512, ((googlenet_real *)(st + 8254016)), 512, ((googlenet_real *)(ar + 0)) + i * 18432, 36, ((googlenet_real *)(ar + 9437184)) + i * 5184, 36, 0);
+        gemm(0, 0, 144, 36, 512, ((googlenet_real *)(st + 8254016)), 512, ((googlenet_real *)(ar + 5898240)) + i * 18432, 36, ((googlenet_real *)(ar + 15335424)) + i * 5184, 36, 0);
     }
     /* relu -> f32[batch 128, 144, 6, 6], googlenet.dlm line 16 */
     {
@@ -8457,14 +8640,14 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 144; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 21360384))[i0 * 5184 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 9437184))[i0 * 5184 + i1 * 36 + i2] + ((googlenet_real *)(st + 8548928))[i1]));
+                ((googlenet_real *)(ar + 17989632))[i0 * 5184 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 15335424))[i0 * 5184 + i1 * 36 + i2] + ((googlenet_real *)(st + 8548928))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 288, 6, 6], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 21360384)), ((googlenet_real *)(st + 8549504)), ((googlenet_real *)(ar + 16051968)), (googlenet_real *)(ar + 9437184), n, 288, 29, 144, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((googlenet_real *)(ar + 17989632)), ((googlenet_real *)(st + 8549504)), ((googlenet_real *)(ar + 20643840)), (googlenet_real *)(ar + 25952256), n, 288, 29, 144, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 288, 6, 6], googlenet.dlm line 16 */
     {
@@ -8472,7 +8655,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 288; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 21360384))[i0 * 10368 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 16051968))[i0 * 10368 + i1 * 36 + i2] + ((googlenet_real *)(st + 10042496))[i1]));
+                ((googlenet_real *)(ar + 15335424))[i0 * 10368 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 20643840))[i0 * 10368 + i1 * 36 + i2] + ((googlenet_real *)(st + 10042496))[i1]));
             }
         }
     }
@@ -8480,7 +8663,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     /* conv2d -> f32[batch 128, 32, 6, 6], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 32, 36, 512, ((googlenet_real *)(st + 10043648)), 512, ((googlenet_real *)(ar + 0)) + i * 18432, 36, ((googlenet_real *)(ar + 9437184)) + i * 1152, 36, 0);
+        gemm(0, 0, 32, 36, 512, ((googlenet_real *)(st + 10043648)), 512, ((googlenet_real *)(ar + 5898240)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 1152, 36, 0);
     }
     /* relu -> f32[batch 128, 32, 6, 6], googlenet.dlm line 17 */
     {
@@ -8488,14 +8671,14 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 32; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 14224896))[i0 * 1152 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 9437184))[i0 * 1152 + i1 * 36 + i2] + ((googlenet_real *)(st + 10109184))[i1]));
+                ((googlenet_real *)(ar + 589824))[i0 * 1152 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 1152 + i1 * 36 + i2] + ((googlenet_real *)(st + 10109184))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 64, 6, 6], googlenet.dlm line 17 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 14224896)), ((googlenet_real *)(st + 10109312)), ((googlenet_real *)(ar + 13045248)), (googlenet_real *)(ar + 9437184), n, 64, 29, 32, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
+    conv2d_fwd(((googlenet_real *)(ar + 589824)), ((googlenet_real *)(st + 10109312)), ((googlenet_real *)(ar + 4128768)), (googlenet_real *)(ar + 20643840), n, 64, 29, 32, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
     }
     /* relu -> f32[batch 128, 64, 6, 6], googlenet.dlm line 17 */
     {
@@ -8503,19 +8686,19 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 18874368))[i0 * 2304 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 13045248))[i0 * 2304 + i1 * 36 + i2] + ((googlenet_real *)(st + 10314112))[i1]));
+                ((googlenet_real *)(ar + 0))[i0 * 2304 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 4128768))[i0 * 2304 + i1 * 36 + i2] + ((googlenet_real *)(st + 10314112))[i1]));
             }
         }
     }
     }
     /* max_pool -> f32[batch 128, 512, 6, 6], googlenet.dlm line 18 */
     {
-    pool_max_fwd(((googlenet_real *)(ar + 0)), ((googlenet_real *)(ar + 9437184)), NULL, n * 512, 6, 6, 6, 6, 3, 3, 1, 1, 1, 1);
+    pool_max_fwd(((googlenet_real *)(ar + 5898240)), ((googlenet_real *)(ar + 20643840)), NULL, n * 512, 6, 6, 6, 6, 3, 3, 1, 1, 1, 1);
     }
     /* conv2d -> f32[batch 128, 64, 6, 6], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 64, 36, 512, ((googlenet_real *)(st + 10314368)), 512, ((googlenet_real *)(ar + 9437184)) + i * 18432, 36, ((googlenet_real *)(ar + 0)) + i * 2304, 36, 0);
+        gemm(0, 0, 64, 36, 512, ((googlenet_real *)(st + 10314368)), 512, ((googlenet_real *)(ar + 20643840)) + i * 18432, 36, ((googlenet_real *)(ar + 4128768)) + i * 2304, 36, 0);
     }
     /* relu -> f32[batch 128, 64, 6, 6], googlenet.dlm line 18 */
     {
@@ -8523,7 +8706,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 64; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 9732096))[i0 * 2304 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 2304 + i1 * 36 + i2] + ((googlenet_real *)(st + 10445440))[i1]));
+                ((googlenet_real *)(ar + 5308416))[i0 * 2304 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 4128768))[i0 * 2304 + i1 * 36 + i2] + ((googlenet_real *)(st + 10445440))[i1]));
             }
         }
     }
@@ -8531,18 +8714,18 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     /* concat -> f32[batch 128, 528, 6, 6], googlenet.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 0)) + i * 19008 + 0, ((googlenet_real *)(ar + 26668800)) + i * 4032, 4032 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 20643840)) + i * 19008 + 0, ((googlenet_real *)(ar + 2064384)) + i * 4032, 4032 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 0)) + i * 19008 + 4032, ((googlenet_real *)(ar + 21360384)) + i * 10368, 10368 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 20643840)) + i * 19008 + 4032, ((googlenet_real *)(ar + 15335424)) + i * 10368, 10368 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 0)) + i * 19008 + 14400, ((googlenet_real *)(ar + 18874368)) + i * 2304, 2304 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 20643840)) + i * 19008 + 14400, ((googlenet_real *)(ar + 0)) + i * 2304, 2304 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 0)) + i * 19008 + 16704, ((googlenet_real *)(ar + 9732096)) + i * 2304, 2304 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 20643840)) + i * 19008 + 16704, ((googlenet_real *)(ar + 5308416)) + i * 2304, 2304 * sizeof(googlenet_real));
     }
     /* conv2d -> f32[batch 128, 256, 6, 6], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 256, 36, 528, ((googlenet_real *)(st + 10445696)), 528, ((googlenet_real *)(ar + 0)) + i * 19008, 36, ((googlenet_real *)(ar + 9732096)) + i * 9216, 36, 0);
+        gemm(0, 0, 256, 36, 528, ((googlenet_real *)(st + 10445696)), 528, ((googlenet_real *)(ar + 20643840)) + i * 19008, 36, ((googlenet_real *)(ar + 0)) + i * 9216, 36, 0);
     }
     /* relu -> f32[batch 128, 256, 6, 6], googlenet.dlm line 15 */
     {
@@ -8550,7 +8733,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 256; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 28878336))[i0 * 9216 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 9732096))[i0 * 9216 + i1 * 36 + i2] + ((googlenet_real *)(st + 10986368))[i1]));
+                ((googlenet_real *)(ar + 4718592))[i0 * 9216 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 9216 + i1 * 36 + i2] + ((googlenet_real *)(st + 10986368))[i1]));
             }
         }
     }
@@ -8558,7 +8741,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     /* conv2d -> f32[batch 128, 160, 6, 6], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 160, 36, 528, ((googlenet_real *)(st + 10987392)), 528, ((googlenet_real *)(ar + 0)) + i * 19008, 36, ((googlenet_real *)(ar + 9732096)) + i * 5760, 36, 0);
+        gemm(0, 0, 160, 36, 528, ((googlenet_real *)(st + 10987392)), 528, ((googlenet_real *)(ar + 20643840)) + i * 19008, 36, ((googlenet_real *)(ar + 0)) + i * 5760, 36, 0);
     }
     /* relu -> f32[batch 128, 160, 6, 6], googlenet.dlm line 16 */
     {
@@ -8566,14 +8749,14 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 160; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 22980096))[i0 * 5760 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 9732096))[i0 * 5760 + i1 * 36 + i2] + ((googlenet_real *)(st + 11325312))[i1]));
+                ((googlenet_real *)(ar + 9437184))[i0 * 5760 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 5760 + i1 * 36 + i2] + ((googlenet_real *)(st + 11325312))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 320, 6, 6], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 22980096)), ((googlenet_real *)(st + 11325952)), ((googlenet_real *)(ar + 17081856)), (googlenet_real *)(ar + 9732096), n, 320, 29, 160, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
+    conv2d_fwd(((googlenet_real *)(ar + 9437184)), ((googlenet_real *)(st + 11325952)), ((googlenet_real *)(ar + 12386304)), (googlenet_real *)(ar + 30375936), n, 320, 29, 160, 6, 6, 3, 3, 6, 6, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 320, 6, 6], googlenet.dlm line 16 */
     {
@@ -8581,7 +8764,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 320; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 22980096))[i0 * 11520 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 17081856))[i0 * 11520 + i1 * 36 + i2] + ((googlenet_real *)(st + 13169152))[i1]));
+                ((googlenet_real *)(ar + 30375936))[i0 * 11520 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 12386304))[i0 * 11520 + i1 * 36 + i2] + ((googlenet_real *)(st + 13169152))[i1]));
             }
         }
     }
@@ -8589,7 +8772,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     /* conv2d -> f32[batch 128, 32, 6, 6], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 32, 36, 528, ((googlenet_real *)(st + 13170432)), 528, ((googlenet_real *)(ar + 0)) + i * 19008, 36, ((googlenet_real *)(ar + 9732096)) + i * 1152, 36, 0);
+        gemm(0, 0, 32, 36, 528, ((googlenet_real *)(st + 13170432)), 528, ((googlenet_real *)(ar + 20643840)) + i * 19008, 36, ((googlenet_real *)(ar + 0)) + i * 1152, 36, 0);
     }
     /* relu -> f32[batch 128, 32, 6, 6], googlenet.dlm line 17 */
     {
@@ -8597,14 +8780,14 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 32; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 15966720))[i0 * 1152 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 9732096))[i0 * 1152 + i1 * 36 + i2] + ((googlenet_real *)(st + 13238016))[i1]));
+                ((googlenet_real *)(ar + 589824))[i0 * 1152 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 1152 + i1 * 36 + i2] + ((googlenet_real *)(st + 13238016))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 128, 6, 6], googlenet.dlm line 17 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 15966720)), ((googlenet_real *)(st + 13238144)), ((googlenet_real *)(ar + 13607424)), (googlenet_real *)(ar + 9732096), n, 128, 29, 32, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
+    conv2d_fwd(((googlenet_real *)(ar + 589824)), ((googlenet_real *)(st + 13238144)), ((googlenet_real *)(ar + 1179648)), (googlenet_real *)(ar + 9437184), n, 128, 29, 32, 6, 6, 5, 5, 6, 6, 1, 1, 2, 2);
     }
     /* relu -> f32[batch 128, 128, 6, 6], googlenet.dlm line 17 */
     {
@@ -8612,19 +8795,19 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 19464192))[i0 * 4608 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 13607424))[i0 * 4608 + i1 * 36 + i2] + ((googlenet_real *)(st + 13647744))[i1]));
+                ((googlenet_real *)(ar + 9437184))[i0 * 4608 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 1179648))[i0 * 4608 + i1 * 36 + i2] + ((googlenet_real *)(st + 13647744))[i1]));
             }
         }
     }
     }
     /* max_pool -> f32[batch 128, 528, 6, 6], googlenet.dlm line 18 */
     {
-    pool_max_fwd(((googlenet_real *)(ar + 0)), ((googlenet_real *)(ar + 9732096)), NULL, n * 528, 6, 6, 6, 6, 3, 3, 1, 1, 1, 1);
+    pool_max_fwd(((googlenet_real *)(ar + 20643840)), ((googlenet_real *)(ar + 36274176)), NULL, n * 528, 6, 6, 6, 6, 3, 3, 1, 1, 1, 1);
     }
     /* conv2d -> f32[batch 128, 128, 6, 6], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 128, 36, 528, ((googlenet_real *)(st + 13648256)), 528, ((googlenet_real *)(ar + 9732096)) + i * 19008, 36, ((googlenet_real *)(ar + 0)) + i * 4608, 36, 0);
+        gemm(0, 0, 128, 36, 528, ((googlenet_real *)(st + 13648256)), 528, ((googlenet_real *)(ar + 36274176)) + i * 19008, 36, ((googlenet_real *)(ar + 0)) + i * 4608, 36, 0);
     }
     /* relu -> f32[batch 128, 128, 6, 6], googlenet.dlm line 18 */
     {
@@ -8632,7 +8815,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                ((googlenet_real *)(ar + 15335424))[i0 * 4608 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 4608 + i1 * 36 + i2] + ((googlenet_real *)(st + 13918592))[i1]));
+                ((googlenet_real *)(ar + 2359296))[i0 * 4608 + i1 * 36 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 4608 + i1 * 36 + i2] + ((googlenet_real *)(st + 13918592))[i1]));
             }
         }
     }
@@ -8640,22 +8823,22 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     /* concat -> f32[batch 128, 832, 6, 6], googlenet.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 0)) + i * 29952 + 0, ((googlenet_real *)(ar + 28878336)) + i * 9216, 9216 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 11796480)) + i * 29952 + 0, ((googlenet_real *)(ar + 4718592)) + i * 9216, 9216 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 0)) + i * 29952 + 9216, ((googlenet_real *)(ar + 22980096)) + i * 11520, 11520 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 11796480)) + i * 29952 + 9216, ((googlenet_real *)(ar + 30375936)) + i * 11520, 11520 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 0)) + i * 29952 + 20736, ((googlenet_real *)(ar + 19464192)) + i * 4608, 4608 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 11796480)) + i * 29952 + 20736, ((googlenet_real *)(ar + 9437184)) + i * 4608, 4608 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 0)) + i * 29952 + 25344, ((googlenet_real *)(ar + 15335424)) + i * 4608, 4608 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 11796480)) + i * 29952 + 25344, ((googlenet_real *)(ar + 2359296)) + i * 4608, 4608 * sizeof(googlenet_real));
     }
     /* max_pool -> f32[batch 128, 832, 3, 3], googlenet.dlm line 36 */
     {
-    pool_max_fwd(((googlenet_real *)(ar + 0)), ((googlenet_real *)(ar + 15335424)), NULL, n * 832, 6, 6, 3, 3, 3, 3, 2, 2, 1, 1);
+    pool_max_fwd(((googlenet_real *)(ar + 11796480)), ((googlenet_real *)(ar + 0)), NULL, n * 832, 6, 6, 3, 3, 3, 3, 2, 2, 1, 1);
     }
     /* conv2d -> f32[batch 128, 256, 3, 3], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 256, 9, 832, ((googlenet_real *)(st + 13919104)), 832, ((googlenet_real *)(ar + 15335424)) + i * 7488, 9, ((googlenet_real *)(ar + 0)) + i * 2304, 9, 0);
+        gemm(0, 0, 256, 9, 832, ((googlenet_real *)(st + 13919104)), 832, ((googlenet_real *)(ar + 0)) + i * 7488, 9, ((googlenet_real *)(ar + 3833856)) + i * 2304, 9, 0);
     }
     /* relu -> f32[batch 128, 256, 3, 3], googlenet.dlm line 15 */
     {
@@ -8663,7 +8846,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 256; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((googlenet_real *)(ar + 12501504))[i0 * 2304 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 2304 + i1 * 9 + i2] + ((googlenet_real *)(st + 14771072))[i1]));
+                ((googlenet_real *)(ar + 5013504))[i0 * 2304 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 3833856))[i0 * 2304 + i1 * 9 + i2] + ((googlenet_real *)(st + 14771072))[i1]));
             }
         }
     }
@@ -8671,7 +8854,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     /* conv2d -> f32[batch 128, 160, 3, 3], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 160, 9, 832, ((googlenet_real *)(st + 14772096)), 832, ((googlenet_real *)(ar + 15335424)) + i * 7488, 9, ((googlenet_real *)(ar + 0)) + i * 1440, 9, 0);
+        gemm(0, 0, 160, 9, 832, ((googlenet_real *)(st + 14772096)), 832, ((googlenet_real *)(ar + 0)) + i * 7488, 9, ((googlenet_real *)(ar + 3833856)) + i * 1440, 9, 0);
     }
     /* relu -> f32[batch 128, 160, 3, 3], googlenet.dlm line 16 */
     {
@@ -8679,14 +8862,14 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 160; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((googlenet_real *)(ar + 8697600))[i0 * 1440 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 1440 + i1 * 9 + i2] + ((googlenet_real *)(st + 15304576))[i1]));
+                ((googlenet_real *)(ar + 6193152))[i0 * 1440 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 3833856))[i0 * 1440 + i1 * 9 + i2] + ((googlenet_real *)(st + 15304576))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 320, 3, 3], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 8697600)), ((googlenet_real *)(st + 15305216)), ((googlenet_real *)(ar + 7223040)), (googlenet_real *)(ar + 0), n, 320, 114, 160, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_fwd(((googlenet_real *)(ar + 6193152)), ((googlenet_real *)(st + 15305216)), ((googlenet_real *)(ar + 6930432)), (googlenet_real *)(ar + 8404992), n, 320, 114, 160, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 320, 3, 3], googlenet.dlm line 16 */
     {
@@ -8694,7 +8877,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 320; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((googlenet_real *)(ar + 3833856))[i0 * 2880 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 7223040))[i0 * 2880 + i1 * 9 + i2] + ((googlenet_real *)(st + 17148416))[i1]));
+                ((googlenet_real *)(ar + 8404992))[i0 * 2880 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 6930432))[i0 * 2880 + i1 * 9 + i2] + ((googlenet_real *)(st + 17148416))[i1]));
             }
         }
     }
@@ -8702,7 +8885,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     /* conv2d -> f32[batch 128, 32, 3, 3], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 32, 9, 832, ((googlenet_real *)(st + 17149696)), 832, ((googlenet_real *)(ar + 15335424)) + i * 7488, 9, ((googlenet_real *)(ar + 0)) + i * 288, 9, 0);
+        gemm(0, 0, 32, 9, 832, ((googlenet_real *)(st + 17149696)), 832, ((googlenet_real *)(ar + 0)) + i * 7488, 9, ((googlenet_real *)(ar + 3833856)) + i * 288, 9, 0);
     }
     /* relu -> f32[batch 128, 32, 3, 3], googlenet.dlm line 17 */
     {
@@ -8710,14 +8893,14 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 32; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((googlenet_real *)(ar + 5898240))[i0 * 288 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 288 + i1 * 9 + i2] + ((googlenet_real *)(st + 17256192))[i1]));
+                ((googlenet_real *)(ar + 3981312))[i0 * 288 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 3833856))[i0 * 288 + i1 * 9 + i2] + ((googlenet_real *)(st + 17256192))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 128, 3, 3], googlenet.dlm line 17 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 5898240)), ((googlenet_real *)(st + 17256320)), ((googlenet_real *)(ar + 5308416)), (googlenet_real *)(ar + 0), n, 128, 114, 32, 3, 3, 5, 5, 3, 3, 1, 1, 2, 2);
+    conv2d_fwd(((googlenet_real *)(ar + 3981312)), ((googlenet_real *)(st + 17256320)), ((googlenet_real *)(ar + 4128768)), (googlenet_real *)(ar + 9879552), n, 128, 114, 32, 3, 3, 5, 5, 3, 3, 1, 1, 2, 2);
     }
     /* relu -> f32[batch 128, 128, 3, 3], googlenet.dlm line 17 */
     {
@@ -8725,19 +8908,19 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((googlenet_real *)(ar + 5898240))[i0 * 1152 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 5308416))[i0 * 1152 + i1 * 9 + i2] + ((googlenet_real *)(st + 17665920))[i1]));
+                ((googlenet_real *)(ar + 6193152))[i0 * 1152 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 4128768))[i0 * 1152 + i1 * 9 + i2] + ((googlenet_real *)(st + 17665920))[i1]));
             }
         }
     }
     }
     /* max_pool -> f32[batch 128, 832, 3, 3], googlenet.dlm line 18 */
     {
-    pool_max_fwd(((googlenet_real *)(ar + 15335424)), ((googlenet_real *)(ar + 0)), NULL, n * 832, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    pool_max_fwd(((googlenet_real *)(ar + 0)), ((googlenet_real *)(ar + 9879552)), NULL, n * 832, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* conv2d -> f32[batch 128, 128, 3, 3], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 128, 9, 832, ((googlenet_real *)(st + 17666432)), 832, ((googlenet_real *)(ar + 0)) + i * 7488, 9, ((googlenet_real *)(ar + 5308416)) + i * 1152, 9, 0);
+        gemm(0, 0, 128, 9, 832, ((googlenet_real *)(st + 17666432)), 832, ((googlenet_real *)(ar + 9879552)) + i * 7488, 9, ((googlenet_real *)(ar + 0)) + i * 1152, 9, 0);
     }
     /* relu -> f32[batch 128, 128, 3, 3], googlenet.dlm line 18 */
     {
@@ -8745,7 +8928,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((googlenet_real *)(ar + 0))[i0 * 1152 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 5308416))[i0 * 1152 + i1 * 9 + i2] + ((googlenet_real *)(st + 18092416))[i1]));
+                ((googlenet_real *)(ar + 589824))[i0 * 1152 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 1152 + i1 * 9 + i2] + ((googlenet_real *)(st + 18092416))[i1]));
             }
         }
     }
@@ -8753,18 +8936,18 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     /* concat -> f32[batch 128, 832, 3, 3], googlenet.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 8667648)) + i * 7488 + 0, ((googlenet_real *)(ar + 12501504)) + i * 2304, 2304 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 1179648)) + i * 7488 + 0, ((googlenet_real *)(ar + 5013504)) + i * 2304, 2304 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 8667648)) + i * 7488 + 2304, ((googlenet_real *)(ar + 3833856)) + i * 2880, 2880 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 1179648)) + i * 7488 + 2304, ((googlenet_real *)(ar + 8404992)) + i * 2880, 2880 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 8667648)) + i * 7488 + 5184, ((googlenet_real *)(ar + 5898240)) + i * 1152, 1152 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 1179648)) + i * 7488 + 5184, ((googlenet_real *)(ar + 6193152)) + i * 1152, 1152 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 8667648)) + i * 7488 + 6336, ((googlenet_real *)(ar + 0)) + i * 1152, 1152 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 1179648)) + i * 7488 + 6336, ((googlenet_real *)(ar + 589824)) + i * 1152, 1152 * sizeof(googlenet_real));
     }
     /* conv2d -> f32[batch 128, 384, 3, 3], googlenet.dlm line 15 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 384, 9, 832, ((googlenet_real *)(st + 18092928)), 832, ((googlenet_real *)(ar + 8667648)) + i * 7488, 9, ((googlenet_real *)(ar + 0)) + i * 3456, 9, 0);
+        gemm(0, 0, 384, 9, 832, ((googlenet_real *)(st + 18092928)), 832, ((googlenet_real *)(ar + 1179648)) + i * 7488, 9, ((googlenet_real *)(ar + 5013504)) + i * 3456, 9, 0);
     }
     /* relu -> f32[batch 128, 384, 3, 3], googlenet.dlm line 15 */
     {
@@ -8772,7 +8955,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 384; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((googlenet_real *)(ar + 12501504))[i0 * 3456 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 3456 + i1 * 9 + i2] + ((googlenet_real *)(st + 19370880))[i1]));
+                ((googlenet_real *)(ar + 6782976))[i0 * 3456 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 5013504))[i0 * 3456 + i1 * 9 + i2] + ((googlenet_real *)(st + 19370880))[i1]));
             }
         }
     }
@@ -8780,7 +8963,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     /* conv2d -> f32[batch 128, 192, 3, 3], googlenet.dlm line 16 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 192, 9, 832, ((googlenet_real *)(st + 19372416)), 832, ((googlenet_real *)(ar + 8667648)) + i * 7488, 9, ((googlenet_real *)(ar + 0)) + i * 1728, 9, 0);
+        gemm(0, 0, 192, 9, 832, ((googlenet_real *)(st + 19372416)), 832, ((googlenet_real *)(ar + 1179648)) + i * 7488, 9, ((googlenet_real *)(ar + 0)) + i * 1728, 9, 0);
     }
     /* relu -> f32[batch 128, 192, 3, 3], googlenet.dlm line 16 */
     {
@@ -8788,14 +8971,14 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 192; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((googlenet_real *)(ar + 16040448))[i0 * 1728 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 1728 + i1 * 9 + i2] + ((googlenet_real *)(st + 20011392))[i1]));
+                ((googlenet_real *)(ar + 5013504))[i0 * 1728 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 1728 + i1 * 9 + i2] + ((googlenet_real *)(st + 20011392))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 384, 3, 3], googlenet.dlm line 16 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 16040448)), ((googlenet_real *)(st + 20012160)), ((googlenet_real *)(ar + 14270976)), (googlenet_real *)(ar + 0), n, 384, 114, 192, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    conv2d_fwd(((googlenet_real *)(ar + 5013504)), ((googlenet_real *)(st + 20012160)), ((googlenet_real *)(ar + 8552448)), (googlenet_real *)(ar + 10321920), n, 384, 114, 192, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* relu -> f32[batch 128, 384, 3, 3], googlenet.dlm line 16 */
     {
@@ -8803,7 +8986,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 384; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((googlenet_real *)(ar + 5450112))[i0 * 3456 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 14270976))[i0 * 3456 + i1 * 9 + i2] + ((googlenet_real *)(st + 22666368))[i1]));
+                ((googlenet_real *)(ar + 5013504))[i0 * 3456 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 8552448))[i0 * 3456 + i1 * 9 + i2] + ((googlenet_real *)(st + 22666368))[i1]));
             }
         }
     }
@@ -8811,7 +8994,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     /* conv2d -> f32[batch 128, 48, 3, 3], googlenet.dlm line 17 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 48, 9, 832, ((googlenet_real *)(st + 22667904)), 832, ((googlenet_real *)(ar + 8667648)) + i * 7488, 9, ((googlenet_real *)(ar + 0)) + i * 432, 9, 0);
+        gemm(0, 0, 48, 9, 832, ((googlenet_real *)(st + 22667904)), 832, ((googlenet_real *)(ar + 1179648)) + i * 7488, 9, ((googlenet_real *)(ar + 0)) + i * 432, 9, 0);
     }
     /* relu -> f32[batch 128, 48, 3, 3], googlenet.dlm line 17 */
     {
@@ -8819,14 +9002,14 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 48; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((googlenet_real *)(ar + 7809408))[i0 * 432 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 432 + i1 * 9 + i2] + ((googlenet_real *)(st + 22827648))[i1]));
+                ((googlenet_real *)(ar + 221184))[i0 * 432 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 432 + i1 * 9 + i2] + ((googlenet_real *)(st + 22827648))[i1]));
             }
         }
     }
     }
     /* conv2d -> f32[batch 128, 128, 3, 3], googlenet.dlm line 17 */
     {
-    conv2d_fwd(((googlenet_real *)(ar + 7809408)), ((googlenet_real *)(st + 22827840)), ((googlenet_real *)(ar + 7219584)), (googlenet_real *)(ar + 0), n, 128, 114, 48, 3, 3, 5, 5, 3, 3, 1, 1, 2, 2);
+    conv2d_fwd(((googlenet_real *)(ar + 221184)), ((googlenet_real *)(st + 22827840)), ((googlenet_real *)(ar + 442368)), (googlenet_real *)(ar + 8552448), n, 128, 114, 48, 3, 3, 5, 5, 3, 3, 1, 1, 2, 2);
     }
     /* relu -> f32[batch 128, 128, 3, 3], googlenet.dlm line 17 */
     {
@@ -8834,19 +9017,19 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((googlenet_real *)(ar + 4718592))[i0 * 1152 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 7219584))[i0 * 1152 + i1 * 9 + i2] + ((googlenet_real *)(st + 23442240))[i1]));
+                ((googlenet_real *)(ar + 8552448))[i0 * 1152 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 442368))[i0 * 1152 + i1 * 9 + i2] + ((googlenet_real *)(st + 23442240))[i1]));
             }
         }
     }
     }
     /* max_pool -> f32[batch 128, 832, 3, 3], googlenet.dlm line 18 */
     {
-    pool_max_fwd(((googlenet_real *)(ar + 8667648)), ((googlenet_real *)(ar + 0)), NULL, n * 832, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
+    pool_max_fwd(((googlenet_real *)(ar + 1179648)), ((googlenet_real *)(ar + 9142272)), NULL, n * 832, 3, 3, 3, 3, 3, 3, 1, 1, 1, 1);
     }
     /* conv2d -> f32[batch 128, 128, 3, 3], googlenet.dlm line 18 */
     {
     for (int64_t i = 0; i < n; i++)
-        gemm(0, 0, 128, 9, 832, ((googlenet_real *)(st + 23442752)), 832, ((googlenet_real *)(ar + 0)) + i * 7488, 9, ((googlenet_real *)(ar + 3833856)) + i * 1152, 9, 0);
+        gemm(0, 0, 128, 9, 832, ((googlenet_real *)(st + 23442752)), 832, ((googlenet_real *)(ar + 9142272)) + i * 7488, 9, ((googlenet_real *)(ar + 0)) + i * 1152, 9, 0);
     }
     /* relu -> f32[batch 128, 128, 3, 3], googlenet.dlm line 18 */
     {
@@ -8854,7 +9037,7 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 128; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                ((googlenet_real *)(ar + 7219584))[i0 * 1152 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 3833856))[i0 * 1152 + i1 * 9 + i2] + ((googlenet_real *)(st + 23868736))[i1]));
+                ((googlenet_real *)(ar + 589824))[i0 * 1152 + i1 * 9 + i2] = relu((((googlenet_real *)(ar + 0))[i0 * 1152 + i1 * 9 + i2] + ((googlenet_real *)(st + 23868736))[i1]));
             }
         }
     }
@@ -8862,34 +9045,34 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
     /* concat -> f32[batch 128, 1024, 3, 3], googlenet.dlm line 19 */
     {
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 0)) + i * 9216 + 0, ((googlenet_real *)(ar + 12501504)) + i * 3456, 3456 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 9142272)) + i * 9216 + 0, ((googlenet_real *)(ar + 6782976)) + i * 3456, 3456 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 0)) + i * 9216 + 3456, ((googlenet_real *)(ar + 5450112)) + i * 3456, 3456 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 9142272)) + i * 9216 + 3456, ((googlenet_real *)(ar + 5013504)) + i * 3456, 3456 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 0)) + i * 9216 + 6912, ((googlenet_real *)(ar + 4718592)) + i * 1152, 1152 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 9142272)) + i * 9216 + 6912, ((googlenet_real *)(ar + 8552448)) + i * 1152, 1152 * sizeof(googlenet_real));
     for (int64_t i = 0; i < n; i++)
-        memcpy(((googlenet_real *)(ar + 0)) + i * 9216 + 8064, ((googlenet_real *)(ar + 7219584)) + i * 1152, 1152 * sizeof(googlenet_real));
+        memcpy(((googlenet_real *)(ar + 9142272)) + i * 9216 + 8064, ((googlenet_real *)(ar + 589824)) + i * 1152, 1152 * sizeof(googlenet_real));
     }
     /* avg_pool -> f32[batch 128, 1024, 1, 1], googlenet.dlm line 39 */
     {
-    avg_pool_fwd_0(((googlenet_real *)(ar + 0)), ((googlenet_real *)(ar + 4718592)), n);
+    avg_pool_fwd_0(((googlenet_real *)(ar + 9142272)), ((googlenet_real *)(ar + 0)), n);
     }
     /* matmul -> f32[batch 128, 10], googlenet.dlm line 41 */
     {
-    gemm(0, 1, n, 10, 1024, ((googlenet_real *)(ar + 4718592)), 1024, ((googlenet_real *)(st + 23869248)), 1024, ((googlenet_real *)(ar + 0)), 10, 0);
+    gemm(0, 1, n, 10, 1024, ((googlenet_real *)(ar + 0)), 1024, ((googlenet_real *)(st + 23869248)), 1024, ((googlenet_real *)(ar + 524288)), 10, 0);
     }
     /* add -> f32[batch 128, 10], googlenet.dlm line 41 */
     {
     for (int64_t i0 = 0; i0 < n; i0++) {
         for (int64_t i1 = 0; i1 < 10; i1++) {
-            ((googlenet_real *)(ar + 5120))[i0 * 10 + i1] = (((googlenet_real *)(ar + 0))[i0 * 10 + i1] + ((googlenet_real *)(st + 23910208))[i1]);
+            ((googlenet_real *)(ar + 0))[i0 * 10 + i1] = (((googlenet_real *)(ar + 524288))[i0 * 10 + i1] + ((googlenet_real *)(st + 23910208))[i1]);
         }
     }
     }
     /* xent -> f32[batch 128], googlenet.dlm line 48 */
     {
     for (int64_t r = 0; r < n; r++) {
-        const googlenet_real *xr = ((googlenet_real *)(ar + 5120)) + r * 10;
+        const googlenet_real *xr = ((googlenet_real *)(ar + 0)) + r * 10;
         int32_t label = y[r];
         googlenet_real mx = xr[0];
         for (int64_t j = 1; j < 10; j++)
@@ -8897,45 +9080,45 @@ googlenet_real googlenet_evaluate(void *state, int n, const googlenet_real *x, c
         double sum = 0.0;
         for (int64_t j = 0; j < 10; j++)
             sum += expv(xr[j] - mx);
-        ((googlenet_real *)(ar + 0))[r] = mx + (googlenet_real)log(sum) - xr[label];
+        ((googlenet_real *)(ar + 5120))[r] = mx + (googlenet_real)log(sum) - xr[label];
     }
     }
     /* sum -> f32[], googlenet.dlm line 48 */
     {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
-        acc += ((googlenet_real *)(ar + 0))[i0];
+        acc += ((googlenet_real *)(ar + 5120))[i0];
     }
-    ((googlenet_real *)(ar + 512))[0] = (googlenet_real)acc;
+    ((googlenet_real *)(ar + 5632))[0] = (googlenet_real)acc;
     }
     /* divcount -> f32[], googlenet.dlm line 48 */
     {
-    ((googlenet_real *)(ar + 576))[0] = (((googlenet_real *)(ar + 512))[0] / (googlenet_real)(1 * n));
+    ((googlenet_real *)(ar + 5120))[0] = (((googlenet_real *)(ar + 5632))[0] / (googlenet_real)(1 * n));
     }
     /* argmax_eq -> f32[batch 128], googlenet.dlm line 52 */
     {
     for (int64_t r = 0; r < n; r++) {
-        const googlenet_real *xr = ((googlenet_real *)(ar + 5120)) + r * 10;
+        const googlenet_real *xr = ((googlenet_real *)(ar + 0)) + r * 10;
         int32_t label = y[r];
         int64_t best = 0;
         for (int64_t j = 1; j < 10; j++)
             if (xr[j] > xr[best])
                 best = j;
-        ((googlenet_real *)(ar + 0))[r] = best == label ? 1.0f : 0.0f;
+        ((googlenet_real *)(ar + 5184))[r] = best == label ? 1.0f : 0.0f;
     }
     }
     /* sum -> f32[], googlenet.dlm line 52 */
     {
     double acc = 0.0;
     for (int64_t i0 = 0; i0 < n; i0++) {
-        acc += ((googlenet_real *)(ar + 0))[i0];
+        acc += ((googlenet_real *)(ar + 5184))[i0];
     }
-    ((googlenet_real *)(ar + 512))[0] = (googlenet_real)acc;
+    ((googlenet_real *)(ar + 0))[0] = (googlenet_real)acc;
     }
     if (metrics) {
-        metrics[0] = (double)((googlenet_real *)(ar + 512))[0];
+        metrics[0] = (double)((googlenet_real *)(ar + 0))[0];
     }
-    return ((googlenet_real *)(ar + 576))[0];
+    return ((googlenet_real *)(ar + 5120))[0];
 }
 
 googlenet_real *googlenet_grad(void *state, const char *name) {

@@ -1278,12 +1278,21 @@ int lenet_backward(void *state, int n, const lenet_real *x, const int32_t *y) {
     }
     /* sum -> f32[10], lenet.dlm line 23 */
     {
-    for (int64_t i0 = 0; i0 < 10; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 10; b0 += 2) {
+        double accs[2] = {0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
-            acc += ((lenet_real *)(ar + 742656))[i0 + i1 * 10];
+            for (int64_t u = 0; u < 2; u++) {
+                const int64_t i0 = b0 + u;
+                double acc = accs[u];
+                acc += ((lenet_real *)(ar + 742656))[i0 + i1 * 10];
+                accs[u] = acc;
+            }
         }
-        ((lenet_real *)(ar + 246976))[i0] = (lenet_real)acc;
+        for (int64_t u = 0; u < 2; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((lenet_real *)(ar + 246976))[i0] = (lenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 11.bias */
@@ -1308,12 +1317,21 @@ int lenet_backward(void *state, int n, const lenet_real *x, const int32_t *y) {
     /* sum -> f32[84], lenet.dlm line 22 */
     {
     LENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 84; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 84; b0 += 4) {
+        double accs[4] = {0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
-            acc += ((lenet_real *)(ar + 988416))[i0 + i1 * 84];
+            for (int64_t u = 0; u < 4; u++) {
+                const int64_t i0 = b0 + u;
+                double acc = accs[u];
+                acc += ((lenet_real *)(ar + 988416))[i0 + i1 * 84];
+                accs[u] = acc;
+            }
         }
-        ((lenet_real *)(ar + 243200))[i0] = (lenet_real)acc;
+        for (int64_t u = 0; u < 4; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((lenet_real *)(ar + 243200))[i0] = (lenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 9.bias */
@@ -1338,12 +1356,21 @@ int lenet_backward(void *state, int n, const lenet_real *x, const int32_t *y) {
     /* sum -> f32[120], lenet.dlm line 21 */
     {
     LENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 120; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 120; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
-            acc += ((lenet_real *)(ar + 902400))[i0 + i1 * 120];
+            for (int64_t u = 0; u < 8; u++) {
+                const int64_t i0 = b0 + u;
+                double acc = accs[u];
+                acc += ((lenet_real *)(ar + 902400))[i0 + i1 * 120];
+                accs[u] = acc;
+            }
         }
-        ((lenet_real *)(ar + 202368))[i0] = (lenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((lenet_real *)(ar + 202368))[i0] = (lenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 7.bias */
@@ -1372,14 +1399,23 @@ int lenet_backward(void *state, int n, const lenet_real *x, const int32_t *y) {
     /* sum -> f32[1, 16, 1, 1], lenet.dlm line 18 */
     {
     LENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 16; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 16; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 100; i2++) {
-                acc += ((lenet_real *)(ar + 9880832))[i0 * 100 + i1 * 1600 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((lenet_real *)(ar + 9880832))[i0 * 100 + i1 * 1600 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((lenet_real *)(ar + 10304))[i0] = (lenet_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((lenet_real *)(ar + 10304))[i0] = (lenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 3.bias */
@@ -1408,14 +1444,23 @@ int lenet_backward(void *state, int n, const lenet_real *x, const int32_t *y) {
     /* sum -> f32[1, 6, 1, 1], lenet.dlm line 16 */
     {
     LENET_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 6; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 6; b0 += 2) {
+        double accs[2] = {0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 784; i2++) {
-                acc += ((lenet_real *)(ar + 9880832))[i0 * 784 + i1 * 4704 + i2];
+                for (int64_t u = 0; u < 2; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((lenet_real *)(ar + 9880832))[i0 * 784 + i1 * 4704 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((lenet_real *)(ar + 640))[i0] = (lenet_real)acc;
+        for (int64_t u = 0; u < 2; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((lenet_real *)(ar + 640))[i0] = (lenet_real)acc;
+        }
     }
     }
     if (grad_ready) /* 0.bias */

@@ -298,12 +298,21 @@ int mlp_backward(void *state, int n, const mlp_real *x, const int32_t *y) {
     }
     /* sum -> f32[10], mlp.dlm line 14 */
     {
-    for (int64_t i0 = 0; i0 < 10; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 10; b0 += 2) {
+        double accs[2] = {0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
-            acc += ((mlp_real *)(ar + 1338432))[i0 + i1 * 10];
+            for (int64_t u = 0; u < 2; u++) {
+                const int64_t i0 = b0 + u;
+                double acc = accs[u];
+                acc += ((mlp_real *)(ar + 1338432))[i0 + i1 * 10];
+                accs[u] = acc;
+            }
         }
-        ((mlp_real *)(ar + 814080))[i0] = (mlp_real)acc;
+        for (int64_t u = 0; u < 2; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((mlp_real *)(ar + 814080))[i0] = (mlp_real)acc;
+        }
     }
     }
     if (grad_ready) /* 3.bias */
@@ -328,12 +337,21 @@ int mlp_backward(void *state, int n, const mlp_real *x, const int32_t *y) {
     /* sum -> f32[256], mlp.dlm line 12 */
     {
     MLP_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 256; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 256; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
-            acc += ((mlp_real *)(ar + 1338432))[i0 + i1 * 256];
+            for (int64_t u = 0; u < 8; u++) {
+                const int64_t i0 = b0 + u;
+                double acc = accs[u];
+                acc += ((mlp_real *)(ar + 1338432))[i0 + i1 * 256];
+                accs[u] = acc;
+            }
         }
-        ((mlp_real *)(ar + 802816))[i0] = (mlp_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((mlp_real *)(ar + 802816))[i0] = (mlp_real)acc;
+        }
     }
     }
     if (grad_ready) /* 1.bias */

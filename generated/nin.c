@@ -1075,14 +1075,23 @@ int nin_backward(void *state, int n, const nin_real *x, const int32_t *y) {
     /* sum -> f32[1, 10, 1, 1], nin.dlm line 20 */
     {
     NIN_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 10; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 10; b0 += 2) {
+        double accs[2] = {0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 25; i2++) {
-                acc += ((nin_real *)(ar + 60709952))[i0 * 25 + i1 * 250 + i2];
+                for (int64_t u = 0; u < 2; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((nin_real *)(ar + 60709952))[i0 * 25 + i1 * 250 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((nin_real *)(ar + 7968768))[i0] = (nin_real)acc;
+        for (int64_t u = 0; u < 2; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((nin_real *)(ar + 7968768))[i0] = (nin_real)acc;
+        }
     }
     }
     if (grad_ready) /* 7.4.bias */
@@ -1109,14 +1118,23 @@ int nin_backward(void *state, int n, const nin_real *x, const int32_t *y) {
     /* sum -> f32[1, 10, 1, 1], nin.dlm line 19 */
     {
     NIN_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 10; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 10; b0 += 2) {
+        double accs[2] = {0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 25; i2++) {
-                acc += ((nin_real *)(ar + 60581952))[i0 * 25 + i1 * 250 + i2];
+                for (int64_t u = 0; u < 2; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((nin_real *)(ar + 60581952))[i0 * 25 + i1 * 250 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((nin_real *)(ar + 7968256))[i0] = (nin_real)acc;
+        for (int64_t u = 0; u < 2; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((nin_real *)(ar + 7968256))[i0] = (nin_real)acc;
+        }
     }
     }
     if (grad_ready) /* 7.2.bias */
@@ -1143,14 +1161,23 @@ int nin_backward(void *state, int n, const nin_real *x, const int32_t *y) {
     /* sum -> f32[1, 10, 1, 1], nin.dlm line 18 */
     {
     NIN_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 10; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 10; b0 += 2) {
+        double accs[2] = {0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 25; i2++) {
-                acc += ((nin_real *)(ar + 60453952))[i0 * 25 + i1 * 250 + i2];
+                for (int64_t u = 0; u < 2; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((nin_real *)(ar + 60453952))[i0 * 25 + i1 * 250 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((nin_real *)(ar + 7967744))[i0] = (nin_real)acc;
+        for (int64_t u = 0; u < 2; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((nin_real *)(ar + 7967744))[i0] = (nin_real)acc;
+        }
     }
     }
     if (grad_ready) /* 7.0.bias */
@@ -1186,14 +1213,23 @@ int nin_backward(void *state, int n, const nin_real *x, const int32_t *y) {
     /* sum -> f32[1, 384, 1, 1], nin.dlm line 20 */
     {
     NIN_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 384; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 384; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((nin_real *)(ar + 903714880))[i0 * 144 + i1 * 55296 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((nin_real *)(ar + 903714880))[i0 * 144 + i1 * 55296 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((nin_real *)(ar + 7827968))[i0] = (nin_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((nin_real *)(ar + 7827968))[i0] = (nin_real)acc;
+        }
     }
     }
     if (grad_ready) /* 4.4.bias */
@@ -1220,14 +1256,23 @@ int nin_backward(void *state, int n, const nin_real *x, const int32_t *y) {
     /* sum -> f32[1, 384, 1, 1], nin.dlm line 19 */
     {
     NIN_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 384; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 384; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((nin_real *)(ar + 875403328))[i0 * 144 + i1 * 55296 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((nin_real *)(ar + 875403328))[i0 * 144 + i1 * 55296 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((nin_real *)(ar + 7236608))[i0] = (nin_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((nin_real *)(ar + 7236608))[i0] = (nin_real)acc;
+        }
     }
     }
     if (grad_ready) /* 4.2.bias */
@@ -1254,14 +1299,23 @@ int nin_backward(void *state, int n, const nin_real *x, const int32_t *y) {
     /* sum -> f32[1, 384, 1, 1], nin.dlm line 18 */
     {
     NIN_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 384; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 384; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((nin_real *)(ar + 847091776))[i0 * 144 + i1 * 55296 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((nin_real *)(ar + 847091776))[i0 * 144 + i1 * 55296 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((nin_real *)(ar + 6645248))[i0] = (nin_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((nin_real *)(ar + 6645248))[i0] = (nin_real)acc;
+        }
     }
     }
     if (grad_ready) /* 4.0.bias */
@@ -1290,14 +1344,23 @@ int nin_backward(void *state, int n, const nin_real *x, const int32_t *y) {
     /* sum -> f32[1, 256, 1, 1], nin.dlm line 20 */
     {
     NIN_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 256; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 256; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 676; i2++) {
-                acc += ((nin_real *)(ar + 60075712))[i0 * 676 + i1 * 173056 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((nin_real *)(ar + 60075712))[i0 * 676 + i1 * 173056 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((nin_real *)(ar + 3105280))[i0] = (nin_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((nin_real *)(ar + 3105280))[i0] = (nin_real)acc;
+        }
     }
     }
     if (grad_ready) /* 2.4.bias */
@@ -1324,14 +1387,23 @@ int nin_backward(void *state, int n, const nin_real *x, const int32_t *y) {
     /* sum -> f32[1, 256, 1, 1], nin.dlm line 19 */
     {
     NIN_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 256; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 256; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 676; i2++) {
-                acc += ((nin_real *)(ar + 60075712))[i0 * 676 + i1 * 173056 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((nin_real *)(ar + 60075712))[i0 * 676 + i1 * 173056 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((nin_real *)(ar + 2842112))[i0] = (nin_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((nin_real *)(ar + 2842112))[i0] = (nin_real)acc;
+        }
     }
     }
     if (grad_ready) /* 2.2.bias */
@@ -1358,14 +1430,23 @@ int nin_backward(void *state, int n, const nin_real *x, const int32_t *y) {
     /* sum -> f32[1, 256, 1, 1], nin.dlm line 18 */
     {
     NIN_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 256; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 256; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 676; i2++) {
-                acc += ((nin_real *)(ar + 60075712))[i0 * 676 + i1 * 173056 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((nin_real *)(ar + 60075712))[i0 * 676 + i1 * 173056 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((nin_real *)(ar + 2578944))[i0] = (nin_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((nin_real *)(ar + 2578944))[i0] = (nin_real)acc;
+        }
     }
     }
     if (grad_ready) /* 2.0.bias */
@@ -1394,14 +1475,23 @@ int nin_backward(void *state, int n, const nin_real *x, const int32_t *y) {
     /* sum -> f32[1, 96, 1, 1], nin.dlm line 20 */
     {
     NIN_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 96; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 96; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 2916; i2++) {
-                acc += ((nin_real *)(ar + 757831744))[i0 * 2916 + i1 * 279936 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((nin_real *)(ar + 757831744))[i0 * 2916 + i1 * 279936 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((nin_real *)(ar + 120960))[i0] = (nin_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((nin_real *)(ar + 120960))[i0] = (nin_real)acc;
+        }
     }
     }
     if (grad_ready) /* 0.4.bias */
@@ -1428,14 +1518,23 @@ int nin_backward(void *state, int n, const nin_real *x, const int32_t *y) {
     /* sum -> f32[1, 96, 1, 1], nin.dlm line 19 */
     {
     NIN_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 96; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 96; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 2916; i2++) {
-                acc += ((nin_real *)(ar + 581277760))[i0 * 2916 + i1 * 279936 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((nin_real *)(ar + 581277760))[i0 * 2916 + i1 * 279936 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((nin_real *)(ar + 83712))[i0] = (nin_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((nin_real *)(ar + 83712))[i0] = (nin_real)acc;
+        }
     }
     }
     if (grad_ready) /* 0.2.bias */
@@ -1462,14 +1561,23 @@ int nin_backward(void *state, int n, const nin_real *x, const int32_t *y) {
     /* sum -> f32[1, 96, 1, 1], nin.dlm line 18 */
     {
     NIN_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 96; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 96; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 2916; i2++) {
-                acc += ((nin_real *)(ar + 437950528))[i0 * 2916 + i1 * 279936 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((nin_real *)(ar + 437950528))[i0 * 2916 + i1 * 279936 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((nin_real *)(ar + 46464))[i0] = (nin_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((nin_real *)(ar + 46464))[i0] = (nin_real)acc;
+        }
     }
     }
     if (grad_ready) /* 0.0.bias */

@@ -41,36 +41,6 @@ static inline float expv(float x) {
     return p * s1 * s2;
 }
 
-#if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)
-#define RESNET18_X86 1
-#include <stdlib.h>
-#define RESNET18_INLINE __attribute__((always_inline))
-#ifdef __clang__
-#define RESNET18_AVX512 __attribute__((target("avx2,fma,bmi,bmi2,avx512f,avx512vl,avx512bw,avx512dq,avx512cd"), noinline))
-#else
-#define RESNET18_AVX512 __attribute__((target("avx2,fma,bmi,bmi2,avx512f,avx512vl,avx512bw,avx512dq,avx512cd,prefer-vector-width=512"), noinline))
-#endif
-#define RESNET18_AVX2 __attribute__((target("avx2,fma,bmi,bmi2"), noinline))
-static int resnet18_isa(void) {
-    static int chosen = -1; /* the same answer for the whole process, asked for once */
-    int isa = __atomic_load_n(&chosen, __ATOMIC_RELAXED);
-    if (isa >= 0)
-        return isa;
-    __builtin_cpu_init();
-    int avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("bmi") &&
-               __builtin_cpu_supports("bmi2");
-    int avx512 = avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
-                 __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
-                 __builtin_cpu_supports("avx512cd");
-    const char *want = getenv("DLRT_ISA");
-    isa = want && strcmp(want, "portable") == 0 ? 0 : want && strcmp(want, "avx2") == 0 ? avx2 : avx512 ? 2 : avx2;
-    __atomic_store_n(&chosen, isa, __ATOMIC_RELAXED);
-    return isa;
-}
-#else
-#define RESNET18_INLINE
-#endif
-
 /* The product resnet18_set_gemm installed instead of sgemm, or NULL. */
 static resnet18_gemm_fn gemm_hook;
 
@@ -88,109 +58,6 @@ static void gemm(int ta, int tb, int m, int n, int k, const resnet18_real *a, in
         return;
     }
     cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, 1, a, lda, b, ldb, accumulate ? 1 : 0, c, ldc);
-}
-
-/* conv2d, resnet18.dlm line 41: x [n, 1, 96, 96], w [64, 1, 7, 7], y [n, 64, 48, 48], stride 2x2, padding 3x3.
- * Per image: a zero-padded copy, then tiles of 16 columns of up to 6 output channels. */
-RESNET18_INLINE static inline void conv2d_fwd_direct_0_image(const resnet18_real *restrict x, const resnet18_real *restrict w, resnet18_real *restrict y, int64_t b) {
-    resnet18_real xp[1][101][101];
-    memset(xp, 0, sizeof(xp));
-    for (int c = 0; c < 1; c++)
-        for (int h = 0; h < 96; h++)
-            memcpy(&xp[c][h + 3][3], x + (b * 1 + c) * 9216 + h * 96, 96 * sizeof(resnet18_real));
-    for (int64_t k = 0; k < 60; k += 6)
-        for (int p = 0; p < 48; p++) {
-            const int r0 = p * 2 < 3 ? 3 - p * 2 : 0;
-            const int r1 = 99 - p * 2 < 7 ? 99 - p * 2 : 7;
-            for (int q0 = 0; q0 < 48; q0 += 16) {
-                resnet18_real a0[16] = {0}, a1[16] = {0}, a2[16] = {0}, a3[16] = {0}, a4[16] = {0}, a5[16] = {0};
-                for (int c = 0; c < 1; c++)
-                    for (int r = r0; r < r1; r++)
-                        for (int s = 0; s < 7; s++) {
-                            const resnet18_real *src = &xp[c][p * 2 + r][q0 * 2 + s];
-                            const resnet18_real *wk = w + ((k * 1 + c) * 7 + r) * 7 + s;
-                            resnet18_real w0 = wk[0], w1 = wk[49], w2 = wk[98], w3 = wk[147], w4 = wk[196], w5 = wk[245];
-                            for (int q = 0; q < 16; q++) {
-                                resnet18_real v = src[q * 2];
-                                a0[q] += w0 * v;
-                                a1[q] += w1 * v;
-                                a2[q] += w2 * v;
-                                a3[q] += w3 * v;
-                                a4[q] += w4 * v;
-                                a5[q] += w5 * v;
-                            }
-                        }
-                resnet18_real *out = y + ((b * 64 + k) * 48 + p) * 48 + q0;
-                for (int q = 0; q < 16; q++) {
-                    out[0 + q] = a0[q];
-                    out[2304 + q] = a1[q];
-                    out[4608 + q] = a2[q];
-                    out[6912 + q] = a3[q];
-                    out[9216 + q] = a4[q];
-                    out[11520 + q] = a5[q];
-                }
-            }
-        }
-    {
-        const int64_t k = 60;
-        for (int p = 0; p < 48; p++) {
-            const int r0 = p * 2 < 3 ? 3 - p * 2 : 0;
-            const int r1 = 99 - p * 2 < 7 ? 99 - p * 2 : 7;
-            for (int q0 = 0; q0 < 48; q0 += 16) {
-                resnet18_real a0[16] = {0}, a1[16] = {0}, a2[16] = {0}, a3[16] = {0};
-                for (int c = 0; c < 1; c++)
-                    for (int r = r0; r < r1; r++)
-                        for (int s = 0; s < 7; s++) {
-                            const resnet18_real *src = &xp[c][p * 2 + r][q0 * 2 + s];
-                            const resnet18_real *wk = w + ((k * 1 + c) * 7 + r) * 7 + s;
-                            resnet18_real w0 = wk[0], w1 = wk[49], w2 = wk[98], w3 = wk[147];
-                            for (int q = 0; q < 16; q++) {
-                                resnet18_real v = src[q * 2];
-                                a0[q] += w0 * v;
-                                a1[q] += w1 * v;
-                                a2[q] += w2 * v;
-                                a3[q] += w3 * v;
-                            }
-                        }
-                resnet18_real *out = y + ((b * 64 + k) * 48 + p) * 48 + q0;
-                for (int q = 0; q < 16; q++) {
-                    out[0 + q] = a0[q];
-                    out[2304 + q] = a1[q];
-                    out[4608 + q] = a2[q];
-                    out[6912 + q] = a3[q];
-                }
-            }
-        }
-    }
-}
-#if RESNET18_X86
-RESNET18_AVX512 static void conv2d_fwd_direct_0_avx512(const resnet18_real *restrict x, const resnet18_real *restrict w, resnet18_real *restrict y, int64_t n) {
-    RESNET18_PARALLEL_FOR
-    for (int64_t i = 0; i < n; i++)
-        conv2d_fwd_direct_0_image(x, w, y, i);
-}
-RESNET18_AVX2 static void conv2d_fwd_direct_0_avx2(const resnet18_real *restrict x, const resnet18_real *restrict w, resnet18_real *restrict y, int64_t n) {
-    RESNET18_PARALLEL_FOR
-    for (int64_t i = 0; i < n; i++)
-        conv2d_fwd_direct_0_image(x, w, y, i);
-}
-#endif
-static void conv2d_fwd_direct_0(const resnet18_real *restrict x, const resnet18_real *restrict w, resnet18_real *restrict y, int64_t n) {
-#if RESNET18_X86
-    switch (resnet18_isa()) {
-    case 2:
-        conv2d_fwd_direct_0_avx512(x, w, y, n);
-        return;
-    case 1:
-        conv2d_fwd_direct_0_avx2(x, w, y, n);
-        return;
-    default:
-        break;
-    }
-#endif
-    RESNET18_PARALLEL_FOR
-    for (int64_t i = 0; i < n; i++)
-        conv2d_fwd_direct_0_image(x, w, y, i);
 }
 
 /* avg_pool forward, resnet18.dlm line 48: 3x3 windows that tile the planes of [n, 512, 3, 3] into 1x1. */
@@ -226,146 +93,6 @@ static void avg_pool_dx_0(const resnet18_real *restrict dy, resnet18_real *restr
                 top[q * 3 + 8] = g;
             }
         }
-}
-
-/* conv2d's weight gradient, resnet18.dlm line 41: x [n, 1, 96, 96], w [64, 1, 7, 7], y [n, 64, 48, 48], stride 2x2, padding 3x3.
- * Per chunk of 1 images: zero-padded copies, then for each (k, c, r) the 7 sums over s; chunk sums to part, added in order. */
-RESNET18_INLINE static inline void conv2d_dw_direct_0_chunk(const resnet18_real *restrict x, const resnet18_real *restrict dy, resnet18_real *restrict part, int64_t n, int64_t chunk) {
-    int64_t b0 = chunk * 1, count = n - b0 < 1 ? n - b0 : 1;
-    resnet18_real xp[1][1][101][101];
-    resnet18_real gp[1][64][48][48];
-    for (int64_t i = 0; i < count; i++) {
-        memset(xp[i], 0, sizeof(xp[i]));
-        for (int c = 0; c < 1; c++)
-            for (int h = 0; h < 96; h++)
-                memcpy(&xp[i][c][h + 3][3], x + ((b0 + i) * 1 + c) * 9216 + h * 96, 96 * sizeof(resnet18_real));
-        for (int k = 0; k < 64; k++)
-            for (int p = 0; p < 48; p++)
-                memcpy(gp[i][k][p], dy + (((b0 + i) * 64 + k) * 48 + p) * 48, 48 * sizeof(resnet18_real));
-    }
-    for (int k = 0; k < 64; k += 2)
-        for (int c = 0; c < 1; c++)
-            for (int r = 0; r < 7; r++) {
-                resnet18_real a0_0[16] = {0}, a0_1[16] = {0}, a0_2[16] = {0}, a0_3[16] = {0}, a0_4[16] = {0}, a0_5[16] = {0}, a0_6[16] = {0};
-                resnet18_real a1_0[16] = {0}, a1_1[16] = {0}, a1_2[16] = {0}, a1_3[16] = {0}, a1_4[16] = {0}, a1_5[16] = {0}, a1_6[16] = {0};
-                for (int64_t i = 0; i < count; i++)
-                    for (int p = 0; p < 48; p++)
-                        for (int q0 = 0; q0 < 48; q0 += 16) {
-                            const resnet18_real *gq = &gp[i][k][p][q0], *src = &xp[i][c][p * 2 + r][q0 * 2];
-                            for (int q = 0; q < 16; q++) {
-                                resnet18_real g0 = gq[0 + q];
-                                resnet18_real g1 = gq[2304 + q];
-                                resnet18_real v0 = src[q * 2];
-                                a0_0[q] += g0 * v0;
-                                a1_0[q] += g1 * v0;
-                                resnet18_real v1 = src[q * 2 + 1];
-                                a0_1[q] += g0 * v1;
-                                a1_1[q] += g1 * v1;
-                                resnet18_real v2 = src[q * 2 + 2];
-                                a0_2[q] += g0 * v2;
-                                a1_2[q] += g1 * v2;
-                                resnet18_real v3 = src[q * 2 + 3];
-                                a0_3[q] += g0 * v3;
-                                a1_3[q] += g1 * v3;
-                                resnet18_real v4 = src[q * 2 + 4];
-                                a0_4[q] += g0 * v4;
-                                a1_4[q] += g1 * v4;
-                                resnet18_real v5 = src[q * 2 + 5];
-                                a0_5[q] += g0 * v5;
-                                a1_5[q] += g1 * v5;
-                                resnet18_real v6 = src[q * 2 + 6];
-                                a0_6[q] += g0 * v6;
-                                a1_6[q] += g1 * v6;
-                            }
-                        }
-                resnet18_real *sum0 = part + chunk * 3136 + (((k + 0) * 1 + c) * 7 + r) * 7;
-                sum0[0] = 0;
-                for (int q = 0; q < 16; q++)
-                    sum0[0] += a0_0[q];
-                sum0[1] = 0;
-                for (int q = 0; q < 16; q++)
-                    sum0[1] += a0_1[q];
-                sum0[2] = 0;
-                for (int q = 0; q < 16; q++)
-                    sum0[2] += a0_2[q];
-                sum0[3] = 0;
-                for (int q = 0; q < 16; q++)
-                    sum0[3] += a0_3[q];
-                sum0[4] = 0;
-                for (int q = 0; q < 16; q++)
-                    sum0[4] += a0_4[q];
-                sum0[5] = 0;
-                for (int q = 0; q < 16; q++)
-                    sum0[5] += a0_5[q];
-                sum0[6] = 0;
-                for (int q = 0; q < 16; q++)
-                    sum0[6] += a0_6[q];
-                resnet18_real *sum1 = part + chunk * 3136 + (((k + 1) * 1 + c) * 7 + r) * 7;
-                sum1[0] = 0;
-                for (int q = 0; q < 16; q++)
-                    sum1[0] += a1_0[q];
-                sum1[1] = 0;
-                for (int q = 0; q < 16; q++)
-                    sum1[1] += a1_1[q];
-                sum1[2] = 0;
-                for (int q = 0; q < 16; q++)
-                    sum1[2] += a1_2[q];
-                sum1[3] = 0;
-                for (int q = 0; q < 16; q++)
-                    sum1[3] += a1_3[q];
-                sum1[4] = 0;
-                for (int q = 0; q < 16; q++)
-                    sum1[4] += a1_4[q];
-                sum1[5] = 0;
-                for (int q = 0; q < 16; q++)
-                    sum1[5] += a1_5[q];
-                sum1[6] = 0;
-                for (int q = 0; q < 16; q++)
-                    sum1[6] += a1_6[q];
-            }
-}
-RESNET18_INLINE static inline void conv2d_dw_direct_0_sum(const resnet18_real *restrict part, resnet18_real *restrict dw, int64_t chunks) {
-    for (int64_t j = 0; j < 3136; j++) {
-        double acc = 0;
-        for (int64_t chunk = 0; chunk < chunks; chunk++)
-            acc += part[chunk * 3136 + j];
-        dw[j] = (resnet18_real)acc;
-    }
-}
-#if RESNET18_X86
-RESNET18_AVX512 static void conv2d_dw_direct_0_avx512(const resnet18_real *restrict x, resnet18_real *restrict dw, const resnet18_real *restrict dy, resnet18_real *restrict part, int64_t n) {
-    int64_t chunks = (n + 0) / 1;
-    RESNET18_PARALLEL_FOR
-    for (int64_t i = 0; i < chunks; i++)
-        conv2d_dw_direct_0_chunk(x, dy, part, n, i);
-    conv2d_dw_direct_0_sum(part, dw, chunks);
-}
-RESNET18_AVX2 static void conv2d_dw_direct_0_avx2(const resnet18_real *restrict x, resnet18_real *restrict dw, const resnet18_real *restrict dy, resnet18_real *restrict part, int64_t n) {
-    int64_t chunks = (n + 0) / 1;
-    RESNET18_PARALLEL_FOR
-    for (int64_t i = 0; i < chunks; i++)
-        conv2d_dw_direct_0_chunk(x, dy, part, n, i);
-    conv2d_dw_direct_0_sum(part, dw, chunks);
-}
-#endif
-static void conv2d_dw_direct_0(const resnet18_real *restrict x, resnet18_real *restrict dw, const resnet18_real *restrict dy, resnet18_real *restrict part, int64_t n) {
-#if RESNET18_X86
-    switch (resnet18_isa()) {
-    case 2:
-        conv2d_dw_direct_0_avx512(x, dw, dy, part, n);
-        return;
-    case 1:
-        conv2d_dw_direct_0_avx2(x, dw, dy, part, n);
-        return;
-    default:
-        break;
-    }
-#endif
-    int64_t chunks = (n + 0) / 1;
-    RESNET18_PARALLEL_FOR
-    for (int64_t i = 0; i < chunks; i++)
-        conv2d_dw_direct_0_chunk(x, dy, part, n, i);
-    conv2d_dw_direct_0_sum(part, dw, chunks);
 }
 
 /* Convolutions as matrix products over a chunk of g images at a time: im2col lays the chunk's
@@ -1602,7 +1329,7 @@ int resnet18_forward(void *state, int n, const resnet18_real *x) {
     (void)ar;
     /* conv2d -> f32[batch 128, 64, 48, 48], resnet18.dlm line 41 */
     {
-    conv2d_fwd_direct_0(x, ((resnet18_real *)(st + 64)), ((resnet18_real *)(ar + 0)), n);
+    conv2d_fwd(x, ((resnet18_real *)(st + 64)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 75497472), n, 64, 2, 1, 96, 96, 7, 7, 48, 48, 2, 2, 3, 3);
     }
     /* div -> f32[64, 1, 1], resnet18.dlm line 42 */
     {
@@ -2106,7 +1833,7 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     (void)ar;
     /* conv2d -> f32[batch 128, 64, 48, 48], resnet18.dlm line 41 */
     {
-    conv2d_fwd_direct_0(x, ((resnet18_real *)(st + 64)), ((resnet18_real *)(ar + 44709952)), n);
+    conv2d_fwd(x, ((resnet18_real *)(st + 64)), ((resnet18_real *)(ar + 44709952)), (resnet18_real *)(ar + 120207424), n, 64, 2, 1, 96, 96, 7, 7, 48, 48, 2, 2, 3, 3);
     }
     /* add -> f32[batch 128, 64, 48, 48], resnet18.dlm line 41 */
     {
@@ -2122,19 +1849,28 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     /* moments -> f32[2, 64], resnet18.dlm line 42 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t c = 0; c < 64; c++) {
-        double shift = (double)((resnet18_real *)(ar + 120207424))[c * 2304], s = 0.0, q = 0.0;
+    for (int64_t c0 = 0; c0 < 64; c0 += 8) {
+        double shift[8], s[8], q[8];
+        for (int64_t u = 0; u < 8; u++) {
+            shift[u] = (double)((resnet18_real *)(ar + 120207424))[(c0 + u) * 2304];
+            s[u] = 0.0;
+            q[u] = 0.0;
+        }
         for (int64_t i = 0; i < n; i++) {
-            const resnet18_real *p = ((resnet18_real *)(ar + 120207424)) + (i * 64 + c) * 2304;
+            const resnet18_real *p = ((resnet18_real *)(ar + 120207424)) + (i * 64 + c0) * 2304;
             for (int64_t j = 0; j < 2304; j++) {
-                double d = (double)p[j] - shift;
-                s += d;
-                q += d * d;
+                for (int64_t u = 0; u < 8; u++) {
+                    double d = (double)p[u * 2304 + j] - shift[u];
+                    s[u] += d;
+                    q[u] += d * d;
+                }
             }
         }
-        double m = s / (double)(n * 2304), v = q / (double)(n * 2304) - m * m;
-        ((resnet18_real *)(ar + 44709952))[c] = (resnet18_real)(shift + m);
-        ((resnet18_real *)(ar + 44709952))[64 + c] = (resnet18_real)(v > 0 ? v : 0);
+        for (int64_t u = 0; u < 8; u++) {
+            double m = s[u] / (double)(n * 2304), v = q[u] / (double)(n * 2304) - m * m;
+            ((resnet18_real *)(ar + 44709952))[c0 + u] = (resnet18_real)(shift[u] + m);
+            ((resnet18_real *)(ar + 44709952))[64 + c0 + u] = (resnet18_real)(v > 0 ? v : 0);
+        }
     }
     }
     /* slice -> f32[1, 64], resnet18.dlm line 42 */
@@ -2222,19 +1958,28 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     /* moments -> f32[2, 64], resnet18.dlm line 21 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t c = 0; c < 64; c++) {
-        double shift = (double)((resnet18_real *)(ar + 233453632))[c * 576], s = 0.0, q = 0.0;
+    for (int64_t c0 = 0; c0 < 64; c0 += 8) {
+        double shift[8], s[8], q[8];
+        for (int64_t u = 0; u < 8; u++) {
+            shift[u] = (double)((resnet18_real *)(ar + 233453632))[(c0 + u) * 576];
+            s[u] = 0.0;
+            q[u] = 0.0;
+        }
         for (int64_t i = 0; i < n; i++) {
-            const resnet18_real *p = ((resnet18_real *)(ar + 233453632)) + (i * 64 + c) * 576;
+            const resnet18_real *p = ((resnet18_real *)(ar + 233453632)) + (i * 64 + c0) * 576;
             for (int64_t j = 0; j < 576; j++) {
-                double d = (double)p[j] - shift;
-                s += d;
-                q += d * d;
+                for (int64_t u = 0; u < 8; u++) {
+                    double d = (double)p[u * 576 + j] - shift[u];
+                    s[u] += d;
+                    q[u] += d * d;
+                }
             }
         }
-        double m = s / (double)(n * 576), v = q / (double)(n * 576) - m * m;
-        ((resnet18_real *)(ar + 214579264))[c] = (resnet18_real)(shift + m);
-        ((resnet18_real *)(ar + 214579264))[64 + c] = (resnet18_real)(v > 0 ? v : 0);
+        for (int64_t u = 0; u < 8; u++) {
+            double m = s[u] / (double)(n * 576), v = q[u] / (double)(n * 576) - m * m;
+            ((resnet18_real *)(ar + 214579264))[c0 + u] = (resnet18_real)(shift[u] + m);
+            ((resnet18_real *)(ar + 214579264))[64 + c0 + u] = (resnet18_real)(v > 0 ? v : 0);
+        }
     }
     }
     /* slice -> f32[1, 64], resnet18.dlm line 21 */
@@ -2318,19 +2063,28 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     /* moments -> f32[2, 64], resnet18.dlm line 22 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t c = 0; c < 64; c++) {
-        double shift = (double)((resnet18_real *)(ar + 271202368))[c * 576], s = 0.0, q = 0.0;
+    for (int64_t c0 = 0; c0 < 64; c0 += 8) {
+        double shift[8], s[8], q[8];
+        for (int64_t u = 0; u < 8; u++) {
+            shift[u] = (double)((resnet18_real *)(ar + 271202368))[(c0 + u) * 576];
+            s[u] = 0.0;
+            q[u] = 0.0;
+        }
         for (int64_t i = 0; i < n; i++) {
-            const resnet18_real *p = ((resnet18_real *)(ar + 271202368)) + (i * 64 + c) * 576;
+            const resnet18_real *p = ((resnet18_real *)(ar + 271202368)) + (i * 64 + c0) * 576;
             for (int64_t j = 0; j < 576; j++) {
-                double d = (double)p[j] - shift;
-                s += d;
-                q += d * d;
+                for (int64_t u = 0; u < 8; u++) {
+                    double d = (double)p[u * 576 + j] - shift[u];
+                    s[u] += d;
+                    q[u] += d * d;
+                }
             }
         }
-        double m = s / (double)(n * 576), v = q / (double)(n * 576) - m * m;
-        ((resnet18_real *)(ar + 252328000))[c] = (resnet18_real)(shift + m);
-        ((resnet18_real *)(ar + 252328000))[64 + c] = (resnet18_real)(v > 0 ? v : 0);
+        for (int64_t u = 0; u < 8; u++) {
+            double m = s[u] / (double)(n * 576), v = q[u] / (double)(n * 576) - m * m;
+            ((resnet18_real *)(ar + 252328000))[c0 + u] = (resnet18_real)(shift[u] + m);
+            ((resnet18_real *)(ar + 252328000))[64 + c0 + u] = (resnet18_real)(v > 0 ? v : 0);
+        }
     }
     }
     /* slice -> f32[1, 64], resnet18.dlm line 22 */
@@ -2406,19 +2160,28 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     /* moments -> f32[2, 64], resnet18.dlm line 21 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t c = 0; c < 64; c++) {
-        double shift = (double)((resnet18_real *)(ar + 308951104))[c * 576], s = 0.0, q = 0.0;
+    for (int64_t c0 = 0; c0 < 64; c0 += 8) {
+        double shift[8], s[8], q[8];
+        for (int64_t u = 0; u < 8; u++) {
+            shift[u] = (double)((resnet18_real *)(ar + 308951104))[(c0 + u) * 576];
+            s[u] = 0.0;
+            q[u] = 0.0;
+        }
         for (int64_t i = 0; i < n; i++) {
-            const resnet18_real *p = ((resnet18_real *)(ar + 308951104)) + (i * 64 + c) * 576;
+            const resnet18_real *p = ((resnet18_real *)(ar + 308951104)) + (i * 64 + c0) * 576;
             for (int64_t j = 0; j < 576; j++) {
-                double d = (double)p[j] - shift;
-                s += d;
-                q += d * d;
+                for (int64_t u = 0; u < 8; u++) {
+                    double d = (double)p[u * 576 + j] - shift[u];
+                    s[u] += d;
+                    q[u] += d * d;
+                }
             }
         }
-        double m = s / (double)(n * 576), v = q / (double)(n * 576) - m * m;
-        ((resnet18_real *)(ar + 290076736))[c] = (resnet18_real)(shift + m);
-        ((resnet18_real *)(ar + 290076736))[64 + c] = (resnet18_real)(v > 0 ? v : 0);
+        for (int64_t u = 0; u < 8; u++) {
+            double m = s[u] / (double)(n * 576), v = q[u] / (double)(n * 576) - m * m;
+            ((resnet18_real *)(ar + 290076736))[c0 + u] = (resnet18_real)(shift[u] + m);
+            ((resnet18_real *)(ar + 290076736))[64 + c0 + u] = (resnet18_real)(v > 0 ? v : 0);
+        }
     }
     }
     /* slice -> f32[1, 64], resnet18.dlm line 21 */
@@ -2494,19 +2257,28 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     /* moments -> f32[2, 64], resnet18.dlm line 22 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t c = 0; c < 64; c++) {
-        double shift = (double)((resnet18_real *)(ar + 346699840))[c * 576], s = 0.0, q = 0.0;
+    for (int64_t c0 = 0; c0 < 64; c0 += 8) {
+        double shift[8], s[8], q[8];
+        for (int64_t u = 0; u < 8; u++) {
+            shift[u] = (double)((resnet18_real *)(ar + 346699840))[(c0 + u) * 576];
+            s[u] = 0.0;
+            q[u] = 0.0;
+        }
         for (int64_t i = 0; i < n; i++) {
-            const resnet18_real *p = ((resnet18_real *)(ar + 346699840)) + (i * 64 + c) * 576;
+            const resnet18_real *p = ((resnet18_real *)(ar + 346699840)) + (i * 64 + c0) * 576;
             for (int64_t j = 0; j < 576; j++) {
-                double d = (double)p[j] - shift;
-                s += d;
-                q += d * d;
+                for (int64_t u = 0; u < 8; u++) {
+                    double d = (double)p[u * 576 + j] - shift[u];
+                    s[u] += d;
+                    q[u] += d * d;
+                }
             }
         }
-        double m = s / (double)(n * 576), v = q / (double)(n * 576) - m * m;
-        ((resnet18_real *)(ar + 327825472))[c] = (resnet18_real)(shift + m);
-        ((resnet18_real *)(ar + 327825472))[64 + c] = (resnet18_real)(v > 0 ? v : 0);
+        for (int64_t u = 0; u < 8; u++) {
+            double m = s[u] / (double)(n * 576), v = q[u] / (double)(n * 576) - m * m;
+            ((resnet18_real *)(ar + 327825472))[c0 + u] = (resnet18_real)(shift[u] + m);
+            ((resnet18_real *)(ar + 327825472))[64 + c0 + u] = (resnet18_real)(v > 0 ? v : 0);
+        }
     }
     }
     /* slice -> f32[1, 64], resnet18.dlm line 22 */
@@ -2582,19 +2354,28 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     /* moments -> f32[2, 128], resnet18.dlm line 21 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t c = 0; c < 128; c++) {
-        double shift = (double)((resnet18_real *)(ar + 384448576))[c * 144], s = 0.0, q = 0.0;
+    for (int64_t c0 = 0; c0 < 128; c0 += 8) {
+        double shift[8], s[8], q[8];
+        for (int64_t u = 0; u < 8; u++) {
+            shift[u] = (double)((resnet18_real *)(ar + 384448576))[(c0 + u) * 144];
+            s[u] = 0.0;
+            q[u] = 0.0;
+        }
         for (int64_t i = 0; i < n; i++) {
-            const resnet18_real *p = ((resnet18_real *)(ar + 384448576)) + (i * 128 + c) * 144;
+            const resnet18_real *p = ((resnet18_real *)(ar + 384448576)) + (i * 128 + c0) * 144;
             for (int64_t j = 0; j < 144; j++) {
-                double d = (double)p[j] - shift;
-                s += d;
-                q += d * d;
+                for (int64_t u = 0; u < 8; u++) {
+                    double d = (double)p[u * 144 + j] - shift[u];
+                    s[u] += d;
+                    q[u] += d * d;
+                }
             }
         }
-        double m = s / (double)(n * 144), v = q / (double)(n * 144) - m * m;
-        ((resnet18_real *)(ar + 365574208))[c] = (resnet18_real)(shift + m);
-        ((resnet18_real *)(ar + 365574208))[128 + c] = (resnet18_real)(v > 0 ? v : 0);
+        for (int64_t u = 0; u < 8; u++) {
+            double m = s[u] / (double)(n * 144), v = q[u] / (double)(n * 144) - m * m;
+            ((resnet18_real *)(ar + 365574208))[c0 + u] = (resnet18_real)(shift[u] + m);
+            ((resnet18_real *)(ar + 365574208))[128 + c0 + u] = (resnet18_real)(v > 0 ? v : 0);
+        }
     }
     }
     /* slice -> f32[1, 128], resnet18.dlm line 21 */
@@ -2678,19 +2459,28 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     /* moments -> f32[2, 128], resnet18.dlm line 22 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t c = 0; c < 128; c++) {
-        double shift = (double)((resnet18_real *)(ar + 403322944))[c * 144], s = 0.0, q = 0.0;
+    for (int64_t c0 = 0; c0 < 128; c0 += 8) {
+        double shift[8], s[8], q[8];
+        for (int64_t u = 0; u < 8; u++) {
+            shift[u] = (double)((resnet18_real *)(ar + 403322944))[(c0 + u) * 144];
+            s[u] = 0.0;
+            q[u] = 0.0;
+        }
         for (int64_t i = 0; i < n; i++) {
-            const resnet18_real *p = ((resnet18_real *)(ar + 403322944)) + (i * 128 + c) * 144;
+            const resnet18_real *p = ((resnet18_real *)(ar + 403322944)) + (i * 128 + c0) * 144;
             for (int64_t j = 0; j < 144; j++) {
-                double d = (double)p[j] - shift;
-                s += d;
-                q += d * d;
+                for (int64_t u = 0; u < 8; u++) {
+                    double d = (double)p[u * 144 + j] - shift[u];
+                    s[u] += d;
+                    q[u] += d * d;
+                }
             }
         }
-        double m = s / (double)(n * 144), v = q / (double)(n * 144) - m * m;
-        ((resnet18_real *)(ar + 365574208))[c] = (resnet18_real)(shift + m);
-        ((resnet18_real *)(ar + 365574208))[128 + c] = (resnet18_real)(v > 0 ? v : 0);
+        for (int64_t u = 0; u < 8; u++) {
+            double m = s[u] / (double)(n * 144), v = q[u] / (double)(n * 144) - m * m;
+            ((resnet18_real *)(ar + 365574208))[c0 + u] = (resnet18_real)(shift[u] + m);
+            ((resnet18_real *)(ar + 365574208))[128 + c0 + u] = (resnet18_real)(v > 0 ? v : 0);
+        }
     }
     }
     /* slice -> f32[1, 128], resnet18.dlm line 22 */
@@ -2770,19 +2560,28 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     /* moments -> f32[2, 128], resnet18.dlm line 21 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t c = 0; c < 128; c++) {
-        double shift = (double)((resnet18_real *)(ar + 422197312))[c * 144], s = 0.0, q = 0.0;
+    for (int64_t c0 = 0; c0 < 128; c0 += 8) {
+        double shift[8], s[8], q[8];
+        for (int64_t u = 0; u < 8; u++) {
+            shift[u] = (double)((resnet18_real *)(ar + 422197312))[(c0 + u) * 144];
+            s[u] = 0.0;
+            q[u] = 0.0;
+        }
         for (int64_t i = 0; i < n; i++) {
-            const resnet18_real *p = ((resnet18_real *)(ar + 422197312)) + (i * 128 + c) * 144;
+            const resnet18_real *p = ((resnet18_real *)(ar + 422197312)) + (i * 128 + c0) * 144;
             for (int64_t j = 0; j < 144; j++) {
-                double d = (double)p[j] - shift;
-                s += d;
-                q += d * d;
+                for (int64_t u = 0; u < 8; u++) {
+                    double d = (double)p[u * 144 + j] - shift[u];
+                    s[u] += d;
+                    q[u] += d * d;
+                }
             }
         }
-        double m = s / (double)(n * 144), v = q / (double)(n * 144) - m * m;
-        ((resnet18_real *)(ar + 365574208))[c] = (resnet18_real)(shift + m);
-        ((resnet18_real *)(ar + 365574208))[128 + c] = (resnet18_real)(v > 0 ? v : 0);
+        for (int64_t u = 0; u < 8; u++) {
+            double m = s[u] / (double)(n * 144), v = q[u] / (double)(n * 144) - m * m;
+            ((resnet18_real *)(ar + 365574208))[c0 + u] = (resnet18_real)(shift[u] + m);
+            ((resnet18_real *)(ar + 365574208))[128 + c0 + u] = (resnet18_real)(v > 0 ? v : 0);
+        }
     }
     }
     /* slice -> f32[1, 128], resnet18.dlm line 21 */
@@ -2858,19 +2657,28 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     /* moments -> f32[2, 128], resnet18.dlm line 22 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t c = 0; c < 128; c++) {
-        double shift = (double)((resnet18_real *)(ar + 441071680))[c * 144], s = 0.0, q = 0.0;
+    for (int64_t c0 = 0; c0 < 128; c0 += 8) {
+        double shift[8], s[8], q[8];
+        for (int64_t u = 0; u < 8; u++) {
+            shift[u] = (double)((resnet18_real *)(ar + 441071680))[(c0 + u) * 144];
+            s[u] = 0.0;
+            q[u] = 0.0;
+        }
         for (int64_t i = 0; i < n; i++) {
-            const resnet18_real *p = ((resnet18_real *)(ar + 441071680)) + (i * 128 + c) * 144;
+            const resnet18_real *p = ((resnet18_real *)(ar + 441071680)) + (i * 128 + c0) * 144;
             for (int64_t j = 0; j < 144; j++) {
-                double d = (double)p[j] - shift;
-                s += d;
-                q += d * d;
+                for (int64_t u = 0; u < 8; u++) {
+                    double d = (double)p[u * 144 + j] - shift[u];
+                    s[u] += d;
+                    q[u] += d * d;
+                }
             }
         }
-        double m = s / (double)(n * 144), v = q / (double)(n * 144) - m * m;
-        ((resnet18_real *)(ar + 365574208))[c] = (resnet18_real)(shift + m);
-        ((resnet18_real *)(ar + 365574208))[128 + c] = (resnet18_real)(v > 0 ? v : 0);
+        for (int64_t u = 0; u < 8; u++) {
+            double m = s[u] / (double)(n * 144), v = q[u] / (double)(n * 144) - m * m;
+            ((resnet18_real *)(ar + 365574208))[c0 + u] = (resnet18_real)(shift[u] + m);
+            ((resnet18_real *)(ar + 365574208))[128 + c0 + u] = (resnet18_real)(v > 0 ? v : 0);
+        }
     }
     }
     /* slice -> f32[1, 128], resnet18.dlm line 22 */
@@ -2946,19 +2754,28 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     /* moments -> f32[2, 256], resnet18.dlm line 21 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t c = 0; c < 256; c++) {
-        double shift = (double)((resnet18_real *)(ar + 469383232))[c * 36], s = 0.0, q = 0.0;
+    for (int64_t c0 = 0; c0 < 256; c0 += 8) {
+        double shift[8], s[8], q[8];
+        for (int64_t u = 0; u < 8; u++) {
+            shift[u] = (double)((resnet18_real *)(ar + 469383232))[(c0 + u) * 36];
+            s[u] = 0.0;
+            q[u] = 0.0;
+        }
         for (int64_t i = 0; i < n; i++) {
-            const resnet18_real *p = ((resnet18_real *)(ar + 469383232)) + (i * 256 + c) * 36;
+            const resnet18_real *p = ((resnet18_real *)(ar + 469383232)) + (i * 256 + c0) * 36;
             for (int64_t j = 0; j < 36; j++) {
-                double d = (double)p[j] - shift;
-                s += d;
-                q += d * d;
+                for (int64_t u = 0; u < 8; u++) {
+                    double d = (double)p[u * 36 + j] - shift[u];
+                    s[u] += d;
+                    q[u] += d * d;
+                }
             }
         }
-        double m = s / (double)(n * 36), v = q / (double)(n * 36) - m * m;
-        ((resnet18_real *)(ar + 365574208))[c] = (resnet18_real)(shift + m);
-        ((resnet18_real *)(ar + 365574208))[256 + c] = (resnet18_real)(v > 0 ? v : 0);
+        for (int64_t u = 0; u < 8; u++) {
+            double m = s[u] / (double)(n * 36), v = q[u] / (double)(n * 36) - m * m;
+            ((resnet18_real *)(ar + 365574208))[c0 + u] = (resnet18_real)(shift[u] + m);
+            ((resnet18_real *)(ar + 365574208))[256 + c0 + u] = (resnet18_real)(v > 0 ? v : 0);
+        }
     }
     }
     /* slice -> f32[1, 256], resnet18.dlm line 21 */
@@ -3042,19 +2859,28 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     /* moments -> f32[2, 256], resnet18.dlm line 22 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t c = 0; c < 256; c++) {
-        double shift = (double)((resnet18_real *)(ar + 478820416))[c * 36], s = 0.0, q = 0.0;
+    for (int64_t c0 = 0; c0 < 256; c0 += 8) {
+        double shift[8], s[8], q[8];
+        for (int64_t u = 0; u < 8; u++) {
+            shift[u] = (double)((resnet18_real *)(ar + 478820416))[(c0 + u) * 36];
+            s[u] = 0.0;
+            q[u] = 0.0;
+        }
         for (int64_t i = 0; i < n; i++) {
-            const resnet18_real *p = ((resnet18_real *)(ar + 478820416)) + (i * 256 + c) * 36;
+            const resnet18_real *p = ((resnet18_real *)(ar + 478820416)) + (i * 256 + c0) * 36;
             for (int64_t j = 0; j < 36; j++) {
-                double d = (double)p[j] - shift;
-                s += d;
-                q += d * d;
+                for (int64_t u = 0; u < 8; u++) {
+                    double d = (double)p[u * 36 + j] - shift[u];
+                    s[u] += d;
+                    q[u] += d * d;
+                }
             }
         }
-        double m = s / (double)(n * 36), v = q / (double)(n * 36) - m * m;
-        ((resnet18_real *)(ar + 365574208))[c] = (resnet18_real)(shift + m);
-        ((resnet18_real *)(ar + 365574208))[256 + c] = (resnet18_real)(v > 0 ? v : 0);
+        for (int64_t u = 0; u < 8; u++) {
+            double m = s[u] / (double)(n * 36), v = q[u] / (double)(n * 36) - m * m;
+            ((resnet18_real *)(ar + 365574208))[c0 + u] = (resnet18_real)(shift[u] + m);
+            ((resnet18_real *)(ar + 365574208))[256 + c0 + u] = (resnet18_real)(v > 0 ? v : 0);
+        }
     }
     }
     /* slice -> f32[1, 256], resnet18.dlm line 22 */
@@ -3134,19 +2960,28 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     /* moments -> f32[2, 256], resnet18.dlm line 21 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t c = 0; c < 256; c++) {
-        double shift = (double)((resnet18_real *)(ar + 464664640))[c * 36], s = 0.0, q = 0.0;
+    for (int64_t c0 = 0; c0 < 256; c0 += 8) {
+        double shift[8], s[8], q[8];
+        for (int64_t u = 0; u < 8; u++) {
+            shift[u] = (double)((resnet18_real *)(ar + 464664640))[(c0 + u) * 36];
+            s[u] = 0.0;
+            q[u] = 0.0;
+        }
         for (int64_t i = 0; i < n; i++) {
-            const resnet18_real *p = ((resnet18_real *)(ar + 464664640)) + (i * 256 + c) * 36;
+            const resnet18_real *p = ((resnet18_real *)(ar + 464664640)) + (i * 256 + c0) * 36;
             for (int64_t j = 0; j < 36; j++) {
-                double d = (double)p[j] - shift;
-                s += d;
-                q += d * d;
+                for (int64_t u = 0; u < 8; u++) {
+                    double d = (double)p[u * 36 + j] - shift[u];
+                    s[u] += d;
+                    q[u] += d * d;
+                }
             }
         }
-        double m = s / (double)(n * 36), v = q / (double)(n * 36) - m * m;
-        ((resnet18_real *)(ar + 365574208))[c] = (resnet18_real)(shift + m);
-        ((resnet18_real *)(ar + 365574208))[256 + c] = (resnet18_real)(v > 0 ? v : 0);
+        for (int64_t u = 0; u < 8; u++) {
+            double m = s[u] / (double)(n * 36), v = q[u] / (double)(n * 36) - m * m;
+            ((resnet18_real *)(ar + 365574208))[c0 + u] = (resnet18_real)(shift[u] + m);
+            ((resnet18_real *)(ar + 365574208))[256 + c0 + u] = (resnet18_real)(v > 0 ? v : 0);
+        }
     }
     }
     /* slice -> f32[1, 256], resnet18.dlm line 21 */
@@ -3222,19 +3057,28 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     /* moments -> f32[2, 256], resnet18.dlm line 22 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t c = 0; c < 256; c++) {
-        double shift = (double)((resnet18_real *)(ar + 488257600))[c * 36], s = 0.0, q = 0.0;
+    for (int64_t c0 = 0; c0 < 256; c0 += 8) {
+        double shift[8], s[8], q[8];
+        for (int64_t u = 0; u < 8; u++) {
+            shift[u] = (double)((resnet18_real *)(ar + 488257600))[(c0 + u) * 36];
+            s[u] = 0.0;
+            q[u] = 0.0;
+        }
         for (int64_t i = 0; i < n; i++) {
-            const resnet18_real *p = ((resnet18_real *)(ar + 488257600)) + (i * 256 + c) * 36;
+            const resnet18_real *p = ((resnet18_real *)(ar + 488257600)) + (i * 256 + c0) * 36;
             for (int64_t j = 0; j < 36; j++) {
-                double d = (double)p[j] - shift;
-                s += d;
-                q += d * d;
+                for (int64_t u = 0; u < 8; u++) {
+                    double d = (double)p[u * 36 + j] - shift[u];
+                    s[u] += d;
+                    q[u] += d * d;
+                }
             }
         }
-        double m = s / (double)(n * 36), v = q / (double)(n * 36) - m * m;
-        ((resnet18_real *)(ar + 365574208))[c] = (resnet18_real)(shift + m);
-        ((resnet18_real *)(ar + 365574208))[256 + c] = (resnet18_real)(v > 0 ? v : 0);
+        for (int64_t u = 0; u < 8; u++) {
+            double m = s[u] / (double)(n * 36), v = q[u] / (double)(n * 36) - m * m;
+            ((resnet18_real *)(ar + 365574208))[c0 + u] = (resnet18_real)(shift[u] + m);
+            ((resnet18_real *)(ar + 365574208))[256 + c0 + u] = (resnet18_real)(v > 0 ? v : 0);
+        }
     }
     }
     /* slice -> f32[1, 256], resnet18.dlm line 22 */
@@ -3310,19 +3154,28 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     /* moments -> f32[2, 512], resnet18.dlm line 21 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t c = 0; c < 512; c++) {
-        double shift = (double)((resnet18_real *)(ar + 502413376))[c * 9], s = 0.0, q = 0.0;
+    for (int64_t c0 = 0; c0 < 512; c0 += 8) {
+        double shift[8], s[8], q[8];
+        for (int64_t u = 0; u < 8; u++) {
+            shift[u] = (double)((resnet18_real *)(ar + 502413376))[(c0 + u) * 9];
+            s[u] = 0.0;
+            q[u] = 0.0;
+        }
         for (int64_t i = 0; i < n; i++) {
-            const resnet18_real *p = ((resnet18_real *)(ar + 502413376)) + (i * 512 + c) * 9;
+            const resnet18_real *p = ((resnet18_real *)(ar + 502413376)) + (i * 512 + c0) * 9;
             for (int64_t j = 0; j < 9; j++) {
-                double d = (double)p[j] - shift;
-                s += d;
-                q += d * d;
+                for (int64_t u = 0; u < 8; u++) {
+                    double d = (double)p[u * 9 + j] - shift[u];
+                    s[u] += d;
+                    q[u] += d * d;
+                }
             }
         }
-        double m = s / (double)(n * 9), v = q / (double)(n * 9) - m * m;
-        ((resnet18_real *)(ar + 365574208))[c] = (resnet18_real)(shift + m);
-        ((resnet18_real *)(ar + 365574208))[512 + c] = (resnet18_real)(v > 0 ? v : 0);
+        for (int64_t u = 0; u < 8; u++) {
+            double m = s[u] / (double)(n * 9), v = q[u] / (double)(n * 9) - m * m;
+            ((resnet18_real *)(ar + 365574208))[c0 + u] = (resnet18_real)(shift[u] + m);
+            ((resnet18_real *)(ar + 365574208))[512 + c0 + u] = (resnet18_real)(v > 0 ? v : 0);
+        }
     }
     }
     /* slice -> f32[1, 512], resnet18.dlm line 21 */
@@ -3406,19 +3259,28 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     /* moments -> f32[2, 512], resnet18.dlm line 22 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t c = 0; c < 512; c++) {
-        double shift = (double)((resnet18_real *)(ar + 507131968))[c * 9], s = 0.0, q = 0.0;
+    for (int64_t c0 = 0; c0 < 512; c0 += 8) {
+        double shift[8], s[8], q[8];
+        for (int64_t u = 0; u < 8; u++) {
+            shift[u] = (double)((resnet18_real *)(ar + 507131968))[(c0 + u) * 9];
+            s[u] = 0.0;
+            q[u] = 0.0;
+        }
         for (int64_t i = 0; i < n; i++) {
-            const resnet18_real *p = ((resnet18_real *)(ar + 507131968)) + (i * 512 + c) * 9;
+            const resnet18_real *p = ((resnet18_real *)(ar + 507131968)) + (i * 512 + c0) * 9;
             for (int64_t j = 0; j < 9; j++) {
-                double d = (double)p[j] - shift;
-                s += d;
-                q += d * d;
+                for (int64_t u = 0; u < 8; u++) {
+                    double d = (double)p[u * 9 + j] - shift[u];
+                    s[u] += d;
+                    q[u] += d * d;
+                }
             }
         }
-        double m = s / (double)(n * 9), v = q / (double)(n * 9) - m * m;
-        ((resnet18_real *)(ar + 365574208))[c] = (resnet18_real)(shift + m);
-        ((resnet18_real *)(ar + 365574208))[512 + c] = (resnet18_real)(v > 0 ? v : 0);
+        for (int64_t u = 0; u < 8; u++) {
+            double m = s[u] / (double)(n * 9), v = q[u] / (double)(n * 9) - m * m;
+            ((resnet18_real *)(ar + 365574208))[c0 + u] = (resnet18_real)(shift[u] + m);
+            ((resnet18_real *)(ar + 365574208))[512 + c0 + u] = (resnet18_real)(v > 0 ? v : 0);
+        }
     }
     }
     /* slice -> f32[1, 512], resnet18.dlm line 22 */
@@ -3498,19 +3360,28 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     /* moments -> f32[2, 512], resnet18.dlm line 21 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t c = 0; c < 512; c++) {
-        double shift = (double)((resnet18_real *)(ar + 509491264))[c * 9], s = 0.0, q = 0.0;
+    for (int64_t c0 = 0; c0 < 512; c0 += 8) {
+        double shift[8], s[8], q[8];
+        for (int64_t u = 0; u < 8; u++) {
+            shift[u] = (double)((resnet18_real *)(ar + 509491264))[(c0 + u) * 9];
+            s[u] = 0.0;
+            q[u] = 0.0;
+        }
         for (int64_t i = 0; i < n; i++) {
-            const resnet18_real *p = ((resnet18_real *)(ar + 509491264)) + (i * 512 + c) * 9;
+            const resnet18_real *p = ((resnet18_real *)(ar + 509491264)) + (i * 512 + c0) * 9;
             for (int64_t j = 0; j < 9; j++) {
-                double d = (double)p[j] - shift;
-                s += d;
-                q += d * d;
+                for (int64_t u = 0; u < 8; u++) {
+                    double d = (double)p[u * 9 + j] - shift[u];
+                    s[u] += d;
+                    q[u] += d * d;
+                }
             }
         }
-        double m = s / (double)(n * 9), v = q / (double)(n * 9) - m * m;
-        ((resnet18_real *)(ar + 365574208))[c] = (resnet18_real)(shift + m);
-        ((resnet18_real *)(ar + 365574208))[512 + c] = (resnet18_real)(v > 0 ? v : 0);
+        for (int64_t u = 0; u < 8; u++) {
+            double m = s[u] / (double)(n * 9), v = q[u] / (double)(n * 9) - m * m;
+            ((resnet18_real *)(ar + 365574208))[c0 + u] = (resnet18_real)(shift[u] + m);
+            ((resnet18_real *)(ar + 365574208))[512 + c0 + u] = (resnet18_real)(v > 0 ? v : 0);
+        }
     }
     }
     /* slice -> f32[1, 512], resnet18.dlm line 21 */
@@ -3586,19 +3457,28 @@ resnet18_real resnet18_forward_train(void *state, int n, const resnet18_real *x,
     /* moments -> f32[2, 512], resnet18.dlm line 22 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t c = 0; c < 512; c++) {
-        double shift = (double)((resnet18_real *)(ar + 365574208))[c * 9], s = 0.0, q = 0.0;
+    for (int64_t c0 = 0; c0 < 512; c0 += 8) {
+        double shift[8], s[8], q[8];
+        for (int64_t u = 0; u < 8; u++) {
+            shift[u] = (double)((resnet18_real *)(ar + 365574208))[(c0 + u) * 9];
+            s[u] = 0.0;
+            q[u] = 0.0;
+        }
         for (int64_t i = 0; i < n; i++) {
-            const resnet18_real *p = ((resnet18_real *)(ar + 365574208)) + (i * 512 + c) * 9;
+            const resnet18_real *p = ((resnet18_real *)(ar + 365574208)) + (i * 512 + c0) * 9;
             for (int64_t j = 0; j < 9; j++) {
-                double d = (double)p[j] - shift;
-                s += d;
-                q += d * d;
+                for (int64_t u = 0; u < 8; u++) {
+                    double d = (double)p[u * 9 + j] - shift[u];
+                    s[u] += d;
+                    q[u] += d * d;
+                }
             }
         }
-        double m = s / (double)(n * 9), v = q / (double)(n * 9) - m * m;
-        ((resnet18_real *)(ar + 367933504))[c] = (resnet18_real)(shift + m);
-        ((resnet18_real *)(ar + 367933504))[512 + c] = (resnet18_real)(v > 0 ? v : 0);
+        for (int64_t u = 0; u < 8; u++) {
+            double m = s[u] / (double)(n * 9), v = q[u] / (double)(n * 9) - m * m;
+            ((resnet18_real *)(ar + 367933504))[c0 + u] = (resnet18_real)(shift[u] + m);
+            ((resnet18_real *)(ar + 367933504))[512 + c0 + u] = (resnet18_real)(v > 0 ? v : 0);
+        }
     }
     }
     /* slice -> f32[1, 512], resnet18.dlm line 22 */
@@ -3768,12 +3648,21 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     }
     /* sum -> f32[10], resnet18.dlm line 50 */
     {
-    for (int64_t i0 = 0; i0 < 10; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 10; b0 += 2) {
+        double accs[2] = {0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
-            acc += ((resnet18_real *)(ar + 370554944))[i0 + i1 * 10];
+            for (int64_t u = 0; u < 2; u++) {
+                const int64_t i0 = b0 + u;
+                double acc = accs[u];
+                acc += ((resnet18_real *)(ar + 370554944))[i0 + i1 * 10];
+                accs[u] = acc;
+            }
         }
-        ((resnet18_real *)(ar + 44709888))[i0] = (resnet18_real)acc;
+        for (int64_t u = 0; u < 2; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((resnet18_real *)(ar + 44709888))[i0] = (resnet18_real)acc;
+        }
     }
     }
     if (grad_ready) /* 10.bias */
@@ -3802,27 +3691,45 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     /* sum -> f32[1, 512, 1, 1], resnet18.dlm line 22 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 512; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 512; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((resnet18_real *)(ar + 511850560))[i0 * 9 + i1 * 4608 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((resnet18_real *)(ar + 511850560))[i0 * 9 + i1 * 4608 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((resnet18_real *)(ar + 44687360))[i0] = (resnet18_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((resnet18_real *)(ar + 44687360))[i0] = (resnet18_real)acc;
+        }
     }
     }
     /* sum -> f32[1, 512, 1, 1], resnet18.dlm line 22 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 512; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 512; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += (((resnet18_real *)(ar + 511850560))[i0 * 9 + i1 * 4608 + i2] * ((resnet18_real *)(ar + 365574208))[i0 * 9 + i1 * 4608 + i2]);
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += (((resnet18_real *)(ar + 511850560))[i0 * 9 + i1 * 4608 + i2] * ((resnet18_real *)(ar + 365574208))[i0 * 9 + i1 * 4608 + i2]);
+                    accs[u] = acc;
+                }
             }
         }
-        ((resnet18_real *)(ar + 367933504))[i0] = (resnet18_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((resnet18_real *)(ar + 367933504))[i0] = (resnet18_real)acc;
+        }
     }
     }
     /* neg -> f32[512, 1, 1], resnet18.dlm line 22 */
@@ -3909,14 +3816,23 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     /* sum -> f32[1, 512, 1, 1], resnet18.dlm line 22 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 512; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 512; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((resnet18_real *)(ar + 514209856))[i0 * 9 + i1 * 4608 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((resnet18_real *)(ar + 514209856))[i0 * 9 + i1 * 4608 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((resnet18_real *)(ar + 44683264))[i0] = (resnet18_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((resnet18_real *)(ar + 44683264))[i0] = (resnet18_real)acc;
+        }
     }
     }
     if (grad_ready) /* 7.1.conv2.bias */
@@ -3941,27 +3857,45 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     /* sum -> f32[1, 512, 1, 1], resnet18.dlm line 21 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 512; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 512; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((resnet18_real *)(ar + 365574208))[i0 * 9 + i1 * 4608 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((resnet18_real *)(ar + 365574208))[i0 * 9 + i1 * 4608 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((resnet18_real *)(ar + 35244032))[i0] = (resnet18_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((resnet18_real *)(ar + 35244032))[i0] = (resnet18_real)acc;
+        }
     }
     }
     /* sum -> f32[1, 512, 1, 1], resnet18.dlm line 21 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 512; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 512; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += (((resnet18_real *)(ar + 365574208))[i0 * 9 + i1 * 4608 + i2] * ((resnet18_real *)(ar + 509491264))[i0 * 9 + i1 * 4608 + i2]);
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += (((resnet18_real *)(ar + 365574208))[i0 * 9 + i1 * 4608 + i2] * ((resnet18_real *)(ar + 509491264))[i0 * 9 + i1 * 4608 + i2]);
+                    accs[u] = acc;
+                }
             }
         }
-        ((resnet18_real *)(ar + 367933504))[i0] = (resnet18_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((resnet18_real *)(ar + 367933504))[i0] = (resnet18_real)acc;
+        }
     }
     }
     /* neg -> f32[512, 1, 1], resnet18.dlm line 21 */
@@ -4048,14 +3982,23 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     /* sum -> f32[1, 512, 1, 1], resnet18.dlm line 20 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 512; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 512; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((resnet18_real *)(ar + 500054080))[i0 * 9 + i1 * 4608 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((resnet18_real *)(ar + 500054080))[i0 * 9 + i1 * 4608 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((resnet18_real *)(ar + 35239936))[i0] = (resnet18_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((resnet18_real *)(ar + 35239936))[i0] = (resnet18_real)acc;
+        }
     }
     }
     if (grad_ready) /* 7.1.conv1.bias */
@@ -4080,14 +4023,23 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     /* sum -> f32[1, 512, 1, 1], resnet18.dlm line 24 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 512; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 512; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((resnet18_real *)(ar + 368726080))[i0 * 9 + i1 * 4608 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((resnet18_real *)(ar + 368726080))[i0 * 9 + i1 * 4608 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((resnet18_real *)(ar + 25276416))[i0] = (resnet18_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((resnet18_real *)(ar + 25276416))[i0] = (resnet18_real)acc;
+        }
     }
     }
     /* conv2d_dx -> f32[batch 128, 256, 6, 6], resnet18.dlm line 24 */
@@ -4103,14 +4055,23 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     /* sum -> f32[1, 512, 1, 1], resnet18.dlm line 22 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 512; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 512; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += (((resnet18_real *)(ar + 368726080))[i0 * 9 + i1 * 4608 + i2] * ((resnet18_real *)(ar + 507131968))[i0 * 9 + i1 * 4608 + i2]);
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += (((resnet18_real *)(ar + 368726080))[i0 * 9 + i1 * 4608 + i2] * ((resnet18_real *)(ar + 507131968))[i0 * 9 + i1 * 4608 + i2]);
+                    accs[u] = acc;
+                }
             }
         }
-        ((resnet18_real *)(ar + 365574208))[i0] = (resnet18_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((resnet18_real *)(ar + 365574208))[i0] = (resnet18_real)acc;
+        }
     }
     }
     /* neg -> f32[512, 1, 1], resnet18.dlm line 22 */
@@ -4197,14 +4158,23 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     /* sum -> f32[1, 512, 1, 1], resnet18.dlm line 22 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 512; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 512; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((resnet18_real *)(ar + 509491264))[i0 * 9 + i1 * 4608 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((resnet18_real *)(ar + 509491264))[i0 * 9 + i1 * 4608 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((resnet18_real *)(ar + 25272320))[i0] = (resnet18_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((resnet18_real *)(ar + 25272320))[i0] = (resnet18_real)acc;
+        }
     }
     }
     if (grad_ready) /* 7.0.conv2.bias */
@@ -4229,27 +4199,45 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     /* sum -> f32[1, 512, 1, 1], resnet18.dlm line 21 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 512; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 512; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((resnet18_real *)(ar + 365574208))[i0 * 9 + i1 * 4608 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((resnet18_real *)(ar + 365574208))[i0 * 9 + i1 * 4608 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((resnet18_real *)(ar + 15833088))[i0] = (resnet18_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((resnet18_real *)(ar + 15833088))[i0] = (resnet18_real)acc;
+        }
     }
     }
     /* sum -> f32[1, 512, 1, 1], resnet18.dlm line 21 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 512; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 512; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += (((resnet18_real *)(ar + 365574208))[i0 * 9 + i1 * 4608 + i2] * ((resnet18_real *)(ar + 502413376))[i0 * 9 + i1 * 4608 + i2]);
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += (((resnet18_real *)(ar + 365574208))[i0 * 9 + i1 * 4608 + i2] * ((resnet18_real *)(ar + 502413376))[i0 * 9 + i1 * 4608 + i2]);
+                    accs[u] = acc;
+                }
             }
         }
-        ((resnet18_real *)(ar + 367933504))[i0] = (resnet18_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((resnet18_real *)(ar + 367933504))[i0] = (resnet18_real)acc;
+        }
     }
     }
     /* neg -> f32[512, 1, 1], resnet18.dlm line 21 */
@@ -4336,14 +4324,23 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     /* sum -> f32[1, 512, 1, 1], resnet18.dlm line 20 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 512; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 512; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                acc += ((resnet18_real *)(ar + 381849664))[i0 * 9 + i1 * 4608 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((resnet18_real *)(ar + 381849664))[i0 * 9 + i1 * 4608 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((resnet18_real *)(ar + 15828992))[i0] = (resnet18_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((resnet18_real *)(ar + 15828992))[i0] = (resnet18_real)acc;
+        }
     }
     }
     if (grad_ready) /* 7.0.conv1.bias */
@@ -4368,27 +4365,45 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     /* sum -> f32[1, 256, 1, 1], resnet18.dlm line 22 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 256; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 256; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((resnet18_real *)(ar + 502413376))[i0 * 36 + i1 * 9216 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((resnet18_real *)(ar + 502413376))[i0 * 36 + i1 * 9216 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((resnet18_real *)(ar + 11109376))[i0] = (resnet18_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((resnet18_real *)(ar + 11109376))[i0] = (resnet18_real)acc;
+        }
     }
     }
     /* sum -> f32[1, 256, 1, 1], resnet18.dlm line 22 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 256; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 256; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += (((resnet18_real *)(ar + 502413376))[i0 * 36 + i1 * 9216 + i2] * ((resnet18_real *)(ar + 488257600))[i0 * 36 + i1 * 9216 + i2]);
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += (((resnet18_real *)(ar + 502413376))[i0 * 36 + i1 * 9216 + i2] * ((resnet18_real *)(ar + 488257600))[i0 * 36 + i1 * 9216 + i2]);
+                    accs[u] = acc;
+                }
             }
         }
-        ((resnet18_real *)(ar + 365574208))[i0] = (resnet18_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((resnet18_real *)(ar + 365574208))[i0] = (resnet18_real)acc;
+        }
     }
     }
     /* neg -> f32[256, 1, 1], resnet18.dlm line 22 */
@@ -4475,14 +4490,23 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     /* sum -> f32[1, 256, 1, 1], resnet18.dlm line 22 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 256; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 256; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((resnet18_real *)(ar + 376264768))[i0 * 36 + i1 * 9216 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((resnet18_real *)(ar + 376264768))[i0 * 36 + i1 * 9216 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((resnet18_real *)(ar + 11107328))[i0] = (resnet18_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((resnet18_real *)(ar + 11107328))[i0] = (resnet18_real)acc;
+        }
     }
     }
     if (grad_ready) /* 6.1.conv2.bias */
@@ -4507,27 +4531,45 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     /* sum -> f32[1, 256, 1, 1], resnet18.dlm line 21 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 256; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 256; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((resnet18_real *)(ar + 365574208))[i0 * 36 + i1 * 9216 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((resnet18_real *)(ar + 365574208))[i0 * 36 + i1 * 9216 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((resnet18_real *)(ar + 8747008))[i0] = (resnet18_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((resnet18_real *)(ar + 8747008))[i0] = (resnet18_real)acc;
+        }
     }
     }
     /* sum -> f32[1, 256, 1, 1], resnet18.dlm line 21 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 256; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 256; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += (((resnet18_real *)(ar + 365574208))[i0 * 36 + i1 * 9216 + i2] * ((resnet18_real *)(ar + 464664640))[i0 * 36 + i1 * 9216 + i2]);
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += (((resnet18_real *)(ar + 365574208))[i0 * 36 + i1 * 9216 + i2] * ((resnet18_real *)(ar + 464664640))[i0 * 36 + i1 * 9216 + i2]);
+                    accs[u] = acc;
+                }
             }
         }
-        ((resnet18_real *)(ar + 370292800))[i0] = (resnet18_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((resnet18_real *)(ar + 370292800))[i0] = (resnet18_real)acc;
+        }
     }
     }
     /* neg -> f32[256, 1, 1], resnet18.dlm line 21 */
@@ -4614,14 +4656,23 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     /* sum -> f32[1, 256, 1, 1], resnet18.dlm line 20 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 256; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 256; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((resnet18_real *)(ar + 376264768))[i0 * 36 + i1 * 9216 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((resnet18_real *)(ar + 376264768))[i0 * 36 + i1 * 9216 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((resnet18_real *)(ar + 8744960))[i0] = (resnet18_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((resnet18_real *)(ar + 8744960))[i0] = (resnet18_real)acc;
+        }
     }
     }
     if (grad_ready) /* 6.1.conv1.bias */
@@ -4646,14 +4697,23 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     /* sum -> f32[1, 256, 1, 1], resnet18.dlm line 24 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 256; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 256; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((resnet18_real *)(ar + 365574208))[i0 * 36 + i1 * 9216 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((resnet18_real *)(ar + 365574208))[i0 * 36 + i1 * 9216 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((resnet18_real *)(ar + 6253568))[i0] = (resnet18_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((resnet18_real *)(ar + 6253568))[i0] = (resnet18_real)acc;
+        }
     }
     }
     /* conv2d_dx -> f32[batch 128, 128, 12, 12], resnet18.dlm line 24 */
@@ -4669,14 +4729,23 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     /* sum -> f32[1, 256, 1, 1], resnet18.dlm line 22 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 256; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 256; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += (((resnet18_real *)(ar + 365574208))[i0 * 36 + i1 * 9216 + i2] * ((resnet18_real *)(ar + 478820416))[i0 * 36 + i1 * 9216 + i2]);
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += (((resnet18_real *)(ar + 365574208))[i0 * 36 + i1 * 9216 + i2] * ((resnet18_real *)(ar + 478820416))[i0 * 36 + i1 * 9216 + i2]);
+                    accs[u] = acc;
+                }
             }
         }
-        ((resnet18_real *)(ar + 370292800))[i0] = (resnet18_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((resnet18_real *)(ar + 370292800))[i0] = (resnet18_real)acc;
+        }
     }
     }
     /* neg -> f32[256, 1, 1], resnet18.dlm line 22 */
@@ -4763,14 +4832,23 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     /* sum -> f32[1, 256, 1, 1], resnet18.dlm line 22 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 256; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 256; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((resnet18_real *)(ar + 376264768))[i0 * 36 + i1 * 9216 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((resnet18_real *)(ar + 376264768))[i0 * 36 + i1 * 9216 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((resnet18_real *)(ar + 6251520))[i0] = (resnet18_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((resnet18_real *)(ar + 6251520))[i0] = (resnet18_real)acc;
+        }
     }
     }
     if (grad_ready) /* 6.0.conv2.bias */
@@ -4795,27 +4873,45 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     /* sum -> f32[1, 256, 1, 1], resnet18.dlm line 21 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 256; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 256; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((resnet18_real *)(ar + 365574208))[i0 * 36 + i1 * 9216 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((resnet18_real *)(ar + 365574208))[i0 * 36 + i1 * 9216 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((resnet18_real *)(ar + 3891200))[i0] = (resnet18_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((resnet18_real *)(ar + 3891200))[i0] = (resnet18_real)acc;
+        }
     }
     }
     /* sum -> f32[1, 256, 1, 1], resnet18.dlm line 21 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 256; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 256; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += (((resnet18_real *)(ar + 365574208))[i0 * 36 + i1 * 9216 + i2] * ((resnet18_real *)(ar + 469383232))[i0 * 36 + i1 * 9216 + i2]);
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += (((resnet18_real *)(ar + 365574208))[i0 * 36 + i1 * 9216 + i2] * ((resnet18_real *)(ar + 469383232))[i0 * 36 + i1 * 9216 + i2]);
+                    accs[u] = acc;
+                }
             }
         }
-        ((resnet18_real *)(ar + 370292800))[i0] = (resnet18_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((resnet18_real *)(ar + 370292800))[i0] = (resnet18_real)acc;
+        }
     }
     }
     /* neg -> f32[256, 1, 1], resnet18.dlm line 21 */
@@ -4902,14 +4998,23 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     /* sum -> f32[1, 256, 1, 1], resnet18.dlm line 20 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 256; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 256; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                acc += ((resnet18_real *)(ar + 474101824))[i0 * 36 + i1 * 9216 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((resnet18_real *)(ar + 474101824))[i0 * 36 + i1 * 9216 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((resnet18_real *)(ar + 3889152))[i0] = (resnet18_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((resnet18_real *)(ar + 3889152))[i0] = (resnet18_real)acc;
+        }
     }
     }
     if (grad_ready) /* 6.0.conv1.bias */
@@ -4934,27 +5039,45 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     /* sum -> f32[1, 128, 1, 1], resnet18.dlm line 22 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 128; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 128; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((resnet18_real *)(ar + 375011392))[i0 * 144 + i1 * 18432 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((resnet18_real *)(ar + 375011392))[i0 * 144 + i1 * 18432 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((resnet18_real *)(ar + 2708992))[i0] = (resnet18_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((resnet18_real *)(ar + 2708992))[i0] = (resnet18_real)acc;
+        }
     }
     }
     /* sum -> f32[1, 128, 1, 1], resnet18.dlm line 22 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 128; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 128; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += (((resnet18_real *)(ar + 375011392))[i0 * 144 + i1 * 18432 + i2] * ((resnet18_real *)(ar + 441071680))[i0 * 144 + i1 * 18432 + i2]);
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += (((resnet18_real *)(ar + 375011392))[i0 * 144 + i1 * 18432 + i2] * ((resnet18_real *)(ar + 441071680))[i0 * 144 + i1 * 18432 + i2]);
+                    accs[u] = acc;
+                }
             }
         }
-        ((resnet18_real *)(ar + 365574208))[i0] = (resnet18_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((resnet18_real *)(ar + 365574208))[i0] = (resnet18_real)acc;
+        }
     }
     }
     /* neg -> f32[128, 1, 1], resnet18.dlm line 22 */
@@ -5041,14 +5164,23 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     /* sum -> f32[1, 128, 1, 1], resnet18.dlm line 22 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 128; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 128; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((resnet18_real *)(ar + 365574208))[i0 * 144 + i1 * 18432 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((resnet18_real *)(ar + 365574208))[i0 * 144 + i1 * 18432 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((resnet18_real *)(ar + 2707968))[i0] = (resnet18_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((resnet18_real *)(ar + 2707968))[i0] = (resnet18_real)acc;
+        }
     }
     }
     if (grad_ready) /* 5.1.conv2.bias */
@@ -5073,27 +5205,45 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     /* sum -> f32[1, 128, 1, 1], resnet18.dlm line 21 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 128; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 128; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((resnet18_real *)(ar + 365574208))[i0 * 144 + i1 * 18432 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((resnet18_real *)(ar + 365574208))[i0 * 144 + i1 * 18432 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((resnet18_real *)(ar + 2117632))[i0] = (resnet18_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((resnet18_real *)(ar + 2117632))[i0] = (resnet18_real)acc;
+        }
     }
     }
     /* sum -> f32[1, 128, 1, 1], resnet18.dlm line 21 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 128; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 128; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += (((resnet18_real *)(ar + 365574208))[i0 * 144 + i1 * 18432 + i2] * ((resnet18_real *)(ar + 422197312))[i0 * 144 + i1 * 18432 + i2]);
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += (((resnet18_real *)(ar + 365574208))[i0 * 144 + i1 * 18432 + i2] * ((resnet18_real *)(ar + 422197312))[i0 * 144 + i1 * 18432 + i2]);
+                    accs[u] = acc;
+                }
             }
         }
-        ((resnet18_real *)(ar + 431634496))[i0] = (resnet18_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((resnet18_real *)(ar + 431634496))[i0] = (resnet18_real)acc;
+        }
     }
     }
     /* neg -> f32[128, 1, 1], resnet18.dlm line 21 */
@@ -5180,14 +5330,23 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     /* sum -> f32[1, 128, 1, 1], resnet18.dlm line 20 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 128; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 128; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((resnet18_real *)(ar + 431634496))[i0 * 144 + i1 * 18432 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((resnet18_real *)(ar + 431634496))[i0 * 144 + i1 * 18432 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((resnet18_real *)(ar + 2116608))[i0] = (resnet18_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((resnet18_real *)(ar + 2116608))[i0] = (resnet18_real)acc;
+        }
     }
     }
     if (grad_ready) /* 5.1.conv1.bias */
@@ -5212,14 +5371,23 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     /* sum -> f32[1, 128, 1, 1], resnet18.dlm line 24 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 128; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 128; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((resnet18_real *)(ar + 422197312))[i0 * 144 + i1 * 18432 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((resnet18_real *)(ar + 422197312))[i0 * 144 + i1 * 18432 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((resnet18_real *)(ar + 1493504))[i0] = (resnet18_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((resnet18_real *)(ar + 1493504))[i0] = (resnet18_real)acc;
+        }
     }
     }
     /* conv2d_dx -> f32[batch 128, 64, 24, 24], resnet18.dlm line 24 */
@@ -5235,14 +5403,23 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     /* sum -> f32[1, 128, 1, 1], resnet18.dlm line 22 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 128; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 128; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += (((resnet18_real *)(ar + 422197312))[i0 * 144 + i1 * 18432 + i2] * ((resnet18_real *)(ar + 403322944))[i0 * 144 + i1 * 18432 + i2]);
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += (((resnet18_real *)(ar + 422197312))[i0 * 144 + i1 * 18432 + i2] * ((resnet18_real *)(ar + 403322944))[i0 * 144 + i1 * 18432 + i2]);
+                    accs[u] = acc;
+                }
             }
         }
-        ((resnet18_real *)(ar + 412760128))[i0] = (resnet18_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((resnet18_real *)(ar + 412760128))[i0] = (resnet18_real)acc;
+        }
     }
     }
     /* neg -> f32[128, 1, 1], resnet18.dlm line 22 */
@@ -5329,14 +5506,23 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     /* sum -> f32[1, 128, 1, 1], resnet18.dlm line 22 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 128; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 128; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((resnet18_real *)(ar + 412760128))[i0 * 144 + i1 * 18432 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((resnet18_real *)(ar + 412760128))[i0 * 144 + i1 * 18432 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((resnet18_real *)(ar + 1492480))[i0] = (resnet18_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((resnet18_real *)(ar + 1492480))[i0] = (resnet18_real)acc;
+        }
     }
     }
     if (grad_ready) /* 5.0.conv2.bias */
@@ -5361,27 +5547,45 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     /* sum -> f32[1, 128, 1, 1], resnet18.dlm line 21 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 128; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 128; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((resnet18_real *)(ar + 412760128))[i0 * 144 + i1 * 18432 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((resnet18_real *)(ar + 412760128))[i0 * 144 + i1 * 18432 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((resnet18_real *)(ar + 902144))[i0] = (resnet18_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((resnet18_real *)(ar + 902144))[i0] = (resnet18_real)acc;
+        }
     }
     }
     /* sum -> f32[1, 128, 1, 1], resnet18.dlm line 21 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 128; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 128; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += (((resnet18_real *)(ar + 412760128))[i0 * 144 + i1 * 18432 + i2] * ((resnet18_real *)(ar + 384448576))[i0 * 144 + i1 * 18432 + i2]);
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += (((resnet18_real *)(ar + 412760128))[i0 * 144 + i1 * 18432 + i2] * ((resnet18_real *)(ar + 384448576))[i0 * 144 + i1 * 18432 + i2]);
+                    accs[u] = acc;
+                }
             }
         }
-        ((resnet18_real *)(ar + 393885760))[i0] = (resnet18_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((resnet18_real *)(ar + 393885760))[i0] = (resnet18_real)acc;
+        }
     }
     }
     /* neg -> f32[128, 1, 1], resnet18.dlm line 21 */
@@ -5468,14 +5672,23 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     /* sum -> f32[1, 128, 1, 1], resnet18.dlm line 20 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 128; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 128; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 144; i2++) {
-                acc += ((resnet18_real *)(ar + 403322944))[i0 * 144 + i1 * 18432 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((resnet18_real *)(ar + 403322944))[i0 * 144 + i1 * 18432 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((resnet18_real *)(ar + 901120))[i0] = (resnet18_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((resnet18_real *)(ar + 901120))[i0] = (resnet18_real)acc;
+        }
     }
     }
     if (grad_ready) /* 5.0.conv1.bias */
@@ -5500,27 +5713,45 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     /* sum -> f32[1, 64, 1, 1], resnet18.dlm line 22 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 64; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 64; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += ((resnet18_real *)(ar + 403322944))[i0 * 576 + i1 * 36864 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((resnet18_real *)(ar + 403322944))[i0 * 576 + i1 * 36864 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((resnet18_real *)(ar + 605952))[i0] = (resnet18_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((resnet18_real *)(ar + 605952))[i0] = (resnet18_real)acc;
+        }
     }
     }
     /* sum -> f32[1, 64, 1, 1], resnet18.dlm line 22 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 64; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 64; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += (((resnet18_real *)(ar + 403322944))[i0 * 576 + i1 * 36864 + i2] * ((resnet18_real *)(ar + 346699840))[i0 * 576 + i1 * 36864 + i2]);
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += (((resnet18_real *)(ar + 403322944))[i0 * 576 + i1 * 36864 + i2] * ((resnet18_real *)(ar + 346699840))[i0 * 576 + i1 * 36864 + i2]);
+                    accs[u] = acc;
+                }
             }
         }
-        ((resnet18_real *)(ar + 327825472))[i0] = (resnet18_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((resnet18_real *)(ar + 327825472))[i0] = (resnet18_real)acc;
+        }
     }
     }
     /* neg -> f32[64, 1, 1], resnet18.dlm line 22 */
@@ -5607,14 +5838,23 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     /* sum -> f32[1, 64, 1, 1], resnet18.dlm line 22 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 64; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 64; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += ((resnet18_real *)(ar + 327825472))[i0 * 576 + i1 * 36864 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((resnet18_real *)(ar + 327825472))[i0 * 576 + i1 * 36864 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((resnet18_real *)(ar + 605440))[i0] = (resnet18_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((resnet18_real *)(ar + 605440))[i0] = (resnet18_real)acc;
+        }
     }
     }
     if (grad_ready) /* 4.1.conv2.bias */
@@ -5639,27 +5879,45 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     /* sum -> f32[1, 64, 1, 1], resnet18.dlm line 21 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 64; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 64; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += ((resnet18_real *)(ar + 327825472))[i0 * 576 + i1 * 36864 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((resnet18_real *)(ar + 327825472))[i0 * 576 + i1 * 36864 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((resnet18_real *)(ar + 457728))[i0] = (resnet18_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((resnet18_real *)(ar + 457728))[i0] = (resnet18_real)acc;
+        }
     }
     }
     /* sum -> f32[1, 64, 1, 1], resnet18.dlm line 21 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 64; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 64; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += (((resnet18_real *)(ar + 327825472))[i0 * 576 + i1 * 36864 + i2] * ((resnet18_real *)(ar + 308951104))[i0 * 576 + i1 * 36864 + i2]);
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += (((resnet18_real *)(ar + 327825472))[i0 * 576 + i1 * 36864 + i2] * ((resnet18_real *)(ar + 308951104))[i0 * 576 + i1 * 36864 + i2]);
+                    accs[u] = acc;
+                }
             }
         }
-        ((resnet18_real *)(ar + 290076736))[i0] = (resnet18_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((resnet18_real *)(ar + 290076736))[i0] = (resnet18_real)acc;
+        }
     }
     }
     /* neg -> f32[64, 1, 1], resnet18.dlm line 21 */
@@ -5746,14 +6004,23 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     /* sum -> f32[1, 64, 1, 1], resnet18.dlm line 20 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 64; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 64; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += ((resnet18_real *)(ar + 290076736))[i0 * 576 + i1 * 36864 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((resnet18_real *)(ar + 290076736))[i0 * 576 + i1 * 36864 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((resnet18_real *)(ar + 457216))[i0] = (resnet18_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((resnet18_real *)(ar + 457216))[i0] = (resnet18_real)acc;
+        }
     }
     }
     if (grad_ready) /* 4.1.conv1.bias */
@@ -5778,27 +6045,45 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     /* sum -> f32[1, 64, 1, 1], resnet18.dlm line 22 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 64; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 64; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += ((resnet18_real *)(ar + 290076736))[i0 * 576 + i1 * 36864 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((resnet18_real *)(ar + 290076736))[i0 * 576 + i1 * 36864 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((resnet18_real *)(ar + 309504))[i0] = (resnet18_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((resnet18_real *)(ar + 309504))[i0] = (resnet18_real)acc;
+        }
     }
     }
     /* sum -> f32[1, 64, 1, 1], resnet18.dlm line 22 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 64; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 64; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += (((resnet18_real *)(ar + 290076736))[i0 * 576 + i1 * 36864 + i2] * ((resnet18_real *)(ar + 271202368))[i0 * 576 + i1 * 36864 + i2]);
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += (((resnet18_real *)(ar + 290076736))[i0 * 576 + i1 * 36864 + i2] * ((resnet18_real *)(ar + 271202368))[i0 * 576 + i1 * 36864 + i2]);
+                    accs[u] = acc;
+                }
             }
         }
-        ((resnet18_real *)(ar + 252328000))[i0] = (resnet18_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((resnet18_real *)(ar + 252328000))[i0] = (resnet18_real)acc;
+        }
     }
     }
     /* neg -> f32[64, 1, 1], resnet18.dlm line 22 */
@@ -5885,14 +6170,23 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     /* sum -> f32[1, 64, 1, 1], resnet18.dlm line 22 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 64; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 64; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += ((resnet18_real *)(ar + 252328000))[i0 * 576 + i1 * 36864 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((resnet18_real *)(ar + 252328000))[i0 * 576 + i1 * 36864 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((resnet18_real *)(ar + 308992))[i0] = (resnet18_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((resnet18_real *)(ar + 308992))[i0] = (resnet18_real)acc;
+        }
     }
     }
     if (grad_ready) /* 4.0.conv2.bias */
@@ -5917,27 +6211,45 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     /* sum -> f32[1, 64, 1, 1], resnet18.dlm line 21 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 64; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 64; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += ((resnet18_real *)(ar + 252328000))[i0 * 576 + i1 * 36864 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((resnet18_real *)(ar + 252328000))[i0 * 576 + i1 * 36864 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((resnet18_real *)(ar + 161280))[i0] = (resnet18_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((resnet18_real *)(ar + 161280))[i0] = (resnet18_real)acc;
+        }
     }
     }
     /* sum -> f32[1, 64, 1, 1], resnet18.dlm line 21 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 64; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 64; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += (((resnet18_real *)(ar + 252328000))[i0 * 576 + i1 * 36864 + i2] * ((resnet18_real *)(ar + 233453632))[i0 * 576 + i1 * 36864 + i2]);
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += (((resnet18_real *)(ar + 252328000))[i0 * 576 + i1 * 36864 + i2] * ((resnet18_real *)(ar + 233453632))[i0 * 576 + i1 * 36864 + i2]);
+                    accs[u] = acc;
+                }
             }
         }
-        ((resnet18_real *)(ar + 214579264))[i0] = (resnet18_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((resnet18_real *)(ar + 214579264))[i0] = (resnet18_real)acc;
+        }
     }
     }
     /* neg -> f32[64, 1, 1], resnet18.dlm line 21 */
@@ -6024,14 +6336,23 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     /* sum -> f32[1, 64, 1, 1], resnet18.dlm line 20 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 64; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 64; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                acc += ((resnet18_real *)(ar + 214579264))[i0 * 576 + i1 * 36864 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((resnet18_real *)(ar + 214579264))[i0 * 576 + i1 * 36864 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((resnet18_real *)(ar + 160768))[i0] = (resnet18_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((resnet18_real *)(ar + 160768))[i0] = (resnet18_real)acc;
+        }
     }
     }
     if (grad_ready) /* 4.0.conv1.bias */
@@ -6067,27 +6388,45 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     /* sum -> f32[1, 64, 1, 1], resnet18.dlm line 42 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 64; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 64; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 2304; i2++) {
-                acc += ((resnet18_real *)(ar + 271202368))[i0 * 2304 + i1 * 147456 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((resnet18_real *)(ar + 271202368))[i0 * 2304 + i1 * 147456 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((resnet18_real *)(ar + 13056))[i0] = (resnet18_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((resnet18_real *)(ar + 13056))[i0] = (resnet18_real)acc;
+        }
     }
     }
     /* sum -> f32[1, 64, 1, 1], resnet18.dlm line 42 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 64; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 64; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 2304; i2++) {
-                acc += (((resnet18_real *)(ar + 271202368))[i0 * 2304 + i1 * 147456 + i2] * ((resnet18_real *)(ar + 120207424))[i0 * 2304 + i1 * 147456 + i2]);
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += (((resnet18_real *)(ar + 271202368))[i0 * 2304 + i1 * 147456 + i2] * ((resnet18_real *)(ar + 120207424))[i0 * 2304 + i1 * 147456 + i2]);
+                    accs[u] = acc;
+                }
             }
         }
-        ((resnet18_real *)(ar + 44709952))[i0] = (resnet18_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((resnet18_real *)(ar + 44709952))[i0] = (resnet18_real)acc;
+        }
     }
     }
     /* neg -> f32[64, 1, 1], resnet18.dlm line 42 */
@@ -6174,21 +6513,30 @@ int resnet18_backward(void *state, int n, const resnet18_real *x, const int32_t 
     /* sum -> f32[1, 64, 1, 1], resnet18.dlm line 41 */
     {
     RESNET18_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 64; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 64; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 2304; i2++) {
-                acc += ((resnet18_real *)(ar + 44709952))[i0 * 2304 + i1 * 147456 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((resnet18_real *)(ar + 44709952))[i0 * 2304 + i1 * 147456 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((resnet18_real *)(ar + 12544))[i0] = (resnet18_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((resnet18_real *)(ar + 12544))[i0] = (resnet18_real)acc;
+        }
     }
     }
     if (grad_ready) /* 0.bias */
         grad_ready(grad_ready_arg, state, 44758464, 256);
     /* conv2d_dw -> f32[64, 1, 7, 7], resnet18.dlm line 41 */
     {
-    conv2d_dw_direct_0(x, ((resnet18_real *)(ar + 0)), ((resnet18_real *)(ar + 44709952)), (resnet18_real *)(ar + 120207424), n);
+    conv2d_dw(x, ((resnet18_real *)(ar + 0)), ((resnet18_real *)(ar + 44709952)), (resnet18_real *)(ar + 120207424), n, 64, 2, 1, 96, 96, 7, 7, 48, 48, 2, 2, 3, 3);
     }
     if (grad_ready) /* 0.weight */
         grad_ready(grad_ready_arg, state, 44745920, 12544);
@@ -7026,7 +7374,7 @@ resnet18_real resnet18_evaluate(void *state, int n, const resnet18_real *x, cons
     (void)ar;
     /* conv2d -> f32[batch 128, 64, 48, 48], resnet18.dlm line 41 */
     {
-    conv2d_fwd_direct_0(x, ((resnet18_real *)(st + 64)), ((resnet18_real *)(ar + 0)), n);
+    conv2d_fwd(x, ((resnet18_real *)(st + 64)), ((resnet18_real *)(ar + 0)), (resnet18_real *)(ar + 75497472), n, 64, 2, 1, 96, 96, 7, 7, 48, 48, 2, 2, 3, 3);
     }
     /* div -> f32[64, 1, 1], resnet18.dlm line 42 */
     {

@@ -1154,12 +1154,21 @@ int vgg11_backward(void *state, int n, const vgg11_real *x, const int32_t *y) {
     }
     /* sum -> f32[10], vgg11.dlm line 41 */
     {
-    for (int64_t i0 = 0; i0 < 10; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 10; b0 += 2) {
+        double accs[2] = {0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
-            acc += ((vgg11_real *)(ar + 196818240))[i0 + i1 * 10];
+            for (int64_t u = 0; u < 2; u++) {
+                const int64_t i0 = b0 + u;
+                double acc = accs[u];
+                acc += ((vgg11_real *)(ar + 196818240))[i0 + i1 * 10];
+                accs[u] = acc;
+            }
         }
-        ((vgg11_real *)(ar + 172373248))[i0] = (vgg11_real)acc;
+        for (int64_t u = 0; u < 2; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((vgg11_real *)(ar + 172373248))[i0] = (vgg11_real)acc;
+        }
     }
     }
     if (grad_ready) /* 12.bias */
@@ -1184,12 +1193,21 @@ int vgg11_backward(void *state, int n, const vgg11_real *x, const int32_t *y) {
     /* sum -> f32[4096], vgg11.dlm line 40 */
     {
     VGG11_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 4096; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 4096; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
-            acc += ((vgg11_real *)(ar + 192623936))[i0 + i1 * 4096];
+            for (int64_t u = 0; u < 8; u++) {
+                const int64_t i0 = b0 + u;
+                double acc = accs[u];
+                acc += ((vgg11_real *)(ar + 192623936))[i0 + i1 * 4096];
+                accs[u] = acc;
+            }
         }
-        ((vgg11_real *)(ar + 172193024))[i0] = (vgg11_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((vgg11_real *)(ar + 172193024))[i0] = (vgg11_real)acc;
+        }
     }
     }
     if (grad_ready) /* 9.bias */
@@ -1214,12 +1232,21 @@ int vgg11_backward(void *state, int n, const vgg11_real *x, const int32_t *y) {
     /* sum -> f32[4096], vgg11.dlm line 39 */
     {
     VGG11_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 4096; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 4096; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
-            acc += ((vgg11_real *)(ar + 188429632))[i0 + i1 * 4096];
+            for (int64_t u = 0; u < 8; u++) {
+                const int64_t i0 = b0 + u;
+                double acc = accs[u];
+                acc += ((vgg11_real *)(ar + 188429632))[i0 + i1 * 4096];
+                accs[u] = acc;
+            }
         }
-        ((vgg11_real *)(ar + 105067776))[i0] = (vgg11_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((vgg11_real *)(ar + 105067776))[i0] = (vgg11_real)acc;
+        }
     }
     }
     if (grad_ready) /* 6.bias */
@@ -1248,14 +1275,23 @@ int vgg11_backward(void *state, int n, const vgg11_real *x, const int32_t *y) {
     /* sum -> f32[1, 128, 1, 1], vgg11.dlm line 24 */
     {
     VGG11_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 128; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 128; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 196; i2++) {
-                acc += ((vgg11_real *)(ar + 1148597568))[i0 * 196 + i1 * 25088 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((vgg11_real *)(ar + 1148597568))[i0 * 196 + i1 * 25088 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((vgg11_real *)(ar + 2306816))[i0] = (vgg11_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((vgg11_real *)(ar + 2306816))[i0] = (vgg11_real)acc;
+        }
     }
     }
     if (grad_ready) /* 4.2.bias */
@@ -1280,14 +1316,23 @@ int vgg11_backward(void *state, int n, const vgg11_real *x, const int32_t *y) {
     /* sum -> f32[1, 128, 1, 1], vgg11.dlm line 24 */
     {
     VGG11_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 128; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 128; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 196; i2++) {
-                acc += ((vgg11_real *)(ar + 210908480))[i0 * 196 + i1 * 25088 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((vgg11_real *)(ar + 210908480))[i0 * 196 + i1 * 25088 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((vgg11_real *)(ar + 1716480))[i0] = (vgg11_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((vgg11_real *)(ar + 1716480))[i0] = (vgg11_real)acc;
+        }
     }
     }
     if (grad_ready) /* 4.0.bias */
@@ -1316,14 +1361,23 @@ int vgg11_backward(void *state, int n, const vgg11_real *x, const int32_t *y) {
     /* sum -> f32[1, 128, 1, 1], vgg11.dlm line 24 */
     {
     VGG11_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 128; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 128; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 784; i2++) {
-                acc += ((vgg11_real *)(ar + 1148597568))[i0 * 784 + i1 * 100352 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((vgg11_real *)(ar + 1148597568))[i0 * 784 + i1 * 100352 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((vgg11_real *)(ar + 1126144))[i0] = (vgg11_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((vgg11_real *)(ar + 1126144))[i0] = (vgg11_real)acc;
+        }
     }
     }
     if (grad_ready) /* 3.2.bias */
@@ -1348,14 +1402,23 @@ int vgg11_backward(void *state, int n, const vgg11_real *x, const int32_t *y) {
     /* sum -> f32[1, 128, 1, 1], vgg11.dlm line 24 */
     {
     VGG11_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 128; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 128; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 784; i2++) {
-                acc += ((vgg11_real *)(ar + 1097217344))[i0 * 784 + i1 * 100352 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((vgg11_real *)(ar + 1097217344))[i0 * 784 + i1 * 100352 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((vgg11_real *)(ar + 535808))[i0] = (vgg11_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((vgg11_real *)(ar + 535808))[i0] = (vgg11_real)acc;
+        }
     }
     }
     if (grad_ready) /* 3.0.bias */
@@ -1384,14 +1447,23 @@ int vgg11_backward(void *state, int n, const vgg11_real *x, const int32_t *y) {
     /* sum -> f32[1, 64, 1, 1], vgg11.dlm line 24 */
     {
     VGG11_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 64; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 64; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 3136; i2++) {
-                acc += ((vgg11_real *)(ar + 1097217344))[i0 * 3136 + i1 * 200704 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((vgg11_real *)(ar + 1097217344))[i0 * 3136 + i1 * 200704 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((vgg11_real *)(ar + 240640))[i0] = (vgg11_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((vgg11_real *)(ar + 240640))[i0] = (vgg11_real)acc;
+        }
     }
     }
     if (grad_ready) /* 2.2.bias */
@@ -1416,14 +1488,23 @@ int vgg11_backward(void *state, int n, const vgg11_real *x, const int32_t *y) {
     /* sum -> f32[1, 64, 1, 1], vgg11.dlm line 24 */
     {
     VGG11_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 64; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 64; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 3136; i2++) {
-                acc += ((vgg11_real *)(ar + 994456896))[i0 * 3136 + i1 * 200704 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((vgg11_real *)(ar + 994456896))[i0 * 3136 + i1 * 200704 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((vgg11_real *)(ar + 92928))[i0] = (vgg11_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((vgg11_real *)(ar + 92928))[i0] = (vgg11_real)acc;
+        }
     }
     }
     if (grad_ready) /* 2.0.bias */
@@ -1452,14 +1533,23 @@ int vgg11_backward(void *state, int n, const vgg11_real *x, const int32_t *y) {
     /* sum -> f32[1, 32, 1, 1], vgg11.dlm line 24 */
     {
     VGG11_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 32; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 32; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 12544; i2++) {
-                acc += ((vgg11_real *)(ar + 994456896))[i0 * 12544 + i1 * 401408 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((vgg11_real *)(ar + 994456896))[i0 * 12544 + i1 * 401408 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((vgg11_real *)(ar + 19072))[i0] = (vgg11_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((vgg11_real *)(ar + 19072))[i0] = (vgg11_real)acc;
+        }
     }
     }
     if (grad_ready) /* 1.0.bias */
@@ -1488,14 +1578,23 @@ int vgg11_backward(void *state, int n, const vgg11_real *x, const int32_t *y) {
     /* sum -> f32[1, 16, 1, 1], vgg11.dlm line 24 */
     {
     VGG11_PARALLEL_FOR
-    for (int64_t i0 = 0; i0 < 16; i0++) {
-        double acc = 0.0;
+    for (int64_t b0 = 0; b0 < 16; b0 += 8) {
+        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 50176; i2++) {
-                acc += ((vgg11_real *)(ar + 994456896))[i0 * 50176 + i1 * 802816 + i2];
+                for (int64_t u = 0; u < 8; u++) {
+                    const int64_t i0 = b0 + u;
+                    double acc = accs[u];
+                    acc += ((vgg11_real *)(ar + 994456896))[i0 * 50176 + i1 * 802816 + i2];
+                    accs[u] = acc;
+                }
             }
         }
-        ((vgg11_real *)(ar + 576))[i0] = (vgg11_real)acc;
+        for (int64_t u = 0; u < 8; u++) {
+            const int64_t i0 = b0 + u;
+            double acc = accs[u];
+            ((vgg11_real *)(ar + 576))[i0] = (vgg11_real)acc;
+        }
     }
     }
     if (grad_ready) /* 0.0.bias */

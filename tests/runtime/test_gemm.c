@@ -197,7 +197,7 @@ typedef struct {
 
 static const Geo geos[] = {
     {2, 13, 50, 9, 9, 3, 3, 1, 1, 1, 1},  /* C*R*S = 450 crosses KC */
-    {3, 5, 2, 20, 20, 3, 3, 1, 1, 1, 1},  /* g*P*Q = 1200 crosses NC */
+    {3, 5, 2, 20, 20, 3, 3, 1, 1, 1, 1},  /* g*P*Q = 1200 crosses NC; rows of 20 windows take the masked loads */
     {4, 16, 3, 20, 20, 3, 3, 1, 1, 1, 1}, /* forward and dx split by columns between threads (g*P*Q = 1600) */
     {1, 200, 3, 6, 7, 5, 3, 1, 1, 2, 0},  /* K crosses MC; a 5x3 kernel, uneven padding */
     {2, 7, 4, 11, 10, 3, 3, 2, 2, 1, 1},  /* stride 2 (dx declines) */
