@@ -956,6 +956,7 @@ bool emit_has_loop_limits(const Compiled *c);
 bool emit_has_grad_ready(const Compiled *c, const EmitOptions *o);
 /* The C expression of a node's data: a view reads its storage's; a kernel's scratch (the planner's offset). */
 char *emit_ptr(Emit *e, IrNode *n);
+int emit_jam_width(int64_t outputs, bool parallel); /* outputs of a sum to compute side by side */
 char *emit_scratch(Emit *e, const IrNode *n);
 /* A literal of the emitted precision ("0.5f"), a libm function of it ("logf"), exp (emit_expv's in f32). */
 char *emit_lit(Emit *e, double v);

@@ -303,12 +303,23 @@ static void emit_elem_kernel(Emit *e, IrNode *n) {
     close_loops(e, depth, nest.ndim);
 }
 
-/* How many outputs of a reduction's innermost kept loop (dimension kept - 1 of the reordered nest) to compute side
- * by side: 8, 4 or 2, whichever divides its extent, where each output sums at least REDUCE_JAM_MIN values (a
- * sum's accumulator is a chain of dependent additions, one every few cycles: ResNet-18's batch-norm gradients
- * spent 4 cycles per value on it); 1 for none. */
+/* How many of `outputs` independent sums to compute side by side (unroll and jam), each in its own accumulator and
+ * in the order it would alone, so the same bits: a sum's accumulator is a chain of dependent additions, one every
+ * few cycles (ResNet-18's batch-norm gradients spent 4 cycles per value on it), and side by side the chains
+ * overlap. The largest width up to 8 that divides `outputs`; where the blocks are what the threads share
+ * (`parallel`), one that leaves an even number of blocks or at least 16, so that two threads get equal shares
+ * (BN-LeNet's 6 channels as 3 blocks of 2 left one thread a third of the time idle; as 2 blocks of 3 none). */
+int emit_jam_width(int64_t outputs, bool parallel) {
+    for (int jam = 8; jam > 1; jam--)
+        if (outputs % jam == 0 && (!parallel || (outputs / jam) % 2 == 0 || outputs / jam >= 16))
+            return jam;
+    return 1;
+}
+
+/* The width for a reduction's innermost kept loop (dimension kept - 1 of the reordered nest), where each output
+ * sums at least REDUCE_JAM_MIN values; `par`: the nest's outer loop is shared among threads. */
 #define REDUCE_JAM_MIN 16
-static int reduce_jam(const Nest *r, int kept) {
+static int reduce_jam(const Nest *r, int kept, bool par) {
     if (kept == 0 || r->batched[kept - 1])
         return 1;
     int64_t per = 1;
@@ -316,10 +327,7 @@ static int reduce_jam(const Nest *r, int kept) {
         per *= r->ext[d];
     if (per < REDUCE_JAM_MIN)
         return 1;
-    for (int jam = 8; jam > 1; jam /= 2)
-        if (r->ext[kept - 1] % jam == 0)
-            return jam;
-    return 1;
+    return emit_jam_width(r->ext[kept - 1], par && kept == 1);
 }
 
 static void emit_reduce_kernel(Emit *e, IrNode *n) {
@@ -352,7 +360,7 @@ static void emit_reduce_kernel(Emit *e, IrNode *n) {
     const char *acc_type = rule->acc_double ? "double" : e->real;
     char *out = xsprintf(e->ctx, "%s[%s] = %sacc", emit_ptr(e, n), index_expr(e->ctx, &r, ostr),
                          rule->acc_double ? xsprintf(e->ctx, "(%s)", e->real) : "");
-    int jam = reduce_jam(&r, kept);
+    int jam = reduce_jam(&r, kept, par);
     if (jam > 1) {
         /* unroll and jam: `jam` consecutive outputs of the innermost kept loop (i<j>) accumulate side by side,
          * each in its own accumulator and in the order it would alone (the same bits), so the chains of

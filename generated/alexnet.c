@@ -801,17 +801,17 @@ int alexnet_backward(void *state, int n, const alexnet_real *x, const int32_t *y
     }
     /* sum -> f32[10], alexnet.dlm line 29 */
     {
-    for (int64_t b0 = 0; b0 < 10; b0 += 2) {
-        double accs[2] = {0.0, 0.0};
+    for (int64_t b0 = 0; b0 < 10; b0 += 5) {
+        double accs[5] = {0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t u = 0; u < 2; u++) {
+            for (int64_t u = 0; u < 5; u++) {
                 const int64_t i0 = b0 + u;
                 double acc = accs[u];
                 acc += ((alexnet_real *)(ar + 200821568))[i0 + i1 * 10];
                 accs[u] = acc;
             }
         }
-        for (int64_t u = 0; u < 2; u++) {
+        for (int64_t u = 0; u < 5; u++) {
             const int64_t i0 = b0 + u;
             double acc = accs[u];
             ((alexnet_real *)(ar + 187058944))[i0] = (alexnet_real)acc;

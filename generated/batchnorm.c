@@ -1059,11 +1059,11 @@ batchnorm_real batchnorm_forward_train(void *state, int n, const batchnorm_real 
     /* sum -> f32[1, 6, 1, 1], batchnorm.dlm line 36 */
     {
     BATCHNORM_PARALLEL_FOR
-    for (int64_t b0 = 0; b0 < 6; b0 += 2) {
-        double accs[2] = {0.0, 0.0};
+    for (int64_t b0 = 0; b0 < 6; b0 += 3) {
+        double accs[3] = {0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                for (int64_t u = 0; u < 2; u++) {
+                for (int64_t u = 0; u < 3; u++) {
                     const int64_t i0 = b0 + u;
                     double acc = accs[u];
                     acc += ((batchnorm_real *)(ar + 1949440))[i0 * 576 + i1 * 3456 + i2];
@@ -1071,7 +1071,7 @@ batchnorm_real batchnorm_forward_train(void *state, int n, const batchnorm_real 
                 }
             }
         }
-        for (int64_t u = 0; u < 2; u++) {
+        for (int64_t u = 0; u < 3; u++) {
             const int64_t i0 = b0 + u;
             double acc = accs[u];
             ((batchnorm_real *)(ar + 179968))[i0] = (batchnorm_real)acc;
@@ -1098,11 +1098,11 @@ batchnorm_real batchnorm_forward_train(void *state, int n, const batchnorm_real 
     /* sum -> f32[1, 6, 1, 1], batchnorm.dlm line 37 */
     {
     BATCHNORM_PARALLEL_FOR
-    for (int64_t b0 = 0; b0 < 6; b0 += 2) {
-        double accs[2] = {0.0, 0.0};
+    for (int64_t b0 = 0; b0 < 6; b0 += 3) {
+        double accs[3] = {0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                for (int64_t u = 0; u < 2; u++) {
+                for (int64_t u = 0; u < 3; u++) {
                     const int64_t i0 = b0 + u;
                     double acc = accs[u];
                     acc += (((batchnorm_real *)(ar + 179968))[i0 * 576 + i1 * 3456 + i2] * ((batchnorm_real *)(ar + 179968))[i0 * 576 + i1 * 3456 + i2]);
@@ -1110,7 +1110,7 @@ batchnorm_real batchnorm_forward_train(void *state, int n, const batchnorm_real 
                 }
             }
         }
-        for (int64_t u = 0; u < 2; u++) {
+        for (int64_t u = 0; u < 3; u++) {
             const int64_t i0 = b0 + u;
             double acc = accs[u];
             ((batchnorm_real *)(ar + 1949440))[i0] = (batchnorm_real)acc;
@@ -1309,17 +1309,17 @@ batchnorm_real batchnorm_forward_train(void *state, int n, const batchnorm_real 
     /* sum -> f32[1, 120], batchnorm.dlm line 36 */
     {
     BATCHNORM_PARALLEL_FOR
-    for (int64_t b0 = 0; b0 < 120; b0 += 8) {
-        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
+    for (int64_t b0 = 0; b0 < 120; b0 += 6) {
+        double accs[6] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t u = 0; u < 8; u++) {
+            for (int64_t u = 0; u < 6; u++) {
                 const int64_t i0 = b0 + u;
                 double acc = accs[u];
                 acc += ((batchnorm_real *)(ar + 7253760))[i0 + i1 * 120];
                 accs[u] = acc;
             }
         }
-        for (int64_t u = 0; u < 8; u++) {
+        for (int64_t u = 0; u < 6; u++) {
             const int64_t i0 = b0 + u;
             double acc = accs[u];
             ((batchnorm_real *)(ar + 7192320))[i0] = (batchnorm_real)acc;
@@ -1344,17 +1344,17 @@ batchnorm_real batchnorm_forward_train(void *state, int n, const batchnorm_real 
     /* sum -> f32[1, 120], batchnorm.dlm line 37 */
     {
     BATCHNORM_PARALLEL_FOR
-    for (int64_t b0 = 0; b0 < 120; b0 += 8) {
-        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
+    for (int64_t b0 = 0; b0 < 120; b0 += 6) {
+        double accs[6] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t u = 0; u < 8; u++) {
+            for (int64_t u = 0; u < 6; u++) {
                 const int64_t i0 = b0 + u;
                 double acc = accs[u];
                 acc += (((batchnorm_real *)(ar + 7192320))[i0 + i1 * 120] * ((batchnorm_real *)(ar + 7192320))[i0 + i1 * 120]);
                 accs[u] = acc;
             }
         }
-        for (int64_t u = 0; u < 8; u++) {
+        for (int64_t u = 0; u < 6; u++) {
             const int64_t i0 = b0 + u;
             double acc = accs[u];
             ((batchnorm_real *)(ar + 7253760))[i0] = (batchnorm_real)acc;
@@ -1419,17 +1419,17 @@ batchnorm_real batchnorm_forward_train(void *state, int n, const batchnorm_real 
     /* sum -> f32[1, 84], batchnorm.dlm line 36 */
     {
     BATCHNORM_PARALLEL_FOR
-    for (int64_t b0 = 0; b0 < 84; b0 += 4) {
-        double accs[4] = {0.0, 0.0, 0.0, 0.0};
+    for (int64_t b0 = 0; b0 < 84; b0 += 7) {
+        double accs[7] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t u = 0; u < 4; u++) {
+            for (int64_t u = 0; u < 7; u++) {
                 const int64_t i0 = b0 + u;
                 double acc = accs[u];
                 acc += ((batchnorm_real *)(ar + 7419648))[i0 + i1 * 84];
                 accs[u] = acc;
             }
         }
-        for (int64_t u = 0; u < 4; u++) {
+        for (int64_t u = 0; u < 7; u++) {
             const int64_t i0 = b0 + u;
             double acc = accs[u];
             ((batchnorm_real *)(ar + 7376640))[i0] = (batchnorm_real)acc;
@@ -1454,17 +1454,17 @@ batchnorm_real batchnorm_forward_train(void *state, int n, const batchnorm_real 
     /* sum -> f32[1, 84], batchnorm.dlm line 37 */
     {
     BATCHNORM_PARALLEL_FOR
-    for (int64_t b0 = 0; b0 < 84; b0 += 4) {
-        double accs[4] = {0.0, 0.0, 0.0, 0.0};
+    for (int64_t b0 = 0; b0 < 84; b0 += 7) {
+        double accs[7] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t u = 0; u < 4; u++) {
+            for (int64_t u = 0; u < 7; u++) {
                 const int64_t i0 = b0 + u;
                 double acc = accs[u];
                 acc += (((batchnorm_real *)(ar + 7376640))[i0 + i1 * 84] * ((batchnorm_real *)(ar + 7376640))[i0 + i1 * 84]);
                 accs[u] = acc;
             }
         }
-        for (int64_t u = 0; u < 4; u++) {
+        for (int64_t u = 0; u < 7; u++) {
             const int64_t i0 = b0 + u;
             double acc = accs[u];
             ((batchnorm_real *)(ar + 7419648))[i0] = (batchnorm_real)acc;
@@ -1621,17 +1621,17 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
     }
     /* sum -> f32[10], batchnorm.dlm line 55 */
     {
-    for (int64_t b0 = 0; b0 < 10; b0 += 2) {
-        double accs[2] = {0.0, 0.0};
+    for (int64_t b0 = 0; b0 < 10; b0 += 5) {
+        double accs[5] = {0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t u = 0; u < 2; u++) {
+            for (int64_t u = 0; u < 5; u++) {
                 const int64_t i0 = b0 + u;
                 double acc = accs[u];
                 acc += ((batchnorm_real *)(ar + 7548672))[i0 + i1 * 10];
                 accs[u] = acc;
             }
         }
-        for (int64_t u = 0; u < 2; u++) {
+        for (int64_t u = 0; u < 5; u++) {
             const int64_t i0 = b0 + u;
             double acc = accs[u];
             ((batchnorm_real *)(ar + 179904))[i0] = (batchnorm_real)acc;
@@ -1660,17 +1660,17 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
     /* sum -> f32[1, 84], batchnorm.dlm line 44 */
     {
     BATCHNORM_PARALLEL_FOR
-    for (int64_t b0 = 0; b0 < 84; b0 += 4) {
-        double accs[4] = {0.0, 0.0, 0.0, 0.0};
+    for (int64_t b0 = 0; b0 < 84; b0 += 7) {
+        double accs[7] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t u = 0; u < 4; u++) {
+            for (int64_t u = 0; u < 7; u++) {
                 const int64_t i0 = b0 + u;
                 double acc = accs[u];
                 acc += ((batchnorm_real *)(ar + 7548672))[i0 + i1 * 84];
                 accs[u] = acc;
             }
         }
-        for (int64_t u = 0; u < 4; u++) {
+        for (int64_t u = 0; u < 7; u++) {
             const int64_t i0 = b0 + u;
             double acc = accs[u];
             ((batchnorm_real *)(ar + 176128))[i0] = (batchnorm_real)acc;
@@ -1682,17 +1682,17 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
     /* sum -> f32[1, 84], batchnorm.dlm line 44 */
     {
     BATCHNORM_PARALLEL_FOR
-    for (int64_t b0 = 0; b0 < 84; b0 += 4) {
-        double accs[4] = {0.0, 0.0, 0.0, 0.0};
+    for (int64_t b0 = 0; b0 < 84; b0 += 7) {
+        double accs[7] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t u = 0; u < 4; u++) {
+            for (int64_t u = 0; u < 7; u++) {
                 const int64_t i0 = b0 + u;
                 double acc = accs[u];
                 acc += (((batchnorm_real *)(ar + 7548672))[i0 + i1 * 84] * ((batchnorm_real *)(ar + 7419648))[i0 + i1 * 84]);
                 accs[u] = acc;
             }
         }
-        for (int64_t u = 0; u < 4; u++) {
+        for (int64_t u = 0; u < 7; u++) {
             const int64_t i0 = b0 + u;
             double acc = accs[u];
             ((batchnorm_real *)(ar + 175744))[i0] = (batchnorm_real)acc;
@@ -1713,17 +1713,17 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
     /* sum -> f32[1, 84], batchnorm.dlm line 38 */
     {
     BATCHNORM_PARALLEL_FOR
-    for (int64_t b0 = 0; b0 < 84; b0 += 4) {
-        double accs[4] = {0.0, 0.0, 0.0, 0.0};
+    for (int64_t b0 = 0; b0 < 84; b0 += 7) {
+        double accs[7] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t u = 0; u < 4; u++) {
+            for (int64_t u = 0; u < 7; u++) {
                 const int64_t i0 = b0 + u;
                 double acc = accs[u];
                 acc += (-((((batchnorm_real *)(ar + 7462656))[i0 + i1 * 84] * ((batchnorm_real *)(ar + 7419648))[i0 + i1 * 84]) / ((batchnorm_real *)(ar + 7592192))[i0]));
                 accs[u] = acc;
             }
         }
-        for (int64_t u = 0; u < 4; u++) {
+        for (int64_t u = 0; u < 7; u++) {
             const int64_t i0 = b0 + u;
             double acc = accs[u];
             ((batchnorm_real *)(ar + 7505664))[i0] = (batchnorm_real)acc;
@@ -1748,17 +1748,17 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
     /* sum -> f32[1, 84], batchnorm.dlm line 37 */
     {
     BATCHNORM_PARALLEL_FOR
-    for (int64_t b0 = 0; b0 < 84; b0 += 4) {
-        double accs[4] = {0.0, 0.0, 0.0, 0.0};
+    for (int64_t b0 = 0; b0 < 84; b0 += 7) {
+        double accs[7] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t u = 0; u < 4; u++) {
+            for (int64_t u = 0; u < 7; u++) {
                 const int64_t i0 = b0 + u;
                 double acc = accs[u];
                 acc += (-((batchnorm_real *)(ar + 7419648))[i0 + i1 * 84]);
                 accs[u] = acc;
             }
         }
-        for (int64_t u = 0; u < 4; u++) {
+        for (int64_t u = 0; u < 7; u++) {
             const int64_t i0 = b0 + u;
             double acc = accs[u];
             ((batchnorm_real *)(ar + 7376640))[i0] = (batchnorm_real)acc;
@@ -1783,17 +1783,17 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
     /* sum -> f32[84], batchnorm.dlm line 54 */
     {
     BATCHNORM_PARALLEL_FOR
-    for (int64_t b0 = 0; b0 < 84; b0 += 4) {
-        double accs[4] = {0.0, 0.0, 0.0, 0.0};
+    for (int64_t b0 = 0; b0 < 84; b0 += 7) {
+        double accs[7] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t u = 0; u < 4; u++) {
+            for (int64_t u = 0; u < 7; u++) {
                 const int64_t i0 = b0 + u;
                 double acc = accs[u];
                 acc += ((batchnorm_real *)(ar + 7462656))[i0 + i1 * 84];
                 accs[u] = acc;
             }
         }
-        for (int64_t u = 0; u < 4; u++) {
+        for (int64_t u = 0; u < 7; u++) {
             const int64_t i0 = b0 + u;
             double acc = accs[u];
             ((batchnorm_real *)(ar + 175360))[i0] = (batchnorm_real)acc;
@@ -1822,17 +1822,17 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
     /* sum -> f32[1, 120], batchnorm.dlm line 44 */
     {
     BATCHNORM_PARALLEL_FOR
-    for (int64_t b0 = 0; b0 < 120; b0 += 8) {
-        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
+    for (int64_t b0 = 0; b0 < 120; b0 += 6) {
+        double accs[6] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t u = 0; u < 8; u++) {
+            for (int64_t u = 0; u < 6; u++) {
                 const int64_t i0 = b0 + u;
                 double acc = accs[u];
                 acc += ((batchnorm_real *)(ar + 7438080))[i0 + i1 * 120];
                 accs[u] = acc;
             }
         }
-        for (int64_t u = 0; u < 8; u++) {
+        for (int64_t u = 0; u < 6; u++) {
             const int64_t i0 = b0 + u;
             double acc = accs[u];
             ((batchnorm_real *)(ar + 134528))[i0] = (batchnorm_real)acc;
@@ -1844,17 +1844,17 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
     /* sum -> f32[1, 120], batchnorm.dlm line 44 */
     {
     BATCHNORM_PARALLEL_FOR
-    for (int64_t b0 = 0; b0 < 120; b0 += 8) {
-        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
+    for (int64_t b0 = 0; b0 < 120; b0 += 6) {
+        double accs[6] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t u = 0; u < 8; u++) {
+            for (int64_t u = 0; u < 6; u++) {
                 const int64_t i0 = b0 + u;
                 double acc = accs[u];
                 acc += (((batchnorm_real *)(ar + 7438080))[i0 + i1 * 120] * ((batchnorm_real *)(ar + 7253760))[i0 + i1 * 120]);
                 accs[u] = acc;
             }
         }
-        for (int64_t u = 0; u < 8; u++) {
+        for (int64_t u = 0; u < 6; u++) {
             const int64_t i0 = b0 + u;
             double acc = accs[u];
             ((batchnorm_real *)(ar + 134016))[i0] = (batchnorm_real)acc;
@@ -1875,17 +1875,17 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
     /* sum -> f32[1, 120], batchnorm.dlm line 38 */
     {
     BATCHNORM_PARALLEL_FOR
-    for (int64_t b0 = 0; b0 < 120; b0 += 8) {
-        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
+    for (int64_t b0 = 0; b0 < 120; b0 += 6) {
+        double accs[6] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t u = 0; u < 8; u++) {
+            for (int64_t u = 0; u < 6; u++) {
                 const int64_t i0 = b0 + u;
                 double acc = accs[u];
                 acc += (-((((batchnorm_real *)(ar + 7315200))[i0 + i1 * 120] * ((batchnorm_real *)(ar + 7253760))[i0 + i1 * 120]) / ((batchnorm_real *)(ar + 7591680))[i0]));
                 accs[u] = acc;
             }
         }
-        for (int64_t u = 0; u < 8; u++) {
+        for (int64_t u = 0; u < 6; u++) {
             const int64_t i0 = b0 + u;
             double acc = accs[u];
             ((batchnorm_real *)(ar + 7376640))[i0] = (batchnorm_real)acc;
@@ -1910,17 +1910,17 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
     /* sum -> f32[1, 120], batchnorm.dlm line 37 */
     {
     BATCHNORM_PARALLEL_FOR
-    for (int64_t b0 = 0; b0 < 120; b0 += 8) {
-        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
+    for (int64_t b0 = 0; b0 < 120; b0 += 6) {
+        double accs[6] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t u = 0; u < 8; u++) {
+            for (int64_t u = 0; u < 6; u++) {
                 const int64_t i0 = b0 + u;
                 double acc = accs[u];
                 acc += (-((batchnorm_real *)(ar + 7253760))[i0 + i1 * 120]);
                 accs[u] = acc;
             }
         }
-        for (int64_t u = 0; u < 8; u++) {
+        for (int64_t u = 0; u < 6; u++) {
             const int64_t i0 = b0 + u;
             double acc = accs[u];
             ((batchnorm_real *)(ar + 7192320))[i0] = (batchnorm_real)acc;
@@ -1945,17 +1945,17 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
     /* sum -> f32[120], batchnorm.dlm line 53 */
     {
     BATCHNORM_PARALLEL_FOR
-    for (int64_t b0 = 0; b0 < 120; b0 += 8) {
-        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
+    for (int64_t b0 = 0; b0 < 120; b0 += 6) {
+        double accs[6] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t u = 0; u < 8; u++) {
+            for (int64_t u = 0; u < 6; u++) {
                 const int64_t i0 = b0 + u;
                 double acc = accs[u];
                 acc += ((batchnorm_real *)(ar + 7192320))[i0 + i1 * 120];
                 accs[u] = acc;
             }
         }
-        for (int64_t u = 0; u < 8; u++) {
+        for (int64_t u = 0; u < 6; u++) {
             const int64_t i0 = b0 + u;
             double acc = accs[u];
             ((batchnorm_real *)(ar + 133504))[i0] = (batchnorm_real)acc;
@@ -2170,11 +2170,11 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
     /* sum -> f32[1, 6, 1, 1], batchnorm.dlm line 44 */
     {
     BATCHNORM_PARALLEL_FOR
-    for (int64_t b0 = 0; b0 < 6; b0 += 2) {
-        double accs[2] = {0.0, 0.0};
+    for (int64_t b0 = 0; b0 < 6; b0 += 3) {
+        double accs[3] = {0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                for (int64_t u = 0; u < 2; u++) {
+                for (int64_t u = 0; u < 3; u++) {
                     const int64_t i0 = b0 + u;
                     double acc = accs[u];
                     acc += ((batchnorm_real *)(ar + 7257856))[i0 * 576 + i1 * 3456 + i2];
@@ -2182,7 +2182,7 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
                 }
             }
         }
-        for (int64_t u = 0; u < 2; u++) {
+        for (int64_t u = 0; u < 3; u++) {
             const int64_t i0 = b0 + u;
             double acc = accs[u];
             ((batchnorm_real *)(ar + 768))[i0] = (batchnorm_real)acc;
@@ -2194,11 +2194,11 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
     /* sum -> f32[1, 6, 1, 1], batchnorm.dlm line 44 */
     {
     BATCHNORM_PARALLEL_FOR
-    for (int64_t b0 = 0; b0 < 6; b0 += 2) {
-        double accs[2] = {0.0, 0.0};
+    for (int64_t b0 = 0; b0 < 6; b0 += 3) {
+        double accs[3] = {0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                for (int64_t u = 0; u < 2; u++) {
+                for (int64_t u = 0; u < 3; u++) {
                     const int64_t i0 = b0 + u;
                     double acc = accs[u];
                     acc += (((batchnorm_real *)(ar + 7257856))[i0 * 576 + i1 * 3456 + i2] * ((batchnorm_real *)(ar + 1949440))[i0 * 576 + i1 * 3456 + i2]);
@@ -2206,7 +2206,7 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
                 }
             }
         }
-        for (int64_t u = 0; u < 2; u++) {
+        for (int64_t u = 0; u < 3; u++) {
             const int64_t i0 = b0 + u;
             double acc = accs[u];
             ((batchnorm_real *)(ar + 704))[i0] = (batchnorm_real)acc;
@@ -2229,11 +2229,11 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
     /* sum -> f32[1, 6, 1, 1], batchnorm.dlm line 38 */
     {
     BATCHNORM_PARALLEL_FOR
-    for (int64_t b0 = 0; b0 < 6; b0 += 2) {
-        double accs[2] = {0.0, 0.0};
+    for (int64_t b0 = 0; b0 < 6; b0 += 3) {
+        double accs[3] = {0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                for (int64_t u = 0; u < 2; u++) {
+                for (int64_t u = 0; u < 3; u++) {
                     const int64_t i0 = b0 + u;
                     double acc = accs[u];
                     acc += (-((((batchnorm_real *)(ar + 3718912))[i0 * 576 + i1 * 3456 + i2] * ((batchnorm_real *)(ar + 1949440))[i0 * 576 + i1 * 3456 + i2]) / ((batchnorm_real *)(ar + 9029120))[i0]));
@@ -2241,7 +2241,7 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
                 }
             }
         }
-        for (int64_t u = 0; u < 2; u++) {
+        for (int64_t u = 0; u < 3; u++) {
             const int64_t i0 = b0 + u;
             double acc = accs[u];
             ((batchnorm_real *)(ar + 5488384))[i0] = (batchnorm_real)acc;
@@ -2268,11 +2268,11 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
     /* sum -> f32[1, 6, 1, 1], batchnorm.dlm line 37 */
     {
     BATCHNORM_PARALLEL_FOR
-    for (int64_t b0 = 0; b0 < 6; b0 += 2) {
-        double accs[2] = {0.0, 0.0};
+    for (int64_t b0 = 0; b0 < 6; b0 += 3) {
+        double accs[3] = {0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                for (int64_t u = 0; u < 2; u++) {
+                for (int64_t u = 0; u < 3; u++) {
                     const int64_t i0 = b0 + u;
                     double acc = accs[u];
                     acc += (-((batchnorm_real *)(ar + 1949440))[i0 * 576 + i1 * 3456 + i2]);
@@ -2280,7 +2280,7 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
                 }
             }
         }
-        for (int64_t u = 0; u < 2; u++) {
+        for (int64_t u = 0; u < 3; u++) {
             const int64_t i0 = b0 + u;
             double acc = accs[u];
             ((batchnorm_real *)(ar + 179968))[i0] = (batchnorm_real)acc;
@@ -2307,11 +2307,11 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
     /* sum -> f32[1, 6, 1, 1], batchnorm.dlm line 48 */
     {
     BATCHNORM_PARALLEL_FOR
-    for (int64_t b0 = 0; b0 < 6; b0 += 2) {
-        double accs[2] = {0.0, 0.0};
+    for (int64_t b0 = 0; b0 < 6; b0 += 3) {
+        double accs[3] = {0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                for (int64_t u = 0; u < 2; u++) {
+                for (int64_t u = 0; u < 3; u++) {
                     const int64_t i0 = b0 + u;
                     double acc = accs[u];
                     acc += ((batchnorm_real *)(ar + 179968))[i0 * 576 + i1 * 3456 + i2];
@@ -2319,7 +2319,7 @@ int batchnorm_backward(void *state, int n, const batchnorm_real *x, const int32_
                 }
             }
         }
-        for (int64_t u = 0; u < 2; u++) {
+        for (int64_t u = 0; u < 3; u++) {
             const int64_t i0 = b0 + u;
             double acc = accs[u];
             ((batchnorm_real *)(ar + 640))[i0] = (batchnorm_real)acc;

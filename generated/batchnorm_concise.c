@@ -1110,9 +1110,9 @@ batchnorm_concise_real batchnorm_concise_forward_train(void *state, int n, const
     /* moments -> f32[2, 6], batchnorm_concise.dlm line 13 */
     {
     BATCHNORM_CONCISE_PARALLEL_FOR
-    for (int64_t c0 = 0; c0 < 6; c0 += 2) {
-        double shift[2], s[2], q[2];
-        for (int64_t u = 0; u < 2; u++) {
+    for (int64_t c0 = 0; c0 < 6; c0 += 3) {
+        double shift[3], s[3], q[3];
+        for (int64_t u = 0; u < 3; u++) {
             shift[u] = (double)((batchnorm_concise_real *)(ar + 1949440))[(c0 + u) * 576];
             s[u] = 0.0;
             q[u] = 0.0;
@@ -1120,14 +1120,14 @@ batchnorm_concise_real batchnorm_concise_forward_train(void *state, int n, const
         for (int64_t i = 0; i < n; i++) {
             const batchnorm_concise_real *p = ((batchnorm_concise_real *)(ar + 1949440)) + (i * 6 + c0) * 576;
             for (int64_t j = 0; j < 576; j++) {
-                for (int64_t u = 0; u < 2; u++) {
+                for (int64_t u = 0; u < 3; u++) {
                     double d = (double)p[u * 576 + j] - shift[u];
                     s[u] += d;
                     q[u] += d * d;
                 }
             }
         }
-        for (int64_t u = 0; u < 2; u++) {
+        for (int64_t u = 0; u < 3; u++) {
             double m = s[u] / (double)(n * 576), v = q[u] / (double)(n * 576) - m * m;
             ((batchnorm_concise_real *)(ar + 179968))[c0 + u] = (batchnorm_concise_real)(shift[u] + m);
             ((batchnorm_concise_real *)(ar + 179968))[6 + c0 + u] = (batchnorm_concise_real)(v > 0 ? v : 0);
@@ -1326,9 +1326,9 @@ batchnorm_concise_real batchnorm_concise_forward_train(void *state, int n, const
     /* moments -> f32[2, 120], batchnorm_concise.dlm line 18 */
     {
     BATCHNORM_CONCISE_PARALLEL_FOR
-    for (int64_t c0 = 0; c0 < 120; c0 += 8) {
-        double shift[8], s[8], q[8];
-        for (int64_t u = 0; u < 8; u++) {
+    for (int64_t c0 = 0; c0 < 120; c0 += 6) {
+        double shift[6], s[6], q[6];
+        for (int64_t u = 0; u < 6; u++) {
             shift[u] = (double)((batchnorm_concise_real *)(ar + 4960000))[(c0 + u) * 1];
             s[u] = 0.0;
             q[u] = 0.0;
@@ -1336,14 +1336,14 @@ batchnorm_concise_real batchnorm_concise_forward_train(void *state, int n, const
         for (int64_t i = 0; i < n; i++) {
             const batchnorm_concise_real *p = ((batchnorm_concise_real *)(ar + 4960000)) + (i * 120 + c0) * 1;
             for (int64_t j = 0; j < 1; j++) {
-                for (int64_t u = 0; u < 8; u++) {
+                for (int64_t u = 0; u < 6; u++) {
                     double d = (double)p[u * 1 + j] - shift[u];
                     s[u] += d;
                     q[u] += d * d;
                 }
             }
         }
-        for (int64_t u = 0; u < 8; u++) {
+        for (int64_t u = 0; u < 6; u++) {
             double m = s[u] / (double)(n * 1), v = q[u] / (double)(n * 1) - m * m;
             ((batchnorm_concise_real *)(ar + 4898560))[c0 + u] = (batchnorm_concise_real)(shift[u] + m);
             ((batchnorm_concise_real *)(ar + 4898560))[120 + c0 + u] = (batchnorm_concise_real)(v > 0 ? v : 0);
@@ -1427,9 +1427,9 @@ batchnorm_concise_real batchnorm_concise_forward_train(void *state, int n, const
     /* moments -> f32[2, 84], batchnorm_concise.dlm line 19 */
     {
     BATCHNORM_CONCISE_PARALLEL_FOR
-    for (int64_t c0 = 0; c0 < 84; c0 += 4) {
-        double shift[4], s[4], q[4];
-        for (int64_t u = 0; u < 4; u++) {
+    for (int64_t c0 = 0; c0 < 84; c0 += 7) {
+        double shift[7], s[7], q[7];
+        for (int64_t u = 0; u < 7; u++) {
             shift[u] = (double)((batchnorm_concise_real *)(ar + 5064448))[(c0 + u) * 1];
             s[u] = 0.0;
             q[u] = 0.0;
@@ -1437,14 +1437,14 @@ batchnorm_concise_real batchnorm_concise_forward_train(void *state, int n, const
         for (int64_t i = 0; i < n; i++) {
             const batchnorm_concise_real *p = ((batchnorm_concise_real *)(ar + 5064448)) + (i * 84 + c0) * 1;
             for (int64_t j = 0; j < 1; j++) {
-                for (int64_t u = 0; u < 4; u++) {
+                for (int64_t u = 0; u < 7; u++) {
                     double d = (double)p[u * 1 + j] - shift[u];
                     s[u] += d;
                     q[u] += d * d;
                 }
             }
         }
-        for (int64_t u = 0; u < 4; u++) {
+        for (int64_t u = 0; u < 7; u++) {
             double m = s[u] / (double)(n * 1), v = q[u] / (double)(n * 1) - m * m;
             ((batchnorm_concise_real *)(ar + 5021440))[c0 + u] = (batchnorm_concise_real)(shift[u] + m);
             ((batchnorm_concise_real *)(ar + 5021440))[84 + c0 + u] = (batchnorm_concise_real)(v > 0 ? v : 0);
@@ -1608,17 +1608,17 @@ int batchnorm_concise_backward(void *state, int n, const batchnorm_concise_real 
     }
     /* sum -> f32[10], batchnorm_concise.dlm line 20 */
     {
-    for (int64_t b0 = 0; b0 < 10; b0 += 2) {
-        double accs[2] = {0.0, 0.0};
+    for (int64_t b0 = 0; b0 < 10; b0 += 5) {
+        double accs[5] = {0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t u = 0; u < 2; u++) {
+            for (int64_t u = 0; u < 5; u++) {
                 const int64_t i0 = b0 + u;
                 double acc = accs[u];
                 acc += ((batchnorm_concise_real *)(ar + 5150464))[i0 + i1 * 10];
                 accs[u] = acc;
             }
         }
-        for (int64_t u = 0; u < 2; u++) {
+        for (int64_t u = 0; u < 5; u++) {
             const int64_t i0 = b0 + u;
             double acc = accs[u];
             ((batchnorm_concise_real *)(ar + 179904))[i0] = (batchnorm_concise_real)acc;
@@ -1647,17 +1647,17 @@ int batchnorm_concise_backward(void *state, int n, const batchnorm_concise_real 
     /* sum -> f32[84], batchnorm_concise.dlm line 19 */
     {
     BATCHNORM_CONCISE_PARALLEL_FOR
-    for (int64_t b0 = 0; b0 < 84; b0 += 4) {
-        double accs[4] = {0.0, 0.0, 0.0, 0.0};
+    for (int64_t b0 = 0; b0 < 84; b0 += 7) {
+        double accs[7] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t u = 0; u < 4; u++) {
+            for (int64_t u = 0; u < 7; u++) {
                 const int64_t i0 = b0 + u;
                 double acc = accs[u];
                 acc += ((batchnorm_concise_real *)(ar + 5150464))[i0 + i1 * 84];
                 accs[u] = acc;
             }
         }
-        for (int64_t u = 0; u < 4; u++) {
+        for (int64_t u = 0; u < 7; u++) {
             const int64_t i0 = b0 + u;
             double acc = accs[u];
             ((batchnorm_concise_real *)(ar + 176128))[i0] = (batchnorm_concise_real)acc;
@@ -1667,17 +1667,17 @@ int batchnorm_concise_backward(void *state, int n, const batchnorm_concise_real 
     /* sum -> f32[84], batchnorm_concise.dlm line 19 */
     {
     BATCHNORM_CONCISE_PARALLEL_FOR
-    for (int64_t b0 = 0; b0 < 84; b0 += 4) {
-        double accs[4] = {0.0, 0.0, 0.0, 0.0};
+    for (int64_t b0 = 0; b0 < 84; b0 += 7) {
+        double accs[7] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t u = 0; u < 4; u++) {
+            for (int64_t u = 0; u < 7; u++) {
                 const int64_t i0 = b0 + u;
                 double acc = accs[u];
                 acc += (((batchnorm_concise_real *)(ar + 5150464))[i0 + i1 * 84] * ((batchnorm_concise_real *)(ar + 5064448))[i0 + i1 * 84]);
                 accs[u] = acc;
             }
         }
-        for (int64_t u = 0; u < 4; u++) {
+        for (int64_t u = 0; u < 7; u++) {
             const int64_t i0 = b0 + u;
             double acc = accs[u];
             ((batchnorm_concise_real *)(ar + 5021440))[i0] = (batchnorm_concise_real)acc;
@@ -1766,17 +1766,17 @@ int batchnorm_concise_backward(void *state, int n, const batchnorm_concise_real 
     /* sum -> f32[84], batchnorm_concise.dlm line 19 */
     {
     BATCHNORM_CONCISE_PARALLEL_FOR
-    for (int64_t b0 = 0; b0 < 84; b0 += 4) {
-        double accs[4] = {0.0, 0.0, 0.0, 0.0};
+    for (int64_t b0 = 0; b0 < 84; b0 += 7) {
+        double accs[7] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t u = 0; u < 4; u++) {
+            for (int64_t u = 0; u < 7; u++) {
                 const int64_t i0 = b0 + u;
                 double acc = accs[u];
                 acc += ((batchnorm_concise_real *)(ar + 5107456))[i0 + i1 * 84];
                 accs[u] = acc;
             }
         }
-        for (int64_t u = 0; u < 4; u++) {
+        for (int64_t u = 0; u < 7; u++) {
             const int64_t i0 = b0 + u;
             double acc = accs[u];
             ((batchnorm_concise_real *)(ar + 175360))[i0] = (batchnorm_concise_real)acc;
@@ -1805,17 +1805,17 @@ int batchnorm_concise_backward(void *state, int n, const batchnorm_concise_real 
     /* sum -> f32[120], batchnorm_concise.dlm line 18 */
     {
     BATCHNORM_CONCISE_PARALLEL_FOR
-    for (int64_t b0 = 0; b0 < 120; b0 += 8) {
-        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
+    for (int64_t b0 = 0; b0 < 120; b0 += 6) {
+        double accs[6] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t u = 0; u < 8; u++) {
+            for (int64_t u = 0; u < 6; u++) {
                 const int64_t i0 = b0 + u;
                 double acc = accs[u];
                 acc += ((batchnorm_concise_real *)(ar + 5082880))[i0 + i1 * 120];
                 accs[u] = acc;
             }
         }
-        for (int64_t u = 0; u < 8; u++) {
+        for (int64_t u = 0; u < 6; u++) {
             const int64_t i0 = b0 + u;
             double acc = accs[u];
             ((batchnorm_concise_real *)(ar + 134528))[i0] = (batchnorm_concise_real)acc;
@@ -1825,17 +1825,17 @@ int batchnorm_concise_backward(void *state, int n, const batchnorm_concise_real 
     /* sum -> f32[120], batchnorm_concise.dlm line 18 */
     {
     BATCHNORM_CONCISE_PARALLEL_FOR
-    for (int64_t b0 = 0; b0 < 120; b0 += 8) {
-        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
+    for (int64_t b0 = 0; b0 < 120; b0 += 6) {
+        double accs[6] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t u = 0; u < 8; u++) {
+            for (int64_t u = 0; u < 6; u++) {
                 const int64_t i0 = b0 + u;
                 double acc = accs[u];
                 acc += (((batchnorm_concise_real *)(ar + 5082880))[i0 + i1 * 120] * ((batchnorm_concise_real *)(ar + 4960000))[i0 + i1 * 120]);
                 accs[u] = acc;
             }
         }
-        for (int64_t u = 0; u < 8; u++) {
+        for (int64_t u = 0; u < 6; u++) {
             const int64_t i0 = b0 + u;
             double acc = accs[u];
             ((batchnorm_concise_real *)(ar + 4898560))[i0] = (batchnorm_concise_real)acc;
@@ -1924,17 +1924,17 @@ int batchnorm_concise_backward(void *state, int n, const batchnorm_concise_real 
     /* sum -> f32[120], batchnorm_concise.dlm line 18 */
     {
     BATCHNORM_CONCISE_PARALLEL_FOR
-    for (int64_t b0 = 0; b0 < 120; b0 += 8) {
-        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
+    for (int64_t b0 = 0; b0 < 120; b0 += 6) {
+        double accs[6] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t u = 0; u < 8; u++) {
+            for (int64_t u = 0; u < 6; u++) {
                 const int64_t i0 = b0 + u;
                 double acc = accs[u];
                 acc += ((batchnorm_concise_real *)(ar + 4898560))[i0 + i1 * 120];
                 accs[u] = acc;
             }
         }
-        for (int64_t u = 0; u < 8; u++) {
+        for (int64_t u = 0; u < 6; u++) {
             const int64_t i0 = b0 + u;
             double acc = accs[u];
             ((batchnorm_concise_real *)(ar + 133504))[i0] = (batchnorm_concise_real)acc;
@@ -2137,11 +2137,11 @@ int batchnorm_concise_backward(void *state, int n, const batchnorm_concise_real 
     /* sum -> f32[1, 6, 1, 1], batchnorm_concise.dlm line 13 */
     {
     BATCHNORM_CONCISE_PARALLEL_FOR
-    for (int64_t b0 = 0; b0 < 6; b0 += 2) {
-        double accs[2] = {0.0, 0.0};
+    for (int64_t b0 = 0; b0 < 6; b0 += 3) {
+        double accs[3] = {0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                for (int64_t u = 0; u < 2; u++) {
+                for (int64_t u = 0; u < 3; u++) {
                     const int64_t i0 = b0 + u;
                     double acc = accs[u];
                     acc += ((batchnorm_concise_real *)(ar + 5488384))[i0 * 576 + i1 * 3456 + i2];
@@ -2149,7 +2149,7 @@ int batchnorm_concise_backward(void *state, int n, const batchnorm_concise_real 
                 }
             }
         }
-        for (int64_t u = 0; u < 2; u++) {
+        for (int64_t u = 0; u < 3; u++) {
             const int64_t i0 = b0 + u;
             double acc = accs[u];
             ((batchnorm_concise_real *)(ar + 768))[i0] = (batchnorm_concise_real)acc;
@@ -2159,11 +2159,11 @@ int batchnorm_concise_backward(void *state, int n, const batchnorm_concise_real 
     /* sum -> f32[1, 6, 1, 1], batchnorm_concise.dlm line 13 */
     {
     BATCHNORM_CONCISE_PARALLEL_FOR
-    for (int64_t b0 = 0; b0 < 6; b0 += 2) {
-        double accs[2] = {0.0, 0.0};
+    for (int64_t b0 = 0; b0 < 6; b0 += 3) {
+        double accs[3] = {0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                for (int64_t u = 0; u < 2; u++) {
+                for (int64_t u = 0; u < 3; u++) {
                     const int64_t i0 = b0 + u;
                     double acc = accs[u];
                     acc += (((batchnorm_concise_real *)(ar + 5488384))[i0 * 576 + i1 * 3456 + i2] * ((batchnorm_concise_real *)(ar + 1949440))[i0 * 576 + i1 * 3456 + i2]);
@@ -2171,7 +2171,7 @@ int batchnorm_concise_backward(void *state, int n, const batchnorm_concise_real 
                 }
             }
         }
-        for (int64_t u = 0; u < 2; u++) {
+        for (int64_t u = 0; u < 3; u++) {
             const int64_t i0 = b0 + u;
             double acc = accs[u];
             ((batchnorm_concise_real *)(ar + 179968))[i0] = (batchnorm_concise_real)acc;
@@ -2262,11 +2262,11 @@ int batchnorm_concise_backward(void *state, int n, const batchnorm_concise_real 
     /* sum -> f32[1, 6, 1, 1], batchnorm_concise.dlm line 13 */
     {
     BATCHNORM_CONCISE_PARALLEL_FOR
-    for (int64_t b0 = 0; b0 < 6; b0 += 2) {
-        double accs[2] = {0.0, 0.0};
+    for (int64_t b0 = 0; b0 < 6; b0 += 3) {
+        double accs[3] = {0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 576; i2++) {
-                for (int64_t u = 0; u < 2; u++) {
+                for (int64_t u = 0; u < 3; u++) {
                     const int64_t i0 = b0 + u;
                     double acc = accs[u];
                     acc += ((batchnorm_concise_real *)(ar + 179968))[i0 * 576 + i1 * 3456 + i2];
@@ -2274,7 +2274,7 @@ int batchnorm_concise_backward(void *state, int n, const batchnorm_concise_real 
                 }
             }
         }
-        for (int64_t u = 0; u < 2; u++) {
+        for (int64_t u = 0; u < 3; u++) {
             const int64_t i0 = b0 + u;
             double acc = accs[u];
             ((batchnorm_concise_real *)(ar + 640))[i0] = (batchnorm_concise_real)acc;

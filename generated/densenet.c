@@ -4199,9 +4199,9 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
     /* moments -> f32[2, 120], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t c0 = 0; c0 < 120; c0 += 8) {
-        double shift[8], s[8], q[8];
-        for (int64_t u = 0; u < 8; u++) {
+    for (int64_t c0 = 0; c0 < 120; c0 += 6) {
+        double shift[6], s[6], q[6];
+        for (int64_t u = 0; u < 6; u++) {
             shift[u] = (double)((densenet_real *)(ar + 697587904))[(c0 + u) * 9];
             s[u] = 0.0;
             q[u] = 0.0;
@@ -4209,14 +4209,14 @@ densenet_real densenet_forward_train(void *state, int n, const densenet_real *x,
         for (int64_t i = 0; i < n; i++) {
             const densenet_real *p = ((densenet_real *)(ar + 697587904)) + (i * 120 + c0) * 9;
             for (int64_t j = 0; j < 9; j++) {
-                for (int64_t u = 0; u < 8; u++) {
+                for (int64_t u = 0; u < 6; u++) {
                     double d = (double)p[u * 9 + j] - shift[u];
                     s[u] += d;
                     q[u] += d * d;
                 }
             }
         }
-        for (int64_t u = 0; u < 8; u++) {
+        for (int64_t u = 0; u < 6; u++) {
             double m = s[u] / (double)(n * 9), v = q[u] / (double)(n * 9) - m * m;
             ((densenet_real *)(ar + 300304576))[c0 + u] = (densenet_real)(shift[u] + m);
             ((densenet_real *)(ar + 300304576))[120 + c0 + u] = (densenet_real)(v > 0 ? v : 0);
@@ -4814,17 +4814,17 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     }
     /* sum -> f32[10], densenet.dlm line 49 */
     {
-    for (int64_t b0 = 0; b0 < 10; b0 += 2) {
-        double accs[2] = {0.0, 0.0};
+    for (int64_t b0 = 0; b0 < 10; b0 += 5) {
+        double accs[5] = {0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t u = 0; u < 2; u++) {
+            for (int64_t u = 0; u < 5; u++) {
                 const int64_t i0 = b0 + u;
                 double acc = accs[u];
                 acc += ((densenet_real *)(ar + 302717120))[i0 + i1 * 10];
                 accs[u] = acc;
             }
         }
-        for (int64_t u = 0; u < 2; u++) {
+        for (int64_t u = 0; u < 5; u++) {
             const int64_t i0 = b0 + u;
             double acc = accs[u];
             ((densenet_real *)(ar + 3033216))[i0] = (densenet_real)acc;
@@ -5561,11 +5561,11 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* sum -> f32[1, 120, 1, 1], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t b0 = 0; b0 < 120; b0 += 8) {
-        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
+    for (int64_t b0 = 0; b0 < 120; b0 += 6) {
+        double accs[6] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                for (int64_t u = 0; u < 8; u++) {
+                for (int64_t u = 0; u < 6; u++) {
                     const int64_t i0 = b0 + u;
                     double acc = accs[u];
                     acc += ((densenet_real *)(ar + 300304576))[i0 * 9 + i1 * 1080 + i2];
@@ -5573,7 +5573,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
                 }
             }
         }
-        for (int64_t u = 0; u < 8; u++) {
+        for (int64_t u = 0; u < 6; u++) {
             const int64_t i0 = b0 + u;
             double acc = accs[u];
             ((densenet_real *)(ar + 2241472))[i0] = (densenet_real)acc;
@@ -5583,11 +5583,11 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* sum -> f32[1, 120, 1, 1], densenet.dlm line 15 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t b0 = 0; b0 < 120; b0 += 8) {
-        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
+    for (int64_t b0 = 0; b0 < 120; b0 += 6) {
+        double accs[6] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 9; i2++) {
-                for (int64_t u = 0; u < 8; u++) {
+                for (int64_t u = 0; u < 6; u++) {
                     const int64_t i0 = b0 + u;
                     double acc = accs[u];
                     acc += (((densenet_real *)(ar + 300304576))[i0 * 9 + i1 * 1080 + i2] * ((densenet_real *)(ar + 697587904))[i0 * 9 + i1 * 1080 + i2]);
@@ -5595,7 +5595,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
                 }
             }
         }
-        for (int64_t u = 0; u < 8; u++) {
+        for (int64_t u = 0; u < 6; u++) {
             const int64_t i0 = b0 + u;
             double acc = accs[u];
             ((densenet_real *)(ar + 300857536))[i0] = (densenet_real)acc;
@@ -5690,11 +5690,11 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
     /* sum -> f32[1, 120, 1, 1], densenet.dlm line 26 */
     {
     DENSENET_PARALLEL_FOR
-    for (int64_t b0 = 0; b0 < 120; b0 += 8) {
-        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
+    for (int64_t b0 = 0; b0 < 120; b0 += 6) {
+        double accs[6] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                for (int64_t u = 0; u < 8; u++) {
+                for (int64_t u = 0; u < 6; u++) {
                     const int64_t i0 = b0 + u;
                     double acc = accs[u];
                     acc += ((densenet_real *)(ar + 304728256))[i0 * 36 + i1 * 4320 + i2];
@@ -5702,7 +5702,7 @@ int densenet_backward(void *state, int n, const densenet_real *x, const int32_t 
                 }
             }
         }
-        for (int64_t u = 0; u < 8; u++) {
+        for (int64_t u = 0; u < 6; u++) {
             const int64_t i0 = b0 + u;
             double acc = accs[u];
             ((densenet_real *)(ar + 2240448))[i0] = (densenet_real)acc;

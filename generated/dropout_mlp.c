@@ -369,17 +369,17 @@ int dropout_mlp_backward(void *state, int n, const dropout_mlp_real *x, const in
     }
     /* sum -> f32[10], dropout_mlp.dlm line 19 */
     {
-    for (int64_t b0 = 0; b0 < 10; b0 += 2) {
-        double accs[2] = {0.0, 0.0};
+    for (int64_t b0 = 0; b0 < 10; b0 += 5) {
+        double accs[5] = {0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t u = 0; u < 2; u++) {
+            for (int64_t u = 0; u < 5; u++) {
                 const int64_t i0 = b0 + u;
                 double acc = accs[u];
                 acc += ((dropout_mlp_real *)(ar + 2388032))[i0 + i1 * 10];
                 accs[u] = acc;
             }
         }
-        for (int64_t u = 0; u < 2; u++) {
+        for (int64_t u = 0; u < 5; u++) {
             const int64_t i0 = b0 + u;
             double acc = accs[u];
             ((dropout_mlp_real *)(ar + 1077248))[i0] = (dropout_mlp_real)acc;

@@ -4171,17 +4171,17 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     }
     /* sum -> f32[10], googlenet.dlm line 41 */
     {
-    for (int64_t b0 = 0; b0 < 10; b0 += 2) {
-        double accs[2] = {0.0, 0.0};
+    for (int64_t b0 = 0; b0 < 10; b0 += 5) {
+        double accs[5] = {0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t u = 0; u < 2; u++) {
+            for (int64_t u = 0; u < 5; u++) {
                 const int64_t i0 = b0 + u;
                 double acc = accs[u];
                 acc += ((googlenet_real *)(ar + 74635072))[i0 + i1 * 10];
                 accs[u] = acc;
             }
         }
-        for (int64_t u = 0; u < 2; u++) {
+        for (int64_t u = 0; u < 5; u++) {
             const int64_t i0 = b0 + u;
             double acc = accs[u];
             ((googlenet_real *)(ar + 23910144))[i0] = (googlenet_real)acc;
@@ -5466,11 +5466,11 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* sum -> f32[1, 24, 1, 1], googlenet.dlm line 17 */
     {
     GOOGLENET_PARALLEL_FOR
-    for (int64_t b0 = 0; b0 < 24; b0 += 8) {
-        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
+    for (int64_t b0 = 0; b0 < 24; b0 += 6) {
+        double accs[6] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                for (int64_t u = 0; u < 8; u++) {
+                for (int64_t u = 0; u < 6; u++) {
                     const int64_t i0 = b0 + u;
                     double acc = accs[u];
                     acc += ((googlenet_real *)(ar + 82892608))[i0 * 36 + i1 * 864 + i2];
@@ -5478,7 +5478,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
                 }
             }
         }
-        for (int64_t u = 0; u < 8; u++) {
+        for (int64_t u = 0; u < 6; u++) {
             const int64_t i0 = b0 + u;
             double acc = accs[u];
             ((googlenet_real *)(ar + 7738816))[i0] = (googlenet_real)acc;
@@ -5751,11 +5751,11 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
     /* sum -> f32[1, 24, 1, 1], googlenet.dlm line 17 */
     {
     GOOGLENET_PARALLEL_FOR
-    for (int64_t b0 = 0; b0 < 24; b0 += 8) {
-        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
+    for (int64_t b0 = 0; b0 < 24; b0 += 6) {
+        double accs[6] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 36; i2++) {
-                for (int64_t u = 0; u < 8; u++) {
+                for (int64_t u = 0; u < 6; u++) {
                     const int64_t i0 = b0 + u;
                     double acc = accs[u];
                     acc += ((googlenet_real *)(ar + 82302784))[i0 * 36 + i1 * 864 + i2];
@@ -5763,7 +5763,7 @@ int googlenet_backward(void *state, int n, const googlenet_real *x, const int32_
                 }
             }
         }
-        for (int64_t u = 0; u < 8; u++) {
+        for (int64_t u = 0; u < 6; u++) {
             const int64_t i0 = b0 + u;
             double acc = accs[u];
             ((googlenet_real *)(ar + 5698368))[i0] = (googlenet_real)acc;

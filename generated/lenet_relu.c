@@ -1292,17 +1292,17 @@ int lenet_relu_backward(void *state, int n, const lenet_relu_real *x, const int3
     }
     /* sum -> f32[10], lenet_relu.dlm line 17 */
     {
-    for (int64_t b0 = 0; b0 < 10; b0 += 2) {
-        double accs[2] = {0.0, 0.0};
+    for (int64_t b0 = 0; b0 < 10; b0 += 5) {
+        double accs[5] = {0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t u = 0; u < 2; u++) {
+            for (int64_t u = 0; u < 5; u++) {
                 const int64_t i0 = b0 + u;
                 double acc = accs[u];
                 acc += ((lenet_relu_real *)(ar + 742656))[i0 + i1 * 10];
                 accs[u] = acc;
             }
         }
-        for (int64_t u = 0; u < 2; u++) {
+        for (int64_t u = 0; u < 5; u++) {
             const int64_t i0 = b0 + u;
             double acc = accs[u];
             ((lenet_relu_real *)(ar + 246976))[i0] = (lenet_relu_real)acc;
@@ -1331,17 +1331,17 @@ int lenet_relu_backward(void *state, int n, const lenet_relu_real *x, const int3
     /* sum -> f32[84], lenet_relu.dlm line 16 */
     {
     LENET_RELU_PARALLEL_FOR
-    for (int64_t b0 = 0; b0 < 84; b0 += 4) {
-        double accs[4] = {0.0, 0.0, 0.0, 0.0};
+    for (int64_t b0 = 0; b0 < 84; b0 += 7) {
+        double accs[7] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t u = 0; u < 4; u++) {
+            for (int64_t u = 0; u < 7; u++) {
                 const int64_t i0 = b0 + u;
                 double acc = accs[u];
                 acc += ((lenet_relu_real *)(ar + 988416))[i0 + i1 * 84];
                 accs[u] = acc;
             }
         }
-        for (int64_t u = 0; u < 4; u++) {
+        for (int64_t u = 0; u < 7; u++) {
             const int64_t i0 = b0 + u;
             double acc = accs[u];
             ((lenet_relu_real *)(ar + 243200))[i0] = (lenet_relu_real)acc;
@@ -1370,17 +1370,17 @@ int lenet_relu_backward(void *state, int n, const lenet_relu_real *x, const int3
     /* sum -> f32[120], lenet_relu.dlm line 15 */
     {
     LENET_RELU_PARALLEL_FOR
-    for (int64_t b0 = 0; b0 < 120; b0 += 8) {
-        double accs[8] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
+    for (int64_t b0 = 0; b0 < 120; b0 += 6) {
+        double accs[6] = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
-            for (int64_t u = 0; u < 8; u++) {
+            for (int64_t u = 0; u < 6; u++) {
                 const int64_t i0 = b0 + u;
                 double acc = accs[u];
                 acc += ((lenet_relu_real *)(ar + 902400))[i0 + i1 * 120];
                 accs[u] = acc;
             }
         }
-        for (int64_t u = 0; u < 8; u++) {
+        for (int64_t u = 0; u < 6; u++) {
             const int64_t i0 = b0 + u;
             double acc = accs[u];
             ((lenet_relu_real *)(ar + 202368))[i0] = (lenet_relu_real)acc;
@@ -1458,11 +1458,11 @@ int lenet_relu_backward(void *state, int n, const lenet_relu_real *x, const int3
     /* sum -> f32[1, 6, 1, 1], lenet_relu.dlm line 10 */
     {
     LENET_RELU_PARALLEL_FOR
-    for (int64_t b0 = 0; b0 < 6; b0 += 2) {
-        double accs[2] = {0.0, 0.0};
+    for (int64_t b0 = 0; b0 < 6; b0 += 3) {
+        double accs[3] = {0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 784; i2++) {
-                for (int64_t u = 0; u < 2; u++) {
+                for (int64_t u = 0; u < 3; u++) {
                     const int64_t i0 = b0 + u;
                     double acc = accs[u];
                     acc += ((lenet_relu_real *)(ar + 9880832))[i0 * 784 + i1 * 4704 + i2];
@@ -1470,7 +1470,7 @@ int lenet_relu_backward(void *state, int n, const lenet_relu_real *x, const int3
                 }
             }
         }
-        for (int64_t u = 0; u < 2; u++) {
+        for (int64_t u = 0; u < 3; u++) {
             const int64_t i0 = b0 + u;
             double acc = accs[u];
             ((lenet_relu_real *)(ar + 640))[i0] = (lenet_relu_real)acc;

@@ -1075,11 +1075,11 @@ int nin_backward(void *state, int n, const nin_real *x, const int32_t *y) {
     /* sum -> f32[1, 10, 1, 1], nin.dlm line 20 */
     {
     NIN_PARALLEL_FOR
-    for (int64_t b0 = 0; b0 < 10; b0 += 2) {
-        double accs[2] = {0.0, 0.0};
+    for (int64_t b0 = 0; b0 < 10; b0 += 5) {
+        double accs[5] = {0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 25; i2++) {
-                for (int64_t u = 0; u < 2; u++) {
+                for (int64_t u = 0; u < 5; u++) {
                     const int64_t i0 = b0 + u;
                     double acc = accs[u];
                     acc += ((nin_real *)(ar + 60709952))[i0 * 25 + i1 * 250 + i2];
@@ -1087,7 +1087,7 @@ int nin_backward(void *state, int n, const nin_real *x, const int32_t *y) {
                 }
             }
         }
-        for (int64_t u = 0; u < 2; u++) {
+        for (int64_t u = 0; u < 5; u++) {
             const int64_t i0 = b0 + u;
             double acc = accs[u];
             ((nin_real *)(ar + 7968768))[i0] = (nin_real)acc;
@@ -1118,11 +1118,11 @@ int nin_backward(void *state, int n, const nin_real *x, const int32_t *y) {
     /* sum -> f32[1, 10, 1, 1], nin.dlm line 19 */
     {
     NIN_PARALLEL_FOR
-    for (int64_t b0 = 0; b0 < 10; b0 += 2) {
-        double accs[2] = {0.0, 0.0};
+    for (int64_t b0 = 0; b0 < 10; b0 += 5) {
+        double accs[5] = {0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 25; i2++) {
-                for (int64_t u = 0; u < 2; u++) {
+                for (int64_t u = 0; u < 5; u++) {
                     const int64_t i0 = b0 + u;
                     double acc = accs[u];
                     acc += ((nin_real *)(ar + 60581952))[i0 * 25 + i1 * 250 + i2];
@@ -1130,7 +1130,7 @@ int nin_backward(void *state, int n, const nin_real *x, const int32_t *y) {
                 }
             }
         }
-        for (int64_t u = 0; u < 2; u++) {
+        for (int64_t u = 0; u < 5; u++) {
             const int64_t i0 = b0 + u;
             double acc = accs[u];
             ((nin_real *)(ar + 7968256))[i0] = (nin_real)acc;
@@ -1161,11 +1161,11 @@ int nin_backward(void *state, int n, const nin_real *x, const int32_t *y) {
     /* sum -> f32[1, 10, 1, 1], nin.dlm line 18 */
     {
     NIN_PARALLEL_FOR
-    for (int64_t b0 = 0; b0 < 10; b0 += 2) {
-        double accs[2] = {0.0, 0.0};
+    for (int64_t b0 = 0; b0 < 10; b0 += 5) {
+        double accs[5] = {0.0, 0.0, 0.0, 0.0, 0.0};
         for (int64_t i1 = 0; i1 < n; i1++) {
             for (int64_t i2 = 0; i2 < 25; i2++) {
-                for (int64_t u = 0; u < 2; u++) {
+                for (int64_t u = 0; u < 5; u++) {
                     const int64_t i0 = b0 + u;
                     double acc = accs[u];
                     acc += ((nin_real *)(ar + 60453952))[i0 * 25 + i1 * 250 + i2];
@@ -1173,7 +1173,7 @@ int nin_backward(void *state, int n, const nin_real *x, const int32_t *y) {
                 }
             }
         }
-        for (int64_t u = 0; u < 2; u++) {
+        for (int64_t u = 0; u < 5; u++) {
             const int64_t i0 = b0 + u;
             double acc = accs[u];
             ((nin_real *)(ar + 7967744))[i0] = (nin_real)acc;

@@ -297,10 +297,10 @@ static void emit_moments(Emit *e, IrNode *n) {
     const Shape *s = &n->in[0]->shape;
     int64_t ch = s->d[1], hw = s->rank == 4 ? s->d[2] * s->d[3] : 1;
     const char *x = emit_ptr(e, n->in[0]), *y = emit_ptr(e, n);
-    /* `jam` channels side by side, each summed in its own order as alone (the same bits): their chains of
-     * dependent additions overlap instead of waiting on each other's latency */
-    int jam = ch % 8 == 0 ? 8 : ch % 4 == 0 ? 4 : ch % 2 == 0 ? 2 : 1;
-    if (shape_numel(s) >= 4096)
+    /* `jam` channels side by side, each summed in its own order as alone (the same bits) */
+    bool par = shape_numel(s) >= 4096;
+    int jam = emit_jam_width(ch, par);
+    if (par)
         fprintf(e->o, "    %s_PARALLEL_FOR\n", e->NAME);
     fprintf(e->o, "    for (int64_t c0 = 0; c0 < %" PRId64 "; c0 += %d) {\n", ch, jam);
     fprintf(e->o, "        double shift[%d], s[%d], q[%d];\n", jam, jam, jam);
