@@ -330,6 +330,17 @@ static int reduce_jam(const Nest *r, int kept, bool par) {
     return emit_jam_width(r->ext[kept - 1], par && kept == 1);
 }
 
+/* The loop over a jammed reduction's `jam` lanes (u), at `depth`, with the lane's output index i<j> and its
+ * accumulator `acc` in scope; the caller writes the body and closes it. */
+static void open_jam_lane(Emit *e, int depth, int jam, int j, const char *acc_type) {
+    indent(e, depth);
+    fprintf(e->o, "for (int64_t u = 0; u < %d; u++) {\n", jam);
+    indent(e, depth + 1);
+    fprintf(e->o, "const int64_t i%d = b%d + u;\n", j, j);
+    indent(e, depth + 1);
+    fprintf(e->o, "%s acc = accs[u];\n", acc_type);
+}
+
 static void emit_reduce_kernel(Emit *e, IrNode *n) {
     IrNode *x = n->in[0];
     Nest nest;
@@ -379,12 +390,7 @@ static void emit_reduce_kernel(Emit *e, IrNode *n) {
             fprintf(e->o, "%s%s", u ? ", " : "", rule->acc_init);
         fputs("};\n", e->o);
         depth = open_loops(e, &r, kept, r.ndim, depth, false);
-        indent(e, depth);
-        fprintf(e->o, "for (int64_t u = 0; u < %d; u++) {\n", jam);
-        indent(e, depth + 1);
-        fprintf(e->o, "const int64_t i%d = b%d + u;\n", j, j);
-        indent(e, depth + 1);
-        fprintf(e->o, "%s acc = accs[u];\n", acc_type);
+        open_jam_lane(e, depth, jam, j, acc_type);
         indent(e, depth + 1);
         fprintf(e->o, rule->acc_update, operand(e, x, &r));
         indent(e, depth + 1);
@@ -392,12 +398,7 @@ static void emit_reduce_kernel(Emit *e, IrNode *n) {
         indent(e, depth);
         fputs("}\n", e->o);
         depth = close_loops(e, depth, r.ndim - kept);
-        indent(e, depth);
-        fprintf(e->o, "for (int64_t u = 0; u < %d; u++) {\n", jam);
-        indent(e, depth + 1);
-        fprintf(e->o, "const int64_t i%d = b%d + u;\n", j, j);
-        indent(e, depth + 1);
-        fprintf(e->o, "%s acc = accs[u];\n", acc_type);
+        open_jam_lane(e, depth, jam, j, acc_type);
         indent(e, depth + 1);
         fprintf(e->o, "%s;\n", out);
         indent(e, depth);
