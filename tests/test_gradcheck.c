@@ -989,6 +989,21 @@ static void test_epilogues(void) {
     unsetenv("DLRT_ISA");
 }
 
+/* The model `text` built twice: in f64 (<stem>_f64), and in f32 (<stem>_f32) with runtime/gemm.c linked in and
+ * `hooks` (-DDLRT_GEMM_HOOK, -DDLRT_CONV_HOOK) installing its products; false, after a failed assertion, if either
+ * did not build. */
+static bool build_with_hooks(Build *b64, Build *b32, const char *stem, const char *text, const char *inputs,
+                             const char *hooks) {
+    if (!build_with(b64, fmt("%s_f64", stem), text, inputs, "--dtype f64", "-O2 -DNO_EVAL_OUTPUT") ||
+        !build_with(
+            b32, fmt("%s_f32", stem), text, inputs, "--dtype f32",
+            fmt("-O2 -DNO_EVAL_OUTPUT %s -iquote " SOURCE_ROOT "/runtime " SOURCE_ROOT "/runtime/gemm.c", hooks))) {
+        CU_FAIL("model did not build");
+        return false;
+    }
+    return true;
+}
+
 /* The matrix products of the generated code (linear layers, an im2col convolution and a 1x1 one: every
  * transpose the emitter writes, and a dw that accumulates over chunks) through libdlrt's dlrt_gemm_f32 with
  * DLRT_GEMM=dlc, on every kernel path of runtime/gemm.c the CPU has (DLRT_ISA): the f32 gradients of one step
@@ -1007,13 +1022,8 @@ static void test_dlc_gemm(void) {
                        "}\n";
     const char *inputs = "F(x,X) L(y,Y,10)";
     Build b64, b32;
-    if (!build_with(&b64, "gemm_f64", text, inputs, "--dtype f64", "-O2 -DNO_EVAL_OUTPUT") ||
-        !build_with(&b32, "gemm_f32", text, inputs, "--dtype f32",
-                    "-O2 -DNO_EVAL_OUTPUT -DDLRT_GEMM_HOOK -iquote " SOURCE_ROOT "/runtime " SOURCE_ROOT
-                    "/runtime/gemm.c")) {
-        CU_FAIL("model did not build");
+    if (!build_with_hooks(&b64, &b32, "gemm", text, inputs, "-DDLRT_GEMM_HOOK"))
         return;
-    }
     /* two convolutions and two linear layers, weight and bias each */
     f32_paths_near_f64(&b64, &b32, 8, "DLRT_GEMM=dlc");
 }
@@ -1039,13 +1049,8 @@ static void test_dlc_conv(void) {
                        "}\n";
     const char *inputs = "F(x,X) L(y,Y,10)";
     Build b64, b32;
-    if (!build_with(&b64, "conv_f64", text, inputs, "--dtype f64", "-O2 -DNO_EVAL_OUTPUT") ||
-        !build_with(&b32, "conv_f32", text, inputs, "--dtype f32",
-                    "-O2 -DNO_EVAL_OUTPUT -DDLRT_GEMM_HOOK -DDLRT_CONV_HOOK -iquote " SOURCE_ROOT
-                    "/runtime " SOURCE_ROOT "/runtime/gemm.c")) {
-        CU_FAIL("model did not build");
+    if (!build_with_hooks(&b64, &b32, "conv", text, inputs, "-DDLRT_GEMM_HOOK -DDLRT_CONV_HOOK"))
         return;
-    }
     char *out;
     int rc = harness(&b64, "check 7 5 12 1e-6", &out);
     CU_ASSERT_EQUAL(rc, 0);

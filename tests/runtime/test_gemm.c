@@ -8,6 +8,7 @@
 #include <CUnit/Basic.h>
 #include <cblas.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,15 +96,23 @@ static void check_shape(const char *path, int m, int n, int k, int ta, int tb, i
     free(before);
 }
 
+/* Forces path p (DLRT_ISA) and checks that the selection takes it; false, with a line naming the missing feature,
+ * where this CPU lacks it. */
+static bool use_path(size_t p) {
+    if (!dlrt_gemm_isa_supported(paths[p].isa)) {
+        printf("\n    skipped the %s path: this CPU has no %s", paths[p].name, paths[p].needs);
+        return false;
+    }
+    setenv("DLRT_ISA", paths[p].name, 1);
+    CU_ASSERT_EQUAL(dlrt_gemm_select(), paths[p].isa);
+    return true;
+}
+
 static void test_paths(void) {
     int ran = 0;
     for (size_t p = 0; p < sizeof paths / sizeof *paths; p++) {
-        if (!dlrt_gemm_isa_supported(paths[p].isa)) {
-            printf("\n    skipped the %s path: this CPU has no %s", paths[p].name, paths[p].needs);
+        if (!use_path(p))
             continue;
-        }
-        setenv("DLRT_ISA", paths[p].name, 1);
-        CU_ASSERT_EQUAL(dlrt_gemm_select(), paths[p].isa);
         CU_ASSERT_EQUAL(dlrt_gemm_isa(), paths[p].isa);
         ran++;
         for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++)
@@ -310,12 +319,8 @@ static void check_conv(const char *path, const Geo *e, int op, int acc, unsigned
 
 static void test_conv_paths(void) {
     for (size_t p = 0; p < sizeof paths / sizeof *paths; p++) {
-        if (!dlrt_gemm_isa_supported(paths[p].isa)) {
-            printf("\n    skipped the %s path: this CPU has no %s", paths[p].name, paths[p].needs);
+        if (!use_path(p))
             continue;
-        }
-        setenv("DLRT_ISA", paths[p].name, 1);
-        CU_ASSERT_EQUAL(dlrt_gemm_select(), paths[p].isa);
         for (size_t e = 0; e < sizeof geos / sizeof *geos; e++)
             for (int op = DLRT_CONV_FWD; op <= DLRT_CONV_DW; op++)
                 check_conv(paths[p].name, &geos[e], op, op == DLRT_CONV_DW && e % 2, (unsigned)(e * 3 + (size_t)op));
